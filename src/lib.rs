@@ -1,0 +1,54 @@
+//! runicorn: a Gunicorn-compatible pre-fork HTTP server.
+//!
+//! # Layout
+//!
+//! Data flows top to bottom; each module owns one noun.
+//!
+//! | module        | owns |
+//! |---------------|------|
+//! | [`config`]    | the settings registry (every setting declared once), layers and precedence, CLI, `--print-config` |
+//! | [`master`]    | the arbiter: a synchronous, single-threaded loop that binds, forks, reaps, murders and respawns |
+//! | [`worker`]    | what a forked child runs: its tokio runtime, heartbeat, signals, graceful drain |
+//! | [`server`]    | listeners, connections, the hyper glue and the service wrapper every app runs behind |
+//! | [`http`]      | HTTP/1 request-head validation with Gunicorn's rules and limits, error responses |
+//! | [`access_log`]| the `--access-logformat` compiler and per-request line writer |
+//! | [`logging`]   | the error log in Gunicorn's format, reopenable on USR1 |
+//! | [`sys`]       | the only module allowed `unsafe`: fork, signal handlers, shared memory, privileges |
+//!
+//! # Process model
+//!
+//! ```text
+//! master (no tokio, no threads)                     worker (after fork)
+//! config::load → bind → pidfile → fork ×N  ───────► tokio runtime → accept → hyper → app
+//!      ▲  reap / murder / spawn once a second              │ beats its heartbeat slot
+//!      └──── self-pipe ◄── signal handlers                 ▼ every second
+//!      └──── heartbeat table (shared memory) ◄─────────────┘
+//! ```
+//!
+//! # Signals (master)
+//!
+//! | signal | action |
+//! |--------|--------|
+//! | TERM   | graceful shutdown: stop accepting, finish in-flight requests within `graceful_timeout`, then SIGKILL |
+//! | INT, QUIT | quick shutdown |
+//! | HUP    | reload the configuration, start a new generation of workers, then retire the old one gracefully |
+//! | TTIN / TTOU | one worker more / one fewer (never below one) |
+//! | USR1   | reopen log files in the master and every worker |
+//! | USR2   | re-execute the binary, handing the listeners over (`GUNICORN_FD`) |
+//! | WINCH  | when daemonized: stop all workers, keep the master |
+//! | CHLD   | reap exited workers |
+
+pub mod access_log;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod master;
+pub mod server;
+pub mod sys;
+pub mod worker;
+
+mod app;
+mod pidfile;
+
+pub use app::{App, BoxBody, run, run_with_args};

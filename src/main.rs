@@ -1,0 +1,2 @@
+//! The `runicorn` binary: thin; everything lives in the library.
+fn main() -> std::process::ExitCode { runicorn::run(runicorn::App) }

@@ -1,0 +1,1 @@
+//! BOOTSTRAP PLACEHOLDER (master).

@@ -1,0 +1,1 @@
+//! The single integration-test binary: spawns the real binaries on port 0.
