@@ -1,10 +1,112 @@
-//! What workers serve. BOOTSTRAP PLACEHOLDER.
+//! Entry points: load the configuration, handle `--print-config`/`--check-config`, set up
+//! logging and the process (chdir, daemon), then hand over to the master with a runner
+//! that serves the app in each forked worker.
+//!
+//! The Rust service API is [`run`]: any hyper service (for example `service_fn(handler)`)
+//! gets Gunicorn's whole command line, configuration and process model.
+
+use std::ffi::OsString;
 use std::process::ExitCode;
-/// Response body type every app produces.
-pub type BoxBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::io::Error>;
-/// Placeholder.
-pub struct App;
-/// Placeholder.
-pub fn run(_app: App) -> ExitCode { ExitCode::FAILURE }
-/// Placeholder.
-pub fn run_with_args(_app: App, _args: Vec<std::ffi::OsString>) -> ExitCode { ExitCode::FAILURE }
+
+use crate::config::{self, LoadError, Loaded, ProcessEnv};
+use crate::server::AppService;
+
+/// Serves `app` with runicorn's command line (`std::env::args_os()`), configuration and
+/// process model; returns the exit code to return from `main`.
+///
+/// `app` is built once in the master and cloned into each worker after fork. Create
+/// runtime-bound resources (connection pools, tokio timers) lazily inside the worker,
+/// never before `run`: the master has no runtime.
+pub fn run<A: AppService>(app: A) -> ExitCode {
+    run_with_args(app, std::env::args_os().collect())
+}
+
+/// [`run`] with an explicit command line (`args[0]` is the program name).
+pub fn run_with_args<A: AppService>(app: A, args: Vec<OsString>) -> ExitCode {
+    let loaded = match prepare(&args) {
+        Ok(l) => l,
+        Err(code) => return exit(code),
+    };
+    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, app.clone()));
+    exit(crate::master::run(loaded, args, runner))
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Loads and validates the configuration and prepares the process. `Err(code)` means
+/// "exit now with this code" (help, version, print/check-config, invalid settings).
+pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
+    let loaded = match config::load(args, &ProcessEnv) {
+        Ok(l) => l,
+        Err(LoadError::Exit { code, message }) => {
+            if code == 0 {
+                print!("{message}");
+            } else {
+                eprint!("{message}");
+            }
+            return Err(code);
+        }
+        Err(e @ LoadError::Invalid(_)) => {
+            for line in crate::master::load_error_lines(&e) {
+                eprintln!("Error: {line}");
+            }
+            return Err(1);
+        }
+    };
+    let s = &loaded.settings;
+    if s.print_config {
+        print!("{}", config::print_config(&loaded));
+        return Err(0);
+    }
+    if s.check_config {
+        return Err(0);
+    }
+    if let Some(dir) = &s.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("Error: cannot change directory to {}: {e}", dir.display());
+        return Err(1);
+    }
+    if let Err(e) = crate::logging::init(&s.errorlog, s.loglevel) {
+        eprintln!("Error: cannot open the error log {:?}: {e}", s.errorlog);
+        return Err(1);
+    }
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    if s.daemon
+        && let Err(e) = daemonize(s.enable_stdio_inheritance)
+    {
+        tracing::error!("cannot daemonize: {e}");
+        return Err(1);
+    }
+    if s.capture_output
+        && let Err(e) = crate::logging::capture_output()
+    {
+        tracing::error!("cannot capture output into the error log: {e}");
+    }
+    Ok(loaded)
+}
+
+/// Detaches from the terminal: fork, setsid, fork, stdio to /dev/null (unless
+/// `--enable-stdio-inheritance`). The parents exit 0 at once.
+fn daemonize(keep_stdio: bool) -> nix::Result<()> {
+    use crate::sys::{Forked, fork};
+    if let Forked::Parent(_) = fork()? {
+        std::process::exit(0);
+    }
+    nix::unistd::setsid()?;
+    if let Forked::Parent(_) = fork()? {
+        std::process::exit(0);
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    if !keep_stdio {
+        let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|_| nix::Error::ENOENT)?;
+        nix::unistd::dup2_stdin(&null)?;
+        nix::unistd::dup2_stdout(&null)?;
+        nix::unistd::dup2_stderr(&null)?;
+    }
+    Ok(())
+}

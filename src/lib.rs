@@ -51,4 +51,5 @@ pub mod worker;
 mod app;
 mod pidfile;
 
-pub use app::{App, BoxBody, run, run_with_args};
+pub use app::{prepare, run, run_with_args};
+pub use server::AppService;

@@ -1,1 +1,170 @@
-//! The only module allowed `unsafe`. BOOTSTRAP PLACEHOLDER.
+//! The only module allowed `unsafe`: fork, raw signal handlers, the shared heartbeat
+//! mapping. Everything else in the crate calls the safe wrappers here.
+//!
+//! Each `unsafe` block carries a `// SAFETY:` line saying why it is sound.
+#![allow(unsafe_code)]
+
+use std::num::NonZeroUsize;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::mman::{MapFlags, ProtFlags};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::ForkResult;
+
+/// Write end of the master's self-pipe; -1 when no pipe is installed. A static because
+/// a signal handler can reach nothing else.
+static SELF_PIPE_WR: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn wake_master(signum: libc::c_int) {
+    let fd = SELF_PIPE_WR.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = signum as u8;
+        // SAFETY: write(2) is async-signal-safe; `byte` lives for the call; the fd is the
+        // non-blocking pipe installed by `install_master_handlers` (a full pipe just drops
+        // the byte, which is fine: the loop drains whole queues and wakes once a second).
+        unsafe {
+            libc::write(fd, (&byte as *const u8).cast(), 1);
+        }
+    }
+}
+
+/// Routes `signals` to the self-pipe whose write end is `pipe_wr`: the handlers only
+/// write the signal number, the master loop does the work (Gunicorn's and unicorn's
+/// design: nothing non-reentrant ever runs inside a handler).
+pub fn install_master_handlers(pipe_wr: &OwnedFd, signals: &[Signal]) -> nix::Result<()> {
+    SELF_PIPE_WR.store(pipe_wr.as_raw_fd(), Ordering::Relaxed);
+    // SA_RESTART so a signal never surfaces as EINTR in the master's blocking calls
+    // other than the poll that waits for it.
+    let action = SigAction::new(SigHandler::Handler(wake_master), SaFlags::SA_RESTART, SigSet::empty());
+    for &sig in signals {
+        // SAFETY: `wake_master` only performs an atomic load and write(2), both
+        // async-signal-safe.
+        unsafe { nix::sys::signal::sigaction(sig, &action) }?;
+    }
+    Ok(())
+}
+
+/// Restores the default disposition of `signals` and detaches the self-pipe (used in a
+/// freshly forked worker before it installs its own handling, and before exec).
+pub fn reset_signals(signals: &[Signal]) {
+    SELF_PIPE_WR.store(-1, Ordering::Relaxed);
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for &sig in signals {
+        // SAFETY: installing SIG_DFL runs no code of ours in signal context.
+        let _ = unsafe { nix::sys::signal::sigaction(sig, &dfl) };
+    }
+}
+
+/// Ignores `signals` (a worker must not die from a HUP or TTIN sent to its whole
+/// process group).
+pub fn ignore_signals(signals: &[Signal]) {
+    let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    for &sig in signals {
+        // SAFETY: installing SIG_IGN runs no code of ours in signal context.
+        let _ = unsafe { nix::sys::signal::sigaction(sig, &ign) };
+    }
+}
+
+extern "C" fn exit_on_abort(_: libc::c_int) {
+    // SAFETY: _exit(2) is async-signal-safe and does not unwind or run destructors.
+    unsafe { libc::_exit(1) }
+}
+
+/// On SIGABRT (the master's heartbeat-timeout signal) exit at once with status 1, even
+/// when the worker's threads are wedged, and without leaving a core dump behind.
+pub fn exit_on_sigabrt() {
+    let action = SigAction::new(SigHandler::Handler(exit_on_abort), SaFlags::empty(), SigSet::empty());
+    // SAFETY: the handler only calls _exit(2), which is async-signal-safe.
+    let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGABRT, &action) };
+}
+
+/// Number of threads in this process, from /proc (None where unavailable).
+pub fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Whether a fork happened and which side we are on.
+pub enum Forked {
+    /// In the parent; the child's pid.
+    Parent(nix::unistd::Pid),
+    /// In the child.
+    Child,
+}
+
+/// fork(2) for the single-threaded master.
+///
+/// The child must never return into the caller's stack frames that expect to be the
+/// master: callers run the child's work and then `std::process::exit`.
+pub fn fork() -> nix::Result<Forked> {
+    debug_assert!(
+        thread_count().is_none_or(|n| n == 1),
+        "fork from a multi-threaded process: the master must never start threads"
+    );
+    // SAFETY: the master is single-threaded (no tokio runtime, no helper threads; checked
+    // by the debug_assert above), so no lock can be held by another thread at fork time
+    // and the child may allocate freely before it builds its own runtime.
+    match unsafe { nix::unistd::fork() }? {
+        ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+        ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// Marks `fd` inheritable across exec (clears FD_CLOEXEC); used for USR2 hand-over and
+/// daemon/systemd fds.
+pub fn set_inheritable(fd: RawFd, inheritable: bool) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    // SAFETY: the caller owns `fd` for the duration of the call (it is one of our
+    // listeners); borrowing it only for fcntl(2) cannot close or alias it.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let flags = FdFlag::from_bits_truncate(fcntl(borrowed, FcntlArg::F_GETFD)?);
+    let flags = if inheritable { flags - FdFlag::FD_CLOEXEC } else { flags | FdFlag::FD_CLOEXEC };
+    fcntl(borrowed, FcntlArg::F_SETFD(flags)).map(drop)
+}
+
+/// Takes ownership of an inherited file descriptor number (`GUNICORN_FD`, `LISTEN_FDS`,
+/// `fd://N`). Returns None when `fd` is not open.
+pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl(F_GETFD) on any integer is harmless; it fails with EBADF when the
+    // descriptor is not open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor is open, and the configuration (or the parent process that
+    // exec'd us) handed it to us; nothing else in this process owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A zero-filled `MAP_SHARED | MAP_ANONYMOUS` region of `T`s that lives for the rest of
+/// the process and is shared with every child forked afterwards.
+///
+/// `T` must be valid when all-zero and safe to share between processes: the heartbeat
+/// table uses plain atomics only.
+pub fn shared_zeroed_slice<T: ZeroableShared>(len: usize) -> nix::Result<&'static [T]> {
+    let bytes = std::mem::size_of::<T>().checked_mul(len).and_then(NonZeroUsize::new);
+    let Some(bytes) = bytes else { return Ok(&[]) };
+    // SAFETY: a fresh anonymous mapping with no address hint aliases nothing; the kernel
+    // zero-fills it.
+    let ptr = unsafe {
+        nix::sys::mman::mmap_anonymous(None, bytes, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED)
+    }?;
+    // SAFETY: the mapping is page-aligned (so aligned for T), `len * size_of::<T>()` bytes
+    // long, zero-filled (a valid T by the ZeroableShared contract), never unmapped (so
+    // 'static), and only accessed through shared references to atomics.
+    Ok(unsafe { std::slice::from_raw_parts(ptr.as_ptr().cast::<T>(), len) })
+}
+
+/// Types that are valid when all bytes are zero and contain only atomics (so concurrent
+/// access from several processes is defined).
+///
+/// # Safety
+/// Implementors must be `repr(C)` structs of atomic integers only.
+pub unsafe trait ZeroableShared: Sync {}
+
+// SAFETY: Slot is repr(C), made of atomic integers only, and all-zero is a valid FREE slot.
+unsafe impl ZeroableShared for crate::worker::heartbeat::Slot {}

@@ -170,3 +170,8 @@ pub fn load(args: &[OsString], env: &dyn Env) -> Result<Loaded, LoadError> {
         Err(LoadError::Invalid(errors))
     }
 }
+
+/// BOOTSTRAP: `key = value` lines for `--print-config` (the registry replaces this).
+pub fn print_config(loaded: &Loaded) -> String {
+    format!("{:#?}\n", loaded.settings)
+}

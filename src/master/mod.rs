@@ -1,1 +1,605 @@
-//! BOOTSTRAP PLACEHOLDER (master).
+//! The arbiter: a synchronous, single-threaded loop that binds the listeners, forks
+//! workers, reaps them, kills those whose heartbeat stopped, keeps the count, and turns
+//! signals into reloads, upgrades and shutdowns. It never starts a tokio runtime or a
+//! thread, so forking from it is sound.
+//!
+//! Loop (once a second at most, or at once when a signal arrives):
+//! `maybe_promote → wait_for_signal → handle_* → reap → murder_workers → manage_workers`.
+
+pub mod signals;
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::kill;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::config::{self, Env, Loaded, ProcessEnv, Settings};
+use crate::error::{APP_LOAD_ERROR, WORKER_BOOT_ERROR};
+use crate::pidfile::Pidfile;
+use crate::server::Listener;
+use crate::worker::heartbeat::{self, Table, state};
+use crate::worker::{self, Context};
+use signals::{Signal, SignalQueue};
+
+/// The function a forked child runs (the app is captured inside); returns the exit code.
+pub type Runner = Box<dyn Fn(Context<'_>) -> i32>;
+
+/// One live worker, as the master sees it.
+#[derive(Debug)]
+struct WorkerInfo {
+    /// Heartbeat slot.
+    nr: usize,
+    /// Spawn order; the oldest surplus worker is retired first (Gunicorn's `age`).
+    age: u64,
+    /// Configuration generation (bumped by HUP); older generations are retired once the
+    /// current one is ready.
+    generation: u64,
+    /// When SIGABRT was sent for a heartbeat timeout; SIGKILL follows a second later.
+    aborted_at: Option<Instant>,
+    /// TERM sent: draining, not counted toward capacity.
+    terminating: bool,
+}
+
+/// Why the master stopped.
+#[derive(Debug)]
+pub struct Halt {
+    /// Process exit code.
+    pub code: i32,
+    /// Logged as `Reason: ...` when set.
+    pub reason: Option<String>,
+}
+
+/// The master process.
+pub struct Arbiter {
+    /// Original command line, re-read on HUP and re-executed on USR2.
+    args: Vec<OsString>,
+    /// The binary to re-execute on USR2 (resolved at start, so a binary replaced on disk
+    /// is the one that runs).
+    exe: PathBuf,
+    settings: Settings,
+    listeners: Vec<Listener>,
+    /// Whether listeners came from a parent master or systemd (their socket files are not
+    /// ours to unlink).
+    inherited: bool,
+    table: Table,
+    workers: BTreeMap<i32, WorkerInfo>,
+    /// Target worker count (TTIN/TTOU move it).
+    num_workers: u32,
+    generation: u64,
+    worker_age: u64,
+    signals: SignalQueue,
+    pidfile: Option<Pidfile>,
+    /// The USR2 child master, while it runs.
+    reexec_pid: Option<Pid>,
+    /// When we are a USR2 child: the old master's pid, until it exits (promotion).
+    parent_master: Option<i32>,
+    runner: Runner,
+    rng: u64,
+}
+
+/// Runs the master until it exits; returns the process exit code.
+pub fn run(loaded: Loaded, args: Vec<OsString>, runner: Runner) -> i32 {
+    match Arbiter::start(loaded, args, runner) {
+        Ok(mut arbiter) => {
+            let halt = arbiter.run_loop();
+            arbiter.finish(halt)
+        }
+        Err(halt) => {
+            if let Some(r) = &halt.reason {
+                tracing::error!("{r}");
+            }
+            halt.code
+        }
+    }
+}
+
+fn env_fds(env: &dyn Env) -> Option<Vec<i32>> {
+    if let Some(v) = env.var("GUNICORN_FD") {
+        return Some(v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
+    }
+    let pid_ok = env.var("LISTEN_PID").and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let n: i32 = env.var("LISTEN_FDS").and_then(|n| n.parse().ok()).unwrap_or(0);
+    (pid_ok && n > 0).then(|| (3..3 + n).collect())
+}
+
+impl Arbiter {
+    fn start(loaded: Loaded, args: Vec<OsString>, runner: Runner) -> Result<Arbiter, Halt> {
+        let settings = loaded.settings;
+        let fail = |reason: String| Halt { code: 1, reason: Some(reason) };
+        let env = ProcessEnv;
+        let parent_master = env.var("GUNICORN_PID").and_then(|p| p.parse().ok());
+        tracing::info!("Starting runicorn {}", env!("CARGO_PKG_VERSION"));
+
+        let signals = SignalQueue::install().map_err(|e| fail(format!("cannot install signal handlers: {e}")))?;
+        let table = Table::new().map_err(|e| fail(format!("cannot map the heartbeat table: {e}")))?;
+
+        let (listeners, inherited) = match env_fds(&env) {
+            Some(fds) => {
+                let mut ls = Vec::new();
+                for fd in fds {
+                    ls.push(Listener::from_inherited(fd).map_err(|e| fail(format!("cannot use inherited socket {fd}: {e}")))?);
+                }
+                (ls, true)
+            }
+            None => {
+                let mut ls = Vec::new();
+                let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(settings.umask as _));
+                for addr in &settings.bind {
+                    match Listener::bind(addr, settings.backlog, settings.reuse_port) {
+                        Ok(l) => ls.push(l),
+                        Err(e) => {
+                            nix::sys::stat::umask(old);
+                            return Err(fail(e.to_string()));
+                        }
+                    }
+                }
+                nix::sys::stat::umask(old);
+                (ls, false)
+            }
+        };
+
+        let pidfile = match &settings.pidfile {
+            Some(p) => {
+                let path = if parent_master.is_some() { suffixed(p, ".2") } else { p.clone() };
+                Some(Pidfile::create(&path).map_err(|e| fail(e.to_string()))?)
+            }
+            None => None,
+        };
+
+        let pid = std::process::id();
+        let shown: Vec<String> = listeners.iter().map(|l| l.to_string()).collect();
+        tracing::info!("Listening at: {} ({pid})", shown.join(","));
+        tracing::info!("Using worker: {}", worker_class(&settings));
+        worker::set_process_name(&settings, if parent_master.is_some() { "master.2" } else { "master" });
+        sd_notify(&env, "READY=1\nSTATUS=runicorn arbiter booted");
+
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default()));
+        Ok(Arbiter {
+            args,
+            exe,
+            num_workers: settings.workers.max(1),
+            settings,
+            listeners,
+            inherited,
+            table,
+            workers: BTreeMap::new(),
+            generation: 0,
+            worker_age: 0,
+            signals,
+            pidfile,
+            reexec_pid: None,
+            parent_master,
+            runner,
+            rng: u64::from(pid) ^ heartbeat::monotonic_ms().rotate_left(17) | 1,
+        })
+    }
+
+    fn run_loop(&mut self) -> Halt {
+        self.manage_workers();
+        loop {
+            self.maybe_promote();
+            if let Some(sig) = self.signals.wait(1000) {
+                let mut next = Some(sig);
+                while let Some(sig) = next {
+                    if let Some(halt) = self.handle(sig) {
+                        return halt;
+                    }
+                    next = self.signals.next();
+                }
+            }
+            if let Some(halt) = self.reap() {
+                return halt;
+            }
+            self.murder_workers();
+            self.manage_workers();
+        }
+    }
+
+    // ===== signals =====
+
+    fn handle(&mut self, sig: Signal) -> Option<Halt> {
+        if sig == Signal::SIGCHLD {
+            tracing::debug!("Handling signal: chld");
+            return self.reap();
+        }
+        tracing::info!("Handling signal: {}", signals::name(sig));
+        match sig {
+            Signal::SIGHUP => self.handle_hup(),
+            Signal::SIGTERM => return Some(self.stop(true)),
+            Signal::SIGINT | Signal::SIGQUIT => return Some(self.stop(false)),
+            Signal::SIGTTIN => {
+                if (self.num_workers as usize) < heartbeat::MAX_SLOTS / 2 {
+                    self.num_workers += 1;
+                }
+                self.manage_workers();
+            }
+            Signal::SIGTTOU => {
+                self.num_workers = self.num_workers.saturating_sub(1).max(1);
+                self.manage_workers();
+            }
+            Signal::SIGUSR1 => {
+                if let Err(e) = crate::logging::reopen() {
+                    tracing::error!("cannot reopen the error log: {e}");
+                }
+                self.signal_workers(Signal::SIGUSR1);
+            }
+            Signal::SIGUSR2 => self.reexec(),
+            Signal::SIGWINCH => {
+                if self.settings.daemon {
+                    tracing::info!("graceful stop of workers");
+                    self.num_workers = 0;
+                    self.signal_workers(Signal::SIGTERM);
+                } else {
+                    tracing::debug!("SIGWINCH ignored. Not daemonized");
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn handle_hup(&mut self) {
+        tracing::info!("Hang up: Master");
+        match config::load(&self.args, &ProcessEnv) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    tracing::warn!("{w}");
+                }
+                let new = loaded.settings;
+                if let Err(e) = crate::logging::init(&new.errorlog, new.loglevel) {
+                    tracing::error!("cannot open the error log {:?}: {e}; keeping the previous one", new.errorlog);
+                }
+                if new.bind != self.settings.bind && !self.inherited {
+                    self.rebind(&new);
+                }
+                self.num_workers = new.workers.max(1);
+                self.settings = new;
+            }
+            Err(e) => {
+                tracing::error!("configuration reload failed, keeping the running configuration:");
+                for line in load_error_lines(&e) {
+                    tracing::error!("  {line}");
+                }
+                let _ = crate::logging::reopen();
+            }
+        }
+        // A new generation replaces every worker; the old one is retired as soon as the
+        // new one is ready (see manage_workers), so capacity never dips.
+        self.generation += 1;
+        self.manage_workers();
+    }
+
+    fn rebind(&mut self, new: &Settings) {
+        let mut fresh = Vec::new();
+        for addr in &new.bind {
+            match Listener::bind(addr, new.backlog, new.reuse_port) {
+                Ok(l) => fresh.push(l),
+                Err(e) => {
+                    tracing::error!("{e}; keeping the previous listeners");
+                    return;
+                }
+            }
+        }
+        for old in std::mem::replace(&mut self.listeners, fresh) {
+            old.close(true);
+        }
+        let shown: Vec<String> = self.listeners.iter().map(|l| l.to_string()).collect();
+        tracing::info!("Listening at: {} ({})", shown.join(","), std::process::id());
+    }
+
+    fn signal_workers(&self, sig: Signal) {
+        for &pid in self.workers.keys() {
+            let _ = kill(Pid::from_raw(pid), sig);
+        }
+    }
+
+    // ===== USR2 =====
+
+    fn reexec(&mut self) {
+        if self.reexec_pid.is_some() {
+            tracing::warn!("USR2 signal ignored. Child exists.");
+            return;
+        }
+        if self.parent_master.is_some() {
+            tracing::warn!("USR2 signal ignored. Parent exists.");
+            return;
+        }
+        let fds: Vec<String> = self.listeners.iter().map(|l| l.raw_fd().to_string()).collect();
+        let mut env: Vec<CString> = std::env::vars_os()
+            .filter(|(k, _)| !matches!(k.to_str(), Some("GUNICORN_FD" | "GUNICORN_PID" | "LISTEN_FDS" | "LISTEN_PID")))
+            .filter_map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).ok()
+            })
+            .collect();
+        env.extend(CString::new(format!("GUNICORN_FD={}", fds.join(","))).ok());
+        env.extend(CString::new(format!("GUNICORN_PID={}", std::process::id())).ok());
+        let argv: Vec<CString> = self.args.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+        let Ok(exe) = CString::new(self.exe.as_os_str().as_bytes()) else {
+            tracing::error!("cannot re-execute {}: path contains NUL", self.exe.display());
+            return;
+        };
+        match crate::sys::fork() {
+            Ok(crate::sys::Forked::Parent(child)) => {
+                self.reexec_pid = Some(child);
+            }
+            Ok(crate::sys::Forked::Child) => {
+                for l in &self.listeners {
+                    let _ = crate::sys::set_inheritable(l.raw_fd(), true);
+                }
+                crate::sys::reset_signals(signals::HANDLED);
+                let err = nix::unistd::execve(&exe, &argv, &env).unwrap_err();
+                tracing::error!("cannot re-execute {}: {err}", self.exe.display());
+                std::process::exit(1);
+            }
+            Err(e) => tracing::error!("USR2: fork failed: {e}"),
+        }
+    }
+
+    /// A USR2 child becomes the master once its parent is gone.
+    fn maybe_promote(&mut self) {
+        let Some(parent) = self.parent_master else { return };
+        if nix::unistd::getppid().as_raw() == parent {
+            return;
+        }
+        tracing::info!("Master has been promoted.");
+        self.parent_master = None;
+        if let (Some(pf), Some(path)) = (self.pidfile.as_mut(), self.settings.pidfile.as_ref())
+            && let Err(e) = pf.rename(path)
+        {
+            tracing::error!("cannot rename the pid file to {}: {e}", path.display());
+        }
+        worker::set_process_name(&self.settings, "master");
+    }
+
+    // ===== workers =====
+
+    fn reap(&mut self) -> Option<Halt> {
+        loop {
+            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return None,
+                Ok(s) => s,
+            };
+            let (pid, code, signal) = match status {
+                WaitStatus::Exited(pid, code) => (pid, Some(code), None),
+                WaitStatus::Signaled(pid, sig, _) => (pid, None, Some(sig)),
+                _ => continue,
+            };
+            if Some(pid) == self.reexec_pid {
+                self.reexec_pid = None;
+                tracing::info!("New master (pid:{pid}) exited; this master keeps serving");
+                continue;
+            }
+            let Some(w) = self.workers.remove(&pid.as_raw()) else { continue };
+            self.table.release(w.nr);
+            match (code, signal) {
+                (Some(WORKER_BOOT_ERROR), _) => {
+                    return Some(Halt { code: WORKER_BOOT_ERROR, reason: Some("Worker failed to boot.".into()) });
+                }
+                (Some(APP_LOAD_ERROR), _) => {
+                    return Some(Halt { code: APP_LOAD_ERROR, reason: Some("App failed to load.".into()) });
+                }
+                (Some(0), _) => {}
+                (Some(c), _) => tracing::error!("Worker (pid:{pid}) exited with code {c}."),
+                (_, Some(Signal::SIGKILL)) => {
+                    tracing::error!("Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?")
+                }
+                (_, Some(Signal::SIGTERM)) => tracing::info!("Worker (pid:{pid}) was sent SIGTERM!"),
+                (_, Some(s)) => tracing::warn!("Worker (pid:{pid}) was sent {}!", s.as_str()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Kills workers whose heartbeat went silent: SIGABRT first, SIGKILL a second later.
+    fn murder_workers(&mut self) {
+        for (&pid, w) in self.workers.iter_mut() {
+            let slot = self.table.slot(w.nr);
+            let limit = if slot.state() == state::BOOTING { self.settings.boot_timeout } else { self.settings.timeout };
+            if limit == 0 || slot.silence_ms() <= limit * 1000 {
+                continue;
+            }
+            match w.aborted_at {
+                None => {
+                    crate::critical!("WORKER TIMEOUT (pid:{pid})");
+                    w.aborted_at = Some(Instant::now());
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGABRT);
+                }
+                Some(t) if t.elapsed() >= Duration::from_secs(1) => {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Keeps `num_workers` serving workers of the current generation. Workers of older
+    /// generations and workers that reached `max_requests` are retired only once enough
+    /// current workers are ready to take their place.
+    fn manage_workers(&mut self) {
+        let serving: Vec<(i32, u64)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.terminating && w.generation == self.generation)
+            .filter(|(_, w)| self.table.slot(w.nr).state() != state::RETIRE)
+            .map(|(&pid, w)| (pid, w.age))
+            .collect();
+        let target = self.num_workers as usize;
+        if serving.len() < target {
+            for _ in serving.len()..target {
+                if !self.spawn_worker() {
+                    break;
+                }
+            }
+        } else if serving.len() > target {
+            let mut by_age = serving.clone();
+            by_age.sort_by_key(|&(_, age)| age);
+            for &(pid, _) in by_age.iter().take(serving.len() - target) {
+                self.terminate(pid);
+            }
+        }
+        let ready = self
+            .workers
+            .values()
+            .filter(|w| !w.terminating && w.generation == self.generation)
+            .filter(|w| self.table.slot(w.nr).state() == state::READY)
+            .count();
+        if ready >= target || self.num_workers == 0 {
+            let retiring: Vec<i32> = self
+                .workers
+                .iter()
+                .filter(|(_, w)| !w.terminating)
+                .filter(|(_, w)| w.generation != self.generation || self.table.slot(w.nr).state() == state::RETIRE)
+                .map(|(&pid, _)| pid)
+                .collect();
+            for pid in retiring {
+                self.terminate(pid);
+            }
+        }
+    }
+
+    fn terminate(&mut self, pid: i32) {
+        if let Some(w) = self.workers.get_mut(&pid) {
+            w.terminating = true;
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: jitter only needs to differ between workers, not be unpredictable.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn spawn_worker(&mut self) -> bool {
+        let Some(nr) = self.table.claim() else {
+            tracing::error!("no free heartbeat slot: cannot start more workers");
+            return false;
+        };
+        self.worker_age += 1;
+        let s = &self.settings;
+        let max_requests = match (s.max_requests, s.max_requests_jitter) {
+            (0, _) => 0,
+            (m, 0) => m,
+            (m, j) => m + self.next_random() % (j + 1),
+        };
+        match crate::sys::fork() {
+            Ok(crate::sys::Forked::Parent(pid)) => {
+                self.table.slot(nr).pid.store(pid.as_raw() as u32, std::sync::atomic::Ordering::Relaxed);
+                self.workers.insert(
+                    pid.as_raw(),
+                    WorkerInfo { nr, age: self.worker_age, generation: self.generation, aborted_at: None, terminating: false },
+                );
+                true
+            }
+            Ok(crate::sys::Forked::Child) => {
+                let ctx = Context {
+                    nr,
+                    slot: self.table.slot(nr),
+                    listeners: &self.listeners,
+                    settings: &self.settings,
+                    max_requests,
+                };
+                // The child must never unwind back into the master's loop.
+                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.runner)(ctx)))
+                    .unwrap_or(crate::error::WORKER_PANIC);
+                std::process::exit(code);
+            }
+            Err(e) => {
+                self.table.release(nr);
+                tracing::error!("fork failed: {e}");
+                false
+            }
+        }
+    }
+
+    // ===== shutdown =====
+
+    /// TERM (graceful) or INT/QUIT (quick): close the listeners, signal the workers,
+    /// wait up to `graceful_timeout`, SIGKILL the rest.
+    fn stop(&mut self, graceful: bool) -> Halt {
+        sd_notify(&ProcessEnv, "STOPPING=1");
+        // The socket files stay when a USR2 child or systemd still serves on them.
+        let unlink = self.reexec_pid.is_none() && !self.inherited;
+        for l in self.listeners.drain(..) {
+            l.close(unlink);
+        }
+        let sig = if graceful { Signal::SIGTERM } else { Signal::SIGQUIT };
+        self.signal_workers(sig);
+        let deadline = Instant::now() + Duration::from_secs(self.settings.graceful_timeout);
+        while !self.workers.is_empty() && Instant::now() < deadline {
+            let _ = self.reap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !self.workers.is_empty() {
+            self.signal_workers(Signal::SIGKILL);
+            while !self.workers.is_empty() {
+                if waitpid(None, None).is_err() {
+                    break;
+                }
+                let _ = self.reap();
+            }
+        }
+        Halt { code: 0, reason: None }
+    }
+
+    fn finish(mut self, halt: Halt) -> i32 {
+        if halt.code != 0 {
+            // A halt from a boot/load failure: stop the rest quickly.
+            let _ = self.stop(false);
+        }
+        tracing::info!("Shutting down: Master");
+        if let Some(r) = &halt.reason {
+            tracing::info!("Reason: {r}");
+        }
+        if let Some(pf) = self.pidfile.take() {
+            pf.unlink();
+        }
+        halt.code
+    }
+}
+
+fn suffixed(p: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Gunicorn's `Using worker:` name (`sync` with threads > 1 is `gthread`).
+fn worker_class(s: &Settings) -> &str {
+    if s.worker_class == "sync" && s.threads > 1 { "gthread" } else { &s.worker_class }
+}
+
+/// The lines of a configuration error, for logs.
+pub fn load_error_lines(e: &config::LoadError) -> Vec<String> {
+    match e {
+        config::LoadError::Exit { message, .. } => vec![message.trim_end().to_string()],
+        config::LoadError::Invalid(errors) => errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// Tells systemd about state changes when `NOTIFY_SOCKET` is set (`@name` = abstract).
+fn sd_notify(env: &dyn Env, msg: &str) {
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = env.var("NOTIFY_SOCKET") else { return };
+    let Ok(sock) = UnixDatagram::unbound() else { return };
+    let addr = match path.strip_prefix('@') {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            SocketAddr::from_abstract_name(name.as_bytes())
+        }
+        None => SocketAddr::from_pathname(&path),
+    };
+    if let Ok(addr) = addr {
+        let _ = sock.send_to_addr(msg.as_bytes(), &addr);
+    }
+}

@@ -1,1 +1,167 @@
-//! BOOTSTRAP PLACEHOLDER (worker).
+//! What a forked child runs: signal set-up, privilege drop, its own tokio runtime (built
+//! after fork, never inherited), the heartbeat, and the server until TERM/INT/QUIT.
+
+pub mod heartbeat;
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::Settings;
+use crate::server::{self, Accepting, AppService, Listener, ServeConfig, Stop};
+use heartbeat::{Slot, state};
+
+/// Everything a worker needs from the master, borrowed from the master's memory image
+/// (which the child owns a copy of after fork).
+pub struct Context<'a> {
+    /// Heartbeat slot number (Gunicorn's worker `nr`/age identity).
+    pub nr: usize,
+    /// The worker's heartbeat slot.
+    pub slot: &'static Slot,
+    /// The listeners to accept on.
+    pub listeners: &'a [Listener],
+    /// Resolved settings of the generation this worker belongs to.
+    pub settings: &'a Settings,
+    /// `max_requests` plus this worker's jitter (0 = never).
+    pub max_requests: u64,
+}
+
+/// Signals the master handles that a worker must not die from when they are sent to the
+/// whole process group (a terminal's ^C goes to everyone; HUP/TTIN/TTOU/USR2/WINCH are
+/// meant for the master).
+const IGNORED_IN_WORKER: &[Signal] = &[Signal::SIGHUP, Signal::SIGTTIN, Signal::SIGTTOU, Signal::SIGUSR2, Signal::SIGWINCH];
+
+/// Runs the worker; returns its exit status.
+pub fn run<A: AppService>(ctx: Context<'_>, app: A) -> i32 {
+    crate::sys::reset_signals(crate::master::signals::HANDLED);
+    crate::sys::ignore_signals(IGNORED_IN_WORKER);
+    crate::sys::exit_on_sigabrt();
+    let pid = std::process::id();
+    ctx.slot.pid.store(pid, std::sync::atomic::Ordering::Relaxed);
+    ctx.slot.beat();
+    tracing::info!("Booting worker with pid: {pid}");
+
+    if let Err(e) = drop_privileges(ctx.settings) {
+        tracing::error!("Exception in worker process: cannot switch user/group: {e}");
+        return crate::error::WORKER_BOOT_ERROR;
+    }
+    set_process_name(ctx.settings, "worker");
+
+    let runtime = if ctx.settings.threads > 1 {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(ctx.settings.threads as usize).enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("Exception in worker process: cannot build the runtime: {e}");
+            return crate::error::WORKER_BOOT_ERROR;
+        }
+    };
+    let status = runtime.block_on(serve(ctx, app));
+    tracing::info!("Worker exiting (pid: {pid})");
+    // Quick shutdown must not wait for connection tasks still parked in the runtime.
+    runtime.shutdown_background();
+    status
+}
+
+async fn serve<A: AppService>(ctx: Context<'_>, app: A) -> i32 {
+    let mut listeners = Vec::with_capacity(ctx.listeners.len());
+    for l in ctx.listeners {
+        match Accepting::from_listener(l) {
+            Ok(a) => listeners.push(a),
+            Err(e) => {
+                tracing::error!("Exception in worker process: cannot use listener {l}: {e}");
+                return crate::error::WORKER_BOOT_ERROR;
+            }
+        }
+    }
+    let (mut term, mut int, mut quit, mut usr1) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+        signal(SignalKind::user_defined1()),
+    ) {
+        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+        _ => {
+            tracing::error!("Exception in worker process: cannot install signal handlers");
+            return crate::error::WORKER_BOOT_ERROR;
+        }
+    };
+
+    let s = ctx.settings;
+    // Beat well inside the timeout so one late tick never looks like a hang.
+    let beat_every = match s.timeout {
+        0 => Duration::from_secs(1),
+        t => Duration::from_millis((t * 1000 / 4).clamp(50, 1000)),
+    };
+    let slot = ctx.slot;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(beat_every);
+        loop {
+            tick.tick().await;
+            slot.beat();
+        }
+    });
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            if let Err(e) = crate::logging::reopen() {
+                tracing::error!("cannot reopen the error log: {e}");
+            }
+        }
+    });
+
+    let cfg = ServeConfig {
+        keepalive: Duration::from_secs(s.keepalive),
+        worker_connections: s.worker_connections as usize,
+        graceful_timeout: Duration::from_secs(s.graceful_timeout),
+        max_requests: ctx.max_requests,
+    };
+    // Only a worker still marked booting becomes ready: a RETIRE set early must stick.
+    let _ = slot.state.compare_exchange(
+        state::BOOTING,
+        state::READY,
+        std::sync::atomic::Ordering::AcqRel,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let stop = async move {
+        tokio::select! {
+            _ = term.recv() => Stop::Graceful,
+            _ = int.recv() => Stop::Quick,
+            _ = quit.recv() => Stop::Quick,
+        }
+    };
+    server::serve(listeners, cfg, app, Some(slot), stop).await;
+    0
+}
+
+fn drop_privileges(s: &Settings) -> nix::Result<()> {
+    use nix::unistd::{Gid, Uid};
+    if let Some(gid) = s.group {
+        nix::unistd::setgid(Gid::from_raw(gid))?;
+    }
+    if let Some(uid) = s.user {
+        if s.initgroups
+            && let Some(user) = nix::unistd::User::from_uid(Uid::from_raw(uid))?
+        {
+            let name = std::ffi::CString::new(user.name).map_err(|_| nix::Error::EINVAL)?;
+            nix::unistd::initgroups(&name, Gid::from_raw(s.group.unwrap_or(user.gid.as_raw())))?;
+        }
+        nix::unistd::setuid(Uid::from_raw(uid))?;
+    }
+    Ok(())
+}
+
+/// Names the process `<proc_name>: <role>` in `ps -o comm` and `top` (the kernel keeps 15
+/// bytes; rewriting the full argv, as setproctitle does, needs raw pointer games we
+/// avoid).
+pub fn set_process_name(s: &Settings, role: &str) {
+    let base = s.proc_name.as_deref().unwrap_or("runicorn");
+    let name = format!("{base}:{role}");
+    let truncated: String = name.chars().take(15).collect();
+    if let Ok(c) = std::ffi::CString::new(truncated) {
+        let _ = nix::sys::prctl::set_name(&c);
+    }
+}

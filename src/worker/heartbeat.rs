@@ -1,0 +1,122 @@
+//! The heartbeat table: one slot per worker in a shared anonymous mapping created by the
+//! master before it forks anything. Workers beat their slot from their event loop; the
+//! master reads the slots to find workers that stopped beating.
+//!
+//! Gunicorn uses the mtime of an unlinked temp file, which blocks on slow disks (the
+//! `--worker-tmp-dir /dev/shm` advice). Shared atomics cost a store and never block.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Slot states (`Slot::state`).
+pub mod state {
+    /// Unused.
+    pub const FREE: u32 = 0;
+    /// Forked, still building its runtime or loading the app.
+    pub const BOOTING: u32 = 1;
+    /// Serving.
+    pub const READY: u32 = 2;
+    /// Reached `max_requests`: asks the master for a replacement, keeps serving until
+    /// the replacement is ready and the master sends TERM.
+    pub const RETIRE: u32 = 3;
+}
+
+/// One worker's shared record.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Slot {
+    /// Pid of the worker owning the slot (0 when free).
+    pub pid: AtomicU32,
+    /// One of [`state`].
+    pub state: AtomicU32,
+    /// Last beat, in milliseconds of CLOCK_MONOTONIC (shared by all processes).
+    pub beat_ms: AtomicU64,
+    /// Requests served by this worker (for logs and tests).
+    pub requests: AtomicU64,
+}
+
+
+impl Slot {
+    /// Records that the owner is alive now.
+    pub fn beat(&self) {
+        self.beat_ms.store(monotonic_ms(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the last beat.
+    pub fn silence_ms(&self) -> u64 {
+        monotonic_ms().saturating_sub(self.beat_ms.load(Ordering::Relaxed))
+    }
+
+    /// The slot's current state.
+    pub fn state(&self) -> u32 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Sets the slot's state.
+    pub fn set_state(&self, s: u32) {
+        self.state.store(s, Ordering::Release);
+    }
+}
+
+/// The table, sized once: workers beyond `len()` cannot be spawned (TTIN stops there).
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    slots: &'static [Slot],
+}
+
+/// Slots in the table. HUP briefly runs two generations, so this bounds 2 × workers.
+pub const MAX_SLOTS: usize = 2048;
+
+impl Table {
+    /// Maps the table; call in the master before the first fork.
+    pub fn new() -> nix::Result<Table> {
+        Ok(Table { slots: crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS)? })
+    }
+
+    /// Claims a free slot for a worker about to be forked.
+    pub fn claim(&self) -> Option<usize> {
+        let nr = self.slots.iter().position(|s| s.state() == state::FREE && s.pid.load(Ordering::Relaxed) == 0)?;
+        let slot = &self.slots[nr];
+        slot.requests.store(0, Ordering::Relaxed);
+        slot.beat();
+        slot.set_state(state::BOOTING);
+        slot.pid.store(u32::MAX, Ordering::Relaxed); // reserved until the pid is known
+        Some(nr)
+    }
+
+    /// The slot numbered `nr`.
+    pub fn slot(&self, nr: usize) -> &'static Slot {
+        &self.slots[nr]
+    }
+
+    /// Frees a slot after its worker was reaped.
+    pub fn release(&self, nr: usize) {
+        let slot = &self.slots[nr];
+        slot.pid.store(0, Ordering::Relaxed);
+        slot.set_state(state::FREE);
+    }
+}
+
+/// Milliseconds of CLOCK_MONOTONIC, comparable across processes on one machine.
+pub fn monotonic_ms() -> u64 {
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
+        Ok(ts) => ts.tv_sec() as u64 * 1000 + ts.tv_nsec() as u64 / 1_000_000,
+        Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_release_and_beat() {
+        let t = Table::new().unwrap();
+        let a = t.claim().unwrap();
+        let b = t.claim().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(t.slot(a).state(), state::BOOTING);
+        assert!(t.slot(a).silence_ms() < 1000);
+        t.release(a);
+        assert_eq!(t.claim(), Some(a));
+    }
+}
