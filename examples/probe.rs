@@ -44,6 +44,19 @@ async fn probe(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
     Ok(Response::new(Full::new(Bytes::from(body))))
 }
 
+/// `PROBE_BOOT` (set by tests on the child's environment) makes every worker's boot
+/// misbehave: `fail` (exit 3), `load-fail` (exit 4) or `sleep:MS` (a slow-loading app).
 fn main() -> std::process::ExitCode {
-    runicorn::run(service_fn(probe))
+    runicorn::run_with(|| {
+        match std::env::var("PROBE_BOOT").ok().as_deref() {
+            Some("fail") => return Err(runicorn::BootError::Worker("probe: boot failure requested".into())),
+            Some("load-fail") => return Err(runicorn::BootError::App("probe: app load failure requested".into())),
+            Some(s) if s.starts_with("sleep:") => {
+                let ms = s[6..].parse().unwrap_or(0);
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            _ => {}
+        }
+        Ok(service_fn(probe))
+    })
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use crate::config::{self, LoadError, Loaded, ProcessEnv};
 use crate::server::AppService;
+pub use crate::worker::BootError;
 
 /// Serves `app` with runicorn's command line (`std::env::args_os()`), configuration and
 /// process model; returns the exit code to return from `main`.
@@ -23,11 +24,31 @@ pub fn run<A: AppService>(app: A) -> ExitCode {
 
 /// [`run`] with an explicit command line (`args[0]` is the program name).
 pub fn run_with_args<A: AppService>(app: A, args: Vec<OsString>) -> ExitCode {
+    serve(move || Ok(app.clone()), args)
+}
+
+/// Like [`run`], but builds the app in each worker, after fork and inside the worker's
+/// runtime: the place for per-worker resources (connection pools, caches, timers). An
+/// `Err` stops the worker with Gunicorn's exit code (3 for [`BootError::Worker`], 4 for
+/// [`BootError::App`]) and the master halts instead of respawning in a loop.
+pub fn run_with<A, F>(make_app: F) -> ExitCode
+where
+    A: AppService,
+    F: Fn() -> Result<A, BootError> + 'static,
+{
+    serve(make_app, std::env::args_os().collect())
+}
+
+fn serve<A, F>(make_app: F, args: Vec<OsString>) -> ExitCode
+where
+    A: AppService,
+    F: Fn() -> Result<A, BootError> + 'static,
+{
     let loaded = match prepare(&args) {
         Ok(l) => l,
         Err(code) => return exit(code),
     };
-    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, app.clone()));
+    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app));
     exit(crate::master::run(loaded, args, runner))
 }
 

@@ -51,5 +51,5 @@ pub mod worker;
 mod app;
 mod pidfile;
 
-pub use app::{prepare, run, run_with_args};
+pub use app::{BootError, prepare, run, run_with, run_with_args};
 pub use server::AppService;

@@ -32,8 +32,26 @@ pub struct Context<'a> {
 /// meant for the master).
 const IGNORED_IN_WORKER: &[Signal] = &[Signal::SIGHUP, Signal::SIGTTIN, Signal::SIGTTOU, Signal::SIGUSR2, Signal::SIGWINCH];
 
-/// Runs the worker; returns its exit status.
-pub fn run<A: AppService>(ctx: Context<'_>, app: A) -> i32 {
+/// Why a worker could not start serving.
+#[derive(Debug)]
+pub enum BootError {
+    /// The worker itself failed (exit code 3: the master halts with "Worker failed to boot.").
+    Worker(String),
+    /// The application failed to load (exit code 4: "App failed to load.").
+    App(String),
+}
+
+impl std::fmt::Display for BootError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BootError::Worker(m) | BootError::App(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Runs the worker: `make_app` is called once, inside the worker's runtime, after fork;
+/// returns the worker's exit status.
+pub fn run<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, BootError>) -> i32 {
     crate::sys::reset_signals(crate::master::signals::HANDLED);
     crate::sys::ignore_signals(IGNORED_IN_WORKER);
     crate::sys::exit_on_sigabrt();
@@ -60,14 +78,14 @@ pub fn run<A: AppService>(ctx: Context<'_>, app: A) -> i32 {
             return crate::error::WORKER_BOOT_ERROR;
         }
     };
-    let status = runtime.block_on(serve(ctx, app));
+    let status = runtime.block_on(serve(ctx, make_app));
     tracing::info!("Worker exiting (pid: {pid})");
     // Quick shutdown must not wait for connection tasks still parked in the runtime.
     runtime.shutdown_background();
     status
 }
 
-async fn serve<A: AppService>(ctx: Context<'_>, app: A) -> i32 {
+async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, BootError>) -> i32 {
     let mut listeners = Vec::with_capacity(ctx.listeners.len());
     for l in ctx.listeners {
         match Accepting::from_listener(l) {
@@ -91,6 +109,16 @@ async fn serve<A: AppService>(ctx: Context<'_>, app: A) -> i32 {
         }
     };
 
+    let app = match make_app() {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("Exception in worker process:\n{e}");
+            return match e {
+                BootError::Worker(_) => crate::error::WORKER_BOOT_ERROR,
+                BootError::App(_) => crate::error::APP_LOAD_ERROR,
+            };
+        }
+    };
     let s = ctx.settings;
     // Beat well inside the timeout so one late tick never looks like a hang.
     let beat_every = match s.timeout {

@@ -1,1 +1,10 @@
-//! The single integration-test binary: spawns the real binaries on port 0.
+//! The single integration-test binary: spawns the real binaries (the `runicorn` binary
+//! and the `probe` example) on port 0, reads `Listening at:` from their error log, and
+//! drives them with real sockets and signals.
+
+mod util;
+
+mod boot;
+mod recycling;
+mod shutdown;
+mod upgrade;
