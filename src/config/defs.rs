@@ -1201,7 +1201,7 @@ pub(crate) static ON_STARTING: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_starting").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `on_starting` server hook (a Python callable; config file only).",
+    help: "The `on_starting` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
     key: "on_reload",
@@ -1215,7 +1215,7 @@ pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_reload").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `on_reload` server hook (a Python callable; config file only).",
+    help: "The `on_reload` server hook (Python callable; config file only).",
 };
 pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
     key: "when_ready",
@@ -1229,7 +1229,7 @@ pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("when_ready").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `when_ready` server hook (a Python callable; config file only).",
+    help: "The `when_ready` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
     key: "pre_fork",
@@ -1243,7 +1243,7 @@ pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_fork").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `pre_fork` server hook (a Python callable; config file only).",
+    help: "The `pre_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
     key: "post_fork",
@@ -1257,7 +1257,7 @@ pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_fork").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `post_fork` server hook (a Python callable; config file only).",
+    help: "The `post_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
     key: "post_worker_init",
@@ -1271,7 +1271,7 @@ pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_worker_init").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `post_worker_init` server hook (a Python callable; config file only).",
+    help: "The `post_worker_init` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
     key: "worker_int",
@@ -1285,7 +1285,7 @@ pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_int").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `worker_int` server hook (a Python callable; config file only).",
+    help: "The `worker_int` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
     key: "worker_abort",
@@ -1299,7 +1299,7 @@ pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_abort").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `worker_abort` server hook (a Python callable; config file only).",
+    help: "The `worker_abort` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
     key: "pre_exec",
@@ -1313,7 +1313,7 @@ pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_exec").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `pre_exec` server hook (a Python callable; config file only).",
+    help: "The `pre_exec` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
     key: "pre_request",
@@ -1327,7 +1327,7 @@ pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_request").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `pre_request` server hook (a Python callable; config file only).",
+    help: "The `pre_request` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
     key: "post_request",
@@ -1341,7 +1341,7 @@ pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_request").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `post_request` server hook (a Python callable; config file only).",
+    help: "The `post_request` server hook (Python callable; config file only).",
 };
 pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
     key: "child_exit",
@@ -1355,7 +1355,7 @@ pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("child_exit").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `child_exit` server hook (a Python callable; config file only).",
+    help: "The `child_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
     key: "worker_exit",
@@ -1369,7 +1369,7 @@ pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_exit").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `worker_exit` server hook (a Python callable; config file only).",
+    help: "The `worker_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
     key: "nworkers_changed",
@@ -1383,7 +1383,7 @@ pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("nworkers_changed").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `nworkers_changed` server hook (a Python callable; config file only).",
+    help: "The `nworkers_changed` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
     key: "on_exit",
@@ -1397,7 +1397,7 @@ pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_exit").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `on_exit` server hook (a Python callable; config file only).",
+    help: "The `on_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
     key: "ssl_context",
@@ -1411,7 +1411,7 @@ pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("ssl_context").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `ssl_context` server hook (a Python callable; config file only).",
+    help: "The `ssl_context` server hook (Python callable; config file only).",
 };
 
 // ===== Section::Ssl =====
@@ -1699,7 +1699,7 @@ pub(crate) static ON_DIRTY_STARTING: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_dirty_starting").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `on_dirty_starting` dirty-arbiter hook (a Python callable; config file only).",
+    help: "The `on_dirty_starting` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
     key: "dirty_post_fork",
@@ -1713,7 +1713,7 @@ pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_post_fork").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `dirty_post_fork` dirty-arbiter hook (a Python callable; config file only).",
+    help: "The `dirty_post_fork` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
     key: "dirty_worker_init",
@@ -1727,7 +1727,7 @@ pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_init").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `dirty_worker_init` dirty-arbiter hook (a Python callable; config file only).",
+    help: "The `dirty_worker_init` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
     key: "dirty_worker_exit",
@@ -1741,7 +1741,7 @@ pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_exit").or_default(),
     support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
-    help: "The `dirty_worker_exit` dirty-arbiter hook (a Python callable; config file only).",
+    help: "The `dirty_worker_exit` dirty-arbiter hook (Python callable; config file only).",
 };
 
 // ===== Section::Control =====

@@ -17,17 +17,18 @@ const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 pub(crate) const PYTHON_CONFIG_REASON: &str =
     "Python config files arrive with the WSGI host; use a TOML config file for now";
 
-/// Reads the config file named by `-c` (`PATH` or `file:PATH`).
-pub(crate) fn layer(spec: &str) -> Result<Layer, Vec<ConfigError>> {
+/// Reads the config file named by `-c` (`PATH` or `file:PATH`): the layer of its valid
+/// keys (if it could be read at all) and every problem found.
+pub(crate) fn layer(spec: &str) -> (Option<Layer>, Vec<ConfigError>) {
     if spec.starts_with("python:") || spec.ends_with(".py") {
-        return Err(vec![ConfigError::File {
-            path: PathBuf::from(spec),
-            reason: format!("not applied: {PYTHON_CONFIG_REASON}"),
-        }]);
+        let reason = format!("not applied: {PYTHON_CONFIG_REASON}");
+        return (None, vec![ConfigError::File { path: PathBuf::from(spec), reason }]);
     }
     let path = PathBuf::from(spec.strip_prefix("file:").unwrap_or(spec));
-    let text = read(&path).map_err(|reason| vec![ConfigError::File { path: path.clone(), reason }])?;
-    parse(&text, &path)
+    match read(&path) {
+        Ok(text) => parse(&text, &path),
+        Err(reason) => (None, vec![ConfigError::File { path, reason }]),
+    }
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -41,9 +42,10 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| e.to_string())
 }
 
-/// Parses TOML `text` read from `path` into a layer; every problem is reported.
-pub(crate) fn parse(text: &str, path: &Path) -> Result<Layer, Vec<ConfigError>> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+/// Parses TOML `text` read from `path` into a layer of its valid keys, and every problem
+/// found; the valid keys still take part in resolution so that their errors show too.
+pub(crate) fn parse(text: &str, path: &Path) -> (Option<Layer>, Vec<ConfigError>) {
+    let table: toml::Table = match text.parse().map_err(|e: toml::de::Error| {
         let reason = e.message().to_string();
         let reason = match e.span() {
             Some(span) => {
@@ -52,8 +54,11 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Layer, Vec<ConfigError>> 
             }
             None => reason,
         };
-        vec![ConfigError::File { path: path.to_path_buf(), reason: format!("invalid TOML: {reason}") }]
-    })?;
+        ConfigError::File { path: path.to_path_buf(), reason: format!("invalid TOML: {reason}") }
+    }) {
+        Ok(table) => table,
+        Err(e) => return (None, vec![e]),
+    };
     let source = Source::ConfigFile(path.to_path_buf());
     let mut layer = Layer::new(source.clone());
     let mut errors = Vec::new();
@@ -78,7 +83,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Layer, Vec<ConfigError>> 
             })),
         }
     }
-    if errors.is_empty() { Ok(layer) } else { Err(errors) }
+    (Some(layer), errors)
 }
 
 /// A TOML value as raw text. Scalars become their text (`true` → "true", `4` → "4"),
@@ -155,36 +160,46 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
     }
 
+    fn ok(text: &str) -> Layer {
+        match parse(text, Path::new("x.toml")) {
+            (Some(layer), errs) if errs.is_empty() => layer,
+            (_, errs) => panic!("{errs:?}"),
+        }
+    }
+
+    fn errors(text: &str) -> Vec<ConfigError> {
+        parse(text, Path::new("x.toml")).1
+    }
+
     #[test]
     fn toml_shapes() {
-        let p = Path::new("x.toml");
-        let l = parse("workers = 3\nbind = \"a:1\"\nraw_env = [\"A=1\", \"B=2\"]\ndaemon = true\n", p).unwrap();
+        let l = ok("workers = 3\nbind = \"a:1\"\nraw_env = [\"A=1\", \"B=2\"]\ndaemon = true\n");
         assert_eq!(l.values["workers"], Raw::One("3".into()));
         assert_eq!(l.values["bind"], Raw::One("a:1".into()));
         assert_eq!(l.values["raw_env"], Raw::Many(vec!["A=1".into(), "B=2".into()]));
         assert_eq!(l.values["daemon"], Raw::One("true".into()));
-        let l = parse("secure_scheme_headers = { X-PROTO = \"https\" }", p).unwrap();
+        let l = ok("secure_scheme_headers = { X-PROTO = \"https\" }");
         assert_eq!(l.values["secure_scheme_headers"], Raw::Many(vec!["X-PROTO=https".into()]));
     }
 
     #[test]
     fn toml_errors_are_all_reported() {
-        let errs = parse("wokers = 3\nworkers = [1, 2]\nbogus = 1\n", Path::new("x.toml")).unwrap_err();
+        let errs = errors("wokers = 3\nworkers = [1, 2]\nbogus = 1\n");
         let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines.iter().any(|l| l.contains("`wokers`") && l.contains("did you mean `workers`?")));
         assert!(lines.iter().any(|l| l.contains("`workers`") && l.contains("not a list")));
-        let errs = parse("workers = ", Path::new("x.toml")).unwrap_err();
+        let errs = errors("workers = ");
         assert!(errs[0].to_string().contains("invalid TOML: line 1"), "{}", errs[0]);
     }
 
     #[test]
     fn python_files_are_refused_with_a_reason() {
-        let errs = layer("gunicorn.conf.py").unwrap_err();
+        let errs = layer("gunicorn.conf.py").1;
         assert!(errs[0].to_string().contains("WSGI host"));
-        let errs = layer("python:myapp.conf").unwrap_err();
+        let errs = layer("python:myapp.conf").1;
         assert!(errs[0].to_string().contains("WSGI host"));
-        let errs = layer("file:/nonexistent/runicorn.toml").unwrap_err();
+        let errs = layer("file:/nonexistent/runicorn.toml").1;
         assert!(errs[0].to_string().contains("/nonexistent/runicorn.toml"));
     }
 }

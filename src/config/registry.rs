@@ -354,3 +354,107 @@ pub(crate) static ALL: &[&dyn AnySetting] = &[
 pub(crate) fn find(key: &str) -> Option<&'static dyn AnySetting> {
     ALL.iter().copied().find(|s| s.key() == key)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn keys_and_flags_are_unique() {
+        let mut keys = BTreeSet::new();
+        let mut longs = BTreeSet::from(["help", "version"]);
+        let mut shorts = BTreeSet::from(['h', 'v']);
+        for s in ALL {
+            assert!(keys.insert(s.key()), "duplicate key {}", s.key());
+            for l in s.long() {
+                assert!(longs.insert(*l), "duplicate long flag --{l}");
+            }
+            if let Some(c) = s.short() {
+                assert!(shorts.insert(c), "duplicate short flag -{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_default_parses() {
+        let mut settings = Settings::placeholder();
+        for s in ALL {
+            if let Err(e) = s.apply(&s.default_raw(), &mut settings) {
+                panic!("default of `{}` does not parse: {e:?}", s.key());
+            }
+        }
+    }
+
+    #[test]
+    fn help_is_present_and_short_enough() {
+        for s in ALL {
+            assert!(!s.help().trim().is_empty(), "`{}` has no help", s.key());
+            let first = s.summary();
+            assert!(first.chars().count() <= 79, "`{}` help first line too long: {first}", s.key());
+            assert!(!first.is_empty(), "`{}` help starts with a blank line", s.key());
+        }
+    }
+
+    #[test]
+    fn kinds_match_parsers() {
+        // An Append setting with a single-value parser (or the reverse) would misparse.
+        for s in ALL {
+            let raw = s.default_raw();
+            let many = matches!(raw, Raw::Many(_));
+            assert_eq!(many, s.kind() == Kind::Append, "`{}`", s.key());
+        }
+    }
+
+    #[test]
+    fn sections_are_in_order() {
+        // --help and defs.rs list sections in Gunicorn's order without interleaving.
+        assert!(ALL.windows(2).all(|w| w[0].section() <= w[1].section()));
+    }
+
+    #[test]
+    fn covers_every_gunicorn_setting() {
+        let names = include_str!("gunicorn_settings.txt");
+        let missing: Vec<&str> = names.lines().filter(|n| find(n).is_none()).collect();
+        assert!(missing.is_empty(), "Gunicorn settings missing from the registry: {missing:?}");
+        assert_eq!(names.lines().count(), 120, "gunicorn_settings.txt is Gunicorn 27.0.1's list");
+    }
+
+    #[test]
+    fn accepts_every_gunicorn_long_flag() {
+        let cmd = super::super::cli::command();
+        // clap adds --help itself when the command is built.
+        let mut known: BTreeSet<String> = BTreeSet::from(["help".to_string()]);
+        for arg in cmd.get_arguments() {
+            known.extend(arg.get_long().map(String::from));
+            if let Some(aliases) = arg.get_all_aliases() {
+                known.extend(aliases.into_iter().map(String::from));
+            }
+        }
+        let flags = include_str!("gunicorn_flags.txt");
+        let missing: Vec<&str> =
+            flags.lines().filter(|f| !known.contains(f.trim_start_matches('-'))).collect();
+        assert!(missing.is_empty(), "Gunicorn flags runicorn does not accept: {missing:?}");
+    }
+
+    #[test]
+    fn unsupported_reasons_are_honest() {
+        for s in ALL {
+            if let Support::Unsupported(why) | Support::Unneeded(why) = s.support() {
+                assert!(!why.is_empty() && !why.ends_with('.'), "`{}`", s.key());
+            }
+        }
+        for key in [
+            "config", "wsgi_app", "bind", "backlog", "workers", "worker_class", "threads",
+            "worker_connections", "max_requests", "max_requests_jitter", "timeout",
+            "graceful_timeout", "keepalive", "boot_timeout", "limit_request_line",
+            "limit_request_fields", "limit_request_field_size", "check_config", "print_config",
+            "sendfile", "reuse_port", "chdir", "daemon", "raw_env", "pidfile", "user", "group",
+            "umask", "initgroups", "accesslog", "access_log_format", "errorlog", "loglevel",
+            "capture_output", "enable_stdio_inheritance", "proc_name", "default_proc_name",
+        ] {
+            assert_eq!(find(key).map(|s| s.support()), Some(Support::Supported), "`{key}`");
+        }
+    }
+}

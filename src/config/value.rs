@@ -454,3 +454,124 @@ impl Render for Vec<(String, String)> {
         py_list(self.iter().map(|(k, v)| format!("{k}={v}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_like_python() {
+        assert_eq!(int("42"), Ok(42));
+        assert_eq!(int(" -7 "), Ok(-7));
+        assert_eq!(int("0x1F"), Ok(31));
+        assert_eq!(int("0o17"), Ok(15));
+        assert_eq!(int("0b101"), Ok(5));
+        assert_eq!(int("1_000"), Ok(1000));
+        for bad in ["", "x", "1.5", "0x", "1__0", "_1", "99999999999999999999"] {
+            assert!(int(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(uint::<u32>("0"), Ok(0));
+        assert!(uint::<u32>("-1").is_err());
+        assert!(uint::<u32>("4294967296").is_err());
+        assert_eq!(positive::<u32>("3"), Ok(3));
+        assert_eq!(positive::<u32>("0"), Err("must be a positive integer".into()));
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(boolean("true"), Ok(true));
+        assert_eq!(boolean(" FALSE "), Ok(false));
+        assert!(boolean("yes").is_err());
+    }
+
+    #[test]
+    fn umask_bases() {
+        assert_eq!(umask("0"), Ok(0));
+        assert_eq!(umask("022"), Ok(0o22));
+        assert_eq!(umask("0o022"), Ok(0o22));
+        assert_eq!(umask("0x12"), Ok(18));
+        assert_eq!(umask("18"), Ok(18));
+        assert!(umask("089").is_err());
+        assert!(umask("-1").is_err());
+        assert!(umask("0o10000").is_err());
+    }
+
+    #[test]
+    fn users_and_groups() {
+        assert_eq!(user(""), Ok(None));
+        assert_eq!(user("1000"), Ok(Some(1000)));
+        assert_eq!(user("root"), Ok(Some(0)));
+        assert!(user("no-such-user-runicorn").unwrap_err().contains("no such user"));
+        assert_eq!(group("0"), Ok(Some(0)));
+        assert_eq!(group("root"), Ok(Some(0)));
+        assert!(group("no-such-group-runicorn").unwrap_err().contains("no such group"));
+    }
+
+    #[test]
+    fn limits_clamp_like_gunicorn() {
+        assert_eq!(limit_request_line("0"), Ok(0));
+        assert_eq!(limit_request_line("4094"), Ok(4094));
+        assert_eq!(limit_request_line("9000"), Ok(8190));
+        assert!(limit_request_line("-1").is_err());
+        assert_eq!(limit_request_fields("0"), Ok(32768));
+        assert_eq!(limit_request_fields("-5"), Ok(32768));
+        assert_eq!(limit_request_fields("40000"), Ok(32768));
+        assert_eq!(limit_request_fields("100"), Ok(100));
+        assert_eq!(limit_request_field_size("0"), Ok(8190));
+        assert_eq!(limit_request_field_size("-1"), Ok(8190));
+        assert_eq!(limit_request_field_size("100"), Ok(100));
+    }
+
+    #[test]
+    fn key_value_pairs() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            key_values(&v(&["A=1", "B=", "C=x=y"])),
+            Ok(vec![("A".into(), "1".into()), ("B".into(), "".into()), ("C".into(), "x=y".into())])
+        );
+        assert_eq!(key_values(&v(&["A=1", "NOEQ"])), Err(("NOEQ".into(), "must be KEY=VALUE".into())));
+        assert!(key_values(&v(&["=x"])).is_err());
+    }
+
+    #[test]
+    fn worker_classes() {
+        for ok in ["sync", "gthread", "gevent", "eventlet", "tornado", "asgi", "my.pkg.Worker"] {
+            assert_eq!(worker_class(ok), Ok(ok.to_string()));
+        }
+        for bad in ["", "my worker", "a..b", ".x"] {
+            assert!(worker_class(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn address_lists() {
+        assert_eq!(addr_list("127.0.0.1, ::1"), Ok(vec!["127.0.0.1".into(), "::1".into()]));
+        assert_eq!(addr_list("*"), Ok(vec!["*".into()]));
+        assert!(addr_list("10.0.0.0/8,fd00::/8").is_ok());
+        assert!(addr_list("10.0.0.0/33").is_err());
+        assert!(addr_list("example.com").is_err());
+    }
+
+    #[test]
+    fn choices_and_protocols() {
+        assert_eq!(proxy_protocol("true"), Ok("auto".into()));
+        assert_eq!(proxy_protocol("v2"), Ok("v2".into()));
+        assert!(proxy_protocol("v3").is_err());
+        assert_eq!(http_protocols("h2, h1"), Ok(vec!["h2".into(), "h1".into()]));
+        assert!(http_protocols("h3").is_err());
+        assert!(http_protocols("").is_err());
+        assert!(one_of("x", &["a", "b"]).unwrap_err().contains("a, b"));
+    }
+
+    #[test]
+    fn rendering_like_python() {
+        assert_eq!(true.render(), "True");
+        assert_eq!(None::<String>.render(), "None");
+        assert_eq!(vec!["a".to_string(), "it's".to_string()].render(), r#"['a', "it's"]"#);
+        assert_eq!(Vec::<String>::new().render(), "[]");
+        assert_eq!(vec![("A".to_string(), "B".to_string())].render(), "['A=B']");
+        let binds = binds(&["127.0.0.1:8000".to_string(), "[::1]:9".to_string()]).unwrap();
+        assert_eq!(binds.render(), "['127.0.0.1:8000', '[::1]:9']");
+        assert_eq!(LogLevel::Warning.render(), "warning");
+    }
+}
