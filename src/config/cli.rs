@@ -38,7 +38,9 @@ pub(crate) fn command() -> Command {
                 .help("The application to serve, as MODULE:VARIABLE"),
         );
     for spec in ALL {
-        let Some((first, aliases)) = spec.long().split_first() else { continue };
+        let Some((first, aliases)) = spec.long().split_first() else {
+            continue;
+        };
         let mut arg = Arg::new(spec.key())
             .long(*first)
             .visible_aliases(aliases.iter().copied())
@@ -77,7 +79,10 @@ pub(crate) enum ArgsError {
 }
 
 /// Parses `args` (`args[0]` is the program name) into a layer from `source`.
-pub(crate) fn parse(args: &[OsString], source: Source) -> Result<(Layer, Option<String>), ArgsError> {
+pub(crate) fn parse(
+    args: &[OsString],
+    source: Source,
+) -> Result<(Layer, Option<String>), ArgsError> {
     let argv = std::iter::once(OsString::from("runicorn")).chain(args.iter().skip(1).cloned());
     let matches = command().try_get_matches_from(argv).map_err(|e| {
         let message = e.render().to_string();
@@ -85,7 +90,10 @@ pub(crate) fn parse(args: &[OsString], source: Source) -> Result<(Layer, Option<
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 ArgsError::Exit { code: 0, message }
             }
-            _ => ArgsError::Usage { code: e.exit_code(), message },
+            _ => ArgsError::Usage {
+                code: e.exit_code(),
+                message,
+            },
         }
     })?;
     Ok(to_layer(&matches, source))
@@ -105,9 +113,11 @@ fn to_layer(m: &ArgMatches, source: Source) -> (Layer, Option<String>) {
                 Ok(Some(true)) => Some(Raw::One(means.to_string())),
                 _ => None,
             },
-            Kind::Value | Kind::OptionalValue(_) => {
-                m.try_get_one::<String>(key).ok().flatten().map(|v| Raw::One(v.clone()))
-            }
+            Kind::Value | Kind::OptionalValue(_) => m
+                .try_get_one::<String>(key)
+                .ok()
+                .flatten()
+                .map(|v| Raw::One(v.clone())),
             Kind::Append => m
                 .try_get_many::<String>(key)
                 .ok()

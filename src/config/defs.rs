@@ -51,7 +51,10 @@ pub(crate) static BIND: Spec<Vec<BindAddr>> = Spec {
     short: Some('b'),
     long: &["bind"],
     kind: Kind::Append,
-    env_seed: Some(EnvSeed { var: "PORT", to_raw: |v| format!("0.0.0.0:{v}") }),
+    env_seed: Some(EnvSeed {
+        var: "PORT",
+        to_raw: |v| format!("0.0.0.0:{v}"),
+    }),
     default: "127.0.0.1:8000",
     meta: "ADDRESS",
     section: Section::ServerSocket,
@@ -86,7 +89,10 @@ pub(crate) static WORKERS: Spec<u32> = Spec {
     short: Some('w'),
     long: &["workers"],
     kind: Kind::Value,
-    env_seed: Some(EnvSeed { var: "WEB_CONCURRENCY", to_raw: |v| v.to_string() }),
+    env_seed: Some(EnvSeed {
+        var: "WEB_CONCURRENCY",
+        to_raw: |v| v.to_string(),
+    }),
     default: "1",
     meta: "INT",
     section: Section::WorkerProcesses,
@@ -307,7 +313,9 @@ pub(crate) static HTTP_PARSER: Spec<String> = Spec {
     section: Section::WorkerProcesses,
     parse: Parse::One(|t| value::one_of(t, &["auto", "fast", "python"])),
     field: |s| &mut s.http_parser,
-    support: Unsupported("not applicable: it picks between Gunicorn's Python and C parsers; runicorn has one parser"),
+    support: Unsupported(
+        "not applicable: it picks between Gunicorn's Python and C parsers; runicorn has one parser",
+    ),
     help: "Gunicorn's HTTP parser implementation: auto, fast or python.",
 };
 
@@ -462,7 +470,9 @@ pub(crate) static PRELOAD_APP: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.preload_app,
-    support: Unsupported("not implemented yet: loading the app in the master before fork is planned"),
+    support: Unsupported(
+        "not implemented yet: loading the app in the master before fork is planned",
+    ),
     help: "Load the application before forking the workers.",
 };
 pub(crate) static SENDFILE: Spec<bool> = Spec {
@@ -470,7 +480,12 @@ pub(crate) static SENDFILE: Spec<bool> = Spec {
     short: None,
     long: &["no-sendfile"],
     kind: Kind::Switch("false"),
-    env_seed: Some(EnvSeed { var: "SENDFILE", to_raw: |v| matches!(v.to_ascii_lowercase().as_str(), "y" | "1" | "yes" | "true").to_string() }),
+    env_seed: Some(EnvSeed {
+        var: "SENDFILE",
+        to_raw: |v| {
+            matches!(v.to_ascii_lowercase().as_str(), "y" | "1" | "yes" | "true").to_string()
+        },
+    }),
     default: "true",
     meta: "",
     section: Section::ServerMechanics,
@@ -564,7 +579,9 @@ pub(crate) static WORKER_TMP_DIR: Spec<Option<PathBuf>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::opt_path),
     field: |s| &mut s.worker_tmp_dir,
-    support: Unneeded("runicorn's heartbeat lives in shared memory, with no file on disk, so /dev/shm tricks are unnecessary"),
+    support: Unneeded(
+        "runicorn's heartbeat lives in shared memory, with no file on disk, so /dev/shm tricks are unnecessary",
+    ),
     help: "Accepted for compatibility; runicorn's heartbeat needs no file.",
 };
 pub(crate) static USER: Spec<Option<u32>> = Spec {
@@ -664,7 +681,10 @@ pub(crate) static FORWARDED_ALLOW_IPS: Spec<Vec<String>> = Spec {
     short: None,
     long: &["forwarded-allow-ips"],
     kind: Kind::Value,
-    env_seed: Some(EnvSeed { var: "FORWARDED_ALLOW_IPS", to_raw: |v| v.to_string() }),
+    env_seed: Some(EnvSeed {
+        var: "FORWARDED_ALLOW_IPS",
+        to_raw: |v| v.to_string(),
+    }),
     default: "127.0.0.1,::1",
     meta: "STRING",
     section: Section::ServerMechanics,
@@ -742,7 +762,9 @@ pub(crate) static PROTOCOL: Spec<String> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(|t| value::one_of(t, &["http", "uwsgi"])),
     field: |s| &mut s.protocol,
-    support: Unsupported("not applicable: runicorn speaks HTTP only; the uwsgi binary protocol is not planned"),
+    support: Unsupported(
+        "not applicable: runicorn speaks HTTP only; the uwsgi binary protocol is not planned",
+    ),
     help: "The protocol for incoming connections: http or uwsgi.",
 };
 pub(crate) static UWSGI_ALLOW_IPS: Spec<Vec<String>> = Spec {
@@ -756,7 +778,9 @@ pub(crate) static UWSGI_ALLOW_IPS: Spec<Vec<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::addr_list),
     field: |s| &mut s.uwsgi_allow_ips,
-    support: Unsupported("not applicable: runicorn speaks HTTP only; the uwsgi binary protocol is not planned"),
+    support: Unsupported(
+        "not applicable: runicorn speaks HTTP only; the uwsgi binary protocol is not planned",
+    ),
     help: "Addresses or networks (comma list, or *) allowed to speak uwsgi.",
 };
 pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<String>> = Spec {
@@ -866,7 +890,12 @@ pub(crate) static HEADER_MAP: Spec<String> = Spec {
     default: "drop",
     meta: "HEADER_MAP",
     section: Section::ServerMechanics,
-    parse: Parse::One(|t| value::one_of(&t.trim().to_ascii_lowercase(), &["drop", "refuse", "dangerous"])),
+    parse: Parse::One(|t| {
+        value::one_of(
+            &t.trim().to_ascii_lowercase(),
+            &["drop", "refuse", "dangerous"],
+        )
+    }),
     field: |s| &mut s.header_map,
     support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
     help: "How header names with underscores are handled: drop, refuse or dangerous.",
@@ -984,7 +1013,9 @@ pub(crate) static LOGGER_CLASS: Spec<String> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::string),
     field: |s| &mut s.logger_class,
-    support: Unsupported("not applicable: it names a Python logger class; runicorn's logger is built in"),
+    support: Unsupported(
+        "not applicable: it names a Python logger class; runicorn's logger is built in",
+    ),
     help: "The Python logger class Gunicorn uses.",
 };
 pub(crate) static LOGCONFIG: Spec<Option<String>> = Spec {
@@ -1200,7 +1231,9 @@ pub(crate) static ON_STARTING: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_starting").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `on_starting` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
@@ -1214,7 +1247,9 @@ pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_reload").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `on_reload` server hook (Python callable; config file only).",
 };
 pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
@@ -1228,7 +1263,9 @@ pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("when_ready").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `when_ready` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
@@ -1242,7 +1279,9 @@ pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_fork").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `pre_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
@@ -1256,7 +1295,9 @@ pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_fork").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `post_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
@@ -1270,7 +1311,9 @@ pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_worker_init").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `post_worker_init` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
@@ -1284,7 +1327,9 @@ pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_int").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `worker_int` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
@@ -1298,7 +1343,9 @@ pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_abort").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `worker_abort` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
@@ -1312,7 +1359,9 @@ pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_exec").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `pre_exec` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
@@ -1326,7 +1375,9 @@ pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_request").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `pre_request` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
@@ -1340,7 +1391,9 @@ pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_request").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `post_request` server hook (Python callable; config file only).",
 };
 pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
@@ -1354,7 +1407,9 @@ pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("child_exit").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `child_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
@@ -1368,7 +1423,9 @@ pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_exit").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `worker_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
@@ -1382,7 +1439,9 @@ pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("nworkers_changed").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `nworkers_changed` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
@@ -1396,7 +1455,9 @@ pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_exit").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `on_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
@@ -1410,7 +1471,9 @@ pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("ssl_context").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `ssl_context` server hook (Python callable; config file only).",
 };
 
@@ -1698,7 +1761,9 @@ pub(crate) static ON_DIRTY_STARTING: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_dirty_starting").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `on_dirty_starting` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
@@ -1712,7 +1777,9 @@ pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_post_fork").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `dirty_post_fork` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
@@ -1726,7 +1793,9 @@ pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_init").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `dirty_worker_init` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
@@ -1740,7 +1809,9 @@ pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_exit").or_default(),
-    support: Unsupported("not implemented yet: server hooks are Python callables and arrive with Python config files"),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
     help: "The `dirty_worker_exit` dirty-arbiter hook (Python callable; config file only).",
 };
 
@@ -1756,7 +1827,9 @@ pub(crate) static CONTROL_SOCKET: Spec<Option<String>> = Spec {
     section: Section::Control,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.control_socket,
-    support: Unsupported("not implemented yet: runicorn has no control socket; manage it with signals"),
+    support: Unsupported(
+        "not implemented yet: runicorn has no control socket; manage it with signals",
+    ),
     help: "The unix socket for Gunicorn's control interface (gunicornc).",
 };
 pub(crate) static CONTROL_SOCKET_MODE: Spec<u32> = Spec {
@@ -1770,7 +1843,9 @@ pub(crate) static CONTROL_SOCKET_MODE: Spec<u32> = Spec {
     section: Section::Control,
     parse: Parse::One(value::uint::<u32>),
     field: |s| &mut s.control_socket_mode,
-    support: Unsupported("not implemented yet: runicorn has no control socket; manage it with signals"),
+    support: Unsupported(
+        "not implemented yet: runicorn has no control socket; manage it with signals",
+    ),
     help: "The permission bits of the control socket.",
 };
 pub(crate) static CONTROL_SOCKET_DISABLE: Spec<bool> = Spec {

@@ -32,7 +32,12 @@ pub struct MapEnv(pub BTreeMap<String, String>);
 
 impl<const N: usize> From<[(&str, &str); N]> for MapEnv {
     fn from(pairs: [(&str, &str); N]) -> Self {
-        MapEnv(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        MapEnv(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 }
 
@@ -69,13 +74,16 @@ pub(crate) fn cmd_args(env: &dyn Env, source: Source) -> CmdArgs {
             reason: "cannot be split into words (unbalanced quotes or a trailing backslash)".into(),
         });
     };
-    let argv: Vec<OsString> =
-        std::iter::once(OsString::from(var)).chain(words.into_iter().map(OsString::from)).collect();
+    let argv: Vec<OsString> = std::iter::once(OsString::from(var))
+        .chain(words.into_iter().map(OsString::from))
+        .collect();
     match cli::parse(&argv, source.clone()) {
         Ok((layer, app)) => {
             // Gunicorn ignores an APP_MODULE given here; say so rather than drop it silently.
             let warnings = app
-                .map(|a| format!("{var}: the application argument {a:?} is ignored here, as in Gunicorn"))
+                .map(|a| {
+                    format!("{var}: the application argument {a:?} is ignored here, as in Gunicorn")
+                })
                 .into_iter()
                 .collect();
             CmdArgs::Layer(layer, warnings)
@@ -85,7 +93,10 @@ pub(crate) fn cmd_args(env: &dyn Env, source: Source) -> CmdArgs {
             // clap's first line is the error; the rest is usage boilerplate.
             let first = message.lines().next().unwrap_or("invalid arguments");
             let reason = first.strip_prefix("error: ").unwrap_or(first).to_string();
-            CmdArgs::Invalid(ConfigError::Args { origin: source, reason })
+            CmdArgs::Invalid(ConfigError::Args {
+                origin: source,
+                reason,
+            })
         }
     }
 }

@@ -22,7 +22,13 @@ pub(crate) const PYTHON_CONFIG_REASON: &str =
 pub(crate) fn layer(spec: &str) -> (Option<Layer>, Vec<ConfigError>) {
     if spec.starts_with("python:") || spec.ends_with(".py") {
         let reason = format!("not applied: {PYTHON_CONFIG_REASON}");
-        return (None, vec![ConfigError::File { path: PathBuf::from(spec), reason }]);
+        return (
+            None,
+            vec![ConfigError::File {
+                path: PathBuf::from(spec),
+                reason,
+            }],
+        );
     }
     let path = PathBuf::from(spec.strip_prefix("file:").unwrap_or(spec));
     match read(&path) {
@@ -54,7 +60,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> (Option<Layer>, Vec<ConfigError>
             }
             None => reason,
         };
-        ConfigError::File { path: path.to_path_buf(), reason: format!("invalid TOML: {reason}") }
+        ConfigError::File {
+            path: path.to_path_buf(),
+            reason: format!("invalid TOML: {reason}"),
+        }
     }) {
         Ok(table) => table,
         Err(e) => return (None, vec![e]),
@@ -118,7 +127,9 @@ fn to_raw(key: &str, kind: Kind, value: &toml::Value) -> Result<Raw, String> {
             .map(Raw::Many),
         V::Table(t) if key == "logconfig_dict" => Ok(Raw::One(t.to_string())),
         V::Table(_) => Err("takes a single value, not a table".into()),
-        v => scalar(v).map(Raw::One).ok_or_else(|| "unsupported value".into()),
+        v => scalar(v)
+            .map(Raw::One)
+            .ok_or_else(|| "unsupported value".into()),
     }
 }
 
@@ -176,10 +187,16 @@ mod tests {
         let l = ok("workers = 3\nbind = \"a:1\"\nraw_env = [\"A=1\", \"B=2\"]\ndaemon = true\n");
         assert_eq!(l.values["workers"], Raw::One("3".into()));
         assert_eq!(l.values["bind"], Raw::One("a:1".into()));
-        assert_eq!(l.values["raw_env"], Raw::Many(vec!["A=1".into(), "B=2".into()]));
+        assert_eq!(
+            l.values["raw_env"],
+            Raw::Many(vec!["A=1".into(), "B=2".into()])
+        );
         assert_eq!(l.values["daemon"], Raw::One("true".into()));
         let l = ok("secure_scheme_headers = { X-PROTO = \"https\" }");
-        assert_eq!(l.values["secure_scheme_headers"], Raw::Many(vec!["X-PROTO=https".into()]));
+        assert_eq!(
+            l.values["secure_scheme_headers"],
+            Raw::Many(vec!["X-PROTO=https".into()])
+        );
     }
 
     #[test]
@@ -187,10 +204,22 @@ mod tests {
         let errs = errors("wokers = 3\nworkers = [1, 2]\nbogus = 1\n");
         let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("`wokers`") && l.contains("did you mean `workers`?")));
-        assert!(lines.iter().any(|l| l.contains("`workers`") && l.contains("not a list")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("`wokers`") && l.contains("did you mean `workers`?"))
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("`workers`") && l.contains("not a list"))
+        );
         let errs = errors("workers = ");
-        assert!(errs[0].to_string().contains("invalid TOML: line 1"), "{}", errs[0]);
+        assert!(
+            errs[0].to_string().contains("invalid TOML: line 1"),
+            "{}",
+            errs[0]
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub struct Layer {
 
 impl Layer {
     pub fn new(source: Source) -> Layer {
-        Layer { source, values: BTreeMap::new() }
+        Layer {
+            source,
+            values: BTreeMap::new(),
+        }
     }
 
     /// Every setting's default, where an `env_seed` variable (when set) replaces the
@@ -74,7 +77,9 @@ impl Layer {
             if let Some(seed) = spec.env_seed() {
                 if let Some(v) = env.var(seed.var) {
                     let mut layer = Layer::new(Source::EnvSeed(seed.var));
-                    layer.values.insert(spec.key(), text_to_raw(spec.kind(), &(seed.to_raw)(&v)));
+                    layer
+                        .values
+                        .insert(spec.key(), text_to_raw(spec.kind(), &(seed.to_raw)(&v)));
                     seeded.push(layer);
                 }
             }
@@ -119,7 +124,12 @@ pub fn resolve(layers: &[Layer]) -> Result<Resolved, Vec<SettingError>> {
             // Unreachable when `layers` starts with `Layer::defaults`; falling back to the
             // registry default keeps `resolve` total anyway.
             if let Err(e) = spec.apply(&spec.default_raw(), &mut settings) {
-                errors.push(SettingError { key, value: e.value, origin: Source::Default, reason: e.reason });
+                errors.push(SettingError {
+                    key,
+                    value: e.value,
+                    origin: Source::Default,
+                    reason: e.reason,
+                });
             }
             sources.insert(key, Source::Default);
             continue;
@@ -142,7 +152,15 @@ pub fn resolve(layers: &[Layer]) -> Result<Resolved, Vec<SettingError>> {
         }
         sources.insert(key, layer.source.clone());
     }
-    if errors.is_empty() { Ok(Resolved { settings, sources, warnings }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Resolved {
+            settings,
+            sources,
+            warnings,
+        })
+    } else {
+        Err(errors)
+    }
 }
 
 /// The warning for a setting runicorn ignores, or `None` if it is supported.

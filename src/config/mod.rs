@@ -23,7 +23,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use env::{Env, MapEnv, ProcessEnv};
-pub use layer::{Source, SettingError};
+pub use layer::{SettingError, Source};
 pub use value::{BindAddr, LogLevel};
 
 use env::CmdArgs;
@@ -289,7 +289,11 @@ pub enum ConfigError {
     Setting(#[from] SettingError),
     /// A config-file key that names no setting.
     #[error("unknown setting `{key}` (from {origin}){}", suggestion.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
-    UnknownKey { key: String, origin: Source, suggestion: Option<&'static str> },
+    UnknownKey {
+        key: String,
+        origin: Source,
+        suggestion: Option<&'static str>,
+    },
     /// A config file that cannot be read or parsed.
     #[error("config file {}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
@@ -348,10 +352,13 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
     arg_layers.push(cli_layer);
 
     // `-c` may come from any argument source; the highest one names the file.
-    let config_path = arg_layers.iter().rev().find_map(|l| match l.values.get("config") {
-        Some(Raw::One(p)) => Some(p.clone()),
-        _ => None,
-    });
+    let config_path = arg_layers
+        .iter()
+        .rev()
+        .find_map(|l| match l.values.get("config") {
+            Some(Raw::One(p)) => Some(p.clone()),
+            _ => None,
+        });
     let mut layers = Layer::defaults(env);
     match config_path.as_deref() {
         Some("") => {}
@@ -375,11 +382,18 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
 
     match layer::resolve(&layers) {
         Ok(resolved) if errors.is_empty() => {
-            let mut loaded =
-                Loaded { settings: resolved.settings, sources: resolved.sources, warnings };
+            let mut loaded = Loaded {
+                settings: resolved.settings,
+                sources: resolved.sources,
+                warnings,
+            };
             loaded.warnings.extend(resolved.warnings);
             // Gunicorn names processes after the application when nothing else is set.
-            if loaded.sources.get("default_proc_name").is_some_and(Source::is_default) {
+            if loaded
+                .sources
+                .get("default_proc_name")
+                .is_some_and(Source::is_default)
+            {
                 if let Some(app) = &loaded.settings.wsgi_app {
                     loaded.settings.default_proc_name = app.clone();
                 }
@@ -423,7 +437,13 @@ pub fn print_config(loaded: &Loaded) -> String {
 /// generated from the registry. README.md carries a copy between its settings markers.
 pub fn settings_table_markdown() -> String {
     let cell = |s: &str| s.replace('|', "\\|");
-    let code = |s: &str| if s.is_empty() { String::new() } else { format!("`{}`", cell(s)) };
+    let code = |s: &str| {
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", cell(s))
+        }
+    };
     let mut out = String::from(
         "| Setting | Flags | Default | Section | Status | Description |\n\
          |---|---|---|---|---|---|\n",
@@ -469,7 +489,10 @@ mod tests {
     use super::*;
 
     fn argv(args: &[&str]) -> Vec<OsString> {
-        std::iter::once("runicorn").chain(args.iter().copied()).map(OsString::from).collect()
+        std::iter::once("runicorn")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect()
     }
 
     /// Loads with `env` and `args`, in a directory with no gunicorn.conf.py.
@@ -496,7 +519,11 @@ mod tests {
     impl TempToml {
         fn new(text: &str) -> TempToml {
             static N: AtomicUsize = AtomicUsize::new(0);
-            let name = format!("runicorn-test-{}-{}.toml", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+            let name = format!(
+                "runicorn-test-{}-{}.toml",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            );
             let path = std::env::temp_dir().join(name);
             std::fs::write(&path, text).expect("write temp config");
             TempToml(path)
@@ -515,10 +542,29 @@ mod tests {
     fn defaults() {
         let s = resolve_args(&[]);
         assert_eq!(s, Settings::default());
-        assert_eq!(s.bind, vec![BindAddr::Tcp { host: "127.0.0.1".into(), port: 8000 }]);
-        assert_eq!((s.workers, s.threads, s.backlog, s.worker_connections), (1, 1, 2048, 1000));
-        assert_eq!((s.timeout, s.graceful_timeout, s.keepalive, s.boot_timeout), (30, 30, 2, 120));
-        assert_eq!((s.limit_request_line, s.limit_request_fields, s.limit_request_field_size), (4094, 100, 8190));
+        assert_eq!(
+            s.bind,
+            vec![BindAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 8000
+            }]
+        );
+        assert_eq!(
+            (s.workers, s.threads, s.backlog, s.worker_connections),
+            (1, 1, 2048, 1000)
+        );
+        assert_eq!(
+            (s.timeout, s.graceful_timeout, s.keepalive, s.boot_timeout),
+            (30, 30, 2, 120)
+        );
+        assert_eq!(
+            (
+                s.limit_request_line,
+                s.limit_request_fields,
+                s.limit_request_field_size
+            ),
+            (4094, 100, 8190)
+        );
         assert_eq!(s.worker_class, "sync");
         assert!(s.sendfile && !s.daemon && !s.reuse_port);
         assert_eq!(s.errorlog, "-");
@@ -532,17 +578,56 @@ mod tests {
     #[test]
     fn every_flag_spelling() {
         let s = resolve_args(&[
-            "-w", "3", "-k", "gthread", "--threads", "4", "-t", "10", "--boot-timeout", "0",
-            "--keep-alive", "5", "--limit-request-field_size", "100", "--no-sendfile", "-D",
-            "-e", "A=1", "--env", "B=2", "-p", "/run/x.pid", "-m", "022", "--log-file", "/tmp/e.log",
-            "--log-level", "debug", "-n", "web", "-R", "--access-logfile", "-", "-b", "unix:/tmp/s",
-            "--bind", "[::1]:9000", "app:application",
+            "-w",
+            "3",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-t",
+            "10",
+            "--boot-timeout",
+            "0",
+            "--keep-alive",
+            "5",
+            "--limit-request-field_size",
+            "100",
+            "--no-sendfile",
+            "-D",
+            "-e",
+            "A=1",
+            "--env",
+            "B=2",
+            "-p",
+            "/run/x.pid",
+            "-m",
+            "022",
+            "--log-file",
+            "/tmp/e.log",
+            "--log-level",
+            "debug",
+            "-n",
+            "web",
+            "-R",
+            "--access-logfile",
+            "-",
+            "-b",
+            "unix:/tmp/s",
+            "--bind",
+            "[::1]:9000",
+            "app:application",
         ]);
-        assert_eq!((s.workers, s.threads, s.timeout, s.boot_timeout, s.keepalive), (3, 4, 10, 0, 5));
+        assert_eq!(
+            (s.workers, s.threads, s.timeout, s.boot_timeout, s.keepalive),
+            (3, 4, 10, 0, 5)
+        );
         assert_eq!(s.worker_class, "gthread");
         assert_eq!(s.limit_request_field_size, 100);
         assert!(!s.sendfile && s.daemon && s.enable_stdio_inheritance);
-        assert_eq!(s.raw_env, [("A".into(), "1".into()), ("B".into(), "2".into())]);
+        assert_eq!(
+            s.raw_env,
+            [("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
         assert_eq!(s.pidfile, Some(PathBuf::from("/run/x.pid")));
         assert_eq!(s.umask, 0o22);
         assert_eq!(s.errorlog, "/tmp/e.log");
@@ -556,14 +641,26 @@ mod tests {
     #[test]
     fn aliases_and_optional_values() {
         assert_eq!(resolve_args(&["--proxy-protocol"]).proxy_protocol, "auto");
-        assert_eq!(resolve_args(&["--proxy-protocol", "v1"]).proxy_protocol, "v1");
+        assert_eq!(
+            resolve_args(&["--proxy-protocol", "v1"]).proxy_protocol,
+            "v1"
+        );
         assert_eq!(resolve_args(&["--proxy-protocol=v2"]).proxy_protocol, "v2");
-        assert_eq!(resolve_args(&["--paster", "x.ini"]).paste.as_deref(), Some("x.ini"));
-        assert_eq!(resolve_args(&["--error-logfile", "a", "--log-file", "b"]).errorlog, "b");
+        assert_eq!(
+            resolve_args(&["--paster", "x.ini"]).paste.as_deref(),
+            Some("x.ini")
+        );
+        assert_eq!(
+            resolve_args(&["--error-logfile", "a", "--log-file", "b"]).errorlog,
+            "b"
+        );
         // A repeated single-value flag: the last one wins, as with argparse.
         assert_eq!(resolve_args(&["-w", "2", "-w", "5"]).workers, 5);
         // Negative numbers are values, not flags.
-        assert_eq!(resolve_args(&["--limit-request-fields", "-1"]).limit_request_fields, 32768);
+        assert_eq!(
+            resolve_args(&["--limit-request-fields", "-1"]).limit_request_fields,
+            32768
+        );
     }
 
     #[test]
@@ -578,20 +675,35 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match load_with(&env, &["-v"]) {
-            Err(LoadError::Exit { code: 0, message }) => assert!(message.contains(env!("CARGO_PKG_VERSION"))),
+            Err(LoadError::Exit { code: 0, message }) => {
+                assert!(message.contains(env!("CARGO_PKG_VERSION")))
+            }
             other => panic!("{other:?}"),
         }
         match load_with(&env, &["--no-such-flag"]) {
-            Err(LoadError::Exit { code: 2, message }) => assert!(message.contains("--no-such-flag")),
+            Err(LoadError::Exit { code: 2, message }) => {
+                assert!(message.contains("--no-such-flag"))
+            }
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn env_seeds() {
-        let env = MapEnv::from([("PORT", "9000"), ("WEB_CONCURRENCY", "5"), ("FORWARDED_ALLOW_IPS", "*"), ("SENDFILE", "no")]);
+        let env = MapEnv::from([
+            ("PORT", "9000"),
+            ("WEB_CONCURRENCY", "5"),
+            ("FORWARDED_ALLOW_IPS", "*"),
+            ("SENDFILE", "no"),
+        ]);
         let l = load_with(&env, &[]).unwrap();
-        assert_eq!(l.settings.bind, vec![BindAddr::Tcp { host: "0.0.0.0".into(), port: 9000 }]);
+        assert_eq!(
+            l.settings.bind,
+            vec![BindAddr::Tcp {
+                host: "0.0.0.0".into(),
+                port: 9000
+            }]
+        );
         assert_eq!(l.settings.workers, 5);
         assert_eq!(l.settings.forwarded_allow_ips, ["*"]);
         assert!(!l.settings.sendfile);
@@ -632,7 +744,10 @@ mod tests {
                 }
             }
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let want = (0..sources.len()).rev().find(|i| mask & (1 << i) != 0).map_or(1, |i| sources[i].0);
+            let want = (0..sources.len())
+                .rev()
+                .find(|i| mask & (1 << i) != 0)
+                .map_or(1, |i| sources[i].0);
             let got = load_with(&env, &args).unwrap().settings.workers;
             assert_eq!(got, want, "mask {mask:05b}");
         }
@@ -659,18 +774,38 @@ mod tests {
     #[test]
     fn config_path_from_cmd_args_env() {
         let file = TempToml::new("workers = 3\n");
-        let env = MapEnv([("GUNICORN_CMD_ARGS".to_string(), format!("-c '{}'", file.path()))].into());
+        let env = MapEnv(
+            [(
+                "GUNICORN_CMD_ARGS".to_string(),
+                format!("-c '{}'", file.path()),
+            )]
+            .into(),
+        );
         assert_eq!(load_with(&env, &[]).unwrap().settings.workers, 3);
         // The command line's -c wins over the environment's.
         let other = TempToml::new("workers = 4\n");
-        assert_eq!(load_with(&env, &["-c", other.path()]).unwrap().settings.workers, 4);
+        assert_eq!(
+            load_with(&env, &["-c", other.path()])
+                .unwrap()
+                .settings
+                .workers,
+            4
+        );
     }
 
     #[test]
     fn append_from_a_higher_source_replaces() {
         let file = TempToml::new("bind = [\"a:1\", \"b:2\"]\nraw_env = [\"X=1\"]\n");
-        let s = load_with(&MapEnv::default(), &["-c", file.path(), "-b", "c:3"]).unwrap().settings;
-        assert_eq!(s.bind, vec![BindAddr::Tcp { host: "c".into(), port: 3 }]);
+        let s = load_with(&MapEnv::default(), &["-c", file.path(), "-b", "c:3"])
+            .unwrap()
+            .settings;
+        assert_eq!(
+            s.bind,
+            vec![BindAddr::Tcp {
+                host: "c".into(),
+                port: 3
+            }]
+        );
         assert_eq!(s.raw_env, [("X".into(), "1".into())]);
     }
 
@@ -687,8 +822,12 @@ mod tests {
 
     #[test]
     fn file_booleans_and_strings() {
-        let file = TempToml::new("daemon = true\nreuse_port = \"true\"\ninitgroups = \"False\"\numask = \"0o077\"\nuser = 0\n");
-        let s = load_with(&MapEnv::default(), &["-c", file.path()]).unwrap().settings;
+        let file = TempToml::new(
+            "daemon = true\nreuse_port = \"true\"\ninitgroups = \"False\"\numask = \"0o077\"\nuser = 0\n",
+        );
+        let s = load_with(&MapEnv::default(), &["-c", file.path()])
+            .unwrap()
+            .settings;
         assert!(s.daemon && s.reuse_port && !s.initgroups);
         assert_eq!(s.umask, 0o77);
         assert_eq!(s.user, Some(0));
@@ -704,17 +843,24 @@ mod tests {
         let file = TempToml::new("workers = 0\n");
         assert_eq!(
             error_lines(load_with(&env, &["-c", file.path()])),
-            [format!("invalid value \"0\" for `workers` (from config file {}): must be a positive integer", file.path())]
+            [format!(
+                "invalid value \"0\" for `workers` (from config file {}): must be a positive integer",
+                file.path()
+            )]
         );
         let env = MapEnv::from([("GUNICORN_CMD_ARGS", "-w 0")]);
         assert_eq!(
             error_lines(load_with(&env, &[])),
-            ["invalid value \"0\" for `workers` (from GUNICORN_CMD_ARGS): must be a positive integer"]
+            [
+                "invalid value \"0\" for `workers` (from GUNICORN_CMD_ARGS): must be a positive integer"
+            ]
         );
         let env = MapEnv::from([("WEB_CONCURRENCY", "lots")]);
         assert_eq!(
             error_lines(load_with(&env, &[])),
-            ["invalid value \"lots\" for `workers` (from environment WEB_CONCURRENCY): must be a positive integer"]
+            [
+                "invalid value \"lots\" for `workers` (from environment WEB_CONCURRENCY): must be a positive integer"
+            ]
         );
         // A bad seed overridden by a higher source is no error.
         assert_eq!(load_with(&env, &["-w", "2"]).unwrap().settings.workers, 2);
@@ -723,10 +869,22 @@ mod tests {
     #[test]
     fn all_errors_at_once() {
         let file = TempToml::new("wokers = 2\ntimeout = \"soon\"\n");
-        let env = MapEnv::from([("RUNICORN_CMD_ARGS", "--bogus"), ("GUNICORN_CMD_ARGS", "-b 'unclosed")]);
+        let env = MapEnv::from([
+            ("RUNICORN_CMD_ARGS", "--bogus"),
+            ("GUNICORN_CMD_ARGS", "-b 'unclosed"),
+        ]);
         let lines = error_lines(load_with(
             &env,
-            &["-c", file.path(), "-e", "NOEQUALS", "-u", "no-such-user-runicorn", "--log-level", "loud"],
+            &[
+                "-c",
+                file.path(),
+                "-e",
+                "NOEQUALS",
+                "-u",
+                "no-such-user-runicorn",
+                "--log-level",
+                "loud",
+            ],
         ));
         assert_eq!(lines.len(), 7, "{lines:#?}");
         let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
@@ -734,7 +892,9 @@ mod tests {
         assert!(has("`timeout` (from config file"));
         assert!(has("RUNICORN_CMD_ARGS: unexpected argument '--bogus'"));
         assert!(has("GUNICORN_CMD_ARGS: cannot be split"));
-        assert!(has("invalid value \"NOEQUALS\" for `raw_env` (from command line): must be KEY=VALUE"));
+        assert!(has(
+            "invalid value \"NOEQUALS\" for `raw_env` (from command line): must be KEY=VALUE"
+        ));
         assert!(has("`user` (from command line): no such user"));
         assert!(has("`loglevel`"));
     }
@@ -742,7 +902,10 @@ mod tests {
     #[test]
     fn python_config_files() {
         let lines = error_lines(load_with(&MapEnv::default(), &["-c", "gunicorn.conf.py"]));
-        assert!(lines[0].contains("Python config files arrive with the WSGI host"), "{lines:?}");
+        assert!(
+            lines[0].contains("Python config files arrive with the WSGI host"),
+            "{lines:?}"
+        );
         // The implicit ./gunicorn.conf.py is not read; a warning says so.
         let dir = std::env::temp_dir().join(format!("runicorn-test-dir-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -751,34 +914,71 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(l.settings.workers, 1);
         assert_eq!(l.warnings.len(), 1);
-        assert!(l.warnings[0].contains("gunicorn.conf.py exists but was NOT applied"), "{:?}", l.warnings);
+        assert!(
+            l.warnings[0].contains("gunicorn.conf.py exists but was NOT applied"),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
     fn unsupported_settings_warn_once_when_set() {
         let env = MapEnv::default();
         assert!(load_with(&env, &[]).unwrap().warnings.is_empty());
-        let l = load_with(&env, &["--paste", "x.ini", "--certfile", "c.pem", "--worker-tmp-dir", "/dev/shm"]).unwrap();
+        let l = load_with(
+            &env,
+            &[
+                "--paste",
+                "x.ini",
+                "--certfile",
+                "c.pem",
+                "--worker-tmp-dir",
+                "/dev/shm",
+            ],
+        )
+        .unwrap();
         assert_eq!(l.warnings.len(), 3, "{:#?}", l.warnings);
         assert_eq!(
             l.warnings[1],
             "setting `paste` (--paste, --paster, from command line) is not supported: \
              PasteDeploy apps are Python-only and runicorn does not load them; ignored"
         );
-        assert!(l.warnings.iter().any(|w| w.starts_with("setting `certfile`") && w.contains("not implemented yet")));
-        assert!(l.warnings.iter().any(|w| w.contains("`worker_tmp_dir`") && w.contains("is not needed") && w.contains("shared memory")));
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.starts_with("setting `certfile`") && w.contains("not implemented yet"))
+        );
+        assert!(l.warnings.iter().any(|w| w.contains("`worker_tmp_dir`")
+            && w.contains("is not needed")
+            && w.contains("shared memory")));
         // Values are still validated and kept.
         assert_eq!(l.settings.certfile.as_deref(), Some("c.pem"));
         let file = TempToml::new("on_starting = \"hooks.start\"\n");
         let l = load_with(&env, &["-c", file.path()]).unwrap();
         assert_eq!(l.warnings.len(), 1);
-        assert!(l.warnings[0].starts_with("setting `on_starting` (from config file"), "{:?}", l.warnings);
+        assert!(
+            l.warnings[0].starts_with("setting `on_starting` (from config file"),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
     fn print_config_format() {
         let env = MapEnv::from([("WEB_CONCURRENCY", "3")]);
-        let l = load_with(&env, &["-b", "0.0.0.0:80", "-e", "A=B", "--umask", "0o22", "app:app"]).unwrap();
+        let l = load_with(
+            &env,
+            &[
+                "-b",
+                "0.0.0.0:80",
+                "-e",
+                "A=B",
+                "--umask",
+                "0o22",
+                "app:app",
+            ],
+        )
+        .unwrap();
         let out = print_config(&l);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), ALL.len());
@@ -786,26 +986,60 @@ mod tests {
         sorted.sort();
         assert_eq!(lines, sorted);
         let width = "permit_unconventional_http_version".len();
-        let line = |key: &str| lines.iter().find(|l| l.starts_with(&format!("{key} "))).copied().unwrap();
-        assert_eq!(line("bind"), format!("{:<width$} = ['0.0.0.0:80']  # command line", "bind"));
-        assert_eq!(line("workers"), format!("{:<width$} = 3  # environment WEB_CONCURRENCY", "workers"));
-        assert_eq!(line("raw_env"), format!("{:<width$} = ['A=B']  # command line", "raw_env"));
-        assert_eq!(line("umask"), format!("{:<width$} = 18  # command line", "umask"));
+        let line = |key: &str| {
+            lines
+                .iter()
+                .find(|l| l.starts_with(&format!("{key} ")))
+                .copied()
+                .unwrap()
+        };
+        assert_eq!(
+            line("bind"),
+            format!("{:<width$} = ['0.0.0.0:80']  # command line", "bind")
+        );
+        assert_eq!(
+            line("workers"),
+            format!("{:<width$} = 3  # environment WEB_CONCURRENCY", "workers")
+        );
+        assert_eq!(
+            line("raw_env"),
+            format!("{:<width$} = ['A=B']  # command line", "raw_env")
+        );
+        assert_eq!(
+            line("umask"),
+            format!("{:<width$} = 18  # command line", "umask")
+        );
         assert_eq!(line("accesslog"), format!("{:<width$} = None", "accesslog"));
         assert_eq!(line("daemon"), format!("{:<width$} = False", "daemon"));
         assert_eq!(line("loglevel"), format!("{:<width$} = info", "loglevel"));
-        assert_eq!(line("dogstatsd_tags"), format!("{:<width$} =", "dogstatsd_tags"));
-        assert_eq!(line("wsgi_app"), format!("{:<width$} = app:app  # command line", "wsgi_app"));
+        assert_eq!(
+            line("dogstatsd_tags"),
+            format!("{:<width$} =", "dogstatsd_tags")
+        );
+        assert_eq!(
+            line("wsgi_app"),
+            format!("{:<width$} = app:app  # command line", "wsgi_app")
+        );
         assert_eq!(
             line("access_log_format"),
-            format!("{:<width$} = %(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"", "access_log_format")
+            format!(
+                "{:<width$} = %(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"",
+                "access_log_format"
+            )
         );
     }
 
     #[test]
     fn load_never_panics_on_odd_input() {
         let env = MapEnv::from([("GUNICORN_CMD_ARGS", "\\"), ("PORT", "x"), ("SENDFILE", "")]);
-        for args in [&["-c", ""][..], &["-c", "/"], &["-b", ""], &["-m", "0x"], &["--", "-w"], &["-w", "99999999999999999999"]] {
+        for args in [
+            &["-c", ""][..],
+            &["-c", "/"],
+            &["-b", ""],
+            &["-m", "0x"],
+            &["--", "-w"],
+            &["-w", "99999999999999999999"],
+        ] {
             let _ = load_with(&env, args);
         }
         assert!(load_in(&[], &env, Path::new(".")).is_err());
@@ -817,7 +1051,10 @@ mod tests {
     fn readme_with_table(readme: &str) -> Option<String> {
         let (head, rest) = readme.split_once(README_BEGIN)?;
         let (_, tail) = rest.split_once(README_END)?;
-        Some(format!("{head}{README_BEGIN}{}{README_END}{tail}", settings_table_markdown()))
+        Some(format!(
+            "{head}{README_BEGIN}{}{README_END}{tail}",
+            settings_table_markdown()
+        ))
     }
 
     /// README.md's settings table is generated from the registry. To regenerate it, run

@@ -82,12 +82,15 @@ pub(crate) struct EnvSeed {
     pub to_raw: fn(&str) -> String,
 }
 
+/// A list item that failed to parse, and the reason.
+pub(crate) type ItemError = (String, String);
+
 /// A setting's parser: validation is parsing.
 pub(crate) enum Parse<T> {
     /// For `Value`, `Switch` and `OptionalValue` kinds; `Err` is the reason.
     One(fn(&str) -> Result<T, String>),
     /// For `Append` kinds; `Err` is the offending item and the reason.
-    Many(fn(&[String]) -> Result<T, (String, String)>),
+    Many(fn(&[String]) -> Result<T, ItemError>),
 }
 
 /// One setting. See `defs.rs` for every instance.
@@ -199,15 +202,15 @@ impl<T: Render + Sync + 'static> AnySetting for Spec<T> {
 
     fn apply(&self, raw: &Raw, settings: &mut Settings) -> Result<(), Invalid> {
         let value = match (&self.parse, raw) {
-            (Parse::One(p), Raw::One(text)) => {
-                p(text).map_err(|reason| Invalid { value: text.clone(), reason })?
-            }
+            (Parse::One(p), Raw::One(text)) => p(text).map_err(|reason| Invalid {
+                value: text.clone(),
+                reason,
+            })?,
             (Parse::Many(p), Raw::Many(items)) => {
                 p(items).map_err(|(value, reason)| Invalid { value, reason })?
             }
-            (Parse::Many(p), Raw::One(text)) => {
-                p(std::slice::from_ref(text)).map_err(|(value, reason)| Invalid { value, reason })?
-            }
+            (Parse::Many(p), Raw::One(text)) => p(std::slice::from_ref(text))
+                .map_err(|(value, reason)| Invalid { value, reason })?,
             (Parse::One(_), Raw::Many(items)) => {
                 return Err(Invalid {
                     value: items.join(", "),
@@ -392,8 +395,16 @@ mod tests {
         for s in ALL {
             assert!(!s.help().trim().is_empty(), "`{}` has no help", s.key());
             let first = s.summary();
-            assert!(first.chars().count() <= 79, "`{}` help first line too long: {first}", s.key());
-            assert!(!first.is_empty(), "`{}` help starts with a blank line", s.key());
+            assert!(
+                first.chars().count() <= 79,
+                "`{}` help first line too long: {first}",
+                s.key()
+            );
+            assert!(
+                !first.is_empty(),
+                "`{}` help starts with a blank line",
+                s.key()
+            );
         }
     }
 
@@ -417,8 +428,15 @@ mod tests {
     fn covers_every_gunicorn_setting() {
         let names = include_str!("gunicorn_settings.txt");
         let missing: Vec<&str> = names.lines().filter(|n| find(n).is_none()).collect();
-        assert!(missing.is_empty(), "Gunicorn settings missing from the registry: {missing:?}");
-        assert_eq!(names.lines().count(), 120, "gunicorn_settings.txt is Gunicorn 27.0.1's list");
+        assert!(
+            missing.is_empty(),
+            "Gunicorn settings missing from the registry: {missing:?}"
+        );
+        assert_eq!(
+            names.lines().count(),
+            120,
+            "gunicorn_settings.txt is Gunicorn 27.0.1's list"
+        );
     }
 
     #[test]
@@ -433,9 +451,14 @@ mod tests {
             }
         }
         let flags = include_str!("gunicorn_flags.txt");
-        let missing: Vec<&str> =
-            flags.lines().filter(|f| !known.contains(f.trim_start_matches('-'))).collect();
-        assert!(missing.is_empty(), "Gunicorn flags runicorn does not accept: {missing:?}");
+        let missing: Vec<&str> = flags
+            .lines()
+            .filter(|f| !known.contains(f.trim_start_matches('-')))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "Gunicorn flags runicorn does not accept: {missing:?}"
+        );
     }
 
     #[test]
@@ -446,15 +469,49 @@ mod tests {
             }
         }
         for key in [
-            "config", "wsgi_app", "bind", "backlog", "workers", "worker_class", "threads",
-            "worker_connections", "max_requests", "max_requests_jitter", "timeout",
-            "graceful_timeout", "keepalive", "boot_timeout", "limit_request_line",
-            "limit_request_fields", "limit_request_field_size", "check_config", "print_config",
-            "sendfile", "reuse_port", "chdir", "daemon", "raw_env", "pidfile", "user", "group",
-            "umask", "initgroups", "accesslog", "access_log_format", "errorlog", "loglevel",
-            "capture_output", "enable_stdio_inheritance", "proc_name", "default_proc_name",
+            "config",
+            "wsgi_app",
+            "bind",
+            "backlog",
+            "workers",
+            "worker_class",
+            "threads",
+            "worker_connections",
+            "max_requests",
+            "max_requests_jitter",
+            "timeout",
+            "graceful_timeout",
+            "keepalive",
+            "boot_timeout",
+            "limit_request_line",
+            "limit_request_fields",
+            "limit_request_field_size",
+            "check_config",
+            "print_config",
+            "sendfile",
+            "reuse_port",
+            "chdir",
+            "daemon",
+            "raw_env",
+            "pidfile",
+            "user",
+            "group",
+            "umask",
+            "initgroups",
+            "accesslog",
+            "access_log_format",
+            "errorlog",
+            "loglevel",
+            "capture_output",
+            "enable_stdio_inheritance",
+            "proc_name",
+            "default_proc_name",
         ] {
-            assert_eq!(find(key).map(|s| s.support()), Some(Support::Supported), "`{key}`");
+            assert_eq!(
+                find(key).map(|s| s.support()),
+                Some(Support::Supported),
+                "`{key}`"
+            );
         }
     }
 }

@@ -32,7 +32,9 @@ impl BindAddr {
                 .ok()
                 .filter(|n| *n >= 0)
                 .map(BindAddr::Fd)
-                .ok_or_else(|| format!("{s:?}: fd:// needs a non-negative file descriptor number"));
+                .ok_or_else(|| {
+                    format!("{s:?}: fd:// needs a non-negative file descriptor number")
+                });
         }
         if s.is_empty() {
             return Err("empty address".into());
@@ -48,14 +50,25 @@ impl BindAddr {
                     .and_then(|p| p.parse().ok())
                     .ok_or_else(|| format!("{s:?}: invalid port"))?,
             };
-            return Ok(BindAddr::Tcp { host: host.to_string(), port });
+            return Ok(BindAddr::Tcp {
+                host: host.to_string(),
+                port,
+            });
         }
         match s.rsplit_once(':') {
             Some((host, port)) => {
-                let port = port.parse().map_err(|_| format!("{s:?}: invalid port {port:?}"))?;
-                Ok(BindAddr::Tcp { host: host.to_string(), port })
+                let port = port
+                    .parse()
+                    .map_err(|_| format!("{s:?}: invalid port {port:?}"))?;
+                Ok(BindAddr::Tcp {
+                    host: host.to_string(),
+                    port,
+                })
             }
-            None => Ok(BindAddr::Tcp { host: s.to_string(), port: 8000 }),
+            None => Ok(BindAddr::Tcp {
+                host: s.to_string(),
+                port: 8000,
+            }),
         }
     }
 }
@@ -90,7 +103,9 @@ impl LogLevel {
             "warning" | "warn" => Ok(LogLevel::Warning),
             "error" => Ok(LogLevel::Error),
             "critical" => Ok(LogLevel::Critical),
-            _ => Err(format!("{s:?} is not one of debug, info, warning, error, critical")),
+            _ => Err(format!(
+                "{s:?} is not one of debug, info, warning, error, critical"
+            )),
         }
     }
 
@@ -147,7 +162,11 @@ pub fn int(text: &str) -> Result<i64, String> {
 }
 
 fn digits_to_int(digits: &str, radix: u32, neg: bool) -> Option<i64> {
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
@@ -212,7 +231,12 @@ pub fn one_of(text: &str, choices: &[&str]) -> Result<String, String> {
 
 /// A comma-separated list; blanks around items are dropped, as are empty items.
 pub fn comma_list(text: &str) -> Result<Vec<String>, String> {
-    Ok(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+    Ok(text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// A comma-separated list of IP addresses, CIDR networks or `*`.
@@ -240,7 +264,10 @@ fn is_ip_network(s: &str) -> bool {
 
 /// `-b/--bind` values, in order.
 pub fn binds(items: &[String]) -> Result<Vec<BindAddr>, (String, String)> {
-    items.iter().map(|s| BindAddr::parse(s).map_err(|e| (s.clone(), e))).collect()
+    items
+        .iter()
+        .map(|s| BindAddr::parse(s).map_err(|e| (s.clone(), e)))
+        .collect()
 }
 
 /// Strings, taken as they are.
@@ -338,14 +365,27 @@ pub fn limit_request_field_size(text: &str) -> Result<u32, String> {
 /// as unsupported later rather than rejected here).
 pub fn worker_class(text: &str) -> Result<String, String> {
     let t = text.trim();
-    let known = ["sync", "gthread", "gevent", "gevent_wsgi", "gevent_pywsgi", "eventlet", "tornado", "asgi"];
+    let known = [
+        "sync",
+        "gthread",
+        "gevent",
+        "gevent_wsgi",
+        "gevent_pywsgi",
+        "eventlet",
+        "tornado",
+        "asgi",
+    ];
     let dotted = !t.is_empty()
-        && t.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        && t.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
         && !t.starts_with(|c: char| c.is_ascii_digit());
     if known.contains(&t) || dotted || t.starts_with("egg:") {
         Ok(t.to_string())
     } else {
-        Err(format!("must be one of {} or a dotted class path", known.join(", ")))
+        Err(format!(
+            "must be one of {} or a dotted class path",
+            known.join(", ")
+        ))
     }
 }
 
@@ -389,7 +429,11 @@ pub trait Render {
 
 /// Python's `repr` of a string, close enough for display.
 pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -425,7 +469,8 @@ impl Render for bool {
 }
 impl<T: Render> Render for Option<T> {
     fn render(&self) -> String {
-        self.as_ref().map_or_else(|| "None".to_string(), Render::render)
+        self.as_ref()
+            .map_or_else(|| "None".to_string(), Render::render)
     }
 }
 impl Render for PathBuf {
@@ -474,7 +519,10 @@ mod tests {
         assert!(uint::<u32>("-1").is_err());
         assert!(uint::<u32>("4294967296").is_err());
         assert_eq!(positive::<u32>("3"), Ok(3));
-        assert_eq!(positive::<u32>("0"), Err("must be a positive integer".into()));
+        assert_eq!(
+            positive::<u32>("0"),
+            Err("must be a positive integer".into())
+        );
     }
 
     #[test]
@@ -501,10 +549,18 @@ mod tests {
         assert_eq!(user(""), Ok(None));
         assert_eq!(user("1000"), Ok(Some(1000)));
         assert_eq!(user("root"), Ok(Some(0)));
-        assert!(user("no-such-user-runicorn").unwrap_err().contains("no such user"));
+        assert!(
+            user("no-such-user-runicorn")
+                .unwrap_err()
+                .contains("no such user")
+        );
         assert_eq!(group("0"), Ok(Some(0)));
         assert_eq!(group("root"), Ok(Some(0)));
-        assert!(group("no-such-group-runicorn").unwrap_err().contains("no such group"));
+        assert!(
+            group("no-such-group-runicorn")
+                .unwrap_err()
+                .contains("no such group")
+        );
     }
 
     #[test]
@@ -527,15 +583,30 @@ mod tests {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(
             key_values(&v(&["A=1", "B=", "C=x=y"])),
-            Ok(vec![("A".into(), "1".into()), ("B".into(), "".into()), ("C".into(), "x=y".into())])
+            Ok(vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "".into()),
+                ("C".into(), "x=y".into())
+            ])
         );
-        assert_eq!(key_values(&v(&["A=1", "NOEQ"])), Err(("NOEQ".into(), "must be KEY=VALUE".into())));
+        assert_eq!(
+            key_values(&v(&["A=1", "NOEQ"])),
+            Err(("NOEQ".into(), "must be KEY=VALUE".into()))
+        );
         assert!(key_values(&v(&["=x"])).is_err());
     }
 
     #[test]
     fn worker_classes() {
-        for ok in ["sync", "gthread", "gevent", "eventlet", "tornado", "asgi", "my.pkg.Worker"] {
+        for ok in [
+            "sync",
+            "gthread",
+            "gevent",
+            "eventlet",
+            "tornado",
+            "asgi",
+            "my.pkg.Worker",
+        ] {
             assert_eq!(worker_class(ok), Ok(ok.to_string()));
         }
         for bad in ["", "my worker", "a..b", ".x"] {
@@ -545,7 +616,10 @@ mod tests {
 
     #[test]
     fn address_lists() {
-        assert_eq!(addr_list("127.0.0.1, ::1"), Ok(vec!["127.0.0.1".into(), "::1".into()]));
+        assert_eq!(
+            addr_list("127.0.0.1, ::1"),
+            Ok(vec!["127.0.0.1".into(), "::1".into()])
+        );
         assert_eq!(addr_list("*"), Ok(vec!["*".into()]));
         assert!(addr_list("10.0.0.0/8,fd00::/8").is_ok());
         assert!(addr_list("10.0.0.0/33").is_err());
@@ -567,7 +641,10 @@ mod tests {
     fn rendering_like_python() {
         assert_eq!(true.render(), "True");
         assert_eq!(None::<String>.render(), "None");
-        assert_eq!(vec!["a".to_string(), "it's".to_string()].render(), r#"['a', "it's"]"#);
+        assert_eq!(
+            vec!["a".to_string(), "it's".to_string()].render(),
+            r#"['a', "it's"]"#
+        );
         assert_eq!(Vec::<String>::new().render(), "[]");
         assert_eq!(vec![("A".to_string(), "B".to_string())].render(), "['A=B']");
         let binds = binds(&["127.0.0.1:8000".to_string(), "[::1]:9".to_string()]).unwrap();
