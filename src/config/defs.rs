@@ -1,0 +1,1864 @@
+//! Every setting, declared once, grouped by Gunicorn's sections in Gunicorn's order.
+//!
+//! Each `static` is the single source of truth for one setting: its flags, config-file key,
+//! default (raw text, parsed like any other value), validation, help and support status.
+//! `registry::ALL` lists them; the CLI, the config file, `--print-config` and the README
+//! table are all derived from here. The user-facing documentation is the `help` text.
+
+use std::path::PathBuf;
+
+use super::registry::{EnvSeed, Kind, Parse, Section, Spec, Support::*};
+use super::value::{self, BindAddr, LogLevel};
+
+// ===== Section::ConfigFile =====
+pub(crate) static CONFIG: Spec<Option<PathBuf>> = Spec {
+    key: "config",
+    short: Some('c'),
+    long: &["config"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CONFIG",
+    section: Section::ConfigFile,
+    parse: Parse::One(value::opt_path),
+    field: |s| &mut s.config,
+    support: Supported,
+    help: "The configuration file to read (TOML; `file:PATH` accepted).\n\
+         \n\
+         Keys are setting names, e.g. `workers = 4`. Python config files (.py), including an\n\
+         implicit ./gunicorn.conf.py, are not read yet: they arrive with the WSGI host.",
+};
+pub(crate) static WSGI_APP: Spec<Option<String>> = Spec {
+    key: "wsgi_app",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "STRING",
+    section: Section::ConfigFile,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.wsgi_app,
+    support: Supported,
+    help: "The application to serve, as MODULE:VARIABLE.\n\
+         \n\
+         Usually given as the APP_MODULE argument, which wins over a config-file value.",
+};
+
+// ===== Section::ServerSocket =====
+pub(crate) static BIND: Spec<Vec<BindAddr>> = Spec {
+    key: "bind",
+    short: Some('b'),
+    long: &["bind"],
+    kind: Kind::Append,
+    env_seed: Some(EnvSeed {
+        var: "PORT",
+        to_raw: |v| format!("0.0.0.0:{v}"),
+    }),
+    default: "127.0.0.1:8000",
+    meta: "ADDRESS",
+    section: Section::ServerSocket,
+    parse: Parse::Many(value::binds),
+    field: |s| &mut s.bind,
+    support: Supported,
+    help: "The socket to bind: HOST, HOST:PORT, unix:PATH or fd://FD; repeatable.\n\
+         \n\
+         IPv6 hosts go in brackets ([::1]:8000). Without -b, 127.0.0.1:8000 is used, or\n\
+         0.0.0.0:$PORT when the PORT environment variable is set.",
+};
+pub(crate) static BACKLOG: Spec<i32> = Spec {
+    key: "backlog",
+    short: None,
+    long: &["backlog"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "2048",
+    meta: "INT",
+    section: Section::ServerSocket,
+    parse: Parse::One(value::uint::<i32>),
+    field: |s| &mut s.backlog,
+    support: Supported,
+    help: "The maximum number of pending connections (listen backlog).\n\
+         \n\
+         The kernel may cap it (net.core.somaxconn on Linux).",
+};
+
+// ===== Section::WorkerProcesses =====
+pub(crate) static WORKERS: Spec<u32> = Spec {
+    key: "workers",
+    short: Some('w'),
+    long: &["workers"],
+    kind: Kind::Value,
+    env_seed: Some(EnvSeed {
+        var: "WEB_CONCURRENCY",
+        to_raw: |v| v.to_string(),
+    }),
+    default: "1",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::positive::<u32>),
+    field: |s| &mut s.workers,
+    support: Supported,
+    help: "The number of worker processes for handling requests.\n\
+         \n\
+         Defaults to $WEB_CONCURRENCY when set. Two to four per CPU core is a common start.",
+};
+pub(crate) static WORKER_CLASS: Spec<String> = Spec {
+    key: "worker_class",
+    short: Some('k'),
+    long: &["worker-class"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "sync",
+    meta: "STRING",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::worker_class),
+    field: |s| &mut s.worker_class,
+    support: Supported,
+    help: "The type of workers to use: sync, gthread, or another Gunicorn class name.\n\
+         \n\
+         Gunicorn's names (gevent, eventlet, tornado, asgi) and dotted class paths are\n\
+         accepted as text; the master decides what it can run.",
+};
+pub(crate) static THREADS: Spec<u32> = Spec {
+    key: "threads",
+    short: None,
+    long: &["threads"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "1",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::positive::<u32>),
+    field: |s| &mut s.threads,
+    support: Supported,
+    help: "The number of threads per worker for handling requests.\n\
+         \n\
+         As in Gunicorn, more than one thread with the sync class means gthread.",
+};
+pub(crate) static WORKER_CONNECTIONS: Spec<u32> = Spec {
+    key: "worker_connections",
+    short: None,
+    long: &["worker-connections"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "1000",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::positive::<u32>),
+    field: |s| &mut s.worker_connections,
+    support: Supported,
+    help: "The maximum number of simultaneous clients per worker.",
+};
+pub(crate) static MAX_REQUESTS: Spec<u64> = Spec {
+    key: "max_requests",
+    short: None,
+    long: &["max-requests"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.max_requests,
+    support: Supported,
+    help: "Restart a worker after it has handled this many requests; 0 disables.\n\
+         \n\
+         A cheap guard against memory leaks in the application.",
+};
+pub(crate) static MAX_REQUESTS_JITTER: Spec<u64> = Spec {
+    key: "max_requests_jitter",
+    short: None,
+    long: &["max-requests-jitter"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.max_requests_jitter,
+    support: Supported,
+    help: "A random 0..=N added to max_requests per worker, so restarts spread out.\n\
+         \n\
+         Only has an effect when max_requests is above 0.",
+};
+pub(crate) static TIMEOUT: Spec<u64> = Spec {
+    key: "timeout",
+    short: Some('t'),
+    long: &["timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "30",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.timeout,
+    support: Supported,
+    help: "Kill and restart a worker silent for more than this many seconds; 0 disables.\n\
+         \n\
+         Silence means no heartbeat: a worker stuck in one request is killed. Boot time is\n\
+         governed separately by --boot-timeout.",
+};
+pub(crate) static BOOT_TIMEOUT: Spec<u64> = Spec {
+    key: "boot_timeout",
+    short: None,
+    long: &["boot-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "120",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.boot_timeout,
+    support: Supported,
+    help: "Seconds a booting worker may take before the master kills it; 0 disables.\n\
+         \n\
+         A runicorn addition: Gunicorn counts boot time against --timeout, which kills\n\
+         slow-starting apps. Here --timeout applies only once the worker has booted.",
+};
+pub(crate) static GRACEFUL_TIMEOUT: Spec<u64> = Spec {
+    key: "graceful_timeout",
+    short: None,
+    long: &["graceful-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "30",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.graceful_timeout,
+    support: Supported,
+    help: "Seconds workers get to finish requests after a graceful stop or restart.\n\
+         \n\
+         Workers still alive after this are killed.",
+};
+pub(crate) static KEEPALIVE: Spec<u64> = Spec {
+    key: "keepalive",
+    short: None,
+    long: &["keep-alive"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "2",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.keepalive,
+    support: Supported,
+    help: "Seconds to wait for the next request on a keep-alive connection.",
+};
+pub(crate) static ASGI_LOOP: Spec<String> = Spec {
+    key: "asgi_loop",
+    short: None,
+    long: &["asgi-loop"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "auto",
+    meta: "STRING",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(|t| value::one_of(t, &["auto", "asyncio", "uvloop"])),
+    field: |s| &mut s.asgi_loop,
+    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    help: "The event loop for ASGI workers: auto, asyncio or uvloop.",
+};
+pub(crate) static ASGI_LIFESPAN: Spec<String> = Spec {
+    key: "asgi_lifespan",
+    short: None,
+    long: &["asgi-lifespan"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "auto",
+    meta: "STRING",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(|t| value::one_of(t, &["auto", "on", "off"])),
+    field: |s| &mut s.asgi_lifespan,
+    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    help: "ASGI lifespan protocol handling: auto, on or off.",
+};
+pub(crate) static ASGI_DISCONNECT_GRACE_PERIOD: Spec<u64> = Spec {
+    key: "asgi_disconnect_grace_period",
+    short: None,
+    long: &["asgi-disconnect-grace-period"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "3",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.asgi_disconnect_grace_period,
+    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    help: "Seconds an ASGI app gets to react to a client disconnect.",
+};
+pub(crate) static WEBSOCKET_MAX_MESSAGE_SIZE: Spec<u64> = Spec {
+    key: "websocket_max_message_size",
+    short: None,
+    long: &["websocket-max-message-size"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "16777216",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.websocket_max_message_size,
+    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    help: "The largest WebSocket message, in bytes, for ASGI workers; 0 = unlimited.",
+};
+pub(crate) static HTTP_PARSER: Spec<String> = Spec {
+    key: "http_parser",
+    short: None,
+    long: &["http-parser"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "auto",
+    meta: "STRING",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(|t| value::one_of(t, &["auto", "fast", "python"])),
+    field: |s| &mut s.http_parser,
+    support: Unsupported(
+        "not applicable: it picks between Gunicorn's Python and C parsers; runicorn has one parser",
+    ),
+    help: "Gunicorn's HTTP parser implementation: auto, fast or python.",
+};
+
+// ===== Section::Security =====
+pub(crate) static LIMIT_REQUEST_LINE: Spec<u32> = Spec {
+    key: "limit_request_line",
+    short: None,
+    long: &["limit-request-line"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "4094",
+    meta: "INT",
+    section: Section::Security,
+    parse: Parse::One(value::limit_request_line),
+    field: |s| &mut s.limit_request_line,
+    support: Supported,
+    help: "The maximum size of the HTTP request line in bytes; 0 = unlimited.\n\
+         \n\
+         As in Gunicorn, values above 8190 are lowered to 8190. Longer lines get a 414.",
+};
+pub(crate) static LIMIT_REQUEST_FIELDS: Spec<u32> = Spec {
+    key: "limit_request_fields",
+    short: None,
+    long: &["limit-request-fields"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "100",
+    meta: "INT",
+    section: Section::Security,
+    parse: Parse::One(value::limit_request_fields),
+    field: |s| &mut s.limit_request_fields,
+    support: Supported,
+    help: "The maximum number of header fields in a request.\n\
+         \n\
+         As in Gunicorn, 0, negative values and values above 32768 mean 32768.",
+};
+pub(crate) static LIMIT_REQUEST_FIELD_SIZE: Spec<u32> = Spec {
+    key: "limit_request_field_size",
+    short: None,
+    long: &["limit-request-field_size"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "8190",
+    meta: "INT",
+    section: Section::Security,
+    parse: Parse::One(value::limit_request_field_size),
+    field: |s| &mut s.limit_request_field_size,
+    support: Supported,
+    help: "The maximum size of one HTTP header field in bytes.\n\
+         \n\
+         As in Gunicorn, 0 and negative values mean 8190 (not unlimited). The flag really\n\
+         is spelled with an underscore.",
+};
+
+// ===== Section::Debugging =====
+pub(crate) static RELOAD: Spec<bool> = Spec {
+    key: "reload",
+    short: None,
+    long: &["reload"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Debugging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.reload,
+    support: Unsupported("not implemented yet: reloading workers on code changes is planned"),
+    help: "Restart workers when code changes (development only).",
+};
+pub(crate) static RELOAD_ENGINE: Spec<String> = Spec {
+    key: "reload_engine",
+    short: None,
+    long: &["reload-engine"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "auto",
+    meta: "STRING",
+    section: Section::Debugging,
+    parse: Parse::One(|t| value::one_of(t, &["auto", "poll", "inotify"])),
+    field: |s| &mut s.reload_engine,
+    support: Unsupported("not implemented yet: reloading workers on code changes is planned"),
+    help: "How reload watches files: auto, poll or inotify.",
+};
+pub(crate) static RELOAD_EXTRA_FILES: Spec<Vec<String>> = Spec {
+    key: "reload_extra_files",
+    short: None,
+    long: &["reload-extra-file"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "FILES",
+    section: Section::Debugging,
+    parse: Parse::Many(value::strings),
+    field: |s| &mut s.reload_extra_files,
+    support: Unsupported("not implemented yet: reloading workers on code changes is planned"),
+    help: "An extra file or glob for reload to watch; repeatable.",
+};
+pub(crate) static SPEW: Spec<bool> = Spec {
+    key: "spew",
+    short: None,
+    long: &["spew"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Debugging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.spew,
+    support: Unsupported("not applicable: it traces every Python line executed"),
+    help: "Trace every line the server executes (Python debugging aid).",
+};
+pub(crate) static CHECK_CONFIG: Spec<bool> = Spec {
+    key: "check_config",
+    short: None,
+    long: &["check-config"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Debugging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.check_config,
+    support: Supported,
+    help: "Check the configuration and exit: status 0 if valid, 1 if not.",
+};
+pub(crate) static PRINT_CONFIG: Spec<bool> = Spec {
+    key: "print_config",
+    short: None,
+    long: &["print-config"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Debugging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.print_config,
+    support: Supported,
+    help: "Print the fully resolved settings and exit; implies --check-config.\n\
+         \n\
+         Values not at their default are followed by `# source`.",
+};
+
+// ===== Section::ServerMechanics =====
+pub(crate) static PRELOAD_APP: Spec<bool> = Spec {
+    key: "preload_app",
+    short: None,
+    long: &["preload"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.preload_app,
+    support: Unsupported(
+        "not implemented yet: loading the app in the master before fork is planned",
+    ),
+    help: "Load the application before forking the workers.",
+};
+pub(crate) static SENDFILE: Spec<bool> = Spec {
+    key: "sendfile",
+    short: None,
+    long: &["no-sendfile"],
+    kind: Kind::Switch("false"),
+    env_seed: Some(EnvSeed {
+        var: "SENDFILE",
+        to_raw: |v| {
+            matches!(v.to_ascii_lowercase().as_str(), "y" | "1" | "yes" | "true").to_string()
+        },
+    }),
+    default: "true",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.sendfile,
+    support: Supported,
+    help: "Disable the use of sendfile().\n\
+         \n\
+         Without the flag, $SENDFILE decides (y, 1, yes or true enable it); else enabled.",
+};
+pub(crate) static REUSE_PORT: Spec<bool> = Spec {
+    key: "reuse_port",
+    short: None,
+    long: &["reuse-port"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.reuse_port,
+    support: Supported,
+    help: "Set SO_REUSEPORT on the listening sockets.",
+};
+pub(crate) static CHDIR: Spec<Option<PathBuf>> = Spec {
+    key: "chdir",
+    short: None,
+    long: &["chdir"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CHDIR",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::opt_path),
+    field: |s| &mut s.chdir,
+    support: Supported,
+    help: "Change to this directory before loading the application.\n\
+         \n\
+         Default: stay in the current directory.",
+};
+pub(crate) static DAEMON: Spec<bool> = Spec {
+    key: "daemon",
+    short: Some('D'),
+    long: &["daemon"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.daemon,
+    support: Supported,
+    help: "Detach from the terminal and run in the background.",
+};
+pub(crate) static RAW_ENV: Spec<Vec<(String, String)>> = Spec {
+    key: "raw_env",
+    short: Some('e'),
+    long: &["env"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "ENV",
+    section: Section::ServerMechanics,
+    parse: Parse::Many(value::key_values),
+    field: |s| &mut s.raw_env,
+    support: Supported,
+    help: "Set an environment variable for the workers, as KEY=VALUE; repeatable.",
+};
+pub(crate) static PIDFILE: Spec<Option<PathBuf>> = Spec {
+    key: "pidfile",
+    short: Some('p'),
+    long: &["pid"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "FILE",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::opt_path),
+    field: |s| &mut s.pidfile,
+    support: Supported,
+    help: "Write the master's PID to this file.",
+};
+pub(crate) static WORKER_TMP_DIR: Spec<Option<PathBuf>> = Spec {
+    key: "worker_tmp_dir",
+    short: None,
+    long: &["worker-tmp-dir"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "DIR",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::opt_path),
+    field: |s| &mut s.worker_tmp_dir,
+    support: Unneeded(
+        "runicorn's heartbeat lives in shared memory, with no file on disk, so /dev/shm tricks are unnecessary",
+    ),
+    help: "Accepted for compatibility; runicorn's heartbeat needs no file.",
+};
+pub(crate) static USER: Spec<Option<u32>> = Spec {
+    key: "user",
+    short: Some('u'),
+    long: &["user"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "USER",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::user),
+    field: |s| &mut s.user,
+    support: Supported,
+    help: "Switch worker processes to this user (name or uid).\n\
+         \n\
+         Default: the user the master runs as. Unknown names are configuration errors.",
+};
+pub(crate) static GROUP: Spec<Option<u32>> = Spec {
+    key: "group",
+    short: Some('g'),
+    long: &["group"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "GROUP",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::group),
+    field: |s| &mut s.group,
+    support: Supported,
+    help: "Switch worker processes to this group (name or gid).\n\
+         \n\
+         Default: the group the master runs as.",
+};
+pub(crate) static UMASK: Spec<u32> = Spec {
+    key: "umask",
+    short: Some('m'),
+    long: &["umask"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "INT",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::umask),
+    field: |s| &mut s.umask,
+    support: Supported,
+    help: "The umask for files and unix sockets the server creates.\n\
+         \n\
+         Decimal, 0o/0x prefixed, or octal with a leading zero (022).",
+};
+pub(crate) static INITGROUPS: Spec<bool> = Spec {
+    key: "initgroups",
+    short: None,
+    long: &["initgroups"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.initgroups,
+    support: Supported,
+    help: "Give workers all the supplementary groups of --user.",
+};
+pub(crate) static TMP_UPLOAD_DIR: Spec<Option<String>> = Spec {
+    key: "tmp_upload_dir",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "DIR",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.tmp_upload_dir,
+    support: Unsupported("not applicable: Gunicorn itself never uses it"),
+    help: "A directory for temporary request data (unused, kept for compatibility).",
+};
+pub(crate) static SECURE_SCHEME_HEADERS: Spec<Vec<(String, String)>> = Spec {
+    key: "secure_scheme_headers",
+    short: None,
+    long: &[],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "X-FORWARDED-PROTOCOL=ssl\nX-FORWARDED-PROTO=https\nX-FORWARDED-SSL=on",
+    meta: "HEADER=VALUE",
+    section: Section::ServerMechanics,
+    parse: Parse::Many(value::key_values),
+    field: |s| &mut s.secure_scheme_headers,
+    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    help: "Headers and values that mark a request from a trusted proxy as HTTPS.\n\
+         \n\
+         In a config file, a table such as `{ X-FORWARDED-PROTO = \\\"https\\\" }`.",
+};
+pub(crate) static FORWARDED_ALLOW_IPS: Spec<Vec<String>> = Spec {
+    key: "forwarded_allow_ips",
+    short: None,
+    long: &["forwarded-allow-ips"],
+    kind: Kind::Value,
+    env_seed: Some(EnvSeed {
+        var: "FORWARDED_ALLOW_IPS",
+        to_raw: |v| v.to_string(),
+    }),
+    default: "127.0.0.1,::1",
+    meta: "STRING",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::addr_list),
+    field: |s| &mut s.forwarded_allow_ips,
+    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    help: "Proxy addresses or networks (comma list, or *) trusted for forwarded headers.\n\
+         \n\
+         Defaults to $FORWARDED_ALLOW_IPS when set.",
+};
+pub(crate) static PYTHONPATH: Spec<Option<String>> = Spec {
+    key: "pythonpath",
+    short: None,
+    long: &["pythonpath"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "STRING",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.pythonpath,
+    support: Unsupported("not implemented yet: Python path handling arrives with the WSGI host"),
+    help: "Comma-separated directories to add to the Python path.",
+};
+pub(crate) static PASTE: Spec<Option<String>> = Spec {
+    key: "paste",
+    short: None,
+    long: &["paste", "paster"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "STRING",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.paste,
+    support: Unsupported("PasteDeploy apps are Python-only and runicorn does not load them"),
+    help: "Load a PasteDeploy config file (FILE[#SECTION]).",
+};
+pub(crate) static PROXY_PROTOCOL: Spec<String> = Spec {
+    key: "proxy_protocol",
+    short: None,
+    long: &["proxy-protocol"],
+    kind: Kind::OptionalValue("auto"),
+    env_seed: None,
+    default: "off",
+    meta: "MODE",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::proxy_protocol),
+    field: |s| &mut s.proxy_protocol,
+    support: Unsupported("not implemented yet: PROXY protocol support is planned"),
+    help: "Accept the PROXY protocol: off, v1, v2 or auto (the bare flag means auto).",
+};
+pub(crate) static PROXY_ALLOW_IPS: Spec<Vec<String>> = Spec {
+    key: "proxy_allow_ips",
+    short: None,
+    long: &["proxy-allow-from"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "127.0.0.1,::1",
+    meta: "PROXY_ALLOW_IPS",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::addr_list),
+    field: |s| &mut s.proxy_allow_ips,
+    support: Unsupported("not implemented yet: PROXY protocol support is planned"),
+    help: "Addresses or networks (comma list, or *) allowed to send PROXY headers.",
+};
+pub(crate) static PROTOCOL: Spec<String> = Spec {
+    key: "protocol",
+    short: None,
+    long: &["protocol"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "http",
+    meta: "STRING",
+    section: Section::ServerMechanics,
+    parse: Parse::One(|t| value::one_of(t, &["http", "uwsgi"])),
+    field: |s| &mut s.protocol,
+    support: Unsupported(
+        "not applicable: runicorn speaks HTTP only; the uwsgi binary protocol is not planned",
+    ),
+    help: "The protocol for incoming connections: http or uwsgi.",
+};
+pub(crate) static UWSGI_ALLOW_IPS: Spec<Vec<String>> = Spec {
+    key: "uwsgi_allow_ips",
+    short: None,
+    long: &["uwsgi-allow-from"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "127.0.0.1,::1",
+    meta: "UWSGI_ALLOW_IPS",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::addr_list),
+    field: |s| &mut s.uwsgi_allow_ips,
+    support: Unsupported(
+        "not applicable: runicorn speaks HTTP only; the uwsgi binary protocol is not planned",
+    ),
+    help: "Addresses or networks (comma list, or *) allowed to speak uwsgi.",
+};
+pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<String>> = Spec {
+    key: "raw_paste_global_conf",
+    short: None,
+    long: &["paste-global"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "CONF",
+    section: Section::ServerMechanics,
+    parse: Parse::Many(value::strings),
+    field: |s| &mut s.raw_paste_global_conf,
+    support: Unsupported("PasteDeploy apps are Python-only and runicorn does not load them"),
+    help: "A PasteDeploy global variable as KEY=VALUE; repeatable.",
+};
+pub(crate) static PERMIT_OBSOLETE_FOLDING: Spec<bool> = Spec {
+    key: "permit_obsolete_folding",
+    short: None,
+    long: &["permit-obsolete-folding"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.permit_obsolete_folding,
+    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    help: "Accept obsolete folded (continuation) header lines instead of a 400.",
+};
+pub(crate) static STRIP_HEADER_SPACES: Spec<bool> = Spec {
+    key: "strip_header_spaces",
+    short: None,
+    long: &["strip-header-spaces"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.strip_header_spaces,
+    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    help: "Strip blanks between a header name and its colon (unsafe, deprecated).",
+};
+pub(crate) static PERMIT_UNCONVENTIONAL_HTTP_METHOD: Spec<bool> = Spec {
+    key: "permit_unconventional_http_method",
+    short: None,
+    long: &["permit-unconventional-http-method"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.permit_unconventional_http_method,
+    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    help: "Accept HTTP methods that break naming conventions (length, case, #).",
+};
+pub(crate) static PERMIT_UNCONVENTIONAL_HTTP_VERSION: Spec<bool> = Spec {
+    key: "permit_unconventional_http_version",
+    short: None,
+    long: &["permit-unconventional-http-version"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.permit_unconventional_http_version,
+    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    help: "Accept HTTP versions other than 1.x.",
+};
+pub(crate) static CASEFOLD_HTTP_METHOD: Spec<bool> = Spec {
+    key: "casefold_http_method",
+    short: None,
+    long: &["casefold-http-method"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.casefold_http_method,
+    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    help: "Upper-case received HTTP methods (legacy, deprecated).",
+};
+pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
+    key: "forwarder_headers",
+    short: None,
+    long: &["forwarder-headers"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "SCRIPT_NAME,PATH_INFO",
+    meta: "FORWARDER_HEADERS",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::comma_list),
+    field: |s| &mut s.forwarder_headers,
+    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    help: "Headers with underscores a trusted proxy may pass into the environ.",
+};
+pub(crate) static HEADER_MAP: Spec<String> = Spec {
+    key: "header_map",
+    short: None,
+    long: &["header-map"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "drop",
+    meta: "HEADER_MAP",
+    section: Section::ServerMechanics,
+    parse: Parse::One(|t| {
+        value::one_of(
+            &t.trim().to_ascii_lowercase(),
+            &["drop", "refuse", "dangerous"],
+        )
+    }),
+    field: |s| &mut s.header_map,
+    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    help: "How header names with underscores are handled: drop, refuse or dangerous.",
+};
+pub(crate) static ROOT_PATH: Spec<String> = Spec {
+    key: "root_path",
+    short: None,
+    long: &["root-path"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "STRING",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.root_path,
+    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    help: "The root path for ASGI applications.",
+};
+
+// ===== Section::Logging =====
+pub(crate) static ACCESSLOG: Spec<Option<String>> = Spec {
+    key: "accesslog",
+    short: None,
+    long: &["access-logfile"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "FILE",
+    section: Section::Logging,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.accesslog,
+    support: Supported,
+    help: "The access log file to write to; `-` means stdout.\n\
+         \n\
+         Default: no access log.",
+};
+pub(crate) static DISABLE_REDIRECT_ACCESS_TO_SYSLOG: Spec<bool> = Spec {
+    key: "disable_redirect_access_to_syslog",
+    short: None,
+    long: &["disable-redirect-access-to-syslog"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Logging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.disable_redirect_access_to_syslog,
+    support: Unsupported("not implemented yet: syslog output is planned"),
+    help: "Do not send access log lines to syslog.",
+};
+pub(crate) static ACCESS_LOG_FORMAT: Spec<String> = Spec {
+    key: "access_log_format",
+    short: None,
+    long: &["access-logformat"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"",
+    meta: "STRING",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.access_log_format,
+    support: Supported,
+    help: "The access log format, with Gunicorn's %(atom)s placeholders.",
+};
+pub(crate) static ERRORLOG: Spec<String> = Spec {
+    key: "errorlog",
+    short: None,
+    long: &["error-logfile", "log-file"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "-",
+    meta: "FILE",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.errorlog,
+    support: Supported,
+    help: "The error log file to write to; `-` means stderr.",
+};
+pub(crate) static LOGLEVEL: Spec<LogLevel> = Spec {
+    key: "loglevel",
+    short: None,
+    long: &["log-level"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "info",
+    meta: "LEVEL",
+    section: Section::Logging,
+    parse: Parse::One(LogLevel::parse),
+    field: |s| &mut s.loglevel,
+    support: Supported,
+    help: "The error log level: debug, info, warning, error or critical.",
+};
+pub(crate) static CAPTURE_OUTPUT: Spec<bool> = Spec {
+    key: "capture_output",
+    short: None,
+    long: &["capture-output"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Logging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.capture_output,
+    support: Supported,
+    help: "Send the workers' stdout and stderr to the error log file.",
+};
+pub(crate) static LOGGER_CLASS: Spec<String> = Spec {
+    key: "logger_class",
+    short: None,
+    long: &["logger-class"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "gunicorn.glogging.Logger",
+    meta: "STRING",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.logger_class,
+    support: Unsupported(
+        "not applicable: it names a Python logger class; runicorn's logger is built in",
+    ),
+    help: "The Python logger class Gunicorn uses.",
+};
+pub(crate) static LOGCONFIG: Spec<Option<String>> = Spec {
+    key: "logconfig",
+    short: None,
+    long: &["log-config"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "FILE",
+    section: Section::Logging,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.logconfig,
+    support: Unsupported("not implemented yet: logging configuration files are planned"),
+    help: "A logging configuration file (Python fileConfig format).",
+};
+pub(crate) static LOGCONFIG_DICT: Spec<String> = Spec {
+    key: "logconfig_dict",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "{}",
+    meta: "DICT",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.logconfig_dict,
+    support: Unsupported("not implemented yet: logging configuration files are planned"),
+    help: "A logging configuration dictionary (config file only).",
+};
+pub(crate) static LOGCONFIG_JSON: Spec<Option<String>> = Spec {
+    key: "logconfig_json",
+    short: None,
+    long: &["log-config-json"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "FILE",
+    section: Section::Logging,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.logconfig_json,
+    support: Unsupported("not implemented yet: logging configuration files are planned"),
+    help: "A logging configuration file in JSON (dictConfig format).",
+};
+pub(crate) static SYSLOG_ADDR: Spec<String> = Spec {
+    key: "syslog_addr",
+    short: None,
+    long: &["log-syslog-to"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "udp://localhost:514",
+    meta: "SYSLOG_ADDR",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.syslog_addr,
+    support: Unsupported("not implemented yet: syslog output is planned"),
+    help: "Where to send syslog messages: unix://PATH, udp://HOST:PORT or tcp://HOST:PORT.",
+};
+pub(crate) static SYSLOG: Spec<bool> = Spec {
+    key: "syslog",
+    short: None,
+    long: &["log-syslog"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Logging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.syslog,
+    support: Unsupported("not implemented yet: syslog output is planned"),
+    help: "Send the server's logs to syslog.",
+};
+pub(crate) static SYSLOG_PREFIX: Spec<Option<String>> = Spec {
+    key: "syslog_prefix",
+    short: None,
+    long: &["log-syslog-prefix"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "SYSLOG_PREFIX",
+    section: Section::Logging,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.syslog_prefix,
+    support: Unsupported("not implemented yet: syslog output is planned"),
+    help: "The program name in syslog entries.",
+};
+pub(crate) static SYSLOG_FACILITY: Spec<String> = Spec {
+    key: "syslog_facility",
+    short: None,
+    long: &["log-syslog-facility"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "user",
+    meta: "SYSLOG_FACILITY",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.syslog_facility,
+    support: Unsupported("not implemented yet: syslog output is planned"),
+    help: "The syslog facility name.",
+};
+pub(crate) static ENABLE_STDIO_INHERITANCE: Spec<bool> = Spec {
+    key: "enable_stdio_inheritance",
+    short: Some('R'),
+    long: &["enable-stdio-inheritance"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Logging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.enable_stdio_inheritance,
+    support: Supported,
+    help: "Keep stdio open in daemon mode.",
+};
+pub(crate) static STATSD_HOST: Spec<Option<String>> = Spec {
+    key: "statsd_host",
+    short: None,
+    long: &["statsd-host"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "STATSD_ADDR",
+    section: Section::Logging,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.statsd_host,
+    support: Unsupported("not implemented yet: StatsD metrics are planned"),
+    help: "The StatsD server to send metrics to: HOST:PORT or unix://PATH.",
+};
+pub(crate) static DOGSTATSD_TAGS: Spec<String> = Spec {
+    key: "dogstatsd_tags",
+    short: None,
+    long: &["dogstatsd-tags"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "DOGSTATSD_TAGS",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.dogstatsd_tags,
+    support: Unsupported("not implemented yet: StatsD metrics are planned"),
+    help: "Comma-separated DogStatsD tags to add to every metric.",
+};
+pub(crate) static STATSD_PREFIX: Spec<String> = Spec {
+    key: "statsd_prefix",
+    short: None,
+    long: &["statsd-prefix"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "STATSD_PREFIX",
+    section: Section::Logging,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.statsd_prefix,
+    support: Unsupported("not implemented yet: StatsD metrics are planned"),
+    help: "A prefix for StatsD metric names.",
+};
+pub(crate) static ENABLE_BACKLOG_METRIC: Spec<bool> = Spec {
+    key: "enable_backlog_metric",
+    short: None,
+    long: &["enable-backlog-metric"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Logging,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.enable_backlog_metric,
+    support: Unsupported("not implemented yet: StatsD metrics are planned"),
+    help: "Report the listen backlog length as a metric (Linux only).",
+};
+
+// ===== Section::ProcessNaming =====
+pub(crate) static PROC_NAME: Spec<Option<String>> = Spec {
+    key: "proc_name",
+    short: Some('n'),
+    long: &["name"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "STRING",
+    section: Section::ProcessNaming,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.proc_name,
+    support: Supported,
+    help: "A base name for process titles.\n\
+         \n\
+         Default: default_proc_name (the application).",
+};
+pub(crate) static DEFAULT_PROC_NAME: Spec<String> = Spec {
+    key: "default_proc_name",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "runicorn",
+    meta: "STRING",
+    section: Section::ProcessNaming,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.default_proc_name,
+    support: Supported,
+    help: "The process title base when proc_name is unset; set from APP_MODULE.",
+};
+
+// ===== Section::ServerHooks =====
+pub(crate) static ON_STARTING: Spec<Option<String>> = Spec {
+    key: "on_starting",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("on_starting").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `on_starting` server hook (Python callable; config file only).",
+};
+pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
+    key: "on_reload",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("on_reload").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `on_reload` server hook (Python callable; config file only).",
+};
+pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
+    key: "when_ready",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("when_ready").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `when_ready` server hook (Python callable; config file only).",
+};
+pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
+    key: "pre_fork",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("pre_fork").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `pre_fork` server hook (Python callable; config file only).",
+};
+pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
+    key: "post_fork",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("post_fork").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `post_fork` server hook (Python callable; config file only).",
+};
+pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
+    key: "post_worker_init",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("post_worker_init").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `post_worker_init` server hook (Python callable; config file only).",
+};
+pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
+    key: "worker_int",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("worker_int").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `worker_int` server hook (Python callable; config file only).",
+};
+pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
+    key: "worker_abort",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("worker_abort").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `worker_abort` server hook (Python callable; config file only).",
+};
+pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
+    key: "pre_exec",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("pre_exec").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `pre_exec` server hook (Python callable; config file only).",
+};
+pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
+    key: "pre_request",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("pre_request").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `pre_request` server hook (Python callable; config file only).",
+};
+pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
+    key: "post_request",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("post_request").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `post_request` server hook (Python callable; config file only).",
+};
+pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
+    key: "child_exit",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("child_exit").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `child_exit` server hook (Python callable; config file only).",
+};
+pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
+    key: "worker_exit",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("worker_exit").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `worker_exit` server hook (Python callable; config file only).",
+};
+pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
+    key: "nworkers_changed",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("nworkers_changed").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `nworkers_changed` server hook (Python callable; config file only).",
+};
+pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
+    key: "on_exit",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("on_exit").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `on_exit` server hook (Python callable; config file only).",
+};
+pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
+    key: "ssl_context",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::ServerHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("ssl_context").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `ssl_context` server hook (Python callable; config file only).",
+};
+
+// ===== Section::Ssl =====
+pub(crate) static KEYFILE: Spec<Option<String>> = Spec {
+    key: "keyfile",
+    short: None,
+    long: &["keyfile"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "FILE",
+    section: Section::Ssl,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.keyfile,
+    support: Unsupported("not implemented yet: TLS termination is planned"),
+    help: "The TLS private key file (PEM).",
+};
+pub(crate) static CERTFILE: Spec<Option<String>> = Spec {
+    key: "certfile",
+    short: None,
+    long: &["certfile"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "FILE",
+    section: Section::Ssl,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.certfile,
+    support: Unsupported("not implemented yet: TLS termination is planned"),
+    help: "The TLS certificate chain file (PEM); setting it turns TLS on.",
+};
+pub(crate) static SSL_VERSION: Spec<String> = Spec {
+    key: "ssl_version",
+    short: None,
+    long: &["ssl-version"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "2",
+    meta: "SSL_VERSION",
+    section: Section::Ssl,
+    parse: Parse::One(value::string),
+    field: |s| &mut s.ssl_version,
+    support: Unsupported("not applicable: Gunicorn has ignored it since 21.0"),
+    help: "The TLS protocol version (deprecated and ignored).",
+};
+pub(crate) static CERT_REQS: Spec<u32> = Spec {
+    key: "cert_reqs",
+    short: None,
+    long: &["cert-reqs"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "CERT_REQS",
+    section: Section::Ssl,
+    parse: Parse::One(|t| value::ranged(t, 0, 2)),
+    field: |s| &mut s.cert_reqs,
+    support: Unsupported("not implemented yet: TLS termination is planned"),
+    help: "Client certificates: 0 none, 1 optional, 2 required.",
+};
+pub(crate) static CA_CERTS: Spec<Option<String>> = Spec {
+    key: "ca_certs",
+    short: None,
+    long: &["ca-certs"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "FILE",
+    section: Section::Ssl,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.ca_certs,
+    support: Unsupported("not implemented yet: TLS termination is planned"),
+    help: "The CA certificates file for client certificates.",
+};
+pub(crate) static SUPPRESS_RAGGED_EOFS: Spec<bool> = Spec {
+    key: "suppress_ragged_eofs",
+    short: None,
+    long: &["suppress-ragged-eofs"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "true",
+    meta: "",
+    section: Section::Ssl,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.suppress_ragged_eofs,
+    support: Unsupported("not implemented yet: TLS termination is planned"),
+    help: "Treat a TLS connection closed without close_notify as a clean end.",
+};
+pub(crate) static DO_HANDSHAKE_ON_CONNECT: Spec<bool> = Spec {
+    key: "do_handshake_on_connect",
+    short: None,
+    long: &["do-handshake-on-connect"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Ssl,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.do_handshake_on_connect,
+    support: Unsupported("not implemented yet: TLS termination is planned"),
+    help: "Do the TLS handshake as soon as a connection is accepted.",
+};
+pub(crate) static CIPHERS: Spec<Option<String>> = Spec {
+    key: "ciphers",
+    short: None,
+    long: &["ciphers"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CIPHERS",
+    section: Section::Ssl,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.ciphers,
+    support: Unsupported("not implemented yet: TLS termination is planned"),
+    help: "The TLS cipher suites, as an OpenSSL cipher list.",
+};
+
+// ===== Section::Http2 =====
+pub(crate) static HTTP_PROTOCOLS: Spec<Vec<String>> = Spec {
+    key: "http_protocols",
+    short: None,
+    long: &["http-protocols"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "h1",
+    meta: "STRING",
+    section: Section::Http2,
+    parse: Parse::One(value::http_protocols),
+    field: |s| &mut s.http_protocols,
+    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    help: "HTTP versions to offer, comma-separated in order of preference: h1, h2.",
+};
+pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
+    key: "http2_cleartext",
+    short: None,
+    long: &["http2-cleartext"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "off",
+    meta: "STRING",
+    section: Section::Http2,
+    parse: Parse::One(|t| value::one_of(t, &["off", "prior-knowledge", "upgrade", "both"])),
+    field: |s| &mut s.http2_cleartext,
+    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    help: "Accept HTTP/2 without TLS: off, prior-knowledge, upgrade or both.",
+};
+pub(crate) static HTTP2_MAX_CONCURRENT_STREAMS: Spec<u32> = Spec {
+    key: "http2_max_concurrent_streams",
+    short: None,
+    long: &["http2-max-concurrent-streams"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "100",
+    meta: "INT",
+    section: Section::Http2,
+    parse: Parse::One(value::positive::<u32>),
+    field: |s| &mut s.http2_max_concurrent_streams,
+    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    help: "The maximum number of concurrent HTTP/2 streams per connection.",
+};
+pub(crate) static HTTP2_INITIAL_WINDOW_SIZE: Spec<u32> = Spec {
+    key: "http2_initial_window_size",
+    short: None,
+    long: &["http2-initial-window-size"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "65535",
+    meta: "INT",
+    section: Section::Http2,
+    parse: Parse::One(|t| value::ranged(t, 0, 2_147_483_647)),
+    field: |s| &mut s.http2_initial_window_size,
+    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    help: "The initial HTTP/2 flow-control window size in bytes.",
+};
+pub(crate) static HTTP2_MAX_FRAME_SIZE: Spec<u32> = Spec {
+    key: "http2_max_frame_size",
+    short: None,
+    long: &["http2-max-frame-size"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "16384",
+    meta: "INT",
+    section: Section::Http2,
+    parse: Parse::One(|t| value::ranged(t, 16_384, 16_777_215)),
+    field: |s| &mut s.http2_max_frame_size,
+    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    help: "The maximum HTTP/2 frame payload size in bytes.",
+};
+pub(crate) static HTTP2_MAX_HEADER_LIST_SIZE: Spec<u32> = Spec {
+    key: "http2_max_header_list_size",
+    short: None,
+    long: &["http2-max-header-list-size"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "65536",
+    meta: "INT",
+    section: Section::Http2,
+    parse: Parse::One(value::uint::<u32>),
+    field: |s| &mut s.http2_max_header_list_size,
+    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    help: "The maximum size of an HTTP/2 header list in bytes; 0 = unlimited.",
+};
+
+// ===== Section::DirtyArbiters =====
+pub(crate) static DIRTY_APPS: Spec<Vec<String>> = Spec {
+    key: "dirty_apps",
+    short: None,
+    long: &["dirty-app"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "STRING",
+    section: Section::DirtyArbiters,
+    parse: Parse::Many(value::strings),
+    field: |s| &mut s.dirty_apps,
+    support: Unsupported("not applicable: dirty arbiters are a Gunicorn-specific Python task pool"),
+    help: "A dirty application to load (MODULE:CLASS[:N]); repeatable.",
+};
+pub(crate) static DIRTY_WORKERS: Spec<u32> = Spec {
+    key: "dirty_workers",
+    short: None,
+    long: &["dirty-workers"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "INT",
+    section: Section::DirtyArbiters,
+    parse: Parse::One(value::uint::<u32>),
+    field: |s| &mut s.dirty_workers,
+    support: Unsupported("not applicable: dirty arbiters are a Gunicorn-specific Python task pool"),
+    help: "The number of dirty worker processes.",
+};
+pub(crate) static DIRTY_TIMEOUT: Spec<u64> = Spec {
+    key: "dirty_timeout",
+    short: None,
+    long: &["dirty-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "300",
+    meta: "INT",
+    section: Section::DirtyArbiters,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.dirty_timeout,
+    support: Unsupported("not applicable: dirty arbiters are a Gunicorn-specific Python task pool"),
+    help: "Seconds a dirty task may run.",
+};
+pub(crate) static DIRTY_THREADS: Spec<u32> = Spec {
+    key: "dirty_threads",
+    short: None,
+    long: &["dirty-threads"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "1",
+    meta: "INT",
+    section: Section::DirtyArbiters,
+    parse: Parse::One(value::uint::<u32>),
+    field: |s| &mut s.dirty_threads,
+    support: Unsupported("not applicable: dirty arbiters are a Gunicorn-specific Python task pool"),
+    help: "The number of threads per dirty worker.",
+};
+pub(crate) static DIRTY_GRACEFUL_TIMEOUT: Spec<u64> = Spec {
+    key: "dirty_graceful_timeout",
+    short: None,
+    long: &["dirty-graceful-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "30",
+    meta: "INT",
+    section: Section::DirtyArbiters,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.dirty_graceful_timeout,
+    support: Unsupported("not applicable: dirty arbiters are a Gunicorn-specific Python task pool"),
+    help: "Seconds dirty workers get to stop gracefully.",
+};
+
+// ===== Section::DirtyArbiterHooks =====
+pub(crate) static ON_DIRTY_STARTING: Spec<Option<String>> = Spec {
+    key: "on_dirty_starting",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::DirtyArbiterHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("on_dirty_starting").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `on_dirty_starting` dirty-arbiter hook (Python callable; config file only).",
+};
+pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
+    key: "dirty_post_fork",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::DirtyArbiterHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("dirty_post_fork").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `dirty_post_fork` dirty-arbiter hook (Python callable; config file only).",
+};
+pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
+    key: "dirty_worker_init",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::DirtyArbiterHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("dirty_worker_init").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `dirty_worker_init` dirty-arbiter hook (Python callable; config file only).",
+};
+pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
+    key: "dirty_worker_exit",
+    short: None,
+    long: &[],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "CALLABLE",
+    section: Section::DirtyArbiterHooks,
+    parse: Parse::One(value::opt_string),
+    field: |s| s.hooks.entry("dirty_worker_exit").or_default(),
+    support: Unsupported(
+        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+    ),
+    help: "The `dirty_worker_exit` dirty-arbiter hook (Python callable; config file only).",
+};
+
+// ===== Section::Control =====
+pub(crate) static CONTROL_SOCKET: Spec<Option<String>> = Spec {
+    key: "control_socket",
+    short: None,
+    long: &["control-socket"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "PATH",
+    section: Section::Control,
+    parse: Parse::One(value::opt_string),
+    field: |s| &mut s.control_socket,
+    support: Unsupported(
+        "not implemented yet: runicorn has no control socket; manage it with signals",
+    ),
+    help: "The unix socket for Gunicorn's control interface (gunicornc).",
+};
+pub(crate) static CONTROL_SOCKET_MODE: Spec<u32> = Spec {
+    key: "control_socket_mode",
+    short: None,
+    long: &["control-socket-mode"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "384",
+    meta: "INT",
+    section: Section::Control,
+    parse: Parse::One(value::uint::<u32>),
+    field: |s| &mut s.control_socket_mode,
+    support: Unsupported(
+        "not implemented yet: runicorn has no control socket; manage it with signals",
+    ),
+    help: "The permission bits of the control socket.",
+};
+pub(crate) static CONTROL_SOCKET_DISABLE: Spec<bool> = Spec {
+    key: "control_socket_disable",
+    short: None,
+    long: &["no-control-socket"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::Control,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.control_socket_disable,
+    support: Unneeded("runicorn has no control socket, so there is nothing to disable"),
+    help: "Disable the control socket.",
+};
