@@ -1079,7 +1079,3 @@ mod tests {
     }
 }
 
-/// BOOTSTRAP: `key = value` lines for `--print-config` (the registry replaces this).
-pub fn print_config(loaded: &Loaded) -> String {
-    format!("{:#?}\n", loaded.settings)
-}
