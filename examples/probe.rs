@@ -2,6 +2,7 @@
 //!
 //! - `/`          → `Hello, World!`
 //! - `/pid`       → the worker's pid
+//! - `/env?KEY`   → the worker's value of environment variable KEY
 //! - `/sleep?ms=N`→ answers after N ms without blocking the worker (in-flight requests)
 //! - `/wedge?ms=N`→ blocks the worker's event loop for N ms (default 60 s), so its
 //!   heartbeat stops: the test-only way to make a worker hang
@@ -27,6 +28,10 @@ fn millis(req: &Request<Incoming>, default: u64) -> u64 {
 async fn probe(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = match req.uri().path() {
         "/pid" => std::process::id().to_string(),
+        "/env" => {
+            let key = req.uri().query().unwrap_or_default();
+            std::env::var(key).unwrap_or_else(|_| "<unset>".into())
+        }
         "/sleep" => {
             let ms = millis(&req, 1000);
             tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -77,6 +77,12 @@ pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
         }
     };
     let s = &loaded.settings;
+    if s.print_config || s.check_config {
+        // No error log is set up for these one-shot modes; warnings go to stderr.
+        for w in &loaded.warnings {
+            eprintln!("Warning: {w}");
+        }
+    }
     if s.print_config {
         print!("{}", config::print_config(&loaded));
         return Err(0);

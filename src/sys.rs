@@ -168,3 +168,23 @@ pub unsafe trait ZeroableShared: Sync {}
 
 // SAFETY: Slot is repr(C), made of atomic integers only, and all-zero is a valid FREE slot.
 unsafe impl ZeroableShared for crate::worker::heartbeat::Slot {}
+
+/// Sets environment variables (`-e/--env`) in a freshly forked worker.
+///
+/// Only for the child branch of [`fork`], before it starts any thread: mutating the
+/// environment races with any concurrent reader, and a just-forked child of the
+/// single-threaded master has no other thread.
+pub fn set_env_in_fresh_child(vars: &[(String, String)]) {
+    debug_assert!(thread_count().is_none_or(|n| n == 1));
+    for (k, v) in vars {
+        if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
+            continue;
+        }
+        // SAFETY: called in a single-threaded process (a worker right after fork, before
+        // its runtime exists), so nothing can read the environment concurrently.
+        #[allow(clippy::disallowed_methods)]
+        unsafe {
+            std::env::set_var(k, v)
+        };
+    }
+}

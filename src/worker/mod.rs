@@ -60,6 +60,8 @@ pub fn run<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, Boo
     ctx.slot.beat();
     tracing::info!("Booting worker with pid: {pid}");
 
+    crate::sys::set_env_in_fresh_child(&ctx.settings.raw_env);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(ctx.settings.umask as _));
     if let Err(e) = drop_privileges(ctx.settings) {
         tracing::error!("Exception in worker process: cannot switch user/group: {e}");
         return crate::error::WORKER_BOOT_ERROR;

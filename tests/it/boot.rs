@@ -72,3 +72,18 @@ fn bind_to_a_port_in_use_fails_with_the_address() {
     assert!(err.contains("Connection in use") && err.contains(&addr), "{err}");
     assert!(start.elapsed() >= Duration::from_secs(3), "retried before giving up");
 }
+
+#[test]
+fn raw_env_reaches_the_workers() {
+    let m = Master::probe().args(["-w", "1", "-e", "GREETING=hi there", "--env", "OTHER=x=y"]).spawn();
+    assert!(eventually(Duration::from_secs(10), || m.get("/").is_ok()));
+    assert_eq!(m.get("/env?GREETING").unwrap().1, "hi there");
+    assert_eq!(m.get("/env?OTHER").unwrap().1, "x=y");
+}
+
+#[test]
+fn check_config_does_not_start_a_server() {
+    let (code, _, err) = Master::probe().args(["--check-config"]).run(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("Listening at"), "{err}");
+}

@@ -5,6 +5,7 @@
 mod util;
 
 mod boot;
+mod config;
 mod recycling;
 mod shutdown;
 mod upgrade;

@@ -94,10 +94,13 @@ impl Builder {
             cmd.args(["-b", "127.0.0.1:0"]);
         }
         cmd.args(&self.args);
+        // The test runner's own environment must not leak configuration into the child.
+        for k in ["GUNICORN_CMD_ARGS", "RUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "PORT", "FORWARDED_ALLOW_IPS", "SENDFILE"] {
+            cmd.env_remove(k);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.env_remove("GUNICORN_CMD_ARGS").env_remove("RUNICORN_CMD_ARGS").env_remove("WEB_CONCURRENCY").env_remove("PORT");
         cmd
     }
 
@@ -133,6 +136,24 @@ impl Builder {
         cmd.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null()).process_group(0);
         let child = cmd.spawn().expect("spawn");
         Master { child, log: Arc::new(Mutex::new(String::new())), addr: None }
+    }
+
+    /// Starts a server whose bind comes from its configuration and waits until it listens.
+    pub fn spawn_listening(mut self) -> Master {
+        self.bind = true;
+        let mut args = std::mem::take(&mut self.args);
+        let mut m = {
+            let mut b = self;
+            b.bind = false;
+            b.args.append(&mut args);
+            b.spawn()
+        };
+        let line = m
+            .wait_for_log("Listening at: ", Duration::from_secs(15))
+            .unwrap_or_else(|| panic!("server did not start; log:\n{}", m.log()));
+        let url = line.split("Listening at: ").nth(1).unwrap().split(' ').next().unwrap();
+        m.addr = Some(url.trim_start_matches("http://").split(',').next().unwrap().parse().unwrap());
+        m
     }
 
     /// Starts the server and waits until it listens.
