@@ -42,6 +42,8 @@
 pub mod atom;
 mod clock;
 mod format;
+#[cfg(test)]
+mod golden;
 mod record;
 mod render;
 mod sink;
