@@ -86,6 +86,11 @@ impl Format {
 
 trait Sink {
     fn put(&mut self, bytes: &[u8]);
+    /// For bytes the server produced itself (digits, IPs, the clock, `-`): nothing to escape
+    /// in any mode, so the text sink skips its scan.
+    fn put_trusted(&mut self, bytes: &[u8]) {
+        self.put(bytes);
+    }
 }
 
 /// Gunicorn-compatible text escaping plus `\xHH` for everything non-printable.
@@ -98,11 +103,32 @@ struct Json<'o>(&'o mut Vec<u8>);
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
+/// Whether any of 8 bytes is `< 0x20`, `>= 0x7f` or `"` (word-at-a-time: most values are
+/// clean printable ASCII, and this checks them 8 bytes per step).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let high = w & HIGH;
+    (below_space | high | has_zero(w ^ (ONES * 0x7f)) | has_zero(w ^ (ONES * u64::from(b'"')))) != 0
+}
+
 impl Sink for Text<'_> {
     fn put(&mut self, bytes: &[u8]) {
         let out = &mut *self.0;
+        // Skip the clean prefix 8 bytes at a time, then go byte by byte from the first dirty word.
+        let mut clean = 0;
+        while clean + 8 <= bytes.len() {
+            let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+            if word_needs_escape(w) {
+                break;
+            }
+            clean += 8;
+        }
         let mut run = 0;
-        for (i, &b) in bytes.iter().enumerate() {
+        for (i, &b) in bytes.iter().enumerate().skip(clean) {
             if (0x20..0x7f).contains(&b) && b != b'"' {
                 continue;
             }
@@ -115,6 +141,10 @@ impl Sink for Text<'_> {
             }
         }
         out.extend_from_slice(&bytes[run..]);
+    }
+
+    fn put_trusted(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
     }
 }
 
@@ -211,19 +241,26 @@ fn str_or_missing<S: Sink>(v: Option<&[u8]>, o: &mut S) -> Value {
 }
 
 fn itoa_put<S: Sink>(n: impl itoa::Integer, o: &mut S) {
-    o.put(itoa::Buffer::new().format(n).as_bytes());
+    o.put_trusted(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn put_ip<S: Sink>(ip: IpAddr, o: &mut S) {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, c, d] = v4.octets();
+            // Assembled on the stack and handed over in one piece.
+            let mut s = [0u8; 15];
+            let mut n = 0;
             let mut buf = itoa::Buffer::new();
-            o.put(buf.format(a).as_bytes());
-            for x in [b, c, d] {
-                o.put(b".");
-                o.put(buf.format(x).as_bytes());
+            for (i, x) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s[n] = b'.';
+                    n += 1;
+                }
+                let d = buf.format(x).as_bytes();
+                s[n..n + d.len()].copy_from_slice(d);
+                n += d.len();
             }
+            o.put_trusted(&s[..n]);
         }
         IpAddr::V6(v6) => {
             // At most 45 bytes ("ffff:…:255.255.255.255"); a stack buffer avoids allocating.
@@ -231,7 +268,7 @@ fn put_ip<S: Sink>(ip: IpAddr, o: &mut S) {
             let mut cur = std::io::Cursor::new(&mut buf[..]);
             let _ = write!(cur, "{v6}");
             let n = cur.position() as usize;
-            o.put(&buf[..n]);
+            o.put_trusted(&buf[..n]);
         }
     }
 }
@@ -289,20 +326,20 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
             Value::Str
         }
         Atom::Ident => {
-            o.put(b"-");
+            o.put_trusted(b"-");
             Value::Str
         }
         Atom::User => user(rec, o),
         Atom::Time => {
-            o.put(if json { cx.iso_time } else { cx.clf_time }.as_bytes());
+            o.put_trusted(if json { cx.iso_time } else { cx.clf_time }.as_bytes());
             Value::Str
         }
         Atom::RequestLine => {
             o.put(rec.method.map_or(&b"-"[..], str::as_bytes));
-            o.put(b" ");
+            o.put_trusted(b" ");
             o.put(rec.target.map_or(&b"-"[..], str::as_bytes));
-            o.put(b" ");
-            o.put(rec.version.map_or(&b"-"[..], version_str));
+            o.put_trusted(b" ");
+            o.put_trusted(rec.version.map_or(&b"-"[..], version_str));
             Value::Str
         }
         Atom::Method | Atom::Environ(EnvKey::RequestMethod) => str_or_missing(rec.method.map(str::as_bytes), o),
@@ -663,6 +700,22 @@ mod tests {
             server_port: "8000",
             ..Record::default()
         }
+    }
+
+    #[test]
+    fn word_scan_agrees_with_the_byte_rule() {
+        for b in 0..=255u8 {
+            let dirty = !(0x20..0x7f).contains(&b) || b == b'"';
+            for pos in 0..8 {
+                let mut w = [b'a'; 8];
+                w[pos] = b;
+                assert_eq!(word_needs_escape(u64::from_le_bytes(w)), dirty, "byte {b:#x} at {pos}");
+            }
+        }
+        // Long values with the dirty byte past the first words still get escaped.
+        let mut out = Vec::new();
+        Text(&mut out).put(b"0123456789abcdef0123\"x\n");
+        assert_eq!(out, b"0123456789abcdef0123\\\"x\\x0A");
     }
 
     #[test]
