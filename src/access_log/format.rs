@@ -227,11 +227,7 @@ impl Needs {
             Atom::BodyBytes | Atom::BodyBytesClf => self.body_bytes = true,
             Atom::Seconds | Atom::Millis | Atom::Micros | Atom::SecondsDecimal => self.duration = true,
             Atom::RequestHeader(h) => req(self, h.clone()),
-            Atom::ResponseHeader(h) => {
-                if !self.response_headers.contains(h) {
-                    self.response_headers.push(h.clone());
-                }
-            }
+            Atom::ResponseHeader(h) if !self.response_headers.contains(h) => self.response_headers.push(h.clone()),
             Atom::Environ(e) => match e {
                 EnvKey::RemoteAddr | EnvKey::RemotePort => self.peer = true,
                 EnvKey::ContentType => req(self, http::header::CONTENT_TYPE),

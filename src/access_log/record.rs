@@ -188,7 +188,7 @@ pub(crate) fn basic_user<'b>(value: &[u8], out: &'b mut [u8; 192]) -> Option<&'b
 
 fn finish(out: &mut [u8], len: usize) -> Option<&[u8]> {
     let user = &out[..len];
-    (!user.is_empty() && std::str::from_utf8(user).is_ok()).then_some(&*user)
+    (!user.is_empty() && std::str::from_utf8(user).is_ok()).then_some(user)
 }
 
 #[cfg(test)]

@@ -213,7 +213,7 @@ enum Value {
 }
 
 fn last<'h>(headers: Option<&'h HeaderMap>, name: &HeaderName) -> Option<&'h [u8]> {
-    headers?.get_all(name).iter().last().map(|v| v.as_bytes())
+    headers?.get_all(name).iter().next_back().map(|v| v.as_bytes())
 }
 
 /// All values of a request header, comma-joined, as the WSGI environ holds them.
