@@ -1,0 +1,875 @@
+//! Rendering a compiled [`Format`] for one [`Record`] into a caller-owned buffer: atom values,
+//! escaping, and Python's `%` conversions (width, precision, flags, `r`, `d`, `x`, `f`, `g`…).
+//!
+//! Rendering never fails and, on the default format, never allocates: values are written
+//! straight into the output `Vec` through an escaping [`Sink`], numbers through `itoa`, and
+//! width/precision are applied in place afterwards.
+//!
+//! # Escaping (text mode)
+//!
+//! Gunicorn's `SafeAtoms` only turns `"` into `\"` in string atoms. Printable ASCII is kept
+//! exactly that way here, so parsers of Gunicorn logs keep working. Unlike Gunicorn, every
+//! other byte (controls, DEL, and all bytes ≥ 0x80) becomes `\xHH` (uppercase hex), so no
+//! client can split or forge a line, not even through a percent-decoded `%0A` in `U`.
+//! Consequences: non-ASCII text (which Gunicorn logs as latin-1 mojibake) shows as `\xC3\xA9`,
+//! and since `\` itself is not escaped (for compatibility), a client-sent literal `\x0A`
+//! reads the same as an escaped newline. Literal text from the format is never escaped.
+//! Width and precision count bytes of the escaped value (Python counts characters of the
+//! unescaped one; they differ only for values with non-printable bytes).
+//!
+//! `r` / `a` follow Python's `repr()`/`ascii()` of the `"`-escaped value (quotes chosen the
+//! same way, `\\`, `\n`, `\t`, `\r`, `\xhh` lowercase); bytes ≥ 0x80 are `\xhh` for both.
+//!
+//! # JSON mode
+//!
+//! Strings are JSON strings (`\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, `\u00XX` for other
+//! controls and DEL); bytes ≥ 0x80 are read as latin-1, as Gunicorn decodes headers, and
+//! written `\u00XX`, so the output is always valid ASCII JSON. Integer atoms are numbers;
+//! missing values are `null`; `t` is RFC 3339 local time.
+//!
+//! # Values that Python would choke on
+//!
+//! `B` is `None` in Gunicorn when the byte count is unknown (`%(B)s` → `None`, `%(B)d` →
+//! `TypeError`): here it renders `-` under every conversion. Numeric conversions of string
+//! atoms are compile errors (see [`super::format`]), so a compiled format always renders.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use http::{HeaderMap, HeaderName, Version};
+
+use super::atom::{Atom, EnvKey};
+use super::format::{Conv, Field, Format, Mode, Segment, Spec};
+use super::record::{Record, basic_user, percent_decode, split_target};
+
+/// Per-line context that does not come from the request: the cached clock and the pid.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// `[24/Nov/2026:21:15:52 +0000]` (text `t`).
+    pub clf_time: &'a str,
+    /// `2026-11-24T21:15:52+00:00` (JSON `t`).
+    pub iso_time: &'a str,
+    /// The worker's pid (`p` renders `<pid>`).
+    pub pid: u32,
+}
+
+impl<'a> Context<'a> {
+    /// A context from a clock stamp and a pid.
+    pub fn new(stamp: &'a super::clock::Stamp, pid: u32) -> Self {
+        Context { clf_time: &stamp.clf, iso_time: &stamp.iso, pid }
+    }
+}
+
+const SERVER_SOFTWARE: &str = concat!("runicorn/", env!("CARGO_PKG_VERSION"));
+
+impl Format {
+    /// Appends one rendered line to `out`, without the trailing newline.
+    pub fn render(&self, rec: &Record<'_>, cx: &Context<'_>, out: &mut Vec<u8>) {
+        for seg in &self.segments {
+            match seg {
+                Segment::Literal(t) => out.extend_from_slice(t.as_bytes()),
+                Segment::Field(f) => render_field(f, self.mode, rec, cx, out),
+            }
+        }
+    }
+
+    /// Renders into a fresh `String` (tests and tools; the server uses [`Format::render`]).
+    pub fn render_to_string(&self, rec: &Record<'_>, cx: &Context<'_>) -> String {
+        let mut out = Vec::new();
+        self.render(rec, cx, &mut out);
+        // Text output is ASCII plus the format's own literals (UTF-8); JSON output is ASCII.
+        String::from_utf8(out).expect("rendered lines are UTF-8")
+    }
+}
+
+// ===== sinks: where value bytes go and how they are escaped =====
+
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+    /// For bytes the server produced itself (digits, IPs, the clock, `-`): nothing to escape
+    /// in any mode, so the text sink skips its scan.
+    fn put_trusted(&mut self, bytes: &[u8]) {
+        self.put(bytes);
+    }
+}
+
+/// Gunicorn-compatible text escaping plus `\xHH` for everything non-printable.
+struct Text<'o>(&'o mut Vec<u8>);
+/// No escaping: the value is post-processed (repr) by the caller.
+struct Raw<'o>(&'o mut Vec<u8>);
+/// JSON string contents.
+struct Json<'o>(&'o mut Vec<u8>);
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// Whether any of 8 bytes is `< 0x20`, `>= 0x7f` or `"` (word-at-a-time: most values are
+/// clean printable ASCII, and this checks them 8 bytes per step).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let high = w & HIGH;
+    (below_space | high | has_zero(w ^ (ONES * 0x7f)) | has_zero(w ^ (ONES * u64::from(b'"')))) != 0
+}
+
+impl Sink for Text<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let out = &mut *self.0;
+        // Skip the clean prefix 8 bytes at a time, then go byte by byte from the first dirty word.
+        let mut clean = 0;
+        while clean + 8 <= bytes.len() {
+            let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+            if word_needs_escape(w) {
+                break;
+            }
+            clean += 8;
+        }
+        let mut run = 0;
+        for (i, &b) in bytes.iter().enumerate().skip(clean) {
+            if (0x20..0x7f).contains(&b) && b != b'"' {
+                continue;
+            }
+            out.extend_from_slice(&bytes[run..i]);
+            run = i + 1;
+            if b == b'"' {
+                out.extend_from_slice(b"\\\"");
+            } else {
+                out.extend_from_slice(&[b'\\', b'x', HEX_UPPER[usize::from(b >> 4)], HEX_UPPER[usize::from(b & 15)]]);
+            }
+        }
+        out.extend_from_slice(&bytes[run..]);
+    }
+
+    fn put_trusted(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Raw<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Json<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        json_escape(bytes, self.0);
+    }
+}
+
+fn json_escape(bytes: &[u8], out: &mut Vec<u8>) {
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..i]);
+        run = i + 1;
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX_LOWER[usize::from(b >> 4)],
+                HEX_LOWER[usize::from(b & 15)],
+            ]),
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+}
+
+/// A JSON string literal (with quotes) for compile-time keys.
+pub(crate) fn json_string(bytes: &[u8], out: &mut String) {
+    let mut v = Vec::with_capacity(bytes.len() + 2);
+    v.push(b'"');
+    json_escape(bytes, &mut v);
+    v.push(b'"');
+    out.push_str(std::str::from_utf8(&v).expect("json_escape output is ASCII"));
+}
+
+// ===== atom values =====
+
+/// What [`emit`] produced.
+enum Value {
+    /// A string value, already written to the sink.
+    Str,
+    /// An absent string value: Gunicorn's `-`.
+    Missing,
+    /// An integer atom (nothing written yet).
+    Int(u64),
+    /// `B` with an unknown byte count (Python `None`).
+    NoneInt,
+}
+
+fn last<'h>(headers: Option<&'h HeaderMap>, name: &HeaderName) -> Option<&'h [u8]> {
+    headers?.get_all(name).iter().next_back().map(|v| v.as_bytes())
+}
+
+/// All values of a request header, comma-joined, as the WSGI environ holds them.
+fn joined<S: Sink>(headers: Option<&HeaderMap>, name: &HeaderName, o: &mut S) -> Value {
+    let Some(h) = headers else { return Value::Missing };
+    let mut any = false;
+    for v in h.get_all(name) {
+        if any {
+            o.put(b",");
+        }
+        o.put(v.as_bytes());
+        any = true;
+    }
+    if any { Value::Str } else { Value::Missing }
+}
+
+fn str_or_missing<S: Sink>(v: Option<&[u8]>, o: &mut S) -> Value {
+    match v {
+        Some(b) => {
+            o.put(b);
+            Value::Str
+        }
+        None => Value::Missing,
+    }
+}
+
+fn itoa_put<S: Sink>(n: impl itoa::Integer, o: &mut S) {
+    o.put_trusted(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn put_ip<S: Sink>(ip: IpAddr, o: &mut S) {
+    match ip {
+        IpAddr::V4(v4) => {
+            // Assembled on the stack and handed over in one piece.
+            let mut s = [0u8; 15];
+            let mut n = 0;
+            let mut buf = itoa::Buffer::new();
+            for (i, x) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s[n] = b'.';
+                    n += 1;
+                }
+                let d = buf.format(x).as_bytes();
+                s[n..n + d.len()].copy_from_slice(d);
+                n += d.len();
+            }
+            o.put_trusted(&s[..n]);
+        }
+        IpAddr::V6(v6) => {
+            // At most 45 bytes ("ffff:…:255.255.255.255"); a stack buffer avoids allocating.
+            let mut buf = [0u8; 64];
+            let mut cur = std::io::Cursor::new(&mut buf[..]);
+            let _ = write!(cur, "{v6}");
+            let n = cur.position() as usize;
+            o.put_trusted(&buf[..n]);
+        }
+    }
+}
+
+fn version_str(v: Version) -> &'static [u8] {
+    match v {
+        Version::HTTP_09 => b"HTTP/0.9",
+        Version::HTTP_10 => b"HTTP/1.0",
+        Version::HTTP_11 => b"HTTP/1.1",
+        Version::HTTP_2 => b"HTTP/2.0",
+        Version::HTTP_3 => b"HTTP/3.0",
+        _ => b"-",
+    }
+}
+
+/// `PATH_INFO`: the target's path without `SCRIPT_NAME`, percent-decoded.
+fn path_info<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
+    let Some(target) = rec.target else { return Value::Missing };
+    let (path, _) = split_target(target);
+    let path = path.strip_prefix(rec.script_name).unwrap_or(path);
+    // Decode in runs so the sink sees slices, not single bytes, in the common no-`%` case.
+    let bytes = path.as_bytes();
+    if !bytes.contains(&b'%') {
+        o.put(bytes);
+    } else {
+        percent_decode(bytes, |b| o.put(&[b]));
+    }
+    Value::Str
+}
+
+fn user<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
+    let Some(h) = rec.request_headers else { return Value::Missing };
+    let mut values = h.get_all(http::header::AUTHORIZATION).iter();
+    let Some(first) = values.next() else { return Value::Missing };
+    let mut buf = [0u8; 192];
+    let found = match values.next() {
+        None => basic_user(first.as_bytes(), &mut buf),
+        Some(_) => {
+            // Repeated Authorization: the environ value is comma-joined (rare, so allocate).
+            let all: Vec<&[u8]> = h.get_all(http::header::AUTHORIZATION).iter().map(|v| v.as_bytes()).collect();
+            basic_user(&all.join(&b","[..]), &mut buf)
+        }
+    };
+    str_or_missing(found, o)
+}
+
+fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o: &mut S) -> Value {
+    let secs = rec.duration.as_secs() % 86_400; // timedelta.seconds drops whole days
+    let micros = u64::from(rec.duration.subsec_micros());
+    match atom {
+        Atom::RemoteAddr | Atom::Environ(EnvKey::RemoteAddr) => {
+            if let Some(p) = rec.peer {
+                put_ip(p.ip(), o);
+            }
+            Value::Str
+        }
+        Atom::Ident => {
+            o.put_trusted(b"-");
+            Value::Str
+        }
+        Atom::User => user(rec, o),
+        Atom::Time => {
+            o.put_trusted(if json { cx.iso_time } else { cx.clf_time }.as_bytes());
+            Value::Str
+        }
+        Atom::RequestLine => {
+            o.put(rec.method.map_or(&b"-"[..], str::as_bytes));
+            o.put_trusted(b" ");
+            o.put(rec.target.map_or(&b"-"[..], str::as_bytes));
+            o.put_trusted(b" ");
+            o.put_trusted(rec.version.map_or(&b"-"[..], version_str));
+            Value::Str
+        }
+        Atom::Method | Atom::Environ(EnvKey::RequestMethod) => str_or_missing(rec.method.map(str::as_bytes), o),
+        Atom::PathInfo | Atom::Environ(EnvKey::PathInfo) => path_info(rec, o),
+        Atom::Query | Atom::Environ(EnvKey::QueryString) => {
+            str_or_missing(rec.target.map(|t| split_target(t).1.as_bytes()), o)
+        }
+        Atom::Protocol | Atom::Environ(EnvKey::ServerProtocol) => str_or_missing(rec.version.map(version_str), o),
+        Atom::Status => {
+            itoa_put(rec.status, o);
+            Value::Str
+        }
+        Atom::BodyBytes => rec.body_bytes.map_or(Value::NoneInt, Value::Int),
+        Atom::BodyBytesClf => match rec.body_bytes {
+            Some(n) => {
+                itoa_put(n, o);
+                Value::Str
+            }
+            None => Value::Missing,
+        },
+        Atom::Referer => joined(rec.request_headers, &http::header::REFERER, o),
+        Atom::UserAgent => joined(rec.request_headers, &http::header::USER_AGENT, o),
+        Atom::Seconds => Value::Int(secs),
+        Atom::Millis => Value::Int(secs * 1000 + micros / 1000),
+        Atom::Micros => Value::Int(secs * 1_000_000 + micros),
+        Atom::SecondsDecimal => {
+            let mut buf = itoa::Buffer::new();
+            o.put(buf.format(secs).as_bytes());
+            o.put(b".");
+            let frac = buf.format(micros + 1_000_000); // 1xxxxxx: zero-padded to 6 digits
+            o.put(&frac.as_bytes()[1..]);
+            Value::Str
+        }
+        Atom::Pid => {
+            o.put(b"<");
+            itoa_put(cx.pid, o);
+            o.put(b">");
+            Value::Str
+        }
+        Atom::RequestHeader(name) => str_or_missing(last(rec.request_headers, name), o),
+        Atom::ResponseHeader(name) => str_or_missing(last(rec.response_headers, name), o),
+        Atom::Environ(key) => emit_env(key, rec, o),
+        Atom::Missing => Value::Missing,
+    }
+}
+
+fn emit_env<S: Sink>(key: &EnvKey, rec: &Record<'_>, o: &mut S) -> Value {
+    let s = |v: &str, o: &mut S| {
+        o.put(v.as_bytes());
+        Value::Str
+    };
+    match key {
+        EnvKey::RemotePort => match rec.peer {
+            Some(SocketAddr::V4(a)) => {
+                itoa_put(a.port(), o);
+                Value::Str
+            }
+            Some(SocketAddr::V6(a)) => {
+                itoa_put(a.port(), o);
+                Value::Str
+            }
+            None => Value::Missing,
+        },
+        EnvKey::UrlScheme => s(rec.url_scheme, o),
+        EnvKey::RawUri => str_or_missing(rec.target.map(str::as_bytes), o),
+        EnvKey::ScriptName => s(rec.script_name, o),
+        EnvKey::ServerName => s(rec.server_name, o),
+        EnvKey::ServerPort => s(rec.server_port, o),
+        EnvKey::ServerSoftware => s(SERVER_SOFTWARE, o),
+        // Gunicorn assigns these per header line, so the last one wins.
+        EnvKey::ContentType => str_or_missing(last(rec.request_headers, &http::header::CONTENT_TYPE), o),
+        EnvKey::ContentLength => str_or_missing(last(rec.request_headers, &http::header::CONTENT_LENGTH), o),
+        EnvKey::Http(name) => joined(rec.request_headers, name, o),
+        // Handled in `emit` together with their letter atoms.
+        EnvKey::RemoteAddr | EnvKey::QueryString | EnvKey::PathInfo | EnvKey::RequestMethod | EnvKey::ServerProtocol => {
+            unreachable!("routed by emit")
+        }
+    }
+}
+
+// ===== conversions =====
+
+fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: &mut Vec<u8>) {
+    let spec = f.spec;
+    let start = out.len();
+    if mode == Mode::Json || spec.conv == Conv::Json {
+        // Numbers in Gunicorn's text (s, b, L) are JSON numbers here.
+        if matches!(f.atom, Atom::Status | Atom::BodyBytesClf | Atom::SecondsDecimal) {
+            match emit(&f.atom, rec, cx, true, &mut Raw(out)) {
+                Value::Str => {}
+                Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+                Value::Missing | Value::NoneInt => out.extend_from_slice(b"null"),
+            }
+            return;
+        }
+        out.push(b'"');
+        match emit(&f.atom, rec, cx, true, &mut Json(out)) {
+            Value::Str => out.push(b'"'),
+            Value::Missing | Value::NoneInt => {
+                out.truncate(start);
+                out.extend_from_slice(b"null");
+            }
+            Value::Int(n) => {
+                out.truncate(start);
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            }
+        }
+        return;
+    }
+    match spec.conv {
+        Conv::Str | Conv::Json => {
+            match emit(&f.atom, rec, cx, false, &mut Text(out)) {
+                Value::Str => {}
+                Value::Missing | Value::NoneInt => out.push(b'-'),
+                Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            }
+            if spec.width > 0 || spec.precision.is_some() {
+                truncate_and_pad(out, start, spec);
+            }
+        }
+        Conv::Repr | Conv::Ascii => {
+            match emit(&f.atom, rec, cx, false, &mut Raw(out)) {
+                Value::Str => {
+                    // repr needs the whole value to pick its quote; r/a are rare, so copy.
+                    let raw = out.split_off(start);
+                    repr(&raw, out);
+                }
+                Value::Missing => out.extend_from_slice(b"'-'"),
+                Value::NoneInt => out.push(b'-'),
+                Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            }
+            truncate_and_pad(out, start, spec);
+        }
+        _ => match emit(&f.atom, rec, cx, false, &mut Raw(out)) {
+            Value::Int(n) => number(n, spec, out),
+            // Unreachable for compiled formats (string atoms cannot take numeric conversions),
+            // kept total so rendering can never fail.
+            _ => {
+                out.truncate(start);
+                out.push(b'-');
+                truncate_and_pad(out, start, Spec { precision: None, ..spec });
+            }
+        },
+    }
+}
+
+/// Python's `repr()` of the value after Gunicorn's `"` → `\"`.
+fn repr(raw: &[u8], out: &mut Vec<u8>) {
+    let has_dq = raw.contains(&b'"');
+    let quote = if raw.contains(&b'\'') && !has_dq { b'"' } else { b'\'' };
+    out.push(quote);
+    for &b in raw {
+        match b {
+            // SafeAtoms made it `\"`; repr then doubles that backslash.
+            b'"' => out.extend_from_slice(if quote == b'"' { b"\\\\\\\"" } else { b"\\\\\"" }),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ if b == quote => out.extend_from_slice(&[b'\\', b]),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(&[b'\\', b'x', HEX_LOWER[usize::from(b >> 4)], HEX_LOWER[usize::from(b & 15)]]),
+        }
+    }
+    out.push(quote);
+}
+
+/// Applies precision (truncation) and width (space padding) to `out[start..]`, as Python
+/// does for `s`, `r` and `a`. The `0` flag does not zero-pad strings in Python either.
+fn truncate_and_pad(out: &mut Vec<u8>, start: usize, spec: Spec) {
+    if let Some(p) = spec.precision {
+        out.truncate(start + p.min(out.len() - start));
+    }
+    pad(out, start, start, spec.width, spec.left, b' ');
+}
+
+/// Pads `out[start..]` to `width`: after it when `left`, else by inserting `fill` at `at`.
+fn pad(out: &mut Vec<u8>, start: usize, at: usize, width: usize, left: bool, fill: u8) {
+    let len = out.len() - start;
+    if len >= width {
+        return;
+    }
+    let n = width - len;
+    let end = out.len();
+    out.resize(end + n, fill);
+    if !left {
+        out.copy_within(at..end, at + n);
+        out[at..at + n].fill(fill);
+    }
+}
+
+/// Python's numeric conversions of a non-negative integer.
+fn number(n: u64, spec: Spec, out: &mut Vec<u8>) {
+    let start = out.len();
+    if spec.plus {
+        out.push(b'+');
+    } else if spec.space {
+        out.push(b' ');
+    }
+    match spec.conv {
+        Conv::Decimal(_) | Conv::Octal | Conv::Hex { .. } => {
+            let (prefix, radix, upper): (&[u8], u64, bool) = match spec.conv {
+                Conv::Octal => (b"0o", 8, false),
+                Conv::Hex { upper: false } => (b"0x", 16, false),
+                Conv::Hex { upper: true } => (b"0X", 16, true),
+                _ => (b"", 10, false),
+            };
+            if spec.alt {
+                out.extend_from_slice(prefix);
+            }
+            let digits_at = out.len();
+            push_radix(n, radix, upper, out);
+            // Precision on integers is a minimum digit count.
+            if let Some(p) = spec.precision {
+                pad(out, digits_at, digits_at, p, false, b'0');
+            }
+            finish_number(out, start, digits_at, spec);
+        }
+        Conv::Fixed { .. } => {
+            let digits_at = out.len();
+            let p = spec.precision.unwrap_or(6);
+            let _ = write!(out, "{:.*}", p, n as f64);
+            if spec.alt && p == 0 {
+                out.push(b'.');
+            }
+            finish_number(out, start, digits_at, spec);
+        }
+        Conv::Exp { upper } => {
+            let digits_at = out.len();
+            let p = spec.precision.unwrap_or(6);
+            exp(n as f64, p, spec.alt, upper, out);
+            finish_number(out, start, digits_at, spec);
+        }
+        Conv::General { upper } => {
+            let digits_at = out.len();
+            let p = spec.precision.unwrap_or(6).max(1);
+            // The exponent after rounding to p significant digits decides the style.
+            let _ = write!(out, "{:.*e}", p - 1, n as f64);
+            let e_at = out[digits_at..].iter().position(|&b| b == b'e').map_or(out.len(), |i| digits_at + i);
+            let x: i64 = std::str::from_utf8(&out[e_at + 1..]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+            out.truncate(digits_at);
+            if -4 <= x && x < p as i64 {
+                let _ = write!(out, "{:.*}", (p as i64 - 1 - x) as usize, n as f64);
+            } else {
+                exp(n as f64, p - 1, false, upper, out);
+            }
+            if spec.alt {
+                // `#` keeps trailing zeros and always shows the point.
+                let e = out[digits_at..].iter().position(|&b| b == b'e' || b == b'E').map(|i| digits_at + i);
+                if !out[digits_at..].contains(&b'.') {
+                    let at = e.unwrap_or(out.len());
+                    out.insert(at, b'.');
+                }
+            } else {
+                strip_zeros(out, digits_at);
+            }
+            finish_number(out, start, digits_at, spec);
+        }
+        _ => push_radix(n, 10, false, out),
+    }
+}
+
+fn finish_number(out: &mut Vec<u8>, start: usize, digits_at: usize, spec: Spec) {
+    if spec.left {
+        pad(out, start, start, spec.width, true, b' ');
+    } else if spec.zero {
+        // Zeros go after the sign and `0x` prefix, as in Python.
+        pad(out, start, digits_at, spec.width, false, b'0');
+    } else {
+        pad(out, start, start, spec.width, false, b' ');
+    }
+}
+
+fn push_radix(mut n: u64, radix: u64, upper: bool, out: &mut Vec<u8>) {
+    if radix == 10 {
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        return;
+    }
+    let digits = if upper { HEX_UPPER } else { HEX_LOWER };
+    let mut buf = [0u8; 24];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = digits[(n % radix) as usize];
+        n /= radix;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// `%e`: Rust writes `5.09e2`; Python writes `5.09e+02`.
+fn exp(v: f64, p: usize, alt: bool, upper: bool, out: &mut Vec<u8>) {
+    let at = out.len();
+    let _ = write!(out, "{:.*e}", p, v);
+    let e_at = out[at..].iter().position(|&b| b == b'e').map_or(out.len(), |i| at + i);
+    let x: i64 = std::str::from_utf8(&out[e_at + 1..]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    out.truncate(e_at);
+    if alt && p == 0 {
+        out.push(b'.');
+    }
+    out.push(if upper { b'E' } else { b'e' });
+    out.push(if x < 0 { b'-' } else { b'+' });
+    let ax = x.unsigned_abs();
+    if ax < 10 {
+        out.push(b'0');
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(ax).as_bytes());
+}
+
+/// `%g` without `#`: drop trailing zeros of the fraction, and the point if nothing is left.
+fn strip_zeros(out: &mut Vec<u8>, at: usize) {
+    let Some(dot) = out[at..].iter().position(|&b| b == b'.').map(|i| at + i) else { return };
+    let frac_end = out[dot..].iter().position(|&b| b == b'e' || b == b'E').map_or(out.len(), |i| dot + i);
+    let mut keep = frac_end;
+    while keep > dot + 1 && out[keep - 1] == b'0' {
+        keep -= 1;
+    }
+    if keep == dot + 1 {
+        keep = dot;
+    }
+    out.drain(keep..frac_end);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_bytes(v.as_bytes()).unwrap());
+        }
+        h
+    }
+
+    const CX: Context<'static> = Context { clf_time: "[24/Nov/2026:21:15:52 +0000]", iso_time: "2026-11-24T21:15:52+00:00", pid: 4242 };
+
+    fn render(fmt: &str, rec: &Record<'_>) -> String {
+        Format::compile(fmt).unwrap_or_else(|e| panic!("{e}")).render_to_string(rec, &CX)
+    }
+
+    fn base<'a>(req: &'a HeaderMap, resp: &'a HeaderMap) -> Record<'a> {
+        Record {
+            peer: Some("127.0.0.1:48930".parse().unwrap()),
+            method: Some("GET"),
+            target: Some("/a%20b/c?x=1&y=%22"),
+            version: Some(Version::HTTP_11),
+            request_headers: Some(req),
+            status: 200,
+            response_headers: Some(resp),
+            body_bytes: Some(12),
+            duration: Duration::from_micros(509),
+            server_name: "127.0.0.1",
+            server_port: "8000",
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn word_scan_agrees_with_the_byte_rule() {
+        for b in 0..=255u8 {
+            let dirty = !(0x20..0x7f).contains(&b) || b == b'"';
+            for pos in 0..8 {
+                let mut w = [b'a'; 8];
+                w[pos] = b;
+                assert_eq!(word_needs_escape(u64::from_le_bytes(w)), dirty, "byte {b:#x} at {pos}");
+            }
+        }
+        // Long values with the dirty byte past the first words still get escaped.
+        let mut out = Vec::new();
+        Text(&mut out).put(b"0123456789abcdef0123\"x\n");
+        assert_eq!(out, b"0123456789abcdef0123\\\"x\\x0A");
+    }
+
+    #[test]
+    fn default_line() {
+        let req = headers(&[("user-agent", "curl/7.88.1")]);
+        let resp = HeaderMap::new();
+        assert_eq!(
+            render(Format::GUNICORN_DEFAULT, &base(&req, &resp)),
+            r#"127.0.0.1 - - [24/Nov/2026:21:15:52 +0000] "GET /a%20b/c?x=1&y=%22 HTTP/1.1" 200 12 "-" "curl/7.88.1""#
+        );
+    }
+
+    #[test]
+    fn every_letter_atom() {
+        let req = headers(&[
+            ("authorization", "Basic Ym9iOnNlY3JldA=="),
+            ("referer", "http://x/\"y"),
+            ("user-agent", "UA \"quoted\" \\ back"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ]);
+        let resp = headers(&[("content-type", "text/plain"), ("server", "x")]);
+        let line = render(
+            "%(h)s %(l)s %(u)s %(t)s %(m)s %(U)s %(q)s %(H)s %(s)s %(B)s %(b)s %(f)s %(a)s %(T)s %(M)s %(D)s %(L)s %(p)s %({x-forwarded-for}i)s %({Content-Type}o)s %({server}o)s %(zz)s",
+            &base(&req, &resp),
+        );
+        assert_eq!(
+            line,
+            r#"127.0.0.1 - bob [24/Nov/2026:21:15:52 +0000] GET /a b/c x=1&y=%22 HTTP/1.1 200 12 12 http://x/\"y UA \"quoted\" \ back 0 0 509 0.000509 <4242> 1.2.3.4 text/plain - -"#
+        );
+    }
+
+    #[test]
+    fn timing_atoms_follow_timedelta() {
+        let (req, resp) = (HeaderMap::new(), HeaderMap::new());
+        let mut r = base(&req, &resp);
+        r.duration = Duration::new(2, 345_678_999);
+        assert_eq!(render("%(T)s %(M)s %(D)s %(L)s", &r), "2 2345 2345678 2.345678");
+        r.duration = Duration::from_secs(86_400 + 3);
+        assert_eq!(render("%(T)s %(D)s", &r), "3 3000000"); // days dropped, as in Python
+    }
+
+    #[test]
+    fn conversions_match_python() {
+        let (req, resp) = (HeaderMap::new(), HeaderMap::new());
+        let r = base(&req, &resp);
+        let cases = [
+            ("%(s)5s|", "  200|"),
+            ("%(s)-5s|", "200  |"),
+            ("%(s)05s|", "  200|"),
+            ("%(m).2s", "GE"),
+            ("%(T)05d", "00000"),
+            ("%(D)x %(D)#X %(D)o %(D)#o", "1fd 0X1FD 775 0o775"),
+            ("%(D)+d|%(D) d|%(D).5d|%(D)10.5d|%(D)-08d|", "+509| 509|00509|     00509|509     |"),
+            ("%(D)#08x", "0x0001fd"),
+            ("%(D)f %(D)e %(D)g %(D).2e %(D)#g %(D)5.1g", "509.000000 5.090000e+02 509 5.09e+02 509.000 5e+02"),
+            ("%(D)010.3f %(D)+e %(D)E %(D)#.0f %(D).0e %(D)#.0e", "000509.000 +5.090000e+02 5.090000E+02 509. 5e+02 5.e+02"),
+            ("%(s)r %(D)r %(zz)r %(s)a %(D).2r %(s)6r|", "'200' 509 '-' '200' 50  '200'|"),
+            ("%(T)g %(T)e %(T)#x", "0 0.000000e+00 0x0"),
+        ];
+        for (fmt, want) in cases {
+            assert_eq!(render(fmt, &r), want, "{fmt}");
+        }
+        let mut big = base(&req, &resp);
+        big.body_bytes = Some(1_234_567);
+        assert_eq!(render("%(B)g %(B).3g %(B)G", &big), "1.23457e+06 1.23e+06 1.23457E+06");
+        big.body_bytes = Some(10_000_000);
+        assert_eq!(render("%(B)G %(B)#.0g", &big), "1E+07 1.e+07");
+    }
+
+    #[test]
+    fn repr_quotes_like_python() {
+        let req = headers(&[("x-a", "it's"), ("x-b", "a\"b'c"), ("x-c", "back\\slash")]);
+        let resp = HeaderMap::new();
+        let r = base(&req, &resp);
+        assert_eq!(render("%({x-a}i)r", &r), r#""it's""#);
+        // SafeAtoms makes it a\"b'c; repr of that: 'a\\"b\'c'
+        assert_eq!(render("%({x-b}i)r", &r), r#"'a\\"b\'c'"#);
+        assert_eq!(render("%({x-c}i)r", &r), r"'back\\slash'");
+    }
+
+    #[test]
+    fn controls_and_high_bytes_are_escaped() {
+        // Header values cannot carry controls other than tab (the parser rejects them), but
+        // obs-text bytes ≥ 0x80 arrive; the decoded path can carry anything.
+        let req = headers(&[("user-agent", "caf\u{e9} [31m"), ("x-tab", "a\tb")]);
+        let resp = HeaderMap::new();
+        let mut r = base(&req, &resp);
+        r.target = Some("/a%0Ab%0d%22%E9%1b%7F?q=%0A");
+        let line = render(r#"%(U)s|%(q)s|%(a)s|%({x-tab}i)s|"%(r)s""#, &r);
+        assert_eq!(line, r#"/a\x0Ab\x0D\"\xE9\x1B\x7F|q=%0A|caf\xC3\xA9 [31m|a\x09b|"GET /a%0Ab%0d%22%E9%1b%7F?q=%0A HTTP/1.1""#);
+        assert!(!line.contains('\n'));
+        assert_eq!(render("%(U)r", &r), r#"'/a\nb\r\\"\xe9\x1b\x7f'"#);
+    }
+
+    #[test]
+    fn unix_peer_query_and_missing() {
+        let (req, resp) = (HeaderMap::new(), HeaderMap::new());
+        let mut r = base(&req, &resp);
+        r.peer = None;
+        r.target = Some("/plain");
+        assert_eq!(render("[%(h)s] [%(q)s] [%({remote_port}e)s] [%(u)s] [%(f)s]", &r), "[] [] [-] [-] [-]");
+        r.body_bytes = Some(0);
+        assert_eq!(render("%(b)s %(B)s", &r), "0 0");
+        r.body_bytes = None;
+        assert_eq!(render("%(b)s %(B)s %(B)d %(B)r", &r), "- - - -");
+    }
+
+    #[test]
+    fn header_lookups_last_wins_environ_joins() {
+        let req = headers(&[("x-forwarded-for", "1.1.1.1"), ("X-Forwarded-For", "2.2.2.2"), ("content-type", "a"), ("content-type", "b")]);
+        let resp = headers(&[("set-cookie", "a=1"), ("set-cookie", "b=2")]);
+        let r = base(&req, &resp);
+        assert_eq!(
+            render("%({X-FORWARDED-FOR}i)s %({http_x_forwarded_for}e)s %({set-cookie}o)s %({content_type}e)s", &r),
+            "2.2.2.2 1.1.1.1,2.2.2.2 b=2 b"
+        );
+    }
+
+    #[test]
+    fn environ_atoms() {
+        let (req, resp) = (headers(&[("host", "example.com")]), HeaderMap::new());
+        let mut r = base(&req, &resp);
+        r.script_name = "/a%20b";
+        assert_eq!(
+            render("%({remote_addr}e) %({remote_port}e)s %({wsgi.url_scheme}e)s %({raw_uri}e)s %({query_string}e)s %({path_info}e)s %({script_name}e)s %({request_method}e)s %({server_protocol}e)s %({server_name}e)s %({server_port}e)s %({http_host}e)s".replace("e) ", "e)s ").as_str(), &r),
+            "127.0.0.1 48930 http /a%20b/c?x=1&y=%22 x=1&y=%22 /c /a%20b GET HTTP/1.1 127.0.0.1 8000 example.com"
+        );
+        r.peer = Some("[::1]:9".parse().unwrap());
+        r.version = Some(Version::HTTP_2);
+        assert_eq!(render("%(h)s %(H)s", &r), "::1 HTTP/2.0");
+    }
+
+    #[test]
+    fn rejected_request_line() {
+        let rec = Record { peer: Some("10.0.0.1:5".parse().unwrap()), status: 408, body_bytes: Some(0), ..Record::default() };
+        assert_eq!(
+            render(&format!("{} %(U)s %(q)s %(m)s %(D)s", Format::GUNICORN_DEFAULT), &rec),
+            r#"10.0.0.1 - - [24/Nov/2026:21:15:52 +0000] "- - -" 408 0 "-" "-" - - - 0"#
+        );
+    }
+
+    #[test]
+    fn json_mode() {
+        let req = headers(&[("user-agent", "a\"b\\c\t\u{e9}"), ("x-forwarded-for", "1.2.3.4")]);
+        let resp = HeaderMap::new();
+        let mut r = base(&req, &resp);
+        r.target = Some("/x%0A%01?q");
+        let f = Format::compile_json("h u t r s b B D L U a {x-forwarded-for}i {x-none}i").unwrap();
+        let line = f.render_to_string(&r, &CX);
+        assert_eq!(
+            line,
+            r#"{"h":"127.0.0.1","u":null,"t":"2026-11-24T21:15:52+00:00","r":"GET /x%0A%01?q HTTP/1.1","s":200,"b":12,"B":12,"D":509,"L":0.000509,"U":"/x\n\u0001","a":"a\"b\\c\t\u00c3\u00a9","{x-forwarded-for}i":"1.2.3.4","{x-none}i":null}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["a"], "a\"b\\c\t\u{c3}\u{a9}");
+    }
+}
