@@ -946,7 +946,7 @@ pub(crate) static DISABLE_REDIRECT_ACCESS_TO_SYSLOG: Spec<bool> = Spec {
     support: Unsupported("not implemented yet: syslog output is planned"),
     help: "Do not send access log lines to syslog.",
 };
-pub(crate) static ACCESS_LOG_FORMAT: Spec<String> = Spec {
+pub(crate) static ACCESS_LOG_FORMAT: Spec<crate::access_log::Format> = Spec {
     key: "access_log_format",
     short: None,
     long: &["access-logformat"],
@@ -955,10 +955,14 @@ pub(crate) static ACCESS_LOG_FORMAT: Spec<String> = Spec {
     default: "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"",
     meta: "STRING",
     section: Section::Logging,
-    parse: Parse::One(value::string),
+    parse: Parse::One(value::access_log_format),
     field: |s| &mut s.access_log_format,
     support: Supported,
-    help: "The access log format, with Gunicorn's %(atom)s placeholders.",
+    help: "The access log format, with Gunicorn's %(atom)s placeholders.\n\
+         \n\
+         Compiled once at start-up; a malformed format is a configuration error naming the\n\
+         byte offset. `@gunicorn` (the default), `@common`, `@combined`, `@timing` and\n\
+         `@json` select presets; `@./path` or `@/path` read a format from a file.",
 };
 pub(crate) static ERRORLOG: Spec<String> = Spec {
     key: "errorlog",

@@ -460,7 +460,12 @@ fn py_list<I: IntoIterator<Item = String>>(items: I) -> String {
 macro_rules! render_display {
     ($($t:ty),*) => { $(impl Render for $t { fn render(&self) -> String { self.to_string() } })* };
 }
-render_display!(u32, u64, i32, String);
+render_display!(u32, u64, i32, String, crate::access_log::Format);
+
+/// `access_log_format`: the nom compiler is the validator (presets `@name`, files `@./path`).
+pub fn access_log_format(text: &str) -> Result<crate::access_log::Format, String> {
+    crate::access_log::Format::from_setting(text).map_err(|e| e.to_string())
+}
 
 impl Render for bool {
     fn render(&self) -> String {

@@ -18,6 +18,9 @@ use nix::sys::signal::kill;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use std::sync::Arc;
+
+use crate::access_log::AccessLog;
 use crate::config::{self, Env, Loaded, ProcessEnv, Settings};
 use crate::error::{APP_LOAD_ERROR, WORKER_BOOT_ERROR};
 use crate::pidfile::Pidfile;
@@ -80,6 +83,9 @@ pub struct Arbiter {
     parent_master: Option<i32>,
     runner: Runner,
     rng: u64,
+    /// The access log handed to workers (its file is opened here, O_APPEND, shared by
+    /// every worker; each worker runs its own writer thread).
+    access_log: Option<Arc<AccessLog>>,
 }
 
 /// Runs the master until it exits; returns the process exit code.
@@ -143,6 +149,7 @@ impl Arbiter {
             }
         };
 
+        let access_log = open_access_log(&settings).map_err(fail)?;
         let pidfile = match &settings.pidfile {
             Some(p) => {
                 let path = if parent_master.is_some() { suffixed(p, ".2") } else { p.clone() };
@@ -175,6 +182,7 @@ impl Arbiter {
             reexec_pid: None,
             parent_master,
             runner,
+            access_log,
             rng: u64::from(pid) ^ heartbeat::monotonic_ms().rotate_left(17) | 1,
         })
     }
@@ -226,6 +234,13 @@ impl Arbiter {
                 if let Err(e) = crate::logging::reopen() {
                     tracing::error!("cannot reopen the error log: {e}");
                 }
+                // The master writes no access lines; reopening here just keeps its handle
+                // (inherited by workers forked later) pointing at the new file.
+                if let Some(log) = &self.access_log
+                    && let Err(e) = log.reopen()
+                {
+                    tracing::error!("cannot reopen the access log: {e}");
+                }
                 self.signal_workers(Signal::SIGUSR1);
             }
             Signal::SIGUSR2 => self.reexec(),
@@ -256,6 +271,16 @@ impl Arbiter {
                 }
                 if new.bind != self.settings.bind && !self.inherited {
                     self.rebind(&new);
+                }
+                if new.accesslog != self.settings.accesslog || new.access_log_format != self.settings.access_log_format {
+                    match open_access_log(&new) {
+                        Ok(log) => self.access_log = log,
+                        Err(e) => tracing::error!("{e}; keeping the previous access log"),
+                    }
+                } else if let Some(log) = &self.access_log
+                    && let Err(e) = log.reopen()
+                {
+                    tracing::error!("cannot reopen the access log: {e}");
                 }
                 self.num_workers = new.workers.max(1);
                 self.settings = new;
@@ -508,6 +533,7 @@ impl Arbiter {
                     listeners: &self.listeners,
                     settings: &self.settings,
                     max_requests,
+                    access_log: self.access_log.clone(),
                 };
                 // The child must never unwind back into the master's loop.
                 let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.runner)(ctx)))
@@ -566,6 +592,15 @@ impl Arbiter {
         }
         halt.code
     }
+}
+
+/// Opens `--access-logfile` (no thread starts here: the master must stay single-threaded).
+fn open_access_log(s: &Settings) -> Result<Option<Arc<AccessLog>>, String> {
+    let Some(target) = &s.accesslog else { return Ok(None) };
+    let log = AccessLog::open(target, s.access_log_format.clone())
+        .map_err(|e| format!("cannot open the access log {target:?}: {e}"))?
+        .with_error_handler(Box::new(|what: &str, e: &std::io::Error| tracing::error!("access log: {what}: {e}")));
+    Ok(Some(Arc::new(log)))
 }
 
 fn suffixed(p: &std::path::Path, suffix: &str) -> PathBuf {

@@ -26,6 +26,7 @@ use tokio::sync::{Semaphore, watch};
 pub use listener::{Accepting, Listener};
 pub use service::Peer;
 
+use crate::access_log::AccessLog;
 use crate::worker::heartbeat::{Slot, state};
 
 /// Boxed error type apps may return.
@@ -80,6 +81,8 @@ pub struct ServeConfig {
     pub graceful_timeout: Duration,
     /// `--max-requests` plus this worker's jitter; 0 = never retire.
     pub max_requests: u64,
+    /// The access log, when `--access-logfile` is set.
+    pub access_log: Option<Arc<AccessLog>>,
 }
 
 /// State shared by every connection of one worker.
@@ -93,6 +96,8 @@ pub struct Shared {
     max_requests: u64,
     /// This worker's heartbeat slot (None when serving in-process).
     slot: Option<&'static Slot>,
+    /// Where access-log lines go.
+    access_log: Option<Arc<AccessLog>>,
 }
 
 impl Shared {
@@ -129,6 +134,7 @@ pub async fn serve<A: AppService>(
         requests: AtomicU64::new(0),
         max_requests: cfg.max_requests,
         slot,
+        access_log: cfg.access_log.clone(),
     });
     let conns = Arc::new(Semaphore::new(cfg.worker_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -1,5 +1,6 @@
 //! The hyper `Service` every app runs behind: counts requests toward `max_requests`, adds
-//! the `Server` header, and forces `Connection: close` while the worker drains.
+//! the `Server` header, forces `Connection: close` while the worker drains, and writes the
+//! access-log line when the response body has been handed to the connection.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,13 +8,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
+use bytes::Bytes;
 use http::header::{CONNECTION, SERVER};
-use http::{HeaderValue, Request, Response};
-use hyper::body::Incoming;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
 
 use super::{AppService, Shared};
+use crate::access_log::{AccessLog, Record};
 
 /// The remote end of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +26,16 @@ pub enum Peer {
     Tcp(SocketAddr),
     /// A unix-socket client (no address).
     Unix,
+}
+
+impl Peer {
+    /// The socket address, for TCP peers.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        match self {
+            Peer::Tcp(a) => Some(*a),
+            Peer::Unix => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Peer {
@@ -54,14 +68,35 @@ impl<A> Wrapped<A> {
     }
 }
 
+/// What the access log needs from the request, copied before the app takes it (only the
+/// headers the format uses).
+struct Pending {
+    log: Arc<AccessLog>,
+    peer: Peer,
+    start: Instant,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    request_headers: Option<HeaderMap>,
+}
+
 impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
-    type Response = Response<A::Body>;
+    type Response = Response<Logged<A::Body>>;
     type Error = A::Err;
     type Future = Respond<A::Fut>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.shared.count_request();
-        Respond { inner: self.app.call(req), shared: self.shared.clone() }
+        let pending = self.shared.access_log.as_ref().map(|log| Pending {
+            start: Instant::now(),
+            peer: self.peer,
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            request_headers: log.needs().capture_request_headers(req.headers()),
+            log: log.clone(),
+        });
+        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending }
     }
 }
 
@@ -71,6 +106,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         shared: Arc<Shared>,
+        pending: Option<Pending>,
     }
 }
 
@@ -78,18 +114,92 @@ impl<F, B, E> Future for Respond<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<Logged<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut resp = std::task::ready!(this.inner.poll(cx))?;
-        let headers = resp.headers_mut();
+        let resp = std::task::ready!(this.inner.poll(cx))?;
+        let (mut parts, body) = resp.into_parts();
+        let headers = &mut parts.headers;
         if !headers.contains_key(SERVER) {
             headers.insert(SERVER, SERVER_NAME.clone());
         }
         if this.shared.draining.load(Ordering::Relaxed) {
             headers.insert(CONNECTION, CLOSE.clone());
         }
-        Poll::Ready(Ok(resp))
+        let line = this.pending.take().map(|p| {
+            let response_headers = p.log.needs().capture_response_headers(&parts.headers);
+            Line { pending: p, status: parts.status.as_u16(), response_headers, bytes: 0 }
+        });
+        Poll::Ready(Ok(Response::from_parts(parts, Logged { inner: body, line })))
+    }
+}
+
+/// The access-log line of one request, written when the body ends or is dropped.
+struct Line {
+    pending: Pending,
+    status: u16,
+    response_headers: Option<HeaderMap>,
+    bytes: u64,
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        let p = &self.pending;
+        let target = p.uri.path_and_query().map_or_else(|| p.uri.to_string(), |pq| {
+            if p.uri.scheme().is_some() { p.uri.to_string() } else { pq.as_str().to_owned() }
+        });
+        // HEAD, 1xx, 204 and 304 responses carry no body on the wire whatever the app gave.
+        let bodyless = p.method == Method::HEAD || self.status < 200 || self.status == 204 || self.status == 304;
+        let rec = Record {
+            peer: p.peer.addr(),
+            method: Some(p.method.as_str()),
+            target: Some(&target),
+            version: Some(p.version),
+            request_headers: p.request_headers.as_ref(),
+            status: self.status,
+            response_headers: self.response_headers.as_ref(),
+            body_bytes: Some(if bodyless { 0 } else { self.bytes }),
+            duration: p.start.elapsed(),
+            ..Record::default()
+        };
+        p.log.log(&rec);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The app's response body, counting the bytes handed to the connection.
+    pub struct Logged<B> {
+        #[pin]
+        inner: B,
+        line: Option<Line>,
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for Logged<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(f)) => {
+                if let (Some(line), Some(data)) = (this.line.as_mut(), f.data_ref()) {
+                    line.bytes += data.len() as u64;
+                }
+            }
+            // End of body: log now rather than when hyper drops the body.
+            None | Some(Err(_)) => drop(this.line.take()),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -25,6 +25,8 @@ pub struct Context<'a> {
     pub settings: &'a Settings,
     /// `max_requests` plus this worker's jitter (0 = never).
     pub max_requests: u64,
+    /// The access log opened by the master (its writer thread starts in the worker).
+    pub access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
 }
 
 /// Signals the master handles that a worker must not die from when they are sent to the
@@ -80,7 +82,11 @@ pub fn run<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, Boo
             return crate::error::WORKER_BOOT_ERROR;
         }
     };
+    let access_log = ctx.access_log.clone();
     let status = runtime.block_on(serve(ctx, make_app));
+    if let Some(log) = access_log {
+        log.flush();
+    }
     tracing::info!("Worker exiting (pid: {pid})");
     // Quick shutdown must not wait for connection tasks still parked in the runtime.
     runtime.shutdown_background();
@@ -135,10 +141,19 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
             slot.beat();
         }
     });
+    let access_log = ctx.access_log.clone();
     tokio::spawn(async move {
         while usr1.recv().await.is_some() {
             if let Err(e) = crate::logging::reopen() {
                 tracing::error!("cannot reopen the error log: {e}");
+            }
+            if let Some(log) = &access_log {
+                // Flushes, then reopens: blocking, but USR1 is rare and the flush is bounded.
+                let log = log.clone();
+                let reopened = tokio::task::spawn_blocking(move || log.reopen()).await;
+                if let Ok(Err(e)) = reopened {
+                    tracing::error!("cannot reopen the access log: {e}");
+                }
             }
         }
     });
@@ -148,6 +163,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
         worker_connections: s.worker_connections as usize,
         graceful_timeout: Duration::from_secs(s.graceful_timeout),
         max_requests: ctx.max_requests,
+        access_log: ctx.access_log.clone(),
     };
     // Only a worker still marked booting becomes ready: a RETIRE set early must stick.
     let _ = slot.state.compare_exchange(

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod access_log;
 mod boot;
 mod config;
 mod recycling;

@@ -328,6 +328,11 @@ impl Conn {
         Ok(Conn { stream: BufReader::new(s) })
     }
 
+    /// The underlying socket, for writing raw bytes.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        self.stream.get_mut()
+    }
+
     pub fn request(&mut self, path: &str) -> std::io::Result<Resp> {
         let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
         self.stream.get_mut().write_all(req.as_bytes())?;
