@@ -1,0 +1,545 @@
+//! One client connection's edge: the [`GateIo`] adapter between the socket and hyper that
+//! feeds every inbound byte through the strict HTTP/1 [`Gate`](crate::http::gate::Gate),
+//! and enforces the deadlines hyper lacks (keep-alive idle, header, body, send).
+//!
+//! ```text
+//! socket ──► GateIo::poll_read ──► Gate::feed ──► validated bytes ──► hyper http1
+//!   ▲                                  └─► Reject: answered in Gunicorn's format, then close
+//!   └──── GateIo::poll_write ◄──────────────────────────────────────── hyper responses
+//! ```
+//!
+//! Deadlines (all per connection, none per byte):
+//! - **idle**: after a response, the next request's first byte must come within
+//!   `--keep-alive` seconds;
+//! - **header**: a complete head within `--header-timeout` of accept / of the end of the
+//!   previous response (slowloris);
+//! - **body**: no gap longer than `--body-timeout` between body reads, and at least
+//!   `--body-min-rate` bytes/s on average once the body has taken 5 s (a 1 byte/s upload
+//!   is cut, a fast one never is); answered 408 when nothing was sent yet;
+//! - **send**: a client that stops reading for `--send-timeout` is dropped.
+//!
+//! A rejected head is answered after hyper has finished everything before it: the gate
+//! reports EOF to hyper, hyper completes and hands the socket back (`without_shutdown`),
+//! and the error response is written then, so it can never interleave with a response.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+use crate::http::error::Reject;
+use crate::http::gate::{Event, Gate, GateConfig};
+use crate::http::head::Framing;
+use crate::http::proxy::ProxyInfo;
+
+/// Time a body may run before `--body-min-rate` applies (a TCP slow start, a pause
+/// while the client reads a file).
+const RATE_GRACE: Duration = Duration::from_secs(5);
+
+/// Edge deadlines and limits of one worker.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// `--keep-alive`: idle time allowed between requests (0: hyper closes after each).
+    pub keepalive: Duration,
+    /// `--header-timeout`.
+    pub header_timeout: Duration,
+    /// `--body-timeout`.
+    pub body_timeout: Duration,
+    /// `--body-min-rate` in bytes/s (0 disables).
+    pub body_min_rate: u64,
+    /// `--send-timeout`.
+    pub send_timeout: Duration,
+    /// `--limit-request-body` in bytes (0 = unlimited).
+    pub limit_request_body: u64,
+    /// Gate configuration template (rules, PROXY mode); `proxy_allowed`/`peer_ip` are
+    /// filled per connection.
+    pub gate: GateConfig,
+    /// Peers allowed to send PROXY headers.
+    pub proxy_allow: crate::server::trust::IpList,
+    /// Peers trusted for forwarded headers.
+    pub forwarded_allow: crate::server::trust::IpList,
+}
+
+/// Counters of what the edge cut off (for logs, tests and metrics).
+#[derive(Debug, Default)]
+pub struct EdgeStats {
+    /// Requests refused by the gate.
+    pub rejected: AtomicU64,
+    /// Connections closed for an idle or header deadline.
+    pub header_timeouts: AtomicU64,
+    /// Connections closed for a body deadline or rate.
+    pub body_timeouts: AtomicU64,
+    /// Connections closed because the client stopped reading.
+    pub send_timeouts: AtomicU64,
+}
+
+/// What the service and the adapter share about one connection.
+#[derive(Debug)]
+pub struct ConnState {
+    /// Requests handed to the app whose response body has not ended.
+    in_flight: AtomicU32,
+    /// When the last response ended (milliseconds since `born`).
+    last_done_ms: AtomicU64,
+    born: Instant,
+    /// hyper's read waker, woken when a response ends (deadlines change then).
+    read_waker: Mutex<Option<Waker>>,
+    /// The client address from a PROXY header, replacing the socket peer.
+    proxied: Mutex<Option<SocketAddr>>,
+}
+
+impl ConnState {
+    pub(super) fn new() -> ConnState {
+        ConnState {
+            in_flight: AtomicU32::new(0),
+            last_done_ms: AtomicU64::new(0),
+            born: Instant::now(),
+            read_waker: Mutex::new(None),
+            proxied: Mutex::new(None),
+        }
+    }
+
+    /// A request was handed to the app.
+    pub(super) fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A response body ended (or was dropped).
+    pub(super) fn response_done(&self) {
+        self.last_done_ms.store(self.born.elapsed().as_millis() as u64, Ordering::Release);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if let Some(w) = self.read_waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            w.wake();
+        }
+    }
+
+    /// The client address a PROXY header announced, if any.
+    pub(super) fn proxied_peer(&self) -> Option<SocketAddr> {
+        *self.proxied.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn last_done(&self) -> Instant {
+        self.born + Duration::from_millis(self.last_done_ms.load(Ordering::Acquire))
+    }
+}
+
+/// Where the current message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for (the rest of) a request head.
+    Head,
+    /// Passing a request body: started at, bytes so far, last progress.
+    Body { started: Instant, bytes: u64, last: Instant, limit_left: Option<u64> },
+}
+
+/// The socket as hyper sees it.
+pub struct GateIo<S> {
+    io: S,
+    gate: Gate,
+    cfg: std::sync::Arc<EdgeConfig>,
+    stats: std::sync::Arc<EdgeStats>,
+    state: std::sync::Arc<ConnState>,
+    peer_ip: String,
+    /// Raw bytes read from the socket.
+    raw: Box<[u8]>,
+    /// Validated bytes not yet read by hyper.
+    out: Vec<u8>,
+    out_pos: usize,
+    events: Vec<Event>,
+    phase: Phase,
+    /// A refused head to answer once hyper has finished.
+    pending_reject: Option<Reject>,
+    /// hyper has written bytes since the current request's head was passed on.
+    wrote_since_head: bool,
+    /// Bytes written but not yet flushed by hyper.
+    unflushed: bool,
+    /// Reads return EOF from now on.
+    eof: bool,
+    /// No request completed yet (the header deadline counts from accept).
+    first: bool,
+    read_timer: Pin<Box<Sleep>>,
+    read_deadline: Option<Instant>,
+    /// The last poll_read returned Pending (hyper is waiting on the client), and when
+    /// the last poll_read returned: body deadlines count only time hyper spent waiting,
+    /// so an app that reads its upload late is not mistaken for a slow client.
+    waiting: bool,
+    last_return: Instant,
+    write_timer: Pin<Box<Sleep>>,
+    write_stalled_since: Option<Instant>,
+}
+
+impl<S> GateIo<S> {
+    pub(super) fn new(
+        io: S,
+        peer: Option<SocketAddr>,
+        cfg: std::sync::Arc<EdgeConfig>,
+        stats: std::sync::Arc<EdgeStats>,
+        state: std::sync::Arc<ConnState>,
+    ) -> GateIo<S> {
+        let mut gate_cfg = cfg.gate.clone();
+        // Unix-socket peers are local: trusted, as Gunicorn trusts them.
+        let ip = peer.map(|p| p.ip());
+        gate_cfg.proxy_allowed = ip.is_none_or(|ip| cfg.proxy_allow.contains(ip));
+        gate_cfg.rules.peer_trusted = ip.is_none_or(|ip| cfg.forwarded_allow.contains(ip));
+        let peer_ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        gate_cfg.peer_ip = peer_ip.clone();
+        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+        GateIo {
+            io,
+            gate: Gate::new(gate_cfg),
+            cfg,
+            stats,
+            state,
+            peer_ip,
+            raw: vec![0u8; 16 * 1024].into_boxed_slice(),
+            out: Vec::new(),
+            out_pos: 0,
+            events: Vec::new(),
+            phase: Phase::Head,
+            pending_reject: None,
+            wrote_since_head: false,
+            unflushed: false,
+            eof: false,
+            first: true,
+            read_timer: Box::pin(tokio::time::sleep_until(far)),
+            read_deadline: None,
+            waiting: false,
+            last_return: Instant::now(),
+            write_timer: Box::pin(tokio::time::sleep_until(far)),
+            write_stalled_since: None,
+        }
+    }
+
+    /// The refused head still to be answered, once hyper is done with the socket.
+    pub(super) fn take_reject(&mut self) -> Option<Reject> {
+        self.pending_reject.take()
+    }
+
+    /// The socket, for writing the error response.
+    pub(super) fn inner_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// The peer's IP as logged (`Invalid request from ip=...`).
+    pub(super) fn peer_ip(&self) -> &str {
+        &self.peer_ip
+    }
+
+    /// The deadline that applies now, and what kind it is.
+    fn deadline(&self) -> Option<(Instant, Deadline)> {
+        match self.phase {
+            Phase::Body { started, bytes, last, .. } => {
+                let gap = (last + self.cfg.body_timeout, Deadline::Body);
+                if self.cfg.body_min_rate == 0 {
+                    return Some(gap);
+                }
+                // The earliest moment the average rate can fall below the minimum with the
+                // bytes received so far.
+                let needed = Duration::from_secs_f64(bytes as f64 / self.cfg.body_min_rate as f64);
+                let rate = (started + needed.max(RATE_GRACE), Deadline::Rate);
+                Some(if rate.0 < gap.0 { rate } else { gap })
+            }
+            Phase::Head => {
+                if self.state.in_flight.load(Ordering::Acquire) > 0 {
+                    // The app is answering; the client may legitimately be silent.
+                    return None;
+                }
+                let since = if self.first { self.state.born } else { self.state.last_done() };
+                let header = (since + self.cfg.header_timeout, Deadline::Header);
+                if self.gate.buffered() == 0 && !self.first && !self.cfg.keepalive.is_zero() {
+                    let idle = (since + self.cfg.keepalive, Deadline::Idle);
+                    return Some(if idle.0 < header.0 { idle } else { header });
+                }
+                Some(header)
+            }
+        }
+    }
+
+    fn on_events(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        while !self.events.is_empty() {
+            result = result.and(self.on_event_batch());
+        }
+        result
+    }
+
+    fn on_event_batch(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        for ev in std::mem::take(&mut self.events) {
+            match ev {
+                Event::Proxy(ProxyInfo::Tcp { src, .. }) => {
+                    *self.state.proxied.lock().unwrap_or_else(|e| e.into_inner()) = Some(src);
+                }
+                Event::Proxy(_) => {}
+                Event::Head { framing, wants_upgrade, .. } => {
+                    self.wrote_since_head = false;
+                    self.first = false;
+                    if wants_upgrade {
+                        // No upgrade support yet: hyper answers it as a plain request, so
+                        // the gate must keep parsing HTTP/1 after it.
+                        let mut more = Vec::new();
+                        self.gate.upgrade_decided(false, &mut self.out, &mut more);
+                        self.events.extend(more);
+                    }
+                    let limit = self.cfg.limit_request_body;
+                    match framing {
+                        Framing::Length(n) if limit > 0 && n > limit => {
+                            self.reject(too_large(limit));
+                        }
+                        Framing::NoBody => {}
+                        _ => {
+                            let now = Instant::now();
+                            self.phase = Phase::Body {
+                                started: now,
+                                bytes: 0,
+                                last: now,
+                                limit_left: (limit > 0).then_some(limit),
+                            };
+                        }
+                    }
+                }
+                Event::MessageEnd => self.phase = Phase::Head,
+                Event::Reject(r) => {
+                    if matches!(self.phase, Phase::Body { .. }) {
+                        // The app owns this request already: fail its body read.
+                        self.log_reject(&r);
+                        self.eof = true;
+                        result = Err(io::Error::new(io::ErrorKind::InvalidData, r.message.clone()));
+                    } else {
+                        self.reject(r);
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    fn reject(&mut self, r: Reject) {
+        self.log_reject(&r);
+        self.pending_reject = Some(r);
+        self.eof = true;
+    }
+
+    fn log_reject(&self, r: &Reject) {
+        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("{}", r.log_line(&self.peer_ip));
+    }
+}
+
+/// Which deadline fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    Idle,
+    Header,
+    Body,
+    Rate,
+}
+
+fn too_large(limit: u64) -> Reject {
+    Reject {
+        status: 413,
+        reason: "Request Entity Too Large",
+        message: format!("Request body is too large (limit {limit} bytes)"),
+        body: crate::http::error::BodyStyle::Plain,
+    }
+}
+
+fn timed_out(what: &str) -> Reject {
+    Reject {
+        status: 408,
+        reason: "Request Timeout",
+        message: format!("Request body {what}"),
+        body: crate::http::error::BodyStyle::Plain,
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
+    /// Best effort, non-blocking: a small error response for a request whose body is being
+    /// read, only when hyper has not written anything for it and has nothing unflushed
+    /// (so it cannot interleave with a response).
+    fn try_answer(&mut self, cx: &mut Context<'_>, r: &Reject) {
+        if self.wrote_since_head || self.unflushed {
+            return;
+        }
+        let wire = r.to_wire();
+        let _ = Pin::new(&mut self.io).poll_write(cx, &wire);
+    }
+
+    fn on_deadline(&mut self, cx: &mut Context<'_>, kind: Deadline) -> Poll<io::Result<()>> {
+        match kind {
+            Deadline::Idle | Deadline::Header => {
+                self.stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("closing connection from {}: {:?} deadline passed", self.peer_ip, kind);
+                self.eof = true;
+                // A clean EOF: hyper closes an idle connection quietly.
+                Poll::Ready(Ok(()))
+            }
+            Deadline::Body | Deadline::Rate => {
+                self.stats.body_timeouts.fetch_add(1, Ordering::Relaxed);
+                let what = if kind == Deadline::Body { "stalled" } else { "too slow" };
+                tracing::debug!("closing connection from {}: request body {what}", self.peer_ip);
+                self.try_answer(cx, &timed_out(what));
+                self.eof = true;
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, format!("request body {what}"))))
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for GateIo<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.waiting
+            && let Phase::Body { started, last, .. } = &mut this.phase
+        {
+            let idle = this.last_return.elapsed();
+            *started += idle;
+            *last += idle;
+        }
+        let r = this.read_inner(cx, buf);
+        this.waiting = r.is_pending();
+        this.last_return = Instant::now();
+        r
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
+    fn read_inner(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self;
+        loop {
+            if this.out_pos < this.out.len() {
+                let n = buf.remaining().min(this.out.len() - this.out_pos);
+                buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
+                this.out_pos += n;
+                if this.out_pos == this.out.len() {
+                    this.out.clear();
+                    this.out_pos = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if this.eof || this.gate.is_closed() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut rb = ReadBuf::new(&mut this.raw);
+            match Pin::new(&mut this.io).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    if n == 0 {
+                        this.eof = true;
+                        continue;
+                    }
+                    if let Phase::Body { bytes, last, limit_left, .. } = &mut this.phase {
+                        *bytes += n as u64;
+                        *last = Instant::now();
+                        if let Some(left) = limit_left {
+                            // Counts framing bytes too: a chunked body a few bytes under
+                            // the limit may be refused, never one over it accepted.
+                            if n as u64 > *left {
+                                let r = too_large(this.cfg.limit_request_body);
+                                this.log_reject(&r);
+                                this.try_answer(cx, &r);
+                                this.eof = true;
+                                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, r.message)));
+                            }
+                            *left -= n as u64;
+                        }
+                    }
+                    let (gate, raw, out, events) = (&mut this.gate, &this.raw, &mut this.out, &mut this.events);
+                    gate.feed(&raw[..n], out, events);
+                    if let Err(e) = this.on_events() {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    *this.state.read_waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+                    let Some((at, kind)) = this.deadline() else {
+                        this.read_deadline = None;
+                        return Poll::Pending;
+                    };
+                    if Instant::now() >= at {
+                        return this.on_deadline(cx, kind);
+                    }
+                    if this.read_deadline != Some(at) {
+                        this.read_deadline = Some(at);
+                        this.read_timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                    }
+                    if this.read_timer.as_mut().poll(cx).is_ready() {
+                        return this.on_deadline(cx, kind);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
+    fn write_progress<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>, wrote: bool) -> Poll<io::Result<T>> {
+        match r {
+            Poll::Pending => {
+                let since = *self.write_stalled_since.get_or_insert_with(Instant::now);
+                let at = since + self.cfg.send_timeout;
+                if Instant::now() >= at {
+                    return self.send_timed_out();
+                }
+                self.write_timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                if self.write_timer.as_mut().poll(cx).is_ready() {
+                    return self.send_timed_out();
+                }
+                Poll::Pending
+            }
+            ready => {
+                self.write_stalled_since = None;
+                if wrote {
+                    self.wrote_since_head = true;
+                    self.unflushed = true;
+                }
+                ready
+            }
+        }
+    }
+
+    fn send_timed_out<T>(&mut self) -> Poll<io::Result<T>> {
+        self.stats.send_timeouts.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("dropping connection from {}: it stopped reading the response", self.peer_ip);
+        Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GateIo<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, data);
+        this.write_progress(cx, r, true)
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.write_progress(cx, r, true)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_flush(cx);
+        let r = this.write_progress(cx, r, false);
+        if let Poll::Ready(Ok(())) = r {
+            this.unflushed = false;
+        }
+        r
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
