@@ -1,3 +1,6 @@
-//! HTTP/1 request-head validation with Gunicorn 27's rules and limits.
-//!
-//! BOOTSTRAP PLACEHOLDER: the validator lands in its own change.
+//! HTTP/1 request validation with Gunicorn 27's rules and limits.
+
+pub mod error;
+pub mod head;
+pub mod chunked;
+pub mod proxy;
