@@ -86,6 +86,24 @@ impl ChunkedDecoder {
 
     /// Feed body bytes. After an error or `done`, further calls consume nothing.
     pub fn feed(&mut self, input: &[u8]) -> Result<Progress, Reject> {
+        self.feed_into(input, None)
+    }
+
+    /// Like [`feed`](Self::feed), and append to `out` the bytes that are
+    /// safe to forward: chunk data as it arrives, framing (size lines, the
+    /// CRLF after data, the trailer section) only once validated. So a
+    /// downstream parser never sees a malformed framing byte, and what it
+    /// receives doesn't depend on how the input was split.
+    pub fn feed_forward(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Progress, Reject> {
+        self.feed_into(input, Some(out))
+    }
+
+    fn feed_into(&mut self, input: &[u8], mut out: Option<&mut Vec<u8>>) -> Result<Progress, Reject> {
+        let mut emit = |bytes: &[u8]| {
+            if let Some(o) = out.as_deref_mut() {
+                o.extend_from_slice(bytes);
+            }
+        };
         let mut i = 0usize;
         while i < input.len() {
             match self.state {
@@ -93,6 +111,7 @@ impl ChunkedDecoder {
                 State::Data(n) => {
                     let avail = input.len() - i;
                     let take = usize::try_from(n).map_or(avail, |n| n.min(avail));
+                    emit(input.get(i..i + take).unwrap_or_default());
                     i += take;
                     let left = n - take as u64;
                     self.state = if left == 0 { State::DataEnd } else { State::Data(left) };
@@ -105,6 +124,7 @@ impl ChunkedDecoder {
                         if self.line != b"\r\n" {
                             return Err(Reject::chunk_terminator(&self.line));
                         }
+                        emit(b"\r\n");
                         self.line.clear();
                         self.state = State::SizeLine;
                     }
@@ -126,6 +146,7 @@ impl ChunkedDecoder {
                             return Err(Reject::chunk_line_too_long(self.line_limit));
                         }
                         let size = parse_size_line(self.line.get(..line_len).unwrap_or_default())?;
+                        emit(&self.line);
                         self.line.clear();
                         self.state = if size == 0 { State::Trailers } else { State::Data(size) };
                     } else {
@@ -168,6 +189,7 @@ impl ChunkedDecoder {
                             let section = self.line.get(..line_start).unwrap_or_default();
                             let mut edits = Vec::new();
                             parse_fields(section, 0, &self.rules, FieldsKind::Trailers, &mut edits)?;
+                            emit(&self.line);
                             self.line = Vec::new();
                             self.state = State::Done;
                             return Ok(Progress { consumed: i, done: true });

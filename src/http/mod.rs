@@ -4,3 +4,7 @@ pub mod error;
 pub mod head;
 pub mod chunked;
 pub mod proxy;
+pub mod gate;
+
+#[cfg(test)]
+mod tests;
