@@ -18,7 +18,7 @@
 
 use super::chunked::{ChunkedDecoder, LengthDecoder};
 use super::error::Reject;
-use super::head::{Framing, Rules, Status, parse_head};
+use super::head::{Framing, Head, Rules, Status, parse_head};
 use super::proxy::{ProxyInfo, ProxyMode, parse_proxy};
 
 /// Per-connection settings.
@@ -198,6 +198,9 @@ impl Gate {
                         }
                         Err(r) => return self.reject(r, events),
                         Ok(Status::Complete(head)) => {
+                            if let Err(r) = hyper_target_check(&head, pending) {
+                                return self.reject(r, events);
+                            }
                             out.extend_from_slice(&head.rewrite(pending));
                             self.requests += 1;
                             self.keep_alive = head.keep_alive();
@@ -343,4 +346,28 @@ impl Gate {
         }
         trigger
     }
+}
+
+/// Targets Gunicorn accepts but hyper's URI parser (the `http` crate) would
+/// answer with its own bare 400: refuse them here instead, worded as
+/// Gunicorn's `InvalidRequestLine`, so the client gets one consistent error
+/// format and hyper never sees a request it would reject. Origin-form
+/// targets made only of bytes `http` always accepts skip the (allocating)
+/// parse; everything else is checked with the very parser hyper uses.
+fn hyper_target_check(head: &Head<'_>, pending: &[u8]) -> Result<(), Reject> {
+    let t = head.target;
+    let fast = t.first() == Some(&b'/')
+        && t.len() <= 65_534
+        && t.iter().all(|&b| !matches!(b, b'"' | b'<' | b'>' | b'`' | b'#' | b'{' | b'}'));
+    if fast || head.method == b"CONNECT" && http::uri::Authority::try_from(t).is_ok() {
+        return Ok(());
+    }
+    if http::Uri::try_from(t).is_ok() {
+        return Ok(());
+    }
+    // Report the request line exactly as received.
+    let skip = if pending.starts_with(b"\r\n") { 2 } else { 0 };
+    let rest = pending.get(skip..).unwrap_or_default();
+    let line = rest.iter().position(|&b| b == b'\r').and_then(|e| rest.get(..e)).unwrap_or(rest);
+    Err(Reject::request_line(line))
 }

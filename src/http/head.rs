@@ -562,15 +562,10 @@ pub(crate) fn parse_fields<'a>(
             Cow::Owned(v)
         };
         match upper.as_slice() {
-            b"HOST" => {
-                if std::mem::replace(&mut f.host, true) {
-                    return Err(Reject::header(b"HOST"));
-                }
-            }
-            b"CONTENT-TYPE" => {
-                if std::mem::replace(&mut f.content_type, true) {
-                    return Err(Reject::header(b"CONTENT-TYPE"));
-                }
+            // Singletons (26.1): a second Host or Content-Type is refused.
+            b"HOST" if std::mem::replace(&mut f.host, true) => return Err(Reject::header(b"HOST")),
+            b"CONTENT-TYPE" if std::mem::replace(&mut f.content_type, true) => {
+                return Err(Reject::header(b"CONTENT-TYPE"));
             }
             b"CONTENT-LENGTH" => f.content_length.push(full_value),
             b"TRANSFER-ENCODING" => f.transfer_encoding.push(full_value),
