@@ -270,7 +270,14 @@ impl Gate {
         if !matches!(self.state, State::AwaitUpgrade) {
             return;
         }
-        self.state = if accepted { State::Passthrough } else { State::Head };
+        self.state = if accepted {
+            State::Passthrough
+        } else if self.keep_alive {
+            State::Head
+        } else {
+            State::Finished
+        };
+        self.wants_upgrade = false;
         self.scanned = self.start;
         self.lf_count = 0;
         self.feed(&[], out, events);
@@ -285,10 +292,12 @@ impl Gate {
 
     fn message_end(&mut self, events: &mut Vec<Event>) {
         events.push(Event::MessageEnd);
-        self.state = if !self.keep_alive {
-            State::Finished
-        } else if self.wants_upgrade {
+        // An upgrade request waits for the server's answer even when the
+        // request alone would close (CONNECT): only a refusal ends it.
+        self.state = if self.wants_upgrade {
             State::AwaitUpgrade
+        } else if !self.keep_alive {
+            State::Finished
         } else {
             State::Head
         };

@@ -175,6 +175,13 @@ fn valid_request_lines() {
     let ev = ok(b"CONNECT example.com:443 HTTP/1.1\r\n\r\n");
     assert!(matches!(ev[0], Event::Head { wants_upgrade: true, keep_alive: false, .. }));
     ok(b"CONNECT /a HTTP/1.1\r\n\r\n");
+    // A refused CONNECT closes (Gunicorn 27 never keeps a CONNECT connection).
+    let mut g = Gate::new(cfg());
+    let (mut out, mut ev) = (Vec::new(), Vec::new());
+    g.feed(b"CONNECT h:1 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", &mut out, &mut ev);
+    assert!(g.awaiting_upgrade());
+    g.upgrade_decided(false, &mut out, &mut ev);
+    assert!(g.is_closed() && out == b"CONNECT h:1 HTTP/1.1\r\n\r\n");
     report("valid_request_lines");
 }
 
