@@ -34,8 +34,12 @@ pub enum ProxyInfo {
 }
 
 const V2_SIG: &[u8; 12] = b"\r\n\r\n\x00\r\nQUIT\n";
-/// v1 lines are at most 107 bytes including CRLF (spec §2.1).
-const V1_MAX: usize = 107;
+/// A valid v1 line is at most 107 bytes (spec §2.1), but Gunicorn reads up
+/// to the CRLF whatever its length and reports the whole line. We keep that
+/// wording for lines up to this many bytes and bound memory beyond it; the
+/// verdict only ever looks at the first `V1_CAP + 2` bytes, so it doesn't
+/// depend on how the input was split.
+const V1_CAP: usize = 4096;
 
 /// Parse a PROXY header at the start of `buf`. `Ok(None)` = need more bytes.
 /// On success returns what it said and how many bytes it occupied.
@@ -66,16 +70,14 @@ pub fn parse_proxy(buf: &[u8], mode: ProxyMode) -> Result<Option<(ProxyInfo, usi
 }
 
 fn parse_v1(buf: &[u8]) -> Result<Option<(ProxyInfo, usize)>, Reject> {
-    let Some(crlf) = buf.windows(2).position(|w| w == b"\r\n") else {
-        if buf.len() >= V1_MAX {
-            return Err(Reject::proxy_line(buf.get(..V1_MAX).unwrap_or(buf)));
+    let window = buf.get(..V1_CAP + 2).unwrap_or(buf);
+    let Some(crlf) = window.windows(2).position(|w| w == b"\r\n") else {
+        if buf.len() >= V1_CAP + 2 {
+            return Err(Reject::proxy_line(buf.get(..V1_CAP).unwrap_or(buf)));
         }
         return Ok(None);
     };
     let line = buf.get(..crlf).unwrap_or_default();
-    if crlf + 2 > V1_MAX {
-        return Err(Reject::proxy_line(line));
-    }
     let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let [_, proto, src, dst, sport, dport] = parts.as_slice() else {
         return Err(Reject::proxy_line(line));

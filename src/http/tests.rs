@@ -625,6 +625,15 @@ fn proxy_protocol() {
     bad_with(&v1, b"PROXY TCP4 1.2.3.04 5.6.7.8 1 2\r\n", 400, &pl("'PROXY TCP4 1.2.3.04 5.6.7.8 1 2'"));
     bad_with(&v1, b"PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n", 400, &pl("'PROXY TCP4 1.2.3.4  5.6.7.8 1 2'"));
     bad_with(&v1, b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\nGET / HTTP/1.1\r\n\r\n", 400, &pl("'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\\nGET / HTTP/1.1'"));
+    // Long lines: reported whole (as Gunicorn) up to the cap, then cut.
+    let mut long = b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2".to_vec();
+    long.resize(300, b' ');
+    let msg = pl(&format!("'{}'", String::from_utf8_lossy(&long)));
+    long.extend_from_slice(b"\r\nGET / HTTP/1.1\r\n\r\n");
+    bad_with(&v1, &long, 400, &msg);
+    let mut flood = b"PROXY ".to_vec();
+    flood.resize(10_000, b'A');
+    bad_with(&v1, &flood, 400, &pl(&format!("'PROXY {}'", "A".repeat(4090))));
     let forbidden = GateConfig { proxy_allowed: false, ..v1.clone() };
     bad_with(&forbidden, b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n\r\n", 403, "Proxy request from '127.0.0.1' not allowed");
     ok_out(&forbidden, b"GET / HTTP/1.1\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n");
