@@ -180,6 +180,11 @@ impl ChunkedDecoder {
                             return Err(Reject::chunk_terminator(&got));
                         }
                     }
+                    // Checked per byte count, before the LF is looked at, so
+                    // the verdict doesn't depend on read sizes.
+                    if self.line.len() > self.trailer_cap {
+                        return Err(Reject::headers_limit("limit request trailer section size"));
+                    }
                     if has_lf {
                         if !cur.ends_with(b"\r\n") {
                             return Err(Reject::header_bare_lf());
@@ -194,9 +199,6 @@ impl ChunkedDecoder {
                             self.state = State::Done;
                             return Ok(Progress { consumed: i, done: true });
                         }
-                    }
-                    if self.line.len() > self.trailer_cap {
-                        return Err(Reject::headers_limit("limit request trailer section size"));
                     }
                 }
             }

@@ -85,7 +85,9 @@ impl Rules {
 
     /// Hard bound on everything [`parse_head`] may need buffered.
     pub fn max_head_bytes(&self) -> usize {
-        self.line_limit().saturating_add(4).saturating_add(self.max_header_buffer()).saturating_add(2)
+        // Leading CRLF + line + slack + CRLF + header window + final CRLF,
+        // rounded up: parse_head has always decided before this much.
+        self.line_limit().saturating_add(self.max_header_buffer()).saturating_add(16)
     }
 }
 
@@ -258,18 +260,26 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
         _ => {}
     }
     let limit = rules.line_limit();
-    let Some(lf) = find(buf, start, b'\n') else {
-        // Gunicorn rejects once the buffered line can no longer fit even if
-        // its CRLF arrived next. A trailing CR is not counted so the verdict
-        // doesn't depend on whether the CR came alone.
-        let rest = buf.get(start..).unwrap_or_default();
-        let pending = match rest {
-            [head @ .., b'\r'] => head.len(),
-            _ => rest.len(),
-        };
-        if pending > limit.saturating_add(2) {
-            return Err(Reject::line_too_large(pending, limit));
-        }
+    // Every verdict below is a function of a prefix of `buf` whose length
+    // doesn't depend on how much has arrived (windows), so feeding the same
+    // bytes in any split gives the same answer.
+    //
+    // Request line: Gunicorn rejects once the buffered line can no longer
+    // fit even if its CRLF arrived next (more than limit + 2 bytes). A CR
+    // right before the LF (or last in the buffer) is not counted.
+    let line_window = buf.get(..start.saturating_add(limit).saturating_add(4)).unwrap_or(buf);
+    let lf = find(line_window, start, b'\n');
+    let upto = lf.unwrap_or(line_window.len());
+    let content = buf.get(start..upto).unwrap_or_default();
+    let content_len = match content {
+        [head @ .., b'\r'] => head.len(),
+        _ => content.len(),
+    };
+    if content_len > limit.saturating_add(2) {
+        let reported = if lf.is_some() { content_len } else { buf.len().saturating_sub(start) };
+        return Err(Reject::line_too_large(reported, limit));
+    }
+    let Some(lf) = lf else {
         return Ok(Status::Incomplete);
     };
     // A lone LF (also `\r\n\n`) ends the request line: refused (27.0).
@@ -287,39 +297,37 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
     let rl = parse_request_line(line, start, rules, &mut edits)?;
 
     // Header section: find its end first (validation happens only on a
-    // complete head, so the split of the input never changes the verdict),
-    // refusing bare LFs as soon as they show up.
+    // complete head, as in Gunicorn), refusing bare LFs as soon as they show
+    // up, within a window of Gunicorn's header buffer size.
     let hstart = lf + 1;
+    let cap = rules.max_header_buffer();
+    let window = buf.get(..hstart.saturating_add(cap).saturating_add(2)).unwrap_or(buf);
     let mut pos = hstart;
     let end = loop {
-        match buf.get(pos..) {
+        match window.get(pos..) {
             None | Some([]) | Some([b'\r']) => break None,
             Some([b'\r', b'\n', ..]) => break Some(pos),
             Some([b'\n', ..]) => return Err(Reject::header_bare_lf()),
             Some(_) => {}
         }
-        match find(buf, pos, b'\n') {
+        match find(window, pos, b'\n') {
             None => break None,
             Some(i) => {
-                if buf.get(i - 1) != Some(&b'\r') {
+                if window.get(i - 1) != Some(&b'\r') {
                     return Err(Reject::header_bare_lf());
                 }
                 pos = i + 1;
             }
         }
     };
-    let cap = rules.max_header_buffer();
     let Some(end) = end else {
-        // Pending bytes past the cap can never form an acceptable head.
-        let pending = buf.len().saturating_sub(hstart);
-        if pending > cap.saturating_add(2) {
+        // No end within the window: once the window is full, the head can
+        // never be acceptable.
+        if buf.len() >= hstart.saturating_add(cap).saturating_add(2) {
             return Err(Reject::headers_limit("max buffer headers"));
         }
         return Ok(Status::Incomplete);
     };
-    if end - hstart > cap {
-        return Err(Reject::headers_limit("max buffer headers"));
-    }
     let section = buf.get(hstart..end).unwrap_or_default();
     let h = parse_fields(section, hstart, rules, FieldsKind::Headers, &mut edits)?;
 
