@@ -85,6 +85,8 @@ pub struct Gate {
     /// How far `buf` was scanned for head-end / bare-LF triggers.
     scanned: usize,
     lf_count: usize,
+    /// Where the header section of the pending head starts, once known.
+    hstart: Option<usize>,
     /// Persistence and upgrade of the message whose body is in flight.
     keep_alive: bool,
     wants_upgrade: bool,
@@ -101,6 +103,7 @@ impl Gate {
             start: 0,
             scanned: 0,
             lf_count: 0,
+            hstart: None,
             keep_alive: true,
             wants_upgrade: false,
             requests: 0,
@@ -215,6 +218,7 @@ impl Gate {
                             self.start += head.len;
                             self.scanned = self.start;
                             self.lf_count = 0;
+                            self.hstart = None;
                             match framing {
                                 Framing::NoBody => self.message_end(events),
                                 Framing::Length(0) => self.message_end(events),
@@ -280,6 +284,7 @@ impl Gate {
         self.wants_upgrade = false;
         self.scanned = self.start;
         self.lf_count = 0;
+        self.hstart = None;
         self.feed(&[], out, events);
     }
 
@@ -337,6 +342,10 @@ impl Gate {
             self.lf_count += 1;
             let prev = if i > self.start { self.buf.get(i - 1).copied() } else { None };
             let end_marker = i >= self.start + 3 && self.buf.get(i - 3..=i) == Some(b"\r\n\r\n".as_slice());
+            let leading_empty = i == self.start + 1 && prev == Some(b'\r');
+            if self.hstart.is_none() && !leading_empty {
+                self.hstart = Some(i + 1);
+            }
             // Early LFs settle the request line; a bare LF or the end of the
             // head settles everything.
             if prev != Some(b'\r') || self.lf_count <= 2 || end_marker {
@@ -345,10 +354,12 @@ impl Gate {
         }
         self.scanned = self.buf.len();
         let pending = self.buf.len() - self.start;
-        let rest = self.buf.get(self.start..).unwrap_or_default();
-        let line_done = self.lf_count >= 2 || (self.lf_count == 1 && !rest.starts_with(b"\r\n"));
-        if !line_done && pending > rules.line_limit().saturating_add(2) {
-            trigger = true;
+        match self.hstart {
+            // The request line can't fit any more.
+            None if pending > rules.line_limit().saturating_add(2) => trigger = true,
+            // The header window (see parse_head) is full.
+            Some(h) if self.buf.len() >= h.saturating_add(rules.max_header_buffer()).saturating_add(2) => trigger = true,
+            _ => {}
         }
         if pending > rules.max_head_bytes() {
             trigger = true;

@@ -382,6 +382,22 @@ fn limits_at_exact_boundaries() {
     }
     let r = run_with(&cfg(), &v);
     assert_eq!(r.events, vec![Event::Reject(super::error::Reject::headers_limit("max buffer headers"))]);
+    // Small limits: the header window is Gunicorn's buffer size
+    // (3 × (40 + 2) + 4 = 130 bytes); an unterminated section past it is
+    // refused whatever the read sizes.
+    let small = cfg_rules(Rules { limit_request_fields: 3, limit_request_field_size: 40, ..Rules::default() });
+    let mut v = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    v.resize(16 + 132, b'a');
+    let r = run_with(&small, &v);
+    assert_eq!(r.events, vec![Event::Reject(super::error::Reject::headers_limit("max buffer headers"))]);
+    v.truncate(16 + 131);
+    assert!(run_with(&small, &v).events.is_empty());
+    // Exactly at the cap with its terminator: fine (size is then checked
+    // per field: this 130-byte line is over the 40-byte field limit).
+    let mut v = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    v.resize(16 + 128, b'a');
+    v.extend_from_slice(b"\r\n\r\n");
+    bad_with(&small, &v, 431, "limit request headers fields size");
     // Memory stays bounded without any LF at all. The reported size is what
     // was buffered when the verdict fell (as in Gunicorn), so only the
     // status is split-invariant here.
