@@ -173,13 +173,6 @@ impl ChunkedDecoder {
                     self.line.extend_from_slice(chunk);
                     i += chunk.len();
                     let cur = self.line.get(line_start..).unwrap_or_default();
-                    if let [b'\r', x, ..] = cur {
-                        if *x != b'\n' {
-                            // `0\r\n\rX`: the terminating CRLF is broken.
-                            let got = [b'\r', *x];
-                            return Err(Reject::chunk_terminator(&got));
-                        }
-                    }
                     // Checked per byte count, before the LF is looked at, so
                     // the verdict doesn't depend on read sizes.
                     if self.line.len() > self.trailer_cap {
@@ -219,6 +212,11 @@ fn parse_size_line(line: &[u8]) -> Result<u64, Reject> {
         }
         None => (line, None),
     };
+    // Gunicorn's order: a CR in the extensions, then the size, then the
+    // extension grammar.
+    if ext.is_some_and(|e| e.contains(&b'\r')) {
+        return Err(Reject::chunk_extension("bare CR not allowed"));
+    }
     if size.is_empty() || !size.iter().all(u8::is_ascii_hexdigit) {
         return Err(Reject::chunk_size(size));
     }
@@ -235,18 +233,14 @@ fn parse_size_line(line: &[u8]) -> Result<u64, Reject> {
             .and_then(|n| n.checked_add(u64::from(v)))
             .ok_or_else(|| Reject::chunk_size(size))?;
     }
-    if let Some(ext) = ext {
-        if ext.contains(&b'\r') {
-            return Err(Reject::chunk_extension("bare CR not allowed"));
-        }
-        if !valid_extensions(ext) {
-            return Err(Reject::chunk_extension("invalid chunk extension"));
-        }
+    if ext.is_some_and(|e| !valid_extensions(e)) {
+        return Err(Reject::chunk_extension("invalid chunk extension"));
     }
     Ok(n)
 }
 
-/// `*( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`, at least one.
+/// `*( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`, at least one, and
+/// nothing (not even whitespace) after the last one.
 fn valid_extensions(mut s: &[u8]) -> bool {
     fn ws(s: &[u8]) -> &[u8] {
         let mut s = s;
@@ -275,11 +269,10 @@ fn valid_extensions(mut s: &[u8]) -> bool {
         }
     }
     loop {
-        s = ws(s);
         if s.is_empty() {
             return true;
         }
-        let Some(rest) = s.strip_prefix(b";") else { return false };
+        let Some(rest) = ws(s).strip_prefix(b";") else { return false };
         let Some(rest) = token(ws(rest)) else { return false };
         let after = ws(rest);
         s = if let Some(v) = after.strip_prefix(b"=") {

@@ -332,12 +332,14 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
     let h = parse_fields(section, hstart, rules, FieldsKind::Headers, &mut edits)?;
 
     let version = rl.version;
-    let framing = framing(&h, version)?;
+    // Gunicorn checks Expect before the framing headers (live: `Expect: foo`
+    // with `Transfer-Encoding: foo` is a 417, not a 501).
     let expect_continue = match h.expect.as_deref() {
         None => false,
         Some(v) if v.eq_ignore_ascii_case(b"100-continue") => version >= (1, 1),
         Some(v) => return Err(Reject::expectation(v)),
     };
+    let framing = framing(&h, version)?;
     Ok(Status::Complete(Head {
         len: end + 2,
         method: rl.method,
@@ -600,27 +602,31 @@ pub(crate) fn parse_fields<'a>(
 /// RFC 9112 §6.3 as Gunicorn applies it.
 fn framing(f: &Fields<'_>, version: (u8, u8)) -> Result<Framing, Reject> {
     if !f.transfer_encoding.is_empty() {
-        let joined: Cow<'_, [u8]> = if f.transfer_encoding.len() == 1 {
-            Cow::Borrowed(f.transfer_encoding.first().map(|v| v.as_ref()).unwrap_or_default())
-        } else {
-            Cow::Owned(f.transfer_encoding.iter().map(|v| v.as_ref()).collect::<Vec<_>>().join(&b","[..]))
-        };
-        let mut chunked = 0usize;
+        // Codings are taken in order across all TE fields, as Gunicorn does:
+        // an unknown coding is a 501 naming the field it came in, unless a
+        // second `chunked` or a coding after `chunked` was met first (400).
+        let mut chunked = false;
         let mut last_chunked = false;
-        for coding in joined.split(|&b| b == b',') {
-            let c = trim_ows(coding);
-            last_chunked = false;
-            if c.eq_ignore_ascii_case(b"chunked") {
-                chunked += 1;
-                last_chunked = true;
-            } else if ![&b"identity"[..], b"gzip", b"deflate", b"compress"]
-                .iter()
-                .any(|k| c.eq_ignore_ascii_case(k))
-            {
-                return Err(Reject::unsupported_coding(&joined));
+        for field in &f.transfer_encoding {
+            for coding in field.split(|&b| b == b',') {
+                let c = trim_ows(coding);
+                if c.eq_ignore_ascii_case(b"chunked") {
+                    if chunked {
+                        return Err(Reject::header(b"TRANSFER-ENCODING"));
+                    }
+                    chunked = true;
+                    last_chunked = true;
+                } else if [&b"identity"[..], b"gzip", b"deflate", b"compress"].iter().any(|k| c.eq_ignore_ascii_case(k)) {
+                    if chunked {
+                        return Err(Reject::header(b"TRANSFER-ENCODING"));
+                    }
+                    last_chunked = false;
+                } else {
+                    return Err(Reject::unsupported_coding(field));
+                }
             }
         }
-        if chunked != 1 || !last_chunked {
+        if !last_chunked {
             return Err(Reject::header(b"TRANSFER-ENCODING"));
         }
         if version < (1, 1) {
