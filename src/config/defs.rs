@@ -370,6 +370,94 @@ pub(crate) static LIMIT_REQUEST_FIELD_SIZE: Spec<u32> = Spec {
          is spelled with an underscore.",
 };
 
+// runicorn's edge settings: what nginx did in front of Gunicorn (server/conn.rs).
+pub(crate) static HEADER_TIMEOUT: Spec<u64> = Spec {
+    key: "header_timeout",
+    short: None,
+    long: &["header-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "10",
+    meta: "INT",
+    section: Section::Security,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.header_timeout,
+    support: Supported,
+    help: "Seconds a client has to send a complete request head; 0 disables.\n\
+         \n\
+         A runicorn addition (nginx: client_header_timeout). Counted from accept, or from\n\
+         the end of the previous response on a keep-alive connection; slowloris clients\n\
+         that trickle headers are cut off. --keep-alive stays the idle time allowed\n\
+         before the next request starts.",
+};
+pub(crate) static BODY_TIMEOUT: Spec<u64> = Spec {
+    key: "body_timeout",
+    short: None,
+    long: &["body-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "30",
+    meta: "INT",
+    section: Section::Security,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.body_timeout,
+    support: Supported,
+    help: "Seconds a request body may stall before 408 and close; 0 disables.\n\
+         \n\
+         A runicorn addition (nginx: client_body_timeout).",
+};
+pub(crate) static BODY_MIN_RATE: Spec<u64> = Spec {
+    key: "body_min_rate",
+    short: None,
+    long: &["body-min-rate"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "256",
+    meta: "BYTES",
+    section: Section::Security,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.body_min_rate,
+    support: Supported,
+    help: "Minimum average upload rate (bytes/s) after 5 s of body; 0 disables.\n\
+         \n\
+         A runicorn addition: a client trickling its body (1 byte/s) never stalls long\n\
+         enough for --body-timeout, so the average rate is checked too. Time the app spends\n\
+         not reading the body does not count against the client.",
+};
+pub(crate) static SEND_TIMEOUT: Spec<u64> = Spec {
+    key: "send_timeout",
+    short: None,
+    long: &["send-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "30",
+    meta: "INT",
+    section: Section::Security,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.send_timeout,
+    support: Supported,
+    help: "Seconds a client may stop reading a response; 0 disables.\n\
+         \n\
+         A runicorn addition (nginx: send_timeout).",
+};
+pub(crate) static LIMIT_REQUEST_BODY: Spec<u64> = Spec {
+    key: "limit_request_body",
+    short: None,
+    long: &["limit-request-body"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "BYTES",
+    section: Section::Security,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.limit_request_body,
+    support: Supported,
+    help: "The maximum request body size in bytes (413); 0 means unlimited.\n\
+         \n\
+         A runicorn addition (nginx: client_max_body_size). A Content-Length over the\n\
+         limit is refused before the body is read; a chunked body when it crosses it.",
+};
+
 // ===== Section::Debugging =====
 pub(crate) static RELOAD: Spec<bool> = Spec {
     key: "reload",
@@ -690,7 +778,7 @@ pub(crate) static FORWARDED_ALLOW_IPS: Spec<Vec<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::addr_list),
     field: |s| &mut s.forwarded_allow_ips,
-    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    support: Supported,
     help: "Proxy addresses or networks (comma list, or *) trusted for forwarded headers.\n\
          \n\
          Defaults to $FORWARDED_ALLOW_IPS when set.",
@@ -734,7 +822,7 @@ pub(crate) static PROXY_PROTOCOL: Spec<String> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::proxy_protocol),
     field: |s| &mut s.proxy_protocol,
-    support: Unsupported("not implemented yet: PROXY protocol support is planned"),
+    support: Supported,
     help: "Accept the PROXY protocol: off, v1, v2 or auto (the bare flag means auto).",
 };
 pub(crate) static PROXY_ALLOW_IPS: Spec<Vec<String>> = Spec {
@@ -748,7 +836,7 @@ pub(crate) static PROXY_ALLOW_IPS: Spec<Vec<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::addr_list),
     field: |s| &mut s.proxy_allow_ips,
-    support: Unsupported("not implemented yet: PROXY protocol support is planned"),
+    support: Supported,
     help: "Addresses or networks (comma list, or *) allowed to send PROXY headers.",
 };
 pub(crate) static PROTOCOL: Spec<String> = Spec {
@@ -808,7 +896,7 @@ pub(crate) static PERMIT_OBSOLETE_FOLDING: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.permit_obsolete_folding,
-    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    support: Supported,
     help: "Accept obsolete folded (continuation) header lines instead of a 400.",
 };
 pub(crate) static STRIP_HEADER_SPACES: Spec<bool> = Spec {
@@ -822,7 +910,7 @@ pub(crate) static STRIP_HEADER_SPACES: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.strip_header_spaces,
-    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    support: Supported,
     help: "Strip blanks between a header name and its colon (unsafe, deprecated).",
 };
 pub(crate) static PERMIT_UNCONVENTIONAL_HTTP_METHOD: Spec<bool> = Spec {
@@ -836,7 +924,7 @@ pub(crate) static PERMIT_UNCONVENTIONAL_HTTP_METHOD: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.permit_unconventional_http_method,
-    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    support: Supported,
     help: "Accept HTTP methods that break naming conventions (length, case, #).",
 };
 pub(crate) static PERMIT_UNCONVENTIONAL_HTTP_VERSION: Spec<bool> = Spec {
@@ -850,7 +938,7 @@ pub(crate) static PERMIT_UNCONVENTIONAL_HTTP_VERSION: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.permit_unconventional_http_version,
-    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    support: Supported,
     help: "Accept HTTP versions other than 1.x.",
 };
 pub(crate) static CASEFOLD_HTTP_METHOD: Spec<bool> = Spec {
@@ -864,7 +952,7 @@ pub(crate) static CASEFOLD_HTTP_METHOD: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.casefold_http_method,
-    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    support: Supported,
     help: "Upper-case received HTTP methods (legacy, deprecated).",
 };
 pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
@@ -878,7 +966,7 @@ pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::comma_list),
     field: |s| &mut s.forwarder_headers,
-    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    support: Supported,
     help: "Headers with underscores a trusted proxy may pass into the environ.",
 };
 pub(crate) static HEADER_MAP: Spec<String> = Spec {
@@ -897,7 +985,7 @@ pub(crate) static HEADER_MAP: Spec<String> = Spec {
         )
     }),
     field: |s| &mut s.header_map,
-    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
+    support: Supported,
     help: "How header names with underscores are handled: drop, refuse or dangerous.",
 };
 pub(crate) static ROOT_PATH: Spec<String> = Spec {

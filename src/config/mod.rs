@@ -55,6 +55,16 @@ pub struct Settings {
     pub limit_request_line: u32,
     pub limit_request_fields: u32,
     pub limit_request_field_size: u32,
+    /// runicorn: seconds for a complete request head (0 = off).
+    pub header_timeout: u64,
+    /// runicorn: seconds a request body may stall (0 = off).
+    pub body_timeout: u64,
+    /// runicorn: minimum average body rate in bytes/s after a grace period (0 = off).
+    pub body_min_rate: u64,
+    /// runicorn: seconds a client may stop reading a response (0 = off).
+    pub send_timeout: u64,
+    /// runicorn: maximum request body in bytes (0 = unlimited).
+    pub limit_request_body: u64,
     pub preload_app: bool,
     pub sendfile: bool,
     pub reuse_port: bool,
@@ -170,6 +180,11 @@ impl Settings {
             limit_request_line: 0,
             limit_request_fields: 0,
             limit_request_field_size: 0,
+            header_timeout: 0,
+            body_timeout: 0,
+            body_min_rate: 0,
+            send_timeout: 0,
+            limit_request_body: 0,
             preload_app: false,
             sendfile: false,
             reuse_port: false,

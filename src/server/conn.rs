@@ -66,6 +66,51 @@ pub struct EdgeConfig {
     pub forwarded_allow: crate::server::trust::IpList,
 }
 
+impl EdgeConfig {
+    /// The edge configuration of a worker, from its settings.
+    pub fn from_settings(s: &crate::config::Settings) -> EdgeConfig {
+        use crate::http::head::{HeaderMap, Rules};
+        use crate::http::proxy::ProxyMode;
+        let secs = Duration::from_secs;
+        // 0 disables a deadline: a year is "never" for a connection.
+        let or_never = |n: u64| if n == 0 { secs(86400 * 365) } else { secs(n) };
+        let rules = Rules {
+            limit_request_line: s.limit_request_line as usize,
+            limit_request_fields: s.limit_request_fields as usize,
+            limit_request_field_size: s.limit_request_field_size as usize,
+            permit_unconventional_http_method: s.permit_unconventional_http_method,
+            casefold_http_method: s.casefold_http_method,
+            permit_unconventional_http_version: s.permit_unconventional_http_version,
+            permit_obsolete_folding: s.permit_obsolete_folding,
+            strip_header_spaces: s.strip_header_spaces,
+            header_map: match s.header_map.as_str() {
+                "refuse" => HeaderMap::Refuse,
+                "dangerous" => HeaderMap::Dangerous,
+                _ => HeaderMap::Drop,
+            },
+            forwarder_headers: s.forwarder_headers.iter().map(|h| h.to_ascii_uppercase()).collect(),
+            peer_trusted: false,
+        };
+        let proxy_mode = match s.proxy_protocol.as_str() {
+            "v1" => ProxyMode::V1,
+            "v2" => ProxyMode::V2,
+            "auto" => ProxyMode::Auto,
+            _ => ProxyMode::Off,
+        };
+        EdgeConfig {
+            keepalive: secs(s.keepalive),
+            header_timeout: or_never(s.header_timeout),
+            body_timeout: or_never(s.body_timeout),
+            body_min_rate: s.body_min_rate,
+            send_timeout: or_never(s.send_timeout),
+            limit_request_body: s.limit_request_body,
+            gate: GateConfig { rules, proxy_mode, proxy_allowed: false, peer_ip: String::new() },
+            proxy_allow: crate::server::trust::IpList::new(&s.proxy_allow_ips),
+            forwarded_allow: crate::server::trust::IpList::new(&s.forwarded_allow_ips),
+        }
+    }
+}
+
 /// Counters of what the edge cut off (for logs, tests and metrics).
 #[derive(Debug, Default)]
 pub struct EdgeStats {
@@ -89,8 +134,9 @@ pub struct ConnState {
     born: Instant,
     /// hyper's read waker, woken when a response ends (deadlines change then).
     read_waker: Mutex<Option<Waker>>,
-    /// The client address from a PROXY header, replacing the socket peer.
-    proxied: Mutex<Option<SocketAddr>>,
+    /// The client address from a PROXY header, replacing the socket peer (set once, before
+    /// the first request reaches the app).
+    proxied: std::sync::OnceLock<SocketAddr>,
 }
 
 impl ConnState {
@@ -100,7 +146,7 @@ impl ConnState {
             last_done_ms: AtomicU64::new(0),
             born: Instant::now(),
             read_waker: Mutex::new(None),
-            proxied: Mutex::new(None),
+            proxied: std::sync::OnceLock::new(),
         }
     }
 
@@ -120,7 +166,7 @@ impl ConnState {
 
     /// The client address a PROXY header announced, if any.
     pub(super) fn proxied_peer(&self) -> Option<SocketAddr> {
-        *self.proxied.lock().unwrap_or_else(|e| e.into_inner())
+        self.proxied.get().copied()
     }
 
     fn last_done(&self) -> Instant {
@@ -225,11 +271,6 @@ impl<S> GateIo<S> {
         &mut self.io
     }
 
-    /// The peer's IP as logged (`Invalid request from ip=...`).
-    pub(super) fn peer_ip(&self) -> &str {
-        &self.peer_ip
-    }
-
     /// The deadline that applies now, and what kind it is.
     fn deadline(&self) -> Option<(Instant, Deadline)> {
         match self.phase {
@@ -273,7 +314,7 @@ impl<S> GateIo<S> {
         for ev in std::mem::take(&mut self.events) {
             match ev {
                 Event::Proxy(ProxyInfo::Tcp { src, .. }) => {
-                    *self.state.proxied.lock().unwrap_or_else(|e| e.into_inner()) = Some(src);
+                    let _ = self.state.proxied.set(src);
                 }
                 Event::Proxy(_) => {}
                 Event::Head { framing, wants_upgrade, .. } => {

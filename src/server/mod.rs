@@ -5,8 +5,10 @@
 //! [`serve`] is the in-process seam: it needs no fork and no master, so tests and the
 //! worker drive the same code.
 
+pub mod conn;
 pub mod listener;
 mod service;
+pub mod trust;
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -20,7 +22,7 @@ use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::Service;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::sync::{Semaphore, watch};
 
 pub use listener::{Accepting, Listener};
@@ -83,6 +85,10 @@ pub struct ServeConfig {
     pub max_requests: u64,
     /// The access log, when `--access-logfile` is set.
     pub access_log: Option<Arc<AccessLog>>,
+    /// Parsing rules, deadlines and limits of the HTTP/1 edge.
+    pub edge: Arc<conn::EdgeConfig>,
+    /// What the edge cut off, for this worker.
+    pub edge_stats: Arc<conn::EdgeStats>,
 }
 
 /// State shared by every connection of one worker.
@@ -230,22 +236,39 @@ async fn handle_accept_error(e: io::Error) {
 }
 
 async fn serve_connection<A: AppService>(io: Stream, svc: service::Wrapped<A>, cfg: &ServeConfig) {
-    let mut b = http1::Builder::new();
-    b.timer(TokioTimer::new());
-    if cfg.keepalive.is_zero() {
-        b.keep_alive(false);
-        b.header_read_timeout(Duration::from_secs(30));
-    } else {
-        // hyper's header timer covers the keep-alive idle gap plus the next head, which
-        // is Gunicorn's `keepalive` meaning.
-        b.header_read_timeout(cfg.keepalive);
+    match io {
+        Stream::Tcp(s) => serve_http1(s, svc, cfg).await,
+        Stream::Unix(s) => serve_http1(s, svc, cfg).await,
     }
+}
+
+/// HTTP/1.1 over any byte stream (plain socket or TLS): the strict edge ([`conn::GateIo`])
+/// in front of hyper, then the answer to a refused request once hyper is done.
+async fn serve_http1<IO, A>(io: IO, svc: service::Wrapped<A>, cfg: &ServeConfig)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    A: AppService,
+{
+    use tokio::io::AsyncWriteExt;
     let peer = svc.peer();
-    let result = match io {
-        Stream::Tcp(s) => b.serve_connection(TokioIo::new(s), svc).await,
-        Stream::Unix(s) => b.serve_connection(TokioIo::new(s), svc).await,
-    };
-    if let Err(e) = result {
-        tracing::debug!("connection from {peer} ended: {e}");
+    let state = svc.conn_state();
+    let gate = conn::GateIo::new(io, peer.addr(), cfg.edge.clone(), cfg.edge_stats.clone(), state);
+    let mut b = http1::Builder::new();
+    // Deadlines live in GateIo (hyper's header timer would also fire while the app works
+    // on a pipelined request); half_close lets a client that shut down its sending side
+    // after the request still get the response.
+    b.keep_alive(!cfg.keepalive.is_zero()).half_close(true);
+    match b.serve_connection(TokioIo::new(gate), svc).without_shutdown().await {
+        Ok(parts) => {
+            let mut gate = parts.io.into_inner();
+            if let Some(reject) = gate.take_reject() {
+                // hyper has finished every earlier response: the error cannot interleave.
+                let wire = reject.to_wire();
+                let send = cfg.edge.send_timeout;
+                let _ = tokio::time::timeout(send, gate.inner_mut().write_all(&wire)).await;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), gate.inner_mut().shutdown()).await;
+        }
+        Err(e) => tracing::debug!("connection from {peer} ended: {e}"),
     }
 }

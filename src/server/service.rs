@@ -17,6 +17,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
 
 use super::{AppService, Shared};
+use super::conn::ConnState;
 use crate::access_log::{AccessLog, Record};
 
 /// The remote end of a connection.
@@ -56,15 +57,25 @@ pub(super) struct Wrapped<A> {
     app: A,
     shared: Arc<Shared>,
     peer: Peer,
+    conn: Arc<ConnState>,
 }
 
 impl<A> Wrapped<A> {
     pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer) -> Self {
-        Wrapped { app, shared, peer }
+        Wrapped { app, shared, peer, conn: Arc::new(ConnState::new()) }
     }
 
     pub(super) fn peer(&self) -> Peer {
         self.peer
+    }
+
+    pub(super) fn conn_state(&self) -> Arc<ConnState> {
+        self.conn.clone()
+    }
+
+    /// The client: the socket peer, or the address a PROXY header announced.
+    fn client(&self) -> Peer {
+        self.conn.proxied_peer().map_or(self.peer, Peer::Tcp)
     }
 }
 
@@ -87,16 +98,17 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.shared.count_request();
+        self.conn.request_started();
         let pending = self.shared.access_log.as_ref().map(|log| Pending {
             start: Instant::now(),
-            peer: self.peer,
+            peer: self.client(),
             method: req.method().clone(),
             uri: req.uri().clone(),
             version: req.version(),
             request_headers: log.needs().capture_request_headers(req.headers()),
             log: log.clone(),
         });
-        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending }
+        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending, conn: Some(self.conn.clone()) }
     }
 }
 
@@ -107,6 +119,7 @@ pin_project_lite::pin_project! {
         inner: F,
         shared: Arc<Shared>,
         pending: Option<Pending>,
+        conn: Option<Arc<ConnState>>,
     }
 }
 
@@ -131,7 +144,8 @@ where
             let response_headers = p.log.needs().capture_response_headers(&parts.headers);
             Line { pending: p, status: parts.status.as_u16(), response_headers, bytes: 0 }
         });
-        Poll::Ready(Ok(Response::from_parts(parts, Logged { inner: body, line })))
+        let done = this.conn.take().map(Done);
+        Poll::Ready(Ok(Response::from_parts(parts, Logged { inner: body, line, done })))
     }
 }
 
@@ -167,12 +181,22 @@ impl Drop for Line {
     }
 }
 
+/// Tells the connection's edge that a response ended (its deadlines restart then).
+struct Done(Arc<ConnState>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.response_done();
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The app's response body, counting the bytes handed to the connection.
     pub struct Logged<B> {
         #[pin]
         inner: B,
         line: Option<Line>,
+        done: Option<Done>,
     }
 }
 
@@ -190,7 +214,10 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
                 }
             }
             // End of body: log now rather than when hyper drops the body.
-            None | Some(Err(_)) => drop(this.line.take()),
+            None | Some(Err(_)) => {
+                drop(this.line.take());
+                drop(this.done.take());
+            }
         }
         Poll::Ready(frame)
     }

@@ -164,6 +164,8 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
         graceful_timeout: Duration::from_secs(s.graceful_timeout),
         max_requests: ctx.max_requests,
         access_log: ctx.access_log.clone(),
+        edge: std::sync::Arc::new(crate::server::conn::EdgeConfig::from_settings(s)),
+        edge_stats: Default::default(),
     };
     // Only a worker still marked booting becomes ready: a RETIRE set early must stick.
     let _ = slot.state.compare_exchange(
