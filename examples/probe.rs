@@ -7,6 +7,7 @@
 //! - `/wedge?ms=N`→ blocks the worker's event loop for N ms (default 60 s), so its
 //!   heartbeat stops: the test-only way to make a worker hang
 //! - `/panic`     → panics inside the handler
+//! - `/big?ms=N`  → an N-byte body (default 1000; the parameter name is shared)
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -44,6 +45,7 @@ async fn probe(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
             "unwedged".to_string()
         }
         "/panic" => panic!("probe: asked to panic"),
+        "/big" => "x".repeat(millis(&req, 1000) as usize),
         _ => "Hello, World!".to_string(),
     };
     Ok(Response::new(Full::new(Bytes::from(body))))

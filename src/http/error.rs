@@ -292,6 +292,26 @@ impl Reject {
         )
     }
 
+    /// `--limit-request-body` exceeded (a runicorn limit; Gunicorn has none). 413.
+    pub fn body_too_large(limit: u64) -> Self {
+        Reject {
+            status: 413,
+            reason: "Request Entity Too Large",
+            message: format!("Request body is too large (limit {limit} bytes)"),
+            body: BodyStyle::Plain,
+        }
+    }
+
+    /// A request body stalled or trickled past its deadline (runicorn's body timeouts). 408.
+    pub fn body_timeout(what: &str) -> Self {
+        Reject {
+            status: 408,
+            reason: "Request Timeout",
+            message: format!("Request body {what}"),
+            body: BodyStyle::Plain,
+        }
+    }
+
     /// The body text before HTML escaping.
     pub fn body_text(&self) -> String {
         match &self.body {

@@ -31,6 +31,9 @@ pub struct GateConfig {
     pub proxy_allowed: bool,
     /// Peer IP as Gunicorn prints it, for the 403 message.
     pub peer_ip: String,
+    /// `--limit-request-body` (0 = unlimited): a larger Content-Length is refused with 413
+    /// before the head reaches hyper. (Chunked bodies are counted by the connection.)
+    pub limit_request_body: u64,
 }
 
 /// Something the connection driver must know about.
@@ -203,6 +206,13 @@ impl Gate {
                         Ok(Status::Complete(head)) => {
                             if let Err(r) = hyper_target_check(&head, pending) {
                                 return self.reject(r, events);
+                            }
+                            let limit = self.cfg.limit_request_body;
+                            if let Framing::Length(n) = head.framing
+                                && limit > 0
+                                && n > limit
+                            {
+                                return self.reject(Reject::body_too_large(limit), events);
                             }
                             out.extend_from_slice(&head.rewrite(pending));
                             self.requests += 1;

@@ -104,7 +104,7 @@ impl EdgeConfig {
             body_min_rate: s.body_min_rate,
             send_timeout: or_never(s.send_timeout),
             limit_request_body: s.limit_request_body,
-            gate: GateConfig { rules, proxy_mode, proxy_allowed: false, peer_ip: String::new() },
+            gate: GateConfig { rules, proxy_mode, proxy_allowed: false, peer_ip: String::new(), limit_request_body: s.limit_request_body },
             proxy_allow: crate::server::trust::IpList::new(&s.proxy_allow_ips),
             forwarded_allow: crate::server::trust::IpList::new(&s.forwarded_allow_ips),
         }
@@ -200,6 +200,8 @@ pub struct GateIo<S> {
     phase: Phase,
     /// A refused head to answer once hyper has finished.
     pending_reject: Option<Reject>,
+    /// A refused body chunk, answered right away when nothing was sent for its request.
+    body_reject: Option<Reject>,
     /// hyper has written bytes since the current request's head was passed on.
     wrote_since_head: bool,
     /// Bytes written but not yet flushed by hyper.
@@ -248,6 +250,7 @@ impl<S> GateIo<S> {
             events: Vec::new(),
             phase: Phase::Head,
             pending_reject: None,
+            body_reject: None,
             wrote_since_head: false,
             unflushed: false,
             eof: false,
@@ -329,9 +332,7 @@ impl<S> GateIo<S> {
                     }
                     let limit = self.cfg.limit_request_body;
                     match framing {
-                        Framing::Length(n) if limit > 0 && n > limit => {
-                            self.reject(too_large(limit));
-                        }
+                        // (A Content-Length over the limit never gets here: the gate refuses it.)
                         Framing::NoBody => {}
                         _ => {
                             let now = Instant::now();
@@ -347,8 +348,10 @@ impl<S> GateIo<S> {
                 Event::MessageEnd => self.phase = Phase::Head,
                 Event::Reject(r) => {
                     if matches!(self.phase, Phase::Body { .. }) {
-                        // The app owns this request already: fail its body read.
+                        // The app owns this request already: answer if nothing was sent
+                        // for it yet, then fail its body read.
                         self.log_reject(&r);
+                        self.body_reject = Some(r.clone());
                         self.eof = true;
                         result = Err(io::Error::new(io::ErrorKind::InvalidData, r.message.clone()));
                     } else {
@@ -381,30 +384,15 @@ enum Deadline {
     Rate,
 }
 
-fn too_large(limit: u64) -> Reject {
-    Reject {
-        status: 413,
-        reason: "Request Entity Too Large",
-        message: format!("Request body is too large (limit {limit} bytes)"),
-        body: crate::http::error::BodyStyle::Plain,
-    }
-}
-
-fn timed_out(what: &str) -> Reject {
-    Reject {
-        status: 408,
-        reason: "Request Timeout",
-        message: format!("Request body {what}"),
-        body: crate::http::error::BodyStyle::Plain,
-    }
-}
 
 impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
     /// Best effort, non-blocking: a small error response for a request whose body is being
     /// read, only when hyper has not written anything for it and has nothing unflushed
     /// (so it cannot interleave with a response).
     fn try_answer(&mut self, cx: &mut Context<'_>, r: &Reject) {
-        if self.wrote_since_head || self.unflushed {
+        // Another request's response still being produced could interleave.
+        let others = self.state.in_flight.load(Ordering::Acquire) > 1;
+        if self.wrote_since_head || self.unflushed || others {
             return;
         }
         let wire = r.to_wire();
@@ -424,7 +412,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                 self.stats.body_timeouts.fetch_add(1, Ordering::Relaxed);
                 let what = if kind == Deadline::Body { "stalled" } else { "too slow" };
                 tracing::debug!("closing connection from {}: request body {what}", self.peer_ip);
-                self.try_answer(cx, &timed_out(what));
+                self.try_answer(cx, &Reject::body_timeout(what));
                 self.eof = true;
                 Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, format!("request body {what}"))))
             }
@@ -481,7 +469,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                             // Counts framing bytes too: a chunked body a few bytes under
                             // the limit may be refused, never one over it accepted.
                             if n as u64 > *left {
-                                let r = too_large(this.cfg.limit_request_body);
+                                let r = Reject::body_too_large(this.cfg.limit_request_body);
                                 this.log_reject(&r);
                                 this.try_answer(cx, &r);
                                 this.eof = true;
@@ -493,6 +481,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                     let (gate, raw, out, events) = (&mut this.gate, &this.raw, &mut this.out, &mut this.events);
                     gate.feed(&raw[..n], out, events);
                     if let Err(e) = this.on_events() {
+                        if let Some(r) = this.body_reject.take() {
+                            this.try_answer(cx, &r);
+                        }
                         return Poll::Ready(Err(e));
                     }
                 }

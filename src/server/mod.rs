@@ -242,6 +242,24 @@ async fn serve_connection<A: AppService>(io: Stream, svc: service::Wrapped<A>, c
     }
 }
 
+/// Lingering close after an error response (as nginx does): closing a socket with unread
+/// input makes the kernel send RST, which can destroy the response before the client read
+/// it. So: send FIN, then read and discard what the client is still sending, for up to 2 s
+/// or 64 KiB.
+async fn linger<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(io: &mut IO) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+    let mut sink = [0u8; 4096];
+    let mut left = 64 * 1024usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while left > 0 {
+        match tokio::time::timeout_at(deadline, io.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+            _ => break,
+        }
+    }
+}
+
 /// HTTP/1.1 over any byte stream (plain socket or TLS): the strict edge ([`conn::GateIo`])
 /// in front of hyper, then the answer to a refused request once hyper is done.
 async fn serve_http1<IO, A>(io: IO, svc: service::Wrapped<A>, cfg: &ServeConfig)
@@ -266,6 +284,8 @@ where
                 let wire = reject.to_wire();
                 let send = cfg.edge.send_timeout;
                 let _ = tokio::time::timeout(send, gate.inner_mut().write_all(&wire)).await;
+                linger(gate.inner_mut()).await;
+                return;
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), gate.inner_mut().shutdown()).await;
         }

@@ -7,6 +7,7 @@ mod util;
 mod access_log;
 mod boot;
 mod config;
+mod edge;
 mod recycling;
 mod shutdown;
 mod upgrade;

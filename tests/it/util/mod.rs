@@ -197,6 +197,11 @@ impl Master {
         Builder { bin: binary("probe"), args: vec![], env: vec![], bind: true }
     }
 
+    /// Any example binary.
+    pub fn example(name: &str) -> Builder {
+        Builder { bin: binary(name), args: vec![], env: vec![], bind: true }
+    }
+
     pub fn runicorn() -> Builder {
         Builder { bin: binary("runicorn"), args: vec![], env: vec![], bind: true }
     }
@@ -328,6 +333,11 @@ impl Conn {
         Ok(Conn { stream: BufReader::new(s) })
     }
 
+    /// Wraps an already-connected socket.
+    pub fn from_stream(s: TcpStream) -> Conn {
+        Conn { stream: BufReader::new(s) }
+    }
+
     /// The underlying socket, for writing raw bytes.
     pub fn stream_mut(&mut self) -> &mut TcpStream {
         self.stream.get_mut()
@@ -339,7 +349,17 @@ impl Conn {
         self.read_response()
     }
 
+    /// Reads the next final response, skipping interim 1xx ones.
     pub fn read_response(&mut self) -> std::io::Result<Resp> {
+        loop {
+            let r = self.read_one_response()?;
+            if !(100..200).contains(&r.status) {
+                return Ok(r);
+            }
+        }
+    }
+
+    fn read_one_response(&mut self) -> std::io::Result<Resp> {
         let eof = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before a full response");
         let mut line = String::new();
         if self.stream.read_line(&mut line)? == 0 {
