@@ -219,6 +219,9 @@ pub struct GateIo<S> {
     last_return: Instant,
     write_timer: Pin<Box<Sleep>>,
     write_stalled_since: Option<Instant>,
+    /// Where lines for refused requests go (Gunicorn writes none; users asked for them).
+    access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
+    peer: Option<SocketAddr>,
 }
 
 impl<S> GateIo<S> {
@@ -228,6 +231,7 @@ impl<S> GateIo<S> {
         cfg: std::sync::Arc<EdgeConfig>,
         stats: std::sync::Arc<EdgeStats>,
         state: std::sync::Arc<ConnState>,
+        access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
     ) -> GateIo<S> {
         let mut gate_cfg = cfg.gate.clone();
         // Unix-socket peers are local: trusted, as Gunicorn trusts them.
@@ -261,6 +265,24 @@ impl<S> GateIo<S> {
             last_return: Instant::now(),
             write_timer: Box::pin(tokio::time::sleep_until(far)),
             write_stalled_since: None,
+            access_log,
+            peer,
+        }
+    }
+
+    /// Writes the access-log line of a request the edge answered itself: status, peer,
+    /// time, pid and the error body's size; `-` for what was never parsed.
+    pub(super) fn log_refusal(&self, r: &Reject) {
+        if let Some(log) = &self.access_log {
+            let wire = r.to_wire();
+            let body_len = wire.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| wire.len() - i - 4);
+            let rec = crate::access_log::Record {
+                peer: self.state.proxied_peer().or(self.peer),
+                status: r.status,
+                body_bytes: Some(body_len as u64),
+                ..crate::access_log::Record::default()
+            };
+            log.log(&rec);
         }
     }
 
@@ -396,7 +418,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
             return;
         }
         let wire = r.to_wire();
-        let _ = Pin::new(&mut self.io).poll_write(cx, &wire);
+        if let Poll::Ready(Ok(_)) = Pin::new(&mut self.io).poll_write(cx, &wire) {
+            self.log_refusal(r);
+        }
     }
 
     fn on_deadline(&mut self, cx: &mut Context<'_>, kind: Deadline) -> Poll<io::Result<()>> {

@@ -270,7 +270,7 @@ where
     use tokio::io::AsyncWriteExt;
     let peer = svc.peer();
     let state = svc.conn_state();
-    let gate = conn::GateIo::new(io, peer.addr(), cfg.edge.clone(), cfg.edge_stats.clone(), state);
+    let gate = conn::GateIo::new(io, peer.addr(), cfg.edge.clone(), cfg.edge_stats.clone(), state, cfg.access_log.clone());
     let mut b = http1::Builder::new();
     // Deadlines live in GateIo (hyper's header timer would also fire while the app works
     // on a pipelined request); half_close lets a client that shut down its sending side
@@ -283,7 +283,9 @@ where
                 // hyper has finished every earlier response: the error cannot interleave.
                 let wire = reject.to_wire();
                 let send = cfg.edge.send_timeout;
-                let _ = tokio::time::timeout(send, gate.inner_mut().write_all(&wire)).await;
+                if let Ok(Ok(())) = tokio::time::timeout(send, gate.inner_mut().write_all(&wire)).await {
+                    gate.log_refusal(&reject);
+                }
                 linger(gate.inner_mut()).await;
                 return;
             }

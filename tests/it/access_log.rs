@@ -97,3 +97,19 @@ fn no_line_is_lost_or_torn_across_workers_and_usr1_rotation() {
     }
     assert!(!lines(&log).is_empty(), "new lines go to the reopened file");
 }
+
+#[test]
+fn requests_the_edge_refuses_get_a_line_too() {
+    let dir = Scratch::new("acc-refused");
+    let log = dir.path("access.log");
+    let m = Master::probe().args(["-w", "1", "--access-logfile", log.to_str().unwrap()]).spawn();
+    let mut s = std::net::TcpStream::connect(m.addr()).unwrap();
+    std::io::Write::write_all(&mut s, b"GET / HTTP/2.0\r\nHost: a\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut raw);
+    assert!(raw.starts_with(b"HTTP/1.1 400 "));
+    assert!(eventually(Duration::from_secs(5), || !lines(&log).is_empty()));
+    let line = &lines(&log)[0];
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(line.contains("] \"- - -\" 400 "), "{line}");
+}
