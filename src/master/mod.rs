@@ -260,6 +260,7 @@ impl Arbiter {
 
     fn handle_hup(&mut self) {
         tracing::info!("Hang up: Master");
+        sd_notify(&ProcessEnv, "RELOADING=1");
         match config::load(&self.args, &ProcessEnv) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
@@ -297,6 +298,7 @@ impl Arbiter {
         // new one is ready (see manage_workers), so capacity never dips.
         self.generation += 1;
         self.manage_workers();
+        sd_notify(&ProcessEnv, "READY=1");
     }
 
     fn rebind(&mut self, new: &Settings) {

@@ -87,3 +87,75 @@ fn check_config_does_not_start_a_server() {
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("Listening at"), "{err}");
 }
+
+#[test]
+fn workers_switch_to_the_configured_user_and_group() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("user nobody");
+    let m = Master::probe().args(["-w", "1", "-u", "nobody", "-g", &nobody.gid.to_string()]).spawn();
+    assert!(eventually(Duration::from_secs(10), || m.children().len() == 1));
+    let worker = m.children()[0];
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let gid_line = status.lines().find(|l| l.starts_with("Gid:")).unwrap();
+    assert!(uid_line.split_whitespace().skip(1).all(|u| u == nobody.uid.to_string()), "{uid_line}");
+    assert!(gid_line.split_whitespace().skip(1).all(|g| g == nobody.gid.to_string()), "{gid_line}");
+    // The master keeps its identity (it must be able to bind, signal and reap).
+    let master = std::fs::read_to_string(format!("/proc/{}/status", m.pid())).unwrap();
+    assert!(master.lines().any(|l| l.starts_with("Uid:") && l.contains("\t0\t")));
+    assert_eq!(m.get("/").unwrap().0, 200);
+}
+
+#[test]
+fn process_names_follow_the_proc_name() {
+    let m = Master::probe().args(["-w", "1", "-n", "shop"]).spawn();
+    assert!(eventually(Duration::from_secs(10), || m.children().len() == 1));
+    let comm = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim().to_string();
+    assert_eq!(comm(m.pid().as_raw()), "shop:master");
+    assert_eq!(comm(m.children()[0]), "shop:worker");
+}
+
+#[test]
+fn systemd_notify_socket_gets_ready_and_stopping() {
+    let dir = Scratch::new("notify");
+    let path = dir.path("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut m = Master::probe().args(["-w", "1"]).env("NOTIFY_SOCKET", path.to_str().unwrap()).spawn();
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("READY=1"));
+    m.signal(Signal::SIGTERM);
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn daemon_mode_detaches_and_serves() {
+    let dir = Scratch::new("daemon");
+    let pidfile = dir.path("d.pid");
+    let errlog = dir.path("error.log");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let bind = format!("127.0.0.1:{port}");
+    let (code, _, err) = Master::probe()
+        .no_bind()
+        .args(["-D", "-w", "1", "-b", &bind, "-p", pidfile.to_str().unwrap(), "--error-logfile", errlog.to_str().unwrap()])
+        .run(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "the launching process exits at once: {err}");
+    assert!(eventually(Duration::from_secs(10), || pidfile.exists()));
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let addr: std::net::SocketAddr = bind.parse().unwrap();
+    assert!(eventually(Duration::from_secs(10), || get(addr, "/").is_ok_and(|r| r.0 == 200)));
+    // Detached: its own session, not the test's.
+    let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid))).unwrap();
+    assert_ne!(sid, nix::unistd::getsid(None).unwrap());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    assert!(eventually(Duration::from_secs(10), || !pidfile.exists()), "daemon stopped and removed its pid file");
+}
