@@ -276,7 +276,15 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
         _ => content.len(),
     };
     if content_len > limit.saturating_add(2) {
-        let reported = if lf.is_some() { content_len } else { buf.len().saturating_sub(start) };
+        // The size Gunicorn reports: the whole line if its end has arrived,
+        // else everything buffered (so it varies with read sizes, as there).
+        let reported = match find(buf, start, b'\n') {
+            Some(end) => {
+                let l = buf.get(start..end).unwrap_or_default();
+                l.strip_suffix(b"\r").unwrap_or(l).len()
+            }
+            None => buf.len().saturating_sub(start),
+        };
         return Err(Reject::line_too_large(reported, limit));
     }
     let Some(lf) = lf else {

@@ -87,6 +87,19 @@ fn show(input: &[u8]) -> String {
     if input.len() > 160 { format!("{s}…({} bytes)", input.len()) } else { s }
 }
 
+/// Verdict for the input fed in one piece (for messages that legitimately
+/// depend on read sizes).
+fn run_with_first(c: &GateConfig, input: &[u8]) -> String {
+    let mut g = Gate::new(c.clone());
+    let (mut out, mut ev) = (Vec::new(), Vec::new());
+    g.feed(input, &mut out, &mut ev);
+    CASES.fetch_add(1, Ordering::Relaxed);
+    match ev.last() {
+        Some(Event::Reject(r)) => format!("{}|{}", r.status, r.message),
+        other => format!("{other:?}"),
+    }
+}
+
 fn cfg() -> GateConfig {
     GateConfig { peer_ip: "127.0.0.1".into(), ..GateConfig::default() }
 }
@@ -323,6 +336,9 @@ fn limits_at_exact_boundaries() {
     ok(&line(4094));
     bad(&line(4095), 414, "Request Line is too large (4095 > 4094)");
     bad(&line(4096), 414, "Request Line is too large (4096 > 4094)");
+    // A complete long line sent at once reports its real length (live).
+    let r = run_with_first(&cfg(), &line(4098));
+    assert_eq!(r, "414|Request Line is too large (4098 > 4094)");
     // Incomplete line: rejected once it can't fit even with its CRLF.
     let mut pending = b"GET /".to_vec();
     pending.resize(4096, b'a');
