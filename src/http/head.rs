@@ -73,7 +73,11 @@ impl Default for Rules {
 impl Rules {
     /// Effective request-line limit.
     pub fn line_limit(&self) -> usize {
-        if self.limit_request_line == 0 { UNLIMITED_LINE_CAP } else { self.limit_request_line }
+        if self.limit_request_line == 0 {
+            UNLIMITED_LINE_CAP
+        } else {
+            self.limit_request_line
+        }
     }
 
     /// Gunicorn's header buffer cap: fields × (field_size + 2) + 4 bytes.
@@ -87,7 +91,9 @@ impl Rules {
     pub fn max_head_bytes(&self) -> usize {
         // Leading CRLF + line + slack + CRLF + header window + final CRLF,
         // rounded up: parse_head has always decided before this much.
-        self.line_limit().saturating_add(self.max_header_buffer()).saturating_add(16)
+        self.line_limit()
+            .saturating_add(self.max_header_buffer())
+            .saturating_add(16)
     }
 }
 
@@ -153,7 +159,11 @@ impl Head<'_> {
         if self.connection.close || self.method == b"CONNECT" {
             return false;
         }
-        if self.version == (1, 0) { self.connection.keep_alive } else { self.version >= (1, 1) }
+        if self.version == (1, 0) {
+            self.connection.keep_alive
+        } else {
+            self.version >= (1, 1)
+        }
     }
 
     /// Whether the message asks to leave HTTP (CONNECT, or Upgrade with
@@ -243,7 +253,10 @@ pub(crate) const fn is_bad_value_byte(b: u8) -> bool {
 }
 
 fn find(hay: &[u8], from: usize, needle: u8) -> Option<usize> {
-    hay.get(from..)?.iter().position(|&b| b == needle).map(|i| i + from)
+    hay.get(from..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| i + from)
 }
 
 /// Parse and validate a request head from the start of `buf`.
@@ -267,7 +280,9 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
     // Request line: Gunicorn rejects once the buffered line can no longer
     // fit even if its CRLF arrived next (more than limit + 2 bytes). A CR
     // right before the LF (or last in the buffer) is not counted.
-    let line_window = buf.get(..start.saturating_add(limit).saturating_add(4)).unwrap_or(buf);
+    let line_window = buf
+        .get(..start.saturating_add(limit).saturating_add(4))
+        .unwrap_or(buf);
     let lf = find(line_window, start, b'\n');
     let upto = lf.unwrap_or(line_window.len());
     let content = buf.get(start..upto).unwrap_or_default();
@@ -309,7 +324,9 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
     // up, within a window of Gunicorn's header buffer size.
     let hstart = lf + 1;
     let cap = rules.max_header_buffer();
-    let window = buf.get(..hstart.saturating_add(cap).saturating_add(2)).unwrap_or(buf);
+    let window = buf
+        .get(..hstart.saturating_add(cap).saturating_add(2))
+        .unwrap_or(buf);
     let mut pos = hstart;
     let end = loop {
         match window.get(pos..) {
@@ -394,11 +411,16 @@ fn parse_request_line<'a>(
     if rules.casefold_http_method {
         for (i, &b) in method.iter().enumerate() {
             if b.is_ascii_lowercase() {
-                edits.push(Edit::Set { at: off + i, byte: b.to_ascii_uppercase() });
+                edits.push(Edit::Set {
+                    at: off + i,
+                    byte: b.to_ascii_uppercase(),
+                });
             }
         }
     }
-    let folded_is = |want: &[u8]| method.eq_ignore_ascii_case(want) && (rules.casefold_http_method || method == want);
+    let folded_is = |want: &[u8]| {
+        method.eq_ignore_ascii_case(want) && (rules.casefold_http_method || method == want)
+    };
 
     // Target: visible ASCII only, then the form must fit the method.
     if target.is_empty() || !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
@@ -416,7 +438,16 @@ fn parse_request_line<'a>(
     }
 
     let (major, minor) = match version {
-        [b'H', b'T', b'T', b'P', b'/', ma @ b'0'..=b'9', b'.', mi @ b'0'..=b'9'] => (ma - b'0', mi - b'0'),
+        [
+            b'H',
+            b'T',
+            b'T',
+            b'P',
+            b'/',
+            ma @ b'0'..=b'9',
+            b'.',
+            mi @ b'0'..=b'9',
+        ] => (ma - b'0', mi - b'0'),
         _ => return Err(Reject::version_token(version)),
     };
     if !rules.permit_unconventional_http_version && major != 1 {
@@ -428,7 +459,11 @@ fn parse_request_line<'a>(
         let at = off + line.len() - 1;
         edits.push(Edit::Set { at, byte: b'1' });
     }
-    Ok(RequestLine { method, target, version: (major, minor) })
+    Ok(RequestLine {
+        method,
+        target,
+        version: (major, minor),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,8 +486,14 @@ pub(crate) struct Fields<'a> {
 
 /// Trailer names Gunicorn refuses (they would change framing, routing or
 /// authentication after the fact).
-const FORBIDDEN_TRAILERS: [&[u8]; 6] =
-    [b"HOST", b"CONTENT-LENGTH", b"TRANSFER-ENCODING", b"TRAILER", b"AUTHORIZATION", b"TE"];
+const FORBIDDEN_TRAILERS: [&[u8]; 6] = [
+    b"HOST",
+    b"CONTENT-LENGTH",
+    b"TRANSFER-ENCODING",
+    b"TRAILER",
+    b"AUTHORIZATION",
+    b"TE",
+];
 
 /// Validate a complete field section (without its final empty line).
 /// `section` lines all end in CRLF (the caller already refused bare LFs).
@@ -468,7 +509,9 @@ pub(crate) fn parse_fields<'a>(
     let mut pos = 0usize;
     while pos < section.len() {
         let line_end = find(section, pos, b'\n').map_or(section.len(), |i| i + 1);
-        let line = section.get(pos..line_end.saturating_sub(2)).unwrap_or_default();
+        let line = section
+            .get(pos..line_end.saturating_sub(2))
+            .unwrap_or_default();
         let line_start = pos;
 
         if f.kept >= rules.limit_request_fields {
@@ -489,11 +532,15 @@ pub(crate) fn parse_fields<'a>(
             n
         };
         let name = if name_trimmed.len() != raw_name.len() {
-            if rules.strip_header_spaces && kind == FieldsKind::Headers && !name_trimmed.is_empty() {
+            if rules.strip_header_spaces && kind == FieldsKind::Headers && !name_trimmed.is_empty()
+            {
                 // `Name  :v` → `Name:  v` keeps every offset stable.
                 let at = base + pos + name_trimmed.len();
                 edits.push(Edit::Set { at, byte: b':' });
-                edits.push(Edit::Set { at: base + pos + colon, byte: b' ' });
+                edits.push(Edit::Set {
+                    at: base + pos + colon,
+                    byte: b' ',
+                });
                 name_trimmed
             } else {
                 return Err(Reject::header_name(raw_name));
@@ -523,7 +570,13 @@ pub(crate) fn parse_fields<'a>(
 
         let value = trim_ows(line.get(colon + 1..).unwrap_or_default());
         let bad = value.iter().any(|&b| is_bad_value_byte(b))
-            || folds.iter().any(|r| section.get(r.clone()).unwrap_or_default().iter().any(|&b| is_bad_value_byte(b)));
+            || folds.iter().any(|r| {
+                section
+                    .get(r.clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|&b| is_bad_value_byte(b))
+            });
         if bad {
             return Err(Reject::header(&upper));
         }
@@ -534,14 +587,23 @@ pub(crate) fn parse_fields<'a>(
         // (RFC 9112 §5.2 lets a recipient replace obs-fold with SP).
         for r in &folds {
             let crlf = r.start - 2;
-            edits.push(Edit::Set { at: base + crlf, byte: b' ' });
-            edits.push(Edit::Set { at: base + crlf + 1, byte: b' ' });
+            edits.push(Edit::Set {
+                at: base + crlf,
+                byte: b' ',
+            });
+            edits.push(Edit::Set {
+                at: base + crlf + 1,
+                byte: b' ',
+            });
         }
         pos = end;
 
         if name.contains(&b'_') && kind == FieldsKind::Headers {
             let forwarded = rules.peer_trusted
-                && rules.forwarder_headers.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(&upper));
+                && rules
+                    .forwarder_headers
+                    .iter()
+                    .any(|h| h.as_bytes().eq_ignore_ascii_case(&upper));
             if !forwarded {
                 match rules.header_map {
                     HeaderMap::Drop => {
@@ -624,7 +686,10 @@ fn framing(f: &Fields<'_>, version: (u8, u8)) -> Result<Framing, Reject> {
                     }
                     chunked = true;
                     last_chunked = true;
-                } else if [&b"identity"[..], b"gzip", b"deflate", b"compress"].iter().any(|k| c.eq_ignore_ascii_case(k)) {
+                } else if [&b"identity"[..], b"gzip", b"deflate", b"compress"]
+                    .iter()
+                    .any(|k| c.eq_ignore_ascii_case(k))
+                {
                     if chunked {
                         return Err(Reject::header(b"TRANSFER-ENCODING"));
                     }
