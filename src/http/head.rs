@@ -226,12 +226,22 @@ pub enum Status<'a> {
     Complete(Head<'a>),
 }
 
-/// RFC 9110 `tchar`.
+/// RFC 9110 `tchar`, as a table: this runs for every byte of every name.
 pub(crate) const fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
-        | b'|' | b'~' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z')
+    TCHAR[b as usize]
 }
+
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+            | b'`' | b'|' | b'~' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z');
+        i += 1;
+    }
+    t
+};
 
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
@@ -484,16 +494,55 @@ pub(crate) struct Fields<'a> {
     upgrade: bool,
 }
 
-/// Trailer names Gunicorn refuses (they would change framing, routing or
-/// authentication after the fact).
-const FORBIDDEN_TRAILERS: [&[u8]; 6] = [
-    b"HOST",
-    b"CONTENT-LENGTH",
-    b"TRANSFER-ENCODING",
-    b"TRAILER",
-    b"AUTHORIZATION",
-    b"TE",
-];
+/// Field names the validator acts on, recognised without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Host,
+    ContentType,
+    ContentLength,
+    TransferEncoding,
+    Expect,
+    Upgrade,
+    Connection,
+    Trailer,
+    Authorization,
+    Te,
+    Other,
+}
+
+impl Known {
+    fn of(name: &[u8]) -> Known {
+        let is = |k: &[u8]| name.eq_ignore_ascii_case(k);
+        // Dispatch on length first: one comparison for most names.
+        match name.len() {
+            2 if is(b"te") => Known::Te,
+            4 if is(b"host") => Known::Host,
+            6 if is(b"expect") => Known::Expect,
+            7 if is(b"upgrade") => Known::Upgrade,
+            7 if is(b"trailer") => Known::Trailer,
+            10 if is(b"connection") => Known::Connection,
+            12 if is(b"content-type") => Known::ContentType,
+            13 if is(b"authorization") => Known::Authorization,
+            14 if is(b"content-length") => Known::ContentLength,
+            17 if is(b"transfer-encoding") => Known::TransferEncoding,
+            _ => Known::Other,
+        }
+    }
+
+    /// Trailer names Gunicorn refuses (they would change framing, routing or
+    /// authentication after the fact).
+    fn forbidden_in_trailers(self) -> bool {
+        matches!(
+            self,
+            Known::Host
+                | Known::ContentLength
+                | Known::TransferEncoding
+                | Known::Trailer
+                | Known::Authorization
+                | Known::Te
+        )
+    }
+}
 
 /// Validate a complete field section (without its final empty line).
 /// `section` lines all end in CRLF (the caller already refused bare LFs).
@@ -551,9 +600,12 @@ pub(crate) fn parse_fields<'a>(
         if !is_token(name) {
             return Err(Reject::header_name(raw_name));
         }
-        let upper = upper_latin1(name);
-        if kind == FieldsKind::Trailers && FORBIDDEN_TRAILERS.contains(&upper.as_slice()) {
-            return Err(Reject::header_name(&upper));
+        // Uppercased names only exist in error messages: no per-field
+        // allocation on the happy path.
+        let upper = || upper_latin1(name);
+        let known = Known::of(name);
+        if kind == FieldsKind::Trailers && known.forbidden_in_trailers() {
+            return Err(Reject::header_name(&upper()));
         }
 
         // Continuation lines (obs-fold) belong to this field.
@@ -561,7 +613,7 @@ pub(crate) fn parse_fields<'a>(
         let mut folds: Vec<Range<usize>> = Vec::new();
         while matches!(section.get(end), Some(b' ' | b'\t')) {
             if !rules.permit_obsolete_folding {
-                return Err(Reject::obs_fold(&upper));
+                return Err(Reject::obs_fold(&upper()));
             }
             let next = find(section, end, b'\n').map_or(section.len(), |i| i + 1);
             folds.push(end..next.saturating_sub(2));
@@ -578,7 +630,7 @@ pub(crate) fn parse_fields<'a>(
                     .any(|&b| is_bad_value_byte(b))
             });
         if bad {
-            return Err(Reject::header(&upper));
+            return Err(Reject::header(&upper()));
         }
         if end - line_start > rules.limit_request_field_size {
             return Err(Reject::headers_limit("limit request headers fields size"));
@@ -603,7 +655,7 @@ pub(crate) fn parse_fields<'a>(
                 && rules
                     .forwarder_headers
                     .iter()
-                    .any(|h| h.as_bytes().eq_ignore_ascii_case(&upper));
+                    .any(|h| h.as_bytes().eq_ignore_ascii_case(name));
             if !forwarded {
                 match rules.header_map {
                     HeaderMap::Drop => {
@@ -641,17 +693,19 @@ pub(crate) fn parse_fields<'a>(
             }
             Cow::Owned(v)
         };
-        match upper.as_slice() {
+        match known {
             // Singletons (26.1): a second Host or Content-Type is refused.
-            b"HOST" if std::mem::replace(&mut f.host, true) => return Err(Reject::header(b"HOST")),
-            b"CONTENT-TYPE" if std::mem::replace(&mut f.content_type, true) => {
+            Known::Host if std::mem::replace(&mut f.host, true) => {
+                return Err(Reject::header(b"HOST"));
+            }
+            Known::ContentType if std::mem::replace(&mut f.content_type, true) => {
                 return Err(Reject::header(b"CONTENT-TYPE"));
             }
-            b"CONTENT-LENGTH" => f.content_length.push(full_value),
-            b"TRANSFER-ENCODING" => f.transfer_encoding.push(full_value),
-            b"EXPECT" => f.expect = Some(full_value),
-            b"UPGRADE" => f.upgrade = true,
-            b"CONNECTION" => {
+            Known::ContentLength => f.content_length.push(full_value),
+            Known::TransferEncoding => f.transfer_encoding.push(full_value),
+            Known::Expect => f.expect = Some(full_value),
+            Known::Upgrade => f.upgrade = true,
+            Known::Connection => {
                 for tok in full_value.split(|&b| b == b',') {
                     let t = trim_ows(tok);
                     if t.eq_ignore_ascii_case(b"close") {

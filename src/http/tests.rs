@@ -1639,3 +1639,31 @@ fn differential_dump() {
     }
     std::fs::write(outp, res).expect("output");
 }
+
+/// Rough speed check (run with `--release --ignored --nocapture`).
+#[test]
+#[ignore = "timing only"]
+fn speed_of_a_typical_request() {
+    let req = b"GET /api/v1/items?id=42&sort=desc HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\nAccept: text/html,application/xhtml+xml\r\nAccept-Language: en-US,en;q=0.9\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\nCookie: session=abcdef0123456789; theme=dark\r\n\r\n";
+    let rules = Rules::default();
+    let n = 200_000u32;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let r = parse_head(std::hint::black_box(req), &rules);
+        assert!(matches!(r, Ok(Status::Complete(_))));
+    }
+    let per = t.elapsed() / n;
+    let mut g = Gate::new(cfg());
+    let (mut out, mut ev) = (Vec::with_capacity(1024), Vec::with_capacity(8));
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        out.clear();
+        ev.clear();
+        g.feed(std::hint::black_box(req), &mut out, &mut ev);
+    }
+    let per_gate = t.elapsed() / n;
+    eprintln!(
+        "parse_head: {per:?}/request ({} bytes); gate: {per_gate:?}/request",
+        req.len()
+    );
+}
