@@ -311,6 +311,32 @@ impl Reject {
         )
     }
 
+    /// `InvalidSchemeHeaders`: a trusted peer sent secure-scheme headers
+    /// that contradict each other (checked by the WSGI layer).
+    pub fn contradictory_scheme_headers() -> Self {
+        Self::new(
+            400,
+            BAD,
+            "Contradictory scheme headers".to_owned(),
+            BodyStyle::Plain,
+        )
+    }
+
+    /// `ConfigurationProblem`: the path is not under `SCRIPT_NAME`. Gunicorn
+    /// answers 500 with the reason phrase "Bad Request" (quirk, verified).
+    pub fn configuration_problem(path: &[u8], script_name: &[u8]) -> Self {
+        Self::new(
+            500,
+            BAD,
+            format!(
+                "Configuration problem: Request path {} does not start with SCRIPT_NAME {}",
+                py_repr_str(path),
+                py_repr_str(script_name)
+            ),
+            BodyStyle::Plain,
+        )
+    }
+
     /// The body text before HTML escaping.
     pub fn body_text(&self) -> String {
         match &self.body {
@@ -477,6 +503,16 @@ mod tests {
         );
         assert_eq!(Reject::unsupported_coding(b"foo").status, 501);
         assert_eq!(Reject::unsupported_coding(b"foo").reason, "Bad Request");
+    }
+
+    #[test]
+    fn configuration_problem_matches_live() {
+        let r = Reject::configuration_problem(b"/", b"/a");
+        assert_eq!(
+            r.log_line("127.0.0.1"),
+            "Invalid request from ip=127.0.0.1: Configuration problem: Request path '/' does not start with SCRIPT_NAME '/a'"
+        );
+        assert!(r.to_wire().starts_with(b"HTTP/1.1 500 Bad Request\r\n"));
     }
 
     #[test]

@@ -173,6 +173,15 @@ impl Head<'_> {
         self.method == b"CONNECT" || (self.upgrade && self.connection.upgrade)
     }
 
+    /// Byte ranges of header lines to remove (`_` names under
+    /// `header_map=drop`, and a tolerated leading empty line).
+    pub fn dropped(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        self.edits.iter().filter_map(|e| match e {
+            Edit::Drop(r) => Some(r.clone()),
+            Edit::Set { .. } => None,
+        })
+    }
+
     /// The head bytes to hand to hyper: `buf[..len]` with the edits applied.
     /// Borrowed when there is nothing to change (the common case).
     pub fn rewrite<'b>(&self, buf: &'b [u8]) -> Cow<'b, [u8]> {

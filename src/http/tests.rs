@@ -285,6 +285,7 @@ fn valid_headers() {
     );
     let h = head_of(b"GET / HTTP/1.1\r\nA_B: 1\r\nC: 2\r\n\r\n", &r);
     assert_eq!(h.fields, 1);
+    assert_eq!(h.dropped().collect::<Vec<_>>(), vec![16..24]);
     // Forwarder headers from a trusted peer survive; from others, dropped.
     let trusted = Rules {
         peer_trusted: true,
@@ -1533,6 +1534,8 @@ fn hyper_agrees_on_valid_streams() {
         (cfg(), b"GET / HTTP/1.1\r\n!#$%&'*+-.^`|~09azAZ: v\r\nUA: a\"b\\c\xff\x80\tz\r\nE:\r\n\r\n"),
         (cfg_rules(fold.clone()), b"get / HTTP/1.1\r\nX: a\r\n b\r\nFoo \t: a\r\n\r\n"),
         (cfg(), b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
+        (cfg(), b"M-S.E!A / HTTP/1.1\r\n\r\nABCDEFGHIJKLMNOPQRST / HTTP/1.1\r\n\r\n"),
+        (cfg_rules(Rules { header_map: HeaderMap::Dangerous, ..Rules::default() }), b"GET / HTTP/1.1\r\nX_Y: a\r\n\r\n"),
         (cfg(), b"POST / HTTP/1.1\r\nContent-Length: 01\r\n\r\nx"),
         (cfg(), b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5 ;a=b\r\nhello\r\n5; a = \"b \\\" c\";d\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n"),
         (cfg(), b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
