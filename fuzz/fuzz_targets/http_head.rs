@@ -6,7 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use runicorn::http::{
-    ChunkedDecoder, Event, Gate, GateConfig, HeaderMap, ProxyMode, Rules, Status, parse_head, parse_proxy,
+    ChunkedDecoder, Event, Gate, GateConfig, HeaderMap, ProxyMode, Rules, Status, parse_head,
+    parse_proxy,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -51,7 +52,12 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Gate: all at once vs. split at a data-chosen point vs. per byte.
-    let cfg = GateConfig { rules, proxy_mode: ProxyMode::Auto, proxy_allowed: sel & 1 == 0, peer_ip: "1.2.3.4".into() };
+    let cfg = GateConfig {
+        rules,
+        proxy_mode: ProxyMode::Auto,
+        proxy_allowed: sel & 1 == 0,
+        peer_ip: "1.2.3.4".into(),
+    };
     let run = |pieces: &mut dyn Iterator<Item = &[u8]>| {
         let mut g = Gate::new(cfg.clone());
         let (mut out, mut ev) = (Vec::new(), Vec::new());

@@ -39,7 +39,10 @@ impl LengthDecoder {
     pub fn feed(&mut self, input: &[u8]) -> Progress {
         let take = usize::try_from(self.remaining).map_or(input.len(), |r| r.min(input.len()));
         self.remaining -= take as u64;
-        Progress { consumed: take, done: self.remaining == 0 }
+        Progress {
+            consumed: take,
+            done: self.remaining == 0,
+        }
     }
 }
 
@@ -98,7 +101,11 @@ impl ChunkedDecoder {
         self.feed_into(input, Some(out))
     }
 
-    fn feed_into(&mut self, input: &[u8], mut out: Option<&mut Vec<u8>>) -> Result<Progress, Reject> {
+    fn feed_into(
+        &mut self,
+        input: &[u8],
+        mut out: Option<&mut Vec<u8>>,
+    ) -> Result<Progress, Reject> {
         let mut emit = |bytes: &[u8]| {
             if let Some(o) = out.as_deref_mut() {
                 o.extend_from_slice(bytes);
@@ -107,14 +114,23 @@ impl ChunkedDecoder {
         let mut i = 0usize;
         while i < input.len() {
             match self.state {
-                State::Done => return Ok(Progress { consumed: i, done: true }),
+                State::Done => {
+                    return Ok(Progress {
+                        consumed: i,
+                        done: true,
+                    });
+                }
                 State::Data(n) => {
                     let avail = input.len() - i;
                     let take = usize::try_from(n).map_or(avail, |n| n.min(avail));
                     emit(input.get(i..i + take).unwrap_or_default());
                     i += take;
                     let left = n - take as u64;
-                    self.state = if left == 0 { State::DataEnd } else { State::Data(left) };
+                    self.state = if left == 0 {
+                        State::DataEnd
+                    } else {
+                        State::Data(left)
+                    };
                 }
                 State::DataEnd => {
                     let Some(&b) = input.get(i) else { break };
@@ -148,7 +164,11 @@ impl ChunkedDecoder {
                         let size = parse_size_line(self.line.get(..line_len).unwrap_or_default())?;
                         emit(&self.line);
                         self.line.clear();
-                        self.state = if size == 0 { State::Trailers } else { State::Data(size) };
+                        self.state = if size == 0 {
+                            State::Trailers
+                        } else {
+                            State::Data(size)
+                        };
                     } else {
                         let pending = match self.line.as_slice() {
                             [head @ .., b'\r'] => head.len(),
@@ -186,17 +206,29 @@ impl ChunkedDecoder {
                             // End of the trailer section: validate it whole.
                             let section = self.line.get(..line_start).unwrap_or_default();
                             let mut edits = Vec::new();
-                            parse_fields(section, 0, &self.rules, FieldsKind::Trailers, &mut edits)?;
+                            parse_fields(
+                                section,
+                                0,
+                                &self.rules,
+                                FieldsKind::Trailers,
+                                &mut edits,
+                            )?;
                             emit(&self.line);
                             self.line = Vec::new();
                             self.state = State::Done;
-                            return Ok(Progress { consumed: i, done: true });
+                            return Ok(Progress {
+                                consumed: i,
+                                done: true,
+                            });
                         }
                     }
                 }
             }
         }
-        Ok(Progress { consumed: i, done: self.state == State::Done })
+        Ok(Progress {
+            consumed: i,
+            done: self.state == State::Done,
+        })
     }
 }
 
@@ -258,10 +290,19 @@ fn valid_extensions(mut s: &[u8]) -> bool {
         loop {
             match rest {
                 [b'"', tail @ ..] => return Some(tail),
-                [b'\\', q, tail @ ..] if *q == b'\t' || *q == b' ' || (0x21..=0x7e).contains(q) || *q >= 0x80 => {
+                [b'\\', q, tail @ ..]
+                    if *q == b'\t' || *q == b' ' || (0x21..=0x7e).contains(q) || *q >= 0x80 =>
+                {
                     rest = tail;
                 }
-                [c, tail @ ..] if *c == b'\t' || *c == b' ' || *c == 0x21 || (0x23..=0x5b).contains(c) || (0x5d..=0x7e).contains(c) || *c >= 0x80 => {
+                [c, tail @ ..]
+                    if *c == b'\t'
+                        || *c == b' '
+                        || *c == 0x21
+                        || (0x23..=0x5b).contains(c)
+                        || (0x5d..=0x7e).contains(c)
+                        || *c >= 0x80 =>
+                {
                     rest = tail;
                 }
                 _ => return None,
@@ -272,8 +313,12 @@ fn valid_extensions(mut s: &[u8]) -> bool {
         if s.is_empty() {
             return true;
         }
-        let Some(rest) = ws(s).strip_prefix(b";") else { return false };
-        let Some(rest) = token(ws(rest)) else { return false };
+        let Some(rest) = ws(s).strip_prefix(b";") else {
+            return false;
+        };
+        let Some(rest) = token(ws(rest)) else {
+            return false;
+        };
         let after = ws(rest);
         s = if let Some(v) = after.strip_prefix(b"=") {
             let v = ws(v);

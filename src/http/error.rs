@@ -105,7 +105,12 @@ const BAD: &str = "Bad Request";
 
 impl Reject {
     fn new(status: u16, reason: &'static str, message: String, body: BodyStyle) -> Self {
-        Reject { status, reason, message, body }
+        Reject {
+            status,
+            reason,
+            message,
+            body,
+        }
     }
 
     /// `InvalidRequestLine`: 400 for a request line Gunicorn can't split or
@@ -205,7 +210,10 @@ impl Reject {
         Self::new(
             400,
             BAD,
-            format!("Obsolete line folding is unacceptable: {}", py_repr_str(name)),
+            format!(
+                "Obsolete line folding is unacceptable: {}",
+                py_repr_str(name)
+            ),
             BodyStyle::Plain,
         )
     }
@@ -251,14 +259,22 @@ impl Reject {
         Self::new(
             400,
             BAD,
-            format!("Invalid chunk terminator is not '\\r\\n': {}", py_repr_bytes(got)),
+            format!(
+                "Invalid chunk terminator is not '\\r\\n': {}",
+                py_repr_bytes(got)
+            ),
             BodyStyle::Plain,
         )
     }
 
     /// `InvalidChunkExtension` with Gunicorn's fixed detail.
     pub fn chunk_extension(detail: &'static str) -> Self {
-        Self::new(400, BAD, format!("Invalid chunk extension: {detail}"), BodyStyle::Plain)
+        Self::new(
+            400,
+            BAD,
+            format!("Invalid chunk extension: {detail}"),
+            BodyStyle::Plain,
+        )
     }
 
     /// `InvalidProxyLine` (v1): `detail` is what Gunicorn reprs.
@@ -287,7 +303,10 @@ impl Reject {
         Self::new(
             403,
             "Forbidden",
-            format!("Proxy request from {} not allowed", py_repr_str(peer_ip.as_bytes())),
+            format!(
+                "Proxy request from {} not allowed",
+                py_repr_str(peer_ip.as_bytes())
+            ),
             BodyStyle::Fixed("Request forbidden"),
         )
     }
@@ -310,6 +329,32 @@ impl Reject {
             message: format!("Request body {what}"),
             body: BodyStyle::Plain,
         }
+    }
+
+    /// `InvalidSchemeHeaders`: a trusted peer sent secure-scheme headers
+    /// that contradict each other (checked by the WSGI layer).
+    pub fn contradictory_scheme_headers() -> Self {
+        Self::new(
+            400,
+            BAD,
+            "Contradictory scheme headers".to_owned(),
+            BodyStyle::Plain,
+        )
+    }
+
+    /// `ConfigurationProblem`: the path is not under `SCRIPT_NAME`. Gunicorn
+    /// answers 500 with the reason phrase "Bad Request" (quirk, verified).
+    pub fn configuration_problem(path: &[u8], script_name: &[u8]) -> Self {
+        Self::new(
+            500,
+            BAD,
+            format!(
+                "Configuration problem: Request path {} does not start with SCRIPT_NAME {}",
+                py_repr_str(path),
+                py_repr_str(script_name)
+            ),
+            BodyStyle::Plain,
+        )
     }
 
     /// The body text before HTML escaping.
@@ -339,7 +384,9 @@ impl Reject {
         out.extend_from_slice(itoa::Buffer::new().format(self.status).as_bytes());
         out.push(b' ');
         out.extend_from_slice(self.reason.as_bytes());
-        out.extend_from_slice(b"\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ");
+        out.extend_from_slice(
+            b"\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ",
+        );
         out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(&body);
@@ -444,7 +491,12 @@ mod tests {
             "Invalid Request Line &#x27;Invalid HTTP request line: &#x27;GET /\\x7f HTTP/1.1&#x27;&#x27;"
         );
         // Non-ASCII stays raw latin-1 in the body, as in Gunicorn.
-        assert!(Reject::request_line(b"GET /\xc3\xa9 HTTP/1.1").to_wire().windows(2).any(|w| w == b"\xc3\xa9"));
+        assert!(
+            Reject::request_line(b"GET /\xc3\xa9 HTTP/1.1")
+                .to_wire()
+                .windows(2)
+                .any(|w| w == b"\xc3\xa9")
+        );
         assert_eq!(
             body(&Reject::line_too_large(4095, 4094)),
             "Request Line is too large (4095 &gt; 4094)"
@@ -474,10 +526,23 @@ mod tests {
     }
 
     #[test]
+    fn configuration_problem_matches_live() {
+        let r = Reject::configuration_problem(b"/", b"/a");
+        assert_eq!(
+            r.log_line("127.0.0.1"),
+            "Invalid request from ip=127.0.0.1: Configuration problem: Request path '/' does not start with SCRIPT_NAME '/a'"
+        );
+        assert!(r.to_wire().starts_with(b"HTTP/1.1 500 Bad Request\r\n"));
+    }
+
+    #[test]
     fn python_repr_rules() {
         assert_eq!(py_repr_str(b"a'b"), "\"a'b\"");
         assert_eq!(py_repr_str(b"a'\"b"), "'a\\'\"b'");
-        assert_eq!(py_repr_str(b"\t\x00\xa0\xa1\xff\\"), "'\\t\\x00\\xa0\u{a1}\u{ff}\\\\'");
+        assert_eq!(
+            py_repr_str(b"\t\x00\xa0\xa1\xff\\"),
+            "'\\t\\x00\\xa0\u{a1}\u{ff}\\\\'"
+        );
         assert_eq!(py_repr_bytes(b"\xff'"), "b\"\\xff'\"");
     }
 }

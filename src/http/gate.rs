@@ -98,7 +98,11 @@ pub struct Gate {
 
 impl Gate {
     pub fn new(cfg: GateConfig) -> Self {
-        let state = if cfg.proxy_mode == ProxyMode::Off { State::Head } else { State::Proxy };
+        let state = if cfg.proxy_mode == ProxyMode::Off {
+            State::Head
+        } else {
+            State::Proxy
+        };
         Gate {
             cfg,
             state,
@@ -232,9 +236,13 @@ impl Gate {
                             match framing {
                                 Framing::NoBody => self.message_end(events),
                                 Framing::Length(0) => self.message_end(events),
-                                Framing::Length(n) => self.state = State::Length(LengthDecoder::new(n)),
+                                Framing::Length(n) => {
+                                    self.state = State::Length(LengthDecoder::new(n))
+                                }
                                 Framing::Chunked => {
-                                    self.state = State::Chunked(Box::new(ChunkedDecoder::new(&self.cfg.rules)));
+                                    self.state = State::Chunked(Box::new(ChunkedDecoder::new(
+                                        &self.cfg.rules,
+                                    )));
                                 }
                             }
                             self.compact();
@@ -244,7 +252,11 @@ impl Gate {
                 State::Length(_) | State::Chunked(_) => {
                     // Leftover bytes from the head buffer go first.
                     let from_buf = self.start < self.buf.len();
-                    let src: &[u8] = if from_buf { self.buf.get(self.start..).unwrap_or_default() } else { data };
+                    let src: &[u8] = if from_buf {
+                        self.buf.get(self.start..).unwrap_or_default()
+                    } else {
+                        data
+                    };
                     if src.is_empty() {
                         return;
                     }
@@ -350,8 +362,13 @@ impl Gate {
                 continue;
             }
             self.lf_count += 1;
-            let prev = if i > self.start { self.buf.get(i - 1).copied() } else { None };
-            let end_marker = i >= self.start + 3 && self.buf.get(i - 3..=i) == Some(b"\r\n\r\n".as_slice());
+            let prev = if i > self.start {
+                self.buf.get(i - 1).copied()
+            } else {
+                None
+            };
+            let end_marker =
+                i >= self.start + 3 && self.buf.get(i - 3..=i) == Some(b"\r\n\r\n".as_slice());
             let leading_empty = i == self.start + 1 && prev == Some(b'\r');
             if self.hstart.is_none() && !leading_empty {
                 self.hstart = Some(i + 1);
@@ -368,7 +385,13 @@ impl Gate {
             // The request line can't fit any more.
             None if pending > rules.line_limit().saturating_add(2) => trigger = true,
             // The header window (see parse_head) is full.
-            Some(h) if self.buf.len() >= h.saturating_add(rules.max_header_buffer()).saturating_add(2) => trigger = true,
+            Some(h)
+                if self.buf.len()
+                    >= h.saturating_add(rules.max_header_buffer())
+                        .saturating_add(2) =>
+            {
+                trigger = true
+            }
             _ => {}
         }
         if pending > rules.max_head_bytes() {
@@ -388,7 +411,8 @@ fn hyper_target_check(head: &Head<'_>, pending: &[u8]) -> Result<(), Reject> {
     let t = head.target;
     let fast = t.first() == Some(&b'/')
         && t.len() <= 65_534
-        && t.iter().all(|&b| !matches!(b, b'"' | b'<' | b'>' | b'`' | b'#' | b'{' | b'}'));
+        && t.iter()
+            .all(|&b| !matches!(b, b'"' | b'<' | b'>' | b'`' | b'#' | b'{' | b'}'));
     if fast || head.method == b"CONNECT" && http::uri::Authority::try_from(t).is_ok() {
         return Ok(());
     }
@@ -398,6 +422,10 @@ fn hyper_target_check(head: &Head<'_>, pending: &[u8]) -> Result<(), Reject> {
     // Report the request line exactly as received.
     let skip = if pending.starts_with(b"\r\n") { 2 } else { 0 };
     let rest = pending.get(skip..).unwrap_or_default();
-    let line = rest.iter().position(|&b| b == b'\r').and_then(|e| rest.get(..e)).unwrap_or(rest);
+    let line = rest
+        .iter()
+        .position(|&b| b == b'\r')
+        .and_then(|e| rest.get(..e))
+        .unwrap_or(rest);
     Err(Reject::request_line(line))
 }

@@ -73,7 +73,11 @@ impl Default for Rules {
 impl Rules {
     /// Effective request-line limit.
     pub fn line_limit(&self) -> usize {
-        if self.limit_request_line == 0 { UNLIMITED_LINE_CAP } else { self.limit_request_line }
+        if self.limit_request_line == 0 {
+            UNLIMITED_LINE_CAP
+        } else {
+            self.limit_request_line
+        }
     }
 
     /// Gunicorn's header buffer cap: fields × (field_size + 2) + 4 bytes.
@@ -87,7 +91,9 @@ impl Rules {
     pub fn max_head_bytes(&self) -> usize {
         // Leading CRLF + line + slack + CRLF + header window + final CRLF,
         // rounded up: parse_head has always decided before this much.
-        self.line_limit().saturating_add(self.max_header_buffer()).saturating_add(16)
+        self.line_limit()
+            .saturating_add(self.max_header_buffer())
+            .saturating_add(16)
     }
 }
 
@@ -153,7 +159,11 @@ impl Head<'_> {
         if self.connection.close || self.method == b"CONNECT" {
             return false;
         }
-        if self.version == (1, 0) { self.connection.keep_alive } else { self.version >= (1, 1) }
+        if self.version == (1, 0) {
+            self.connection.keep_alive
+        } else {
+            self.version >= (1, 1)
+        }
     }
 
     /// Whether the message asks to leave HTTP (CONNECT, or Upgrade with
@@ -161,6 +171,15 @@ impl Head<'_> {
     /// server agrees.
     pub fn wants_upgrade(&self) -> bool {
         self.method == b"CONNECT" || (self.upgrade && self.connection.upgrade)
+    }
+
+    /// Byte ranges of header lines to remove (`_` names under
+    /// `header_map=drop`, and a tolerated leading empty line).
+    pub fn dropped(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        self.edits.iter().filter_map(|e| match e {
+            Edit::Drop(r) => Some(r.clone()),
+            Edit::Set { .. } => None,
+        })
     }
 
     /// The head bytes to hand to hyper: `buf[..len]` with the edits applied.
@@ -216,12 +235,22 @@ pub enum Status<'a> {
     Complete(Head<'a>),
 }
 
-/// RFC 9110 `tchar`.
+/// RFC 9110 `tchar`, as a table: this runs for every byte of every name.
 pub(crate) const fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
-        | b'|' | b'~' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z')
+    TCHAR[b as usize]
 }
+
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+            | b'`' | b'|' | b'~' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z');
+        i += 1;
+    }
+    t
+};
 
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
@@ -243,7 +272,10 @@ pub(crate) const fn is_bad_value_byte(b: u8) -> bool {
 }
 
 fn find(hay: &[u8], from: usize, needle: u8) -> Option<usize> {
-    hay.get(from..)?.iter().position(|&b| b == needle).map(|i| i + from)
+    hay.get(from..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| i + from)
 }
 
 /// Parse and validate a request head from the start of `buf`.
@@ -267,7 +299,9 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
     // Request line: Gunicorn rejects once the buffered line can no longer
     // fit even if its CRLF arrived next (more than limit + 2 bytes). A CR
     // right before the LF (or last in the buffer) is not counted.
-    let line_window = buf.get(..start.saturating_add(limit).saturating_add(4)).unwrap_or(buf);
+    let line_window = buf
+        .get(..start.saturating_add(limit).saturating_add(4))
+        .unwrap_or(buf);
     let lf = find(line_window, start, b'\n');
     let upto = lf.unwrap_or(line_window.len());
     let content = buf.get(start..upto).unwrap_or_default();
@@ -276,7 +310,15 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
         _ => content.len(),
     };
     if content_len > limit.saturating_add(2) {
-        let reported = if lf.is_some() { content_len } else { buf.len().saturating_sub(start) };
+        // The size Gunicorn reports: the whole line if its end has arrived,
+        // else everything buffered (so it varies with read sizes, as there).
+        let reported = match find(buf, start, b'\n') {
+            Some(end) => {
+                let l = buf.get(start..end).unwrap_or_default();
+                l.strip_suffix(b"\r").unwrap_or(l).len()
+            }
+            None => buf.len().saturating_sub(start),
+        };
         return Err(Reject::line_too_large(reported, limit));
     }
     let Some(lf) = lf else {
@@ -301,7 +343,9 @@ pub fn parse_head<'a>(buf: &'a [u8], rules: &Rules) -> Result<Status<'a>, Reject
     // up, within a window of Gunicorn's header buffer size.
     let hstart = lf + 1;
     let cap = rules.max_header_buffer();
-    let window = buf.get(..hstart.saturating_add(cap).saturating_add(2)).unwrap_or(buf);
+    let window = buf
+        .get(..hstart.saturating_add(cap).saturating_add(2))
+        .unwrap_or(buf);
     let mut pos = hstart;
     let end = loop {
         match window.get(pos..) {
@@ -386,11 +430,16 @@ fn parse_request_line<'a>(
     if rules.casefold_http_method {
         for (i, &b) in method.iter().enumerate() {
             if b.is_ascii_lowercase() {
-                edits.push(Edit::Set { at: off + i, byte: b.to_ascii_uppercase() });
+                edits.push(Edit::Set {
+                    at: off + i,
+                    byte: b.to_ascii_uppercase(),
+                });
             }
         }
     }
-    let folded_is = |want: &[u8]| method.eq_ignore_ascii_case(want) && (rules.casefold_http_method || method == want);
+    let folded_is = |want: &[u8]| {
+        method.eq_ignore_ascii_case(want) && (rules.casefold_http_method || method == want)
+    };
 
     // Target: visible ASCII only, then the form must fit the method.
     if target.is_empty() || !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
@@ -408,7 +457,16 @@ fn parse_request_line<'a>(
     }
 
     let (major, minor) = match version {
-        [b'H', b'T', b'T', b'P', b'/', ma @ b'0'..=b'9', b'.', mi @ b'0'..=b'9'] => (ma - b'0', mi - b'0'),
+        [
+            b'H',
+            b'T',
+            b'T',
+            b'P',
+            b'/',
+            ma @ b'0'..=b'9',
+            b'.',
+            mi @ b'0'..=b'9',
+        ] => (ma - b'0', mi - b'0'),
         _ => return Err(Reject::version_token(version)),
     };
     if !rules.permit_unconventional_http_version && major != 1 {
@@ -420,7 +478,11 @@ fn parse_request_line<'a>(
         let at = off + line.len() - 1;
         edits.push(Edit::Set { at, byte: b'1' });
     }
-    Ok(RequestLine { method, target, version: (major, minor) })
+    Ok(RequestLine {
+        method,
+        target,
+        version: (major, minor),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,10 +503,55 @@ pub(crate) struct Fields<'a> {
     upgrade: bool,
 }
 
-/// Trailer names Gunicorn refuses (they would change framing, routing or
-/// authentication after the fact).
-const FORBIDDEN_TRAILERS: [&[u8]; 6] =
-    [b"HOST", b"CONTENT-LENGTH", b"TRANSFER-ENCODING", b"TRAILER", b"AUTHORIZATION", b"TE"];
+/// Field names the validator acts on, recognised without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Host,
+    ContentType,
+    ContentLength,
+    TransferEncoding,
+    Expect,
+    Upgrade,
+    Connection,
+    Trailer,
+    Authorization,
+    Te,
+    Other,
+}
+
+impl Known {
+    fn of(name: &[u8]) -> Known {
+        let is = |k: &[u8]| name.eq_ignore_ascii_case(k);
+        // Dispatch on length first: one comparison for most names.
+        match name.len() {
+            2 if is(b"te") => Known::Te,
+            4 if is(b"host") => Known::Host,
+            6 if is(b"expect") => Known::Expect,
+            7 if is(b"upgrade") => Known::Upgrade,
+            7 if is(b"trailer") => Known::Trailer,
+            10 if is(b"connection") => Known::Connection,
+            12 if is(b"content-type") => Known::ContentType,
+            13 if is(b"authorization") => Known::Authorization,
+            14 if is(b"content-length") => Known::ContentLength,
+            17 if is(b"transfer-encoding") => Known::TransferEncoding,
+            _ => Known::Other,
+        }
+    }
+
+    /// Trailer names Gunicorn refuses (they would change framing, routing or
+    /// authentication after the fact).
+    fn forbidden_in_trailers(self) -> bool {
+        matches!(
+            self,
+            Known::Host
+                | Known::ContentLength
+                | Known::TransferEncoding
+                | Known::Trailer
+                | Known::Authorization
+                | Known::Te
+        )
+    }
+}
 
 /// Validate a complete field section (without its final empty line).
 /// `section` lines all end in CRLF (the caller already refused bare LFs).
@@ -460,7 +567,9 @@ pub(crate) fn parse_fields<'a>(
     let mut pos = 0usize;
     while pos < section.len() {
         let line_end = find(section, pos, b'\n').map_or(section.len(), |i| i + 1);
-        let line = section.get(pos..line_end.saturating_sub(2)).unwrap_or_default();
+        let line = section
+            .get(pos..line_end.saturating_sub(2))
+            .unwrap_or_default();
         let line_start = pos;
 
         if f.kept >= rules.limit_request_fields {
@@ -481,11 +590,15 @@ pub(crate) fn parse_fields<'a>(
             n
         };
         let name = if name_trimmed.len() != raw_name.len() {
-            if rules.strip_header_spaces && kind == FieldsKind::Headers && !name_trimmed.is_empty() {
+            if rules.strip_header_spaces && kind == FieldsKind::Headers && !name_trimmed.is_empty()
+            {
                 // `Name  :v` → `Name:  v` keeps every offset stable.
                 let at = base + pos + name_trimmed.len();
                 edits.push(Edit::Set { at, byte: b':' });
-                edits.push(Edit::Set { at: base + pos + colon, byte: b' ' });
+                edits.push(Edit::Set {
+                    at: base + pos + colon,
+                    byte: b' ',
+                });
                 name_trimmed
             } else {
                 return Err(Reject::header_name(raw_name));
@@ -496,9 +609,12 @@ pub(crate) fn parse_fields<'a>(
         if !is_token(name) {
             return Err(Reject::header_name(raw_name));
         }
-        let upper = upper_latin1(name);
-        if kind == FieldsKind::Trailers && FORBIDDEN_TRAILERS.contains(&upper.as_slice()) {
-            return Err(Reject::header_name(&upper));
+        // Uppercased names only exist in error messages: no per-field
+        // allocation on the happy path.
+        let upper = || upper_latin1(name);
+        let known = Known::of(name);
+        if kind == FieldsKind::Trailers && known.forbidden_in_trailers() {
+            return Err(Reject::header_name(&upper()));
         }
 
         // Continuation lines (obs-fold) belong to this field.
@@ -506,7 +622,7 @@ pub(crate) fn parse_fields<'a>(
         let mut folds: Vec<Range<usize>> = Vec::new();
         while matches!(section.get(end), Some(b' ' | b'\t')) {
             if !rules.permit_obsolete_folding {
-                return Err(Reject::obs_fold(&upper));
+                return Err(Reject::obs_fold(&upper()));
             }
             let next = find(section, end, b'\n').map_or(section.len(), |i| i + 1);
             folds.push(end..next.saturating_sub(2));
@@ -515,9 +631,15 @@ pub(crate) fn parse_fields<'a>(
 
         let value = trim_ows(line.get(colon + 1..).unwrap_or_default());
         let bad = value.iter().any(|&b| is_bad_value_byte(b))
-            || folds.iter().any(|r| section.get(r.clone()).unwrap_or_default().iter().any(|&b| is_bad_value_byte(b)));
+            || folds.iter().any(|r| {
+                section
+                    .get(r.clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|&b| is_bad_value_byte(b))
+            });
         if bad {
-            return Err(Reject::header(&upper));
+            return Err(Reject::header(&upper()));
         }
         if end - line_start > rules.limit_request_field_size {
             return Err(Reject::headers_limit("limit request headers fields size"));
@@ -526,14 +648,23 @@ pub(crate) fn parse_fields<'a>(
         // (RFC 9112 §5.2 lets a recipient replace obs-fold with SP).
         for r in &folds {
             let crlf = r.start - 2;
-            edits.push(Edit::Set { at: base + crlf, byte: b' ' });
-            edits.push(Edit::Set { at: base + crlf + 1, byte: b' ' });
+            edits.push(Edit::Set {
+                at: base + crlf,
+                byte: b' ',
+            });
+            edits.push(Edit::Set {
+                at: base + crlf + 1,
+                byte: b' ',
+            });
         }
         pos = end;
 
         if name.contains(&b'_') && kind == FieldsKind::Headers {
             let forwarded = rules.peer_trusted
-                && rules.forwarder_headers.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(&upper));
+                && rules
+                    .forwarder_headers
+                    .iter()
+                    .any(|h| h.as_bytes().eq_ignore_ascii_case(name));
             if !forwarded {
                 match rules.header_map {
                     HeaderMap::Drop => {
@@ -571,17 +702,19 @@ pub(crate) fn parse_fields<'a>(
             }
             Cow::Owned(v)
         };
-        match upper.as_slice() {
+        match known {
             // Singletons (26.1): a second Host or Content-Type is refused.
-            b"HOST" if std::mem::replace(&mut f.host, true) => return Err(Reject::header(b"HOST")),
-            b"CONTENT-TYPE" if std::mem::replace(&mut f.content_type, true) => {
+            Known::Host if std::mem::replace(&mut f.host, true) => {
+                return Err(Reject::header(b"HOST"));
+            }
+            Known::ContentType if std::mem::replace(&mut f.content_type, true) => {
                 return Err(Reject::header(b"CONTENT-TYPE"));
             }
-            b"CONTENT-LENGTH" => f.content_length.push(full_value),
-            b"TRANSFER-ENCODING" => f.transfer_encoding.push(full_value),
-            b"EXPECT" => f.expect = Some(full_value),
-            b"UPGRADE" => f.upgrade = true,
-            b"CONNECTION" => {
+            Known::ContentLength => f.content_length.push(full_value),
+            Known::TransferEncoding => f.transfer_encoding.push(full_value),
+            Known::Expect => f.expect = Some(full_value),
+            Known::Upgrade => f.upgrade = true,
+            Known::Connection => {
                 for tok in full_value.split(|&b| b == b',') {
                     let t = trim_ows(tok);
                     if t.eq_ignore_ascii_case(b"close") {
@@ -616,7 +749,10 @@ fn framing(f: &Fields<'_>, version: (u8, u8)) -> Result<Framing, Reject> {
                     }
                     chunked = true;
                     last_chunked = true;
-                } else if [&b"identity"[..], b"gzip", b"deflate", b"compress"].iter().any(|k| c.eq_ignore_ascii_case(k)) {
+                } else if [&b"identity"[..], b"gzip", b"deflate", b"compress"]
+                    .iter()
+                    .any(|k| c.eq_ignore_ascii_case(k))
+                {
                     if chunked {
                         return Err(Reject::header(b"TRANSFER-ENCODING"));
                     }

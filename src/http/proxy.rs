@@ -110,7 +110,10 @@ fn parse_v1(buf: &[u8]) -> Result<Option<(ProxyInfo, usize)>, Reject> {
         return Err(Reject::proxy_line(&detail));
     };
     Ok(Some((
-        ProxyInfo::Tcp { src: SocketAddr::new(s_ip, sp), dst: SocketAddr::new(d_ip, dp) },
+        ProxyInfo::Tcp {
+            src: SocketAddr::new(s_ip, sp),
+            dst: SocketAddr::new(d_ip, dp),
+        },
         crlf + 2,
     )))
 }
@@ -121,7 +124,9 @@ fn parse_v2(buf: &[u8]) -> Result<Option<(ProxyInfo, usize)>, Reject> {
     };
     let version = ver_cmd >> 4;
     if version != 2 {
-        return Err(Reject::proxy_header(&format!("unsupported version {version}")));
+        return Err(Reject::proxy_header(&format!(
+            "unsupported version {version}"
+        )));
     }
     let len = usize::from(u16::from_be_bytes([l1, l2]));
     let total = 16 + len;
@@ -152,7 +157,10 @@ fn parse_v2(buf: &[u8]) -> Result<Option<(ProxyInfo, usize)>, Reject> {
             };
             let (a, b) = (Ipv4Addr::from(a), Ipv4Addr::from(b));
             Ok(Some((
-                ProxyInfo::Tcp { src: SocketAddr::new(a.into(), sp), dst: SocketAddr::new(b.into(), dp) },
+                ProxyInfo::Tcp {
+                    src: SocketAddr::new(a.into(), sp),
+                    dst: SocketAddr::new(b.into(), dp),
+                },
                 total,
             )))
         }
@@ -175,6 +183,8 @@ fn parse_v2(buf: &[u8]) -> Result<Option<(ProxyInfo, usize)>, Reject> {
         }
         // UNSPEC: the proxy doesn't know the addresses; keep the real peer.
         0 => Ok(Some((ProxyInfo::Local, total))),
-        f => Err(Reject::proxy_header(&format!("unsupported address family {f}"))),
+        f => Err(Reject::proxy_header(&format!(
+            "unsupported address family {f}"
+        ))),
     }
 }
