@@ -17,7 +17,7 @@ fn usr2_then_term_of_the_old_master_loses_no_request() {
     assert!(load.wait_for_more(200, Duration::from_secs(10)));
 
     m.signal(Signal::SIGUSR2);
-    assert!(eventually(Duration::from_secs(10), || pidfile2.exists()), "new master wrote {}", pidfile2.display());
+    assert!(eventually(Duration::from_secs(20), || pidfile2.exists()), "new master wrote {}; log:\n{}", pidfile2.display(), m.log());
     let new_pid: i32 = std::fs::read_to_string(&pidfile2).unwrap().trim().parse().unwrap();
     assert_ne!(new_pid, old_pid);
     assert!(eventually(Duration::from_secs(10), || children_of(new_pid).len() == 2), "new master's workers");
