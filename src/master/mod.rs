@@ -191,7 +191,9 @@ impl Arbiter {
         self.manage_workers();
         loop {
             self.maybe_promote();
-            if let Some(sig) = self.signals.wait(1000) {
+            // A quarter second: quick enough to notice a booted or retiring worker promptly,
+            // rare enough to cost nothing.
+            if let Some(sig) = self.signals.wait(250) {
                 let mut next = Some(sig);
                 while let Some(sig) = next {
                     if let Some(halt) = self.handle(sig) {

@@ -38,6 +38,11 @@ use crate::http::gate::{Event, Gate, GateConfig};
 use crate::http::head::Framing;
 use crate::http::proxy::ProxyInfo;
 
+thread_local! {
+    /// Read buffer shared by every connection of a worker thread.
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0u8; 16 * 1024].into_boxed_slice());
+}
+
 /// Time a body may run before `--body-min-rate` applies (a TCP slow start, a pause
 /// while the client reads a file).
 const RATE_GRACE: Duration = Duration::from_secs(5);
@@ -191,8 +196,6 @@ pub struct GateIo<S> {
     stats: std::sync::Arc<EdgeStats>,
     state: std::sync::Arc<ConnState>,
     peer_ip: String,
-    /// Raw bytes read from the socket.
-    raw: Box<[u8]>,
     /// Validated bytes not yet read by hyper.
     out: Vec<u8>,
     out_pos: usize,
@@ -248,7 +251,6 @@ impl<S> GateIo<S> {
             stats,
             state,
             peer_ip,
-            raw: vec![0u8; 16 * 1024].into_boxed_slice(),
             out: Vec::new(),
             out_pos: 0,
             events: Vec::new(),
@@ -478,10 +480,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
             if this.eof || this.gate.is_closed() {
                 return Poll::Ready(Ok(()));
             }
-            let mut rb = ReadBuf::new(&mut this.raw);
-            match Pin::new(&mut this.io).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) => {
-                    let n = rb.filled().len();
+            // Socket bytes land in a per-thread scratch buffer and go straight through the
+            // gate: an idle connection holds no read buffer of its own.
+            let read = SCRATCH.with_borrow_mut(|raw| {
+                let mut rb = ReadBuf::new(&mut raw[..]);
+                let polled = Pin::new(&mut this.io).poll_read(cx, &mut rb);
+                let n = rb.filled().len();
+                if let Poll::Ready(Ok(())) = polled
+                    && n > 0
+                {
+                    this.gate.feed(&raw[..n], &mut this.out, &mut this.events);
+                }
+                polled.map_ok(|()| n)
+            });
+            match read {
+                Poll::Ready(Ok(n)) => {
                     if n == 0 {
                         this.eof = true;
                         continue;
@@ -494,6 +507,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                             // the limit may be refused, never one over it accepted.
                             if n as u64 > *left {
                                 let r = Reject::body_too_large(this.cfg.limit_request_body);
+                                this.out.clear();
+                                this.out_pos = 0;
+                                this.events.clear();
                                 this.log_reject(&r);
                                 this.try_answer(cx, &r);
                                 this.eof = true;
@@ -502,8 +518,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                             *left -= n as u64;
                         }
                     }
-                    let (gate, raw, out, events) = (&mut this.gate, &this.raw, &mut this.out, &mut this.events);
-                    gate.feed(&raw[..n], out, events);
                     if let Err(e) = this.on_events() {
                         if let Some(r) = this.body_reject.take() {
                             this.try_answer(cx, &r);

@@ -9,5 +9,6 @@ mod boot;
 mod config;
 mod edge;
 mod recycling;
+mod resources;
 mod shutdown;
 mod upgrade;
