@@ -276,6 +276,16 @@ where
     // on a pipelined request); half_close lets a client that shut down its sending side
     // after the request still get the response.
     b.keep_alive(!cfg.keepalive.is_zero()).half_close(true);
+    // hyper must never refuse a head the gate accepted (its bare 431 is not Gunicorn's).
+    // Its defaults (100 headers, ~408 KiB buffer) are kept when they suffice: raising
+    // max_headers moves hyper's header array to the heap for every request.
+    let rules = &cfg.edge.gate.rules;
+    if rules.limit_request_fields > 100 {
+        b.max_headers(rules.limit_request_fields);
+    }
+    if rules.max_head_bytes() > 400 * 1024 {
+        b.max_buf_size(rules.max_head_bytes());
+    }
     match b.serve_connection(TokioIo::new(gate), svc).without_shutdown().await {
         Ok(parts) => {
             let mut gate = parts.io.into_inner();

@@ -313,3 +313,19 @@ fn a_stalled_body_read_by_the_app_gets_408() {
     assert!(start.elapsed() < Duration::from_secs(4), "cut after {:?}", start.elapsed());
     assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{}", String::from_utf8_lossy(&raw));
 }
+
+#[test]
+fn raised_limits_are_honoured_end_to_end() {
+    let m = Master::example("echo")
+        .args(["-w", "1", "--limit-request-fields", "300", "--limit-request-field_size", "16000", "--limit-request-line", "8190"])
+        .spawn();
+    let mut r = format!("GET /{} HTTP/1.1\r\n", "a".repeat(8100));
+    for i in 0..300 {
+        r.push_str(&format!("X-{i}: {}\r\n", "v".repeat(1000)));
+    }
+    r.push_str("\r\n");
+    let resp = exchange(m.addr(), &[r.into_bytes()]).unwrap();
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(v["headers"].as_array().unwrap().len(), 300);
+}
