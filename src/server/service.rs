@@ -56,11 +56,19 @@ pub(super) struct Wrapped<A> {
     app: A,
     shared: Arc<Shared>,
     peer: Peer,
+    /// `wsgi.url_scheme`: "https" on TLS listeners.
+    scheme: &'static str,
 }
 
 impl<A> Wrapped<A> {
     pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer) -> Self {
-        Wrapped { app, shared, peer }
+        Wrapped { app, shared, peer, scheme: "http" }
+    }
+
+    /// Marks the connection as TLS (`%({wsgi.url_scheme}e)s` renders `https`).
+    pub(super) fn https(mut self) -> Self {
+        self.scheme = "https";
+        self
     }
 
     pub(super) fn peer(&self) -> Peer {
@@ -73,6 +81,7 @@ impl<A> Wrapped<A> {
 struct Pending {
     log: Arc<AccessLog>,
     peer: Peer,
+    scheme: &'static str,
     start: Instant,
     method: Method,
     uri: Uri,
@@ -90,6 +99,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
         let pending = self.shared.access_log.as_ref().map(|log| Pending {
             start: Instant::now(),
             peer: self.peer,
+            scheme: self.scheme,
             method: req.method().clone(),
             uri: req.uri().clone(),
             version: req.version(),
@@ -161,6 +171,7 @@ impl Drop for Line {
             response_headers: self.response_headers.as_ref(),
             body_bytes: Some(if bodyless { 0 } else { self.bytes }),
             duration: p.start.elapsed(),
+            url_scheme: p.scheme,
             ..Record::default()
         };
         p.log.log(&rec);
