@@ -58,8 +58,9 @@ fn main() -> Res<()> {
     let issuer = Issuer::new(ca, ca_key);
 
     // Server certificates are written as full chains (leaf, then the CA).
-    let servers: [(&str, &[&str], &str, (i32, i32)); 4] = [
+    let servers: [(&str, &[&str], &str, (i32, i32)); 5] = [
         ("server", &["localhost", "127.0.0.1"], "localhost", valid),
+        ("server2", &["localhost", "127.0.0.1"], "localhost (second key, for reload tests)", valid),
         ("expired", &["localhost", "127.0.0.1"], "localhost (expired)", (2020, 2021)),
         ("wronghost", &["wrong.example"], "wrong.example", valid),
         ("other", &["other.test"], "other.test", valid),

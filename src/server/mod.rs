@@ -264,8 +264,8 @@ async fn serve_connection<A: AppService>(io: Stream, svc: service::Wrapped<A>, c
 // plain socket.
 
 /// Serves one TLS connection: handshake under `--tls-handshake-timeout`, then HTTP/2 when
-/// ALPN chose `h2`, HTTP/1.1 otherwise. On worker stop the connection shuts down
-/// gracefully (HTTP/2 GOAWAY; HTTP/1 closes once the in-flight response is written).
+/// ALPN chose `h2`, HTTP/1.1 otherwise. On worker stop an HTTP/2 connection sends GOAWAY
+/// and finishes its open streams; HTTP/1.1 drains like the plaintext path.
 async fn serve_tls<A: AppService>(
     io: Stream,
     svc: service::Wrapped<A>,
@@ -315,15 +315,10 @@ async fn serve_tls_io<IO, A>(
         } else {
             b.header_read_timeout(cfg.keepalive);
         }
-        let conn = b.serve_connection(io, svc);
-        tokio::pin!(conn);
-        tokio::select! {
-            r = conn.as_mut() => r,
-            _ = stopped(&mut stop) => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
-            }
-        }
+        // No graceful_shutdown here, as in serve_connection: closing an idle keep-alive
+        // connection races a request the client may be sending; draining answers the
+        // next request with `Connection: close` instead.
+        b.serve_connection(io, svc).await
     };
     if let Err(e) = result {
         tracing::debug!("TLS connection from {peer} ended: {e}");

@@ -9,4 +9,5 @@ mod boot;
 mod config;
 mod recycling;
 mod shutdown;
+mod tls;
 mod upgrade;
