@@ -12,6 +12,9 @@ use rcgen::{
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// (file stem, subject alternative names, common name, (first year, last year)).
+type Leaf<'a> = (&'a str, &'a [&'a str], &'a str, (i32, i32));
+
 fn write(dir: &Path, name: &str, text: &str) -> Res<()> {
     std::fs::write(dir.join(name), text)?;
     println!("wrote {}", dir.join(name).display());
@@ -58,7 +61,7 @@ fn main() -> Res<()> {
     let issuer = Issuer::new(ca, ca_key);
 
     // Server certificates are written as full chains (leaf, then the CA).
-    let servers: [(&str, &[&str], &str, (i32, i32)); 5] = [
+    let servers: [Leaf<'_>; 5] = [
         ("server", &["localhost", "127.0.0.1"], "localhost", valid),
         ("server2", &["localhost", "127.0.0.1"], "localhost (second key, for reload tests)", valid),
         ("expired", &["localhost", "127.0.0.1"], "localhost (expired)", (2020, 2021)),

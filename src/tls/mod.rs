@@ -308,9 +308,7 @@ mod tests {
     }
 
     fn settings(f: impl FnOnce(&mut Settings)) -> Settings {
-        let mut s = Settings::default();
-        s.certfile = Some(cert("server.pem"));
-        s.keyfile = Some(cert("server.key"));
+        let mut s = Settings { certfile: Some(cert("server.pem")), keyfile: Some(cert("server.key")), ..Settings::default() };
         f(&mut s);
         s
     }
