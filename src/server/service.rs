@@ -106,7 +106,9 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             request_headers: log.needs().capture_request_headers(req.headers()),
             log: log.clone(),
         });
-        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending }
+        // HTTP/2 has no `Connection` header; a draining HTTP/2 connection sends GOAWAY.
+        let http2 = req.version() == Version::HTTP_2;
+        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending, http2 }
     }
 }
 
@@ -117,6 +119,7 @@ pin_project_lite::pin_project! {
         inner: F,
         shared: Arc<Shared>,
         pending: Option<Pending>,
+        http2: bool,
     }
 }
 
@@ -134,7 +137,7 @@ where
         if !headers.contains_key(SERVER) {
             headers.insert(SERVER, SERVER_NAME.clone());
         }
-        if this.shared.draining.load(Ordering::Relaxed) {
+        if !*this.http2 && this.shared.draining.load(Ordering::Relaxed) {
             headers.insert(CONNECTION, CLOSE.clone());
         }
         let line = this.pending.take().map(|p| {

@@ -335,3 +335,38 @@ fn sessions_resume_on_another_worker() {
         assert!(crossed, "tls12_only={tls12_only}: never landed on two different workers");
     }
 }
+
+#[test]
+fn http2_in_flight_streams_finish_and_the_connection_closes_on_graceful_stop() {
+    use http_body_util::BodyExt;
+    let m = Master::probe().args(tls_args()).args(["-w", "1", "--http-protocols", "h2"]).spawn();
+    let cfg = client_config(&Opts { alpn: vec![b"h2"], ..Opts::default() });
+    let addr = m.addr();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(cfg)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (mut send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .unwrap();
+        let conn = tokio::spawn(conn);
+        let req = http::Request::get("https://localhost/sleep?ms=1500").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+        let in_flight = tokio::spawn(send.send_request(req));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        m.signal(Signal::SIGTERM);
+        let resp = in_flight.await.unwrap().expect("the in-flight stream must finish");
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"slept 1500");
+        // GOAWAY then close: the client's connection task ends without error.
+        let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+        drop(m);
+    });
+}
