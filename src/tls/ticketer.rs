@@ -27,11 +27,16 @@ const HEADER: usize = 8 + NONCE_LEN;
 /// The master's ticket secret.
 pub type Secret = [u8; 32];
 
-/// A fresh secret from the OS (aws-lc's RNG; no thread is started, so the master may call
-/// this before forking).
+/// A fresh secret straight from the kernel. Not aws-lc's RNG: its first use seeds from
+/// CPU-jitter entropy, which took ~35 ms idle and close to a second on a loaded 2-core
+/// machine (debug build) and would delay every master start, USR2 re-exec included. The
+/// master stays free of library RNG state to inherit across fork, too.
 pub fn new_secret() -> Result<Secret, String> {
+    use std::io::Read;
     let mut s = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut s).map_err(|_| "cannot draw random bytes for the TLS ticket secret".to_string())?;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut s))
+        .map_err(|e| format!("cannot read /dev/urandom for the TLS ticket secret: {e}"))?;
     Ok(s)
 }
 
