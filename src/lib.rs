@@ -10,6 +10,7 @@
 //! | [`master`]    | the arbiter: a synchronous, single-threaded loop that binds, forks, reaps, murders and respawns |
 //! | [`worker`]    | what a forked child runs: its tokio runtime, heartbeat, signals, graceful drain |
 //! | [`server`]    | listeners, connections, the hyper glue and the service wrapper every app runs behind |
+//! | [`tls`]       | TLS termination with rustls: certificate material, per-worker `ServerConfig`, shared session tickets, SNI, ALPN |
 //! | [`http`]      | HTTP/1 request-head validation with Gunicorn's rules and limits, error responses |
 //! | [`access_log`]| the `--access-logformat` compiler and per-request line writer |
 //! | [`logging`]   | the error log in Gunicorn's format, reopenable on USR1 |
@@ -46,6 +47,7 @@ pub mod logging;
 pub mod master;
 pub mod server;
 pub mod sys;
+pub mod tls;
 pub mod worker;
 
 mod app;

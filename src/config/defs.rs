@@ -1581,8 +1581,12 @@ pub(crate) static KEYFILE: Spec<Option<String>> = Spec {
     section: Section::Ssl,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.keyfile,
-    support: Unsupported("not implemented yet: TLS termination is planned"),
-    help: "The TLS private key file (PEM).",
+    support: Supported,
+    help: "The TLS private key file (PEM); setting it turns TLS on.\n\
+         \n\
+         PKCS#8, PKCS#1 (RSA) and SEC1 (EC) keys are read. Without --keyfile the key is read\n\
+         from --certfile. The key must match the certificate: a mismatch, like a missing or\n\
+         unreadable file, stops runicorn at startup (on HUP the previous files are kept).",
 };
 pub(crate) static CERTFILE: Spec<Option<String>> = Spec {
     key: "certfile",
@@ -1595,8 +1599,13 @@ pub(crate) static CERTFILE: Spec<Option<String>> = Spec {
     section: Section::Ssl,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.certfile,
-    support: Unsupported("not implemented yet: TLS termination is planned"),
-    help: "The TLS certificate chain file (PEM); setting it turns TLS on.",
+    support: Supported,
+    help: "The TLS certificate chain file (PEM); setting it turns TLS on.\n\
+         \n\
+         The leaf comes first, then intermediates. TLS 1.2 and 1.3 only, with the server's\n\
+         cipher order; every listener then speaks TLS. An expired leaf is a startup error.\n\
+         HUP re-reads the files: new workers use them, and if they are broken the previous\n\
+         certificate is kept and an error logged.",
 };
 pub(crate) static SSL_VERSION: Spec<String> = Spec {
     key: "ssl_version",
@@ -1609,7 +1618,9 @@ pub(crate) static SSL_VERSION: Spec<String> = Spec {
     section: Section::Ssl,
     parse: Parse::One(value::string),
     field: |s| &mut s.ssl_version,
-    support: Unsupported("not applicable: Gunicorn has ignored it since 21.0"),
+    support: Unneeded(
+        "deprecated: Gunicorn has ignored it since 21.0; runicorn always negotiates TLS 1.2 or 1.3",
+    ),
     help: "The TLS protocol version (deprecated and ignored).",
 };
 pub(crate) static CERT_REQS: Spec<u32> = Spec {
@@ -1623,8 +1634,11 @@ pub(crate) static CERT_REQS: Spec<u32> = Spec {
     section: Section::Ssl,
     parse: Parse::One(|t| value::ranged(t, 0, 2)),
     field: |s| &mut s.cert_reqs,
-    support: Unsupported("not implemented yet: TLS termination is planned"),
-    help: "Client certificates: 0 none, 1 optional, 2 required.",
+    support: Supported,
+    help: "Client certificates: 0 none, 1 optional, 2 required.\n\
+         \n\
+         1 and 2 verify a presented certificate against --ca-certs (which they need); 2\n\
+         refuses clients that send none.",
 };
 pub(crate) static CA_CERTS: Spec<Option<String>> = Spec {
     key: "ca_certs",
@@ -1637,8 +1651,10 @@ pub(crate) static CA_CERTS: Spec<Option<String>> = Spec {
     section: Section::Ssl,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.ca_certs,
-    support: Unsupported("not implemented yet: TLS termination is planned"),
-    help: "The CA certificates file for client certificates.",
+    support: Supported,
+    help: "The CA certificates file (PEM) for client certificates.\n\
+         \n\
+         Used when --cert-reqs is 1 or 2.",
 };
 pub(crate) static SUPPRESS_RAGGED_EOFS: Spec<bool> = Spec {
     key: "suppress_ragged_eofs",
@@ -1651,8 +1667,11 @@ pub(crate) static SUPPRESS_RAGGED_EOFS: Spec<bool> = Spec {
     section: Section::Ssl,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.suppress_ragged_eofs,
-    support: Unsupported("not implemented yet: TLS termination is planned"),
-    help: "Treat a TLS connection closed without close_notify as a clean end.",
+    support: Supported,
+    help: "Treat a TLS connection closed without close_notify as a clean end.\n\
+         \n\
+         When false, such a close ends the connection as an error (logged at debug). A\n\
+         request cut short is an error either way.",
 };
 pub(crate) static DO_HANDSHAKE_ON_CONNECT: Spec<bool> = Spec {
     key: "do_handshake_on_connect",
@@ -1665,7 +1684,9 @@ pub(crate) static DO_HANDSHAKE_ON_CONNECT: Spec<bool> = Spec {
     section: Section::Ssl,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.do_handshake_on_connect,
-    support: Unsupported("not implemented yet: TLS termination is planned"),
+    support: Unneeded(
+        "runicorn always handshakes at once, in the connection's own task under --tls-handshake-timeout, so a slow client never blocks others",
+    ),
     help: "Do the TLS handshake as soon as a connection is accepted.",
 };
 pub(crate) static CIPHERS: Spec<Option<String>> = Spec {
@@ -1677,10 +1698,51 @@ pub(crate) static CIPHERS: Spec<Option<String>> = Spec {
     default: "",
     meta: "CIPHERS",
     section: Section::Ssl,
-    parse: Parse::One(value::opt_string),
+    parse: Parse::One(crate::tls::ciphers::validate),
     field: |s| &mut s.ciphers,
-    support: Unsupported("not implemented yet: TLS termination is planned"),
-    help: "The TLS cipher suites, as an OpenSSL cipher list.",
+    support: Supported,
+    help: "The TLS cipher suites, in order of preference, comma- or colon-separated.\n\
+         \n\
+         Names are rustls's or IANA's (TLS13_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256,\n\
+         TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) or OpenSSL's for single suites\n\
+         (ECDHE-RSA-AES128-GCM-SHA256). OpenSSL cipher strings (HIGH:!aNULL, ...) cannot be\n\
+         mapped and are a configuration error. Unset: rustls's defaults.",
+};
+
+pub(crate) static TLS_HANDSHAKE_TIMEOUT: Spec<u64> = Spec {
+    key: "tls_handshake_timeout",
+    short: None,
+    long: &["tls-handshake-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "10",
+    meta: "INT",
+    section: Section::Ssl,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.tls_handshake_timeout,
+    support: Supported,
+    help: "runicorn: seconds a client may take to finish the TLS handshake; 0 = no limit.\n\
+         \n\
+         The handshake runs in the connection's own task, so a slow or silent client only\n\
+         holds its own connection slot until this timeout.",
+};
+pub(crate) static SNI_CERT: Spec<Vec<String>> = Spec {
+    key: "sni_cert",
+    short: None,
+    long: &["sni-cert"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "NAME=CERTFILE:KEYFILE",
+    section: Section::Ssl,
+    parse: Parse::Many(crate::tls::sni::validate),
+    field: |s| &mut s.sni_cert,
+    support: Supported,
+    help: "runicorn: a certificate for one TLS server name (SNI); repeatable.\n\
+         \n\
+         NAME is a DNS name or *.domain (one label); the key path is what follows the last\n\
+         colon. Clients asking for another name, or none, get --certfile/--keyfile, which\n\
+         must be set. In a config file: sni_cert = [\"api.example.com=api.pem:api.key\"].",
 };
 
 // ===== Section::Http2 =====
@@ -1695,8 +1757,10 @@ pub(crate) static HTTP_PROTOCOLS: Spec<Vec<String>> = Spec {
     section: Section::Http2,
     parse: Parse::One(value::http_protocols),
     field: |s| &mut s.http_protocols,
-    support: Unsupported("not implemented yet: HTTP/2 is planned"),
-    help: "HTTP versions to offer, comma-separated in order of preference: h1, h2.",
+    support: Supported,
+    help: "HTTP versions to offer, comma-separated in order of preference: h1, h2.\n\
+         \n\
+         The order is the TLS ALPN preference. h2 needs TLS (h2c is not supported).",
 };
 pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
     key: "http2_cleartext",
@@ -1709,7 +1773,7 @@ pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
     section: Section::Http2,
     parse: Parse::One(|t| value::one_of(t, &["off", "prior-knowledge", "upgrade", "both"])),
     field: |s| &mut s.http2_cleartext,
-    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    support: Unsupported("not implemented yet: HTTP/2 is served over TLS (ALPN h2) only; h2c is planned"),
     help: "Accept HTTP/2 without TLS: off, prior-knowledge, upgrade or both.",
 };
 pub(crate) static HTTP2_MAX_CONCURRENT_STREAMS: Spec<u32> = Spec {
@@ -1723,7 +1787,7 @@ pub(crate) static HTTP2_MAX_CONCURRENT_STREAMS: Spec<u32> = Spec {
     section: Section::Http2,
     parse: Parse::One(value::positive::<u32>),
     field: |s| &mut s.http2_max_concurrent_streams,
-    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    support: Supported,
     help: "The maximum number of concurrent HTTP/2 streams per connection.",
 };
 pub(crate) static HTTP2_INITIAL_WINDOW_SIZE: Spec<u32> = Spec {
@@ -1737,7 +1801,7 @@ pub(crate) static HTTP2_INITIAL_WINDOW_SIZE: Spec<u32> = Spec {
     section: Section::Http2,
     parse: Parse::One(|t| value::ranged(t, 0, 2_147_483_647)),
     field: |s| &mut s.http2_initial_window_size,
-    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    support: Supported,
     help: "The initial HTTP/2 flow-control window size in bytes.",
 };
 pub(crate) static HTTP2_MAX_FRAME_SIZE: Spec<u32> = Spec {
@@ -1751,7 +1815,7 @@ pub(crate) static HTTP2_MAX_FRAME_SIZE: Spec<u32> = Spec {
     section: Section::Http2,
     parse: Parse::One(|t| value::ranged(t, 16_384, 16_777_215)),
     field: |s| &mut s.http2_max_frame_size,
-    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    support: Supported,
     help: "The maximum HTTP/2 frame payload size in bytes.",
 };
 pub(crate) static HTTP2_MAX_HEADER_LIST_SIZE: Spec<u32> = Spec {
@@ -1765,7 +1829,7 @@ pub(crate) static HTTP2_MAX_HEADER_LIST_SIZE: Spec<u32> = Spec {
     section: Section::Http2,
     parse: Parse::One(value::uint::<u32>),
     field: |s| &mut s.http2_max_header_list_size,
-    support: Unsupported("not implemented yet: HTTP/2 is planned"),
+    support: Supported,
     help: "The maximum size of an HTTP/2 header list in bytes; 0 = unlimited.",
 };
 

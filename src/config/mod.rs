@@ -141,6 +141,10 @@ pub struct Settings {
     pub suppress_ragged_eofs: bool,
     pub do_handshake_on_connect: bool,
     pub ciphers: Option<String>,
+    /// runicorn: seconds allowed for a TLS handshake; 0 = no limit.
+    pub tls_handshake_timeout: u64,
+    /// runicorn: `NAME=CERTFILE:KEYFILE` SNI certificates.
+    pub sni_cert: Vec<String>,
     pub http_protocols: Vec<String>,
     pub http2_cleartext: String,
     pub http2_max_concurrent_streams: u32,
@@ -256,6 +260,8 @@ impl Settings {
             suppress_ragged_eofs: false,
             do_handshake_on_connect: false,
             ciphers: None,
+            tls_handshake_timeout: 0,
+            sni_cert: Vec::new(),
             http_protocols: Vec::new(),
             http2_cleartext: String::new(),
             http2_max_concurrent_streams: 0,
@@ -945,8 +951,8 @@ mod tests {
             &[
                 "--paste",
                 "x.ini",
-                "--certfile",
-                "c.pem",
+                "--statsd-host",
+                "localhost:8125",
                 "--worker-tmp-dir",
                 "/dev/shm",
             ],
@@ -961,13 +967,13 @@ mod tests {
         assert!(
             l.warnings
                 .iter()
-                .any(|w| w.starts_with("setting `certfile`") && w.contains("not implemented yet"))
+                .any(|w| w.starts_with("setting `statsd_host`") && w.contains("not implemented yet"))
         );
         assert!(l.warnings.iter().any(|w| w.contains("`worker_tmp_dir`")
             && w.contains("is not needed")
             && w.contains("shared memory")));
         // Values are still validated and kept.
-        assert_eq!(l.settings.certfile.as_deref(), Some("c.pem"));
+        assert_eq!(l.settings.statsd_host.as_deref(), Some("localhost:8125"));
         let file = TempToml::new("on_starting = \"hooks.start\"\n");
         let l = load_with(&env, &["-c", file.path()]).unwrap();
         assert_eq!(l.warnings.len(), 1);

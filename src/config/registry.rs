@@ -338,6 +338,8 @@ pub(crate) static ALL: &[&dyn AnySetting] = &[
     &defs::SUPPRESS_RAGGED_EOFS,
     &defs::DO_HANDSHAKE_ON_CONNECT,
     &defs::CIPHERS,
+    &defs::TLS_HANDSHAKE_TIMEOUT,
+    &defs::SNI_CERT,
     &defs::HTTP_PROTOCOLS,
     &defs::HTTP2_CLEARTEXT,
     &defs::HTTP2_MAX_CONCURRENT_STREAMS,

@@ -86,6 +86,12 @@ pub struct Arbiter {
     /// The access log handed to workers (its file is opened here, O_APPEND, shared by
     /// every worker; each worker runs its own writer thread).
     access_log: Option<Arc<AccessLog>>,
+    /// Validated TLS files and parameters handed to workers; replaced on HUP only when the
+    /// new files are valid.
+    tls: Option<Arc<crate::tls::Material>>,
+    /// Session-ticket secret drawn once before the first fork and kept across HUP, so
+    /// every worker of every generation derives the same rotating ticket keys.
+    ticket_secret: crate::tls::ticketer::Secret,
 }
 
 /// Runs the master until it exits; returns the process exit code.
@@ -149,6 +155,8 @@ impl Arbiter {
             }
         };
 
+        let ticket_secret = crate::tls::ticketer::new_secret().map_err(fail)?;
+        let tls = load_tls(&settings, ticket_secret).map_err(fail)?;
         let access_log = open_access_log(&settings).map_err(fail)?;
         let pidfile = match &settings.pidfile {
             Some(p) => {
@@ -159,8 +167,8 @@ impl Arbiter {
         };
 
         let pid = std::process::id();
-        let shown: Vec<String> = listeners.iter().map(|l| l.to_string()).collect();
-        tracing::info!("Listening at: {} ({pid})", shown.join(","));
+        let shown = shown_listeners(&listeners, tls.is_some());
+        tracing::info!("Listening at: {} ({pid})", shown);
         tracing::info!("Using worker: {}", worker_class(&settings));
         worker::set_process_name(&settings, if parent_master.is_some() { "master.2" } else { "master" });
         sd_notify(&env, "READY=1\nSTATUS=runicorn arbiter booted");
@@ -183,6 +191,8 @@ impl Arbiter {
             parent_master,
             runner,
             access_log,
+            tls,
+            ticket_secret,
             rng: u64::from(pid) ^ heartbeat::monotonic_ms().rotate_left(17) | 1,
         })
     }
@@ -285,6 +295,11 @@ impl Arbiter {
                 {
                     tracing::error!("cannot reopen the access log: {e}");
                 }
+                // New workers read the new certificate; a broken one keeps the old.
+                match load_tls(&new, self.ticket_secret) {
+                    Ok(tls) => self.tls = tls,
+                    Err(e) => tracing::error!("{e}; keeping the previous TLS certificate and key"),
+                }
                 self.num_workers = new.workers.max(1);
                 self.settings = new;
             }
@@ -317,8 +332,7 @@ impl Arbiter {
         for old in std::mem::replace(&mut self.listeners, fresh) {
             old.close(true);
         }
-        let shown: Vec<String> = self.listeners.iter().map(|l| l.to_string()).collect();
-        tracing::info!("Listening at: {} ({})", shown.join(","), std::process::id());
+        tracing::info!("Listening at: {} ({})", shown_listeners(&self.listeners, self.tls.is_some()), std::process::id());
     }
 
     fn signal_workers(&self, sig: Signal) {
@@ -538,6 +552,7 @@ impl Arbiter {
                     settings: &self.settings,
                     max_requests,
                     access_log: self.access_log.clone(),
+                    tls: self.tls.clone(),
                 };
                 // The child must never unwind back into the master's loop.
                 let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.runner)(ctx)))
@@ -596,6 +611,31 @@ impl Arbiter {
         }
         halt.code
     }
+}
+
+/// Reads and validates the TLS files (fail fast at start; on HUP the caller keeps the old
+/// material on error).
+fn load_tls(s: &Settings, secret: crate::tls::ticketer::Secret) -> Result<Option<Arc<crate::tls::Material>>, String> {
+    let m = crate::tls::Material::load(s, secret)?;
+    if m.is_none() && s.http_protocols.iter().any(|p| p == "h2") {
+        tracing::warn!("--http-protocols h2 needs TLS (h2c is not supported): serving HTTP/1.1 only");
+    }
+    Ok(m.map(Arc::new))
+}
+
+/// Gunicorn's `Listening at:` spelling: `https://` when TLS is on.
+fn shown_listeners(listeners: &[Listener], tls: bool) -> String {
+    let shown: Vec<String> = listeners
+        .iter()
+        .map(|l| {
+            let s = l.to_string();
+            match s.strip_prefix("http://") {
+                Some(rest) if tls => format!("https://{rest}"),
+                _ => s,
+            }
+        })
+        .collect();
+    shown.join(",")
 }
 
 /// Opens `--access-logfile` (no thread starts here: the master must stay single-threaded).

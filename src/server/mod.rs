@@ -89,6 +89,8 @@ pub struct ServeConfig {
     pub edge: Arc<conn::EdgeConfig>,
     /// What the edge cut off, for this worker.
     pub edge_stats: Arc<conn::EdgeStats>,
+    /// TLS on every listener (`--certfile`/`--keyfile`); see [`serve_tls`].
+    pub tls: Option<Arc<crate::tls::Acceptor>>,
 }
 
 /// State shared by every connection of one worker.
@@ -192,8 +194,14 @@ async fn accept_loop<A: AppService>(
             Ok((io, peer)) => {
                 let svc = service::Wrapped::new(app.clone(), shared.clone(), peer);
                 let cfg = cfg.clone();
+                let conn_stop = stop.clone();
                 tokio::spawn(async move {
-                    serve_connection(io, svc, &cfg).await;
+                    // TLS (issue 5): the handshake runs here, in the connection's task, so a
+                    // slow client never holds up this accept loop.
+                    match cfg.tls.clone() {
+                        Some(tls) => serve_tls(io, svc.https(), &cfg, &tls, conn_stop).await,
+                        None => serve_connection(io, svc, &cfg).await,
+                    }
                     drop(permit);
                 });
             }
@@ -302,5 +310,69 @@ where
             let _ = tokio::time::timeout(Duration::from_secs(1), gate.inner_mut().shutdown()).await;
         }
         Err(e) => tracing::debug!("connection from {peer} ended: {e}"),
+    }
+}
+
+// ===== TLS (issue 5) =====
+// Kept apart from `serve_connection` on purpose: the plaintext path is untouched, and the
+// HTTP/1 validation layer (server/conn.rs) can later wrap `TlsIo` the same way it wraps a
+// plain socket.
+
+/// Serves one TLS connection: handshake under `--tls-handshake-timeout`, then HTTP/2 when
+/// ALPN chose `h2`, HTTP/1.1 otherwise. On worker stop an HTTP/2 connection sends GOAWAY
+/// and finishes its open streams; HTTP/1.1 drains like the plaintext path.
+async fn serve_tls<A: AppService>(
+    io: Stream,
+    svc: service::Wrapped<A>,
+    cfg: &ServeConfig,
+    tls: &crate::tls::Acceptor,
+    stop: watch::Receiver<bool>,
+) {
+    match io {
+        Stream::Tcp(s) => serve_tls_io(s, svc, cfg, tls, stop).await,
+        Stream::Unix(s) => serve_tls_io(s, svc, cfg, tls, stop).await,
+    }
+}
+
+async fn serve_tls_io<IO, A>(
+    io: IO,
+    svc: service::Wrapped<A>,
+    cfg: &ServeConfig,
+    tls: &crate::tls::Acceptor,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    A: AppService,
+{
+    let peer = svc.peer();
+    let Some((stream, h2)) = tls.handshake(io, peer).await else { return };
+    if !h2 {
+        // HTTP/1.1 over TLS gets the same strict edge as plaintext.
+        return serve_http1(stream, svc, cfg).await;
+    }
+    let io = TokioIo::new(stream);
+    let mut b = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    b.timer(hyper_util::rt::TokioTimer::new());
+    tls.http2.apply(&mut b);
+    let conn = b.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("TLS connection from {peer} ended: {e}");
+    }
+}
+
+/// Resolves once the worker stops accepting (or the sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
     }
 }

@@ -58,11 +58,19 @@ pub(super) struct Wrapped<A> {
     shared: Arc<Shared>,
     peer: Peer,
     conn: Arc<ConnState>,
+    /// `wsgi.url_scheme`: "https" on TLS listeners.
+    scheme: &'static str,
 }
 
 impl<A> Wrapped<A> {
     pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer) -> Self {
-        Wrapped { app, shared, peer, conn: Arc::new(ConnState::new()) }
+        Wrapped { app, shared, peer, conn: Arc::new(ConnState::new()), scheme: "http" }
+    }
+
+    /// Marks the connection as TLS (`%({wsgi.url_scheme}e)s` renders `https`).
+    pub(super) fn https(mut self) -> Self {
+        self.scheme = "https";
+        self
     }
 
     pub(super) fn peer(&self) -> Peer {
@@ -84,6 +92,7 @@ impl<A> Wrapped<A> {
 struct Pending {
     log: Arc<AccessLog>,
     peer: Peer,
+    scheme: &'static str,
     start: Instant,
     method: Method,
     uri: Uri,
@@ -102,13 +111,16 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
         let pending = self.shared.access_log.as_ref().map(|log| Pending {
             start: Instant::now(),
             peer: self.client(),
+            scheme: self.scheme,
             method: req.method().clone(),
             uri: req.uri().clone(),
             version: req.version(),
             request_headers: log.needs().capture_request_headers(req.headers()),
             log: log.clone(),
         });
-        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending, conn: Some(self.conn.clone()) }
+        // HTTP/2 has no `Connection` header; a draining HTTP/2 connection sends GOAWAY.
+        let http2 = req.version() == Version::HTTP_2;
+        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending, conn: Some(self.conn.clone()), http2 }
     }
 }
 
@@ -120,6 +132,7 @@ pin_project_lite::pin_project! {
         shared: Arc<Shared>,
         pending: Option<Pending>,
         conn: Option<Arc<ConnState>>,
+        http2: bool,
     }
 }
 
@@ -137,7 +150,7 @@ where
         if !headers.contains_key(SERVER) {
             headers.insert(SERVER, SERVER_NAME.clone());
         }
-        if this.shared.draining.load(Ordering::Relaxed) {
+        if !*this.http2 && this.shared.draining.load(Ordering::Relaxed) {
             headers.insert(CONNECTION, CLOSE.clone());
         }
         let line = this.pending.take().map(|p| {
@@ -175,6 +188,7 @@ impl Drop for Line {
             response_headers: self.response_headers.as_ref(),
             body_bytes: Some(if bodyless { 0 } else { self.bytes }),
             duration: p.start.elapsed(),
+            url_scheme: p.scheme,
             ..Record::default()
         };
         p.log.log(&rec);

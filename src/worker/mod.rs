@@ -27,6 +27,9 @@ pub struct Context<'a> {
     pub max_requests: u64,
     /// The access log opened by the master (its writer thread starts in the worker).
     pub access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
+    /// TLS material validated by the master (None: plaintext). The worker builds its
+    /// rustls `ServerConfig` from it once.
+    pub tls: Option<std::sync::Arc<crate::tls::Material>>,
 }
 
 /// Signals the master handles that a worker must not die from when they are sent to the
@@ -158,6 +161,16 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
         }
     });
 
+    let tls = match &ctx.tls {
+        Some(m) => match crate::tls::Acceptor::new(m, s) {
+            Ok(a) => Some(std::sync::Arc::new(a)),
+            Err(e) => {
+                tracing::error!("Exception in worker process: cannot set up TLS: {e}");
+                return crate::error::WORKER_BOOT_ERROR;
+            }
+        },
+        None => None,
+    };
     let cfg = ServeConfig {
         keepalive: Duration::from_secs(s.keepalive),
         worker_connections: s.worker_connections as usize,
@@ -166,6 +179,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
         access_log: ctx.access_log.clone(),
         edge: std::sync::Arc::new(crate::server::conn::EdgeConfig::from_settings(s)),
         edge_stats: Default::default(),
+        tls,
     };
     // Only a worker still marked booting becomes ready: a RETIRE set early must stick.
     let _ = slot.state.compare_exchange(

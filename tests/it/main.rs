@@ -11,4 +11,5 @@ mod edge;
 mod recycling;
 mod resources;
 mod shutdown;
+mod tls;
 mod upgrade;

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -152,7 +152,7 @@ impl Builder {
             .wait_for_log("Listening at: ", Duration::from_secs(15))
             .unwrap_or_else(|| panic!("server did not start; log:\n{}", m.log()));
         let url = line.split("Listening at: ").nth(1).unwrap().split(' ').next().unwrap();
-        m.addr = Some(url.trim_start_matches("http://").split(',').next().unwrap().parse().unwrap());
+        m.addr = Some(url.trim_start_matches("https://").trim_start_matches("http://").split(',').next().unwrap().parse().unwrap());
         m
     }
 
@@ -178,7 +178,7 @@ impl Builder {
                 .wait_for_log("Listening at: ", Duration::from_secs(15))
                 .unwrap_or_else(|| panic!("server did not start; log:\n{}", m.log()));
             let url = line.split("Listening at: ").nth(1).unwrap().split(' ').next().unwrap();
-            let addr = url.trim_start_matches("http://").split(',').next().unwrap();
+            let addr = url.trim_start_matches("https://").trim_start_matches("http://").split(',').next().unwrap();
             m.addr = Some(addr.parse().unwrap());
         }
         m
@@ -351,25 +351,45 @@ impl Conn {
 
     /// Reads the next final response, skipping interim 1xx ones.
     pub fn read_response(&mut self) -> std::io::Result<Resp> {
-        loop {
-            let r = self.read_one_response()?;
-            if !(100..200).contains(&r.status) {
-                return Ok(r);
-            }
+        read_response_from(&mut self.stream)
+    }
+}
+
+/// Anything that can send a GET and read the response (plain or TLS connections), for
+/// `Load`.
+pub trait Requester: Send + 'static {
+    fn request(&mut self, path: &str) -> std::io::Result<Resp>;
+}
+
+impl Requester for Conn {
+    fn request(&mut self, path: &str) -> std::io::Result<Resp> {
+        Conn::request(self, path)
+    }
+}
+
+/// Reads the next final HTTP/1.1 response (Content-Length framing) from any buffered
+/// reader, skipping interim 1xx responses.
+pub fn read_response_from(stream: &mut impl BufRead) -> std::io::Result<Resp> {
+    loop {
+        let r = read_one_response(stream)?;
+        if !(100..200).contains(&r.status) {
+            return Ok(r);
         }
     }
+}
 
-    fn read_one_response(&mut self) -> std::io::Result<Resp> {
+fn read_one_response(stream: &mut impl BufRead) -> std::io::Result<Resp> {
+    {
         let eof = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before a full response");
         let mut line = String::new();
-        if self.stream.read_line(&mut line)? == 0 {
+        if stream.read_line(&mut line)? == 0 {
             return Err(eof());
         }
         let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(eof)?;
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
-            if self.stream.read_line(&mut h)? == 0 {
+            if stream.read_line(&mut h)? == 0 {
                 return Err(eof());
             }
             let h = h.trim_end();
@@ -386,7 +406,7 @@ impl Conn {
             .and_then(|(_, v)| v.parse().ok())
             .unwrap_or(0);
         let mut body = vec![0; len];
-        self.stream.read_exact(&mut body)?;
+        stream.read_exact(&mut body)?;
         Ok(Resp { status, headers, body })
     }
 }
@@ -411,6 +431,15 @@ pub struct Load {
 
 impl Load {
     pub fn start(addr: SocketAddr, clients: usize, path: &'static str) -> Load {
+        Load::start_with(clients, path, move || Conn::open(addr))
+    }
+
+    /// `start` with any kind of connection (e.g. TLS): `open` makes a fresh one.
+    pub fn start_with<R: Requester>(
+        clients: usize,
+        path: &'static str,
+        open: impl Fn() -> std::io::Result<R> + Send + Sync + Clone + 'static,
+    ) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
@@ -418,12 +447,13 @@ impl Load {
         let threads = (0..clients)
             .map(|_| {
                 let (stop, ok, failed, errors) = (stop.clone(), ok.clone(), failed.clone(), errors.clone());
+                let open = open.clone();
                 std::thread::spawn(move || {
-                    let mut conn: Option<Conn> = None;
+                    let mut conn: Option<R> = None;
                     while !stop.load(Ordering::Relaxed) {
                         let c = match conn.as_mut() {
                             Some(c) => c,
-                            None => match Conn::open(addr) {
+                            None => match open() {
                                 Ok(c) => conn.insert(c),
                                 Err(e) => {
                                     failed.fetch_add(1, Ordering::Relaxed);
