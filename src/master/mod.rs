@@ -209,7 +209,7 @@ impl Arbiter {
                     if let Some(halt) = self.handle(sig) {
                         return halt;
                     }
-                    next = self.signals.next();
+                    next = self.signals.pop();
                 }
             }
             if let Some(halt) = self.reap() {

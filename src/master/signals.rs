@@ -52,7 +52,7 @@ impl SignalQueue {
     }
 
     /// Returns a queued signal without waiting.
-    pub fn next(&mut self) -> Option<Signal> {
+    pub fn pop(&mut self) -> Option<Signal> {
         self.drain();
         self.queue.pop_front()
     }
