@@ -36,11 +36,11 @@
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use http::{HeaderMap, HeaderName, Version};
+use http::{HeaderName, Version};
 
 use super::atom::{Atom, EnvKey};
 use super::format::{Conv, Field, Format, Mode, Segment, Spec};
-use super::record::{Record, basic_user, percent_decode, split_target};
+use super::record::{Headers, Record, basic_user, percent_decode, split_target};
 
 /// Per-line context that does not come from the request: the cached clock and the pid.
 #[derive(Clone, Copy, Debug)]
@@ -212,19 +212,19 @@ enum Value {
     NoneInt,
 }
 
-fn last<'h>(headers: Option<&'h HeaderMap>, name: &HeaderName) -> Option<&'h [u8]> {
-    headers?.get_all(name).iter().next_back().map(|v| v.as_bytes())
+fn last<'h>(headers: Option<Headers<'h>>, name: &HeaderName, slot: u32) -> Option<&'h [u8]> {
+    headers?.last(name, slot)
 }
 
 /// All values of a request header, comma-joined, as the WSGI environ holds them.
-fn joined<S: Sink>(headers: Option<&HeaderMap>, name: &HeaderName, o: &mut S) -> Value {
+fn joined<S: Sink>(headers: Option<Headers<'_>>, name: &HeaderName, slot: u32, o: &mut S) -> Value {
     let Some(h) = headers else { return Value::Missing };
     let mut any = false;
-    for v in h.get_all(name) {
+    for v in h.values(name, slot) {
         if any {
             o.put(b",");
         }
-        o.put(v.as_bytes());
+        o.put(v);
         any = true;
     }
     if any { Value::Str } else { Value::Missing }
@@ -242,6 +242,16 @@ fn str_or_missing<S: Sink>(v: Option<&[u8]>, o: &mut S) -> Value {
 
 fn itoa_put<S: Sink>(n: impl itoa::Integer, o: &mut S) {
     o.put_trusted(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Statuses are three digits (hyper only sends 100–999): written without itoa's general path.
+fn put_status<S: Sink>(status: u16, o: &mut S) {
+    if (100..1000).contains(&status) {
+        let d = |n: u16| b'0' + (n % 10) as u8;
+        o.put_trusted(&[d(status / 100), d(status / 10), d(status)]);
+    } else {
+        itoa_put(status, o);
+    }
 }
 
 fn put_ip<S: Sink>(ip: IpAddr, o: &mut S) {
@@ -299,26 +309,30 @@ fn path_info<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
     Value::Str
 }
 
-fn user<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
+fn user<S: Sink>(rec: &Record<'_>, slot: u32, o: &mut S) -> Value {
     let Some(h) = rec.request_headers else { return Value::Missing };
-    let mut values = h.get_all(http::header::AUTHORIZATION).iter();
+    let name = &http::header::AUTHORIZATION;
+    let mut values = h.values(name, slot);
     let Some(first) = values.next() else { return Value::Missing };
     let mut buf = [0u8; 192];
     let found = match values.next() {
-        None => basic_user(first.as_bytes(), &mut buf),
+        None => basic_user(first, &mut buf),
         Some(_) => {
             // Repeated Authorization: the environ value is comma-joined (rare, so allocate).
-            let all: Vec<&[u8]> = h.get_all(http::header::AUTHORIZATION).iter().map(|v| v.as_bytes()).collect();
+            let all: Vec<&[u8]> = h.values(name, slot).collect();
             basic_user(&all.join(&b","[..]), &mut buf)
         }
     };
     str_or_missing(found, o)
 }
 
-fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o: &mut S) -> Value {
-    let secs = rec.duration.as_secs() % 86_400; // timedelta.seconds drops whole days
-    let micros = u64::from(rec.duration.subsec_micros());
-    match atom {
+/// `timedelta.seconds` (whole days dropped, as Python does) and the microseconds.
+fn secs_micros(rec: &Record<'_>) -> (u64, u64) {
+    (rec.duration.as_secs() % 86_400, u64::from(rec.duration.subsec_micros()))
+}
+
+fn emit<S: Sink>(f: &Field, rec: &Record<'_>, cx: &Context<'_>, json: bool, o: &mut S) -> Value {
+    match &f.atom {
         Atom::RemoteAddr | Atom::Environ(EnvKey::RemoteAddr) => {
             if let Some(p) = rec.peer {
                 put_ip(p.ip(), o);
@@ -329,7 +343,7 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
             o.put_trusted(b"-");
             Value::Str
         }
-        Atom::User => user(rec, o),
+        Atom::User => user(rec, f.slot, o),
         Atom::Time => {
             o.put_trusted(if json { cx.iso_time } else { cx.clf_time }.as_bytes());
             Value::Str
@@ -349,7 +363,7 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
         }
         Atom::Protocol | Atom::Environ(EnvKey::ServerProtocol) => str_or_missing(rec.version.map(version_str), o),
         Atom::Status => {
-            itoa_put(rec.status, o);
+            put_status(rec.status, o);
             Value::Str
         }
         Atom::BodyBytes => rec.body_bytes.map_or(Value::NoneInt, Value::Int),
@@ -360,12 +374,19 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
             }
             None => Value::Missing,
         },
-        Atom::Referer => joined(rec.request_headers, &http::header::REFERER, o),
-        Atom::UserAgent => joined(rec.request_headers, &http::header::USER_AGENT, o),
-        Atom::Seconds => Value::Int(secs),
-        Atom::Millis => Value::Int(secs * 1000 + micros / 1000),
-        Atom::Micros => Value::Int(secs * 1_000_000 + micros),
+        Atom::Referer => joined(rec.request_headers, &http::header::REFERER, f.slot, o),
+        Atom::UserAgent => joined(rec.request_headers, &http::header::USER_AGENT, f.slot, o),
+        Atom::Seconds => Value::Int(secs_micros(rec).0),
+        Atom::Millis => {
+            let (secs, micros) = secs_micros(rec);
+            Value::Int(secs * 1000 + micros / 1000)
+        }
+        Atom::Micros => {
+            let (secs, micros) = secs_micros(rec);
+            Value::Int(secs * 1_000_000 + micros)
+        }
         Atom::SecondsDecimal => {
+            let (secs, micros) = secs_micros(rec);
             let mut buf = itoa::Buffer::new();
             o.put(buf.format(secs).as_bytes());
             o.put(b".");
@@ -379,14 +400,14 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
             o.put(b">");
             Value::Str
         }
-        Atom::RequestHeader(name) => str_or_missing(last(rec.request_headers, name), o),
-        Atom::ResponseHeader(name) => str_or_missing(last(rec.response_headers, name), o),
-        Atom::Environ(key) => emit_env(key, rec, o),
+        Atom::RequestHeader(name) => str_or_missing(last(rec.request_headers, name, f.slot), o),
+        Atom::ResponseHeader(name) => str_or_missing(last(rec.response_headers, name, f.slot), o),
+        Atom::Environ(key) => emit_env(key, f.slot, rec, o),
         Atom::Missing => Value::Missing,
     }
 }
 
-fn emit_env<S: Sink>(key: &EnvKey, rec: &Record<'_>, o: &mut S) -> Value {
+fn emit_env<S: Sink>(key: &EnvKey, slot: u32, rec: &Record<'_>, o: &mut S) -> Value {
     let s = |v: &str, o: &mut S| {
         o.put(v.as_bytes());
         Value::Str
@@ -410,9 +431,9 @@ fn emit_env<S: Sink>(key: &EnvKey, rec: &Record<'_>, o: &mut S) -> Value {
         EnvKey::ServerPort => s(rec.server_port, o),
         EnvKey::ServerSoftware => s(SERVER_SOFTWARE, o),
         // Gunicorn assigns these per header line, so the last one wins.
-        EnvKey::ContentType => str_or_missing(last(rec.request_headers, &http::header::CONTENT_TYPE), o),
-        EnvKey::ContentLength => str_or_missing(last(rec.request_headers, &http::header::CONTENT_LENGTH), o),
-        EnvKey::Http(name) => joined(rec.request_headers, name, o),
+        EnvKey::ContentType => str_or_missing(last(rec.request_headers, &http::header::CONTENT_TYPE, slot), o),
+        EnvKey::ContentLength => str_or_missing(last(rec.request_headers, &http::header::CONTENT_LENGTH, slot), o),
+        EnvKey::Http(name) => joined(rec.request_headers, name, slot, o),
         // Handled in `emit` together with their letter atoms.
         EnvKey::RemoteAddr | EnvKey::QueryString | EnvKey::PathInfo | EnvKey::RequestMethod | EnvKey::ServerProtocol => {
             unreachable!("routed by emit")
@@ -428,7 +449,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
     if mode == Mode::Json || spec.conv == Conv::Json {
         // Numbers in Gunicorn's text (s, b, L) are JSON numbers here.
         if matches!(f.atom, Atom::Status | Atom::BodyBytesClf | Atom::SecondsDecimal) {
-            match emit(&f.atom, rec, cx, true, &mut Raw(out)) {
+            match emit(f, rec, cx, true, &mut Raw(out)) {
                 Value::Str => {}
                 Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
                 Value::Missing | Value::NoneInt => out.extend_from_slice(b"null"),
@@ -436,7 +457,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
             return;
         }
         out.push(b'"');
-        match emit(&f.atom, rec, cx, true, &mut Json(out)) {
+        match emit(f, rec, cx, true, &mut Json(out)) {
             Value::Str => out.push(b'"'),
             Value::Missing | Value::NoneInt => {
                 out.truncate(start);
@@ -451,7 +472,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
     }
     match spec.conv {
         Conv::Str | Conv::Json => {
-            match emit(&f.atom, rec, cx, false, &mut Text(out)) {
+            match emit(f, rec, cx, false, &mut Text(out)) {
                 Value::Str => {}
                 Value::Missing | Value::NoneInt => out.push(b'-'),
                 Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
@@ -461,7 +482,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
             }
         }
         Conv::Repr | Conv::Ascii => {
-            match emit(&f.atom, rec, cx, false, &mut Raw(out)) {
+            match emit(f, rec, cx, false, &mut Raw(out)) {
                 Value::Str => {
                     // repr needs the whole value to pick its quote; r/a are rare, so copy.
                     let raw = out.split_off(start);
@@ -473,7 +494,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
             }
             truncate_and_pad(out, start, spec);
         }
-        _ => match emit(&f.atom, rec, cx, false, &mut Raw(out)) {
+        _ => match emit(f, rec, cx, false, &mut Raw(out)) {
             Value::Int(n) => number(n, spec, out),
             // Unreachable for compiled formats (string atoms cannot take numeric conversions),
             // kept total so rendering can never fail.
@@ -665,9 +686,30 @@ fn strip_zeros(out: &mut Vec<u8>, at: usize) {
     out.drain(keep..frac_end);
 }
 
+/// Renders `rec` as the server would: its header maps first reduced to what `f` captures.
+#[cfg(test)]
+pub(crate) fn render_captured(f: &Format, rec: &Record<'_>, cx: &Context<'_>) -> String {
+    use super::record::Captured;
+    let cap = |h: Option<Headers<'_>>, names: &[HeaderName]| match h {
+        Some(Headers::Map(m)) => Some(Captured::capture(names, m)),
+        Some(Headers::Captured(c)) => Some(c.clone()),
+        None => None,
+    };
+    let req = cap(rec.request_headers, &f.needs().request_headers);
+    let resp = cap(rec.response_headers, &f.needs().response_headers);
+    let rec = Record {
+        request_headers: req.as_ref().map(Headers::from),
+        response_headers: resp.as_ref().map(Headers::from),
+        ..rec.clone()
+    };
+    f.render_to_string(&rec, cx)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use http::HeaderMap;
 
     use super::*;
 
@@ -681,8 +723,13 @@ mod tests {
 
     const CX: Context<'static> = Context { clf_time: "[24/Nov/2026:21:15:52 +0000]", iso_time: "2026-11-24T21:15:52+00:00", pid: 4242 };
 
+    /// Renders from whole header maps, and checks that the server's path (capturing only
+    /// what the format needs, looked up by slot) renders the same line.
     fn render(fmt: &str, rec: &Record<'_>) -> String {
-        Format::compile(fmt).unwrap_or_else(|e| panic!("{e}")).render_to_string(rec, &CX)
+        let f = Format::compile(fmt).unwrap_or_else(|e| panic!("{e}"));
+        let line = f.render_to_string(rec, &CX);
+        assert_eq!(render_captured(&f, rec, &CX), line, "captured headers, {fmt}");
+        line
     }
 
     fn base<'a>(req: &'a HeaderMap, resp: &'a HeaderMap) -> Record<'a> {
@@ -691,9 +738,9 @@ mod tests {
             method: Some("GET"),
             target: Some("/a%20b/c?x=1&y=%22"),
             version: Some(Version::HTTP_11),
-            request_headers: Some(req),
+            request_headers: Some(req.into()),
             status: 200,
-            response_headers: Some(resp),
+            response_headers: Some(resp.into()),
             body_bytes: Some(12),
             duration: Duration::from_micros(509),
             server_name: "127.0.0.1",

@@ -18,7 +18,7 @@ use hyper::service::Service;
 
 use super::{AppService, Shared};
 use super::conn::ConnState;
-use crate::access_log::{AccessLog, Record};
+use crate::access_log::{AccessLog, Captured, Record};
 
 /// The remote end of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +88,7 @@ struct Pending {
     method: Method,
     uri: Uri,
     version: Version,
-    request_headers: Option<HeaderMap>,
+    request_headers: Option<Captured>,
 }
 
 impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
@@ -153,7 +153,7 @@ where
 struct Line {
     pending: Pending,
     status: u16,
-    response_headers: Option<HeaderMap>,
+    response_headers: Option<Captured>,
     bytes: u64,
 }
 
@@ -170,9 +170,9 @@ impl Drop for Line {
             method: Some(p.method.as_str()),
             target: Some(&target),
             version: Some(p.version),
-            request_headers: p.request_headers.as_ref(),
+            request_headers: p.request_headers.as_ref().map(Into::into),
             status: self.status,
-            response_headers: self.response_headers.as_ref(),
+            response_headers: self.response_headers.as_ref().map(Into::into),
             body_bytes: Some(if bodyless { 0 } else { self.bytes }),
             duration: p.start.elapsed(),
             ..Record::default()
