@@ -68,6 +68,8 @@ pub struct Field {
     pub spec: Spec,
     /// For atoms that read a header: its slot in [`Needs`] (set when the format is built).
     pub(crate) slot: u32,
+    /// A text-mode `%(x)s` without flags, width or precision: the renderer's fast path.
+    pub(crate) plain: bool,
 }
 
 /// Python's conversion specifier after the mapping key.
@@ -354,7 +356,7 @@ fn directive(input: &str) -> PResult<'_, Field> {
         precision: precision.map(|p| p.unwrap_or(0)),
         conv,
     };
-    Ok((input, Field { key: key.into(), atom, spec, slot: 0 }))
+    Ok((input, Field { key: key.into(), atom, spec, slot: 0, plain: false }))
 }
 
 enum Piece<'a> {
@@ -437,7 +439,7 @@ impl Format {
             lit.push(':');
             segments.push(Segment::Literal(lit.into()));
             let spec = Spec { conv: Conv::Json, ..Spec::default() };
-            segments.push(Segment::Field(Field { key: key.into(), atom: Atom::resolve(key), spec, slot: 0 }));
+            segments.push(Segment::Field(Field { key: key.into(), atom: Atom::resolve(key), spec, slot: 0, plain: false }));
         }
         if segments.is_empty() {
             return Err(FormatError { offset: 0, kind: FormatErrorKind::JsonField("no keys".into()) });
@@ -451,6 +453,7 @@ impl Format {
         for s in &mut segments {
             if let Segment::Field(f) = s {
                 f.slot = needs.add(&f.atom);
+                f.plain = mode == Mode::Text && f.spec == Spec::default();
             }
         }
         Format { segments, mode, needs }

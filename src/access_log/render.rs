@@ -68,6 +68,7 @@ impl Format {
         for seg in &self.segments {
             match seg {
                 Segment::Literal(t) => out.extend_from_slice(t.as_bytes()),
+                Segment::Field(f) if f.plain => plain_text(f, rec, cx, out),
                 Segment::Field(f) => render_field(f, self.mode, rec, cx, out),
             }
         }
@@ -115,18 +116,37 @@ fn word_needs_escape(w: u64) -> bool {
     (below_space | high | has_zero(w ^ (ONES * 0x7f)) | has_zero(w ^ (ONES * u64::from(b'"')))) != 0
 }
 
+/// The length of the prefix of `bytes` that [`Text`] copies unchanged (all of it, usually).
+#[inline]
+fn clean_len(bytes: &[u8]) -> usize {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let n = bytes.len();
+    if n < 8 {
+        return bytes.iter().position(|&b| !(0x20..0x7f).contains(&b) || b == b'"').unwrap_or(n);
+    }
+    let mut clean = 0;
+    while clean + 8 <= n {
+        if word_needs_escape(word(clean)) {
+            return clean;
+        }
+        clean += 8;
+    }
+    // The tail, as one word overlapping bytes already known clean, instead of byte by byte.
+    if clean < n && word_needs_escape(word(n - 8)) {
+        return clean;
+    }
+    n
+}
+
 impl Sink for Text<'_> {
     fn put(&mut self, bytes: &[u8]) {
         let out = &mut *self.0;
-        // Skip the clean prefix 8 bytes at a time, then go byte by byte from the first dirty word.
-        let mut clean = 0;
-        while clean + 8 <= bytes.len() {
-            let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
-            if word_needs_escape(w) {
-                break;
-            }
-            clean += 8;
+        let clean = clean_len(bytes);
+        if clean == bytes.len() {
+            out.extend_from_slice(bytes);
+            return;
         }
+        // Byte by byte from the first dirty word.
         let mut run = 0;
         for (i, &b) in bytes.iter().enumerate().skip(clean) {
             if (0x20..0x7f).contains(&b) && b != b'"' {
@@ -442,6 +462,17 @@ fn emit_env<S: Sink>(key: &EnvKey, slot: u32, rec: &Record<'_>, o: &mut S) -> Va
 }
 
 // ===== conversions =====
+
+/// `%(x)s` in a text format, the common case: [`render_field`]'s `Conv::Str` arm without
+/// the mode, conversion, width and precision checks (the compiler ruled them out).
+#[inline]
+fn plain_text(f: &Field, rec: &Record<'_>, cx: &Context<'_>, out: &mut Vec<u8>) {
+    match emit(f, rec, cx, false, &mut Text(out)) {
+        Value::Str => {}
+        Value::Missing | Value::NoneInt => out.push(b'-'),
+        Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+    }
+}
 
 fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: &mut Vec<u8>) {
     let spec = f.spec;
@@ -763,6 +794,32 @@ mod tests {
         let mut out = Vec::new();
         Text(&mut out).put(b"0123456789abcdef0123\"x\n");
         assert_eq!(out, b"0123456789abcdef0123\\\"x\\x0A");
+        // Every length and dirty position (whole words, overlapping tail word, short values)
+        // agrees with escaping byte by byte.
+        let naive = |v: &[u8]| {
+            let mut o = Vec::new();
+            for &b in v {
+                match b {
+                    b'"' => o.extend_from_slice(b"\\\""),
+                    0x20..0x7f => o.push(b),
+                    _ => o.extend_from_slice(format!("\\x{b:02X}").as_bytes()),
+                }
+            }
+            o
+        };
+        for len in 0..=25 {
+            for dirty in [None, Some(b'"'), Some(b'\n'), Some(0x7f), Some(0xe9)] {
+                for pos in 0..len.max(1) {
+                    let mut v = vec![b'a'; len];
+                    if let (Some(d), true) = (dirty, pos < len) {
+                        v[pos] = d;
+                    }
+                    let mut got = Vec::new();
+                    Text(&mut got).put(&v);
+                    assert_eq!(got, naive(&v), "len {len} pos {pos} {dirty:?}");
+                }
+            }
+        }
     }
 
     #[test]
