@@ -99,7 +99,9 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.shared.count_request();
         self.conn.request_started();
-        let pending = self.shared.access_log.as_ref().map(|log| Pending {
+        let path = req.uri().path();
+        let skipped = self.shared.access_log_skip.iter().any(|p| path.starts_with(p.as_str()));
+        let pending = self.shared.access_log.as_ref().filter(|_| !skipped).map(|log| Pending {
             start: Instant::now(),
             peer: self.client(),
             method: req.method().clone(),

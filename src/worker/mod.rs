@@ -164,6 +164,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
         graceful_timeout: Duration::from_secs(s.graceful_timeout),
         max_requests: ctx.max_requests,
         access_log: ctx.access_log.clone(),
+        access_log_skip: s.access_log_skip.as_slice().into(),
         edge: std::sync::Arc::new(crate::server::conn::EdgeConfig::from_settings(s)),
         edge_stats: Default::default(),
     };
