@@ -116,23 +116,35 @@ fn word_needs_escape(w: u64) -> bool {
     (below_space | high | has_zero(w ^ (ONES * 0x7f)) | has_zero(w ^ (ONES * u64::from(b'"')))) != 0
 }
 
-/// The length of the prefix of `bytes` that [`Text`] copies unchanged (all of it, usually).
+/// Whether any of 8 bytes needs JSON escaping: the text rule plus `\`.
 #[inline]
-fn clean_len(bytes: &[u8]) -> usize {
+fn word_needs_json_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = w ^ (ONES * u64::from(b'\\'));
+    word_needs_escape(w) || (x.wrapping_sub(ONES) & !x & HIGH) != 0
+}
+
+/// The length of a prefix of `bytes` that needs no escaping (all of it, usually): the
+/// [`Text`] rule, or the JSON one when `JSON`. Only a lower bound when shorter than `bytes`
+/// (it ends at the first dirty word); callers escape byte by byte from there.
+#[inline]
+fn clean_len<const JSON: bool>(bytes: &[u8]) -> usize {
+    let dirty = |w: u64| if JSON { word_needs_json_escape(w) } else { word_needs_escape(w) };
     let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
     let n = bytes.len();
     if n < 8 {
-        return bytes.iter().position(|&b| !(0x20..0x7f).contains(&b) || b == b'"').unwrap_or(n);
+        return bytes.iter().position(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || (JSON && b == b'\\')).unwrap_or(n);
     }
     let mut clean = 0;
     while clean + 8 <= n {
-        if word_needs_escape(word(clean)) {
+        if dirty(word(clean)) {
             return clean;
         }
         clean += 8;
     }
     // The tail, as one word overlapping bytes already known clean, instead of byte by byte.
-    if clean < n && word_needs_escape(word(n - 8)) {
+    if clean < n && dirty(word(n - 8)) {
         return clean;
     }
     n
@@ -141,7 +153,7 @@ fn clean_len(bytes: &[u8]) -> usize {
 impl Sink for Text<'_> {
     fn put(&mut self, bytes: &[u8]) {
         let out = &mut *self.0;
-        let clean = clean_len(bytes);
+        let clean = clean_len::<false>(bytes);
         if clean == bytes.len() {
             out.extend_from_slice(bytes);
             return;
@@ -181,8 +193,13 @@ impl Sink for Json<'_> {
 }
 
 fn json_escape(bytes: &[u8], out: &mut Vec<u8>) {
+    let clean = clean_len::<true>(bytes);
+    if clean == bytes.len() {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
             continue;
         }
@@ -788,6 +805,7 @@ mod tests {
                 let mut w = [b'a'; 8];
                 w[pos] = b;
                 assert_eq!(word_needs_escape(u64::from_le_bytes(w)), dirty, "byte {b:#x} at {pos}");
+                assert_eq!(word_needs_json_escape(u64::from_le_bytes(w)), dirty || b == b'\\', "json {b:#x} at {pos}");
             }
         }
         // Long values with the dirty byte past the first words still get escaped.
@@ -807,8 +825,21 @@ mod tests {
             }
             o
         };
+        let naive_json = |v: &[u8]| {
+            let mut o = Vec::new();
+            for &b in v {
+                match b {
+                    b'"' => o.extend_from_slice(b"\\\""),
+                    b'\\' => o.extend_from_slice(b"\\\\"),
+                    b'\n' => o.extend_from_slice(b"\\n"),
+                    0x20..0x7f => o.push(b),
+                    _ => o.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+                }
+            }
+            o
+        };
         for len in 0..=25 {
-            for dirty in [None, Some(b'"'), Some(b'\n'), Some(0x7f), Some(0xe9)] {
+            for dirty in [None, Some(b'"'), Some(b'\n'), Some(0x7f), Some(0xe9), Some(b'\\')] {
                 for pos in 0..len.max(1) {
                     let mut v = vec![b'a'; len];
                     if let (Some(d), true) = (dirty, pos < len) {
@@ -817,6 +848,9 @@ mod tests {
                     let mut got = Vec::new();
                     Text(&mut got).put(&v);
                     assert_eq!(got, naive(&v), "len {len} pos {pos} {dirty:?}");
+                    let mut json = Vec::new();
+                    json_escape(&v, &mut json);
+                    assert_eq!(json, naive_json(&v), "json len {len} pos {pos} {dirty:?}");
                 }
             }
         }
