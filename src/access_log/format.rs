@@ -31,6 +31,7 @@ use nom::combinator::opt;
 use nom::sequence::preceded;
 
 use super::atom::{Atom, EnvKey, ValueType};
+use super::record::Captured;
 
 /// Width and precision above this are rejected: they only serve to make lines huge.
 pub const MAX_WIDTH: usize = 4096;
@@ -65,6 +66,10 @@ pub struct Field {
     pub key: Box<str>,
     pub atom: Atom,
     pub spec: Spec,
+    /// For atoms that read a header: its slot in [`Needs`] (set when the format is built).
+    pub(crate) slot: u32,
+    /// A text-mode `%(x)s` without flags, width or precision: the renderer's fast path.
+    pub(crate) plain: bool,
 }
 
 /// Python's conversion specifier after the mapping key.
@@ -211,58 +216,53 @@ pub struct Needs {
 }
 
 impl Needs {
-    fn add(&mut self, atom: &Atom) {
-        let req = |s: &mut Needs, name: HeaderName| {
-            if !s.request_headers.contains(&name) {
-                s.request_headers.push(name);
-            }
-        };
+    /// Records what `atom` reads; returns the slot of the header it reads (its index in
+    /// `request_headers` or `response_headers`), which rendering uses to find captured values.
+    fn add(&mut self, atom: &Atom) -> u32 {
+        fn slot(list: &mut Vec<HeaderName>, name: &HeaderName) -> u32 {
+            let i = list.iter().position(|n| n == name).unwrap_or_else(|| {
+                list.push(name.clone());
+                list.len() - 1
+            });
+            // A format would need billions of distinct header atoms to overflow this.
+            u32::try_from(i).unwrap_or(u32::MAX)
+        }
+        let req = &mut self.request_headers;
         match atom {
             Atom::RemoteAddr => self.peer = true,
-            Atom::User => req(self, http::header::AUTHORIZATION),
-            Atom::Referer => req(self, http::header::REFERER),
-            Atom::UserAgent => req(self, http::header::USER_AGENT),
+            Atom::User => return slot(req, &http::header::AUTHORIZATION),
+            Atom::Referer => return slot(req, &http::header::REFERER),
+            Atom::UserAgent => return slot(req, &http::header::USER_AGENT),
             Atom::Time => self.time = true,
             Atom::Pid => self.pid = true,
             Atom::BodyBytes | Atom::BodyBytesClf => self.body_bytes = true,
             Atom::Seconds | Atom::Millis | Atom::Micros | Atom::SecondsDecimal => self.duration = true,
-            Atom::RequestHeader(h) => req(self, h.clone()),
-            Atom::ResponseHeader(h) if !self.response_headers.contains(h) => self.response_headers.push(h.clone()),
+            Atom::RequestHeader(h) => return slot(req, h),
+            Atom::ResponseHeader(h) => return slot(&mut self.response_headers, h),
             Atom::Environ(e) => match e {
                 EnvKey::RemoteAddr | EnvKey::RemotePort => self.peer = true,
-                EnvKey::ContentType => req(self, http::header::CONTENT_TYPE),
-                EnvKey::ContentLength => req(self, http::header::CONTENT_LENGTH),
-                EnvKey::Http(h) => req(self, h.clone()),
+                EnvKey::ContentType => return slot(req, &http::header::CONTENT_TYPE),
+                EnvKey::ContentLength => return slot(req, &http::header::CONTENT_LENGTH),
+                EnvKey::Http(h) => return slot(req, h),
                 _ => {}
             },
             _ => {}
         }
+        0
     }
 
     /// Copies the needed request headers (all values, in order) out of a request that is
-    /// about to be handed to the app. Returns `None` when the format reads no request
-    /// header, so such formats cost no allocation.
-    pub fn capture_request_headers(&self, headers: &http::HeaderMap) -> Option<http::HeaderMap> {
-        capture(&self.request_headers, headers)
+    /// about to be handed to the app, without allocating for up to
+    /// [`CAPTURE_INLINE`](super::record::CAPTURE_INLINE) values. Returns `None` when the
+    /// format reads no request header.
+    pub fn capture_request_headers(&self, headers: &http::HeaderMap) -> Option<Captured> {
+        (!self.request_headers.is_empty()).then(|| Captured::capture(&self.request_headers, headers))
     }
 
     /// Copies the needed response headers (see [`Needs::capture_request_headers`]).
-    pub fn capture_response_headers(&self, headers: &http::HeaderMap) -> Option<http::HeaderMap> {
-        capture(&self.response_headers, headers)
+    pub fn capture_response_headers(&self, headers: &http::HeaderMap) -> Option<Captured> {
+        (!self.response_headers.is_empty()).then(|| Captured::capture(&self.response_headers, headers))
     }
-}
-
-fn capture(names: &[HeaderName], src: &http::HeaderMap) -> Option<http::HeaderMap> {
-    if names.is_empty() {
-        return None;
-    }
-    let mut out = http::HeaderMap::with_capacity(names.len());
-    for name in names {
-        for v in src.get_all(name) {
-            out.append(name.clone(), v.clone());
-        }
-    }
-    Some(out)
 }
 
 // ===== compile =====
@@ -356,7 +356,7 @@ fn directive(input: &str) -> PResult<'_, Field> {
         precision: precision.map(|p| p.unwrap_or(0)),
         conv,
     };
-    Ok((input, Field { key: key.into(), atom, spec }))
+    Ok((input, Field { key: key.into(), atom, spec, slot: 0, plain: false }))
 }
 
 enum Piece<'a> {
@@ -439,7 +439,7 @@ impl Format {
             lit.push(':');
             segments.push(Segment::Literal(lit.into()));
             let spec = Spec { conv: Conv::Json, ..Spec::default() };
-            segments.push(Segment::Field(Field { key: key.into(), atom: Atom::resolve(key), spec }));
+            segments.push(Segment::Field(Field { key: key.into(), atom: Atom::resolve(key), spec, slot: 0, plain: false }));
         }
         if segments.is_empty() {
             return Err(FormatError { offset: 0, kind: FormatErrorKind::JsonField("no keys".into()) });
@@ -448,11 +448,12 @@ impl Format {
         Ok(Format::from_segments(segments, Mode::Json))
     }
 
-    fn from_segments(segments: Vec<Segment>, mode: Mode) -> Format {
+    fn from_segments(mut segments: Vec<Segment>, mode: Mode) -> Format {
         let mut needs = Needs::default();
-        for s in &segments {
+        for s in &mut segments {
             if let Segment::Field(f) = s {
-                needs.add(&f.atom);
+                f.slot = needs.add(&f.atom);
+                f.plain = mode == Mode::Text && f.spec == Spec::default();
             }
         }
         Format { segments, mode, needs }
@@ -640,8 +641,13 @@ mod tests {
         req.append("x-req-id", "2".parse().unwrap());
         req.append("cookie", "secret".parse().unwrap());
         let got = n.capture_request_headers(&req).unwrap();
-        assert_eq!(got.get_all("x-req-id").iter().count(), 2);
-        assert!(got.get("cookie").is_none());
+        assert_eq!(got.values(0).count(), 2);
+        assert_eq!(got.len(), 2, "cookie is not kept");
+        let slots: Vec<u32> = f.segments.iter().filter_map(|s| match s {
+            Segment::Field(f) => Some(f.slot),
+            Segment::Literal(_) => None,
+        }).collect();
+        assert_eq!(slots, [0, 0, 0, 0, 1, 2]);
         assert!(Format::compile("%(s)s").unwrap().needs().capture_request_headers(&req).is_none());
     }
 

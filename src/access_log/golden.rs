@@ -52,9 +52,9 @@ fn golden_cases_match_gunicorn() {
             method: r["method"].as_str(),
             target: Some(&target),
             version: Some(version(r["version"].as_str().unwrap())),
-            request_headers: Some(&req),
+            request_headers: Some((&req).into()),
             status: u16::try_from(r["status"].as_u64().unwrap()).unwrap(),
-            response_headers: Some(&resp),
+            response_headers: Some((&resp).into()),
             body_bytes: r["body_bytes"].as_u64(),
             duration: Duration::from_micros(r["duration_us"].as_u64().unwrap()),
             url_scheme: r["url_scheme"].as_str().unwrap(),
@@ -72,6 +72,11 @@ fn golden_cases_match_gunicorn() {
         let want = case.get("runicorn").unwrap_or(&case["gunicorn"]).as_str().unwrap();
         if got != want {
             failures.push(format!("{}:\n  want {want:?}\n  got  {got:?}", path.display()));
+        }
+        // The server renders from captured headers: same bytes.
+        let captured = super::render::render_captured(&format, &record, &cx);
+        if captured != want {
+            failures.push(format!("{} (captured):\n  want {want:?}\n  got  {captured:?}", path.display()));
         }
         // Every format Gunicorn accepted survives the Display round trip.
         assert_eq!(Format::compile(&format.to_string()).unwrap(), format);

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! config:  Format::from_setting("@combined" | "@./my.format" | "%(h)s …")  ─► Format (+ Needs)
-//! request: server copies what format.needs() lists ─► Record ─► AccessLog::log
+//! request: server captures what format.needs() lists ─► Record ─► AccessLog::log
 //!          ─► Format::render into the per-process buffer ─► writer thread ─► file / stdout
 //! ```
 //!
@@ -51,7 +51,7 @@ mod sink;
 pub use atom::{Atom, EnvKey, ValueType};
 pub use clock::{Clock, Stamp};
 pub use format::{Conv, Field, Format, FormatError, FormatErrorKind, Found, MAX_WIDTH, Mode, Needs, Segment, Spec};
-pub use record::Record;
+pub use record::{CAPTURE_INLINE, Captured, CapturedValues, Headers, Record};
 pub use render::Context;
 pub use sink::{AccessLog, ErrorHandler, FLUSH_INTERVAL, QUEUE_DEPTH, SHIP_AT, Stats};
 

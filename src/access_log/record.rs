@@ -1,11 +1,16 @@
 //! [`Record`]: the per-request facts a line is rendered from, borrowed from what the server
 //! already holds. Also the derivations Gunicorn makes from them (path/query split of the raw
 //! target, Basic-auth user), done lazily at render time so unused atoms cost nothing.
+//!
+//! Headers reach a [`Record`] as [`Headers`]: either a whole `HeaderMap` (tests, tools) or a
+//! [`Captured`] set, which is what the server keeps per request. Capturing copies only the
+//! values the format reads into an inline array (a `HeaderValue` clone bumps a refcount),
+//! so the default format costs no allocation per request.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http::{HeaderMap, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Version};
 
 /// Everything the access log may need about one request. Only what [`super::Needs`] asks for
 /// has to be filled in; the rest can stay at its default and renders `-`.
@@ -25,11 +30,11 @@ pub struct Record<'a> {
     /// The protocol version of the request.
     pub version: Option<Version>,
     /// Request headers (or just the ones [`super::Needs::capture_request_headers`] kept).
-    pub request_headers: Option<&'a HeaderMap>,
+    pub request_headers: Option<Headers<'a>>,
     /// The status code sent.
     pub status: u16,
     /// Response headers as the app set them (hop-by-hop ones are filtered at render time).
-    pub response_headers: Option<&'a HeaderMap>,
+    pub response_headers: Option<Headers<'a>>,
     /// Body bytes written (0 for HEAD/204/304); `None` if unknown, which renders `b` and `B` as `-`.
     pub body_bytes: Option<u64>,
     /// From the request head being parsed to the last body byte written.
@@ -60,6 +65,135 @@ impl Default for Record<'_> {
             server_name: "",
             server_port: "",
             script_name: "",
+        }
+    }
+}
+
+/// Values kept inline by [`Captured`]; more spill into a `Vec` (only formats reading many
+/// headers, or requests repeating them, get there). The default format reads three.
+pub const CAPTURE_INLINE: usize = 8;
+
+/// The header values a format reads, copied out of a request or response in order, each
+/// tagged with its slot: the header's index in [`super::Needs::request_headers`] (or
+/// `response_headers`), which the compiled format's fields refer to. Looking a value up is
+/// a scan of a few integers instead of hashing a name.
+#[derive(Clone, Debug, Default)]
+pub struct Captured {
+    inline: [Option<(u32, HeaderValue)>; CAPTURE_INLINE],
+    len: usize,
+    spill: Vec<(u32, HeaderValue)>,
+}
+
+impl Captured {
+    /// Copies every value of each of `names` out of `src`; slot `i` is `names[i]`.
+    pub fn capture(names: &[HeaderName], src: &HeaderMap) -> Captured {
+        let mut out = Captured::default();
+        for (slot, name) in names.iter().enumerate() {
+            // Slots are indices into a format's own header list, far below u32::MAX.
+            let slot = slot as u32;
+            for v in src.get_all(name) {
+                if out.len < CAPTURE_INLINE {
+                    out.inline[out.len] = Some((slot, v.clone()));
+                    out.len += 1;
+                } else {
+                    out.spill.push((slot, v.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The values captured for `slot`, in the order the message carried them.
+    pub fn values(&self, slot: u32) -> CapturedValues<'_> {
+        CapturedValues { inline: self.inline[..self.len].iter(), spill: self.spill.iter(), slot }
+    }
+
+    /// How many values were captured (all slots).
+    pub fn len(&self) -> usize {
+        self.len + self.spill.len()
+    }
+
+    /// Whether no value was captured.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Iterator over one slot of a [`Captured`].
+#[derive(Clone, Debug)]
+pub struct CapturedValues<'a> {
+    inline: std::slice::Iter<'a, Option<(u32, HeaderValue)>>,
+    spill: std::slice::Iter<'a, (u32, HeaderValue)>,
+    slot: u32,
+}
+
+impl<'a> Iterator for CapturedValues<'a> {
+    type Item = &'a HeaderValue;
+
+    fn next(&mut self) -> Option<&'a HeaderValue> {
+        let slot = self.slot;
+        for (s, v) in self.inline.by_ref().flatten() {
+            if *s == slot {
+                return Some(v);
+            }
+        }
+        self.spill.by_ref().find(|(s, _)| *s == slot).map(|(_, v)| v)
+    }
+}
+
+/// The headers a [`Record`] renders from.
+#[derive(Clone, Copy, Debug)]
+pub enum Headers<'a> {
+    /// A whole map: looked up by name.
+    Map(&'a HeaderMap),
+    /// What [`super::Needs`] captured: looked up by the field's slot.
+    Captured(&'a Captured),
+}
+
+impl<'a> From<&'a HeaderMap> for Headers<'a> {
+    fn from(m: &'a HeaderMap) -> Self {
+        Headers::Map(m)
+    }
+}
+
+impl<'a> From<&'a Captured> for Headers<'a> {
+    fn from(c: &'a Captured) -> Self {
+        Headers::Captured(c)
+    }
+}
+
+/// The values of one header in a [`Headers`], in message order.
+pub(crate) enum Values<'a> {
+    Map(http::header::ValueIter<'a, HeaderValue>),
+    Captured(CapturedValues<'a>),
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            Values::Map(it) => it.next(),
+            Values::Captured(it) => it.next(),
+        }
+        .map(HeaderValue::as_bytes)
+    }
+}
+
+impl<'a> Headers<'a> {
+    /// All values of the header a field reads: `name` for maps, `slot` for captured sets.
+    pub(crate) fn values(self, name: &HeaderName, slot: u32) -> Values<'a> {
+        match self {
+            Headers::Map(m) => Values::Map(m.get_all(name).iter()),
+            Headers::Captured(c) => Values::Captured(c.values(slot)),
+        }
+    }
+
+    /// The last value (Gunicorn's dict keeps the last header line of a name).
+    pub(crate) fn last(self, name: &HeaderName, slot: u32) -> Option<&'a [u8]> {
+        match self {
+            Headers::Map(m) => m.get_all(name).iter().next_back().map(HeaderValue::as_bytes),
+            Headers::Captured(c) => c.values(slot).last().map(HeaderValue::as_bytes),
         }
     }
 }
@@ -194,6 +328,34 @@ fn finish(out: &mut [u8], len: usize) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_keeps_order_and_slots_and_spills() {
+        let mut src = HeaderMap::new();
+        for (k, v) in [("a", "1"), ("b", "x"), ("a", "2"), ("c", "no")] {
+            src.append(k, HeaderValue::from_static(v));
+        }
+        let names = [HeaderName::from_static("b"), HeaderName::from_static("a"), HeaderName::from_static("z")];
+        let c = Captured::capture(&names, &src);
+        let got = |slot| c.values(slot).map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
+        assert_eq!((got(0), got(1), got(2)), (vec!["x"], vec!["1", "2"], vec![]));
+        let h = Headers::from(&c);
+        assert_eq!(h.last(&names[1], 1), Some(&b"2"[..]));
+        assert_eq!(h.values(&names[1], 1).count(), 2);
+        assert_eq!(c.len(), 3);
+
+        // Past the inline capacity values go to the spill list, still in order.
+        let mut many = HeaderMap::new();
+        for i in 0..CAPTURE_INLINE + 3 {
+            many.append("x", HeaderValue::from(i));
+        }
+        many.append("y", HeaderValue::from_static("last"));
+        let names = [HeaderName::from_static("x"), HeaderName::from_static("y")];
+        let c = Captured::capture(&names, &many);
+        let xs: Vec<String> = c.values(0).map(|v| v.to_str().unwrap().to_owned()).collect();
+        assert_eq!(xs, (0..CAPTURE_INLINE + 3).map(|i| i.to_string()).collect::<Vec<_>>());
+        assert_eq!(Headers::from(&c).last(&names[1], 1), Some(&b"last"[..]));
+    }
 
     #[test]
     fn target_split_matches_urlsplit() {

@@ -36,11 +36,11 @@
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use http::{HeaderMap, HeaderName, Version};
+use http::{HeaderName, Version};
 
 use super::atom::{Atom, EnvKey};
 use super::format::{Conv, Field, Format, Mode, Segment, Spec};
-use super::record::{Record, basic_user, percent_decode, split_target};
+use super::record::{Headers, Record, basic_user, percent_decode, split_target};
 
 /// Per-line context that does not come from the request: the cached clock and the pid.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +68,7 @@ impl Format {
         for seg in &self.segments {
             match seg {
                 Segment::Literal(t) => out.extend_from_slice(t.as_bytes()),
+                Segment::Field(f) if f.plain => plain_text(f, rec, cx, out),
                 Segment::Field(f) => render_field(f, self.mode, rec, cx, out),
             }
         }
@@ -115,18 +116,49 @@ fn word_needs_escape(w: u64) -> bool {
     (below_space | high | has_zero(w ^ (ONES * 0x7f)) | has_zero(w ^ (ONES * u64::from(b'"')))) != 0
 }
 
+/// Whether any of 8 bytes needs JSON escaping: the text rule plus `\`.
+#[inline]
+fn word_needs_json_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = w ^ (ONES * u64::from(b'\\'));
+    word_needs_escape(w) || (x.wrapping_sub(ONES) & !x & HIGH) != 0
+}
+
+/// The length of a prefix of `bytes` that needs no escaping (all of it, usually): the
+/// [`Text`] rule, or the JSON one when `JSON`. Only a lower bound when shorter than `bytes`
+/// (it ends at the first dirty word); callers escape byte by byte from there.
+#[inline]
+fn clean_len<const JSON: bool>(bytes: &[u8]) -> usize {
+    let dirty = |w: u64| if JSON { word_needs_json_escape(w) } else { word_needs_escape(w) };
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let n = bytes.len();
+    if n < 8 {
+        return bytes.iter().position(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || (JSON && b == b'\\')).unwrap_or(n);
+    }
+    let mut clean = 0;
+    while clean + 8 <= n {
+        if dirty(word(clean)) {
+            return clean;
+        }
+        clean += 8;
+    }
+    // The tail, as one word overlapping bytes already known clean, instead of byte by byte.
+    if clean < n && dirty(word(n - 8)) {
+        return clean;
+    }
+    n
+}
+
 impl Sink for Text<'_> {
     fn put(&mut self, bytes: &[u8]) {
         let out = &mut *self.0;
-        // Skip the clean prefix 8 bytes at a time, then go byte by byte from the first dirty word.
-        let mut clean = 0;
-        while clean + 8 <= bytes.len() {
-            let w = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
-            if word_needs_escape(w) {
-                break;
-            }
-            clean += 8;
+        let clean = clean_len::<false>(bytes);
+        if clean == bytes.len() {
+            out.extend_from_slice(bytes);
+            return;
         }
+        // Byte by byte from the first dirty word.
         let mut run = 0;
         for (i, &b) in bytes.iter().enumerate().skip(clean) {
             if (0x20..0x7f).contains(&b) && b != b'"' {
@@ -161,8 +193,13 @@ impl Sink for Json<'_> {
 }
 
 fn json_escape(bytes: &[u8], out: &mut Vec<u8>) {
+    let clean = clean_len::<true>(bytes);
+    if clean == bytes.len() {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
             continue;
         }
@@ -212,19 +249,19 @@ enum Value {
     NoneInt,
 }
 
-fn last<'h>(headers: Option<&'h HeaderMap>, name: &HeaderName) -> Option<&'h [u8]> {
-    headers?.get_all(name).iter().next_back().map(|v| v.as_bytes())
+fn last<'h>(headers: Option<Headers<'h>>, name: &HeaderName, slot: u32) -> Option<&'h [u8]> {
+    headers?.last(name, slot)
 }
 
 /// All values of a request header, comma-joined, as the WSGI environ holds them.
-fn joined<S: Sink>(headers: Option<&HeaderMap>, name: &HeaderName, o: &mut S) -> Value {
+fn joined<S: Sink>(headers: Option<Headers<'_>>, name: &HeaderName, slot: u32, o: &mut S) -> Value {
     let Some(h) = headers else { return Value::Missing };
     let mut any = false;
-    for v in h.get_all(name) {
+    for v in h.values(name, slot) {
         if any {
             o.put(b",");
         }
-        o.put(v.as_bytes());
+        o.put(v);
         any = true;
     }
     if any { Value::Str } else { Value::Missing }
@@ -242,6 +279,16 @@ fn str_or_missing<S: Sink>(v: Option<&[u8]>, o: &mut S) -> Value {
 
 fn itoa_put<S: Sink>(n: impl itoa::Integer, o: &mut S) {
     o.put_trusted(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Statuses are three digits (hyper only sends 100–999): written without itoa's general path.
+fn put_status<S: Sink>(status: u16, o: &mut S) {
+    if (100..1000).contains(&status) {
+        let d = |n: u16| b'0' + (n % 10) as u8;
+        o.put_trusted(&[d(status / 100), d(status / 10), d(status)]);
+    } else {
+        itoa_put(status, o);
+    }
 }
 
 fn put_ip<S: Sink>(ip: IpAddr, o: &mut S) {
@@ -299,26 +346,30 @@ fn path_info<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
     Value::Str
 }
 
-fn user<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
+fn user<S: Sink>(rec: &Record<'_>, slot: u32, o: &mut S) -> Value {
     let Some(h) = rec.request_headers else { return Value::Missing };
-    let mut values = h.get_all(http::header::AUTHORIZATION).iter();
+    let name = &http::header::AUTHORIZATION;
+    let mut values = h.values(name, slot);
     let Some(first) = values.next() else { return Value::Missing };
     let mut buf = [0u8; 192];
     let found = match values.next() {
-        None => basic_user(first.as_bytes(), &mut buf),
+        None => basic_user(first, &mut buf),
         Some(_) => {
             // Repeated Authorization: the environ value is comma-joined (rare, so allocate).
-            let all: Vec<&[u8]> = h.get_all(http::header::AUTHORIZATION).iter().map(|v| v.as_bytes()).collect();
+            let all: Vec<&[u8]> = h.values(name, slot).collect();
             basic_user(&all.join(&b","[..]), &mut buf)
         }
     };
     str_or_missing(found, o)
 }
 
-fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o: &mut S) -> Value {
-    let secs = rec.duration.as_secs() % 86_400; // timedelta.seconds drops whole days
-    let micros = u64::from(rec.duration.subsec_micros());
-    match atom {
+/// `timedelta.seconds` (whole days dropped, as Python does) and the microseconds.
+fn secs_micros(rec: &Record<'_>) -> (u64, u64) {
+    (rec.duration.as_secs() % 86_400, u64::from(rec.duration.subsec_micros()))
+}
+
+fn emit<S: Sink>(f: &Field, rec: &Record<'_>, cx: &Context<'_>, json: bool, o: &mut S) -> Value {
+    match &f.atom {
         Atom::RemoteAddr | Atom::Environ(EnvKey::RemoteAddr) => {
             if let Some(p) = rec.peer {
                 put_ip(p.ip(), o);
@@ -329,7 +380,7 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
             o.put_trusted(b"-");
             Value::Str
         }
-        Atom::User => user(rec, o),
+        Atom::User => user(rec, f.slot, o),
         Atom::Time => {
             o.put_trusted(if json { cx.iso_time } else { cx.clf_time }.as_bytes());
             Value::Str
@@ -349,7 +400,7 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
         }
         Atom::Protocol | Atom::Environ(EnvKey::ServerProtocol) => str_or_missing(rec.version.map(version_str), o),
         Atom::Status => {
-            itoa_put(rec.status, o);
+            put_status(rec.status, o);
             Value::Str
         }
         Atom::BodyBytes => rec.body_bytes.map_or(Value::NoneInt, Value::Int),
@@ -360,12 +411,19 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
             }
             None => Value::Missing,
         },
-        Atom::Referer => joined(rec.request_headers, &http::header::REFERER, o),
-        Atom::UserAgent => joined(rec.request_headers, &http::header::USER_AGENT, o),
-        Atom::Seconds => Value::Int(secs),
-        Atom::Millis => Value::Int(secs * 1000 + micros / 1000),
-        Atom::Micros => Value::Int(secs * 1_000_000 + micros),
+        Atom::Referer => joined(rec.request_headers, &http::header::REFERER, f.slot, o),
+        Atom::UserAgent => joined(rec.request_headers, &http::header::USER_AGENT, f.slot, o),
+        Atom::Seconds => Value::Int(secs_micros(rec).0),
+        Atom::Millis => {
+            let (secs, micros) = secs_micros(rec);
+            Value::Int(secs * 1000 + micros / 1000)
+        }
+        Atom::Micros => {
+            let (secs, micros) = secs_micros(rec);
+            Value::Int(secs * 1_000_000 + micros)
+        }
         Atom::SecondsDecimal => {
+            let (secs, micros) = secs_micros(rec);
             let mut buf = itoa::Buffer::new();
             o.put(buf.format(secs).as_bytes());
             o.put(b".");
@@ -379,14 +437,14 @@ fn emit<S: Sink>(atom: &Atom, rec: &Record<'_>, cx: &Context<'_>, json: bool, o:
             o.put(b">");
             Value::Str
         }
-        Atom::RequestHeader(name) => str_or_missing(last(rec.request_headers, name), o),
-        Atom::ResponseHeader(name) => str_or_missing(last(rec.response_headers, name), o),
-        Atom::Environ(key) => emit_env(key, rec, o),
+        Atom::RequestHeader(name) => str_or_missing(last(rec.request_headers, name, f.slot), o),
+        Atom::ResponseHeader(name) => str_or_missing(last(rec.response_headers, name, f.slot), o),
+        Atom::Environ(key) => emit_env(key, f.slot, rec, o),
         Atom::Missing => Value::Missing,
     }
 }
 
-fn emit_env<S: Sink>(key: &EnvKey, rec: &Record<'_>, o: &mut S) -> Value {
+fn emit_env<S: Sink>(key: &EnvKey, slot: u32, rec: &Record<'_>, o: &mut S) -> Value {
     let s = |v: &str, o: &mut S| {
         o.put(v.as_bytes());
         Value::Str
@@ -410,9 +468,9 @@ fn emit_env<S: Sink>(key: &EnvKey, rec: &Record<'_>, o: &mut S) -> Value {
         EnvKey::ServerPort => s(rec.server_port, o),
         EnvKey::ServerSoftware => s(SERVER_SOFTWARE, o),
         // Gunicorn assigns these per header line, so the last one wins.
-        EnvKey::ContentType => str_or_missing(last(rec.request_headers, &http::header::CONTENT_TYPE), o),
-        EnvKey::ContentLength => str_or_missing(last(rec.request_headers, &http::header::CONTENT_LENGTH), o),
-        EnvKey::Http(name) => joined(rec.request_headers, name, o),
+        EnvKey::ContentType => str_or_missing(last(rec.request_headers, &http::header::CONTENT_TYPE, slot), o),
+        EnvKey::ContentLength => str_or_missing(last(rec.request_headers, &http::header::CONTENT_LENGTH, slot), o),
+        EnvKey::Http(name) => joined(rec.request_headers, name, slot, o),
         // Handled in `emit` together with their letter atoms.
         EnvKey::RemoteAddr | EnvKey::QueryString | EnvKey::PathInfo | EnvKey::RequestMethod | EnvKey::ServerProtocol => {
             unreachable!("routed by emit")
@@ -422,13 +480,24 @@ fn emit_env<S: Sink>(key: &EnvKey, rec: &Record<'_>, o: &mut S) -> Value {
 
 // ===== conversions =====
 
+/// `%(x)s` in a text format, the common case: [`render_field`]'s `Conv::Str` arm without
+/// the mode, conversion, width and precision checks (the compiler ruled them out).
+#[inline]
+fn plain_text(f: &Field, rec: &Record<'_>, cx: &Context<'_>, out: &mut Vec<u8>) {
+    match emit(f, rec, cx, false, &mut Text(out)) {
+        Value::Str => {}
+        Value::Missing | Value::NoneInt => out.push(b'-'),
+        Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+    }
+}
+
 fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: &mut Vec<u8>) {
     let spec = f.spec;
     let start = out.len();
     if mode == Mode::Json || spec.conv == Conv::Json {
         // Numbers in Gunicorn's text (s, b, L) are JSON numbers here.
         if matches!(f.atom, Atom::Status | Atom::BodyBytesClf | Atom::SecondsDecimal) {
-            match emit(&f.atom, rec, cx, true, &mut Raw(out)) {
+            match emit(f, rec, cx, true, &mut Raw(out)) {
                 Value::Str => {}
                 Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
                 Value::Missing | Value::NoneInt => out.extend_from_slice(b"null"),
@@ -436,7 +505,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
             return;
         }
         out.push(b'"');
-        match emit(&f.atom, rec, cx, true, &mut Json(out)) {
+        match emit(f, rec, cx, true, &mut Json(out)) {
             Value::Str => out.push(b'"'),
             Value::Missing | Value::NoneInt => {
                 out.truncate(start);
@@ -451,7 +520,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
     }
     match spec.conv {
         Conv::Str | Conv::Json => {
-            match emit(&f.atom, rec, cx, false, &mut Text(out)) {
+            match emit(f, rec, cx, false, &mut Text(out)) {
                 Value::Str => {}
                 Value::Missing | Value::NoneInt => out.push(b'-'),
                 Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
@@ -461,7 +530,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
             }
         }
         Conv::Repr | Conv::Ascii => {
-            match emit(&f.atom, rec, cx, false, &mut Raw(out)) {
+            match emit(f, rec, cx, false, &mut Raw(out)) {
                 Value::Str => {
                     // repr needs the whole value to pick its quote; r/a are rare, so copy.
                     let raw = out.split_off(start);
@@ -473,7 +542,7 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
             }
             truncate_and_pad(out, start, spec);
         }
-        _ => match emit(&f.atom, rec, cx, false, &mut Raw(out)) {
+        _ => match emit(f, rec, cx, false, &mut Raw(out)) {
             Value::Int(n) => number(n, spec, out),
             // Unreachable for compiled formats (string atoms cannot take numeric conversions),
             // kept total so rendering can never fail.
@@ -665,9 +734,30 @@ fn strip_zeros(out: &mut Vec<u8>, at: usize) {
     out.drain(keep..frac_end);
 }
 
+/// Renders `rec` as the server would: its header maps first reduced to what `f` captures.
+#[cfg(test)]
+pub(crate) fn render_captured(f: &Format, rec: &Record<'_>, cx: &Context<'_>) -> String {
+    use super::record::Captured;
+    let cap = |h: Option<Headers<'_>>, names: &[HeaderName]| match h {
+        Some(Headers::Map(m)) => Some(Captured::capture(names, m)),
+        Some(Headers::Captured(c)) => Some(c.clone()),
+        None => None,
+    };
+    let req = cap(rec.request_headers, &f.needs().request_headers);
+    let resp = cap(rec.response_headers, &f.needs().response_headers);
+    let rec = Record {
+        request_headers: req.as_ref().map(Headers::from),
+        response_headers: resp.as_ref().map(Headers::from),
+        ..rec.clone()
+    };
+    f.render_to_string(&rec, cx)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use http::HeaderMap;
 
     use super::*;
 
@@ -681,8 +771,13 @@ mod tests {
 
     const CX: Context<'static> = Context { clf_time: "[24/Nov/2026:21:15:52 +0000]", iso_time: "2026-11-24T21:15:52+00:00", pid: 4242 };
 
+    /// Renders from whole header maps, and checks that the server's path (capturing only
+    /// what the format needs, looked up by slot) renders the same line.
     fn render(fmt: &str, rec: &Record<'_>) -> String {
-        Format::compile(fmt).unwrap_or_else(|e| panic!("{e}")).render_to_string(rec, &CX)
+        let f = Format::compile(fmt).unwrap_or_else(|e| panic!("{e}"));
+        let line = f.render_to_string(rec, &CX);
+        assert_eq!(render_captured(&f, rec, &CX), line, "captured headers, {fmt}");
+        line
     }
 
     fn base<'a>(req: &'a HeaderMap, resp: &'a HeaderMap) -> Record<'a> {
@@ -691,9 +786,9 @@ mod tests {
             method: Some("GET"),
             target: Some("/a%20b/c?x=1&y=%22"),
             version: Some(Version::HTTP_11),
-            request_headers: Some(req),
+            request_headers: Some(req.into()),
             status: 200,
-            response_headers: Some(resp),
+            response_headers: Some(resp.into()),
             body_bytes: Some(12),
             duration: Duration::from_micros(509),
             server_name: "127.0.0.1",
@@ -710,12 +805,55 @@ mod tests {
                 let mut w = [b'a'; 8];
                 w[pos] = b;
                 assert_eq!(word_needs_escape(u64::from_le_bytes(w)), dirty, "byte {b:#x} at {pos}");
+                assert_eq!(word_needs_json_escape(u64::from_le_bytes(w)), dirty || b == b'\\', "json {b:#x} at {pos}");
             }
         }
         // Long values with the dirty byte past the first words still get escaped.
         let mut out = Vec::new();
         Text(&mut out).put(b"0123456789abcdef0123\"x\n");
         assert_eq!(out, b"0123456789abcdef0123\\\"x\\x0A");
+        // Every length and dirty position (whole words, overlapping tail word, short values)
+        // agrees with escaping byte by byte.
+        let naive = |v: &[u8]| {
+            let mut o = Vec::new();
+            for &b in v {
+                match b {
+                    b'"' => o.extend_from_slice(b"\\\""),
+                    0x20..0x7f => o.push(b),
+                    _ => o.extend_from_slice(format!("\\x{b:02X}").as_bytes()),
+                }
+            }
+            o
+        };
+        let naive_json = |v: &[u8]| {
+            let mut o = Vec::new();
+            for &b in v {
+                match b {
+                    b'"' => o.extend_from_slice(b"\\\""),
+                    b'\\' => o.extend_from_slice(b"\\\\"),
+                    b'\n' => o.extend_from_slice(b"\\n"),
+                    0x20..0x7f => o.push(b),
+                    _ => o.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+                }
+            }
+            o
+        };
+        for len in 0..=25 {
+            for dirty in [None, Some(b'"'), Some(b'\n'), Some(0x7f), Some(0xe9), Some(b'\\')] {
+                for pos in 0..len.max(1) {
+                    let mut v = vec![b'a'; len];
+                    if let (Some(d), true) = (dirty, pos < len) {
+                        v[pos] = d;
+                    }
+                    let mut got = Vec::new();
+                    Text(&mut got).put(&v);
+                    assert_eq!(got, naive(&v), "len {len} pos {pos} {dirty:?}");
+                    let mut json = Vec::new();
+                    json_escape(&v, &mut json);
+                    assert_eq!(json, naive_json(&v), "json len {len} pos {pos} {dirty:?}");
+                }
+            }
+        }
     }
 
     #[test]

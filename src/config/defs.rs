@@ -1052,6 +1052,22 @@ pub(crate) static ACCESS_LOG_FORMAT: Spec<crate::access_log::Format> = Spec {
          byte offset. `@gunicorn` (the default), `@common`, `@combined`, `@timing` and\n\
          `@json` select presets; `@./path` or `@/path` read a format from a file.",
 };
+pub(crate) static ACCESS_LOG_SKIP: Spec<Vec<String>> = Spec {
+    key: "access_log_skip",
+    short: None,
+    long: &["access-log-skip"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "PATH_PREFIX",
+    section: Section::Logging,
+    parse: Parse::Many(value::path_prefixes),
+    field: |s| &mut s.access_log_skip,
+    support: Supported,
+    help: "Write no access log line for requests whose path starts with this prefix\n\
+         (health checks, metrics scrapes); repeatable. Matched against the raw path\n\
+         (percent-encoded, without the query): `/healthz` also skips `/healthz/deep`.",
+};
 pub(crate) static ERRORLOG: Spec<String> = Spec {
     key: "errorlog",
     short: None,

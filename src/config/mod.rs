@@ -81,6 +81,8 @@ pub struct Settings {
     pub initgroups: bool,
     pub accesslog: Option<String>,
     pub access_log_format: crate::access_log::Format,
+    /// Request path prefixes that get no access-log line.
+    pub access_log_skip: Vec<String>,
     pub errorlog: String,
     pub loglevel: LogLevel,
     pub capture_output: bool,
@@ -203,6 +205,7 @@ impl Settings {
             initgroups: false,
             accesslog: None,
             access_log_format: crate::access_log::Format::default(),
+            access_log_skip: Vec::new(),
             errorlog: String::new(),
             loglevel: LogLevel::Info,
             capture_output: false,

@@ -275,6 +275,15 @@ pub fn strings(items: &[String]) -> Result<Vec<String>, (String, String)> {
     Ok(items.to_vec())
 }
 
+/// Request path prefixes (`--access-log-skip`): each must start with `/`, or it could never
+/// match a request path.
+pub fn path_prefixes(items: &[String]) -> Result<Vec<String>, (String, String)> {
+    items
+        .iter()
+        .map(|s| if s.starts_with('/') { Ok(s.clone()) } else { Err((s.clone(), "must start with `/`".to_string())) })
+        .collect()
+}
+
 /// `KEY=VALUE` pairs (`-e/--env`, `secure_scheme_headers`); the value may be empty and
 /// may itself contain `=`.
 pub fn key_values(items: &[String]) -> Result<Vec<(String, String)>, (String, String)> {

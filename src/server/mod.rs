@@ -85,6 +85,8 @@ pub struct ServeConfig {
     pub max_requests: u64,
     /// The access log, when `--access-logfile` is set.
     pub access_log: Option<Arc<AccessLog>>,
+    /// `--access-log-skip`: request path prefixes that get no access-log line.
+    pub access_log_skip: Arc<[String]>,
     /// Parsing rules, deadlines and limits of the HTTP/1 edge.
     pub edge: Arc<conn::EdgeConfig>,
     /// What the edge cut off, for this worker.
@@ -106,6 +108,8 @@ pub struct Shared {
     slot: Option<&'static Slot>,
     /// Where access-log lines go.
     access_log: Option<Arc<AccessLog>>,
+    /// Path prefixes that are not logged.
+    access_log_skip: Arc<[String]>,
 }
 
 impl Shared {
@@ -143,6 +147,7 @@ pub async fn serve<A: AppService>(
         max_requests: cfg.max_requests,
         slot,
         access_log: cfg.access_log.clone(),
+        access_log_skip: cfg.access_log_skip.clone(),
     });
     let conns = Arc::new(Semaphore::new(cfg.worker_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -12,13 +12,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONNECTION, SERVER};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
+use http::{HeaderValue, Method, Request, Response, Uri, Version};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
 
 use super::{AppService, Shared};
 use super::conn::ConnState;
-use crate::access_log::{AccessLog, Record};
+use crate::access_log::{AccessLog, Captured, Record};
 
 /// The remote end of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +97,7 @@ struct Pending {
     method: Method,
     uri: Uri,
     version: Version,
-    request_headers: Option<HeaderMap>,
+    request_headers: Option<Captured>,
 }
 
 impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
@@ -108,7 +108,9 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.shared.count_request();
         self.conn.request_started();
-        let pending = self.shared.access_log.as_ref().map(|log| Pending {
+        let path = req.uri().path();
+        let skipped = self.shared.access_log_skip.iter().any(|p| path.starts_with(p.as_str()));
+        let pending = self.shared.access_log.as_ref().filter(|_| !skipped).map(|log| Pending {
             start: Instant::now(),
             peer: self.client(),
             scheme: self.scheme,
@@ -166,7 +168,7 @@ where
 struct Line {
     pending: Pending,
     status: u16,
-    response_headers: Option<HeaderMap>,
+    response_headers: Option<Captured>,
     bytes: u64,
 }
 
@@ -183,9 +185,9 @@ impl Drop for Line {
             method: Some(p.method.as_str()),
             target: Some(&target),
             version: Some(p.version),
-            request_headers: p.request_headers.as_ref(),
+            request_headers: p.request_headers.as_ref().map(Into::into),
             status: self.status,
-            response_headers: self.response_headers.as_ref(),
+            response_headers: self.response_headers.as_ref().map(Into::into),
             body_bytes: Some(if bodyless { 0 } else { self.bytes }),
             duration: p.start.elapsed(),
             url_scheme: p.scheme,

@@ -64,6 +64,30 @@ fn json_preset_writes_one_valid_object_per_line() {
 }
 
 #[test]
+fn skipped_path_prefixes_get_no_line() {
+    let dir = Scratch::new("acc-skip");
+    let log = dir.path("access.log");
+    let m = Master::probe()
+        .args(["-w", "1", "--access-logfile", log.to_str().unwrap(), "--access-logformat", "%(U)s %(s)s"])
+        .args(["--access-log-skip", "/healthz", "--access-log-skip", "/metrics"])
+        .spawn();
+    for path in ["/", "/healthz", "/healthz/deep?x=1", "/health", "/metrics", "/a/healthz", "/last"] {
+        let _ = m.get(path).unwrap();
+    }
+    // Lines are written in request order by the one worker: once `/last` is there, every
+    // line that was going to be written is.
+    assert!(eventually(Duration::from_secs(5), || lines(&log).last().is_some_and(|l| l.starts_with("/last"))), "{:?}", lines(&log));
+    assert_eq!(lines(&log), ["/ 200", "/health 200", "/a/healthz 200", "/last 200"]);
+}
+
+#[test]
+fn a_skip_prefix_must_be_a_path() {
+    let (code, _, err) = Master::probe().args(["--access-log-skip", "healthz"]).run(Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("access_log_skip") && err.contains("must start with `/`"), "{err}");
+}
+
+#[test]
 fn a_malformed_format_is_refused_at_startup_with_its_offset() {
     let (code, _, err) = Master::probe().args(["--access-logformat", "%(h)s %(s)"]).run(Duration::from_secs(10));
     assert_eq!(code, Some(1), "{err}");
