@@ -175,15 +175,22 @@ struct Line {
 impl Drop for Line {
     fn drop(&mut self) {
         let p = &self.pending;
-        let target = p.uri.path_and_query().map_or_else(|| p.uri.to_string(), |pq| {
-            if p.uri.scheme().is_some() { p.uri.to_string() } else { pq.as_str().to_owned() }
-        });
+        // Origin-form (nearly every request) borrows the target as received; only
+        // absolute-form and authority-form need the URI re-assembled.
+        let owned;
+        let target: &str = match (p.uri.scheme(), p.uri.path_and_query()) {
+            (None, Some(pq)) => pq.as_str(),
+            _ => {
+                owned = p.uri.to_string();
+                &owned
+            }
+        };
         // HEAD, 1xx, 204 and 304 responses carry no body on the wire whatever the app gave.
         let bodyless = p.method == Method::HEAD || self.status < 200 || self.status == 204 || self.status == 304;
         let rec = Record {
             peer: p.peer.addr(),
             method: Some(p.method.as_str()),
-            target: Some(&target),
+            target: Some(target),
             version: Some(p.version),
             request_headers: p.request_headers.as_ref().map(Into::into),
             status: self.status,

@@ -97,6 +97,8 @@ fn workers_switch_to_the_configured_user_and_group() {
     let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("user nobody");
     let m = Master::probe().args(["-w", "1", "-u", "nobody", "-g", &nobody.gid.to_string()]).spawn();
     assert!(eventually(Duration::from_secs(10), || m.children().len() == 1));
+    // Once it serves, the worker has finished switching identity.
+    assert!(eventually(Duration::from_secs(10), || m.get("/").is_ok_and(|r| r.0 == 200)));
     let worker = m.children()[0];
     let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
