@@ -124,10 +124,12 @@ fn daemonize(keep_stdio: bool) -> nix::Result<()> {
     if let Forked::Parent(_) = fork()? {
         std::process::exit(0);
     }
+    crate::sys::unblock_signals();
     nix::unistd::setsid()?;
     if let Forked::Parent(_) = fork()? {
         std::process::exit(0);
     }
+    crate::sys::unblock_signals();
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     if !keep_stdio {
         let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|_| nix::Error::ENOENT)?;

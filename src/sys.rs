@@ -77,6 +77,10 @@ pub fn exit_on_sigabrt() {
     let action = SigAction::new(SigHandler::Handler(exit_on_abort), SaFlags::empty(), SigSet::empty());
     // SAFETY: the handler only calls _exit(2), which is async-signal-safe.
     let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGABRT, &action) };
+    // The master's timeout must reach a worker even while the rest stay blocked (boot).
+    let mut abrt = SigSet::empty();
+    abrt.add(Signal::SIGABRT);
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_UNBLOCK, Some(&abrt), None);
 }
 
 /// Number of threads in this process, from /proc (None where unavailable).
@@ -96,22 +100,52 @@ pub enum Forked {
     Child,
 }
 
+/// The signal mask in force before [`fork`] blocked everything, restored by
+/// [`unblock_signals`] in the child and right away in the parent.
+static SAVED_MASK: std::sync::Mutex<Option<SigSet>> = std::sync::Mutex::new(None);
+
 /// fork(2) for the single-threaded master.
+///
+/// Every signal is blocked across the fork and stays blocked in the child until it calls
+/// [`unblock_signals`]: otherwise a signal aimed at the new child before it replaced the
+/// master's handlers would run the master's handler there and be lost (or, through the
+/// inherited self-pipe, be taken for a signal to the master). Pending signals are
+/// delivered once the child has installed its own handling.
 ///
 /// The child must never return into the caller's stack frames that expect to be the
 /// master: callers run the child's work and then `std::process::exit`.
 pub fn fork() -> nix::Result<Forked> {
+    use nix::sys::signal::{SigmaskHow, pthread_sigmask};
     debug_assert!(
         thread_count().is_none_or(|n| n == 1),
         "fork from a multi-threaded process: the master must never start threads"
     );
+    let mut old = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old))?;
+    *SAVED_MASK.lock().unwrap_or_else(|e| e.into_inner()) = Some(old);
     // SAFETY: the master is single-threaded (no tokio runtime, no helper threads; checked
     // by the debug_assert above), so no lock can be held by another thread at fork time
     // and the child may allocate freely before it builds its own runtime.
-    match unsafe { nix::unistd::fork() }? {
-        ForkResult::Parent { child } => Ok(Forked::Parent(child)),
-        ForkResult::Child => Ok(Forked::Child),
+    let forked = unsafe { nix::unistd::fork() };
+    match forked {
+        Ok(ForkResult::Parent { child }) => {
+            unblock_signals();
+            Ok(Forked::Parent(child))
+        }
+        Ok(ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => {
+            unblock_signals();
+            Err(e)
+        }
     }
+}
+
+/// Restores the signal mask saved by [`fork`] (call in the child once its own signal
+/// handling is in place, and before exec: the mask survives exec).
+pub fn unblock_signals() {
+    use nix::sys::signal::{SigmaskHow, pthread_sigmask};
+    let old = SAVED_MASK.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(SigSet::empty);
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
 }
 
 /// Marks `fd` inheritable across exec (clears FD_CLOEXEC); used for USR2 hand-over and

@@ -432,6 +432,20 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
     }
 }
 
+/// Validates the text of a TOML configuration file as `-c` would read it: every error, one
+/// line each (used by fuzzing and by tools that check a file before deploying it).
+pub fn check_config_text(text: &str) -> Result<(), Vec<String>> {
+    let (layer, mut errors) = file::parse(text, Path::new("<text>"));
+    if let Some(layer) = layer {
+        let mut layers = layer::Layer::defaults(&MapEnv::default());
+        layers.push(layer);
+        if let Err(e) = layer::resolve(&layers) {
+            errors.extend(e.into_iter().map(ConfigError::Setting));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors.iter().map(|e| e.to_string()).collect()) }
+}
+
 /// The resolved settings as `key = value` lines, like Gunicorn's `--print-config`: one
 /// per setting, sorted by key, keys padded to a common width, values rendered as
 /// Gunicorn renders them; `  # source` follows values that are not the default.

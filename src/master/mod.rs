@@ -378,6 +378,7 @@ impl Arbiter {
                     let _ = crate::sys::set_inheritable(l.raw_fd(), true);
                 }
                 crate::sys::reset_signals(signals::HANDLED);
+                crate::sys::unblock_signals();
                 let err = nix::unistd::execve(&exe, &argv, &env).unwrap_err();
                 tracing::error!("cannot re-execute {}: {err}", self.exe.display());
                 std::process::exit(1);

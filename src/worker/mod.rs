@@ -119,6 +119,8 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
             return crate::error::WORKER_BOOT_ERROR;
         }
     };
+    // Signals sent since the fork were held (see sys::fork); tokio handles them now.
+    crate::sys::unblock_signals();
 
     let app = match make_app() {
         Ok(app) => app,
