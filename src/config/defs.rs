@@ -216,6 +216,24 @@ pub(crate) static BOOT_TIMEOUT: Spec<u64> = Spec {
          A runicorn addition: Gunicorn counts boot time against --timeout, which kills\n\
          slow-starting apps. Here --timeout applies only once the worker has booted.",
 };
+pub(crate) static REQUEST_TIMEOUT: Spec<u64> = Spec {
+    key: "request_timeout",
+    short: None,
+    long: &["request-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.request_timeout,
+    support: Supported,
+    help: "Seconds a WSGI app may take to start its response; 0 disables.\n\
+         \n\
+         A runicorn addition: past it the client gets 504 Gateway Timeout and the app's\n\
+         late output is discarded (its thread finishes the call; Python cannot be\n\
+         interrupted safely). Gunicorn's --timeout only guards against wedged workers.",
+};
 pub(crate) static GRACEFUL_TIMEOUT: Spec<u64> = Spec {
     key: "graceful_timeout",
     short: None,
@@ -657,8 +675,28 @@ pub(crate) static TMP_UPLOAD_DIR: Spec<Option<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.tmp_upload_dir,
-    support: Unsupported("not applicable: Gunicorn itself never uses it"),
-    help: "A directory for temporary request data (unused, kept for compatibility).",
+    support: Supported,
+    help: "A directory for temporary request data.\n\
+         \n\
+         Where the WSGI host spills request bodies larger than --wsgi-body-buffer (unlinked\n\
+         files). Default: the system temporary directory.",
+};
+pub(crate) static WSGI_BODY_BUFFER: Spec<u64> = Spec {
+    key: "wsgi_body_buffer",
+    short: None,
+    long: &["wsgi-body-buffer"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "1048576",
+    meta: "BYTES",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.wsgi_body_buffer,
+    support: Supported,
+    help: "Request bytes the WSGI host keeps in memory; larger bodies go to a temporary file.\n\
+         \n\
+         A runicorn addition: the Rust edge reads the whole body before the app runs, so a\n\
+         slow upload never holds a Python thread. Spill files go to --tmp-upload-dir.",
 };
 pub(crate) static SECURE_SCHEME_HEADERS: Spec<Vec<(String, String)>> = Spec {
     key: "secure_scheme_headers",

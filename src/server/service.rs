@@ -47,6 +47,16 @@ impl std::fmt::Display for Peer {
     }
 }
 
+/// Where a request came in, for apps that need more than the request (the WSGI host's
+/// REMOTE_ADDR and SERVER_NAME): inserted into every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The client.
+    pub peer: Peer,
+    /// The listener's own address (TCP only), as Gunicorn's `getsockname()`.
+    pub local: Option<SocketAddr>,
+}
+
 static SERVER_NAME: HeaderValue = HeaderValue::from_static("runicorn");
 static CLOSE: HeaderValue = HeaderValue::from_static("close");
 
@@ -56,11 +66,12 @@ pub(super) struct Wrapped<A> {
     app: A,
     shared: Arc<Shared>,
     peer: Peer,
+    local: Option<SocketAddr>,
 }
 
 impl<A> Wrapped<A> {
-    pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer) -> Self {
-        Wrapped { app, shared, peer }
+    pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer, local: Option<SocketAddr>) -> Self {
+        Wrapped { app, shared, peer, local }
     }
 
     pub(super) fn peer(&self) -> Peer {
@@ -85,8 +96,9 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
     type Error = A::Err;
     type Future = Respond<A::Fut>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         self.shared.count_request();
+        req.extensions_mut().insert(ConnInfo { peer: self.peer, local: self.local });
         let pending = self.shared.access_log.as_ref().map(|log| Pending {
             start: Instant::now(),
             peer: self.peer,

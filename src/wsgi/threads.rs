@@ -1,0 +1,102 @@
+//! The app threads: dedicated OS threads (never tokio's) that run Python. The tokio side
+//! queues fully read requests on a channel and awaits the response on another, so it
+//! never waits for the GIL; each app thread stays attached to the interpreter for its
+//! whole life (keeping its thread state and `threading.local` data) and releases the GIL
+//! only while it waits for work or for a slow client.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use http::request::Parts;
+use pyo3::prelude::*;
+
+use super::environ::{self, Constants};
+use super::input::{Body, Input};
+use super::response::{self, Out, StartResponse};
+
+/// One request, read whole, waiting for an app thread.
+pub struct Job {
+    pub parts: Parts,
+    pub body: Body,
+    pub reply: tokio::sync::mpsc::Sender<Out>,
+}
+
+/// The queue in front of the app threads.
+#[derive(Clone)]
+pub struct Pool {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Pool {
+    /// Starts `n` threads serving `app`.
+    pub fn start(n: usize, app: Py<PyAny>, constants: Constants) -> std::io::Result<Pool> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new((app, constants));
+        for i in 0..n.max(1) {
+            let rx = rx.clone();
+            let shared = shared.clone();
+            std::thread::Builder::new().name(format!("wsgi-{i}")).spawn(move || serve(&rx, &shared.0, &shared.1))?;
+        }
+        Ok(Pool { tx })
+    }
+
+    /// Queues a request; never blocks. `Err` only if every app thread is gone.
+    pub fn submit(&self, job: Job) -> Result<(), Job> {
+        self.tx.send(job).map_err(|e| e.0)
+    }
+}
+
+fn serve(rx: &Mutex<mpsc::Receiver<Job>>, app: &Py<PyAny>, c: &Constants) {
+    Python::attach(|py| {
+        loop {
+            let job = py.detach(|| rx.lock().unwrap_or_else(|p| p.into_inner()).recv());
+            let Ok(job) = job else { return };
+            // A panic (a bug of ours, or one surfacing through pyo3) must not kill the
+            // thread: the request gets a 500 (its reply channel is dropped) and the
+            // thread takes the next one.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(py, app, c, job)));
+            if run.is_err() {
+                tracing::error!("an application thread panicked while handling a request; it answered 500");
+            }
+        }
+    });
+}
+
+/// Runs the app for one request.
+fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
+    let Job { parts, body, reply } = job;
+    let body_len = body.len();
+    let sr = match Bound::new(py, StartResponse::new(reply)) {
+        Ok(sr) => sr,
+        Err(e) => return log_error(py, &parts, &e),
+    };
+    let input = match Bound::new(py, Input::new(body)) {
+        Ok(i) => i.into_any(),
+        Err(e) => return log_error(py, &parts, &e),
+    };
+    let result = environ::build(py, c, &parts, body_len, input).and_then(|env| app.bind(py).call1((env, &sr)));
+    let outcome = match result {
+        Ok(iterable) => {
+            let streamed = response::stream(py, &sr, &iterable);
+            // PEP 3333: close() is called whatever happened, even on a client that left.
+            let closed = match iterable.hasattr(pyo3::intern!(py, "close")) {
+                Ok(true) => iterable.call_method0(pyo3::intern!(py, "close")).map(drop),
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            streamed.and(closed)
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        log_error(py, &parts, &e);
+        sr.borrow_mut().fail(py);
+    }
+}
+
+/// Gunicorn's `Error handling request <uri>` with the traceback.
+fn log_error(py: Python<'_>, parts: &Parts, e: &PyErr) {
+    let target = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_string());
+    tracing::error!("Error handling request {target}\n{}", super::format_exception(py, e));
+}
