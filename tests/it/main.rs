@@ -10,3 +10,5 @@ mod config;
 mod recycling;
 mod shutdown;
 mod upgrade;
+#[cfg(feature = "python")]
+mod wsgi;
