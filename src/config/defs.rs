@@ -26,7 +26,7 @@ pub(crate) static CONFIG: Spec<Option<PathBuf>> = Spec {
     help: "The configuration file to read (TOML; `file:PATH` accepted).\n\
          \n\
          Keys are setting names, e.g. `workers = 4`. Python config files (.py), including an\n\
-         implicit ./gunicorn.conf.py, are not read yet: they arrive with the WSGI host.",
+         implicit ./gunicorn.conf.py, are not read yet.",
 };
 pub(crate) static WSGI_APP: Spec<Option<String>> = Spec {
     key: "wsgi_app",
@@ -115,10 +115,12 @@ pub(crate) static WORKER_CLASS: Spec<String> = Spec {
     parse: Parse::One(value::worker_class),
     field: |s| &mut s.worker_class,
     support: Supported,
-    help: "The type of workers to use: sync, gthread, or another Gunicorn class name.\n\
+    help: "The type of workers to use: sync or gthread.\n\
          \n\
-         Gunicorn's names (gevent, eventlet, tornado, asgi) and dotted class paths are\n\
-         accepted as text; the master decides what it can run.",
+         WSGI apps run on app threads behind a Rust edge that reads whole requests first:\n\
+         sync = one app thread per worker, gthread = --threads app threads. gevent, eventlet\n\
+         and tornado run as gthread (with a warning: raise --threads for concurrency); asgi\n\
+         and other class paths are refused at start.",
 };
 pub(crate) static THREADS: Spec<u32> = Spec {
     key: "threads",
@@ -134,7 +136,9 @@ pub(crate) static THREADS: Spec<u32> = Spec {
     support: Supported,
     help: "The number of threads per worker for handling requests.\n\
          \n\
-         As in Gunicorn, more than one thread with the sync class means gthread.",
+         As in Gunicorn, more than one thread with the sync class means gthread. For WSGI\n\
+         apps these are Python app threads (network I/O stays on one tokio thread); for\n\
+         Rust services, tokio worker threads.",
 };
 pub(crate) static WORKER_CONNECTIONS: Spec<u32> = Spec {
     key: "worker_connections",
@@ -488,10 +492,14 @@ pub(crate) static PRELOAD_APP: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.preload_app,
-    support: Unsupported(
-        "not implemented yet: loading the app in the master before fork is planned",
-    ),
-    help: "Load the application before forking the workers.",
+    support: Supported,
+    help: "Load the application before forking the workers.\n\
+         \n\
+         The WSGI app is imported in the master, `gc.freeze()` moves what import created out\n\
+         of the collector's reach (so copy-on-write pages stay shared), and each worker\n\
+         repairs the interpreter after fork (`PyOS_AfterFork_Child`: `random` reseeds). As in\n\
+         Gunicorn, HUP then cannot reload the code (USR2 can). Without it, each worker\n\
+         initialises its own interpreter after fork and the master never runs Python.",
 };
 pub(crate) static SENDFILE: Spec<bool> = Spec {
     key: "sendfile",
@@ -744,8 +752,11 @@ pub(crate) static PYTHONPATH: Spec<Option<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.pythonpath,
-    support: Unsupported("not implemented yet: Python path handling arrives with the WSGI host"),
-    help: "Comma-separated directories to add to the Python path.",
+    support: Supported,
+    help: "Comma-separated directories to add to the Python path.\n\
+         \n\
+         Each is made absolute and inserted at the front of sys.path in turn, as Gunicorn\n\
+         does; the working directory (after --chdir) is on sys.path too.",
 };
 pub(crate) static PASTE: Spec<Option<String>> = Spec {
     key: "paste",
