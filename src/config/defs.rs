@@ -701,7 +701,7 @@ pub(crate) static WSGI_BODY_BUFFER: Spec<u64> = Spec {
     parse: Parse::One(value::uint::<u64>),
     field: |s| &mut s.wsgi_body_buffer,
     support: Supported,
-    help: "Request bytes the WSGI host keeps in memory; larger bodies go to a temporary file.\n\
+    help: "Request-body bytes a WSGI worker keeps in memory before using a file.\n\
          \n\
          A runicorn addition: the Rust edge reads the whole body before the app runs, so a\n\
          slow upload never holds a Python thread. Spill files go to --tmp-upload-dir.",

@@ -165,7 +165,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     };
     // Small: back-pressure from a slow client reaches the app thread after a few chunks.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    if edge.pool.submit(threads::Job { parts, body, reply: tx }).is_err() {
+    if !edge.pool.submit(threads::Job { parts, body, reply: tx }) {
         tracing::error!("no application thread is left to serve the request");
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
     }

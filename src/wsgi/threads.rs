@@ -41,9 +41,9 @@ impl Pool {
         Ok(Pool { tx })
     }
 
-    /// Queues a request; never blocks. `Err` only if every app thread is gone.
-    pub fn submit(&self, job: Job) -> Result<(), Job> {
-        self.tx.send(job).map_err(|e| e.0)
+    /// Queues a request; never blocks. False only if every app thread is gone.
+    pub fn submit(&self, job: Job) -> bool {
+        self.tx.send(job).is_ok()
     }
 }
 

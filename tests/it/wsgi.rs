@@ -59,8 +59,7 @@ fn parse(all: &[u8]) -> Raw {
     let mut r = Raw { status, head, body: Vec::new(), complete: false };
     if r.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         let mut i = 0;
-        loop {
-            let Some(eol) = rest[i..].windows(2).position(|w| w == b"\r\n") else { break };
+        while let Some(eol) = rest[i..].windows(2).position(|w| w == b"\r\n") {
             let size = usize::from_str_radix(std::str::from_utf8(&rest[i..i + eol]).unwrap().trim(), 16).unwrap();
             i += eol + 2;
             if size == 0 {
@@ -293,6 +292,19 @@ fn large_uploads_spill_to_disk_and_read_back_intact() {
     // Small bodies stay in memory and read the same way.
     let j = json(&post(m.addr(), "/?lines", b"a\nbb\nccc"));
     assert_eq!((j["size"].as_u64(), j["lines"].as_u64()), (Some(8), Some(3)));
+}
+
+#[test]
+fn bodies_over_the_buffer_go_through_the_spill_directory() {
+    // Proof that the spill path is taken: with an unusable directory, only bodies over
+    // the threshold fail (500, logged); smaller ones are served from memory.
+    let s = Scratch::new("wsgi-nospill");
+    let conf = s.path("conf.toml");
+    std::fs::write(&conf, "tmp_upload_dir = \"/nonexistent/runicorn-spill\"\n").unwrap();
+    let m = serve("upload_app:app", &["--wsgi-body-buffer", "1000", "-c", conf.to_str().unwrap()]);
+    assert_eq!(json(&post(m.addr(), "/", &[b'x'; 1000]))["size"], 1000);
+    assert_eq!(post(m.addr(), "/", &[b'x'; 1001]).status, 500);
+    assert!(m.wait_for_log("cannot buffer a request body in /nonexistent/runicorn-spill", Duration::from_secs(5)).is_some());
 }
 
 #[test]
