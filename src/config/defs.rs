@@ -946,8 +946,12 @@ pub(crate) static HEADER_MAP: Spec<String> = Spec {
         )
     }),
     field: |s| &mut s.header_map,
-    support: Unsupported("not implemented yet: configurable header parsing rules are planned"),
-    help: "How header names with underscores are handled: drop, refuse or dangerous.",
+    support: Supported,
+    help: "How header names with underscores are handled: drop, refuse or dangerous.\n\
+         \n\
+         For WSGI apps, as Gunicorn: `drop` leaves them out of the environ (X_Forwarded_For\n\
+         could otherwise pose as X-Forwarded-For: both map to HTTP_X_FORWARDED_FOR),\n\
+         `refuse` answers 400, `dangerous` maps them like any other header.",
 };
 pub(crate) static ROOT_PATH: Spec<String> = Spec {
     key: "root_path",

@@ -22,6 +22,8 @@ pub struct Constants {
     pub file_wrapper: Py<PyAny>,
     /// `wsgi.version`.
     pub version: Py<PyAny>,
+    /// `--header-map dangerous`: header names with `_` are mapped too.
+    pub keep_underscores: bool,
 }
 
 /// Bytes as a WSGI native string (latin-1, so every byte survives).
@@ -54,10 +56,11 @@ pub fn percent_decode(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
-/// `HTTP_` + the name upper-cased with `-` → `_`; None for names with `_` (Gunicorn's
-/// default `header_map = drop`: they could spoof a dashed header of the same key).
-fn cgi_name(name: &str) -> Option<String> {
-    if name.contains('_') {
+/// `HTTP_` + the name upper-cased with `-` → `_`; None for names with `_` unless
+/// `keep_underscores` (Gunicorn's default `header_map = drop`: they could spoof a dashed
+/// header of the same key).
+fn cgi_name(name: &str, keep_underscores: bool) -> Option<String> {
+    if !keep_underscores && name.contains('_') {
         return None;
     }
     let mut k = String::with_capacity(5 + name.len());
@@ -121,7 +124,7 @@ pub fn build<'py>(
                 if n == "host" {
                     host = Some(first.as_bytes());
                 }
-                if let Some(key) = cgi_name(n) {
+                if let Some(key) = cgi_name(n, c.keep_underscores) {
                     env.set_item(key, latin1(py, &value))?;
                 }
             }
@@ -224,7 +227,8 @@ mod tests {
 
     #[test]
     fn header_keys() {
-        assert_eq!(cgi_name("x-forwarded-for").as_deref(), Some("HTTP_X_FORWARDED_FOR"));
-        assert_eq!(cgi_name("x_forwarded_for"), None);
+        assert_eq!(cgi_name("x-forwarded-for", false).as_deref(), Some("HTTP_X_FORWARDED_FOR"));
+        assert_eq!(cgi_name("x_forwarded_for", false), None);
+        assert_eq!(cgi_name("x_forwarded_for", true).as_deref(), Some("HTTP_X_FORWARDED_FOR"));
     }
 }

@@ -131,6 +131,8 @@ struct Edge {
     body_buffer: usize,
     tmp_dir: PathBuf,
     request_timeout: Option<Duration>,
+    /// `--header-map refuse`: header names with `_` get a 400.
+    refuse_underscores: bool,
 }
 
 /// The hyper service of a WSGI worker.
@@ -152,6 +154,9 @@ impl hyper::service::Service<Request<Incoming>> for WsgiService {
 
 async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     let (parts, body) = req.into_parts();
+    if edge.refuse_underscores && parts.headers.keys().any(|k| k.as_str().contains('_')) {
+        return simple(http::StatusCode::BAD_REQUEST);
+    }
     let body = match input::collect(body, edge.body_buffer, &edge.tmp_dir).await {
         Ok(b) => b,
         Err(input::ReadError::Client(e)) => {
@@ -208,6 +213,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             errors: Py::new(py, environ::Errors::new())?,
             file_wrapper: py.get_type::<response::FileWrapper>().into_any().unbind(),
             version: (1, 0).into_pyobject(py)?.into_any().unbind(),
+            keep_underscores: s.header_map == "dangerous",
         })
     })
     .map_err(|e| BootError::App(e.to_string()))?;
@@ -220,6 +226,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             body_buffer: usize::try_from(s.wsgi_body_buffer).unwrap_or(usize::MAX),
             tmp_dir,
             request_timeout: (s.request_timeout > 0).then(|| Duration::from_secs(s.request_timeout)),
+            refuse_underscores: s.header_map == "refuse",
         }),
     })
 }

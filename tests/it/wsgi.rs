@@ -249,6 +249,39 @@ fn script_name_comes_from_the_process_environment() {
     assert_eq!((e["wsgi.multithread"].as_bool(), e["wsgi.multiprocess"].as_bool()), (Some(true), Some(true)));
 }
 
+#[test]
+fn header_map_refuse_and_dangerous() {
+    let req = b"GET / HTTP/1.1\r\nHost: t\r\nX_Bar: underscored\r\nConnection: close\r\n\r\n";
+    let m = serve("environ_app:app", &["--header-map", "dangerous"]);
+    assert_eq!(json(&raw(m.addr(), req))["HTTP_X_BAR"], "underscored");
+    let m = serve("environ_app:app", &["--header-map", "refuse"]);
+    assert_eq!(raw(m.addr(), req).status, 400);
+    assert_eq!(get(m.addr(), "/").status, 200);
+}
+
+/// A virtualenv made without pip, with a module only its site-packages has.
+#[test]
+fn virtual_env_site_packages_are_importable() {
+    let s = Scratch::new("wsgi-venv");
+    let venv = s.path("venv");
+    let ok = std::process::Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv).status().unwrap();
+    assert!(ok.success());
+    let site = std::fs::read_dir(venv.join("lib")).unwrap().next().unwrap().unwrap().path().join("site-packages");
+    std::fs::write(
+        site.join("only_in_venv.py"),
+        "import sys\ndef app(environ, start_response):\n    body = sys.prefix.encode()\n    \
+         start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n",
+    )
+    .unwrap();
+    let m = Master::runicorn().arg("only_in_venv:app").env("VIRTUAL_ENV", venv.to_str().unwrap()).spawn();
+    let r = get(m.addr(), "/");
+    assert_eq!(r.status, 200, "{}", m.log());
+    assert_eq!(std::fs::canonicalize(r.text()).unwrap(), std::fs::canonicalize(&venv).unwrap(), "sys.prefix is the venv");
+    // Without VIRTUAL_ENV the module is not found.
+    let (code, _, _) = Master::runicorn().arg("only_in_venv:app").run(Duration::from_secs(20));
+    assert_eq!(code, Some(4));
+}
+
 fn sha256_hex(data: &[u8]) -> String {
     // The reference hash comes from Python itself, to keep the test free of a hash crate.
     let out = std::process::Command::new("python3")
