@@ -200,8 +200,9 @@ pub(crate) static TIMEOUT: Spec<u64> = Spec {
     support: Supported,
     help: "Kill and restart a worker silent for more than this many seconds; 0 disables.\n\
          \n\
-         Silence means no heartbeat: a worker stuck in one request is killed. Boot time is\n\
-         governed separately by --boot-timeout.",
+         Silence means no heartbeat: a worker stuck in one request is killed (for WSGI\n\
+         apps, with -k sync, as in Gunicorn: a gthread worker's long requests are not).\n\
+         Boot time is governed separately by --boot-timeout.",
 };
 pub(crate) static BOOT_TIMEOUT: Spec<u64> = Spec {
     key: "boot_timeout",

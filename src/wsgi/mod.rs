@@ -217,7 +217,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
         })
     })
     .map_err(|e| BootError::App(e.to_string()))?;
-    let pool = threads::Pool::start(model.threads, app, constants)
+    let pool = threads::Pool::start(model.threads, model.class == "sync", app, constants)
         .map_err(|e| BootError::Worker(format!("cannot start the application threads: {e}")))?;
     let tmp_dir = s.tmp_upload_dir.as_ref().map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     Ok(WsgiService {

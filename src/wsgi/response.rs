@@ -247,7 +247,7 @@ pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, 
         let n = seq.len()?;
         for i in 0..n {
             let data = chunk(&seq.get_item(i)?)?;
-            if !sr.borrow_mut().send(py, data, i + 1 == n)? {
+            if !sr.try_borrow_mut()?.send(py, data, i + 1 == n)? {
                 return Ok(());
             }
         }
@@ -257,12 +257,12 @@ pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, 
     } else {
         for item in result.try_iter()? {
             let data = chunk(&item?)?;
-            if !sr.borrow_mut().send(py, data, false)? {
+            if !sr.try_borrow_mut()?.send(py, data, false)? {
                 return Ok(());
             }
         }
     }
-    sr.borrow_mut().send(py, Bytes::new(), true).map(drop)
+    sr.try_borrow_mut()?.send(py, Bytes::new(), true).map(drop)
 }
 
 /// Gunicorn's 500 (`util.write_error`).

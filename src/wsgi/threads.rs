@@ -28,15 +28,17 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts `n` threads serving `app`.
-    pub fn start(n: usize, app: Py<PyAny>, constants: Constants) -> std::io::Result<Pool> {
+    /// Starts `n` threads serving `app`. With `sync` (Gunicorn's sync worker: one thread),
+    /// each request marks the worker busy, so the heartbeat stops advancing while it runs
+    /// and `--timeout` kills a worker stuck in one request.
+    pub fn start(n: usize, sync: bool, app: Py<PyAny>, constants: Constants) -> std::io::Result<Pool> {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let shared = Arc::new((app, constants));
         for i in 0..n.max(1) {
             let rx = rx.clone();
             let shared = shared.clone();
-            std::thread::Builder::new().name(format!("wsgi-{i}")).spawn(move || serve(&rx, &shared.0, &shared.1))?;
+            std::thread::Builder::new().name(format!("wsgi-{i}")).spawn(move || serve(&rx, sync, &shared.0, &shared.1))?;
         }
         Ok(Pool { tx })
     }
@@ -47,15 +49,27 @@ impl Pool {
     }
 }
 
-fn serve(rx: &Mutex<mpsc::Receiver<Job>>, app: &Py<PyAny>, c: &Constants) {
+fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Constants) {
+    use crate::worker::heartbeat::{BUSY_SINCE_MS, monotonic_ms};
+    use std::sync::atomic::Ordering;
     Python::attach(|py| {
         loop {
             let job = py.detach(|| rx.lock().unwrap_or_else(|p| p.into_inner()).recv());
             let Ok(job) = job else { return };
+            // A client that left while its request was queued needs no answer.
+            if job.reply.is_closed() {
+                continue;
+            }
+            if sync {
+                BUSY_SINCE_MS.store(monotonic_ms().max(1), Ordering::Relaxed);
+            }
             // A panic (a bug of ours, or one surfacing through pyo3) must not kill the
             // thread: the request gets a 500 (its reply channel is dropped) and the
             // thread takes the next one.
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(py, app, c, job)));
+            if sync {
+                BUSY_SINCE_MS.store(0, Ordering::Relaxed);
+            }
             if run.is_err() {
                 tracing::error!("an application thread panicked while handling a request; it answered 500");
             }
@@ -91,7 +105,9 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
     };
     if let Err(e) = outcome {
         log_error(py, &parts, &e);
-        sr.borrow_mut().fail(py);
+        if let Ok(mut sr) = sr.try_borrow_mut() {
+            sr.fail(py);
+        }
     }
 }
 

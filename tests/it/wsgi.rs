@@ -480,6 +480,24 @@ fn gthread_runs_requests_concurrently_and_sync_one_at_a_time() {
 }
 
 #[test]
+fn timeout_kills_a_sync_worker_stuck_in_a_request_but_not_gthread() {
+    let m = serve("sleepy:app", &["-t", "2"]);
+    let start = Instant::now();
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /?30 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(buf.is_empty() && start.elapsed() < Duration::from_secs(8), "{:?}", start.elapsed());
+    m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(5)).expect("the master killed the worker");
+    assert!(eventually(Duration::from_secs(10), || get(m.addr(), "/?0").status == 200));
+    // gthread (as Gunicorn): long requests are fine, only a wedged worker is killed.
+    let m = serve("sleepy:app", &["-t", "1", "--threads", "2"]);
+    assert_eq!(get(m.addr(), "/?2.5").status, 200);
+    assert_eq!(m.count("WORKER TIMEOUT"), 0);
+}
+
+#[test]
 fn request_timeout_answers_504() {
     let m = serve("sleepy:app", &["--request-timeout", "1"]);
     let start = Instant::now();
