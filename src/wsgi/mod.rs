@@ -274,6 +274,17 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             let _ = py.import("gc").and_then(|gc| gc.call_method0("freeze"));
         });
         let _ = PRELOADED.set(app);
+        // CPython itself starts no thread, but an app may at import (an SDK's background
+        // sender): such threads do not exist in the forked workers, and forking a
+        // multi-threaded process is only safe if they hold no lock at that moment.
+        // (Debug builds assert on this in sys::fork.)
+        if let Some(n) = crate::sys::thread_count().filter(|&n| n > 1) {
+            tracing::warn!(
+                "--preload: importing the app started {} thread(s) in the master; they will not \
+                 run in the workers, and forking with them alive risks deadlocks",
+                n - 1
+            );
+        }
     }
     crate::app::serve_loaded(loaded, args, make_service, crate::worker::RuntimeFlavor::CurrentThread)
 }

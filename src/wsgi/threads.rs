@@ -54,7 +54,14 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
     use std::sync::atomic::Ordering;
     Python::attach(|py| {
         loop {
-            let job = py.detach(|| rx.lock().unwrap_or_else(|p| p.into_inner()).recv());
+            // Under load a job is usually waiting: take it without releasing the GIL. Only
+            // try_lock here: blocking on the queue while holding the GIL would stall every
+            // other app thread until the next request arrives.
+            let ready = rx.try_lock().ok().and_then(|q| q.try_recv().ok());
+            let job = match ready {
+                Some(job) => Ok(job),
+                None => py.detach(|| rx.lock().unwrap_or_else(|p| p.into_inner()).recv()),
+            };
             let Ok(job) = job else { return };
             // A client that left while its request was queued needs no answer.
             if job.reply.is_closed() {
