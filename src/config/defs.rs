@@ -462,7 +462,10 @@ pub(crate) static CHECK_CONFIG: Spec<bool> = Spec {
     parse: Parse::One(value::boolean),
     field: |s| &mut s.check_config,
     support: Supported,
-    help: "Check the configuration and exit: status 0 if valid, 1 if not.",
+    help: "Check the configuration and exit: status 0 if valid, 1 if not.\n\
+         \n\
+         With an APP_MODULE, the WSGI app is imported too (after --chdir), as Gunicorn\n\
+         does: an import error prints its traceback and exits 1.",
 };
 pub(crate) static PRINT_CONFIG: Spec<bool> = Spec {
     key: "print_config",

@@ -231,12 +231,37 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
     })
 }
 
+/// `--check-config` with an app: import it (after `--chdir`); 1 with the traceback on
+/// stderr if that fails, as Gunicorn.
+fn check_app(s: &Settings) -> i32 {
+    if let Some(dir) = &s.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("Error: cannot change directory to {}: {e}", dir.display());
+        return 1;
+    }
+    match import_app(s) {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("\nError while loading the application:\n\n{e}");
+            1
+        }
+    }
+}
+
 /// The `runicorn APP_MODULE` entry point: load the configuration, check the worker
 /// class, optionally preload, then run the master with WSGI workers.
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let exit = |code: i32| ExitCode::from(u8::try_from(code).unwrap_or(1));
+    // Gunicorn's --check-config also imports the app; prepare() ends the run for it
+    // before anything is loaded, so look at the configuration first.
+    let check = crate::config::load(&args, &crate::config::ProcessEnv)
+        .ok()
+        .map(|l| l.settings)
+        .filter(|s| s.check_config && !s.print_config && s.wsgi_app.is_some());
     let loaded = match crate::app::prepare(&args) {
         Ok(l) => l,
+        Err(0) if check.is_some() => return exit(check.as_ref().map_or(0, check_app)),
         Err(code) => return exit(code),
     };
     let s = &loaded.settings;

@@ -25,7 +25,7 @@ def app(environ, start_response):
         def gen():
             for i in range(3):
                 yield b"chunk%d\n" % i
-                time.sleep(0.3)
+                time.sleep(0.6)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return gen()
     if path == "/write":
