@@ -193,6 +193,27 @@ fn asgi_worker_class_is_refused_and_gevent_is_mapped() {
 }
 
 #[test]
+fn hup_reloads_the_app_code() {
+    // Without --preload the master never imports the app: workers of the new generation
+    // import the changed file (Gunicorn's deploy-by-HUP).
+    let s = Scratch::new("wsgi-hup");
+    let write = |body: &str| {
+        let code = format!(
+            "def app(environ, start_response):\n    start_response('200 OK', [('Content-Length', '{}')])\n    return [b'{body}']\n",
+            body.len()
+        );
+        std::fs::write(s.path("reloadable.py"), code).unwrap();
+    };
+    write("one");
+    let m = Master::runicorn().args(["--chdir", s.0.to_str().unwrap(), "reloadable:app"]).spawn();
+    assert_eq!(get(m.addr(), "/").text(), "one");
+    // A different size: a same-second rewrite of equal size would reuse the stale .pyc.
+    write("second");
+    m.signal(Signal::SIGHUP);
+    assert!(eventually(Duration::from_secs(15), || get(m.addr(), "/").text() == "second"), "{}", m.log());
+}
+
+#[test]
 fn preload_imports_in_the_master_and_reseeds_workers() {
     let m = serve("preload_app:app", &["--preload", "-w", "2"]);
     let master = m.pid().as_raw().to_string();
