@@ -721,8 +721,11 @@ pub(crate) static SECURE_SCHEME_HEADERS: Spec<Vec<(String, String)>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::Many(value::key_values),
     field: |s| &mut s.secure_scheme_headers,
-    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    support: Supported,
     help: "Headers and values that mark a request from a trusted proxy as HTTPS.\n\
+         \n\
+         For WSGI apps, as Gunicorn: from a peer in --forwarded-allow-ips (or a unix\n\
+         socket) a match makes wsgi.url_scheme https; contradicting headers get a 400.\n\
          \n\
          In a config file, a table such as `{ X-FORWARDED-PROTO = \\\"https\\\" }`.",
 };
@@ -740,7 +743,7 @@ pub(crate) static FORWARDED_ALLOW_IPS: Spec<Vec<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::addr_list),
     field: |s| &mut s.forwarded_allow_ips,
-    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    support: Supported,
     help: "Proxy addresses or networks (comma list, or *) trusted for forwarded headers.\n\
          \n\
          Defaults to $FORWARDED_ALLOW_IPS when set.",

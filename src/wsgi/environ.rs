@@ -75,6 +75,7 @@ pub fn build<'py>(
     c: &Constants,
     parts: &Parts,
     body_len: u64,
+    https: bool,
     input: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = PyDict::new(py);
@@ -150,7 +151,7 @@ pub fn build<'py>(
         None => match host.map(|h| String::from_utf8_lossy(h).into_owned()) {
             Some(h) => match h.rsplit_once(':') {
                 Some((n, p)) if !p.contains(']') => (n.to_string(), p.to_string()),
-                _ => (h, "80".to_string()),
+                _ => (h, if https { "443" } else { "80" }.to_string()),
             },
             None => (String::new(), String::new()),
         },
@@ -159,7 +160,8 @@ pub fn build<'py>(
     env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
 
     env.set_item(intern!(py, "wsgi.version"), c.version.bind(py))?;
-    env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
+    let scheme = if https { intern!(py, "https") } else { intern!(py, "http") };
+    env.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
     env.set_item(intern!(py, "wsgi.input"), input)?;
     env.set_item(intern!(py, "wsgi.errors"), c.errors.bind(py))?;
     env.set_item(intern!(py, "wsgi.multithread"), c.multithread)?;

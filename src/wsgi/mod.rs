@@ -16,6 +16,7 @@
 mod environ;
 mod input;
 pub mod loader;
+mod proxy;
 mod response;
 mod threads;
 
@@ -125,7 +126,6 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
 }
 
 /// Per-worker tuning of the edge.
-#[derive(Clone)]
 struct Edge {
     pool: threads::Pool,
     body_buffer: usize,
@@ -133,6 +133,8 @@ struct Edge {
     request_timeout: Option<Duration>,
     /// `--header-map refuse`: header names with `_` get a 400.
     refuse_underscores: bool,
+    /// `secure_scheme_headers` / `forwarded_allow_ips`.
+    proxy: proxy::Proxy,
 }
 
 /// The hyper service of a WSGI worker.
@@ -157,6 +159,10 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     if edge.refuse_underscores && parts.headers.keys().any(|k| k.as_str().contains('_')) {
         return simple(http::StatusCode::BAD_REQUEST);
     }
+    let Ok(https) = edge.proxy.https(parts.extensions.get::<crate::server::ConnInfo>(), &parts.headers) else {
+        tracing::warn!("Invalid request: Contradictory scheme headers");
+        return simple(http::StatusCode::BAD_REQUEST);
+    };
     let body = match input::collect(body, edge.body_buffer, &edge.tmp_dir).await {
         Ok(b) => b,
         Err(input::ReadError::Client(e)) => {
@@ -170,7 +176,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     };
     // Small: back-pressure from a slow client reaches the app thread after a few chunks.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    if !edge.pool.submit(threads::Job { parts, body, reply: tx }) {
+    if !edge.pool.submit(threads::Job { parts, body, https, reply: tx }) {
         tracing::error!("no application thread is left to serve the request");
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -227,6 +233,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             tmp_dir,
             request_timeout: (s.request_timeout > 0).then(|| Duration::from_secs(s.request_timeout)),
             refuse_underscores: s.header_map == "refuse",
+            proxy: proxy::Proxy::new(s),
         }),
     })
 }

@@ -18,6 +18,8 @@ use super::response::{self, Out, StartResponse};
 pub struct Job {
     pub parts: Parts,
     pub body: Body,
+    /// `wsgi.url_scheme` is https (a trusted proxy said so).
+    pub https: bool,
     pub reply: tokio::sync::mpsc::Sender<Out>,
 }
 
@@ -86,7 +88,7 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
 
 /// Runs the app for one request.
 fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
-    let Job { parts, body, reply } = job;
+    let Job { parts, body, https, reply } = job;
     let body_len = body.len();
     let sr = match Bound::new(py, StartResponse::new(reply)) {
         Ok(sr) => sr,
@@ -96,7 +98,7 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
         Ok(i) => i.into_any(),
         Err(e) => return log_error(py, &parts, &e),
     };
-    let result = environ::build(py, c, &parts, body_len, input).and_then(|env| app.bind(py).call1((env, &sr)));
+    let result = environ::build(py, c, &parts, body_len, https, input).and_then(|env| app.bind(py).call1((env, &sr)));
     let outcome = match result {
         Ok(iterable) => {
             let streamed = response::stream(py, &sr, &iterable);

@@ -282,6 +282,19 @@ fn script_name_comes_from_the_process_environment() {
 }
 
 #[test]
+fn secure_scheme_headers_from_trusted_proxies() {
+    let req = b"GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n";
+    // 127.0.0.1 is trusted by default.
+    let m = serve("environ_app:app", &[]);
+    assert_eq!(json(&raw(m.addr(), req))["wsgi.url_scheme"], "https");
+    assert_eq!(json(&get(m.addr(), "/"))["wsgi.url_scheme"], "http");
+    let bad = b"GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(m.addr(), bad).status, 400);
+    let m = serve("environ_app:app", &["--forwarded-allow-ips", "10.0.0.0/8"]);
+    assert_eq!(json(&raw(m.addr(), req))["wsgi.url_scheme"], "http", "untrusted peer");
+}
+
+#[test]
 fn header_map_refuse_and_dangerous() {
     let req = b"GET / HTTP/1.1\r\nHost: t\r\nX_Bar: underscored\r\nConnection: close\r\n\r\n";
     let m = serve("environ_app:app", &["--header-map", "dangerous"]);
