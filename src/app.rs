@@ -58,16 +58,7 @@ where
         Ok(l) => l,
         Err(code) => return exit(code),
     };
-    serve_loaded(loaded, args, make_app, crate::worker::RuntimeFlavor::FromThreads)
-}
-
-/// Runs the master over an already prepared configuration, with workers built by
-/// `make_app` on a runtime of the given flavor (the WSGI host's entry point).
-pub(crate) fn serve_loaded<A, F>(loaded: Loaded, args: Vec<OsString>, make_app: F, flavor: crate::worker::RuntimeFlavor) -> ExitCode
-where
-    A: AppService,
-    F: Fn(&Settings) -> Result<A, BootError> + 'static,
-{
+    let flavor = crate::worker::RuntimeFlavor::FromThreads;
     let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
     exit(crate::master::run(loaded, args, runner))
 }

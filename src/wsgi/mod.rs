@@ -318,7 +318,30 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             );
         }
     }
-    crate::app::serve_loaded(loaded, args, make_service, crate::worker::RuntimeFlavor::CurrentThread)
+    let runner = Box::new(|ctx: crate::worker::Context<'_>| {
+        let code = crate::worker::run(ctx, &make_service, crate::worker::RuntimeFlavor::CurrentThread);
+        at_worker_exit();
+        code
+    });
+    exit(crate::master::run(loaded, args, runner))
+}
+
+/// What a Python process does on `sys.exit()` and Gunicorn's workers get: run the
+/// `atexit` handlers (SDKs flush there) and flush `sys.stdout`/`sys.stderr` (a
+/// block-buffered `print()` would be lost). The interpreter is not finalised: app threads
+/// may still be inside a request.
+fn at_worker_exit() {
+    Python::try_attach(|py| {
+        let run = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs"));
+        if let Err(e) = run {
+            tracing::error!("Error in atexit handlers:\n{}", format_exception(py, &e));
+        }
+        if let Ok(sys) = py.import("sys") {
+            for stream in ["stdout", "stderr"] {
+                let _ = sys.getattr(stream).and_then(|s| s.call_method0("flush"));
+            }
+        }
+    });
 }
 
 #[cfg(test)]

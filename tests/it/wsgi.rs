@@ -214,6 +214,23 @@ fn hup_reloads_the_app_code() {
 }
 
 #[test]
+fn workers_run_atexit_handlers_when_they_stop() {
+    let s = Scratch::new("wsgi-atexit");
+    let file = s.path("atexit.txt");
+    let mut m = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap(), "-w", "2", "atexit_app:app"])
+        .env("ATEXIT_FILE", file.to_str().unwrap())
+        .spawn();
+    assert_eq!(get(m.addr(), "/").text(), "ok");
+    assert!(eventually(Duration::from_secs(10), || m.count("Booting worker") == 2));
+    std::thread::sleep(Duration::from_millis(500));
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(text.matches("atexit ran").count(), 2, "{text}");
+}
+
+#[test]
 fn preload_imports_in_the_master_and_reseeds_workers() {
     let m = serve("preload_app:app", &["--preload", "-w", "2"]);
     let master = m.pid().as_raw().to_string();
