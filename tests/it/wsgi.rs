@@ -493,7 +493,7 @@ fn exc_info_and_invalid_responses() {
         assert!(r.text().contains("<h1><p>Internal Server Error</p></h1>"), "{path}");
         assert!(r.header("injected").is_none());
         m.wait_for_log(&format!("Error handling request {path}"), Duration::from_secs(5)).expect(path);
-        assert!(m.log().contains(logged), "{path}: {}", m.log());
+        assert!(m.wait_for_log(logged, Duration::from_secs(5)).is_some(), "{path}: {}", m.log());
     }
 }
 
@@ -571,10 +571,10 @@ fn timeout_kills_a_sync_worker_stuck_in_a_request_but_not_gthread() {
 fn request_timeout_answers_504() {
     let m = serve("sleepy:app", &["--request-timeout", "1"]);
     let start = Instant::now();
-    let r = get(m.addr(), "/?3");
+    let r = get(m.addr(), "/?6");
     assert_eq!(r.status, 504);
-    assert!(start.elapsed() < Duration::from_millis(2500));
-    assert!(m.log().contains("--request-timeout"), "{}", m.log());
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    m.wait_for_log("--request-timeout", Duration::from_secs(5)).expect("logged");
 }
 
 // ===== Flask =====
