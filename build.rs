@@ -26,14 +26,16 @@ fn main() {
             "import sys, sysconfig\n\
              print(sysconfig.get_config_var('LIBDIR') or '')\n\
              print(sys.base_prefix)\n\
-             print(getattr(sys, '_base_executable', sys.executable))",
+             print(getattr(sys, '_base_executable', sys.executable))\n\
+             print('%d.%d' % sys.version_info[:2])",
         ])
         .output();
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout).into_owned();
             let mut lines = text.lines().map(str::trim);
-            let (libdir, home, exe) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+            let mut next = || lines.next().unwrap_or("");
+            let (libdir, home, exe, version) = (next(), next(), next(), next());
             if !libdir.is_empty() {
                 println!("cargo:rustc-link-arg=-Wl,-rpath,{libdir}");
             }
@@ -42,6 +44,7 @@ fn main() {
             // (src/wsgi/mod.rs `init_interpreter`).
             println!("cargo:rustc-env=RUNICORN_PYTHON_HOME={home}");
             println!("cargo:rustc-env=RUNICORN_PYTHON_EXECUTABLE={exe}");
+            println!("cargo:rustc-env=RUNICORN_PYTHON_VERSION={version}");
         }
         _ => println!("cargo:warning=cannot ask {python} for its LIBDIR: no rpath to libpython is set"),
     }

@@ -94,6 +94,23 @@ static PRELOADED: OnceLock<Py<PyAny>> = OnceLock::new();
 /// `pyvenv.cfg` logic applies), else the build interpreter's home.
 fn init_interpreter() -> Result<(), String> {
     let venv = std::env::var_os("VIRTUAL_ENV").map(PathBuf::from).filter(|v| v.join("bin/python").exists());
+    if let (Some(v), Some(built)) = (&venv, option_env!("RUNICORN_PYTHON_VERSION")) {
+        // A venv of another Python would pair our libpython with a foreign stdlib.
+        let cfg = std::fs::read_to_string(v.join("pyvenv.cfg")).unwrap_or_default();
+        let version = cfg.lines().find_map(|l| {
+            let (k, val) = l.split_once('=')?;
+            (k.trim() == "version" || k.trim() == "version_info").then(|| val.trim().to_string())
+        });
+        if let Some(version) = version
+            && !(version == built || version.starts_with(&format!("{built}.")))
+        {
+            return Err(format!(
+                "VIRTUAL_ENV {} is a Python {version} environment, but this runicorn embeds Python \
+                 {built}: rebuild runicorn with that Python (PYO3_PYTHON) or use a {built} venv",
+                v.display()
+            ));
+        }
+    }
     let (program, home) = match &venv {
         Some(v) => (Some(v.join("bin/python").to_string_lossy().into_owned()), None),
         None => {
@@ -119,7 +136,7 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
         };
         loader::setup_sys_path(py, &setup).map_err(|e| format_exception(py, &e))?;
         let sys = py.import("sys").map_err(|e| format_exception(py, &e))?;
-        let argv: Vec<String> = std::env::args().collect();
+        let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
         let _ = sys.setattr("argv", argv);
         loader::load(py, &spec)
     })
