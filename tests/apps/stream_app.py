@@ -56,6 +56,13 @@ def app(environ, start_response):
     if path == "/closing":
         start_response("200 OK", [])
         return Closing([b"a", b"b"], "closing")
+    if path == "/infinite":
+        # Never ends: only a client that leaves stops it (and close() must follow).
+        def forever():
+            while True:
+                yield b"x" * 65536
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return Closing(forever(), "infinite")
     if path == "/closed":
         body = ",".join(CLOSED).encode()
         start_response("200 OK", [("Content-Length", str(len(body)))])

@@ -461,6 +461,22 @@ fn write_callable_file_wrapper_and_close() {
 }
 
 #[test]
+fn a_client_that_leaves_stops_an_endless_generator_and_close_is_called() {
+    let m = serve("stream_app:app", &[]);
+    {
+        let mut s = TcpStream::connect(m.addr()).unwrap();
+        s.write_all(b"GET /infinite HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let mut buf = vec![0; 1 << 20];
+        let mut got = 0;
+        while got < (1 << 20) {
+            got += s.read(&mut buf).unwrap();
+        }
+    } // dropped: the client is gone
+    // The only app thread (-k sync) is free again, and close() ran.
+    assert!(eventually(Duration::from_secs(10), || get(m.addr(), "/closed").text().contains("infinite")), "{}", m.log());
+}
+
+#[test]
 fn content_length_is_never_exceeded_and_hop_headers_are_dropped() {
     let m = serve("stream_app:app", &[]);
     let mut c = Conn::open(m.addr()).unwrap();
