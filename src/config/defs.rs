@@ -524,7 +524,10 @@ pub(crate) static SENDFILE: Spec<bool> = Spec {
     support: Supported,
     help: "Disable the use of sendfile().\n\
          \n\
-         Without the flag, $SENDFILE decides (y, 1, yes or true enable it); else enabled.",
+         Without the flag, $SENDFILE decides (y, 1, yes or true enable it); else enabled.\n\
+         For WSGI apps, enabled means a wsgi.file_wrapper over a regular file is streamed\n\
+         by the Rust edge (positioned reads, not sendfile(2)), freeing the app thread at\n\
+         once; disabled, the file is iterated through Python.",
 };
 pub(crate) static REUSE_PORT: Spec<bool> = Spec {
     key: "reuse_port",

@@ -24,6 +24,8 @@ pub struct Constants {
     pub version: Py<PyAny>,
     /// `--header-map dangerous`: header names with `_` are mapped too.
     pub keep_underscores: bool,
+    /// The `sendfile` setting: `wsgi.file_wrapper` over a real file is sent by the edge.
+    pub sendfile: bool,
 }
 
 /// Bytes as a WSGI native string (latin-1, so every byte survives).

@@ -237,6 +237,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             file_wrapper: py.get_type::<response::FileWrapper>().into_any().unbind(),
             version: (1, 0).into_pyobject(py)?.into_any().unbind(),
             keep_underscores: s.header_map == "dangerous",
+            sendfile: s.sendfile,
         })
     })
     .map_err(|e| BootError::App(e.to_string()))?;

@@ -34,6 +34,9 @@ pub enum Out {
     Head { head: Head, body: Bytes, end: bool },
     /// A further chunk; `end` on the last one.
     Data { body: Bytes, end: bool },
+    /// The rest of the body is `len` bytes of this file from `offset` (`wsgi.file_wrapper`
+    /// over a real file): the edge reads it, so the app thread is free at once.
+    File { file: std::fs::File, offset: u64, len: u64 },
     /// The app failed after the headers went out: the connection must be closed.
     Abort,
 }
@@ -159,6 +162,28 @@ impl StartResponse {
         Ok(self.push(py, msg))
     }
 
+    /// Hands the rest of the body over as a file region (after the head, if not sent).
+    pub fn send_file(&mut self, py: Python<'_>, file: std::fs::File, offset: u64, mut len: u64) -> PyResult<()> {
+        if self.ended || self.gone {
+            return Ok(());
+        }
+        if let Some(rem) = &mut self.remaining {
+            len = len.min(*rem);
+            *rem -= len;
+        }
+        if !self.sent {
+            let head = self.pending.take().ok_or_else(|| PyAssertionError::new_err("the response body started before start_response() was called"))?;
+            self.sent = true;
+            if !self.push(py, Out::Head { head, body: Bytes::new(), end: len == 0 }) || len == 0 {
+                self.ended = true;
+                return Ok(());
+            }
+        }
+        self.ended = true;
+        self.push(py, Out::File { file, offset, len });
+        Ok(())
+    }
+
     /// Sends without holding the GIL when the channel is full (back-pressure from a slow
     /// client must not stall the other app threads).
     fn push(&mut self, py: Python<'_>, msg: Out) -> bool {
@@ -238,8 +263,16 @@ fn chunk(item: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     }
 }
 
-/// Iterates the app's result into the response; the caller calls `close()`.
-pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, PyAny>) -> PyResult<()> {
+/// Iterates the app's result into the response; the caller calls `close()`. With
+/// `files` (the `sendfile` setting), a `wsgi.file_wrapper` over a real file is handed to
+/// the edge whole instead of being read through Python.
+pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, PyAny>, files: bool) -> PyResult<()> {
+    if files
+        && let Ok(fw) = result.cast::<FileWrapper>()
+        && let Some((file, offset, len)) = fw.borrow().as_file(py)
+    {
+        return sr.try_borrow_mut()?.send_file(py, file, offset, len);
+    }
     // Lists and tuples (most frameworks return a one-item list) are sent with the head in
     // one hand-over, so hyper can set Content-Length and the connection is woken once.
     let known = result.cast::<PyList>().ok().map(|l| l.as_sequence().clone()).or_else(|| result.cast::<PyTuple>().ok().map(|t| t.as_sequence().clone()));
@@ -285,6 +318,20 @@ pub struct FileWrapper {
     blksize: usize,
 }
 
+impl FileWrapper {
+    /// The wrapped object as a regular file: an independent handle (reopened through
+    /// /proc/self/fd, so no raw descriptor is borrowed), the Python object's current
+    /// position, and the bytes left. None for anything else (sockets, BytesIO...).
+    fn as_file(&self, py: Python<'_>) -> Option<(std::fs::File, u64, u64)> {
+        let f = self.filelike.bind(py);
+        let fd: i32 = f.call_method0(pyo3::intern!(py, "fileno")).ok()?.extract().ok()?;
+        let offset: u64 = f.call_method0(pyo3::intern!(py, "tell")).ok()?.extract().ok()?;
+        let file = std::fs::File::open(format!("/proc/self/fd/{fd}")).ok()?;
+        let meta = file.metadata().ok().filter(|m| m.is_file())?;
+        Some((file, offset, meta.len().saturating_sub(offset)))
+    }
+}
+
 #[pymethods]
 impl FileWrapper {
     #[new]
@@ -317,11 +364,54 @@ pub struct ResponseBody {
     first: Option<Bytes>,
     rx: mpsc::Receiver<Out>,
     end: bool,
+    file: Option<FileTail>,
+}
+
+/// A file region being sent: reads run on tokio's blocking pool (a disk read must not
+/// stall the connections sharing this thread).
+struct FileTail {
+    file: std::sync::Arc<std::fs::File>,
+    offset: u64,
+    left: u64,
+    reading: Option<tokio::task::JoinHandle<std::io::Result<Bytes>>>,
+}
+
+/// Bytes per file read.
+const FILE_CHUNK: u64 = 256 * 1024;
+
+impl FileTail {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let reading = self.reading.get_or_insert_with(|| {
+            let (file, offset, n) = (self.file.clone(), self.offset, self.left.min(FILE_CHUNK) as usize);
+            tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0; n];
+                let got = file.read_at(&mut buf, offset)?;
+                buf.truncate(got);
+                Ok(Bytes::from(buf))
+            })
+        });
+        let read = std::task::ready!(Pin::new(reading).poll(cx));
+        self.reading = None;
+        match read.map_err(std::io::Error::other).and_then(|r| r) {
+            // The file shrank under us: the promised length cannot be kept.
+            Ok(b) if b.is_empty() => Poll::Ready(Some(Err(std::io::Error::other("file truncated while being sent")))),
+            Ok(b) => {
+                self.offset += b.len() as u64;
+                self.left -= b.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(b))))
+            }
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
+    }
 }
 
 impl ResponseBody {
     fn new(first: Bytes, rx: mpsc::Receiver<Out>, end: bool) -> ResponseBody {
-        ResponseBody { first: Some(first).filter(|b| !b.is_empty()), rx, end }
+        ResponseBody { first: Some(first).filter(|b| !b.is_empty()), rx, end, file: None }
     }
 }
 
@@ -332,6 +422,9 @@ impl hyper::body::Body for ResponseBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if let Some(b) = self.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        if let Some(tail) = &mut self.file {
+            return tail.poll_next(cx);
         }
         loop {
             if self.end {
@@ -344,6 +437,11 @@ impl hyper::body::Body for ResponseBody {
                         return Poll::Ready(Some(Ok(Frame::data(body))));
                     }
                 }
+                Some(Out::File { file, offset, len }) => {
+                    self.end = true;
+                    let tail = self.file.insert(FileTail { file: std::sync::Arc::new(file), offset, left: len, reading: None });
+                    return tail.poll_next(cx);
+                }
                 // An app error after the headers, a dead app thread, or a protocol slip:
                 // an error makes hyper close the connection mid-body.
                 _ => {
@@ -355,11 +453,11 @@ impl hyper::body::Body for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.end && self.first.is_none()
+        self.end && self.first.is_none() && self.file.as_ref().is_none_or(|f| f.left == 0)
     }
 
     fn size_hint(&self) -> SizeHint {
-        if self.end {
+        if self.end && self.file.is_none() {
             SizeHint::with_exact(self.first.as_ref().map_or(0, |b| b.len() as u64))
         } else {
             SizeHint::default()

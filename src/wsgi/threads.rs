@@ -101,7 +101,7 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
     let result = environ::build(py, c, &parts, body_len, https, input).and_then(|env| app.bind(py).call1((env, &sr)));
     let outcome = match result {
         Ok(iterable) => {
-            let streamed = response::stream(py, &sr, &iterable);
+            let streamed = response::stream(py, &sr, &iterable, c.sendfile);
             // PEP 3333: close() is called whatever happened, even on a client that left.
             let closed = match iterable.hasattr(pyo3::intern!(py, "close")) {
                 Ok(true) => iterable.call_method0(pyo3::intern!(py, "close")).map(drop),

@@ -36,6 +36,17 @@ def app(environ, start_response):
         f = open(os.path.join(os.path.dirname(__file__), "stream_app.py"), "rb")
         start_response("200 OK", [("Content-Type", "text/x-python")])
         return environ["wsgi.file_wrapper"](f, 1024)
+    if path == "/file-tail":
+        # Partly read already, and a Content-Length shorter than the rest: the response
+        # is bytes [10, 110) of the file.
+        f = open(os.path.join(os.path.dirname(__file__), "stream_app.py"), "rb")
+        f.read(10)
+        start_response("200 OK", [("Content-Length", "100")])
+        return environ["wsgi.file_wrapper"](f)
+    if path == "/file-bytesio":
+        import io
+        start_response("200 OK", [])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"in memory"), 4)
     if path == "/truncate":
         start_response("200 OK", [("Content-Length", "5")])
         return [b"abc", b"defgh", b"ijk"]

@@ -450,8 +450,15 @@ fn generators_stream_as_produced_with_chunked_encoding() {
 fn write_callable_file_wrapper_and_close() {
     let m = serve("stream_app:app", &[]);
     assert_eq!(get(m.addr(), "/write").text(), "written;returned");
+    let source = std::fs::read(apps().join("stream_app.py")).unwrap();
     let file = get(m.addr(), "/file");
-    assert_eq!(file.body, std::fs::read(apps().join("stream_app.py")).unwrap());
+    assert_eq!(file.body, source);
+    assert_eq!(get(m.addr(), "/file-tail").body, &source[10..110]);
+    assert_eq!(get(m.addr(), "/file-bytesio").text(), "in memory");
+    // --no-sendfile: the same bytes through Python reads.
+    let plain = serve("stream_app:app", &["--no-sendfile"]);
+    assert_eq!(get(plain.addr(), "/file").body, source);
+    assert_eq!(get(plain.addr(), "/file-tail").body, &source[10..110]);
     assert_eq!(get(m.addr(), "/closing").text(), "ab");
     assert_eq!(get(m.addr(), "/closed").text(), "closing", "close() was called");
     let r = get(m.addr(), "/empty-gen");
