@@ -55,6 +55,9 @@ pub struct ConnInfo {
     pub peer: Peer,
     /// The listener's own address (TCP only), as Gunicorn's `getsockname()`.
     pub local: Option<SocketAddr>,
+    /// The connection is TLS (`wsgi.url_scheme` https). Always false until TLS listeners
+    /// exist on this branch; the TLS work sets it where it marks `Wrapped` as https.
+    pub tls: bool,
 }
 
 static SERVER_NAME: HeaderValue = HeaderValue::from_static("runicorn");
@@ -98,7 +101,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         self.shared.count_request();
-        req.extensions_mut().insert(ConnInfo { peer: self.peer, local: self.local });
+        req.extensions_mut().insert(ConnInfo { peer: self.peer, local: self.local, tls: false });
         let pending = self.shared.access_log.as_ref().map(|log| Pending {
             start: Instant::now(),
             peer: self.peer,

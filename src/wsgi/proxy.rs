@@ -51,8 +51,9 @@ impl Proxy {
     /// `Ok(true)` for https; `Err` when the secure headers contradict each other (Gunicorn:
     /// InvalidSchemeHeaders, a 400).
     pub fn https(&self, conn: Option<&ConnInfo>, headers: &HeaderMap) -> Result<bool, ()> {
+        let tls = conn.is_some_and(|c| c.tls);
         if self.secure.is_empty() || !self.trusted(conn.map(|c| c.peer)) {
-            return Ok(false);
+            return Ok(tls);
         }
         let mut scheme = None;
         for (name, want) in &self.secure {
@@ -64,7 +65,8 @@ impl Proxy {
                 }
             }
         }
-        Ok(scheme.unwrap_or(false))
+        // A trusted proxy's word wins (Gunicorn: the header sets the scheme).
+        Ok(scheme.unwrap_or(tls))
     }
 }
 
@@ -98,7 +100,7 @@ mod tests {
     }
 
     fn conn(addr: &str) -> ConnInfo {
-        ConnInfo { peer: Peer::Tcp(addr.parse::<SocketAddr>().unwrap()), local: None }
+        ConnInfo { peer: Peer::Tcp(addr.parse::<SocketAddr>().unwrap()), local: None, tls: false }
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -113,7 +115,9 @@ mod tests {
         assert_eq!(p.https(Some(&conn("10.20.30.40:1")), &h), Ok(true));
         assert_eq!(p.https(Some(&conn("[::ffff:10.1.2.3]:1")), &h), Ok(true));
         assert_eq!(p.https(Some(&conn("192.168.1.1:1")), &h), Ok(false));
-        assert_eq!(p.https(Some(&ConnInfo { peer: Peer::Unix, local: None }), &h), Ok(true));
+        assert_eq!(p.https(Some(&ConnInfo { peer: Peer::Unix, local: None, tls: false }), &h), Ok(true));
+        let tls = ConnInfo { tls: true, ..conn("192.168.1.1:1") };
+        assert_eq!(p.https(Some(&tls), &HeaderMap::new()), Ok(true), "TLS connections are https");
         assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &headers(&[("x-forwarded-proto", "http")])), Ok(false));
         assert_eq!(proxy(&["*"]).https(Some(&conn("8.8.8.8:1")), &h), Ok(true));
     }
