@@ -221,7 +221,7 @@ impl StartResponse {
     ) -> PyResult<Bound<'py, PyAny>> {
         let exc_info = exc_info.filter(|e| !e.is_none());
         {
-            let this = slf.borrow();
+            let this = slf.try_borrow()?;
             match exc_info {
                 // PEP 3333: too late to change the status, re-raise the app's error.
                 Some(ei) if this.sent => {
@@ -237,7 +237,7 @@ impl StartResponse {
             }
         }
         let (head, length) = parse_head(status, headers)?;
-        let mut this = slf.borrow_mut();
+        let mut this = slf.try_borrow_mut()?;
         this.started = true;
         this.pending = Some(head);
         this.remaining = length;
@@ -269,7 +269,7 @@ fn chunk(item: &Bound<'_, PyAny>) -> PyResult<Bytes> {
 pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, PyAny>, files: bool) -> PyResult<()> {
     if files
         && let Ok(fw) = result.cast::<FileWrapper>()
-        && let Some((file, offset, len)) = fw.borrow().as_file(py)
+        && let Some((file, offset, len)) = fw.try_borrow().ok().and_then(|w| w.as_file(py))
     {
         return sr.try_borrow_mut()?.send_file(py, file, offset, len);
     }

@@ -108,6 +108,9 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
                 Ok(false) => Ok(()),
                 Err(e) => Err(e),
             };
+            if let (Err(_), Err(e)) = (&streamed, &closed) {
+                log_error(py, &parts, e); // both failed: neither traceback may be lost
+            }
             streamed.and(closed)
         }
         Err(e) => Err(e),
