@@ -624,6 +624,20 @@ fn flask_json_endpoint() {
 }
 
 #[test]
+fn the_embedded_interpreter_ignores_the_python3_on_path() {
+    // With only the system directories on PATH (where another python3 may live), the
+    // interpreter still uses the installation runicorn was built against (its rpath'd
+    // libpython, stdlib and site-packages, where flask is).
+    let dir = apps();
+    let (code, _, err) = Master::runicorn()
+        .no_bind()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["--check-config", "--chdir", dir.to_str().unwrap(), "flask_app:app"])
+        .run(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
 fn keep_alive_load_on_a_wsgi_worker() {
     let m = serve("hello:app", &["--threads", "2"]);
     let load = Load::start(m.addr(), 4, "/");
