@@ -7,6 +7,15 @@
 # connections for 5 s; each row is the best of RUNS runs (the machine is noisy). RSS is
 # the worker's resident set after the warm-up run (idle). Needs: wrk, granian, gunicorn,
 # flask (pip), and a release build (built here).
+#
+# Measured 2026-11-24 on the shared 2-vCPU dev box (noisy: other builds running; best of
+# 2-3 runs per row, three sessions; ranges where sessions disagreed):
+#   hello     runicorn sync 25-51k, gthread-4 22-40k; granian 6-55k (bimodal);
+#             gunicorn gthread-4 6.5-8.7k req/s
+#   Flask     runicorn sync 8.6-8.9k, gthread-4 8.9-9.8k; granian 3.6-4.0k;
+#             gunicorn gthread-4 3.9-4.3k req/s
+#   worker RSS, idle after boot: runicorn 15 MiB (hello) / 32 MiB (Flask); gunicorn 19 MiB;
+#             granian 24 MiB. Masters: runicorn 6.6 MiB, gunicorn 26 MiB, granian 28 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
