@@ -152,6 +152,8 @@ struct Edge {
     refuse_underscores: bool,
     /// `secure_scheme_headers` / `forwarded_allow_ips`.
     proxy: proxy::Proxy,
+    /// `SCRIPT_NAME` from the process environment: every path must be under it.
+    script_name: String,
 }
 
 /// The hyper service of a WSGI worker.
@@ -175,6 +177,15 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     let (parts, body) = req.into_parts();
     if edge.refuse_underscores && parts.headers.keys().any(|k| k.as_str().contains('_')) {
         return simple(http::StatusCode::BAD_REQUEST);
+    }
+    if !parts.uri.path().starts_with(edge.script_name.as_str()) {
+        // Gunicorn's ConfigurationProblem: a 500, and the operator learns why.
+        tracing::error!(
+            "Configuration problem: Request path {:?} does not start with SCRIPT_NAME {:?}",
+            parts.uri.path(),
+            edge.script_name
+        );
+        return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
     }
     let Ok(https) = edge.proxy.https(parts.extensions.get::<crate::server::ConnInfo>(), &parts.headers) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
@@ -252,6 +263,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             request_timeout: (s.request_timeout > 0).then(|| Duration::from_secs(s.request_timeout)),
             refuse_underscores: s.header_map == "refuse",
             proxy: proxy::Proxy::new(s),
+            script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
         }),
     })
 }

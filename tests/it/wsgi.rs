@@ -296,6 +296,9 @@ fn script_name_comes_from_the_process_environment() {
     assert_eq!(e["SCRIPT_NAME"], "/prefix");
     assert_eq!(e["PATH_INFO"], "/rest");
     assert_eq!((e["wsgi.multithread"].as_bool(), e["wsgi.multiprocess"].as_bool()), (Some(true), Some(true)));
+    // A path outside SCRIPT_NAME is a configuration problem (Gunicorn: 500).
+    assert_eq!(get(m.addr(), "/elsewhere").status, 500);
+    assert!(m.wait_for_log("does not start with SCRIPT_NAME", Duration::from_secs(5)).is_some());
 }
 
 #[test]
