@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use crate::config::{self, LoadError, Loaded, ProcessEnv};
+use crate::config::{self, LoadError, Loaded, ProcessEnv, Settings};
 use crate::server::AppService;
 pub use crate::worker::BootError;
 
@@ -24,7 +24,7 @@ pub fn run<A: AppService>(app: A) -> ExitCode {
 
 /// [`run`] with an explicit command line (`args[0]` is the program name).
 pub fn run_with_args<A: AppService>(app: A, args: Vec<OsString>) -> ExitCode {
-    serve(move || Ok(app.clone()), args)
+    serve(move |_: &Settings| Ok(app.clone()), args)
 }
 
 /// Like [`run`], but builds the app in each worker, after fork and inside the worker's
@@ -36,19 +36,30 @@ where
     A: AppService,
     F: Fn() -> Result<A, BootError> + 'static,
 {
+    serve(move |_: &Settings| make_app(), std::env::args_os().collect())
+}
+
+/// Like [`run_with`], but the factory sees the worker's resolved [`Settings`] (those of
+/// its generation: a HUP reload hands new workers the new settings).
+pub fn run_with_settings<A, F>(make_app: F) -> ExitCode
+where
+    A: AppService,
+    F: Fn(&Settings) -> Result<A, BootError> + 'static,
+{
     serve(make_app, std::env::args_os().collect())
 }
 
 fn serve<A, F>(make_app: F, args: Vec<OsString>) -> ExitCode
 where
     A: AppService,
-    F: Fn() -> Result<A, BootError> + 'static,
+    F: Fn(&Settings) -> Result<A, BootError> + 'static,
 {
     let loaded = match prepare(&args) {
         Ok(l) => l,
         Err(code) => return exit(code),
     };
-    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app));
+    let flavor = crate::worker::RuntimeFlavor::FromThreads;
+    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
     exit(crate::master::run(loaded, args, runner))
 }
 

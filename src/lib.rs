@@ -14,7 +14,8 @@
 //! | [`http`]      | HTTP/1 request-head validation with Gunicorn's rules and limits, error responses |
 //! | [`access_log`]| the `--access-logformat` compiler and per-request line writer |
 //! | [`logging`]   | the error log in Gunicorn's format, reopenable on USR1 |
-//! | [`sys`]       | the only module allowed `unsafe`: fork, signal handlers, shared memory, privileges |
+//! | [`sys`]       | the only module allowed `unsafe`: fork, signal handlers, shared memory, privileges, CPython initialisation |
+//! | `wsgi`        | (feature `python`) the embedded CPython WSGI host: app loading, environ, app threads, responses |
 //!
 //! # Process model
 //!
@@ -53,5 +54,8 @@ pub mod worker;
 mod app;
 mod pidfile;
 
-pub use app::{BootError, prepare, run, run_with, run_with_args};
+#[cfg(feature = "python")]
+pub mod wsgi;
+
+pub use app::{BootError, prepare, run, run_with, run_with_args, run_with_settings};
 pub use server::AppService;

@@ -222,3 +222,77 @@ pub fn set_env_in_fresh_child(vars: &[(String, String)]) {
         };
     }
 }
+
+/// Initialises the embedded CPython interpreter (the `python` feature), with an explicit
+/// program name and home so it finds the standard library and site-packages of the
+/// installation we linked against, then releases the GIL (pyo3's convention: a thread
+/// takes it with `Python::attach`).
+///
+/// `program_name` is the Python executable the interpreter should behave as (a venv's
+/// `bin/python` makes CPython's own path logic read its `pyvenv.cfg`); `home` pins
+/// `sys.prefix`. Environment variables (PYTHONPATH, PYTHONHOME...) are honoured as the
+/// `python` command does. Python installs no signal handlers: the worker owns signals.
+///
+/// Called once per process: in a worker after fork, or in the master for `--preload`,
+/// where CPython starts no thread (checked by `fork`'s debug assertion).
+#[cfg(feature = "python")]
+pub fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(), String> {
+    use pyo3::ffi;
+    use std::ffi::{CStr, CString};
+    let to_c = |s: &str| CString::new(s).map_err(|_| format!("NUL byte in {s:?}"));
+    let (program_name, home) = (program_name.map(to_c).transpose()?, home.map(to_c).transpose()?);
+    let status_err = |st: ffi::PyStatus| -> String {
+        if st.err_msg.is_null() {
+            "Python initialisation failed".to_string()
+        } else {
+            // SAFETY: a non-null err_msg is a static NUL-terminated string from CPython.
+            unsafe { CStr::from_ptr(st.err_msg) }.to_string_lossy().into_owned()
+        }
+    };
+    // SAFETY: the PyConfig is initialised by PyConfig_InitPythonConfig before any other
+    // use, only CPython's own setters write its string fields (copying our CStrings,
+    // which outlive the calls), it is cleared exactly once, and Py_InitializeFromConfig
+    // runs at most once per process (guarded by Py_IsInitialized). The GIL taken by
+    // initialisation is released with PyEval_SaveThread, as pyo3's own initialise does.
+    unsafe {
+        if ffi::Py_IsInitialized() != 0 {
+            return Ok(());
+        }
+        let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
+        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let mut config = config.assume_init();
+        config.install_signal_handlers = 0;
+        config.parse_argv = 0;
+        let mut status = ffi::PyStatus_Ok();
+        if let Some(p) = &program_name {
+            status = ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, p.as_ptr());
+        }
+        if ffi::PyStatus_Exception(status) == 0
+            && let Some(h) = &home
+        {
+            status = ffi::PyConfig_SetBytesString(&mut config, &mut config.home, h.as_ptr());
+        }
+        if ffi::PyStatus_Exception(status) == 0 {
+            status = ffi::Py_InitializeFromConfig(&config);
+        }
+        ffi::PyConfig_Clear(&mut config);
+        if ffi::PyStatus_Exception(status) != 0 {
+            return Err(status_err(status));
+        }
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
+}
+
+/// Repairs CPython's state in a worker forked from a master that initialised Python
+/// (`--preload`): re-creates the GIL and import lock and runs the `os.register_at_fork`
+/// child hooks (`random` reseeds itself there, so workers do not share a sequence).
+#[cfg(feature = "python")]
+pub fn python_after_fork_child() {
+    pyo3::Python::attach(|_py| {
+        // SAFETY: we are in a freshly forked child, attached to the interpreter on the
+        // thread that forked (the master's only thread), which is what
+        // PyOS_AfterFork_Child requires; no other thread exists yet.
+        unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
+    });
+}

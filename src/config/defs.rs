@@ -26,7 +26,7 @@ pub(crate) static CONFIG: Spec<Option<PathBuf>> = Spec {
     help: "The configuration file to read (TOML; `file:PATH` accepted).\n\
          \n\
          Keys are setting names, e.g. `workers = 4`. Python config files (.py), including an\n\
-         implicit ./gunicorn.conf.py, are not read yet: they arrive with the WSGI host.",
+         implicit ./gunicorn.conf.py, are not read yet.",
 };
 pub(crate) static WSGI_APP: Spec<Option<String>> = Spec {
     key: "wsgi_app",
@@ -115,10 +115,12 @@ pub(crate) static WORKER_CLASS: Spec<String> = Spec {
     parse: Parse::One(value::worker_class),
     field: |s| &mut s.worker_class,
     support: Supported,
-    help: "The type of workers to use: sync, gthread, or another Gunicorn class name.\n\
+    help: "The type of workers to use: sync or gthread.\n\
          \n\
-         Gunicorn's names (gevent, eventlet, tornado, asgi) and dotted class paths are\n\
-         accepted as text; the master decides what it can run.",
+         WSGI apps run on app threads behind a Rust edge that reads whole requests first:\n\
+         sync = one app thread per worker, gthread = --threads app threads. gevent, eventlet\n\
+         and tornado run as gthread (with a warning: raise --threads for concurrency); asgi\n\
+         and other class paths are refused at start.",
 };
 pub(crate) static THREADS: Spec<u32> = Spec {
     key: "threads",
@@ -134,7 +136,9 @@ pub(crate) static THREADS: Spec<u32> = Spec {
     support: Supported,
     help: "The number of threads per worker for handling requests.\n\
          \n\
-         As in Gunicorn, more than one thread with the sync class means gthread.",
+         As in Gunicorn, more than one thread with the sync class means gthread. For WSGI\n\
+         apps these are Python app threads (network I/O stays on one tokio thread); for\n\
+         Rust services, tokio worker threads.",
 };
 pub(crate) static WORKER_CONNECTIONS: Spec<u32> = Spec {
     key: "worker_connections",
@@ -196,8 +200,9 @@ pub(crate) static TIMEOUT: Spec<u64> = Spec {
     support: Supported,
     help: "Kill and restart a worker silent for more than this many seconds; 0 disables.\n\
          \n\
-         Silence means no heartbeat: a worker stuck in one request is killed. Boot time is\n\
-         governed separately by --boot-timeout.",
+         Silence means no heartbeat: a worker stuck in one request is killed (for WSGI\n\
+         apps, with -k sync, as in Gunicorn: a gthread worker's long requests are not).\n\
+         Boot time is governed separately by --boot-timeout.",
 };
 pub(crate) static BOOT_TIMEOUT: Spec<u64> = Spec {
     key: "boot_timeout",
@@ -215,6 +220,24 @@ pub(crate) static BOOT_TIMEOUT: Spec<u64> = Spec {
          \n\
          A runicorn addition: Gunicorn counts boot time against --timeout, which kills\n\
          slow-starting apps. Here --timeout applies only once the worker has booted.",
+};
+pub(crate) static REQUEST_TIMEOUT: Spec<u64> = Spec {
+    key: "request_timeout",
+    short: None,
+    long: &["request-timeout"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "0",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.request_timeout,
+    support: Supported,
+    help: "Seconds a WSGI app may take to start its response; 0 disables.\n\
+         \n\
+         A runicorn addition: past it the client gets 504 Gateway Timeout and the app's\n\
+         late output is discarded (its thread finishes the call; Python cannot be\n\
+         interrupted safely). Gunicorn's --timeout only guards against wedged workers.",
 };
 pub(crate) static GRACEFUL_TIMEOUT: Spec<u64> = Spec {
     key: "graceful_timeout",
@@ -527,7 +550,10 @@ pub(crate) static CHECK_CONFIG: Spec<bool> = Spec {
     parse: Parse::One(value::boolean),
     field: |s| &mut s.check_config,
     support: Supported,
-    help: "Check the configuration and exit: status 0 if valid, 1 if not.",
+    help: "Check the configuration and exit: status 0 if valid, 1 if not.\n\
+         \n\
+         With an APP_MODULE, the WSGI app is imported too (after --chdir), as Gunicorn\n\
+         does: an import error prints its traceback and exits 1.",
 };
 pub(crate) static PRINT_CONFIG: Spec<bool> = Spec {
     key: "print_config",
@@ -558,10 +584,14 @@ pub(crate) static PRELOAD_APP: Spec<bool> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.preload_app,
-    support: Unsupported(
-        "not implemented yet: loading the app in the master before fork is planned",
-    ),
-    help: "Load the application before forking the workers.",
+    support: Supported,
+    help: "Load the application before forking the workers.\n\
+         \n\
+         The WSGI app is imported in the master, `gc.freeze()` moves what import created out\n\
+         of the collector's reach (so copy-on-write pages stay shared), and each worker\n\
+         repairs the interpreter after fork (`PyOS_AfterFork_Child`: `random` reseeds). As in\n\
+         Gunicorn, HUP then cannot reload the code (USR2 can). Without it, each worker\n\
+         initialises its own interpreter after fork and the master never runs Python.",
 };
 pub(crate) static SENDFILE: Spec<bool> = Spec {
     key: "sendfile",
@@ -582,7 +612,10 @@ pub(crate) static SENDFILE: Spec<bool> = Spec {
     support: Supported,
     help: "Disable the use of sendfile().\n\
          \n\
-         Without the flag, $SENDFILE decides (y, 1, yes or true enable it); else enabled.",
+         Without the flag, $SENDFILE decides (y, 1, yes or true enable it); else enabled.\n\
+         For WSGI apps, enabled means a wsgi.file_wrapper over a regular file is streamed\n\
+         by the Rust edge (positioned reads, not sendfile(2)), freeing the app thread at\n\
+         once; disabled, the file is iterated through Python.",
 };
 pub(crate) static REUSE_PORT: Spec<bool> = Spec {
     key: "reuse_port",
@@ -745,8 +778,28 @@ pub(crate) static TMP_UPLOAD_DIR: Spec<Option<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.tmp_upload_dir,
-    support: Unsupported("not applicable: Gunicorn itself never uses it"),
-    help: "A directory for temporary request data (unused, kept for compatibility).",
+    support: Supported,
+    help: "A directory for temporary request data.\n\
+         \n\
+         Where the WSGI host spills request bodies larger than --wsgi-body-buffer (unlinked\n\
+         files). Default: the system temporary directory.",
+};
+pub(crate) static WSGI_BODY_BUFFER: Spec<u64> = Spec {
+    key: "wsgi_body_buffer",
+    short: None,
+    long: &["wsgi-body-buffer"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "1048576",
+    meta: "BYTES",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.wsgi_body_buffer,
+    support: Supported,
+    help: "Request-body bytes a WSGI worker keeps in memory before using a file.\n\
+         \n\
+         A runicorn addition: the Rust edge reads the whole body before the app runs, so a\n\
+         slow upload never holds a Python thread. Spill files go to --tmp-upload-dir.",
 };
 pub(crate) static SECURE_SCHEME_HEADERS: Spec<Vec<(String, String)>> = Spec {
     key: "secure_scheme_headers",
@@ -759,8 +812,11 @@ pub(crate) static SECURE_SCHEME_HEADERS: Spec<Vec<(String, String)>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::Many(value::key_values),
     field: |s| &mut s.secure_scheme_headers,
-    support: Unsupported("not implemented yet: trusted front-end proxy handling is planned"),
+    support: Supported,
     help: "Headers and values that mark a request from a trusted proxy as HTTPS.\n\
+         \n\
+         For WSGI apps, as Gunicorn: from a peer in --forwarded-allow-ips (or a unix\n\
+         socket) a match makes wsgi.url_scheme https; contradicting headers get a 400.\n\
          \n\
          In a config file, a table such as `{ X-FORWARDED-PROTO = \\\"https\\\" }`.",
 };
@@ -794,8 +850,11 @@ pub(crate) static PYTHONPATH: Spec<Option<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.pythonpath,
-    support: Unsupported("not implemented yet: Python path handling arrives with the WSGI host"),
-    help: "Comma-separated directories to add to the Python path.",
+    support: Supported,
+    help: "Comma-separated directories to add to the Python path.\n\
+         \n\
+         Each is made absolute and inserted at the front of sys.path in turn, as Gunicorn\n\
+         does; the working directory (after --chdir) is on sys.path too.",
 };
 pub(crate) static PASTE: Spec<Option<String>> = Spec {
     key: "paste",
@@ -966,7 +1025,9 @@ pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::comma_list),
     field: |s| &mut s.forwarder_headers,
-    support: Supported,
+    support: Unsupported(
+        "not implemented yet: the edge lets these headers through from trusted peers, but the WSGI environ does not map them",
+    ),
     help: "Headers with underscores a trusted proxy may pass into the environ.",
 };
 pub(crate) static HEADER_MAP: Spec<String> = Spec {
@@ -986,7 +1047,11 @@ pub(crate) static HEADER_MAP: Spec<String> = Spec {
     }),
     field: |s| &mut s.header_map,
     support: Supported,
-    help: "How header names with underscores are handled: drop, refuse or dangerous.",
+    help: "How header names with underscores are handled: drop, refuse or dangerous.\n\
+         \n\
+         For WSGI apps, as Gunicorn: `drop` leaves them out of the environ (X_Forwarded_For\n\
+         could otherwise pose as X-Forwarded-For: both map to HTTP_X_FORWARDED_FOR),\n\
+         `refuse` answers 400, `dangerous` maps them like any other header.",
 };
 pub(crate) static ROOT_PATH: Spec<String> = Spec {
     key: "root_path",

@@ -50,6 +50,8 @@ pub struct Settings {
     pub timeout: u64,
     /// runicorn: seconds a booting worker may stay silent before it is killed; 0 disables.
     pub boot_timeout: u64,
+    /// runicorn: seconds a WSGI app may take to start its response (504 after); 0 disables.
+    pub request_timeout: u64,
     pub graceful_timeout: u64,
     pub keepalive: u64,
     pub limit_request_line: u32,
@@ -104,6 +106,8 @@ pub struct Settings {
     pub reload_extra_files: Vec<String>,
     pub spew: bool,
     pub tmp_upload_dir: Option<String>,
+    /// runicorn: request-body bytes the WSGI host buffers in memory before spilling to a file.
+    pub wsgi_body_buffer: u64,
     pub secure_scheme_headers: Vec<(String, String)>,
     pub forwarded_allow_ips: Vec<String>,
     pub pythonpath: Option<String>,
@@ -181,6 +185,7 @@ impl Settings {
             max_requests_jitter: 0,
             timeout: 0,
             boot_timeout: 0,
+            request_timeout: 0,
             graceful_timeout: 0,
             keepalive: 0,
             limit_request_line: 0,
@@ -224,6 +229,7 @@ impl Settings {
             reload_extra_files: Vec::new(),
             spew: false,
             tmp_upload_dir: None,
+            wsgi_body_buffer: 0,
             secure_scheme_headers: Vec::new(),
             forwarded_allow_ips: Vec::new(),
             pythonpath: None,

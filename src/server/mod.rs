@@ -26,7 +26,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{Semaphore, watch};
 
 pub use listener::{Accepting, Listener};
-pub use service::Peer;
+pub use service::{ConnInfo, Peer};
 
 use crate::access_log::AccessLog;
 use crate::worker::heartbeat::{Slot, state};
@@ -183,6 +183,11 @@ async fn accept_loop<A: AppService>(
     conns: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
+    // The listener's address, handed to apps through `ConnInfo` (WSGI's SERVER_NAME/PORT).
+    let local = match &listener {
+        Accepting::Tcp(l) => l.local_addr().ok(),
+        Accepting::Unix(_) => None,
+    };
     loop {
         // Take a connection slot before accepting: over the cap, new clients wait in the
         // kernel backlog (where another worker may take them) instead of being accepted
@@ -197,7 +202,7 @@ async fn accept_loop<A: AppService>(
         };
         match accepted {
             Ok((io, peer)) => {
-                let svc = service::Wrapped::new(app.clone(), shared.clone(), peer);
+                let svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local);
                 let cfg = cfg.clone();
                 let conn_stop = stop.clone();
                 tokio::spawn(async move {

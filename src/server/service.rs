@@ -48,6 +48,19 @@ impl std::fmt::Display for Peer {
     }
 }
 
+/// Where a request came in, for apps that need more than the request (the WSGI host's
+/// REMOTE_ADDR and SERVER_NAME): inserted into every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The client.
+    pub peer: Peer,
+    /// The listener's own address (TCP only), as Gunicorn's `getsockname()`.
+    pub local: Option<SocketAddr>,
+    /// The connection is TLS (`wsgi.url_scheme` https). Always false until TLS listeners
+    /// exist on this branch; the TLS work sets it where it marks `Wrapped` as https.
+    pub tls: bool,
+}
+
 static SERVER_NAME: HeaderValue = HeaderValue::from_static("runicorn");
 static CLOSE: HeaderValue = HeaderValue::from_static("close");
 
@@ -60,11 +73,12 @@ pub(super) struct Wrapped<A> {
     conn: Arc<ConnState>,
     /// `wsgi.url_scheme`: "https" on TLS listeners.
     scheme: &'static str,
+    local: Option<SocketAddr>,
 }
 
 impl<A> Wrapped<A> {
-    pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer) -> Self {
-        Wrapped { app, shared, peer, conn: Arc::new(ConnState::new()), scheme: "http" }
+    pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer, local: Option<SocketAddr>) -> Self {
+        Wrapped { app, shared, peer, conn: Arc::new(ConnState::new()), scheme: "http", local }
     }
 
     /// Marks the connection as TLS (`%({wsgi.url_scheme}e)s` renders `https`).
@@ -105,9 +119,11 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
     type Error = A::Err;
     type Future = Respond<A::Fut>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         self.shared.count_request();
         self.conn.request_started();
+        // What the WSGI host needs to build its environ: the PROXY-aware client address.
+        req.extensions_mut().insert(ConnInfo { peer: self.client(), local: self.local, tls: self.scheme == "https" });
         let path = req.uri().path();
         let skipped = self.shared.access_log_skip.iter().any(|p| path.starts_with(p.as_str()));
         let pending = self.shared.access_log.as_ref().filter(|_| !skipped).map(|log| Pending {

@@ -35,10 +35,19 @@ pub struct Slot {
 }
 
 
+/// Gunicorn's sync-worker semantics for app hosts that run requests off the runtime
+/// (the WSGI host with `-k sync`): the monotonic ms at which the request in progress
+/// started, 0 when idle. While it is set, beats record that instant instead of now, so a
+/// request running past `timeout` looks exactly like a wedged worker to the master (a sync
+/// worker only notifies between requests) and takes the usual WORKER TIMEOUT path.
+pub static BUSY_SINCE_MS: AtomicU64 = AtomicU64::new(0);
+
 impl Slot {
-    /// Records that the owner is alive now.
+    /// Records that the owner is alive now (or, while a sync request runs, since when).
     pub fn beat(&self) {
-        self.beat_ms.store(monotonic_ms(), Ordering::Relaxed);
+        let now = monotonic_ms();
+        let busy = BUSY_SINCE_MS.load(Ordering::Relaxed);
+        self.beat_ms.store(if busy == 0 { now } else { busy.min(now) }, Ordering::Relaxed);
     }
 
     /// Milliseconds since the last beat.

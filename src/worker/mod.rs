@@ -54,9 +54,23 @@ impl std::fmt::Display for BootError {
     }
 }
 
+/// Which tokio runtime a worker builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeFlavor {
+    /// Rust services: a multi-thread runtime with `threads` workers when `threads > 1`,
+    /// else current-thread.
+    FromThreads,
+    /// Always current-thread: the WSGI host uses `threads` for its Python app threads,
+    /// and one tokio thread is plenty for the I/O in front of them.
+    CurrentThread,
+}
+
+/// What builds the app in a worker, given the worker's settings.
+pub type MakeApp<'a, A> = &'a dyn Fn(&Settings) -> Result<A, BootError>;
+
 /// Runs the worker: `make_app` is called once, inside the worker's runtime, after fork;
 /// returns the worker's exit status.
-pub fn run<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, BootError>) -> i32 {
+pub fn run<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>, flavor: RuntimeFlavor) -> i32 {
     crate::sys::reset_signals(crate::master::signals::HANDLED);
     crate::sys::ignore_signals(IGNORED_IN_WORKER);
     crate::sys::exit_on_sigabrt();
@@ -73,7 +87,7 @@ pub fn run<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, Boo
     }
     set_process_name(ctx.settings, "worker");
 
-    let runtime = if ctx.settings.threads > 1 {
+    let runtime = if flavor == RuntimeFlavor::FromThreads && ctx.settings.threads > 1 {
         tokio::runtime::Builder::new_multi_thread().worker_threads(ctx.settings.threads as usize).enable_all().build()
     } else {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -96,7 +110,7 @@ pub fn run<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, Boo
     status
 }
 
-async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A, BootError>) -> i32 {
+async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32 {
     let mut listeners = Vec::with_capacity(ctx.listeners.len());
     for l in ctx.listeners {
         match Accepting::from_listener(l) {
@@ -122,7 +136,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
     // Signals sent since the fork were held (see sys::fork); tokio handles them now.
     crate::sys::unblock_signals();
 
-    let app = match make_app() {
+    let app = match make_app(ctx.settings) {
         Ok(app) => app,
         Err(e) => {
             tracing::error!("Exception in worker process:\n{e}");
@@ -184,6 +198,9 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: &dyn Fn() -> Result<A,
         edge_stats: Default::default(),
         tls,
     };
+    // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
+    // beat far behind; the master must not read READY with a stale beat.
+    slot.beat();
     // Only a worker still marked booting becomes ready: a RETIRE set early must stick.
     let _ = slot.state.compare_exchange(
         state::BOOTING,

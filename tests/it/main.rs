@@ -13,3 +13,5 @@ mod resources;
 mod shutdown;
 mod tls;
 mod upgrade;
+#[cfg(feature = "python")]
+mod wsgi;

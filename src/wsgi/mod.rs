@@ -1,0 +1,399 @@
+//! The WSGI host (the `python` feature): runs Python WSGI apps (PEP 3333: Flask, Django,
+//! any callable) in an embedded CPython, one interpreter per worker.
+//!
+//! ```text
+//! tokio (current-thread, the edge)                 app threads (-k sync: 1, gthread: --threads)
+//! hyper → read the whole body (input) ─ Job ──►    environ → app(environ, start_response)
+//!       ◄── Out::Head / Data / Abort (response) ── iterate the result, close()
+//! ```
+//!
+//! The interpreter is initialised in each worker after fork: the master stays free of
+//! threads and of Python, except with `--preload`, where it imports the app before
+//! forking (CPython starts no thread of its own; an app that starts one at import
+//! trips `sys::fork`'s single-thread assertion in debug builds) and each worker repairs
+//! the interpreter with `PyOS_AfterFork_Child`.
+
+mod environ;
+mod input;
+pub mod loader;
+mod proxy;
+mod response;
+mod threads;
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use pyo3::prelude::*;
+
+use crate::config::Settings;
+use crate::worker::BootError;
+use loader::AppSpec;
+use response::ResponseBody;
+
+/// Formats a Python exception with its traceback, as `traceback.print_exc()` would.
+pub(crate) fn format_exception(py: Python<'_>, e: &PyErr) -> String {
+    let formatted = py
+        .import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (e.get_type(py), e.value(py), e.traceback(py))))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    match formatted {
+        Ok(lines) => lines.concat().trim_end().to_string(),
+        Err(_) => e.to_string(),
+    }
+}
+
+/// How the worker class maps onto app threads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerModel {
+    /// Gunicorn's name for what runs (`sync` or `gthread`).
+    pub class: &'static str,
+    /// App threads per worker.
+    pub threads: usize,
+    /// A startup warning to log.
+    pub warning: Option<String>,
+}
+
+/// Maps `-k`/`--threads` onto app threads: sync = 1 thread (more than one thread makes it
+/// gthread, as Gunicorn), gthread = `--threads`; the async classes, whose monkey-patched
+/// cooperative model an embedded interpreter cannot offer, run as gthread with a warning.
+pub fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
+    let threads = s.threads.max(1) as usize;
+    let name = s.worker_class.as_str();
+    let short = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+    match name {
+        "sync" if threads == 1 => Ok(WorkerModel { class: "sync", threads, warning: None }),
+        "sync" | "gthread" => Ok(WorkerModel { class: "gthread", threads, warning: None }),
+        "gevent" | "gevent_wsgi" | "gevent_pywsgi" | "eventlet" | "tornado" => Ok(WorkerModel {
+            class: "gthread",
+            threads,
+            warning: Some(format!(
+                "worker class {name:?} runs as gthread with {threads} app thread(s) per worker: the \
+                 embedded interpreter has no green threads (slow clients are buffered by the Rust \
+                 edge instead); raise --threads for more concurrency"
+            )),
+        }),
+        _ if short == "asgi" || short.contains("uvicorn") || name.contains("Uvicorn") || name.contains("asgi") => {
+            Err("ASGI apps are not supported yet".to_string())
+        }
+        _ => Err(format!("worker class {name:?} is not supported: use sync or gthread")),
+    }
+}
+
+/// The app imported in the master by `--preload` (before fork, inherited by workers).
+static PRELOADED: OnceLock<Py<PyAny>> = OnceLock::new();
+
+/// Initialises the interpreter: a venv's python as the program (so CPython's own
+/// `pyvenv.cfg` logic applies), else the build interpreter's home.
+fn init_interpreter() -> Result<(), String> {
+    let venv = std::env::var_os("VIRTUAL_ENV").map(PathBuf::from).filter(|v| v.join("bin/python").exists());
+    if let (Some(v), Some(built)) = (&venv, option_env!("RUNICORN_PYTHON_VERSION")) {
+        // A venv of another Python would pair our libpython with a foreign stdlib.
+        let cfg = std::fs::read_to_string(v.join("pyvenv.cfg")).unwrap_or_default();
+        let version = cfg.lines().find_map(|l| {
+            let (k, val) = l.split_once('=')?;
+            (k.trim() == "version" || k.trim() == "version_info").then(|| val.trim().to_string())
+        });
+        if let Some(version) = version
+            && !(version == built || version.starts_with(&format!("{built}.")))
+        {
+            return Err(format!(
+                "VIRTUAL_ENV {} is a Python {version} environment, but this runicorn embeds Python \
+                 {built}: rebuild runicorn with that Python (PYO3_PYTHON) or use a {built} venv",
+                v.display()
+            ));
+        }
+    }
+    let (program, home) = match &venv {
+        Some(v) => (Some(v.join("bin/python").to_string_lossy().into_owned()), None),
+        None => {
+            let home = option_env!("RUNICORN_PYTHON_HOME").filter(|h| std::path::Path::new(h).is_dir());
+            // PYTHONHOME, when set, is the user's choice: CPython reads it itself.
+            let home = home.filter(|_| std::env::var_os("PYTHONHOME").is_none());
+            (option_env!("RUNICORN_PYTHON_EXECUTABLE").filter(|p| std::path::Path::new(p).exists()).map(String::from), home.map(String::from))
+        }
+    };
+    crate::sys::init_python(program.as_deref(), home.as_deref())
+}
+
+/// Initialises Python, prepares `sys.path` and imports the app.
+fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
+    let text = s.wsgi_app.as_deref().ok_or("No application module specified.")?;
+    let spec = AppSpec::parse(text)?;
+    init_interpreter()?;
+    Python::attach(|py| {
+        let setup = loader::PathSetup {
+            cwd: std::env::current_dir().ok(),
+            pythonpath: s.pythonpath.as_deref(),
+            virtual_env: std::env::var_os("VIRTUAL_ENV").map(PathBuf::from),
+        };
+        loader::setup_sys_path(py, &setup).map_err(|e| format_exception(py, &e))?;
+        let sys = py.import("sys").map_err(|e| format_exception(py, &e))?;
+        let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+        let _ = sys.setattr("argv", argv);
+        loader::load(py, &spec)
+    })
+}
+
+/// Per-worker tuning of the edge.
+struct Edge {
+    pool: threads::Pool,
+    body_buffer: usize,
+    tmp_dir: PathBuf,
+    request_timeout: Option<Duration>,
+    /// `--header-map refuse`: header names with `_` get a 400.
+    refuse_underscores: bool,
+    /// `secure_scheme_headers` / `forwarded_allow_ips`.
+    proxy: proxy::Proxy,
+    /// `SCRIPT_NAME` from the process environment: every path must be under it.
+    script_name: String,
+}
+
+/// The hyper service of a WSGI worker.
+#[derive(Clone)]
+pub struct WsgiService {
+    edge: Arc<Edge>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for WsgiService {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let edge = self.edge.clone();
+        Box::pin(async move { Ok(handle(&edge, req).await) })
+    }
+}
+
+async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
+    let (parts, body) = req.into_parts();
+    if edge.refuse_underscores && parts.headers.keys().any(|k| k.as_str().contains('_')) {
+        return simple(http::StatusCode::BAD_REQUEST);
+    }
+    if !parts.uri.path().starts_with(edge.script_name.as_str()) {
+        // Gunicorn's ConfigurationProblem: a 500, and the operator learns why.
+        tracing::error!(
+            "Configuration problem: Request path {:?} does not start with SCRIPT_NAME {:?}",
+            parts.uri.path(),
+            edge.script_name
+        );
+        return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let Ok(https) = edge.proxy.https(parts.extensions.get::<crate::server::ConnInfo>(), &parts.headers) else {
+        tracing::warn!("Invalid request: Contradictory scheme headers");
+        return simple(http::StatusCode::BAD_REQUEST);
+    };
+    let body = match input::collect(body, edge.body_buffer, &edge.tmp_dir).await {
+        Ok(b) => b,
+        Err(input::ReadError::Client(e)) => {
+            tracing::debug!("request body not received: {e}");
+            return simple(http::StatusCode::BAD_REQUEST);
+        }
+        Err(input::ReadError::Io(e)) => {
+            tracing::error!("cannot buffer a request body in {}: {e}", edge.tmp_dir.display());
+            return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    // Small: back-pressure from a slow client reaches the app thread after a few chunks.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    if !edge.pool.submit(threads::Job { parts, body, https, reply: tx }) {
+        tracing::error!("no application thread is left to serve the request");
+        return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    match edge.request_timeout {
+        None => response::respond(rx).await,
+        Some(t) => match tokio::time::timeout(t, response::respond(rx)).await {
+            Ok(r) => r,
+            Err(_) => {
+                // Dropping the receiver tells the app thread to stop producing.
+                tracing::error!("the application did not answer within --request-timeout ({}s)", t.as_secs_f64());
+                simple(http::StatusCode::GATEWAY_TIMEOUT)
+            }
+        },
+    }
+}
+
+/// An empty response that closes the connection.
+fn simple(status: http::StatusCode) -> Response<ResponseBody> {
+    let (_tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    response::build(response::Head { status, reason: None, headers }, bytes::Bytes::new(), rx, true)
+}
+
+/// Builds a worker's service (called in the worker, after fork).
+fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
+    let model = worker_model(s).map_err(BootError::App)?;
+    let app = match PRELOADED.get() {
+        Some(app) => {
+            crate::sys::python_after_fork_child();
+            Python::attach(|py| app.clone_ref(py))
+        }
+        None => import_app(s).map_err(BootError::App)?,
+    };
+    let constants = Python::attach(|py| -> PyResult<environ::Constants> {
+        Ok(environ::Constants {
+            script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
+            multithread: model.threads > 1,
+            multiprocess: s.workers > 1,
+            errors: Py::new(py, environ::Errors::new())?,
+            file_wrapper: py.get_type::<response::FileWrapper>().into_any().unbind(),
+            version: (1, 0).into_pyobject(py)?.into_any().unbind(),
+            keep_underscores: s.header_map == "dangerous",
+            sendfile: s.sendfile,
+        })
+    })
+    .map_err(|e| BootError::App(e.to_string()))?;
+    let pool = threads::Pool::start(model.threads, model.class == "sync", app, constants)
+        .map_err(|e| BootError::Worker(format!("cannot start the application threads: {e}")))?;
+    let tmp_dir = s.tmp_upload_dir.as_ref().map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    Ok(WsgiService {
+        edge: Arc::new(Edge {
+            pool,
+            body_buffer: usize::try_from(s.wsgi_body_buffer).unwrap_or(usize::MAX),
+            tmp_dir,
+            request_timeout: (s.request_timeout > 0).then(|| Duration::from_secs(s.request_timeout)),
+            refuse_underscores: s.header_map == "refuse",
+            proxy: proxy::Proxy::new(s),
+            script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
+        }),
+    })
+}
+
+/// `--check-config` with an app: import it (after `--chdir`); 1 with the traceback on
+/// stderr if that fails, as Gunicorn.
+fn check_app(s: &Settings) -> i32 {
+    if let Some(dir) = &s.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("Error: cannot change directory to {}: {e}", dir.display());
+        return 1;
+    }
+    match import_app(s) {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("\nError while loading the application:\n\n{e}");
+            1
+        }
+    }
+}
+
+/// The `runicorn APP_MODULE` entry point: load the configuration, check the worker
+/// class, optionally preload, then run the master with WSGI workers.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let exit = |code: i32| ExitCode::from(u8::try_from(code).unwrap_or(1));
+    // Gunicorn's --check-config also imports the app; prepare() ends the run for it
+    // before anything is loaded, so look at the configuration first.
+    let check = crate::config::load(&args, &crate::config::ProcessEnv)
+        .ok()
+        .map(|l| l.settings)
+        .filter(|s| s.check_config && !s.print_config && s.wsgi_app.is_some());
+    let loaded = match crate::app::prepare(&args) {
+        Ok(l) => l,
+        Err(0) if check.is_some() => return exit(check.as_ref().map_or(0, check_app)),
+        Err(code) => return exit(code),
+    };
+    let s = &loaded.settings;
+    let Some(text) = s.wsgi_app.as_deref() else {
+        eprintln!("Error: No application module specified.");
+        return exit(1);
+    };
+    let model = match worker_model(s) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("{e}");
+            return exit(1);
+        }
+    };
+    if let Some(w) = &model.warning {
+        tracing::warn!("{w}");
+    }
+    if let Err(e) = AppSpec::parse(text) {
+        tracing::error!("{e}");
+        tracing::info!("Reason: App failed to load.");
+        return exit(crate::error::APP_LOAD_ERROR);
+    }
+    if s.preload_app {
+        let app = match import_app(s) {
+            Ok(app) => app,
+            Err(e) => {
+                tracing::error!("Exception in preloading the application:\n{e}");
+                tracing::info!("Reason: App failed to load.");
+                return exit(crate::error::APP_LOAD_ERROR);
+            }
+        };
+        // Objects that survive import go to the permanent generation, so the collector
+        // never touches (and un-shares) their copy-on-write pages in the workers.
+        Python::attach(|py| {
+            let _ = py.import("gc").and_then(|gc| gc.call_method0("freeze"));
+        });
+        let _ = PRELOADED.set(app);
+        // CPython itself starts no thread, but an app may at import (an SDK's background
+        // sender): such threads do not exist in the forked workers, and forking a
+        // multi-threaded process is only safe if they hold no lock at that moment.
+        // (Debug builds assert on this in sys::fork.)
+        if let Some(n) = crate::sys::thread_count().filter(|&n| n > 1) {
+            tracing::warn!(
+                "--preload: importing the app started {} thread(s) in the master; they will not \
+                 run in the workers, and forking with them alive risks deadlocks",
+                n - 1
+            );
+        }
+    }
+    let runner = Box::new(|ctx: crate::worker::Context<'_>| {
+        let code = crate::worker::run(ctx, &make_service, crate::worker::RuntimeFlavor::CurrentThread);
+        at_worker_exit();
+        code
+    });
+    exit(crate::master::run(loaded, args, runner))
+}
+
+/// What a Python process does on `sys.exit()` and Gunicorn's workers get: run the
+/// `atexit` handlers (SDKs flush there) and flush `sys.stdout`/`sys.stderr` (a
+/// block-buffered `print()` would be lost). The interpreter is not finalised: app threads
+/// may still be inside a request.
+fn at_worker_exit() {
+    Python::try_attach(|py| {
+        let run = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs"));
+        if let Err(e) = run {
+            tracing::error!("Error in atexit handlers:\n{}", format_exception(py, &e));
+        }
+        if let Ok(sys) = py.import("sys") {
+            for stream in ["stdout", "stderr"] {
+                let _ = sys.getattr(stream).and_then(|s| s.call_method0("flush"));
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(class: &str, threads: u32) -> Result<WorkerModel, String> {
+        let s = Settings { worker_class: class.into(), threads, ..Settings::default() };
+        worker_model(&s)
+    }
+
+    #[test]
+    fn worker_classes() {
+        assert_eq!(model("sync", 1).unwrap().class, "sync");
+        assert_eq!(model("sync", 4).unwrap(), WorkerModel { class: "gthread", threads: 4, warning: None });
+        assert_eq!(model("gthread", 1).unwrap().threads, 1);
+        let g = model("gevent", 8).unwrap();
+        assert_eq!((g.class, g.threads), ("gthread", 8));
+        assert!(g.warning.unwrap().contains("gthread"));
+        assert!(model("eventlet", 1).is_ok() && model("tornado", 1).is_ok());
+        assert_eq!(model("asgi", 1).unwrap_err(), "ASGI apps are not supported yet");
+        assert_eq!(model("uvicorn.workers.UvicornWorker", 1).unwrap_err(), "ASGI apps are not supported yet");
+        assert!(model("mypkg.MyWorker", 1).is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! Trusted front-end proxies: `secure_scheme_headers` from a peer in
+//! `forwarded_allow_ips` make `wsgi.url_scheme` "https" (Gunicorn's `http/message.py`),
+//! so frameworks build correct external URLs and redirects behind a TLS-terminating
+//! load balancer. Decided on the tokio side, before the request is queued.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use http::header::HeaderName;
+
+use crate::config::Settings;
+use crate::server::{ConnInfo, Peer};
+
+/// The proxy-trust settings, parsed once per worker.
+pub struct Proxy {
+    secure: Vec<(HeaderName, String)>,
+    allow_all: bool,
+    nets: Vec<(IpAddr, u8)>,
+}
+
+impl Proxy {
+    pub fn new(s: &Settings) -> Proxy {
+        let secure = s
+            .secure_scheme_headers
+            .iter()
+            .filter_map(|(k, v)| Some((HeaderName::from_bytes(k.trim().as_bytes()).ok()?, v.trim().to_string())))
+            .collect();
+        let nets = s
+            .forwarded_allow_ips
+            .iter()
+            .filter_map(|item| {
+                let (ip, bits) = item.split_once('/').map_or((item.as_str(), None), |(i, b)| (i, Some(b)));
+                let ip: IpAddr = ip.trim().parse().ok()?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                let bits = bits.map_or(Some(max), |b| b.trim().parse::<u8>().ok().filter(|&b| b <= max))?;
+                Some((ip, bits))
+            })
+            .collect();
+        Proxy { secure, allow_all: s.forwarded_allow_ips.iter().any(|i| i.trim() == "*"), nets }
+    }
+
+    /// Whether headers from this peer are believed. Unix-socket peers are (Gunicorn: a
+    /// non-tuple peer address is trusted), and so are TCP peers inside an allowed network.
+    fn trusted(&self, peer: Option<Peer>) -> bool {
+        match peer {
+            Some(Peer::Tcp(a)) => self.allow_all || self.nets.iter().any(|&(net, bits)| contains(net, bits, a.ip())),
+            _ => true,
+        }
+    }
+
+    /// `Ok(true)` for https; `Err` when the secure headers contradict each other (Gunicorn:
+    /// InvalidSchemeHeaders, a 400).
+    pub fn https(&self, conn: Option<&ConnInfo>, headers: &HeaderMap) -> Result<bool, ()> {
+        let tls = conn.is_some_and(|c| c.tls);
+        if self.secure.is_empty() || !self.trusted(conn.map(|c| c.peer)) {
+            return Ok(tls);
+        }
+        let mut scheme = None;
+        for (name, want) in &self.secure {
+            for value in headers.get_all(name) {
+                let secure = value.to_str().is_ok_and(|v| v.trim() == want);
+                match scheme {
+                    Some(s) if s != secure => return Err(()),
+                    _ => scheme = Some(secure),
+                }
+            }
+        }
+        // A trusted proxy's word wins (Gunicorn: the header sets the scheme).
+        Ok(scheme.unwrap_or(tls))
+    }
+}
+
+/// Whether `ip` lies in `net/bits` (IPv4-mapped IPv6 peers compare as IPv4).
+fn contains(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn proxy(allow: &[&str]) -> Proxy {
+        let s = Settings { forwarded_allow_ips: allow.iter().map(|s| s.to_string()).collect(), ..Settings::default() };
+        Proxy::new(&s)
+    }
+
+    fn conn(addr: &str) -> ConnInfo {
+        ConnInfo { peer: Peer::Tcp(addr.parse::<SocketAddr>().unwrap()), local: None, tls: false }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (HeaderName::from_static(k), v.parse().unwrap())).collect()
+    }
+
+    #[test]
+    fn secure_headers_only_from_trusted_peers() {
+        let p = proxy(&["127.0.0.1", "::1", "10.0.0.0/8"]);
+        let h = headers(&[("x-forwarded-proto", "https")]);
+        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &h), Ok(true));
+        assert_eq!(p.https(Some(&conn("10.20.30.40:1")), &h), Ok(true));
+        assert_eq!(p.https(Some(&conn("[::ffff:10.1.2.3]:1")), &h), Ok(true));
+        assert_eq!(p.https(Some(&conn("192.168.1.1:1")), &h), Ok(false));
+        assert_eq!(p.https(Some(&ConnInfo { peer: Peer::Unix, local: None, tls: false }), &h), Ok(true));
+        let tls = ConnInfo { tls: true, ..conn("192.168.1.1:1") };
+        assert_eq!(p.https(Some(&tls), &HeaderMap::new()), Ok(true), "TLS connections are https");
+        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &headers(&[("x-forwarded-proto", "http")])), Ok(false));
+        assert_eq!(proxy(&["*"]).https(Some(&conn("8.8.8.8:1")), &h), Ok(true));
+    }
+
+    #[test]
+    fn contradicting_headers_are_an_error() {
+        let p = proxy(&["127.0.0.1"]);
+        let h = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-ssl", "off")]);
+        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &h), Err(()));
+        let h = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-ssl", "on")]);
+        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &h), Ok(true));
+    }
+}

@@ -1,0 +1,516 @@
+//! The response half of PEP 3333: `start_response` (with `exc_info`), the `write()`
+//! callable, iterating the app's result, `wsgi.file_wrapper`, and the hand-over of the
+//! status, headers and body chunks from the Python thread to the tokio side.
+//!
+//! Rules (Gunicorn's `http/wsgi.py Response`): headers go out with the first non-empty
+//! chunk (or at the end), never more than the app's `Content-Length` is sent, hop-by-hop
+//! headers plus `Server` and `Date` from the app are dropped, an invalid status or header
+//! is an app error (500 before headers), an error after the headers closes the connection,
+//! and the result's `close()` is always called.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Response, StatusCode};
+use hyper::body::{Frame, SizeHint};
+use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use tokio::sync::mpsc;
+
+/// Status line and headers, validated and filtered.
+pub struct Head {
+    pub status: StatusCode,
+    /// The app's reason phrase when it differs from the standard one.
+    pub reason: Option<hyper::ext::ReasonPhrase>,
+    pub headers: HeaderMap,
+}
+
+/// What the Python thread sends to the connection.
+pub enum Out {
+    /// Status, headers and the first chunk; `end` when that is the whole body.
+    Head { head: Head, body: Bytes, end: bool },
+    /// A further chunk; `end` on the last one.
+    Data { body: Bytes, end: bool },
+    /// The rest of the body is `len` bytes of this file from `offset` (`wsgi.file_wrapper`
+    /// over a real file): the edge reads it, so the app thread is free at once.
+    File { file: std::fs::File, offset: u64, len: u64 },
+    /// The app failed after the headers went out: the connection must be closed.
+    Abort,
+}
+
+/// Headers an app may not set (Gunicorn's `util.hop_headers` plus Server and Date, which
+/// the server owns).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailers"
+            | "transfer-encoding"
+            | "upgrade"
+            | "server"
+            | "date"
+    )
+}
+
+/// Parses `3DIGIT[ reason]`.
+fn parse_status(status: &str) -> Result<(StatusCode, Option<hyper::ext::ReasonPhrase>), String> {
+    let bad = || format!("Invalid status: {status:?}");
+    let (code, reason) = match status.split_once(' ') {
+        Some((c, r)) => (c, Some(r)),
+        None => (status, None),
+    };
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let code = StatusCode::from_bytes(code.as_bytes()).map_err(|_| bad())?;
+    let reason = match reason {
+        Some(r) if Some(r) != code.canonical_reason() && !r.is_empty() => {
+            Some(hyper::ext::ReasonPhrase::try_from(latin1(r).ok_or_else(bad)?).map_err(|_| bad())?)
+        }
+        _ => None,
+    };
+    Ok((code, reason))
+}
+
+/// A native string's bytes (WSGI strings are latin-1).
+fn latin1(s: &str) -> Option<Vec<u8>> {
+    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+}
+
+/// Builds the head from `start_response`'s arguments; also returns the Content-Length.
+fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<(Head, Option<u64>)> {
+    let status: &Bound<'_, PyString> = status.cast().map_err(|_| PyTypeError::new_err("status must be a str"))?;
+    let (status, reason) = parse_status(&status.to_cow()?).map_err(PyValueError::new_err)?;
+    let mut map = HeaderMap::new();
+    let mut length = None;
+    for item in headers.try_iter()? {
+        let item = item?;
+        let pair: &Bound<'_, PyTuple> = item.cast().map_err(|_| PyTypeError::new_err("headers must be (name, value) tuples"))?;
+        if pair.len() != 2 {
+            return Err(PyTypeError::new_err("headers must be (name, value) tuples"));
+        }
+        let (name, value): (String, String) = pair.extract()?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| PyValueError::new_err(format!("Invalid header name {name:?}")))?;
+        let value = latin1(&value)
+            .and_then(|v| HeaderValue::from_bytes(&v).ok())
+            .ok_or_else(|| PyValueError::new_err(format!("Invalid header value {value:?}")))?;
+        if is_hop_by_hop(&name) {
+            continue;
+        }
+        if name == CONTENT_LENGTH {
+            let n = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
+            length = Some(n.ok_or_else(|| PyValueError::new_err(format!("Invalid Content-Length {value:?}")))?);
+        }
+        map.append(name, value);
+    }
+    Ok((Head { status, reason, headers: map }, length))
+}
+
+/// The `start_response` callable of one request; also the state of the response it
+/// starts, shared with `write()` and the result iteration.
+#[pyclass(module = "runicorn")]
+pub struct StartResponse {
+    /// start_response has been called (and its head is in `pending` or sent).
+    started: bool,
+    pending: Option<Head>,
+    sent: bool,
+    ended: bool,
+    /// The client went away: stop producing.
+    gone: bool,
+    /// What is left of the app's Content-Length.
+    remaining: Option<u64>,
+    tx: mpsc::Sender<Out>,
+}
+
+impl StartResponse {
+    pub fn new(tx: mpsc::Sender<Out>) -> StartResponse {
+        StartResponse { started: false, pending: None, sent: false, ended: false, gone: false, remaining: None, tx }
+    }
+
+    pub fn headers_sent(&self) -> bool {
+        self.sent
+    }
+
+    /// Hands a chunk over; `Ok(false)` once the client is gone.
+    pub fn send(&mut self, py: Python<'_>, mut data: Bytes, end: bool) -> PyResult<bool> {
+        if self.ended || self.gone {
+            return Ok(false);
+        }
+        if let Some(rem) = &mut self.remaining {
+            // Never more than the declared Content-Length.
+            data.truncate(usize::try_from(*rem).unwrap_or(usize::MAX));
+            *rem -= data.len() as u64;
+        }
+        if data.is_empty() && !end {
+            return Ok(true);
+        }
+        let msg = if self.sent {
+            Out::Data { body: data, end }
+        } else {
+            let head = self.pending.take().ok_or_else(|| PyAssertionError::new_err("the response body started before start_response() was called"))?;
+            self.sent = true;
+            Out::Head { head, body: data, end }
+        };
+        self.ended = end;
+        Ok(self.push(py, msg))
+    }
+
+    /// Hands the rest of the body over as a file region (after the head, if not sent).
+    pub fn send_file(&mut self, py: Python<'_>, file: std::fs::File, offset: u64, mut len: u64) -> PyResult<()> {
+        if self.ended || self.gone {
+            return Ok(());
+        }
+        if let Some(rem) = &mut self.remaining {
+            len = len.min(*rem);
+            *rem -= len;
+        }
+        if !self.sent {
+            let head = self.pending.take().ok_or_else(|| PyAssertionError::new_err("the response body started before start_response() was called"))?;
+            self.sent = true;
+            if !self.push(py, Out::Head { head, body: Bytes::new(), end: len == 0 }) || len == 0 {
+                self.ended = true;
+                return Ok(());
+            }
+        }
+        self.ended = true;
+        self.push(py, Out::File { file, offset, len });
+        Ok(())
+    }
+
+    /// Sends without holding the GIL when the channel is full (back-pressure from a slow
+    /// client must not stall the other app threads).
+    fn push(&mut self, py: Python<'_>, msg: Out) -> bool {
+        let ok = match self.tx.try_send(msg) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                let tx = &self.tx;
+                py.detach(|| tx.blocking_send(msg).is_ok())
+            }
+        };
+        self.gone |= !ok;
+        ok
+    }
+
+    /// The app failed: a 500 if nothing was sent yet, else abort the connection.
+    pub fn fail(&mut self, py: Python<'_>) {
+        if self.ended || self.gone {
+            return;
+        }
+        self.ended = true;
+        let msg = if self.sent { Out::Abort } else { error_500() };
+        self.push(py, msg);
+    }
+}
+
+#[pymethods]
+impl StartResponse {
+    #[pyo3(signature = (status, headers, exc_info=None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        status: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let exc_info = exc_info.filter(|e| !e.is_none());
+        {
+            let this = slf.try_borrow()?;
+            match exc_info {
+                // PEP 3333: too late to change the status, re-raise the app's error.
+                Some(ei) if this.sent => {
+                    let value = ei.get_item(1)?;
+                    let value = value.call_method1("with_traceback", (ei.get_item(2)?,))?;
+                    return Err(PyErr::from_value(value));
+                }
+                Some(_) => {}
+                None if this.started => {
+                    return Err(PyAssertionError::new_err("start_response() called a second time without exc_info"));
+                }
+                None => {}
+            }
+        }
+        let (head, length) = parse_head(status, headers)?;
+        let mut this = slf.try_borrow_mut()?;
+        this.started = true;
+        this.pending = Some(head);
+        this.remaining = length;
+        drop(this);
+        slf.getattr(pyo3::intern!(slf.py(), "write"))
+    }
+
+    /// The legacy `write()` callable: sends at once.
+    fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !self.started {
+            return Err(PyAssertionError::new_err("write() before start_response()"));
+        }
+        let data = chunk(data)?;
+        if self.send(py, data, false)? || self.ended { Ok(()) } else { Err(PyOSError::new_err("client disconnected")) }
+    }
+}
+
+/// A body chunk: must be bytes (PEP 3333).
+fn chunk(item: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    match item.cast::<PyBytes>() {
+        Ok(b) => Ok(Bytes::copy_from_slice(b.as_bytes())),
+        Err(_) => Err(PyTypeError::new_err(format!("{} is not a byte", item.repr()?))),
+    }
+}
+
+/// Iterates the app's result into the response; the caller calls `close()`. With
+/// `files` (the `sendfile` setting), a `wsgi.file_wrapper` over a real file is handed to
+/// the edge whole instead of being read through Python.
+pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, PyAny>, files: bool) -> PyResult<()> {
+    if files
+        && let Ok(fw) = result.cast::<FileWrapper>()
+        && let Some((file, offset, len)) = fw.try_borrow().ok().and_then(|w| w.as_file(py))
+    {
+        return sr.try_borrow_mut()?.send_file(py, file, offset, len);
+    }
+    // Lists and tuples (most frameworks return a one-item list) are sent with the head in
+    // one hand-over, so hyper can set Content-Length and the connection is woken once.
+    let known = result.cast::<PyList>().ok().map(|l| l.as_sequence().clone()).or_else(|| result.cast::<PyTuple>().ok().map(|t| t.as_sequence().clone()));
+    if let Some(seq) = known {
+        let n = seq.len()?;
+        for i in 0..n {
+            let data = chunk(&seq.get_item(i)?)?;
+            if !sr.try_borrow_mut()?.send(py, data, i + 1 == n)? {
+                return Ok(());
+            }
+        }
+        if n > 0 {
+            return Ok(());
+        }
+    } else {
+        for item in result.try_iter()? {
+            let data = chunk(&item?)?;
+            if !sr.try_borrow_mut()?.send(py, data, false)? {
+                return Ok(());
+            }
+        }
+    }
+    sr.try_borrow_mut()?.send(py, Bytes::new(), true).map(drop)
+}
+
+/// Gunicorn's 500 (`util.write_error`).
+pub fn error_500() -> Out {
+    let reason = "Internal Server Error";
+    let body = format!(
+        "<html>\n  <head>\n    <title>{reason}</title>\n  </head>\n  <body>\n    <h1><p>{reason}</p></h1>\n    \n  </body>\n</html>\n"
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    Out::Head { head: Head { status: StatusCode::INTERNAL_SERVER_ERROR, reason: None, headers }, body: Bytes::from(body), end: true }
+}
+
+/// `wsgi.file_wrapper`: iterates a file-like object in blocks and closes it with the
+/// response.
+#[pyclass(module = "runicorn")]
+pub struct FileWrapper {
+    filelike: Py<PyAny>,
+    blksize: usize,
+}
+
+impl FileWrapper {
+    /// The wrapped object as a regular file: an independent handle (reopened through
+    /// /proc/self/fd, so no raw descriptor is borrowed), the Python object's current
+    /// position, and the bytes left. None for anything else (sockets, BytesIO...).
+    fn as_file(&self, py: Python<'_>) -> Option<(std::fs::File, u64, u64)> {
+        let f = self.filelike.bind(py);
+        let fd: i32 = f.call_method0(pyo3::intern!(py, "fileno")).ok()?.extract().ok()?;
+        let offset: u64 = f.call_method0(pyo3::intern!(py, "tell")).ok()?.extract().ok()?;
+        let file = std::fs::File::open(format!("/proc/self/fd/{fd}")).ok()?;
+        let meta = file.metadata().ok().filter(|m| m.is_file())?;
+        Some((file, offset, meta.len().saturating_sub(offset)))
+    }
+}
+
+#[pymethods]
+impl FileWrapper {
+    #[new]
+    #[pyo3(signature = (filelike, blksize=65536))]
+    fn new(filelike: Py<PyAny>, blksize: i64) -> FileWrapper {
+        FileWrapper { filelike, blksize: usize::try_from(blksize).ok().filter(|&b| b > 0).unwrap_or(65536) }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let data = self.filelike.bind(py).call_method1(pyo3::intern!(py, "read"), (self.blksize,))?;
+        Ok(if data.is_truthy()? { Some(data) } else { None })
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let f = self.filelike.bind(py);
+        if f.hasattr(pyo3::intern!(py, "close"))? {
+            f.call_method0(pyo3::intern!(py, "close"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The response body on the tokio side: the first chunk, then whatever the Python
+/// thread sends, until a chunk marked `end`.
+pub struct ResponseBody {
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Out>,
+    end: bool,
+    file: Option<FileTail>,
+}
+
+/// A file region being sent: reads run on tokio's blocking pool (a disk read must not
+/// stall the connections sharing this thread).
+struct FileTail {
+    file: std::sync::Arc<std::fs::File>,
+    offset: u64,
+    left: u64,
+    reading: Option<tokio::task::JoinHandle<std::io::Result<Bytes>>>,
+}
+
+/// Bytes per file read.
+const FILE_CHUNK: u64 = 256 * 1024;
+
+impl FileTail {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let reading = self.reading.get_or_insert_with(|| {
+            let (file, offset, n) = (self.file.clone(), self.offset, self.left.min(FILE_CHUNK) as usize);
+            tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0; n];
+                let got = file.read_at(&mut buf, offset)?;
+                buf.truncate(got);
+                Ok(Bytes::from(buf))
+            })
+        });
+        let read = std::task::ready!(Pin::new(reading).poll(cx));
+        self.reading = None;
+        match read.map_err(std::io::Error::other).and_then(|r| r) {
+            // The file shrank under us: the promised length cannot be kept.
+            Ok(b) if b.is_empty() => Poll::Ready(Some(Err(std::io::Error::other("file truncated while being sent")))),
+            Ok(b) => {
+                self.offset += b.len() as u64;
+                self.left -= b.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(b))))
+            }
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
+    }
+}
+
+impl ResponseBody {
+    fn new(first: Bytes, rx: mpsc::Receiver<Out>, end: bool) -> ResponseBody {
+        ResponseBody { first: Some(first).filter(|b| !b.is_empty()), rx, end, file: None }
+    }
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(b) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        if let Some(tail) = &mut self.file {
+            return tail.poll_next(cx);
+        }
+        loop {
+            if self.end {
+                return Poll::Ready(None);
+            }
+            match std::task::ready!(self.rx.poll_recv(cx)) {
+                Some(Out::Data { body, end }) => {
+                    self.end = end;
+                    if !body.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(body))));
+                    }
+                }
+                Some(Out::File { file, offset, len }) => {
+                    self.end = true;
+                    let tail = self.file.insert(FileTail { file: std::sync::Arc::new(file), offset, left: len, reading: None });
+                    return tail.poll_next(cx);
+                }
+                // An app error after the headers, a dead app thread, or a protocol slip:
+                // an error makes hyper close the connection mid-body.
+                _ => {
+                    self.end = true;
+                    return Poll::Ready(Some(Err(std::io::Error::other("the application failed after sending headers"))));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.end && self.first.is_none() && self.file.as_ref().is_none_or(|f| f.left == 0)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.end && self.file.is_none() {
+            SizeHint::with_exact(self.first.as_ref().map_or(0, |b| b.len() as u64))
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
+/// Waits for the head and builds the hyper response (a 500 if the app thread died).
+pub async fn respond(mut rx: mpsc::Receiver<Out>) -> Response<ResponseBody> {
+    let first = match rx.recv().await {
+        Some(Out::Head { head, body, end }) => (head, body, end),
+        _ => {
+            tracing::error!("the application thread ended without a response");
+            match error_500() {
+                Out::Head { head, body, end } => (head, body, end),
+                _ => unreachable!("error_500 returns a head"),
+            }
+        }
+    };
+    build(first.0, first.1, rx, first.2)
+}
+
+/// A response from a head and its first chunk.
+pub fn build(head: Head, body: Bytes, rx: mpsc::Receiver<Out>, end: bool) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::new(body, rx, end));
+    *resp.status_mut() = head.status;
+    *resp.headers_mut() = head.headers;
+    if let Some(r) = head.reason {
+        resp.extensions_mut().insert(r);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status("200 OK").unwrap().0, StatusCode::OK);
+        assert!(parse_status("200 OK").unwrap().1.is_none());
+        assert!(parse_status("200 Fine").unwrap().1.is_some());
+        assert_eq!(parse_status("404").unwrap().0, StatusCode::NOT_FOUND);
+        for bad in ["", "20", "2000 x", "abc OK", "99 x", "OK 200", " 200 OK"] {
+            assert!(parse_status(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hop_by_hop() {
+        for h in ["connection", "transfer-encoding", "server", "date", "upgrade", "keep-alive"] {
+            assert!(is_hop_by_hop(&HeaderName::from_static(h)));
+        }
+        assert!(!is_hop_by_hop(&CONTENT_TYPE));
+    }
+}

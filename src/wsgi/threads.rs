@@ -1,0 +1,130 @@
+//! The app threads: dedicated OS threads (never tokio's) that run Python. The tokio side
+//! queues fully read requests on a channel and awaits the response on another, so it
+//! never waits for the GIL; each app thread stays attached to the interpreter for its
+//! whole life (keeping its thread state and `threading.local` data) and releases the GIL
+//! only while it waits for work or for a slow client.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use http::request::Parts;
+use pyo3::prelude::*;
+
+use super::environ::{self, Constants};
+use super::input::{Body, Input};
+use super::response::{self, Out, StartResponse};
+
+/// One request, read whole, waiting for an app thread.
+pub struct Job {
+    pub parts: Parts,
+    pub body: Body,
+    /// `wsgi.url_scheme` is https (a trusted proxy said so).
+    pub https: bool,
+    pub reply: tokio::sync::mpsc::Sender<Out>,
+}
+
+/// The queue in front of the app threads.
+#[derive(Clone)]
+pub struct Pool {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Pool {
+    /// Starts `n` threads serving `app`. With `sync` (Gunicorn's sync worker: one thread),
+    /// each request marks the worker busy, so the heartbeat stops advancing while it runs
+    /// and `--timeout` kills a worker stuck in one request.
+    pub fn start(n: usize, sync: bool, app: Py<PyAny>, constants: Constants) -> std::io::Result<Pool> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new((app, constants));
+        for i in 0..n.max(1) {
+            let rx = rx.clone();
+            let shared = shared.clone();
+            std::thread::Builder::new().name(format!("wsgi-{i}")).spawn(move || serve(&rx, sync, &shared.0, &shared.1))?;
+        }
+        Ok(Pool { tx })
+    }
+
+    /// Queues a request; never blocks. False only if every app thread is gone.
+    pub fn submit(&self, job: Job) -> bool {
+        self.tx.send(job).is_ok()
+    }
+}
+
+fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Constants) {
+    use crate::worker::heartbeat::{BUSY_SINCE_MS, monotonic_ms};
+    use std::sync::atomic::Ordering;
+    Python::attach(|py| {
+        loop {
+            // Under load a job is usually waiting: take it without releasing the GIL. Only
+            // try_lock here: blocking on the queue while holding the GIL would stall every
+            // other app thread until the next request arrives.
+            let ready = rx.try_lock().ok().and_then(|q| q.try_recv().ok());
+            let job = match ready {
+                Some(job) => Ok(job),
+                None => py.detach(|| rx.lock().unwrap_or_else(|p| p.into_inner()).recv()),
+            };
+            let Ok(job) = job else { return };
+            // A client that left while its request was queued needs no answer.
+            if job.reply.is_closed() {
+                continue;
+            }
+            if sync {
+                BUSY_SINCE_MS.store(monotonic_ms().max(1), Ordering::Relaxed);
+            }
+            // A panic (a bug of ours, or one surfacing through pyo3) must not kill the
+            // thread: the request gets a 500 (its reply channel is dropped) and the
+            // thread takes the next one.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(py, app, c, job)));
+            if sync {
+                BUSY_SINCE_MS.store(0, Ordering::Relaxed);
+            }
+            if run.is_err() {
+                tracing::error!("an application thread panicked while handling a request; it answered 500");
+            }
+        }
+    });
+}
+
+/// Runs the app for one request.
+fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
+    let Job { parts, body, https, reply } = job;
+    let body_len = body.len();
+    let sr = match Bound::new(py, StartResponse::new(reply)) {
+        Ok(sr) => sr,
+        Err(e) => return log_error(py, &parts, &e),
+    };
+    let input = match Bound::new(py, Input::new(body)) {
+        Ok(i) => i.into_any(),
+        Err(e) => return log_error(py, &parts, &e),
+    };
+    let result = environ::build(py, c, &parts, body_len, https, input).and_then(|env| app.bind(py).call1((env, &sr)));
+    let outcome = match result {
+        Ok(iterable) => {
+            let streamed = response::stream(py, &sr, &iterable, c.sendfile);
+            // PEP 3333: close() is called whatever happened, even on a client that left.
+            let closed = match iterable.hasattr(pyo3::intern!(py, "close")) {
+                Ok(true) => iterable.call_method0(pyo3::intern!(py, "close")).map(drop),
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let (Err(_), Err(e)) = (&streamed, &closed) {
+                log_error(py, &parts, e); // both failed: neither traceback may be lost
+            }
+            streamed.and(closed)
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        log_error(py, &parts, &e);
+        if let Ok(mut sr) = sr.try_borrow_mut() {
+            sr.fail(py);
+        }
+    }
+}
+
+/// Gunicorn's `Error handling request <uri>` with the traceback.
+fn log_error(py: Python<'_>, parts: &Parts, e: &PyErr) {
+    let target = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_string());
+    tracing::error!("Error handling request {target}\n{}", super::format_exception(py, e));
+}
