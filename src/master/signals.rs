@@ -38,6 +38,8 @@ impl SignalQueue {
     pub fn install() -> nix::Result<SignalQueue> {
         let (rd, wr) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
         crate::sys::install_master_handlers(&wr, HANDLED)?;
+        // A full log file (RLIMIT_FSIZE) must fail writes, not kill the master.
+        crate::sys::ignore_signals(&[Signal::SIGXFSZ]);
         Ok(SignalQueue { rd: std::fs::File::from(rd), _wr: wr, queue: VecDeque::new() })
     }
 

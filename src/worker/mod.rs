@@ -35,7 +35,11 @@ pub struct Context<'a> {
 /// Signals the master handles that a worker must not die from when they are sent to the
 /// whole process group (a terminal's ^C goes to everyone; HUP/TTIN/TTOU/USR2/WINCH are
 /// meant for the master).
-const IGNORED_IN_WORKER: &[Signal] = &[Signal::SIGHUP, Signal::SIGTTIN, Signal::SIGTTOU, Signal::SIGUSR2, Signal::SIGWINCH];
+///
+/// SIGXFSZ too: a log file hitting RLIMIT_FSIZE must fail the write (EFBIG, counted by the
+/// log), not kill the worker (its default action). Python ignores it the same way.
+const IGNORED_IN_WORKER: &[Signal] =
+    &[Signal::SIGHUP, Signal::SIGTTIN, Signal::SIGTTOU, Signal::SIGUSR2, Signal::SIGWINCH, Signal::SIGXFSZ];
 
 /// Why a worker could not start serving.
 #[derive(Debug)]

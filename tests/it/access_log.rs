@@ -137,3 +137,24 @@ fn requests_the_edge_refuses_get_a_line_too() {
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
     assert!(line.contains("] \"- - -\" 400 "), "{line}");
 }
+
+#[test]
+fn a_full_disk_for_the_access_log_does_not_take_requests_down() {
+    // RLIMIT_FSIZE stands in for a full disk: writes past 64 KiB fail with EFBIG.
+    let dir = Scratch::new("acc-full");
+    let log = dir.path("access.log");
+    let mut b = Master::probe().args(["-w", "1", "--access-logfile", log.to_str().unwrap()]);
+    b = b.wrap_with(&["prlimit", "--fsize=65536", "--"]);
+    let m = b.spawn();
+    let load = Load::start(m.addr(), 4, "/");
+    assert!(load.wait_for_more(3000, Duration::from_secs(30)), "serving while the log is full");
+    assert!(eventually(Duration::from_secs(5), || std::fs::metadata(&log).map(|md| md.len()).unwrap_or(0) >= 60_000));
+    assert!(load.wait_for_more(1000, Duration::from_secs(10)));
+    let (ok, failed, errors) = load.finish();
+    assert_eq!(failed, 0, "{errors:?}");
+    assert!(ok > 4000);
+    assert!(std::fs::metadata(&log).unwrap().len() <= 65536);
+    m.wait_for_log("access log", Duration::from_secs(5)).expect("the write failure is reported in the error log");
+    assert!(m.count("access log") < 20, "reported once per outage, not per line:\n{}", m.log());
+    assert_eq!(m.children().len(), 1, "the worker survived");
+}

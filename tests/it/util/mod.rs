@@ -59,6 +59,8 @@ impl Drop for Scratch {
 }
 
 pub struct Builder {
+    /// A command the server runs under (e.g. `prlimit --fsize=N --`).
+    wrapper: Vec<String>,
     bin: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -88,8 +90,21 @@ impl Builder {
         self
     }
 
+    /// Runs the server under `wrapper` (its last element ends the wrapper's own options).
+    pub fn wrap_with(mut self, wrapper: &[&str]) -> Self {
+        self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = match self.wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
         if self.bind {
             cmd.args(["-b", "127.0.0.1:0"]);
         }
@@ -194,16 +209,16 @@ pub struct Master {
 
 impl Master {
     pub fn probe() -> Builder {
-        Builder { bin: binary("probe"), args: vec![], env: vec![], bind: true }
+        Builder { wrapper: vec![], bin: binary("probe"), args: vec![], env: vec![], bind: true }
     }
 
     /// Any example binary.
     pub fn example(name: &str) -> Builder {
-        Builder { bin: binary(name), args: vec![], env: vec![], bind: true }
+        Builder { wrapper: vec![], bin: binary(name), args: vec![], env: vec![], bind: true }
     }
 
     pub fn runicorn() -> Builder {
-        Builder { bin: binary("runicorn"), args: vec![], env: vec![], bind: true }
+        Builder { wrapper: vec![], bin: binary("runicorn"), args: vec![], env: vec![], bind: true }
     }
 
     pub fn addr(&self) -> SocketAddr {
