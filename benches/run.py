@@ -386,7 +386,10 @@ def measure(ctx: Ctx, w: Workload, s: Server, tag: str) -> Sample:
     port = free_port()
     log = ctx.tmp / f"{tag}.log"
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    p = spawn(s.cmd(ctx, port), ctx.server_cpu, log, env)
+    try:
+        p = spawn(s.cmd(ctx, port), ctx.server_cpu, log, env)
+    except OSError as e:  # e.g. a binary that --no-build did not find
+        raise StartFailed(f"cannot start: {e}")
     slow = None
     try:
         url = f"{s.scheme}://127.0.0.1:{port}{w.path}"
