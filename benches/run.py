@@ -475,8 +475,12 @@ def probe_wsgi(ctx: Ctx) -> None:
     tag = "wsgi-probe"
     port = free_port()
     log = ctx.tmp / f"{tag}.log"
-    p = spawn(runicorn_wsgi("hello_wsgi:app")(ctx, port), ctx.server_cpu, log,
-              dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    try:
+        p = spawn(runicorn_wsgi("hello_wsgi:app")(ctx, port), ctx.server_cpu, log,
+                  dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    except OSError as e:
+        ctx.wsgi_skip = f"skipped: cannot start runicorn ({e})"
+        return
     try:
         wait_ready(p, f"http://127.0.0.1:{port}/", log, 30)
     except StartFailed as e:
