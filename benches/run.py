@@ -237,6 +237,7 @@ class Ctx:
     connections: int
     handshakes: int
     wsgi_skip: str = ""
+    runicorn: Path | None = None  # --runicorn: the binary for the WSGI rows
     missing: dict = dataclasses.field(default_factory=dict)  # need -> reason
 
 
@@ -279,7 +280,7 @@ def tls_args() -> list[str]:
 
 
 def runicorn_wsgi(app: str, *extra: str) -> Callable[[Ctx, int], list[str]]:
-    return lambda ctx, port: [str(ctx.target / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
+    return lambda ctx, port: [str(ctx.runicorn or ctx.target / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
                               "--chdir", str(APPS), *extra, app]
 
 
@@ -686,6 +687,9 @@ def main() -> int:
     ap.add_argument("--only", nargs="+", metavar="WORKLOAD", help="run only these: " + ", ".join(w.key for w in workloads()))
     ap.add_argument("--no-build", action="store_true", help="use the existing release binaries")
     ap.add_argument("--no-install", action="store_true", help="do not pip install missing peers (skip them)")
+    ap.add_argument("--runicorn", type=Path, metavar="PATH",
+                    help="runicorn binary for the WSGI workloads (default: the one built here), e.g. one built "
+                         "from another branch")
     ap.add_argument("--out", type=Path, default=DOCS, help="output directory (default docs/)")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
@@ -715,7 +719,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="runicorn-bench-"))
     # nginx workers drop to `nobody` when started as root; they must read the static files.
     tmp.chmod(0o755)
-    ctx = Ctx(target, tmp, server_cpu, load_cpu, args.seconds, args.connections, args.handshakes)
+    ctx = Ctx(target, tmp, server_cpu, load_cpu, args.seconds, args.connections, args.handshakes,
+              runicorn=args.runicorn.resolve() if args.runicorn else None)
     rows: list[Row] = []
     try:
         check_tools(ctx, install=not args.no_install)
