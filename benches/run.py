@@ -413,6 +413,9 @@ def measure(ctx: Ctx, w: Workload, s: Server, tag: str) -> Sample:
             raise StartFailed(f"{cmd[0]} did not finish within {to:.0f} s")
         if p.poll() is not None:
             raise StartFailed(f"server exited during the run: {tail(log)}")
+        if slow and slow.poll() is not None:
+            # Without them the number would be a second "alone" measurement.
+            raise StartFailed(f"the slow clients exited early (status {slow.returncode})")
         return parse_wrk(r.stdout) if w.load == "wrk" else parse_h2load(r.stdout, h2log)
     finally:
         if slow:
@@ -436,8 +439,11 @@ def find_target() -> Path:
 
 def build(target: Path) -> None:
     print("building (cargo build --release) ...", flush=True)
-    r = run(["cargo", "build", "--release", "--bin", "runicorn", "--example", "hello", "--example", "bare_hyper",
-             "--example", "slow_clients"], 3600)
+    try:
+        r = run(["cargo", "build", "--release", "--bin", "runicorn", "--example", "hello", "--example", "bare_hyper",
+                 "--example", "slow_clients"], 3600)
+    except subprocess.TimeoutExpired:
+        sys.exit("cargo build --release took more than an hour; build it yourself and pass --no-build")
     if r.returncode != 0:
         sys.exit("cargo build --release failed:\n" + r.stderr[-4000:])
     for exe in ("runicorn", "examples/hello", "examples/bare_hyper", "examples/slow_clients"):
