@@ -535,14 +535,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                     if Instant::now() >= at {
                         return this.on_deadline(cx, kind);
                     }
-                    if this.read_deadline != Some(at) {
-                        this.read_deadline = Some(at);
-                        this.read_timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                    // On a busy keep-alive connection the deadline moves later with every
+                    // response; re-arming the timer each time would cost a timer-wheel
+                    // update per request. Keep an earlier armed deadline instead: when it
+                    // fires early, the check above finds time left and re-arms once.
+                    loop {
+                        if this.read_deadline.is_none_or(|armed| at < armed || this.read_timer.is_elapsed()) {
+                            this.read_deadline = Some(at);
+                            this.read_timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                        }
+                        if this.read_timer.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        if Instant::now() >= at {
+                            return this.on_deadline(cx, kind);
+                        }
                     }
-                    if this.read_timer.as_mut().poll(cx).is_ready() {
-                        return this.on_deadline(cx, kind);
-                    }
-                    return Poll::Pending;
                 }
             }
         }
