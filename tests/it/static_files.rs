@@ -228,7 +228,8 @@ fn byte_ranges() {
     assert_eq!((r.status, body(&r)), (206, "01"));
     let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", &lm)]);
     assert_eq!((r.status, body(&r)), (206, "01"));
-    for stale in ["\"stale\"", &format!("W/{etag}"), "Mon, 01 Jan 2001 00:00:00 GMT"] {
+    let weak = format!("W/{etag}");
+    for stale in ["\"stale\"", weak.as_str(), "Mon, 01 Jan 2001 00:00:00 GMT"] {
         let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", stale)]);
         assert_eq!((r.status, body(&r)), (200, "0123456789"), "If-Range {stale}");
     }
@@ -288,7 +289,8 @@ fn nothing_escapes_the_directory() {
         let r = get(a, path);
         assert!(matches!(r.status, 400 | 403 | 404), "{path}: {}", r.status);
         let b = body(&r);
-        assert!(!b.contains("TOP-SECRET") && !b.contains("secret") && !b.contains('/'), "{path}: {b:?}");
+        // The edge's own 400 page is HTML; what matters is no content and no path.
+        assert!(!b.contains("TOP-SECRET") && !b.contains(&*dir.0.to_string_lossy()), "{path}: {b:?}");
     }
     // A symlink inside the directory is fine.
     let r = get(a, "/static/alias.html");
