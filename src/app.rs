@@ -63,6 +63,15 @@ where
     exit(crate::master::run(loaded, args, runner))
 }
 
+/// `runicorn --static-map ...` without an APP_MODULE: the workers serve the mapped
+/// directories and answer 404 everywhere else. `loaded` comes from [`prepare`].
+pub fn serve_static_only(loaded: Loaded, args: Vec<OsString>) -> ExitCode {
+    let make_app = |_: &Settings| Ok(crate::static_files::NoApp);
+    let flavor = crate::worker::RuntimeFlavor::FromThreads;
+    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
+    exit(crate::master::run(loaded, args, runner))
+}
+
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -10,6 +10,7 @@
 //! | [`master`]    | the arbiter: a synchronous, single-threaded loop that binds, forks, reaps, murders and respawns |
 //! | [`worker`]    | what a forked child runs: its tokio runtime, heartbeat, signals, graceful drain |
 //! | [`server`]    | listeners, connections, the hyper glue and the service wrapper every app runs behind |
+//! | [`static_files`] | `--static-map`: files served at the edge, in front of the app (validators, ranges, precompressed siblings) |
 //! | [`tls`]       | TLS termination with rustls: certificate material, per-worker `ServerConfig`, shared session tickets, SNI, ALPN |
 //! | [`http`]      | HTTP/1 request-head validation with Gunicorn's rules and limits, error responses |
 //! | [`access_log`]| the `--access-logformat` compiler and per-request line writer |
@@ -47,6 +48,7 @@ pub mod http;
 pub mod logging;
 pub mod master;
 pub mod server;
+pub mod static_files;
 pub mod sys;
 pub mod tls;
 pub mod worker;
@@ -57,5 +59,5 @@ mod pidfile;
 #[cfg(feature = "python")]
 pub mod wsgi;
 
-pub use app::{BootError, prepare, run, run_with, run_with_args, run_with_settings};
+pub use app::{BootError, prepare, run, run_with, run_with_args, run_with_settings, serve_static_only};
 pub use server::AppService;

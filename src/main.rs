@@ -20,7 +20,8 @@ fn main() -> ExitCode {
         Ok(l) => l,
         Err(code) => return ExitCode::from(u8::try_from(code).unwrap_or(1)),
     };
-    match loaded.settings.wsgi_app {
+    match loaded.settings.wsgi_app.clone() {
+        None if !loaded.settings.static_map.is_empty() => runicorn::serve_static_only(loaded, args),
         None => {
             eprintln!("Error: No application module specified.");
             ExitCode::from(1)

@@ -617,6 +617,59 @@ pub(crate) static SENDFILE: Spec<bool> = Spec {
          by the Rust edge (positioned reads, not sendfile(2)), freeing the app thread at\n\
          once; disabled, the file is iterated through Python.",
 };
+pub(crate) static STATIC_MAP: Spec<Vec<(String, String)>> = Spec {
+    key: "static_map",
+    short: None,
+    long: &["static-map"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "URL_PREFIX=DIRECTORY",
+    section: Section::ServerMechanics,
+    parse: Parse::Many(value::prefix_values),
+    field: |s| &mut s.static_map,
+    support: Supported,
+    help: "runicorn: serve the files of DIRECTORY under URL_PREFIX at the edge; repeatable.\n\
+         \n\
+         Requests under a mapped prefix never reach the app (the longest prefix wins);\n\
+         with maps and no APP_MODULE, runicorn serves only static files (404 elsewhere).\n\
+         GET and HEAD, ETag/Last-Modified validators, single byte ranges, precompressed\n\
+         .br/.gz siblings, index.html for directories; dotfiles are hidden.",
+};
+pub(crate) static STATIC_CACHE_CONTROL: Spec<Vec<(String, String)>> = Spec {
+    key: "static_cache_control",
+    short: None,
+    long: &["static-cache-control"],
+    kind: Kind::Append,
+    env_seed: None,
+    default: "",
+    meta: "URL_PREFIX=VALUE",
+    section: Section::ServerMechanics,
+    parse: Parse::Many(value::prefix_values),
+    field: |s| &mut s.static_cache_control,
+    support: Supported,
+    help: "runicorn: the Cache-Control header of static files under URL_PREFIX; repeatable\n\
+         (the longest matching prefix wins; it may be narrower than a --static-map prefix).\n\
+         For content-hashed assets: `public, max-age=31536000, immutable`.\n\
+         \n\
+         Default: no Cache-Control (clients revalidate with ETag/Last-Modified).",
+};
+pub(crate) static STATIC_FOLLOW_SYMLINKS: Spec<bool> = Spec {
+    key: "static_follow_symlinks",
+    short: None,
+    long: &["static-follow-symlinks"],
+    kind: Kind::Switch("true"),
+    env_seed: None,
+    default: "false",
+    meta: "",
+    section: Section::ServerMechanics,
+    parse: Parse::One(value::boolean),
+    field: |s| &mut s.static_follow_symlinks,
+    support: Supported,
+    help: "runicorn: let static files be symlinks leading outside their --static-map directory.\n\
+         \n\
+         Default: such symlinks answer 404 (symlinks within the directory are served).",
+};
 pub(crate) static REUSE_PORT: Spec<bool> = Spec {
     key: "reuse_port",
     short: None,

@@ -69,6 +69,12 @@ pub struct Settings {
     pub limit_request_body: u64,
     pub preload_app: bool,
     pub sendfile: bool,
+    /// runicorn: `--static-map URL_PREFIX=DIRECTORY` pairs.
+    pub static_map: Vec<(String, String)>,
+    /// runicorn: `--static-cache-control URL_PREFIX=VALUE` pairs.
+    pub static_cache_control: Vec<(String, String)>,
+    /// runicorn: static files may be symlinks out of their directory.
+    pub static_follow_symlinks: bool,
     pub reuse_port: bool,
     pub chdir: Option<PathBuf>,
     pub daemon: bool,
@@ -198,6 +204,9 @@ impl Settings {
             limit_request_body: 0,
             preload_app: false,
             sendfile: false,
+            static_map: Vec::new(),
+            static_cache_control: Vec::new(),
+            static_follow_symlinks: false,
             reuse_port: false,
             chdir: None,
             daemon: false,

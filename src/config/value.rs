@@ -284,6 +284,18 @@ pub fn path_prefixes(items: &[String]) -> Result<Vec<String>, (String, String)> 
         .collect()
 }
 
+/// `URL_PREFIX=VALUE` pairs (`--static-map`, `--static-cache-control`): the prefix starts
+/// with `/` and the value is not empty (it may contain `=`).
+pub fn prefix_values(items: &[String]) -> Result<Vec<(String, String)>, (String, String)> {
+    items
+        .iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) if k.starts_with('/') && !v.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err((s.clone(), "must be URL_PREFIX=VALUE, the prefix starting with `/`".to_string())),
+        })
+        .collect()
+}
+
 /// `KEY=VALUE` pairs (`-e/--env`, `secure_scheme_headers`); the value may be empty and
 /// may itself contain `=`.
 pub fn key_values(items: &[String]) -> Result<Vec<(String, String)>, (String, String)> {

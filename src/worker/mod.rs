@@ -151,6 +151,13 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
         }
     };
     let s = ctx.settings;
+    let statics = match crate::static_files::Config::from_settings(s) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("Exception in worker process: {e}");
+            return crate::error::WORKER_BOOT_ERROR;
+        }
+    };
     // Beat well inside the timeout so one late tick never looks like a hang.
     let beat_every = match s.timeout {
         0 => Duration::from_secs(1),
@@ -219,7 +226,11 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
             _ = quit.recv() => Stop::Quick,
         }
     };
-    server::serve(listeners, cfg, app, Some(slot), stop).await;
+    // Without --static-map the app is served bare: no extra layer on its hot path.
+    match statics {
+        Some(st) => server::serve(listeners, cfg, crate::static_files::Static::new(app, st), Some(slot), stop).await,
+        None => server::serve(listeners, cfg, app, Some(slot), stop).await,
+    };
     0
 }
 

@@ -303,6 +303,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     };
     let s = &loaded.settings;
     let Some(text) = s.wsgi_app.as_deref() else {
+        if !s.static_map.is_empty() {
+            return crate::app::serve_static_only(loaded, args);
+        }
         eprintln!("Error: No application module specified.");
         return exit(1);
     };

@@ -11,6 +11,7 @@ mod edge;
 mod recycling;
 mod resources;
 mod shutdown;
+mod static_files;
 mod tls;
 mod upgrade;
 #[cfg(feature = "python")]

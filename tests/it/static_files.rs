@@ -1,0 +1,354 @@
+//! `--static-map` end to end: a scratch directory served by real workers over real
+//! sockets, alone (`runicorn` without an app) and in front of the probe app; content
+//! types, validators, ranges, precompressed siblings, directories, and every way out of
+//! the directory we could think of.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::util::*;
+
+/// One request on a fresh `Connection: close` connection, read to EOF, so HEAD and 304
+/// responses (headers announcing a length, no body) parse too.
+fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Resp { status, headers, body }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Resp {
+    send(addr, "GET", path, &[])
+}
+
+fn body(r: &Resp) -> &str {
+    std::str::from_utf8(&r.body).unwrap()
+}
+
+/// A site: public/ with pages, assets, a subdirectory, dotfiles and precompressed
+/// siblings; secret.txt beside it (outside the root).
+fn site() -> Scratch {
+    let dir = Scratch::new("static");
+    let p = dir.path("public");
+    std::fs::create_dir_all(p.join("sub")).unwrap();
+    std::fs::create_dir_all(p.join("empty")).unwrap();
+    std::fs::create_dir_all(p.join(".git")).unwrap();
+    std::fs::create_dir_all(p.join("assets")).unwrap();
+    let files: &[(&str, &[u8])] = &[
+        ("index.html", b"<h1>home</h1>"),
+        ("style.css", b"body{}"),
+        ("app.js", b"console.log('plain')"),
+        ("app.js.br", b"BROTLI-BYTES"),
+        ("app.js.gz", b"GZIP-BYTES"),
+        ("logo.png", b"\x89PNG...."),
+        ("data.bin.unknownext", b"?"),
+        ("ten.txt", b"0123456789"),
+        ("sub/index.html", b"<p>sub</p>"),
+        (".env", b"SECRET=1"),
+        (".git/config", b"[core]"),
+        ("assets/app.0123abcd.js", b"hashed"),
+        ("a b.txt", b"spaced"),
+    ];
+    for (name, content) in files {
+        std::fs::write(p.join(name), content).unwrap();
+    }
+    std::fs::write(dir.path("secret.txt"), b"TOP-SECRET").unwrap();
+    std::os::unix::fs::symlink(dir.path("secret.txt"), p.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink("index.html", p.join("alias.html")).unwrap();
+    dir
+}
+
+fn root_of(dir: &Scratch) -> String {
+    format!("/={}", dir.path("public").display())
+}
+
+#[test]
+fn serves_a_static_site_without_an_app() {
+    let dir = site();
+    let m = Master::runicorn()
+        .args(["-w", "1", "--static-map", &root_of(&dir), "--static-cache-control", "/assets=public, max-age=31536000, immutable"])
+        .spawn();
+    let a = m.addr();
+
+    let r = get(a, "/style.css");
+    assert_eq!((r.status, body(&r)), (200, "body{}"));
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(r.header("content-length"), Some("6"));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert!(r.header("etag").is_some_and(|e| e.starts_with('"') && e.ends_with('"')), "strong etag");
+    assert!(r.header("last-modified").is_some_and(|d| d.ends_with(" GMT")));
+    assert_eq!(r.header("cache-control"), None, "no Cache-Control unless configured");
+    assert_eq!(r.header("server"), Some("runicorn"), "behind the same wrapper as apps");
+
+    for (path, ty) in [
+        ("/index.html", "text/html; charset=utf-8"),
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/logo.png", "image/png"),
+        ("/data.bin.unknownext", "application/octet-stream"),
+    ] {
+        assert_eq!(get(a, path).header("content-type"), Some(ty), "{path}");
+    }
+    let r = get(a, "/a%20b.txt");
+    assert_eq!((r.status, body(&r)), (200, "spaced"));
+
+    // Cache-Control per prefix.
+    let r = get(a, "/assets/app.0123abcd.js");
+    assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"));
+
+    // HEAD: the GET's headers, no body.
+    let r = send(a, "HEAD", "/ten.txt", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("10"));
+    assert!(r.body.is_empty());
+
+    // Other methods.
+    for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+        let r = send(a, method, "/ten.txt", &[("Content-Length", "0")]);
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    }
+
+    // Directories: index.html, redirect to the slash form (query kept), no listings.
+    let r = get(a, "/");
+    assert_eq!((r.status, body(&r)), (200, "<h1>home</h1>"));
+    let r = get(a, "/sub/");
+    assert_eq!((r.status, body(&r)), (200, "<p>sub</p>"));
+    let r = get(a, "/sub?x=1&y=2");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/sub/?x=1&y=2"));
+    let r = get(a, "//sub");
+    assert_eq!(r.header("location"), Some("/sub/"), "never a scheme-relative Location");
+    assert_eq!(get(a, "/empty/").status, 404, "no directory listing");
+    assert_eq!(get(a, "/ten.txt/").status, 404);
+    assert_eq!(get(a, "/missing.txt").status, 404);
+
+    // Dotfiles are hidden.
+    for path in ["/.env", "/.git/config", "/.git/", "/%2eenv"] {
+        let r = get(a, path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!body(&r).contains("SECRET") && !body(&r).contains("core"), "{path}");
+    }
+}
+
+#[test]
+fn conditional_requests() {
+    let dir = site();
+    let m = Master::runicorn().args(["-w", "1", "--static-map", &root_of(&dir)]).spawn();
+    let a = m.addr();
+    let r = get(a, "/ten.txt");
+    let etag = r.header("etag").unwrap().to_string();
+    let lm = r.header("last-modified").unwrap().to_string();
+
+    let r = send(a, "GET", "/ten.txt", &[("If-None-Match", &etag)]);
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-None-Match", &format!("\"x\", W/{etag}"))]).status, 304);
+    assert_eq!(send(a, "HEAD", "/ten.txt", &[("If-None-Match", "*")]).status, 304);
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-None-Match", "\"other\"")]).status, 200);
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Modified-Since", &lm)]).status, 304);
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]).status, 200);
+    // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-None-Match", "\"other\""), ("If-Modified-Since", &lm)]).status, 200);
+
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", &etag)]).status, 200);
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", "*")]).status, 200);
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", "\"other\"")]).status, 412);
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", &format!("W/{etag}"))]).status, 412, "strong comparison");
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]).status, 412);
+    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Unmodified-Since", &lm)]).status, 200);
+    // If-Match wins over If-Unmodified-Since.
+    assert_eq!(
+        send(a, "GET", "/ten.txt", &[("If-Match", &etag), ("If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]).status,
+        200
+    );
+
+    // A rewritten file gets a new tag; the old one no longer matches.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(dir.path("public/ten.txt"), b"abcdefghij").unwrap();
+    let r = send(a, "GET", "/ten.txt", &[("If-None-Match", &etag)]);
+    assert_eq!((r.status, body(&r)), (200, "abcdefghij"));
+    assert_ne!(r.header("etag"), Some(etag.as_str()));
+}
+
+#[test]
+fn byte_ranges() {
+    let dir = site();
+    let m = Master::runicorn().args(["-w", "1", "--static-map", &root_of(&dir)]).spawn();
+    let a = m.addr();
+    let range = |spec: &str| send(a, "GET", "/ten.txt", &[("Range", spec)]);
+    for (spec, part, content_range) in [
+        ("bytes=0-3", "0123", "bytes 0-3/10"),
+        ("bytes=7-9", "789", "bytes 7-9/10"),
+        ("bytes=-3", "789", "bytes 7-9/10"),
+        ("bytes=6-", "6789", "bytes 6-9/10"),
+        ("bytes=8-100", "89", "bytes 8-9/10"),
+        ("bytes=0-0", "0", "bytes 0-0/10"),
+    ] {
+        let r = range(spec);
+        assert_eq!((r.status, body(&r)), (206, part), "{spec}");
+        assert_eq!(r.header("content-range"), Some(content_range), "{spec}");
+        assert_eq!(r.header("content-length"), Some(part.len().to_string().as_str()), "{spec}");
+    }
+    for spec in ["bytes=10-", "bytes=100-200", "bytes=-0"] {
+        let r = range(spec);
+        assert_eq!(r.status, 416, "{spec}");
+        assert_eq!(r.header("content-range"), Some("bytes */10"), "{spec}");
+    }
+    // Several ranges: the whole file (documented choice), as are malformed ones.
+    for spec in ["bytes=0-1,4-5", "bytes=5-2", "lines=1-2", "bytes=x-y"] {
+        let r = range(spec);
+        assert_eq!((r.status, body(&r)), (200, "0123456789"), "{spec}");
+        assert_eq!(r.header("content-range"), None);
+    }
+    // HEAD ignores Range.
+    assert_eq!(send(a, "HEAD", "/ten.txt", &[("Range", "bytes=0-1")]).status, 200);
+
+    let full = get(a, "/ten.txt");
+    let etag = full.header("etag").unwrap().to_string();
+    let lm = full.header("last-modified").unwrap().to_string();
+    let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", &etag)]);
+    assert_eq!((r.status, body(&r)), (206, "01"));
+    let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", &lm)]);
+    assert_eq!((r.status, body(&r)), (206, "01"));
+    let weak = format!("W/{etag}");
+    for stale in ["\"stale\"", weak.as_str(), "Mon, 01 Jan 2001 00:00:00 GMT"] {
+        let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", stale)]);
+        assert_eq!((r.status, body(&r)), (200, "0123456789"), "If-Range {stale}");
+    }
+}
+
+#[test]
+fn precompressed_siblings_follow_accept_encoding() {
+    let dir = site();
+    let m = Master::runicorn().args(["-w", "1", "--static-map", &root_of(&dir)]).spawn();
+    let a = m.addr();
+    for (ae, want, encoding) in [
+        ("gzip, deflate, br", "BROTLI-BYTES", Some("br")),
+        ("gzip", "GZIP-BYTES", Some("gzip")),
+        ("br;q=0, gzip", "GZIP-BYTES", Some("gzip")),
+        ("br;q=0.5, gzip;q=0.8", "GZIP-BYTES", Some("gzip")),
+        ("*", "BROTLI-BYTES", Some("br")),
+        ("gzip;q=0, br;q=0", "console.log('plain')", None),
+        ("identity", "console.log('plain')", None),
+        ("deflate", "console.log('plain')", None),
+    ] {
+        let r = send(a, "GET", "/app.js", &[("Accept-Encoding", ae)]);
+        assert_eq!((r.status, body(&r)), (200, want), "Accept-Encoding: {ae}");
+        assert_eq!(r.header("content-encoding"), encoding, "{ae}");
+        assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"), "{ae}");
+        assert_eq!(r.header("vary"), Some("Accept-Encoding"), "{ae}");
+        assert_eq!(r.header("content-length"), Some(want.len().to_string().as_str()));
+    }
+    let r = get(a, "/app.js");
+    assert_eq!((body(&r), r.header("content-encoding")), ("console.log('plain')", None));
+    // Each representation has its own validator.
+    let br = send(a, "GET", "/app.js", &[("Accept-Encoding", "br")]);
+    assert_ne!(br.header("etag"), r.header("etag"));
+    let again = send(a, "GET", "/app.js", &[("Accept-Encoding", "br"), ("If-None-Match", br.header("etag").unwrap())]);
+    assert_eq!(again.status, 304);
+    // No sibling: the file itself.
+    let r = send(a, "GET", "/style.css", &[("Accept-Encoding", "br, gzip")]);
+    assert_eq!((body(&r), r.header("content-encoding")), ("body{}", None));
+}
+
+#[test]
+fn nothing_escapes_the_directory() {
+    let dir = site();
+    let m = Master::runicorn().args(["-w", "1", "--static-map", &format!("/static={}", dir.path("public").display())]).spawn();
+    let a = m.addr();
+    for path in [
+        "/static/../secret.txt",
+        "/static/%2e%2e/secret.txt",
+        "/static/%2E%2E/secret.txt",
+        "/static/sub/..%2f..%2fsecret.txt",
+        "/static/..%5csecret.txt",
+        "/static/sub\\..\\..\\secret.txt",
+        "/static/ten.txt%00.html",
+        "/static/%zz",
+        "/static/link.txt",
+        "/static/./ten.txt/../../secret.txt",
+    ] {
+        let r = get(a, path);
+        assert!(matches!(r.status, 400 | 403 | 404), "{path}: {}", r.status);
+        let b = body(&r);
+        // The edge's own 400 page is HTML; what matters is no content and no path.
+        assert!(!b.contains("TOP-SECRET") && !b.contains(&*dir.0.to_string_lossy()), "{path}: {b:?}");
+    }
+    // A symlink inside the directory is fine.
+    let r = get(a, "/static/alias.html");
+    assert_eq!((r.status, body(&r)), (200, "<h1>home</h1>"));
+    // Outside the mapping, no app: 404.
+    assert_eq!(get(a, "/secret.txt").status, 404);
+    assert_eq!(get(a, "/staticky").status, 404);
+
+    // Symlinks out of the directory only when allowed.
+    let m = Master::runicorn()
+        .args(["-w", "1", "--static-follow-symlinks", "--static-map", &format!("/static={}", dir.path("public").display())])
+        .spawn();
+    let r = get(m.addr(), "/static/link.txt");
+    assert_eq!((r.status, body(&r)), (200, "TOP-SECRET"));
+    assert_eq!(get(m.addr(), "/static/%2e%2e/secret.txt").status, 400, "traversal still refused");
+}
+
+#[test]
+fn static_files_in_front_of_an_app_are_access_logged() {
+    let dir = site();
+    let log = dir.path("access.log");
+    let m = Master::probe()
+        .args([
+            "-w",
+            "1",
+            "--static-map",
+            &format!("/static/={}", dir.path("public").display()),
+            "--access-logfile",
+            log.to_str().unwrap(),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(B)s",
+        ])
+        .spawn();
+    let a = m.addr();
+    let r = get(a, "/static/ten.txt");
+    assert_eq!((r.status, body(&r)), (200, "0123456789"));
+    assert_eq!(body(&get(a, "/")), "Hello, World!");
+    assert_eq!(body(&get(a, "/staticky")), "Hello, World!", "a prefix matches whole segments");
+    assert_eq!(get(a, "/static/missing").status, 404, "mapped paths never reach the app");
+    let r = get(a, "/static");
+    assert_eq!((r.status, r.header("location")), (301, Some("/static/")));
+    assert_eq!(send(a, "HEAD", "/static/ten.txt", &[]).status, 200);
+
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(eventually(Duration::from_secs(5), || read().lines().count() >= 6), "log: {}", read());
+    let lines: Vec<String> = read().lines().map(str::to_owned).collect();
+    assert!(lines.contains(&"GET /static/ten.txt 200 10".to_string()), "{lines:?}");
+    assert!(lines.contains(&"GET /static/missing 404 10".to_string()), "{lines:?}");
+    assert!(lines.contains(&"HEAD /static/ten.txt 200 0".to_string()), "{lines:?}");
+    assert!(lines.contains(&"GET / 200 13".to_string()), "{lines:?}");
+}
+
+#[test]
+fn a_missing_directory_stops_the_server_with_the_reason() {
+    let dir = Scratch::new("static-missing");
+    let mut m = Master::runicorn()
+        .args(["-w", "1", "--static-map", &format!("/={}", dir.path("nope").display())])
+        .spawn();
+    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(3));
+    assert!(m.log().contains("--static-map"), "{}", m.log());
+}
