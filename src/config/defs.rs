@@ -629,7 +629,7 @@ pub(crate) static STATIC_MAP: Spec<Vec<(String, String)>> = Spec {
     parse: Parse::Many(value::prefix_values),
     field: |s| &mut s.static_map,
     support: Supported,
-    help: "runicorn: serve the files of DIRECTORY under URL_PREFIX at the edge; repeatable.\n\
+    help: "Serve the files of DIRECTORY under URL_PREFIX at the edge; repeatable.\n\
          \n\
          Requests under a mapped prefix never reach the app (the longest prefix wins);\n\
          with maps and no APP_MODULE, runicorn serves only static files (404 elsewhere).\n\
@@ -666,7 +666,7 @@ pub(crate) static STATIC_FOLLOW_SYMLINKS: Spec<bool> = Spec {
     parse: Parse::One(value::boolean),
     field: |s| &mut s.static_follow_symlinks,
     support: Supported,
-    help: "runicorn: let static files be symlinks leading outside their --static-map directory.\n\
+    help: "Serve symlinks that lead outside their --static-map directory.\n\
          \n\
          Default: such symlinks answer 404 (symlinks within the directory are served).",
 };

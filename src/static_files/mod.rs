@@ -92,14 +92,14 @@ impl Config {
             }
             mounts.push(Mount { prefix: normalize(prefix), root });
         }
-        mounts.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         let mut cache_control = Vec::with_capacity(s.static_cache_control.len());
         for (prefix, value) in &s.static_cache_control {
             let v = HeaderValue::from_str(value)
                 .map_err(|_| format!("--static-cache-control {prefix}={value}: not a valid header value"))?;
             cache_control.push((normalize(prefix), v));
         }
-        cache_control.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        cache_control.sort_by_key(|c| std::cmp::Reverse(c.0.len()));
         Ok(Some(Arc::new(Config { mounts, cache_control, follow_symlinks: s.static_follow_symlinks })))
     }
 
