@@ -190,6 +190,32 @@ impl Gate {
                         Err(r) => return self.reject(r, events),
                     }
                 }
+                State::Head
+                    if self.start == self.buf.len()
+                        && self.lf_count == 0
+                        && self.hstart.is_none()
+                        && memchr::memchr(b'\n', data).is_some() =>
+                {
+                    // Fast path: nothing is buffered and the input holds an LF, so
+                    // the slow path below would append all of it, see a trigger
+                    // (the first LF of a head always is one) and parse exactly
+                    // these bytes: parse them in place instead, without copying.
+                    // Only an incomplete head is buffered (and re-checked there).
+                    let limit = self.cfg.limit_request_body;
+                    let acc = match parse_head(data, &self.cfg.rules) {
+                        Ok(Status::Incomplete) => {
+                            self.append(&mut data);
+                            continue;
+                        }
+                        Err(r) => return self.reject(r, events),
+                        Ok(Status::Complete(head)) => match accept(&head, data, limit, out) {
+                            Ok(acc) => acc,
+                            Err(r) => return self.reject(r, events),
+                        },
+                    };
+                    data = data.get(acc.len..).unwrap_or_default();
+                    self.commit(acc, events);
+                }
                 State::Head => {
                     self.append(&mut data);
                     if !self.head_trigger() {
@@ -208,43 +234,14 @@ impl Gate {
                         }
                         Err(r) => return self.reject(r, events),
                         Ok(Status::Complete(head)) => {
-                            if let Err(r) = hyper_target_check(&head, pending) {
-                                return self.reject(r, events);
-                            }
                             let limit = self.cfg.limit_request_body;
-                            if let Framing::Length(n) = head.framing
-                                && limit > 0
-                                && n > limit
-                            {
-                                return self.reject(Reject::body_too_large(limit), events);
-                            }
-                            out.extend_from_slice(&head.rewrite(pending));
-                            self.requests += 1;
-                            self.keep_alive = head.keep_alive();
-                            self.wants_upgrade = head.wants_upgrade();
-                            events.push(Event::Head {
-                                keep_alive: self.keep_alive,
-                                expect_continue: head.expect_continue,
-                                framing: head.framing,
-                                wants_upgrade: self.wants_upgrade,
-                            });
-                            let framing = head.framing;
-                            self.start += head.len;
+                            let acc = match accept(&head, pending, limit, out) {
+                                Ok(acc) => acc,
+                                Err(r) => return self.reject(r, events),
+                            };
+                            self.start += acc.len;
                             self.scanned = self.start;
-                            self.lf_count = 0;
-                            self.hstart = None;
-                            match framing {
-                                Framing::NoBody => self.message_end(events),
-                                Framing::Length(0) => self.message_end(events),
-                                Framing::Length(n) => {
-                                    self.state = State::Length(LengthDecoder::new(n))
-                                }
-                                Framing::Chunked => {
-                                    self.state = State::Chunked(Box::new(ChunkedDecoder::new(
-                                        &self.cfg.rules,
-                                    )));
-                                }
-                            }
+                            self.commit(acc, events);
                             self.compact();
                         }
                     }
@@ -308,6 +305,28 @@ impl Gate {
         self.lf_count = 0;
         self.hstart = None;
         self.feed(&[], out, events);
+    }
+
+    /// Bookkeeping for a head [`accept`] passed on (the caller moves past its bytes).
+    fn commit(&mut self, acc: Accepted, events: &mut Vec<Event>) {
+        self.requests += 1;
+        self.keep_alive = acc.keep_alive;
+        self.wants_upgrade = acc.wants_upgrade;
+        events.push(Event::Head {
+            keep_alive: acc.keep_alive,
+            expect_continue: acc.expect_continue,
+            framing: acc.framing,
+            wants_upgrade: acc.wants_upgrade,
+        });
+        self.lf_count = 0;
+        self.hstart = None;
+        match acc.framing {
+            Framing::NoBody | Framing::Length(0) => self.message_end(events),
+            Framing::Length(n) => self.state = State::Length(LengthDecoder::new(n)),
+            Framing::Chunked => {
+                self.state = State::Chunked(Box::new(ChunkedDecoder::new(&self.cfg.rules)));
+            }
+        }
     }
 
     fn append(&mut self, data: &mut &[u8]) {
@@ -399,6 +418,36 @@ impl Gate {
         }
         trigger
     }
+}
+
+/// What the gate keeps of an accepted head.
+#[derive(Debug, Clone, Copy)]
+struct Accepted {
+    len: usize,
+    keep_alive: bool,
+    expect_continue: bool,
+    framing: Framing,
+    wants_upgrade: bool,
+}
+
+/// Last checks on a complete head (`pending` starts with it); on success its
+/// bytes, rewritten for hyper, are appended to `out`.
+fn accept(head: &Head<'_>, pending: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<Accepted, Reject> {
+    hyper_target_check(head, pending)?;
+    if let Framing::Length(n) = head.framing
+        && limit > 0
+        && n > limit
+    {
+        return Err(Reject::body_too_large(limit));
+    }
+    out.extend_from_slice(&head.rewrite(pending));
+    Ok(Accepted {
+        len: head.len,
+        keep_alive: head.keep_alive(),
+        expect_continue: head.expect_continue,
+        framing: head.framing,
+        wants_upgrade: head.wants_upgrade(),
+    })
 }
 
 /// Targets Gunicorn accepts but hyper's URI parser (the `http` crate) would

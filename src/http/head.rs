@@ -272,10 +272,7 @@ pub(crate) const fn is_bad_value_byte(b: u8) -> bool {
 }
 
 fn find(hay: &[u8], from: usize, needle: u8) -> Option<usize> {
-    hay.get(from..)?
-        .iter()
-        .position(|&b| b == needle)
-        .map(|i| i + from)
+    memchr::memchr(needle, hay.get(from..)?).map(|i| i + from)
 }
 
 /// Parse and validate a request head from the start of `buf`.
@@ -412,11 +409,16 @@ fn parse_request_line<'a>(
 ) -> Result<RequestLine<'a>, Reject> {
     // Split on single spaces into at most three parts; the third keeps any
     // further spaces so `HTTP/1.1 x` is reported as a bad version.
-    let mut parts = line.splitn(3, |&b| b == b' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let Some(sp1) = memchr::memchr(b' ', line) else {
         return Err(Reject::request_line(line));
     };
+    let method = line.get(..sp1).unwrap_or_default();
+    let rest = line.get(sp1 + 1..).unwrap_or_default();
+    let Some(sp2) = memchr::memchr(b' ', rest) else {
+        return Err(Reject::request_line(line));
+    };
+    let target = rest.get(..sp2).unwrap_or_default();
+    let version = rest.get(sp2 + 1..).unwrap_or_default();
 
     if !is_token(method) {
         return Err(Reject::method(method));
@@ -575,7 +577,7 @@ pub(crate) fn parse_fields<'a>(
         if f.kept >= rules.limit_request_fields {
             return Err(Reject::headers_limit("limit request headers fields"));
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        let Some(colon) = memchr::memchr(b':', line) else {
             return Err(Reject::header(line));
         };
         let raw_name = line.get(..colon).unwrap_or_default();
