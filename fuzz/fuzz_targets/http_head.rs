@@ -57,6 +57,8 @@ fuzz_target!(|data: &[u8]| {
         proxy_mode: ProxyMode::Auto,
         proxy_allowed: sel & 1 == 0,
         peer_ip: "1.2.3.4".into(),
+        // Sometimes a small body limit, so the 413 path is fuzzed too.
+        limit_request_body: if sel & 2 == 0 { 0 } else { 64 },
     };
     let run = |pieces: &mut dyn Iterator<Item = &[u8]>| {
         let mut g = Gate::new(cfg.clone());
