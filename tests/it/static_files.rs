@@ -350,5 +350,6 @@ fn a_missing_directory_stops_the_server_with_the_reason() {
         .args(["-w", "1", "--static-map", &format!("/={}", dir.path("nope").display())])
         .spawn();
     assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(3));
-    assert!(m.log().contains("--static-map"), "{}", m.log());
+    // The log reader thread may still be draining the pipe after the exit.
+    assert!(m.wait_for_log("--static-map", Duration::from_secs(5)).is_some(), "{}", m.log());
 }
