@@ -275,6 +275,12 @@ def hello(ctx: Ctx, port: int, *extra: str) -> list[str]:
     return [str(ctx.target / "examples" / "hello"), "-b", f"127.0.0.1:{port}", "-w", "1", *extra]
 
 
+def runicorn_static(ctx: Ctx, port: int) -> list[str]:
+    # The same directory nginx serves; no app, static files only.
+    return [str(ctx.runicorn or ctx.target / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
+            "--static-map", f"/={ctx.tmp}/static"]
+
+
 def tls_args() -> list[str]:
     return ["--certfile", str(CERT), "--keyfile", str(KEY), "--http-protocols", "h2,h1"]
 
@@ -360,13 +366,13 @@ def workloads() -> list[Workload]:
                      Server("runicorn alone", "runicorn", hello),
                  ], [("runicorn + 200 slow clients", "runicorn alone")]),
         Workload("static4k", "Static file, 4 KB", "GET of a 4 KB file from disk", "wrk", "/4k.bin", [
-            Server("runicorn", "runicorn", None, skip=NOT_YET),
+            Server("runicorn --static-map", "runicorn", runicorn_static),
             Server("nginx", "nginx", lambda c, p: nginx(c, p, static=True), needs=("nginx",)),
-        ], []),
+        ], [("runicorn --static-map", "nginx")]),
         Workload("static1m", "Static file, 1 MB", "GET of a 1 MB file from disk", "wrk", "/1m.bin", [
-            Server("runicorn", "runicorn", None, skip=NOT_YET),
+            Server("runicorn --static-map", "runicorn", runicorn_static),
             Server("nginx", "nginx", lambda c, p: nginx(c, p, static=True), needs=("nginx",)),
-        ], []),
+        ], [("runicorn --static-map", "nginx")]),
     ]
 
 
