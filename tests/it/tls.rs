@@ -269,8 +269,12 @@ fn hup_swaps_the_certificate_under_load_and_keeps_it_when_the_new_one_is_broken(
     m.signal(Signal::SIGHUP);
     assert!(m.wait_for_log("keeping the previous TLS certificate", Duration::from_secs(10)).is_some(), "{}", m.log());
     assert!(m.wait_for_count("Booting worker", 6, Duration::from_secs(15)).is_some(), "{}", m.log());
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(leaf(addr), leaf_of("server2.pem"));
+    // Older generations keep serving until the new one is ready (capacity never dips);
+    // once the four older workers have exited, only the newest generation answers.
+    assert!(m.wait_for_count("Worker exiting", 4, Duration::from_secs(30)).is_some(), "{}", m.log());
+    for _ in 0..4 {
+        assert_eq!(leaf(addr), leaf_of("server2.pem"));
+    }
     assert!(load.wait_for_more(50, Duration::from_secs(10)));
     let (ok, failed, errors) = load.finish();
     assert_eq!(failed, 0, "{ok} ok, errors: {errors:?}");
