@@ -10,8 +10,9 @@
 //! from `Accept-Encoding`, `index.html` for directories (`/dir` redirects to `/dir/`),
 //! per-prefix `Cache-Control`. Safety: decoded segments may not contain `/`, `\`, NUL or
 //! be `.`/`..`; dotfiles are 404; a file resolving outside its directory through a
-//! symlink is 404 unless `--static-follow-symlinks`. Bodies are read with `tokio::fs` in
-//! 64 KiB frames (no sendfile(2): hyper owns the socket writes).
+//! symlink is 404 unless `--static-follow-symlinks`. Metadata and bodies up to 64 KiB are
+//! read with plain (page-cache) syscalls; larger bodies stream through `tokio::fs` in 64 KiB
+//! frames (no sendfile(2): hyper owns the socket writes).
 
 mod headers;
 mod mime;
@@ -322,7 +323,7 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
         segments.push(seg);
     }
     let wants_dir = rest.ends_with('/');
-    let meta = match tokio::fs::metadata(&file_path).await {
+    let meta = match std::fs::metadata(&file_path) {
         Ok(m) => m,
         Err(e) => return io_error(&e),
     };
@@ -339,7 +340,7 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
     } else {
         // Canonical path inside the canonical root, or the file is reached through a
         // symlink that leaves the directory.
-        match tokio::fs::canonicalize(&file_path).await {
+        match std::fs::canonicalize(&file_path) {
             Ok(p) if p.starts_with(&mount.root) => p,
             Ok(_) => return error(StatusCode::NOT_FOUND),
             Err(e) => return io_error(&e),
@@ -428,8 +429,16 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
     let body = if req.method == Method::HEAD || count == 0 {
         // The file is closed at once; hyper sends the announced length, no body.
         FileBody(BodyKind::Empty)
+    } else if count <= CHUNK as u64 {
+        // Small bodies (most static assets) are read at once, from the page cache.
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; count as usize];
+        if let Err(e) = file.read_exact_at(&mut buf, start) {
+            return io_error(&e);
+        }
+        FileBody(BodyKind::Once(Some(Bytes::from(buf))))
     } else {
-        let mut file = file;
+        let mut file = tokio::fs::File::from_std(file);
         if start > 0
             && let Err(e) = file.seek(io::SeekFrom::Start(start)).await
         {
@@ -446,24 +455,28 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
 /// Opens `path` if it is a regular file (never a FIFO or device, which could block or
 /// never end); the metadata comes from the open descriptor, so the validators describe
 /// exactly what is read.
-async fn open_regular(path: &Path) -> io::Result<Option<(tokio::fs::File, std::fs::Metadata)>> {
-    let pre = tokio::fs::metadata(path).await?;
+///
+/// These are plain blocking calls on purpose: on a local file system they are served from
+/// the dentry and page caches in microseconds, while a trip through tokio's blocking pool
+/// per call cost more than the whole response (measured: ~5k req/s for a 4 KB file).
+async fn open_regular(path: &Path) -> io::Result<Option<(std::fs::File, std::fs::Metadata)>> {
+    let pre = std::fs::metadata(path)?;
     if !pre.is_file() {
         return Ok(None);
     }
-    let file = tokio::fs::File::open(path).await?;
-    let meta = file.metadata().await?;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
     Ok(meta.is_file().then_some((file, meta)))
 }
 
 /// The `.br`/`.gz` sibling of `path`, if it is a regular file. Without
 /// `--static-follow-symlinks` the sibling may not itself be a symlink: `path` is already
 /// canonical and inside the root, so its directory is, and a plain file there is too.
-async fn sibling(path: &Path, coding: Coding, follow: bool) -> Option<(tokio::fs::File, std::fs::Metadata, Coding)> {
+async fn sibling(path: &Path, coding: Coding, follow: bool) -> Option<(std::fs::File, std::fs::Metadata, Coding)> {
     let mut p = path.as_os_str().to_owned();
     p.push(coding.suffix());
     let p = PathBuf::from(p);
-    if !follow && !tokio::fs::symlink_metadata(&p).await.ok()?.is_file() {
+    if !follow && !std::fs::symlink_metadata(&p).ok()?.is_file() {
         return None;
     }
     let (file, meta) = open_regular(&p).await.ok()??;
