@@ -46,6 +46,8 @@ fn main() {
             println!("cargo:rustc-env=RUNICORN_PYTHON_EXECUTABLE={exe}");
             println!("cargo:rustc-env=RUNICORN_PYTHON_VERSION={version}");
         }
-        _ => println!("cargo:warning=cannot ask {python} for its LIBDIR: no rpath to libpython is set"),
+        _ => println!(
+            "cargo:warning=cannot ask {python} for its LIBDIR: no rpath to libpython is set"
+        ),
     }
 }

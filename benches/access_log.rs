@@ -20,8 +20,14 @@ fn request_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in [
         ("host", "www.example.com"),
-        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-        ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        ),
+        (
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        ),
         ("accept-language", "en-US,en;q=0.5"),
         ("referer", "https://www.example.com/index.html"),
         ("x-forwarded-for", "203.0.113.9, 10.0.0.1"),
@@ -35,15 +41,23 @@ fn request_headers() -> HeaderMap {
 
 fn response_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
-    for (k, v) in [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-cache"), ("x-app", "1")] {
+    for (k, v) in [
+        ("content-type", "text/html; charset=utf-8"),
+        ("cache-control", "no-cache"),
+        ("x-app", "1"),
+    ] {
         h.append(k, HeaderValue::from_static(v));
     }
     h
 }
 
 fn benches(c: &mut Criterion) {
-    c.bench_function("compile/default", |b| b.iter(|| Format::compile(black_box(Format::GUNICORN_DEFAULT))));
-    c.bench_function("compile/heavy", |b| b.iter(|| Format::compile(black_box(HEAVY))));
+    c.bench_function("compile/default", |b| {
+        b.iter(|| Format::compile(black_box(Format::GUNICORN_DEFAULT)))
+    });
+    c.bench_function("compile/heavy", |b| {
+        b.iter(|| Format::compile(black_box(HEAVY)))
+    });
 
     let (req, resp) = (request_headers(), response_headers());
     let rec = Record {

@@ -14,20 +14,32 @@ use hyper_util::rt::TokioIo;
 
 async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut resp = Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
-    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
     Ok(resp)
 }
 
 fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8001".into());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8001".into());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(hello)).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(hello))
+                    .await;
             });
         }
     });

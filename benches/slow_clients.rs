@@ -13,9 +13,15 @@ async fn trickle(addr: String, body: bool, run_for: Duration) -> Option<Duration
     let start = Instant::now();
     let mut s = TcpStream::connect(&addr).await.ok()?;
     let (head, drip): (&[u8], &[u8]) = if body {
-        (b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: 100000\r\n\r\n", b"x")
+        (
+            b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: 100000\r\n\r\n",
+            b"x",
+        )
     } else {
-        (b"GET / HTTP/1.1\r\nHost: bench\r\n", b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n")
+        (
+            b"GET / HTTP/1.1\r\nHost: bench\r\n",
+            b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+        )
     };
     if body {
         s.write_all(head).await.ok()?;
@@ -23,7 +29,13 @@ async fn trickle(addr: String, body: bool, run_for: Duration) -> Option<Duration
     let mut buf = [0u8; 4096];
     let mut i = 0usize;
     while start.elapsed() < run_for {
-        let byte = if body { drip[0] } else if i < head.len() { head[i] } else { drip[(i - head.len()) % drip.len()] };
+        let byte = if body {
+            drip[0]
+        } else if i < head.len() {
+            head[i]
+        } else {
+            drip[(i - head.len()) % drip.len()]
+        };
         i += 1;
         if s.write_all(&[byte]).await.is_err() {
             return Some(start.elapsed());
@@ -44,7 +56,9 @@ async fn main() {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8000".into());
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
-    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(trickle(addr.clone(), i % 2 == 1, Duration::from_secs(secs)))).collect();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(trickle(addr.clone(), i % 2 == 1, Duration::from_secs(secs))))
+        .collect();
     let mut cut = 0;
     let mut within25 = 0;
     let mut worst = Duration::ZERO;
@@ -57,5 +71,9 @@ async fn main() {
             }
         }
     }
-    println!("slow clients: {n}, cut off: {cut}, within 25 s: {within25} ({:.1}%), slowest cut: {:.1} s", 100.0 * within25 as f64 / n as f64, worst.as_secs_f64());
+    println!(
+        "slow clients: {n}, cut off: {cut}, within 25 s: {within25} ({:.1}%), slowest cut: {:.1} s",
+        100.0 * within25 as f64 / n as f64,
+        worst.as_secs_f64()
+    );
 }

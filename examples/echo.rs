@@ -36,7 +36,10 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
     });
     let mut resp = Response::new(Full::new(Bytes::from(json.to_string())));
     *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
-    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    date_time_ymd,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, date_time_ymd,
 };
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -34,8 +34,11 @@ fn leaf(
     p.not_before = date_time_ymd(from, 1, 1);
     p.not_after = date_time_ymd(to, 1, 1);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages =
-        vec![if client { ExtendedKeyUsagePurpose::ClientAuth } else { ExtendedKeyUsagePurpose::ServerAuth }];
+    p.extended_key_usages = vec![if client {
+        ExtendedKeyUsagePurpose::ClientAuth
+    } else {
+        ExtendedKeyUsagePurpose::ServerAuth
+    }];
     let key = KeyPair::generate()?;
     let cert = p.signed_by(&key, issuer)?;
     Ok((cert.pem(), key))
@@ -48,7 +51,8 @@ fn main() -> Res<()> {
     let valid = (2024, 2099);
 
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.distinguished_name.push(DnType::CommonName, "runicorn test CA (tests only)");
+    ca.distinguished_name
+        .push(DnType::CommonName, "runicorn test CA (tests only)");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca.not_before = date_time_ymd(valid.0, 1, 1);
@@ -63,8 +67,18 @@ fn main() -> Res<()> {
     // Server certificates are written as full chains (leaf, then the CA).
     let servers: [Leaf<'_>; 5] = [
         ("server", &["localhost", "127.0.0.1"], "localhost", valid),
-        ("server2", &["localhost", "127.0.0.1"], "localhost (second key, for reload tests)", valid),
-        ("expired", &["localhost", "127.0.0.1"], "localhost (expired)", (2020, 2021)),
+        (
+            "server2",
+            &["localhost", "127.0.0.1"],
+            "localhost (second key, for reload tests)",
+            valid,
+        ),
+        (
+            "expired",
+            &["localhost", "127.0.0.1"],
+            "localhost (expired)",
+            (2020, 2021),
+        ),
         ("wronghost", &["wrong.example"], "wrong.example", valid),
         ("other", &["other.test"], "other.test", valid),
     ];

@@ -12,7 +12,10 @@ use hyper::{Request, Response};
 
 async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut resp = Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
-    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
     Ok(resp)
 }
 

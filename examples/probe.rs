@@ -56,8 +56,16 @@ async fn probe(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 fn main() -> std::process::ExitCode {
     runicorn::run_with(|| {
         match std::env::var("PROBE_BOOT").ok().as_deref() {
-            Some("fail") => return Err(runicorn::BootError::Worker("probe: boot failure requested".into())),
-            Some("load-fail") => return Err(runicorn::BootError::App("probe: app load failure requested".into())),
+            Some("fail") => {
+                return Err(runicorn::BootError::Worker(
+                    "probe: boot failure requested".into(),
+                ));
+            }
+            Some("load-fail") => {
+                return Err(runicorn::BootError::App(
+                    "probe: app load failure requested".into(),
+                ));
+            }
             Some(s) if s.starts_with("sleep:") => {
                 let ms = s[6..].parse().unwrap_or(0);
                 std::thread::sleep(Duration::from_millis(ms));

@@ -36,7 +36,10 @@ where
     A: AppService,
     F: Fn() -> Result<A, BootError> + 'static,
 {
-    serve(move |_: &Settings| make_app(), std::env::args_os().collect())
+    serve(
+        move |_: &Settings| make_app(),
+        std::env::args_os().collect(),
+    )
 }
 
 /// Like [`run_with`], but the factory sees the worker's resolved [`Settings`] (those of
@@ -59,7 +62,8 @@ where
         Err(code) => return exit(code),
     };
     let flavor = crate::worker::RuntimeFlavor::FromThreads;
-    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
+    let runner =
+        Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
     exit(crate::master::run(loaded, args, runner))
 }
 
@@ -68,7 +72,8 @@ where
 pub fn serve_static_only(loaded: Loaded, args: Vec<OsString>) -> ExitCode {
     let make_app = |_: &Settings| Ok(crate::static_files::NoApp);
     let flavor = crate::worker::RuntimeFlavor::FromThreads;
-    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
+    let runner =
+        Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
     exit(crate::master::run(loaded, args, runner))
 }
 
@@ -152,7 +157,11 @@ fn daemonize(keep_stdio: bool) -> nix::Result<()> {
     crate::sys::unblock_signals();
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     if !keep_stdio {
-        let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map_err(|_| nix::Error::ENOENT)?;
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(|_| nix::Error::ENOENT)?;
         nix::unistd::dup2_stdin(&null)?;
         nix::unistd::dup2_stdout(&null)?;
         nix::unistd::dup2_stderr(&null)?;

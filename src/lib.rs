@@ -59,5 +59,7 @@ mod pidfile;
 #[cfg(feature = "python")]
 pub mod wsgi;
 
-pub use app::{BootError, prepare, run, run_with, run_with_args, run_with_settings, serve_static_only};
+pub use app::{
+    BootError, prepare, run, run_with, run_with_args, run_with_settings, serve_static_only,
+};
 pub use server::AppService;

@@ -44,11 +44,25 @@ impl Pidfile {
             && old != pid as i32
             && is_alive(old)
         {
-            return Err(PidfileError::AlreadyRunning { pid: old, path: path.display().to_string() });
+            return Err(PidfileError::AlreadyRunning {
+                pid: old,
+                path: path.display().to_string(),
+            });
         }
-        let io_err = |source| PidfileError::Io { path: path.display().to_string(), source };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(".{}.{pid}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let io_err = |source| PidfileError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.{pid}.tmp",
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
         let write = || -> io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             writeln!(f, "{pid}")?;
@@ -59,7 +73,10 @@ impl Pidfile {
             let _ = fs::remove_file(&tmp);
             io_err(e)
         })?;
-        Ok(Pidfile { path: path.to_path_buf(), pid })
+        Ok(Pidfile {
+            path: path.to_path_buf(),
+            pid,
+        })
     }
 
     /// Moves the file to `to` (USR2 promotion: `<pidfile>.2` → `<pidfile>`).
@@ -100,7 +117,10 @@ mod tests {
         // pid 1 is always alive.
         fs::write(&p, "1\n").unwrap();
         let err = Pidfile::create(&p).unwrap_err();
-        assert!(err.to_string().contains("Already running on PID 1"), "{err}");
+        assert!(
+            err.to_string().contains("Already running on PID 1"),
+            "{err}"
+        );
         // A pid that cannot exist (above pid_max) is stale.
         fs::write(&p, "2147483646\n").unwrap();
         let f = Pidfile::create(&p).unwrap();

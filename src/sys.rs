@@ -36,7 +36,11 @@ pub fn install_master_handlers(pipe_wr: &OwnedFd, signals: &[Signal]) -> nix::Re
     SELF_PIPE_WR.store(pipe_wr.as_raw_fd(), Ordering::Relaxed);
     // SA_RESTART so a signal never surfaces as EINTR in the master's blocking calls
     // other than the poll that waits for it.
-    let action = SigAction::new(SigHandler::Handler(wake_master), SaFlags::SA_RESTART, SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(wake_master),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
     for &sig in signals {
         // SAFETY: `wake_master` only performs an atomic load and write(2), both
         // async-signal-safe.
@@ -74,13 +78,21 @@ extern "C" fn exit_on_abort(_: libc::c_int) {
 /// On SIGABRT (the master's heartbeat-timeout signal) exit at once with status 1, even
 /// when the worker's threads are wedged, and without leaving a core dump behind.
 pub fn exit_on_sigabrt() {
-    let action = SigAction::new(SigHandler::Handler(exit_on_abort), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(exit_on_abort),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     // SAFETY: the handler only calls _exit(2), which is async-signal-safe.
     let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGABRT, &action) };
     // The master's timeout must reach a worker even while the rest stay blocked (boot).
     let mut abrt = SigSet::empty();
     abrt.add(Signal::SIGABRT);
-    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_UNBLOCK, Some(&abrt), None);
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_UNBLOCK,
+        Some(&abrt),
+        None,
+    );
 }
 
 /// Number of threads in this process, from /proc (None where unavailable).
@@ -121,7 +133,11 @@ pub fn fork() -> nix::Result<Forked> {
         "fork from a multi-threaded process: the master must never start threads"
     );
     let mut old = SigSet::empty();
-    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old))?;
+    pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    )?;
     *SAVED_MASK.lock().unwrap_or_else(|e| e.into_inner()) = Some(old);
     // SAFETY: the master is single-threaded (no tokio runtime, no helper threads; checked
     // by the debug_assert above), so no lock can be held by another thread at fork time
@@ -144,7 +160,10 @@ pub fn fork() -> nix::Result<Forked> {
 /// handling is in place, and before exec: the mask survives exec).
 pub fn unblock_signals() {
     use nix::sys::signal::{SigmaskHow, pthread_sigmask};
-    let old = SAVED_MASK.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(SigSet::empty);
+    let old = SAVED_MASK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(SigSet::empty);
     let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
 }
 
@@ -156,7 +175,11 @@ pub fn set_inheritable(fd: RawFd, inheritable: bool) -> nix::Result<()> {
     // listeners); borrowing it only for fcntl(2) cannot close or alias it.
     let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     let flags = FdFlag::from_bits_truncate(fcntl(borrowed, FcntlArg::F_GETFD)?);
-    let flags = if inheritable { flags - FdFlag::FD_CLOEXEC } else { flags | FdFlag::FD_CLOEXEC };
+    let flags = if inheritable {
+        flags - FdFlag::FD_CLOEXEC
+    } else {
+        flags | FdFlag::FD_CLOEXEC
+    };
     fcntl(borrowed, FcntlArg::F_SETFD(flags)).map(drop)
 }
 
@@ -180,12 +203,19 @@ pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
 /// `T` must be valid when all-zero and safe to share between processes: the heartbeat
 /// table uses plain atomics only.
 pub fn shared_zeroed_slice<T: ZeroableShared>(len: usize) -> nix::Result<&'static [T]> {
-    let bytes = std::mem::size_of::<T>().checked_mul(len).and_then(NonZeroUsize::new);
+    let bytes = std::mem::size_of::<T>()
+        .checked_mul(len)
+        .and_then(NonZeroUsize::new);
     let Some(bytes) = bytes else { return Ok(&[]) };
     // SAFETY: a fresh anonymous mapping with no address hint aliases nothing; the kernel
     // zero-fills it.
     let ptr = unsafe {
-        nix::sys::mman::mmap_anonymous(None, bytes, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED)
+        nix::sys::mman::mmap_anonymous(
+            None,
+            bytes,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+        )
     }?;
     // SAFETY: the mapping is page-aligned (so aligned for T), `len * size_of::<T>()` bytes
     // long, zero-filled (a valid T by the ZeroableShared contract), never unmapped (so
@@ -240,13 +270,18 @@ pub fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(),
     use pyo3::ffi;
     use std::ffi::{CStr, CString};
     let to_c = |s: &str| CString::new(s).map_err(|_| format!("NUL byte in {s:?}"));
-    let (program_name, home) = (program_name.map(to_c).transpose()?, home.map(to_c).transpose()?);
+    let (program_name, home) = (
+        program_name.map(to_c).transpose()?,
+        home.map(to_c).transpose()?,
+    );
     let status_err = |st: ffi::PyStatus| -> String {
         if st.err_msg.is_null() {
             "Python initialisation failed".to_string()
         } else {
             // SAFETY: a non-null err_msg is a static NUL-terminated string from CPython.
-            unsafe { CStr::from_ptr(st.err_msg) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(st.err_msg) }
+                .to_string_lossy()
+                .into_owned()
         }
     };
     // SAFETY: the PyConfig is initialised by PyConfig_InitPythonConfig before any other
@@ -265,7 +300,8 @@ pub fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(),
         config.parse_argv = 0;
         let mut status = ffi::PyStatus_Ok();
         if let Some(p) = &program_name {
-            status = ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, p.as_ptr());
+            status =
+                ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, p.as_ptr());
         }
         if ffi::PyStatus_Exception(status) == 0
             && let Some(h) = &home

@@ -154,13 +154,21 @@ impl Atom {
         }
         let lower = key.to_ascii_lowercase();
         // Python lower-cases non-ASCII too, but no real name contains it: such keys miss either way.
-        let Some(rest) = lower.strip_prefix('{') else { return Atom::Missing };
-        let Some(close) = rest.rfind('}') else { return Atom::Missing };
+        let Some(rest) = lower.strip_prefix('{') else {
+            return Atom::Missing;
+        };
+        let Some(close) = rest.rfind('}') else {
+            return Atom::Missing;
+        };
         let (name, suffix) = (&rest[..close], &rest[close + 1..]);
         match suffix {
-            "i" => HeaderName::from_bytes(name.as_bytes()).map_or(Atom::Missing, Atom::RequestHeader),
+            "i" => {
+                HeaderName::from_bytes(name.as_bytes()).map_or(Atom::Missing, Atom::RequestHeader)
+            }
             "o" if HIDDEN_RESPONSE_HEADERS.contains(&name) => Atom::Missing,
-            "o" => HeaderName::from_bytes(name.as_bytes()).map_or(Atom::Missing, Atom::ResponseHeader),
+            "o" => {
+                HeaderName::from_bytes(name.as_bytes()).map_or(Atom::Missing, Atom::ResponseHeader)
+            }
             "e" => EnvKey::resolve(name).map_or(Atom::Missing, Atom::Environ),
             _ => Atom::Missing,
         }
@@ -187,8 +195,13 @@ impl EnvKey {
         if header == "content_type" || header == "content_length" {
             return None;
         }
-        let dashed: String = header.chars().map(|c| if c == '_' { '-' } else { c }).collect();
-        HeaderName::from_bytes(dashed.as_bytes()).ok().map(EnvKey::Http)
+        let dashed: String = header
+            .chars()
+            .map(|c| if c == '_' { '-' } else { c })
+            .collect();
+        HeaderName::from_bytes(dashed.as_bytes())
+            .ok()
+            .map(EnvKey::Http)
     }
 }
 
@@ -211,18 +224,35 @@ mod tests {
 
     #[test]
     fn hop_by_hop_and_server_date_are_never_visible_as_response_atoms() {
-        for h in ["{Connection}o", "{server}o", "{date}o", "{transfer-encoding}o"] {
+        for h in [
+            "{Connection}o",
+            "{server}o",
+            "{date}o",
+            "{transfer-encoding}o",
+        ] {
             assert_eq!(Atom::resolve(h), Atom::Missing, "{h}");
         }
-        assert!(matches!(Atom::resolve("{content-type}o"), Atom::ResponseHeader(_)));
+        assert!(matches!(
+            Atom::resolve("{content-type}o"),
+            Atom::ResponseHeader(_)
+        ));
         // Request side keeps them: Gunicorn only filters the response.
-        assert!(matches!(Atom::resolve("{connection}i"), Atom::RequestHeader(_)));
+        assert!(matches!(
+            Atom::resolve("{connection}i"),
+            Atom::RequestHeader(_)
+        ));
     }
 
     #[test]
     fn environ_keys() {
-        assert_eq!(Atom::resolve("{REMOTE_PORT}e"), Atom::Environ(EnvKey::RemotePort));
-        assert_eq!(Atom::resolve("{wsgi.url_scheme}e"), Atom::Environ(EnvKey::UrlScheme));
+        assert_eq!(
+            Atom::resolve("{REMOTE_PORT}e"),
+            Atom::Environ(EnvKey::RemotePort)
+        );
+        assert_eq!(
+            Atom::resolve("{wsgi.url_scheme}e"),
+            Atom::Environ(EnvKey::UrlScheme)
+        );
         assert_eq!(
             Atom::resolve("{http_x_forwarded_for}e"),
             Atom::Environ(EnvKey::Http(HeaderName::from_static("x-forwarded-for")))

@@ -46,7 +46,10 @@ impl Clock {
         if self.second != Some(secs) || self.stamp.is_none() {
             let dt = Local.timestamp_opt(secs, 0).earliest().unwrap_or_else(|| {
                 // Unrepresentable instants do not happen for real clocks; fall back to the epoch.
-                Local.timestamp_opt(0, 0).earliest().expect("the epoch is representable")
+                Local
+                    .timestamp_opt(0, 0)
+                    .earliest()
+                    .expect("the epoch is representable")
             });
             self.stamp = Some(Stamp::from_datetime(&dt));
             self.second = Some(secs);
@@ -91,7 +94,10 @@ mod tests {
         let b = c.at(1_800_000_001).clf.clone();
         assert_ne!(a, b);
         assert!(c.now().clf.starts_with('[') && c.now().clf.ends_with(']'));
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
         assert!((epoch_seconds() - wall).abs() <= 1);
     }
 }

@@ -134,10 +134,34 @@ impl Conv {
             Conv::Ascii => 'a',
             Conv::Decimal(c) => c as char,
             Conv::Octal => 'o',
-            Conv::Hex { upper } => if upper { 'X' } else { 'x' },
-            Conv::Exp { upper } => if upper { 'E' } else { 'e' },
-            Conv::Fixed { upper } => if upper { 'F' } else { 'f' },
-            Conv::General { upper } => if upper { 'G' } else { 'g' },
+            Conv::Hex { upper } => {
+                if upper {
+                    'X'
+                } else {
+                    'x'
+                }
+            }
+            Conv::Exp { upper } => {
+                if upper {
+                    'E'
+                } else {
+                    'e'
+                }
+            }
+            Conv::Fixed { upper } => {
+                if upper {
+                    'F'
+                } else {
+                    'f'
+                }
+            }
+            Conv::General { upper } => {
+                if upper {
+                    'G'
+                } else {
+                    'g'
+                }
+            }
         }
     }
 
@@ -165,11 +189,15 @@ pub enum FormatErrorKind {
     ExpectedKey(Found),
     #[error("expected `)` closing the key started here, found end of format")]
     UnterminatedKey,
-    #[error("expected a digit after `.`, or a conversion character (s r a d i u o x X e E f F g G), found {0}")]
+    #[error(
+        "expected a digit after `.`, or a conversion character (s r a d i u o x X e E f F g G), found {0}"
+    )]
     ExpectedConversion(Found),
     #[error("width or precision larger than {MAX_WIDTH}")]
     TooWide,
-    #[error("`%({key}){conv}` needs a number but `{key}` is always a string in Gunicorn (use `%({key})s`)")]
+    #[error(
+        "`%({key}){conv}` needs a number but `{key}` is always a string in Gunicorn (use `%({key})s`)"
+    )]
     NotANumber { key: String, conv: char },
     #[error("unknown preset `@{0}` (known: {1})")]
     UnknownPreset(String, String),
@@ -236,7 +264,9 @@ impl Needs {
             Atom::Time => self.time = true,
             Atom::Pid => self.pid = true,
             Atom::BodyBytes | Atom::BodyBytesClf => self.body_bytes = true,
-            Atom::Seconds | Atom::Millis | Atom::Micros | Atom::SecondsDecimal => self.duration = true,
+            Atom::Seconds | Atom::Millis | Atom::Micros | Atom::SecondsDecimal => {
+                self.duration = true
+            }
             Atom::RequestHeader(h) => return slot(req, h),
             Atom::ResponseHeader(h) => return slot(&mut self.response_headers, h),
             Atom::Environ(e) => match e {
@@ -256,12 +286,14 @@ impl Needs {
     /// [`CAPTURE_INLINE`](super::record::CAPTURE_INLINE) values. Returns `None` when the
     /// format reads no request header.
     pub fn capture_request_headers(&self, headers: &http::HeaderMap) -> Option<Captured> {
-        (!self.request_headers.is_empty()).then(|| Captured::capture(&self.request_headers, headers))
+        (!self.request_headers.is_empty())
+            .then(|| Captured::capture(&self.request_headers, headers))
     }
 
     /// Copies the needed response headers (see [`Needs::capture_request_headers`]).
     pub fn capture_response_headers(&self, headers: &http::HeaderMap) -> Option<Captured> {
-        (!self.response_headers.is_empty()).then(|| Captured::capture(&self.response_headers, headers))
+        (!self.response_headers.is_empty())
+            .then(|| Captured::capture(&self.response_headers, headers))
     }
 }
 
@@ -286,7 +318,10 @@ impl<'a> nom::error::ParseError<&'a str> for PError<'a> {
 type PResult<'a, T> = nom::IResult<&'a str, T, PError<'a>>;
 
 fn fail<T>(at: &str, kind: FormatErrorKind) -> PResult<'_, T> {
-    Err(nom::Err::Failure(PError { at, kind: Some(kind) }))
+    Err(nom::Err::Failure(PError {
+        at,
+        kind: Some(kind),
+    }))
 }
 
 fn found(at: &str) -> Found {
@@ -335,14 +370,20 @@ fn directive(input: &str) -> PResult<'_, Field> {
     let (input, _) = opt(one_of("hlL")).parse(input)?;
     let conv_at = input;
     let (input, conv) = match one_of::<_, _, PError<'_>>("srdiuoxXeEfFgGa").parse(input) {
-        Ok((rest, c)) => (rest, Conv::from_char(c).expect("one_of only yields known conversions")),
+        Ok((rest, c)) => (
+            rest,
+            Conv::from_char(c).expect("one_of only yields known conversions"),
+        ),
         Err(_) => return fail(conv_at, FormatErrorKind::ExpectedConversion(found(conv_at))),
     };
     let atom = Atom::resolve(key);
     if conv.is_numeric() && atom.value_type() == ValueType::Str {
         return Err(nom::Err::Failure(PError {
             at: key_start,
-            kind: Some(FormatErrorKind::NotANumber { key: key.to_owned(), conv: conv.as_char() }),
+            kind: Some(FormatErrorKind::NotANumber {
+                key: key.to_owned(),
+                conv: conv.as_char(),
+            }),
         }));
     }
     let spec = Spec {
@@ -356,7 +397,16 @@ fn directive(input: &str) -> PResult<'_, Field> {
         precision: precision.map(|p| p.unwrap_or(0)),
         conv,
     };
-    Ok((input, Field { key: key.into(), atom, spec, slot: 0, plain: false }))
+    Ok((
+        input,
+        Field {
+            key: key.into(),
+            atom,
+            spec,
+            slot: 0,
+            plain: false,
+        },
+    ))
 }
 
 enum Piece<'a> {
@@ -378,7 +428,8 @@ fn piece(input: &str) -> PResult<'_, Piece<'_>> {
 
 impl Format {
     /// Gunicorn's default, `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`.
-    pub const GUNICORN_DEFAULT: &'static str = r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#;
+    pub const GUNICORN_DEFAULT: &'static str =
+        r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#;
 
     /// Compiles a Gunicorn `%`-format. This is the validator for `access_log_format`.
     ///
@@ -431,18 +482,33 @@ impl Format {
         for (i, key) in fields.split_whitespace().enumerate() {
             if seen.contains(&key) {
                 let offset = key.as_ptr() as usize - fields.as_ptr() as usize;
-                return Err(FormatError { offset, kind: FormatErrorKind::JsonField(format!("duplicate key `{key}`")) });
+                return Err(FormatError {
+                    offset,
+                    kind: FormatErrorKind::JsonField(format!("duplicate key `{key}`")),
+                });
             }
             seen.push(key);
             let mut lit = String::from(if i == 0 { "{" } else { "," });
             super::render::json_string(key.as_bytes(), &mut lit);
             lit.push(':');
             segments.push(Segment::Literal(lit.into()));
-            let spec = Spec { conv: Conv::Json, ..Spec::default() };
-            segments.push(Segment::Field(Field { key: key.into(), atom: Atom::resolve(key), spec, slot: 0, plain: false }));
+            let spec = Spec {
+                conv: Conv::Json,
+                ..Spec::default()
+            };
+            segments.push(Segment::Field(Field {
+                key: key.into(),
+                atom: Atom::resolve(key),
+                spec,
+                slot: 0,
+                plain: false,
+            }));
         }
         if segments.is_empty() {
-            return Err(FormatError { offset: 0, kind: FormatErrorKind::JsonField("no keys".into()) });
+            return Err(FormatError {
+                offset: 0,
+                kind: FormatErrorKind::JsonField("no keys".into()),
+            });
         }
         segments.push(Segment::Literal("}".into()));
         Ok(Format::from_segments(segments, Mode::Json))
@@ -456,7 +522,11 @@ impl Format {
                 f.plain = mode == Mode::Text && f.spec == Spec::default();
             }
         }
-        Format { segments, mode, needs }
+        Format {
+            segments,
+            mode,
+            needs,
+        }
     }
 
     /// What a request must capture for this format (see [`Needs`]).
@@ -500,7 +570,13 @@ impl fmt::Display for Format {
                 Segment::Field(field) => {
                     let sp = &field.spec;
                     write!(f, "%({})", field.key)?;
-                    for (on, c) in [(sp.alt, '#'), (sp.zero, '0'), (sp.left, '-'), (sp.space, ' '), (sp.plus, '+')] {
+                    for (on, c) in [
+                        (sp.alt, '#'),
+                        (sp.zero, '0'),
+                        (sp.left, '-'),
+                        (sp.space, ' '),
+                        (sp.plus, '+'),
+                    ] {
                         if on {
                             write!(f, "{c}")?;
                         }
@@ -550,20 +626,29 @@ mod tests {
         assert_eq!(f.segments[7], Segment::Literal(" \"".into()));
         let n = f.needs();
         assert!(n.peer && n.time && n.body_bytes && !n.duration && !n.pid);
-        assert_eq!(n.request_headers, ["authorization", "referer", "user-agent"]);
+        assert_eq!(
+            n.request_headers,
+            ["authorization", "referer", "user-agent"]
+        );
         assert!(n.response_headers.is_empty());
     }
 
     #[test]
     fn conversions_flags_width_precision() {
         let f = field("%(s)5s");
-        assert_eq!((f.spec.width, f.spec.left, f.spec.conv), (5, false, Conv::Str));
+        assert_eq!(
+            (f.spec.width, f.spec.left, f.spec.conv),
+            (5, false, Conv::Str)
+        );
         let f = field("%(b)-7s");
         assert_eq!((f.spec.width, f.spec.left), (7, true));
         assert_eq!(field("%(m).2s").spec.precision, Some(2));
         assert_eq!(field("%(m).s").spec.precision, Some(0));
         let f = field("%(T)05d");
-        assert_eq!((f.spec.zero, f.spec.width, f.spec.conv), (true, 5, Conv::Decimal(b'd')));
+        assert_eq!(
+            (f.spec.zero, f.spec.width, f.spec.conv),
+            (true, 5, Conv::Decimal(b'd'))
+        );
         assert_eq!(field("%(D)x").spec.conv, Conv::Hex { upper: false });
         assert_eq!(field("%(D)ld").spec.conv, Conv::Decimal(b'd'));
         assert_eq!(field("%(s)r").spec.conv, Conv::Repr);
@@ -594,22 +679,37 @@ mod tests {
         assert_eq!(err("%({x}i)d").offset, 0);
 
         let e = err("%(s)s %");
-        assert_eq!((e.offset, e.kind), (7, FormatErrorKind::ExpectedKey(Found(None))));
+        assert_eq!(
+            (e.offset, e.kind),
+            (7, FormatErrorKind::ExpectedKey(Found(None)))
+        );
         let e = err("%(s)s %(s)");
-        assert_eq!((e.offset, e.kind), (10, FormatErrorKind::ExpectedConversion(Found(None))));
+        assert_eq!(
+            (e.offset, e.kind),
+            (10, FormatErrorKind::ExpectedConversion(Found(None)))
+        );
         let e = err("ab %(x");
         assert_eq!((e.offset, e.kind), (5, FormatErrorKind::UnterminatedKey));
         let e = err("100% x");
-        assert_eq!((e.offset, e.kind.clone()), (4, FormatErrorKind::ExpectedKey(Found(Some(' ')))));
+        assert_eq!(
+            (e.offset, e.kind.clone()),
+            (4, FormatErrorKind::ExpectedKey(Found(Some(' '))))
+        );
         assert!(!e.to_string().contains('\n'));
         // ` e` is Python's space flag plus float conversion, applied to a string.
-        assert!(matches!(err("%(h) end").kind, FormatErrorKind::NotANumber { conv: 'e', .. }));
+        assert!(matches!(
+            err("%(h) end").kind,
+            FormatErrorKind::NotANumber { conv: 'e', .. }
+        ));
         assert_eq!(err("%s").offset, 1);
         assert_eq!(err("%(h)c").offset, 4);
         assert_eq!(err("%(h)*s").offset, 4);
         assert_eq!(err("%(h)%").offset, 4);
         assert_eq!(err("%(h)99999s").kind, FormatErrorKind::TooWide);
-        assert_eq!(err("%(h).99999999999999999999s").kind, FormatErrorKind::TooWide);
+        assert_eq!(
+            err("%(h).99999999999999999999s").kind,
+            FormatErrorKind::TooWide
+        );
     }
 
     #[test]
@@ -643,12 +743,22 @@ mod tests {
         let got = n.capture_request_headers(&req).unwrap();
         assert_eq!(got.values(0).count(), 2);
         assert_eq!(got.len(), 2, "cookie is not kept");
-        let slots: Vec<u32> = f.segments.iter().filter_map(|s| match s {
-            Segment::Field(f) => Some(f.slot),
-            Segment::Literal(_) => None,
-        }).collect();
+        let slots: Vec<u32> = f
+            .segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Field(f) => Some(f.slot),
+                Segment::Literal(_) => None,
+            })
+            .collect();
         assert_eq!(slots, [0, 0, 0, 0, 1, 2]);
-        assert!(Format::compile("%(s)s").unwrap().needs().capture_request_headers(&req).is_none());
+        assert!(
+            Format::compile("%(s)s")
+                .unwrap()
+                .needs()
+                .capture_request_headers(&req)
+                .is_none()
+        );
     }
 
     #[test]

@@ -13,14 +13,21 @@ use super::{Context, Format, Record};
 
 /// JSON strings in the cases hold one char per byte (latin-1), as Gunicorn decodes them.
 fn latin1(v: &Value) -> Vec<u8> {
-    v.as_str().expect("string").chars().map(|c| u8::try_from(u32::from(c)).expect("latin-1")).collect()
+    v.as_str()
+        .expect("string")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("latin-1"))
+        .collect()
 }
 
 fn header_map(v: &Value) -> HeaderMap {
     let mut map = HeaderMap::new();
     for pair in v.as_array().expect("header list") {
         let name = HeaderName::from_bytes(&latin1(&pair[0])).expect("header name");
-        map.append(name, HeaderValue::from_bytes(&latin1(&pair[1])).expect("header value"));
+        map.append(
+            name,
+            HeaderValue::from_bytes(&latin1(&pair[1])).expect("header value"),
+        );
     }
     map
 }
@@ -37,11 +44,17 @@ fn version(s: &str) -> Version {
 #[test]
 fn golden_cases_match_gunicorn() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("formats/golden");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).expect("formats/golden").map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("formats/golden")
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
     let mut checked = 0;
     let mut failures = Vec::new();
-    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+    for path in paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
         let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let r = &case["record"];
         let target = String::from_utf8(latin1(&r["target"])).expect("ASCII target");
@@ -69,14 +82,24 @@ fn golden_cases_match_gunicorn() {
         };
         let format = Format::compile(case["format"].as_str().unwrap()).unwrap();
         let got = format.render_to_string(&record, &cx);
-        let want = case.get("runicorn").unwrap_or(&case["gunicorn"]).as_str().unwrap();
+        let want = case
+            .get("runicorn")
+            .unwrap_or(&case["gunicorn"])
+            .as_str()
+            .unwrap();
         if got != want {
-            failures.push(format!("{}:\n  want {want:?}\n  got  {got:?}", path.display()));
+            failures.push(format!(
+                "{}:\n  want {want:?}\n  got  {got:?}",
+                path.display()
+            ));
         }
         // The server renders from captured headers: same bytes.
         let captured = super::render::render_captured(&format, &record, &cx);
         if captured != want {
-            failures.push(format!("{} (captured):\n  want {want:?}\n  got  {captured:?}", path.display()));
+            failures.push(format!(
+                "{} (captured):\n  want {want:?}\n  got  {captured:?}",
+                path.display()
+            ));
         }
         // Every format Gunicorn accepted survives the Display round trip.
         assert_eq!(Format::compile(&format.to_string()).unwrap(), format);

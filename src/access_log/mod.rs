@@ -50,17 +50,31 @@ mod sink;
 
 pub use atom::{Atom, EnvKey, ValueType};
 pub use clock::{Clock, Stamp};
-pub use format::{Conv, Field, Format, FormatError, FormatErrorKind, Found, MAX_WIDTH, Mode, Needs, Segment, Spec};
+pub use format::{
+    Conv, Field, Format, FormatError, FormatErrorKind, Found, MAX_WIDTH, Mode, Needs, Segment, Spec,
+};
 pub use record::{CAPTURE_INLINE, Captured, CapturedValues, Headers, Record};
 pub use render::Context;
 pub use sink::{AccessLog, ErrorHandler, FLUSH_INTERVAL, QUEUE_DEPTH, SHIP_AT, Stats};
 
 /// The presets shipped in the binary: `(name, contents)`.
 pub const PRESETS: &[(&str, &str)] = &[
-    ("gunicorn", include_str!("../../formats/presets/gunicorn.format")),
-    ("combined", include_str!("../../formats/presets/combined.format")),
-    ("common", include_str!("../../formats/presets/common.format")),
-    ("timing", include_str!("../../formats/presets/timing.format")),
+    (
+        "gunicorn",
+        include_str!("../../formats/presets/gunicorn.format"),
+    ),
+    (
+        "combined",
+        include_str!("../../formats/presets/combined.format"),
+    ),
+    (
+        "common",
+        include_str!("../../formats/presets/common.format"),
+    ),
+    (
+        "timing",
+        include_str!("../../formats/presets/timing.format"),
+    ),
     ("json", include_str!("../../formats/presets/json.format")),
 ];
 
@@ -71,20 +85,31 @@ impl Format {
     ///
     /// Unknown preset, unreadable file, or a [`FormatError`] in the format itself.
     pub fn from_setting(value: &str) -> Result<Format, FormatError> {
-        let Some(rest) = value.strip_prefix('@') else { return Format::compile(value) };
+        let Some(rest) = value.strip_prefix('@') else {
+            return Format::compile(value);
+        };
         if rest.starts_with('@') {
             return Format::compile(rest);
         }
         if rest.starts_with('/') || rest.starts_with("./") || rest.starts_with("../") {
-            let text = std::fs::read_to_string(rest)
-                .map_err(|e| FormatError { offset: 0, kind: FormatErrorKind::File(rest.to_owned(), e.to_string()) })?;
+            let text = std::fs::read_to_string(rest).map_err(|e| FormatError {
+                offset: 0,
+                kind: FormatErrorKind::File(rest.to_owned(), e.to_string()),
+            })?;
             return Format::from_contents(&text);
         }
         match PRESETS.iter().find(|(name, _)| *name == rest) {
             Some((_, text)) => Format::from_contents(text),
             None => {
-                let known = PRESETS.iter().map(|(n, _)| format!("@{n}")).collect::<Vec<_>>().join(", ");
-                Err(FormatError { offset: 0, kind: FormatErrorKind::UnknownPreset(rest.to_owned(), known) })
+                let known = PRESETS
+                    .iter()
+                    .map(|(n, _)| format!("@{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Err(FormatError {
+                    offset: 0,
+                    kind: FormatErrorKind::UnknownPreset(rest.to_owned(), known),
+                })
             }
         }
     }
@@ -114,18 +139,36 @@ mod tests {
         for (name, _) in PRESETS {
             Format::from_setting(&format!("@{name}")).unwrap_or_else(|e| panic!("@{name}: {e}"));
         }
-        assert_eq!(Format::from_setting("@gunicorn").unwrap(), Format::default());
-        assert_eq!(Format::from_setting("@combined").unwrap(), Format::default());
+        assert_eq!(
+            Format::from_setting("@gunicorn").unwrap(),
+            Format::default()
+        );
+        assert_eq!(
+            Format::from_setting("@combined").unwrap(),
+            Format::default()
+        );
         assert_eq!(Format::from_setting("@json").unwrap().mode(), Mode::Json);
         let timing = Format::from_setting("@timing").unwrap();
         assert!(timing.needs().duration);
-        assert!(timing.needs().request_headers.iter().any(|h| h == "x-forwarded-for"));
+        assert!(
+            timing
+                .needs()
+                .request_headers
+                .iter()
+                .any(|h| h == "x-forwarded-for")
+        );
     }
 
     #[test]
     fn setting_rules() {
-        assert_eq!(Format::from_setting("%(s)s").unwrap(), Format::compile("%(s)s").unwrap());
-        assert_eq!(Format::from_setting("@@%(s)s").unwrap(), Format::compile("@%(s)s").unwrap());
+        assert_eq!(
+            Format::from_setting("%(s)s").unwrap(),
+            Format::compile("%(s)s").unwrap()
+        );
+        assert_eq!(
+            Format::from_setting("@@%(s)s").unwrap(),
+            Format::compile("@%(s)s").unwrap()
+        );
         let e = Format::from_setting("@nope").unwrap_err();
         assert!(e.to_string().contains("unknown preset `@nope`"), "{e}");
         assert!(e.to_string().contains("@combined"), "{e}");
@@ -139,6 +182,11 @@ mod tests {
         let f = Format::from_setting(&format!("@{}", file.display())).unwrap();
         assert_eq!(f, Format::compile("%(s)s %(b)s").unwrap());
         std::fs::write(&file, "#!json\nh s\n").unwrap();
-        assert_eq!(Format::from_setting(&format!("@{}", file.display())).unwrap().mode(), Mode::Json);
+        assert_eq!(
+            Format::from_setting(&format!("@{}", file.display()))
+                .unwrap()
+                .mode(),
+            Mode::Json
+        );
     }
 }

@@ -105,7 +105,11 @@ impl Captured {
 
     /// The values captured for `slot`, in the order the message carried them.
     pub fn values(&self, slot: u32) -> CapturedValues<'_> {
-        CapturedValues { inline: self.inline[..self.len].iter(), spill: self.spill.iter(), slot }
+        CapturedValues {
+            inline: self.inline[..self.len].iter(),
+            spill: self.spill.iter(),
+            slot,
+        }
     }
 
     /// How many values were captured (all slots).
@@ -137,7 +141,10 @@ impl<'a> Iterator for CapturedValues<'a> {
                 return Some(v);
             }
         }
-        self.spill.by_ref().find(|(s, _)| *s == slot).map(|(_, v)| v)
+        self.spill
+            .by_ref()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, v)| v)
     }
 }
 
@@ -192,7 +199,11 @@ impl<'a> Headers<'a> {
     /// The last value (Gunicorn's dict keeps the last header line of a name).
     pub(crate) fn last(self, name: &HeaderName, slot: u32) -> Option<&'a [u8]> {
         match self {
-            Headers::Map(m) => m.get_all(name).iter().next_back().map(HeaderValue::as_bytes),
+            Headers::Map(m) => m
+                .get_all(name)
+                .iter()
+                .next_back()
+                .map(HeaderValue::as_bytes),
             Headers::Captured(c) => c.values(slot).last().map(HeaderValue::as_bytes),
         }
     }
@@ -335,10 +346,21 @@ mod tests {
         for (k, v) in [("a", "1"), ("b", "x"), ("a", "2"), ("c", "no")] {
             src.append(k, HeaderValue::from_static(v));
         }
-        let names = [HeaderName::from_static("b"), HeaderName::from_static("a"), HeaderName::from_static("z")];
+        let names = [
+            HeaderName::from_static("b"),
+            HeaderName::from_static("a"),
+            HeaderName::from_static("z"),
+        ];
         let c = Captured::capture(&names, &src);
-        let got = |slot| c.values(slot).map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
-        assert_eq!((got(0), got(1), got(2)), (vec!["x"], vec!["1", "2"], vec![]));
+        let got = |slot| {
+            c.values(slot)
+                .map(|v| v.to_str().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            (got(0), got(1), got(2)),
+            (vec!["x"], vec!["1", "2"], vec![])
+        );
         let h = Headers::from(&c);
         assert_eq!(h.last(&names[1], 1), Some(&b"2"[..]));
         assert_eq!(h.values(&names[1], 1).count(), 2);
@@ -352,8 +374,16 @@ mod tests {
         many.append("y", HeaderValue::from_static("last"));
         let names = [HeaderName::from_static("x"), HeaderName::from_static("y")];
         let c = Captured::capture(&names, &many);
-        let xs: Vec<String> = c.values(0).map(|v| v.to_str().unwrap().to_owned()).collect();
-        assert_eq!(xs, (0..CAPTURE_INLINE + 3).map(|i| i.to_string()).collect::<Vec<_>>());
+        let xs: Vec<String> = c
+            .values(0)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            xs,
+            (0..CAPTURE_INLINE + 3)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+        );
         assert_eq!(Headers::from(&c).last(&names[1], 1), Some(&b"last"[..]));
     }
 

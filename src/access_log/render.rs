@@ -56,7 +56,11 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// A context from a clock stamp and a pid.
     pub fn new(stamp: &'a super::clock::Stamp, pid: u32) -> Self {
-        Context { clf_time: &stamp.clf, iso_time: &stamp.iso, pid }
+        Context {
+            clf_time: &stamp.clf,
+            iso_time: &stamp.iso,
+            pid,
+        }
     }
 }
 
@@ -130,11 +134,20 @@ fn word_needs_json_escape(w: u64) -> bool {
 /// (it ends at the first dirty word); callers escape byte by byte from there.
 #[inline]
 fn clean_len<const JSON: bool>(bytes: &[u8]) -> usize {
-    let dirty = |w: u64| if JSON { word_needs_json_escape(w) } else { word_needs_escape(w) };
+    let dirty = |w: u64| {
+        if JSON {
+            word_needs_json_escape(w)
+        } else {
+            word_needs_escape(w)
+        }
+    };
     let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
     let n = bytes.len();
     if n < 8 {
-        return bytes.iter().position(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || (JSON && b == b'\\')).unwrap_or(n);
+        return bytes
+            .iter()
+            .position(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || (JSON && b == b'\\'))
+            .unwrap_or(n);
     }
     let mut clean = 0;
     while clean + 8 <= n {
@@ -169,7 +182,12 @@ impl Sink for Text<'_> {
             if b == b'"' {
                 out.extend_from_slice(b"\\\"");
             } else {
-                out.extend_from_slice(&[b'\\', b'x', HEX_UPPER[usize::from(b >> 4)], HEX_UPPER[usize::from(b & 15)]]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX_UPPER[usize::from(b >> 4)],
+                    HEX_UPPER[usize::from(b & 15)],
+                ]);
             }
         }
         out.extend_from_slice(&bytes[run..]);
@@ -255,7 +273,9 @@ fn last<'h>(headers: Option<Headers<'h>>, name: &HeaderName, slot: u32) -> Optio
 
 /// All values of a request header, comma-joined, as the WSGI environ holds them.
 fn joined<S: Sink>(headers: Option<Headers<'_>>, name: &HeaderName, slot: u32, o: &mut S) -> Value {
-    let Some(h) = headers else { return Value::Missing };
+    let Some(h) = headers else {
+        return Value::Missing;
+    };
     let mut any = false;
     for v in h.values(name, slot) {
         if any {
@@ -333,7 +353,9 @@ fn version_str(v: Version) -> &'static [u8] {
 
 /// `PATH_INFO`: the target's path without `SCRIPT_NAME`, percent-decoded.
 fn path_info<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
-    let Some(target) = rec.target else { return Value::Missing };
+    let Some(target) = rec.target else {
+        return Value::Missing;
+    };
     let (path, _) = split_target(target);
     let path = path.strip_prefix(rec.script_name).unwrap_or(path);
     // Decode in runs so the sink sees slices, not single bytes, in the common no-`%` case.
@@ -347,10 +369,14 @@ fn path_info<S: Sink>(rec: &Record<'_>, o: &mut S) -> Value {
 }
 
 fn user<S: Sink>(rec: &Record<'_>, slot: u32, o: &mut S) -> Value {
-    let Some(h) = rec.request_headers else { return Value::Missing };
+    let Some(h) = rec.request_headers else {
+        return Value::Missing;
+    };
     let name = &http::header::AUTHORIZATION;
     let mut values = h.values(name, slot);
-    let Some(first) = values.next() else { return Value::Missing };
+    let Some(first) = values.next() else {
+        return Value::Missing;
+    };
     let mut buf = [0u8; 192];
     let found = match values.next() {
         None => basic_user(first, &mut buf),
@@ -365,7 +391,10 @@ fn user<S: Sink>(rec: &Record<'_>, slot: u32, o: &mut S) -> Value {
 
 /// `timedelta.seconds` (whole days dropped, as Python does) and the microseconds.
 fn secs_micros(rec: &Record<'_>) -> (u64, u64) {
-    (rec.duration.as_secs() % 86_400, u64::from(rec.duration.subsec_micros()))
+    (
+        rec.duration.as_secs() % 86_400,
+        u64::from(rec.duration.subsec_micros()),
+    )
 }
 
 fn emit<S: Sink>(f: &Field, rec: &Record<'_>, cx: &Context<'_>, json: bool, o: &mut S) -> Value {
@@ -393,12 +422,16 @@ fn emit<S: Sink>(f: &Field, rec: &Record<'_>, cx: &Context<'_>, json: bool, o: &
             o.put_trusted(rec.version.map_or(&b"-"[..], version_str));
             Value::Str
         }
-        Atom::Method | Atom::Environ(EnvKey::RequestMethod) => str_or_missing(rec.method.map(str::as_bytes), o),
+        Atom::Method | Atom::Environ(EnvKey::RequestMethod) => {
+            str_or_missing(rec.method.map(str::as_bytes), o)
+        }
         Atom::PathInfo | Atom::Environ(EnvKey::PathInfo) => path_info(rec, o),
         Atom::Query | Atom::Environ(EnvKey::QueryString) => {
             str_or_missing(rec.target.map(|t| split_target(t).1.as_bytes()), o)
         }
-        Atom::Protocol | Atom::Environ(EnvKey::ServerProtocol) => str_or_missing(rec.version.map(version_str), o),
+        Atom::Protocol | Atom::Environ(EnvKey::ServerProtocol) => {
+            str_or_missing(rec.version.map(version_str), o)
+        }
         Atom::Status => {
             put_status(rec.status, o);
             Value::Str
@@ -468,11 +501,21 @@ fn emit_env<S: Sink>(key: &EnvKey, slot: u32, rec: &Record<'_>, o: &mut S) -> Va
         EnvKey::ServerPort => s(rec.server_port, o),
         EnvKey::ServerSoftware => s(SERVER_SOFTWARE, o),
         // Gunicorn assigns these per header line, so the last one wins.
-        EnvKey::ContentType => str_or_missing(last(rec.request_headers, &http::header::CONTENT_TYPE, slot), o),
-        EnvKey::ContentLength => str_or_missing(last(rec.request_headers, &http::header::CONTENT_LENGTH, slot), o),
+        EnvKey::ContentType => str_or_missing(
+            last(rec.request_headers, &http::header::CONTENT_TYPE, slot),
+            o,
+        ),
+        EnvKey::ContentLength => str_or_missing(
+            last(rec.request_headers, &http::header::CONTENT_LENGTH, slot),
+            o,
+        ),
         EnvKey::Http(name) => joined(rec.request_headers, name, slot, o),
         // Handled in `emit` together with their letter atoms.
-        EnvKey::RemoteAddr | EnvKey::QueryString | EnvKey::PathInfo | EnvKey::RequestMethod | EnvKey::ServerProtocol => {
+        EnvKey::RemoteAddr
+        | EnvKey::QueryString
+        | EnvKey::PathInfo
+        | EnvKey::RequestMethod
+        | EnvKey::ServerProtocol => {
             unreachable!("routed by emit")
         }
     }
@@ -496,7 +539,10 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
     let start = out.len();
     if mode == Mode::Json || spec.conv == Conv::Json {
         // Numbers in Gunicorn's text (s, b, L) are JSON numbers here.
-        if matches!(f.atom, Atom::Status | Atom::BodyBytesClf | Atom::SecondsDecimal) {
+        if matches!(
+            f.atom,
+            Atom::Status | Atom::BodyBytesClf | Atom::SecondsDecimal
+        ) {
             match emit(f, rec, cx, true, &mut Raw(out)) {
                 Value::Str => {}
                 Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
@@ -549,7 +595,14 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
             _ => {
                 out.truncate(start);
                 out.push(b'-');
-                truncate_and_pad(out, start, Spec { precision: None, ..spec });
+                truncate_and_pad(
+                    out,
+                    start,
+                    Spec {
+                        precision: None,
+                        ..spec
+                    },
+                );
             }
         },
     }
@@ -558,19 +611,32 @@ fn render_field(f: &Field, mode: Mode, rec: &Record<'_>, cx: &Context<'_>, out: 
 /// Python's `repr()` of the value after Gunicorn's `"` → `\"`.
 fn repr(raw: &[u8], out: &mut Vec<u8>) {
     let has_dq = raw.contains(&b'"');
-    let quote = if raw.contains(&b'\'') && !has_dq { b'"' } else { b'\'' };
+    let quote = if raw.contains(&b'\'') && !has_dq {
+        b'"'
+    } else {
+        b'\''
+    };
     out.push(quote);
     for &b in raw {
         match b {
             // SafeAtoms made it `\"`; repr then doubles that backslash.
-            b'"' => out.extend_from_slice(if quote == b'"' { b"\\\\\\\"" } else { b"\\\\\"" }),
+            b'"' => out.extend_from_slice(if quote == b'"' {
+                b"\\\\\\\""
+            } else {
+                b"\\\\\""
+            }),
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
             _ if b == quote => out.extend_from_slice(&[b'\\', b]),
             0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(&[b'\\', b'x', HEX_LOWER[usize::from(b >> 4)], HEX_LOWER[usize::from(b & 15)]]),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX_LOWER[usize::from(b >> 4)],
+                HEX_LOWER[usize::from(b & 15)],
+            ]),
         }
     }
     out.push(quote);
@@ -647,8 +713,14 @@ fn number(n: u64, spec: Spec, out: &mut Vec<u8>) {
             let p = spec.precision.unwrap_or(6).max(1);
             // The exponent after rounding to p significant digits decides the style.
             let _ = write!(out, "{:.*e}", p - 1, n as f64);
-            let e_at = out[digits_at..].iter().position(|&b| b == b'e').map_or(out.len(), |i| digits_at + i);
-            let x: i64 = std::str::from_utf8(&out[e_at + 1..]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let e_at = out[digits_at..]
+                .iter()
+                .position(|&b| b == b'e')
+                .map_or(out.len(), |i| digits_at + i);
+            let x: i64 = std::str::from_utf8(&out[e_at + 1..])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             out.truncate(digits_at);
             if -4 <= x && x < p as i64 {
                 let _ = write!(out, "{:.*}", (p as i64 - 1 - x) as usize, n as f64);
@@ -657,7 +729,10 @@ fn number(n: u64, spec: Spec, out: &mut Vec<u8>) {
             }
             if spec.alt {
                 // `#` keeps trailing zeros and always shows the point.
-                let e = out[digits_at..].iter().position(|&b| b == b'e' || b == b'E').map(|i| digits_at + i);
+                let e = out[digits_at..]
+                    .iter()
+                    .position(|&b| b == b'e' || b == b'E')
+                    .map(|i| digits_at + i);
                 if !out[digits_at..].contains(&b'.') {
                     let at = e.unwrap_or(out.len());
                     out.insert(at, b'.');
@@ -705,8 +780,14 @@ fn push_radix(mut n: u64, radix: u64, upper: bool, out: &mut Vec<u8>) {
 fn exp(v: f64, p: usize, alt: bool, upper: bool, out: &mut Vec<u8>) {
     let at = out.len();
     let _ = write!(out, "{:.*e}", p, v);
-    let e_at = out[at..].iter().position(|&b| b == b'e').map_or(out.len(), |i| at + i);
-    let x: i64 = std::str::from_utf8(&out[e_at + 1..]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let e_at = out[at..]
+        .iter()
+        .position(|&b| b == b'e')
+        .map_or(out.len(), |i| at + i);
+    let x: i64 = std::str::from_utf8(&out[e_at + 1..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     out.truncate(e_at);
     if alt && p == 0 {
         out.push(b'.');
@@ -722,8 +803,13 @@ fn exp(v: f64, p: usize, alt: bool, upper: bool, out: &mut Vec<u8>) {
 
 /// `%g` without `#`: drop trailing zeros of the fraction, and the point if nothing is left.
 fn strip_zeros(out: &mut Vec<u8>, at: usize) {
-    let Some(dot) = out[at..].iter().position(|&b| b == b'.').map(|i| at + i) else { return };
-    let frac_end = out[dot..].iter().position(|&b| b == b'e' || b == b'E').map_or(out.len(), |i| dot + i);
+    let Some(dot) = out[at..].iter().position(|&b| b == b'.').map(|i| at + i) else {
+        return;
+    };
+    let frac_end = out[dot..]
+        .iter()
+        .position(|&b| b == b'e' || b == b'E')
+        .map_or(out.len(), |i| dot + i);
     let mut keep = frac_end;
     while keep > dot + 1 && out[keep - 1] == b'0' {
         keep -= 1;
@@ -764,19 +850,30 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_bytes(v.as_bytes()).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+            );
         }
         h
     }
 
-    const CX: Context<'static> = Context { clf_time: "[24/Nov/2026:21:15:52 +0000]", iso_time: "2026-11-24T21:15:52+00:00", pid: 4242 };
+    const CX: Context<'static> = Context {
+        clf_time: "[24/Nov/2026:21:15:52 +0000]",
+        iso_time: "2026-11-24T21:15:52+00:00",
+        pid: 4242,
+    };
 
     /// Renders from whole header maps, and checks that the server's path (capturing only
     /// what the format needs, looked up by slot) renders the same line.
     fn render(fmt: &str, rec: &Record<'_>) -> String {
         let f = Format::compile(fmt).unwrap_or_else(|e| panic!("{e}"));
         let line = f.render_to_string(rec, &CX);
-        assert_eq!(render_captured(&f, rec, &CX), line, "captured headers, {fmt}");
+        assert_eq!(
+            render_captured(&f, rec, &CX),
+            line,
+            "captured headers, {fmt}"
+        );
         line
     }
 
@@ -804,8 +901,16 @@ mod tests {
             for pos in 0..8 {
                 let mut w = [b'a'; 8];
                 w[pos] = b;
-                assert_eq!(word_needs_escape(u64::from_le_bytes(w)), dirty, "byte {b:#x} at {pos}");
-                assert_eq!(word_needs_json_escape(u64::from_le_bytes(w)), dirty || b == b'\\', "json {b:#x} at {pos}");
+                assert_eq!(
+                    word_needs_escape(u64::from_le_bytes(w)),
+                    dirty,
+                    "byte {b:#x} at {pos}"
+                );
+                assert_eq!(
+                    word_needs_json_escape(u64::from_le_bytes(w)),
+                    dirty || b == b'\\',
+                    "json {b:#x} at {pos}"
+                );
             }
         }
         // Long values with the dirty byte past the first words still get escaped.
@@ -839,7 +944,14 @@ mod tests {
             o
         };
         for len in 0..=25 {
-            for dirty in [None, Some(b'"'), Some(b'\n'), Some(0x7f), Some(0xe9), Some(b'\\')] {
+            for dirty in [
+                None,
+                Some(b'"'),
+                Some(b'\n'),
+                Some(0x7f),
+                Some(0xe9),
+                Some(b'\\'),
+            ] {
                 for pos in 0..len.max(1) {
                     let mut v = vec![b'a'; len];
                     if let (Some(d), true) = (dirty, pos < len) {
@@ -890,7 +1002,10 @@ mod tests {
         let (req, resp) = (HeaderMap::new(), HeaderMap::new());
         let mut r = base(&req, &resp);
         r.duration = Duration::new(2, 345_678_999);
-        assert_eq!(render("%(T)s %(M)s %(D)s %(L)s", &r), "2 2345 2345678 2.345678");
+        assert_eq!(
+            render("%(T)s %(M)s %(D)s %(L)s", &r),
+            "2 2345 2345678 2.345678"
+        );
         r.duration = Duration::from_secs(86_400 + 3);
         assert_eq!(render("%(T)s %(D)s", &r), "3 3000000"); // days dropped, as in Python
     }
@@ -906,11 +1021,23 @@ mod tests {
             ("%(m).2s", "GE"),
             ("%(T)05d", "00000"),
             ("%(D)x %(D)#X %(D)o %(D)#o", "1fd 0X1FD 775 0o775"),
-            ("%(D)+d|%(D) d|%(D).5d|%(D)10.5d|%(D)-08d|", "+509| 509|00509|     00509|509     |"),
+            (
+                "%(D)+d|%(D) d|%(D).5d|%(D)10.5d|%(D)-08d|",
+                "+509| 509|00509|     00509|509     |",
+            ),
             ("%(D)#08x", "0x0001fd"),
-            ("%(D)f %(D)e %(D)g %(D).2e %(D)#g %(D)5.1g", "509.000000 5.090000e+02 509 5.09e+02 509.000 5e+02"),
-            ("%(D)010.3f %(D)+e %(D)E %(D)#.0f %(D).0e %(D)#.0e", "000509.000 +5.090000e+02 5.090000E+02 509. 5e+02 5.e+02"),
-            ("%(s)r %(D)r %(zz)r %(s)a %(D).2r %(s)6r|", "'200' 509 '-' '200' 50  '200'|"),
+            (
+                "%(D)f %(D)e %(D)g %(D).2e %(D)#g %(D)5.1g",
+                "509.000000 5.090000e+02 509 5.09e+02 509.000 5e+02",
+            ),
+            (
+                "%(D)010.3f %(D)+e %(D)E %(D)#.0f %(D).0e %(D)#.0e",
+                "000509.000 +5.090000e+02 5.090000E+02 509. 5e+02 5.e+02",
+            ),
+            (
+                "%(s)r %(D)r %(zz)r %(s)a %(D).2r %(s)6r|",
+                "'200' 509 '-' '200' 50  '200'|",
+            ),
             ("%(T)g %(T)e %(T)#x", "0 0.000000e+00 0x0"),
         ];
         for (fmt, want) in cases {
@@ -918,7 +1045,10 @@ mod tests {
         }
         let mut big = base(&req, &resp);
         big.body_bytes = Some(1_234_567);
-        assert_eq!(render("%(B)g %(B).3g %(B)G", &big), "1.23457e+06 1.23e+06 1.23457E+06");
+        assert_eq!(
+            render("%(B)g %(B).3g %(B)G", &big),
+            "1.23457e+06 1.23e+06 1.23457E+06"
+        );
         big.body_bytes = Some(10_000_000);
         assert_eq!(render("%(B)G %(B)#.0g", &big), "1E+07 1.e+07");
     }
@@ -943,7 +1073,10 @@ mod tests {
         let mut r = base(&req, &resp);
         r.target = Some("/a%0Ab%0d%22%E9%1b%7F?q=%0A");
         let line = render(r#"%(U)s|%(q)s|%(a)s|%({x-tab}i)s|"%(r)s""#, &r);
-        assert_eq!(line, r#"/a\x0Ab\x0D\"\xE9\x1B\x7F|q=%0A|caf\xC3\xA9 [31m|a\x09b|"GET /a%0Ab%0d%22%E9%1b%7F?q=%0A HTTP/1.1""#);
+        assert_eq!(
+            line,
+            r#"/a\x0Ab\x0D\"\xE9\x1B\x7F|q=%0A|caf\xC3\xA9 [31m|a\x09b|"GET /a%0Ab%0d%22%E9%1b%7F?q=%0A HTTP/1.1""#
+        );
         assert!(!line.contains('\n'));
         assert_eq!(render("%(U)r", &r), r#"'/a\nb\r\\"\xe9\x1b\x7f'"#);
     }
@@ -954,7 +1087,10 @@ mod tests {
         let mut r = base(&req, &resp);
         r.peer = None;
         r.target = Some("/plain");
-        assert_eq!(render("[%(h)s] [%(q)s] [%({remote_port}e)s] [%(u)s] [%(f)s]", &r), "[] [] [-] [-] [-]");
+        assert_eq!(
+            render("[%(h)s] [%(q)s] [%({remote_port}e)s] [%(u)s] [%(f)s]", &r),
+            "[] [] [-] [-] [-]"
+        );
         r.body_bytes = Some(0);
         assert_eq!(render("%(b)s %(B)s", &r), "0 0");
         r.body_bytes = None;
@@ -963,11 +1099,19 @@ mod tests {
 
     #[test]
     fn header_lookups_last_wins_environ_joins() {
-        let req = headers(&[("x-forwarded-for", "1.1.1.1"), ("X-Forwarded-For", "2.2.2.2"), ("content-type", "a"), ("content-type", "b")]);
+        let req = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("X-Forwarded-For", "2.2.2.2"),
+            ("content-type", "a"),
+            ("content-type", "b"),
+        ]);
         let resp = headers(&[("set-cookie", "a=1"), ("set-cookie", "b=2")]);
         let r = base(&req, &resp);
         assert_eq!(
-            render("%({X-FORWARDED-FOR}i)s %({http_x_forwarded_for}e)s %({set-cookie}o)s %({content_type}e)s", &r),
+            render(
+                "%({X-FORWARDED-FOR}i)s %({http_x_forwarded_for}e)s %({set-cookie}o)s %({content_type}e)s",
+                &r
+            ),
             "2.2.2.2 1.1.1.1,2.2.2.2 b=2 b"
         );
     }
@@ -988,16 +1132,27 @@ mod tests {
 
     #[test]
     fn rejected_request_line() {
-        let rec = Record { peer: Some("10.0.0.1:5".parse().unwrap()), status: 408, body_bytes: Some(0), ..Record::default() };
+        let rec = Record {
+            peer: Some("10.0.0.1:5".parse().unwrap()),
+            status: 408,
+            body_bytes: Some(0),
+            ..Record::default()
+        };
         assert_eq!(
-            render(&format!("{} %(U)s %(q)s %(m)s %(D)s", Format::GUNICORN_DEFAULT), &rec),
+            render(
+                &format!("{} %(U)s %(q)s %(m)s %(D)s", Format::GUNICORN_DEFAULT),
+                &rec
+            ),
             r#"10.0.0.1 - - [24/Nov/2026:21:15:52 +0000] "- - -" 408 0 "-" "-" - - - 0"#
         );
     }
 
     #[test]
     fn json_mode() {
-        let req = headers(&[("user-agent", "a\"b\\c\t\u{e9}"), ("x-forwarded-for", "1.2.3.4")]);
+        let req = headers(&[
+            ("user-agent", "a\"b\\c\t\u{e9}"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ]);
         let resp = HeaderMap::new();
         let mut r = base(&req, &resp);
         r.target = Some("/x%0A%01?q");

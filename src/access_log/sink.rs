@@ -131,14 +131,20 @@ impl AccessLog {
     pub fn open(target: &str, format: Format) -> io::Result<AccessLog> {
         let (file, path, is_stdout) = if target == "-" {
             // A dup of fd 1, written without Rust's line-buffered `Stdout` in between.
-            (File::from(io::stdout().as_fd().try_clone_to_owned()?), None, true)
+            (
+                File::from(io::stdout().as_fd().try_clone_to_owned()?),
+                None,
+                true,
+            )
         } else {
             (open_append(target)?, Some(PathBuf::from(target)), false)
         };
         let name = target.to_owned();
         let shared = Arc::new(Shared {
             on_error: Mutex::new(Box::new(|name, err| {
-                eprintln!("runicorn: access log {name}: write failed ({err}); dropping lines until it recovers");
+                eprintln!(
+                    "runicorn: access log {name}: write failed ({err}); dropping lines until it recovers"
+                );
             })),
             name,
             path,
@@ -149,7 +155,12 @@ impl AccessLog {
                 pid: 0,
                 writer: None,
             }),
-            out: Mutex::new(Output { file, is_stdout, failing_until: None, reported: false }),
+            out: Mutex::new(Output {
+                file,
+                is_stdout,
+                failing_until: None,
+                reported: false,
+            }),
             lines: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
@@ -195,7 +206,11 @@ impl AccessLog {
             .ok();
         // Without a thread (spawn failed) the channel has no reader: batches are written
         // synchronously instead, see `ship`.
-        st.writer = Some(Writer { tx, recycled, thread });
+        st.writer = Some(Writer {
+            tx,
+            recycled,
+            thread,
+        });
     }
 
     /// Renders one line for `rec` and buffers it. Never blocks on I/O and never fails.
@@ -206,7 +221,11 @@ impl AccessLog {
             self.start_locked(st);
         }
         let needs_time = self.format.needs().time;
-        let stamp = if needs_time { Some(st.clock.now()) } else { None };
+        let stamp = if needs_time {
+            Some(st.clock.now())
+        } else {
+            None
+        };
         let cx = Context {
             clf_time: stamp.map_or("", |s| s.clf.as_str()),
             iso_time: stamp.map_or("", |s| s.iso.as_str()),
@@ -249,7 +268,9 @@ impl AccessLog {
     /// The path cannot be opened; the old file stays in use.
     pub fn reopen(&self) -> io::Result<()> {
         self.flush();
-        let Some(path) = &self.shared.path else { return Ok(()) };
+        let Some(path) = &self.shared.path else {
+            return Ok(());
+        };
         let file = open_append(path).inspect_err(|_| {
             self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
         })?;
@@ -282,7 +303,10 @@ impl Drop for AccessLog {
 
 impl std::fmt::Debug for AccessLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessLog").field("target", &self.shared.name).field("format", &self.format.to_string()).finish()
+        f.debug_struct("AccessLog")
+            .field("target", &self.shared.name)
+            .field("format", &self.format.to_string())
+            .finish()
     }
 }
 
@@ -307,7 +331,9 @@ impl Shared {
         match &st.writer {
             Some(w) if w.thread.is_some() => match w.tx.try_send(Msg::Batch(batch)) {
                 Ok(()) => {}
-                Err(TrySendError::Full(Msg::Batch(b)) | TrySendError::Disconnected(Msg::Batch(b))) => {
+                Err(
+                    TrySendError::Full(Msg::Batch(b)) | TrySendError::Disconnected(Msg::Batch(b)),
+                ) => {
                     self.dropped.fetch_add(b.lines, Ordering::Relaxed);
                 }
                 Err(_) => {}
@@ -327,7 +353,11 @@ impl Shared {
             self.dropped.fetch_add(batch.lines, Ordering::Relaxed);
             return Ok(());
         }
-        let res = if out.is_stdout { write_chunked(&mut out.file, &batch.bytes) } else { out.file.write_all(&batch.bytes) };
+        let res = if out.is_stdout {
+            write_chunked(&mut out.file, &batch.bytes)
+        } else {
+            out.file.write_all(&batch.bytes)
+        };
         match res {
             Ok(()) => {
                 out.failing_until = None;
@@ -357,7 +387,10 @@ fn write_chunked(w: &mut impl Write, mut bytes: &[u8]) -> io::Result<()> {
         } else {
             match bytes[..PIPE_CHUNK].iter().rposition(|&b| b == b'\n') {
                 Some(i) => i + 1,
-                None => bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1),
+                None => bytes
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |i| i + 1),
             }
         };
         w.write_all(&bytes[..cut])?;
@@ -370,7 +403,9 @@ fn writer_loop(shared: &Weak<Shared>, rx: &Receiver<Msg>, recycle: &Sender<Vec<u
     let mut next_tick = Instant::now() + FLUSH_INTERVAL;
     loop {
         let msg = rx.recv_timeout(next_tick.saturating_duration_since(Instant::now()));
-        let Some(shared) = shared.upgrade() else { return };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
         match msg {
             Ok(Msg::Batch(mut b)) => {
                 let _ = shared.write_batch(&b);
@@ -390,8 +425,15 @@ fn writer_loop(shared: &Weak<Shared>, rx: &Receiver<Msg>, recycle: &Sender<Vec<u
                         None
                     } else {
                         let lines = std::mem::take(&mut st.buf_lines);
-                        let fresh = st.writer.as_ref().and_then(|w| w.recycled.try_recv().ok()).unwrap_or_default();
-                        Some(Batch { bytes: std::mem::replace(&mut st.buf, fresh), lines })
+                        let fresh = st
+                            .writer
+                            .as_ref()
+                            .and_then(|w| w.recycled.try_recv().ok())
+                            .unwrap_or_default();
+                        Some(Batch {
+                            bytes: std::mem::replace(&mut st.buf, fresh),
+                            lines,
+                        })
                     }
                 };
                 if let Some(mut b) = batch {
@@ -432,25 +474,43 @@ mod tests {
     fn lines_reach_the_file_on_flush() {
         let path = tmp("flush");
         let _ = std::fs::remove_file(&path);
-        let log = AccessLog::open(path.to_str().unwrap(), Format::compile("%(s)s %(p)s").unwrap()).unwrap();
+        let log = AccessLog::open(
+            path.to_str().unwrap(),
+            Format::compile("%(s)s %(p)s").unwrap(),
+        )
+        .unwrap();
         for s in [200, 404] {
             log.log(&rec(s));
         }
         log.flush();
         let pid = std::process::id();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("200 <{pid}>\n404 <{pid}>\n"));
-        assert_eq!(log.stats(), Stats { lines: 2, dropped: 0, write_errors: 0 });
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("200 <{pid}>\n404 <{pid}>\n")
+        );
+        assert_eq!(
+            log.stats(),
+            Stats {
+                lines: 2,
+                dropped: 0,
+                write_errors: 0
+            }
+        );
     }
 
     #[test]
     fn quiet_logs_are_flushed_within_a_second() {
         let path = tmp("tick");
         let _ = std::fs::remove_file(&path);
-        let log = AccessLog::open(path.to_str().unwrap(), Format::compile("%(s)s").unwrap()).unwrap();
+        let log =
+            AccessLog::open(path.to_str().unwrap(), Format::compile("%(s)s").unwrap()).unwrap();
         log.log(&rec(201));
         let deadline = Instant::now() + Duration::from_secs(3);
         while std::fs::read_to_string(&path).unwrap() != "201\n" {
-            assert!(Instant::now() < deadline, "not flushed by the writer thread");
+            assert!(
+                Instant::now() < deadline,
+                "not flushed by the writer thread"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -460,7 +520,8 @@ mod tests {
         let path = tmp("rotate");
         let rotated = path.with_extension("log.1");
         let _ = std::fs::remove_file(&path);
-        let log = AccessLog::open(path.to_str().unwrap(), Format::compile("%(s)s").unwrap()).unwrap();
+        let log =
+            AccessLog::open(path.to_str().unwrap(), Format::compile("%(s)s").unwrap()).unwrap();
         log.log(&rec(200));
         std::fs::rename(&path, &rotated).unwrap();
         log.log(&rec(201)); // after the rename, before USR1: belongs to the old file
@@ -486,7 +547,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let kept = text.lines().count() as u64;
         assert!(text.ends_with('\n'));
-        assert!(text.lines().all(|l| l.starts_with("127.0.0.1 - - [") && l.ends_with("\"-\" \"-\"")));
+        assert!(
+            text.lines()
+                .all(|l| l.starts_with("127.0.0.1 - - [") && l.ends_with("\"-\" \"-\""))
+        );
         // Nothing is lost unless the queue overflowed, and then it is counted.
         assert_eq!(kept + stats.dropped, n);
     }
@@ -494,7 +558,9 @@ mod tests {
     #[test]
     fn write_failures_are_counted_and_reported_once() {
         // /dev/full fails every write with ENOSPC.
-        let Ok(log) = AccessLog::open("/dev/full", Format::compile("%(s)s").unwrap()) else { return };
+        let Ok(log) = AccessLog::open("/dev/full", Format::compile("%(s)s").unwrap()) else {
+            return;
+        };
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
         let log = log.with_error_handler(Box::new(move |_, _| {
@@ -530,6 +596,10 @@ mod tests {
         let mut w = Rec(Vec::new(), Vec::new());
         write_chunked(&mut w, &data).unwrap();
         assert_eq!(w.1, data);
-        assert!(w.0.iter().all(|&n| n <= PIPE_CHUNK && n % 100 == 0), "{:?}", w.0);
+        assert!(
+            w.0.iter().all(|&n| n <= PIPE_CHUNK && n % 100 == 0),
+            "{:?}",
+            w.0
+        );
     }
 }

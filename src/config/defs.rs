@@ -1907,7 +1907,9 @@ pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
     section: Section::Http2,
     parse: Parse::One(|t| value::one_of(t, &["off", "prior-knowledge", "upgrade", "both"])),
     field: |s| &mut s.http2_cleartext,
-    support: Unsupported("not implemented yet: HTTP/2 is served over TLS (ALPN h2) only; h2c is planned"),
+    support: Unsupported(
+        "not implemented yet: HTTP/2 is served over TLS (ALPN h2) only; h2c is planned",
+    ),
     help: "Accept HTTP/2 without TLS: off, prior-knowledge, upgrade or both.",
 };
 pub(crate) static HTTP2_MAX_CONCURRENT_STREAMS: Spec<u32> = Spec {

@@ -458,7 +458,11 @@ pub fn check_config_text(text: &str) -> Result<(), Vec<String>> {
             errors.extend(e.into_iter().map(ConfigError::Setting));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors.iter().map(|e| e.to_string()).collect()) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.iter().map(|e| e.to_string()).collect())
+    }
 }
 
 /// The resolved settings as `key = value` lines, like Gunicorn's `--print-config`: one
@@ -997,9 +1001,9 @@ mod tests {
              PasteDeploy apps are Python-only and runicorn does not load them; ignored"
         );
         assert!(
-            l.warnings
-                .iter()
-                .any(|w| w.starts_with("setting `statsd_host`") && w.contains("not implemented yet"))
+            l.warnings.iter().any(
+                |w| w.starts_with("setting `statsd_host`") && w.contains("not implemented yet")
+            )
         );
         assert!(l.warnings.iter().any(|w| w.contains("`worker_tmp_dir`")
             && w.contains("is not needed")
@@ -1131,4 +1135,3 @@ mod tests {
         std::fs::write(&path, readme_with_table(&readme).expect("settings markers")).unwrap();
     }
 }
-

@@ -280,7 +280,13 @@ pub fn strings(items: &[String]) -> Result<Vec<String>, (String, String)> {
 pub fn path_prefixes(items: &[String]) -> Result<Vec<String>, (String, String)> {
     items
         .iter()
-        .map(|s| if s.starts_with('/') { Ok(s.clone()) } else { Err((s.clone(), "must start with `/`".to_string())) })
+        .map(|s| {
+            if s.starts_with('/') {
+                Ok(s.clone())
+            } else {
+                Err((s.clone(), "must start with `/`".to_string()))
+            }
+        })
         .collect()
 }
 
@@ -290,8 +296,13 @@ pub fn prefix_values(items: &[String]) -> Result<Vec<(String, String)>, (String,
     items
         .iter()
         .map(|s| match s.split_once('=') {
-            Some((k, v)) if k.starts_with('/') && !v.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err((s.clone(), "must be URL_PREFIX=VALUE, the prefix starting with `/`".to_string())),
+            Some((k, v)) if k.starts_with('/') && !v.is_empty() => {
+                Ok((k.to_string(), v.to_string()))
+            }
+            _ => Err((
+                s.clone(),
+                "must be URL_PREFIX=VALUE, the prefix starting with `/`".to_string(),
+            )),
         })
         .collect()
 }

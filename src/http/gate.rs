@@ -432,7 +432,12 @@ struct Accepted {
 
 /// Last checks on a complete head (`pending` starts with it); on success its
 /// bytes, rewritten for hyper, are appended to `out`.
-fn accept(head: &Head<'_>, pending: &[u8], limit: u64, out: &mut Vec<u8>) -> Result<Accepted, Reject> {
+fn accept(
+    head: &Head<'_>,
+    pending: &[u8],
+    limit: u64,
+    out: &mut Vec<u8>,
+) -> Result<Accepted, Reject> {
     hyper_target_check(head, pending)?;
     if let Framing::Length(n) = head.framing
         && limit > 0

@@ -114,33 +114,47 @@ fn env_fds(env: &dyn Env) -> Option<Vec<i32>> {
     if let Some(v) = env.var("GUNICORN_FD") {
         return Some(v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
     }
-    let pid_ok = env.var("LISTEN_PID").and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    let n: i32 = env.var("LISTEN_FDS").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let pid_ok =
+        env.var("LISTEN_PID").and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let n: i32 = env
+        .var("LISTEN_FDS")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     (pid_ok && n > 0).then(|| (3..3 + n).collect())
 }
 
 impl Arbiter {
     fn start(loaded: Loaded, args: Vec<OsString>, runner: Runner) -> Result<Arbiter, Halt> {
         let settings = loaded.settings;
-        let fail = |reason: String| Halt { code: 1, reason: Some(reason) };
+        let fail = |reason: String| Halt {
+            code: 1,
+            reason: Some(reason),
+        };
         let env = ProcessEnv;
         let parent_master = env.var("GUNICORN_PID").and_then(|p| p.parse().ok());
         tracing::info!("Starting runicorn {}", env!("CARGO_PKG_VERSION"));
 
-        let signals = SignalQueue::install().map_err(|e| fail(format!("cannot install signal handlers: {e}")))?;
-        let table = Table::new().map_err(|e| fail(format!("cannot map the heartbeat table: {e}")))?;
+        let signals = SignalQueue::install()
+            .map_err(|e| fail(format!("cannot install signal handlers: {e}")))?;
+        let table =
+            Table::new().map_err(|e| fail(format!("cannot map the heartbeat table: {e}")))?;
 
         let (listeners, inherited) = match env_fds(&env) {
             Some(fds) => {
                 let mut ls = Vec::new();
                 for fd in fds {
-                    ls.push(Listener::from_inherited(fd).map_err(|e| fail(format!("cannot use inherited socket {fd}: {e}")))?);
+                    ls.push(
+                        Listener::from_inherited(fd)
+                            .map_err(|e| fail(format!("cannot use inherited socket {fd}: {e}")))?,
+                    );
                 }
                 (ls, true)
             }
             None => {
                 let mut ls = Vec::new();
-                let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(settings.umask as _));
+                let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+                    settings.umask as _,
+                ));
                 for addr in &settings.bind {
                     match Listener::bind(addr, settings.backlog, settings.reuse_port) {
                         Ok(l) => ls.push(l),
@@ -160,7 +174,11 @@ impl Arbiter {
         let access_log = open_access_log(&settings).map_err(fail)?;
         let pidfile = match &settings.pidfile {
             Some(p) => {
-                let path = if parent_master.is_some() { suffixed(p, ".2") } else { p.clone() };
+                let path = if parent_master.is_some() {
+                    suffixed(p, ".2")
+                } else {
+                    p.clone()
+                };
                 Some(Pidfile::create(&path).map_err(|e| fail(e.to_string()))?)
             }
             None => None,
@@ -170,10 +188,18 @@ impl Arbiter {
         let shown = shown_listeners(&listeners, tls.is_some());
         tracing::info!("Listening at: {} ({pid})", shown);
         tracing::info!("Using worker: {}", worker_class(&settings));
-        worker::set_process_name(&settings, if parent_master.is_some() { "master.2" } else { "master" });
+        worker::set_process_name(
+            &settings,
+            if parent_master.is_some() {
+                "master.2"
+            } else {
+                "master"
+            },
+        );
         sd_notify(&env, "READY=1\nSTATUS=runicorn arbiter booted");
 
-        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default()));
+        let exe = std::env::current_exe()
+            .unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default()));
         Ok(Arbiter {
             args,
             exe,
@@ -280,12 +306,17 @@ impl Arbiter {
                 }
                 let new = loaded.settings;
                 if let Err(e) = crate::logging::init(&new.errorlog, new.loglevel) {
-                    tracing::error!("cannot open the error log {:?}: {e}; keeping the previous one", new.errorlog);
+                    tracing::error!(
+                        "cannot open the error log {:?}: {e}; keeping the previous one",
+                        new.errorlog
+                    );
                 }
                 if new.bind != self.settings.bind && !self.inherited {
                     self.rebind(&new);
                 }
-                if new.accesslog != self.settings.accesslog || new.access_log_format != self.settings.access_log_format {
+                if new.accesslog != self.settings.accesslog
+                    || new.access_log_format != self.settings.access_log_format
+                {
                     match open_access_log(&new) {
                         Ok(log) => self.access_log = log,
                         Err(e) => tracing::error!("{e}; keeping the previous access log"),
@@ -332,7 +363,11 @@ impl Arbiter {
         for old in std::mem::replace(&mut self.listeners, fresh) {
             old.close(true);
         }
-        tracing::info!("Listening at: {} ({})", shown_listeners(&self.listeners, self.tls.is_some()), std::process::id());
+        tracing::info!(
+            "Listening at: {} ({})",
+            shown_listeners(&self.listeners, self.tls.is_some()),
+            std::process::id()
+        );
     }
 
     fn signal_workers(&self, sig: Signal) {
@@ -352,9 +387,18 @@ impl Arbiter {
             tracing::warn!("USR2 signal ignored. Parent exists.");
             return;
         }
-        let fds: Vec<String> = self.listeners.iter().map(|l| l.raw_fd().to_string()).collect();
+        let fds: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|l| l.raw_fd().to_string())
+            .collect();
         let mut env: Vec<CString> = std::env::vars_os()
-            .filter(|(k, _)| !matches!(k.to_str(), Some("GUNICORN_FD" | "GUNICORN_PID" | "LISTEN_FDS" | "LISTEN_PID")))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.to_str(),
+                    Some("GUNICORN_FD" | "GUNICORN_PID" | "LISTEN_FDS" | "LISTEN_PID")
+                )
+            })
             .filter_map(|(k, v)| {
                 let mut kv = k.as_bytes().to_vec();
                 kv.push(b'=');
@@ -364,9 +408,16 @@ impl Arbiter {
             .collect();
         env.extend(CString::new(format!("GUNICORN_FD={}", fds.join(","))).ok());
         env.extend(CString::new(format!("GUNICORN_PID={}", std::process::id())).ok());
-        let argv: Vec<CString> = self.args.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+        let argv: Vec<CString> = self
+            .args
+            .iter()
+            .filter_map(|a| CString::new(a.as_bytes()).ok())
+            .collect();
         let Ok(exe) = CString::new(self.exe.as_os_str().as_bytes()) else {
-            tracing::error!("cannot re-execute {}: path contains NUL", self.exe.display());
+            tracing::error!(
+                "cannot re-execute {}: path contains NUL",
+                self.exe.display()
+            );
             return;
         };
         match crate::sys::fork() {
@@ -389,7 +440,9 @@ impl Arbiter {
 
     /// A USR2 child becomes the master once its parent is gone.
     fn maybe_promote(&mut self) {
-        let Some(parent) = self.parent_master else { return };
+        let Some(parent) = self.parent_master else {
+            return;
+        };
         if nix::unistd::getppid().as_raw() == parent {
             return;
         }
@@ -421,21 +474,31 @@ impl Arbiter {
                 tracing::info!("New master (pid:{pid}) exited; this master keeps serving");
                 continue;
             }
-            let Some(w) = self.workers.remove(&pid.as_raw()) else { continue };
+            let Some(w) = self.workers.remove(&pid.as_raw()) else {
+                continue;
+            };
             self.table.release(w.nr);
             match (code, signal) {
                 (Some(WORKER_BOOT_ERROR), _) => {
-                    return Some(Halt { code: WORKER_BOOT_ERROR, reason: Some("Worker failed to boot.".into()) });
+                    return Some(Halt {
+                        code: WORKER_BOOT_ERROR,
+                        reason: Some("Worker failed to boot.".into()),
+                    });
                 }
                 (Some(APP_LOAD_ERROR), _) => {
-                    return Some(Halt { code: APP_LOAD_ERROR, reason: Some("App failed to load.".into()) });
+                    return Some(Halt {
+                        code: APP_LOAD_ERROR,
+                        reason: Some("App failed to load.".into()),
+                    });
                 }
                 (Some(0), _) => {}
                 (Some(c), _) => tracing::error!("Worker (pid:{pid}) exited with code {c}."),
                 (_, Some(Signal::SIGKILL)) => {
                     tracing::error!("Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?")
                 }
-                (_, Some(Signal::SIGTERM)) => tracing::info!("Worker (pid:{pid}) was sent SIGTERM!"),
+                (_, Some(Signal::SIGTERM)) => {
+                    tracing::info!("Worker (pid:{pid}) was sent SIGTERM!")
+                }
                 (_, Some(s)) => tracing::warn!("Worker (pid:{pid}) was sent {}!", s.as_str()),
                 _ => {}
             }
@@ -446,7 +509,11 @@ impl Arbiter {
     fn murder_workers(&mut self) {
         for (&pid, w) in self.workers.iter_mut() {
             let slot = self.table.slot(w.nr);
-            let limit = if slot.state() == state::BOOTING { self.settings.boot_timeout } else { self.settings.timeout };
+            let limit = if slot.state() == state::BOOTING {
+                self.settings.boot_timeout
+            } else {
+                self.settings.timeout
+            };
             if limit == 0 || slot.silence_ms() <= limit * 1000 {
                 continue;
             }
@@ -500,7 +567,10 @@ impl Arbiter {
                 .workers
                 .iter()
                 .filter(|(_, w)| !w.terminating)
-                .filter(|(_, w)| w.generation != self.generation || self.table.slot(w.nr).state() == state::RETIRE)
+                .filter(|(_, w)| {
+                    w.generation != self.generation
+                        || self.table.slot(w.nr).state() == state::RETIRE
+                })
                 .map(|(&pid, _)| pid)
                 .collect();
             for pid in retiring {
@@ -538,10 +608,19 @@ impl Arbiter {
         };
         match crate::sys::fork() {
             Ok(crate::sys::Forked::Parent(pid)) => {
-                self.table.slot(nr).pid.store(pid.as_raw() as u32, std::sync::atomic::Ordering::Relaxed);
+                self.table
+                    .slot(nr)
+                    .pid
+                    .store(pid.as_raw() as u32, std::sync::atomic::Ordering::Relaxed);
                 self.workers.insert(
                     pid.as_raw(),
-                    WorkerInfo { nr, age: self.worker_age, generation: self.generation, aborted_at: None, terminating: false },
+                    WorkerInfo {
+                        nr,
+                        age: self.worker_age,
+                        generation: self.generation,
+                        aborted_at: None,
+                        terminating: false,
+                    },
                 );
                 true
             }
@@ -556,8 +635,9 @@ impl Arbiter {
                     tls: self.tls.clone(),
                 };
                 // The child must never unwind back into the master's loop.
-                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.runner)(ctx)))
-                    .unwrap_or(crate::error::WORKER_PANIC);
+                let code =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.runner)(ctx)))
+                        .unwrap_or(crate::error::WORKER_PANIC);
                 std::process::exit(code);
             }
             Err(e) => {
@@ -579,7 +659,11 @@ impl Arbiter {
         for l in self.listeners.drain(..) {
             l.close(unlink);
         }
-        let sig = if graceful { Signal::SIGTERM } else { Signal::SIGQUIT };
+        let sig = if graceful {
+            Signal::SIGTERM
+        } else {
+            Signal::SIGQUIT
+        };
         self.signal_workers(sig);
         let deadline = Instant::now() + Duration::from_secs(self.settings.graceful_timeout);
         while !self.workers.is_empty() && Instant::now() < deadline {
@@ -595,7 +679,10 @@ impl Arbiter {
                 let _ = self.reap();
             }
         }
-        Halt { code: 0, reason: None }
+        Halt {
+            code: 0,
+            reason: None,
+        }
     }
 
     fn finish(mut self, halt: Halt) -> i32 {
@@ -616,10 +703,15 @@ impl Arbiter {
 
 /// Reads and validates the TLS files (fail fast at start; on HUP the caller keeps the old
 /// material on error).
-fn load_tls(s: &Settings, secret: crate::tls::ticketer::Secret) -> Result<Option<Arc<crate::tls::Material>>, String> {
+fn load_tls(
+    s: &Settings,
+    secret: crate::tls::ticketer::Secret,
+) -> Result<Option<Arc<crate::tls::Material>>, String> {
     let m = crate::tls::Material::load(s, secret)?;
     if m.is_none() && s.http_protocols.iter().any(|p| p == "h2") {
-        tracing::warn!("--http-protocols h2 needs TLS (h2c is not supported): serving HTTP/1.1 only");
+        tracing::warn!(
+            "--http-protocols h2 needs TLS (h2c is not supported): serving HTTP/1.1 only"
+        );
     }
     Ok(m.map(Arc::new))
 }
@@ -641,10 +733,14 @@ fn shown_listeners(listeners: &[Listener], tls: bool) -> String {
 
 /// Opens `--access-logfile` (no thread starts here: the master must stay single-threaded).
 fn open_access_log(s: &Settings) -> Result<Option<Arc<AccessLog>>, String> {
-    let Some(target) = &s.accesslog else { return Ok(None) };
+    let Some(target) = &s.accesslog else {
+        return Ok(None);
+    };
     let log = AccessLog::open(target, s.access_log_format.clone())
         .map_err(|e| format!("cannot open the access log {target:?}: {e}"))?
-        .with_error_handler(Box::new(|what: &str, e: &std::io::Error| tracing::error!("access log: {what}: {e}")));
+        .with_error_handler(Box::new(|what: &str, e: &std::io::Error| {
+            tracing::error!("access log: {what}: {e}")
+        }));
     Ok(Some(Arc::new(log)))
 }
 
@@ -656,7 +752,11 @@ fn suffixed(p: &std::path::Path, suffix: &str) -> PathBuf {
 
 /// Gunicorn's `Using worker:` name (`sync` with threads > 1 is `gthread`).
 fn worker_class(s: &Settings) -> &str {
-    if s.worker_class == "sync" && s.threads > 1 { "gthread" } else { &s.worker_class }
+    if s.worker_class == "sync" && s.threads > 1 {
+        "gthread"
+    } else {
+        &s.worker_class
+    }
 }
 
 /// The lines of a configuration error, for logs.
@@ -670,8 +770,12 @@ pub fn load_error_lines(e: &config::LoadError) -> Vec<String> {
 /// Tells systemd about state changes when `NOTIFY_SOCKET` is set (`@name` = abstract).
 fn sd_notify(env: &dyn Env, msg: &str) {
     use std::os::unix::net::{SocketAddr, UnixDatagram};
-    let Some(path) = env.var("NOTIFY_SOCKET") else { return };
-    let Ok(sock) = UnixDatagram::unbound() else { return };
+    let Some(path) = env.var("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
     let addr = match path.strip_prefix('@') {
         Some(name) => {
             use std::os::linux::net::SocketAddrExt;

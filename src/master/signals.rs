@@ -40,7 +40,11 @@ impl SignalQueue {
         crate::sys::install_master_handlers(&wr, HANDLED)?;
         // A full log file (RLIMIT_FSIZE) must fail writes, not kill the master.
         crate::sys::ignore_signals(&[Signal::SIGXFSZ]);
-        Ok(SignalQueue { rd: std::fs::File::from(rd), _wr: wr, queue: VecDeque::new() })
+        Ok(SignalQueue {
+            rd: std::fs::File::from(rd),
+            _wr: wr,
+            queue: VecDeque::new(),
+        })
     }
 
     /// Waits up to `timeout_ms` for signals, then returns the next queued one.

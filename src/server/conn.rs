@@ -93,7 +93,11 @@ impl EdgeConfig {
                 "dangerous" => HeaderMap::Dangerous,
                 _ => HeaderMap::Drop,
             },
-            forwarder_headers: s.forwarder_headers.iter().map(|h| h.to_ascii_uppercase()).collect(),
+            forwarder_headers: s
+                .forwarder_headers
+                .iter()
+                .map(|h| h.to_ascii_uppercase())
+                .collect(),
             peer_trusted: false,
         };
         let proxy_mode = match s.proxy_protocol.as_str() {
@@ -109,7 +113,13 @@ impl EdgeConfig {
             body_min_rate: s.body_min_rate,
             send_timeout: or_never(s.send_timeout),
             limit_request_body: s.limit_request_body,
-            gate: GateConfig { rules, proxy_mode, proxy_allowed: false, peer_ip: String::new(), limit_request_body: s.limit_request_body },
+            gate: GateConfig {
+                rules,
+                proxy_mode,
+                proxy_allowed: false,
+                peer_ip: String::new(),
+                limit_request_body: s.limit_request_body,
+            },
             proxy_allow: crate::server::trust::IpList::new(&s.proxy_allow_ips),
             forwarded_allow: crate::server::trust::IpList::new(&s.forwarded_allow_ips),
         }
@@ -162,9 +172,15 @@ impl ConnState {
 
     /// A response body ended (or was dropped).
     pub(super) fn response_done(&self) {
-        self.last_done_ms.store(self.born.elapsed().as_millis() as u64, Ordering::Release);
+        self.last_done_ms
+            .store(self.born.elapsed().as_millis() as u64, Ordering::Release);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        if let Some(w) = self.read_waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(w) = self
+            .read_waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             w.wake();
         }
     }
@@ -185,7 +201,12 @@ enum Phase {
     /// Waiting for (the rest of) a request head.
     Head,
     /// Passing a request body: started at, bytes so far, last progress.
-    Body { started: Instant, bytes: u64, last: Instant, limit_left: Option<u64> },
+    Body {
+        started: Instant,
+        bytes: u64,
+        last: Instant,
+        limit_left: Option<u64>,
+    },
 }
 
 /// The socket as hyper sees it.
@@ -277,7 +298,10 @@ impl<S> GateIo<S> {
     pub(super) fn log_refusal(&self, r: &Reject) {
         if let Some(log) = &self.access_log {
             let wire = r.to_wire();
-            let body_len = wire.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| wire.len() - i - 4);
+            let body_len = wire
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(0, |i| wire.len() - i - 4);
             let rec = crate::access_log::Record {
                 peer: self.state.proxied_peer().or(self.peer),
                 status: r.status,
@@ -301,7 +325,12 @@ impl<S> GateIo<S> {
     /// The deadline that applies now, and what kind it is.
     fn deadline(&self) -> Option<(Instant, Deadline)> {
         match self.phase {
-            Phase::Body { started, bytes, last, .. } => {
+            Phase::Body {
+                started,
+                bytes,
+                last,
+                ..
+            } => {
                 let gap = (last + self.cfg.body_timeout, Deadline::Body);
                 if self.cfg.body_min_rate == 0 {
                     return Some(gap);
@@ -317,7 +346,11 @@ impl<S> GateIo<S> {
                     // The app is answering; the client may legitimately be silent.
                     return None;
                 }
-                let since = if self.first { self.state.born } else { self.state.last_done() };
+                let since = if self.first {
+                    self.state.born
+                } else {
+                    self.state.last_done()
+                };
                 let header = (since + self.cfg.header_timeout, Deadline::Header);
                 if self.gate.buffered() == 0 && !self.first && !self.cfg.keepalive.is_zero() {
                     let idle = (since + self.cfg.keepalive, Deadline::Idle);
@@ -344,7 +377,11 @@ impl<S> GateIo<S> {
                     let _ = self.state.proxied.set(src);
                 }
                 Event::Proxy(_) => {}
-                Event::Head { framing, wants_upgrade, .. } => {
+                Event::Head {
+                    framing,
+                    wants_upgrade,
+                    ..
+                } => {
                     self.wrote_since_head = false;
                     self.first = false;
                     if wants_upgrade {
@@ -377,7 +414,10 @@ impl<S> GateIo<S> {
                         self.log_reject(&r);
                         self.body_reject = Some(r.clone());
                         self.eof = true;
-                        result = Err(io::Error::new(io::ErrorKind::InvalidData, r.message.clone()));
+                        result = Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            r.message.clone(),
+                        ));
                     } else {
                         self.reject(r);
                     }
@@ -408,7 +448,6 @@ enum Deadline {
     Rate,
 }
 
-
 impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
     /// Best effort, non-blocking: a small error response for a request whose body is being
     /// read, only when hyper has not written anything for it and has nothing unflushed
@@ -429,25 +468,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
         match kind {
             Deadline::Idle | Deadline::Header => {
                 self.stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("closing connection from {}: {:?} deadline passed", self.peer_ip, kind);
+                tracing::debug!(
+                    "closing connection from {}: {:?} deadline passed",
+                    self.peer_ip,
+                    kind
+                );
                 self.eof = true;
                 // A clean EOF: hyper closes an idle connection quietly.
                 Poll::Ready(Ok(()))
             }
             Deadline::Body | Deadline::Rate => {
                 self.stats.body_timeouts.fetch_add(1, Ordering::Relaxed);
-                let what = if kind == Deadline::Body { "stalled" } else { "too slow" };
-                tracing::debug!("closing connection from {}: request body {what}", self.peer_ip);
+                let what = if kind == Deadline::Body {
+                    "stalled"
+                } else {
+                    "too slow"
+                };
+                tracing::debug!(
+                    "closing connection from {}: request body {what}",
+                    self.peer_ip
+                );
                 self.try_answer(cx, &Reject::body_timeout(what));
                 self.eof = true;
-                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, format!("request body {what}"))))
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("request body {what}"),
+                )))
             }
         }
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for GateIo<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if !this.waiting
             && let Phase::Body { started, last, .. } = &mut this.phase
@@ -499,7 +556,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                         this.eof = true;
                         continue;
                     }
-                    if let Phase::Body { bytes, last, limit_left, .. } = &mut this.phase {
+                    if let Phase::Body {
+                        bytes,
+                        last,
+                        limit_left,
+                        ..
+                    } = &mut this.phase
+                    {
                         *bytes += n as u64;
                         *last = Instant::now();
                         if let Some(left) = limit_left {
@@ -513,7 +576,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                                 this.log_reject(&r);
                                 this.try_answer(cx, &r);
                                 this.eof = true;
-                                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, r.message)));
+                                return Poll::Ready(Err(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    r.message,
+                                )));
                             }
                             *left -= n as u64;
                         }
@@ -527,7 +593,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    *this.state.read_waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+                    *this
+                        .state
+                        .read_waker
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
                     let Some((at, kind)) = this.deadline() else {
                         this.read_deadline = None;
                         return Poll::Pending;
@@ -540,9 +610,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                     // update per request. Keep an earlier armed deadline instead: when it
                     // fires early, the check above finds time left and re-arms once.
                     loop {
-                        if this.read_deadline.is_none_or(|armed| at < armed || this.read_timer.is_elapsed()) {
+                        if this
+                            .read_deadline
+                            .is_none_or(|armed| at < armed || this.read_timer.is_elapsed())
+                        {
                             this.read_deadline = Some(at);
-                            this.read_timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                            this.read_timer
+                                .as_mut()
+                                .reset(tokio::time::Instant::from_std(at));
                         }
                         if this.read_timer.as_mut().poll(cx).is_pending() {
                             return Poll::Pending;
@@ -558,7 +633,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
-    fn write_progress<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>, wrote: bool) -> Poll<io::Result<T>> {
+    fn write_progress<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<io::Result<T>>,
+        wrote: bool,
+    ) -> Poll<io::Result<T>> {
         match r {
             Poll::Pending => {
                 let since = *self.write_stalled_since.get_or_insert_with(Instant::now);
@@ -566,7 +646,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                 if Instant::now() >= at {
                     return self.send_timed_out();
                 }
-                self.write_timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                self.write_timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(at));
                 if self.write_timer.as_mut().poll(cx).is_ready() {
                     return self.send_timed_out();
                 }
@@ -585,19 +667,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
 
     fn send_timed_out<T>(&mut self) -> Poll<io::Result<T>> {
         self.stats.send_timeouts.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!("dropping connection from {}: it stopped reading the response", self.peer_ip);
-        Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading")))
+        tracing::debug!(
+            "dropping connection from {}: it stopped reading the response",
+            self.peer_ip
+        );
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "client stopped reading",
+        )))
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GateIo<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.io).poll_write(cx, data);
         this.write_progress(cx, r, true)
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         this.write_progress(cx, r, true)

@@ -79,7 +79,12 @@ impl Listener {
                     attempt += 1;
                     std::thread::sleep(Duration::from_secs(1));
                 }
-                Err(source) => return Err(BindError { addr: addr.to_string(), source }),
+                Err(source) => {
+                    return Err(BindError {
+                        addr: addr.to_string(),
+                        source,
+                    });
+                }
             }
         }
     }
@@ -90,7 +95,9 @@ impl Listener {
                 let sa = (host.as_str(), *port)
                     .to_socket_addrs()?
                     .next()
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}")))?;
+                    .ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}"))
+                    })?;
                 let socket = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
                 socket.set_reuse_address(true)?;
                 if reuse_port {
@@ -104,7 +111,11 @@ impl Listener {
                 socket.listen(backlog)?;
                 socket.set_nonblocking(true)?;
                 let local = socket.local_addr()?.as_socket().unwrap_or(sa);
-                Ok(Listener { fd: socket.into(), family: Family::Tcp(local), owns_path: false })
+                Ok(Listener {
+                    fd: socket.into(),
+                    family: Family::Tcp(local),
+                    owns_path: false,
+                })
             }
             BindAddr::Unix(path) => {
                 // A stale socket file from a crashed run would make bind fail forever.
@@ -118,7 +129,11 @@ impl Listener {
                 socket.bind(&SockAddr::unix(path)?)?;
                 socket.listen(backlog)?;
                 socket.set_nonblocking(true)?;
-                Ok(Listener { fd: socket.into(), family: Family::Unix(Some(path.clone())), owns_path: true })
+                Ok(Listener {
+                    fd: socket.into(),
+                    family: Family::Unix(Some(path.clone())),
+                    owns_path: true,
+                })
             }
             BindAddr::Fd(n) => Self::from_inherited(*n),
         }
@@ -126,11 +141,18 @@ impl Listener {
 
     /// Adopts an already-listening descriptor (USR2 parent, systemd, `fd://N`).
     pub fn from_inherited(fd: RawFd) -> io::Result<Listener> {
-        let owned = crate::sys::adopt_fd(fd)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("file descriptor {fd} is not open")))?;
+        let owned = crate::sys::adopt_fd(fd).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("file descriptor {fd} is not open"),
+            )
+        })?;
         let socket = Socket::from(owned);
         if !socket.is_listener().unwrap_or(true) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("file descriptor {fd} is not a listening socket")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("file descriptor {fd} is not a listening socket"),
+            ));
         }
         socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
@@ -139,7 +161,11 @@ impl Listener {
             None => Family::Unix(local.as_pathname().map(|p| p.to_path_buf())),
         };
         // The socket file belongs to whoever created it (the old master or systemd).
-        Ok(Listener { fd: socket.into(), family, owns_path: false })
+        Ok(Listener {
+            fd: socket.into(),
+            family,
+            owns_path: false,
+        })
     }
 
     /// Closes the listener; removes its socket file if we created it and `unlink` is set
@@ -165,8 +191,12 @@ impl Accepting {
     pub fn from_listener(l: &Listener) -> io::Result<Accepting> {
         let fd = l.try_clone_fd()?;
         Ok(match l.family {
-            Family::Tcp(_) => Accepting::Tcp(tokio::net::TcpListener::from_std(std::net::TcpListener::from(fd))?),
-            Family::Unix(_) => Accepting::Unix(tokio::net::UnixListener::from_std(StdUnixListener::from(fd))?),
+            Family::Tcp(_) => Accepting::Tcp(tokio::net::TcpListener::from_std(
+                std::net::TcpListener::from(fd),
+            )?),
+            Family::Unix(_) => Accepting::Unix(tokio::net::UnixListener::from_std(
+                StdUnixListener::from(fd),
+            )?),
         })
     }
 }

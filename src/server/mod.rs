@@ -37,7 +37,15 @@ pub type BoxError = Box<dyn StdError + Send + Sync>;
 /// What an app must be to be served: any hyper service over `Request<Incoming>` that can
 /// be cloned per connection.
 pub trait AppService:
-    Service<Request<Incoming>, Response = Response<Self::Body>, Error = Self::Err, Future = Self::Fut> + Clone + Send + Sync + 'static
+    Service<
+        Request<Incoming>,
+        Response = Response<Self::Body>,
+        Error = Self::Err,
+        Future = Self::Fut,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
 {
     /// Response body.
     type Body: Body<Data = Bytes, Error = Self::BodyError> + Send + 'static;
@@ -153,7 +161,14 @@ pub async fn serve<A: AppService>(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();
     for l in listeners {
-        accept_tasks.push(tokio::spawn(accept_loop(l, app.clone(), cfg.clone(), shared.clone(), conns.clone(), stop_rx.clone())));
+        accept_tasks.push(tokio::spawn(accept_loop(
+            l,
+            app.clone(),
+            cfg.clone(),
+            shared.clone(),
+            conns.clone(),
+            stop_rx.clone(),
+        )));
     }
     let how = stop.await;
     shared.draining.store(true, Ordering::Relaxed);
@@ -166,7 +181,10 @@ pub async fn serve<A: AppService>(
     }
     // Every connection holds a permit; all permits back means every connection ended.
     let all = u32::try_from(cfg.worker_connections.max(1)).unwrap_or(u32::MAX);
-    if tokio::time::timeout(cfg.graceful_timeout, conns.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(cfg.graceful_timeout, conns.acquire_many(all))
+        .await
+        .is_err()
+    {
         tracing::warn!(
             "Graceful timeout reached with {} connection(s) still open; closing them",
             all as usize - conns.available_permits()
@@ -246,7 +264,10 @@ async fn accept(l: &Accepting) -> io::Result<(Stream, Peer)> {
 /// spin (axum's policy).
 async fn handle_accept_error(e: io::Error) {
     use io::ErrorKind::*;
-    if matches!(e.kind(), ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | WouldBlock) {
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | WouldBlock
+    ) {
         return;
     }
     tracing::error!("accept error: {e}");
@@ -288,7 +309,14 @@ where
     use tokio::io::AsyncWriteExt;
     let peer = svc.peer();
     let state = svc.conn_state();
-    let gate = conn::GateIo::new(io, peer.addr(), cfg.edge.clone(), cfg.edge_stats.clone(), state, cfg.access_log.clone());
+    let gate = conn::GateIo::new(
+        io,
+        peer.addr(),
+        cfg.edge.clone(),
+        cfg.edge_stats.clone(),
+        state,
+        cfg.access_log.clone(),
+    );
     let mut b = http1::Builder::new();
     // Deadlines live in GateIo (hyper's header timer would also fire while the app works
     // on a pipelined request); half_close lets a client that shut down its sending side
@@ -304,14 +332,20 @@ where
     if rules.max_head_bytes() > 400 * 1024 {
         b.max_buf_size(rules.max_head_bytes());
     }
-    match b.serve_connection(TokioIo::new(gate), svc).without_shutdown().await {
+    match b
+        .serve_connection(TokioIo::new(gate), svc)
+        .without_shutdown()
+        .await
+    {
         Ok(parts) => {
             let mut gate = parts.io.into_inner();
             if let Some(reject) = gate.take_reject() {
                 // hyper has finished every earlier response: the error cannot interleave.
                 let wire = reject.to_wire();
                 let send = cfg.edge.send_timeout;
-                if let Ok(Ok(())) = tokio::time::timeout(send, gate.inner_mut().write_all(&wire)).await {
+                if let Ok(Ok(())) =
+                    tokio::time::timeout(send, gate.inner_mut().write_all(&wire)).await
+                {
                     gate.log_refusal(&reject);
                 }
                 linger(gate.inner_mut()).await;
@@ -355,7 +389,9 @@ async fn serve_tls_io<IO, A>(
     A: AppService,
 {
     let peer = svc.peer();
-    let Some((stream, h2)) = tls.handshake(io, peer).await else { return };
+    let Some((stream, h2)) = tls.handshake(io, peer).await else {
+        return;
+    };
     if !h2 {
         // HTTP/1.1 over TLS gets the same strict edge as plaintext.
         return serve_http1(stream, svc, cfg).await;

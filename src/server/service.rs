@@ -16,8 +16,8 @@ use http::{HeaderValue, Method, Request, Response, Uri, Version};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
 
-use super::{AppService, Shared};
 use super::conn::ConnState;
+use super::{AppService, Shared};
 use crate::access_log::{AccessLog, Captured, Record};
 
 /// The remote end of a connection.
@@ -78,7 +78,14 @@ pub(super) struct Wrapped<A> {
 
 impl<A> Wrapped<A> {
     pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer, local: Option<SocketAddr>) -> Self {
-        Wrapped { app, shared, peer, conn: Arc::new(ConnState::new()), scheme: "http", local }
+        Wrapped {
+            app,
+            shared,
+            peer,
+            conn: Arc::new(ConnState::new()),
+            scheme: "http",
+            local,
+        }
     }
 
     /// Marks the connection as TLS (`%({wsgi.url_scheme}e)s` renders `https`).
@@ -123,22 +130,41 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
         self.shared.count_request();
         self.conn.request_started();
         // What the WSGI host needs to build its environ: the PROXY-aware client address.
-        req.extensions_mut().insert(ConnInfo { peer: self.client(), local: self.local, tls: self.scheme == "https" });
-        let path = req.uri().path();
-        let skipped = self.shared.access_log_skip.iter().any(|p| path.starts_with(p.as_str()));
-        let pending = self.shared.access_log.as_ref().filter(|_| !skipped).map(|log| Pending {
-            start: Instant::now(),
+        req.extensions_mut().insert(ConnInfo {
             peer: self.client(),
-            scheme: self.scheme,
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            version: req.version(),
-            request_headers: log.needs().capture_request_headers(req.headers()),
-            log: log.clone(),
+            local: self.local,
+            tls: self.scheme == "https",
         });
+        let path = req.uri().path();
+        let skipped = self
+            .shared
+            .access_log_skip
+            .iter()
+            .any(|p| path.starts_with(p.as_str()));
+        let pending = self
+            .shared
+            .access_log
+            .as_ref()
+            .filter(|_| !skipped)
+            .map(|log| Pending {
+                start: Instant::now(),
+                peer: self.client(),
+                scheme: self.scheme,
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                version: req.version(),
+                request_headers: log.needs().capture_request_headers(req.headers()),
+                log: log.clone(),
+            });
         // HTTP/2 has no `Connection` header; a draining HTTP/2 connection sends GOAWAY.
         let http2 = req.version() == Version::HTTP_2;
-        Respond { inner: self.app.call(req), shared: self.shared.clone(), pending, conn: Some(self.conn.clone()), http2 }
+        Respond {
+            inner: self.app.call(req),
+            shared: self.shared.clone(),
+            pending,
+            conn: Some(self.conn.clone()),
+            http2,
+        }
     }
 }
 
@@ -173,10 +199,22 @@ where
         }
         let line = this.pending.take().map(|p| {
             let response_headers = p.log.needs().capture_response_headers(&parts.headers);
-            Line { pending: p, status: parts.status.as_u16(), response_headers, bytes: 0 }
+            Line {
+                pending: p,
+                status: parts.status.as_u16(),
+                response_headers,
+                bytes: 0,
+            }
         });
         let done = this.conn.take().map(Done);
-        Poll::Ready(Ok(Response::from_parts(parts, Logged { inner: body, line, done })))
+        Poll::Ready(Ok(Response::from_parts(
+            parts,
+            Logged {
+                inner: body,
+                line,
+                done,
+            },
+        )))
     }
 }
 
@@ -202,7 +240,10 @@ impl Drop for Line {
             }
         };
         // HEAD, 1xx, 204 and 304 responses carry no body on the wire whatever the app gave.
-        let bodyless = p.method == Method::HEAD || self.status < 200 || self.status == 204 || self.status == 304;
+        let bodyless = p.method == Method::HEAD
+            || self.status < 200
+            || self.status == 204
+            || self.status == 304;
         let rec = Record {
             peer: p.peer.addr(),
             method: Some(p.method.as_str()),
@@ -243,7 +284,10 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         let frame = std::task::ready!(this.inner.poll_frame(cx));
         match &frame {

@@ -79,10 +79,16 @@ mod tests {
         assert!(!l.contains("10.2.0.1".parse().unwrap()));
         assert!(l.contains("::1".parse().unwrap()));
         assert!(l.contains("fd12::1".parse().unwrap()));
-        assert!(l.contains("::ffff:10.1.0.9".parse().unwrap()), "v4-mapped peers match v4 nets");
+        assert!(
+            l.contains("::ffff:10.1.0.9".parse().unwrap()),
+            "v4-mapped peers match v4 nets"
+        );
         assert!(list(&["*"]).contains("8.8.8.8".parse().unwrap()));
         assert!(!list(&[]).contains("127.0.0.1".parse().unwrap()));
-        assert!(list(&["10.1.2.3/20"]).contains("10.1.0.1".parse().unwrap()), "host bits ignored");
+        assert!(
+            list(&["10.1.2.3/20"]).contains("10.1.0.1".parse().unwrap()),
+            "host bits ignored"
+        );
         assert!(list(&["0.0.0.0/0"]).contains("1.2.3.4".parse().unwrap()));
     }
 }

@@ -6,7 +6,10 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use http::header::{ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE};
+use http::header::{
+    ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
+    RANGE,
+};
 
 /// Percent-decodes one path segment. `None` for anything that could change which file
 /// is meant after decoding: a malformed escape, or a decoded `/`, `\`, NUL, `.` or `..`.
@@ -86,7 +89,9 @@ pub(crate) fn evaluate(h: &HeaderMap, v: &Validators<'_>) -> Precondition {
 /// Whether a `Range` may be honoured: no `If-Range`, or one that still holds (a strong
 /// tag equal to ours, or exactly our `Last-Modified`). Weak tags never hold (§13.1.5).
 pub(crate) fn if_range_holds(h: &HeaderMap, v: &Validators<'_>) -> bool {
-    let Some(value) = h.get(IF_RANGE) else { return true };
+    let Some(value) = h.get(IF_RANGE) else {
+        return true;
+    };
     let Ok(s) = value.to_str() else { return false };
     let s = s.trim();
     if s.starts_with('"') {
@@ -105,10 +110,12 @@ fn etag_list_matches(list: &str, etag: &str, strong: bool) -> bool {
     if list.trim() == "*" {
         return true;
     }
-    list.split(',').map(str::trim).any(|t| match t.strip_prefix("W/") {
-        Some(weak) => !strong && weak == etag,
-        None => t == etag,
-    })
+    list.split(',')
+        .map(str::trim)
+        .any(|t| match t.strip_prefix("W/") {
+            Some(weak) => !strong && weak == etag,
+            None => t == etag,
+        })
 }
 
 fn header_str(h: &HeaderMap, name: http::header::HeaderName) -> Option<Cow<'_, str>> {
@@ -127,7 +134,10 @@ fn header_str(h: &HeaderMap, name: http::header::HeaderName) -> Option<Cow<'_, s
 
 /// A date header; an invalid date is ignored, as RFC 9110 requires.
 fn header_date(h: &HeaderMap, name: http::header::HeaderName) -> Option<SystemTime> {
-    h.get(name)?.to_str().ok().and_then(|s| httpdate::parse_http_date(s.trim()).ok())
+    h.get(name)?
+        .to_str()
+        .ok()
+        .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
 }
 
 /// The answer to a `Range` header for a representation of `len` bytes.
@@ -145,12 +155,18 @@ pub(crate) enum Ranged {
 /// whole file (200): a multipart/byteranges body costs more than it saves for the
 /// clients that ask (and RFC 9110 lets a server ignore `Range`).
 pub(crate) fn range(h: &HeaderMap, len: u64) -> Ranged {
-    let Some(Ok(v)) = h.get(RANGE).map(|v| v.to_str()) else { return Ranged::Full };
-    let Some(spec) = v.trim().strip_prefix("bytes=") else { return Ranged::Full };
+    let Some(Ok(v)) = h.get(RANGE).map(|v| v.to_str()) else {
+        return Ranged::Full;
+    };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ranged::Full;
+    };
     if spec.contains(',') {
         return Ranged::Full;
     }
-    let Some((first, last)) = spec.trim().split_once('-') else { return Ranged::Full };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Ranged::Full;
+    };
     let num = |s: &str| -> Option<u64> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -163,10 +179,15 @@ pub(crate) fn range(h: &HeaderMap, len: u64) -> Ranged {
             None => Ranged::Full,
             Some(0) => Ranged::Unsatisfiable,
             Some(_) if len == 0 => Ranged::Unsatisfiable,
-            Some(n) => Ranged::Part { start: len.saturating_sub(n), end: len - 1 },
+            Some(n) => Ranged::Part {
+                start: len.saturating_sub(n),
+                end: len - 1,
+            },
         },
         (first, last) => {
-            let Some(start) = num(first) else { return Ranged::Full };
+            let Some(start) = num(first) else {
+                return Ranged::Full;
+            };
             let end = if last.is_empty() {
                 u64::MAX
             } else {
@@ -178,7 +199,10 @@ pub(crate) fn range(h: &HeaderMap, len: u64) -> Ranged {
             if start >= len {
                 Ranged::Unsatisfiable
             } else {
-                Ranged::Part { start, end: end.min(len - 1) }
+                Ranged::Part {
+                    start,
+                    end: end.min(len - 1),
+                }
             }
         }
     }
@@ -229,7 +253,12 @@ pub(crate) fn accepted_codings(h: &HeaderMap) -> Vec<Coding> {
                 {
                     // A malformed q-value is treated as 0: never send a coding we were
                     // not clearly asked for.
-                    q = v.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)).unwrap_or(0.0);
+                    q = v
+                        .trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .unwrap_or(0.0);
                 }
             }
             let slot = if name.eq_ignore_ascii_case("br") {
@@ -298,7 +327,10 @@ mod tests {
         assert_eq!(r("bytes=100-", 100), Ranged::Unsatisfiable);
         assert_eq!(r("bytes=-0", 100), Ranged::Unsatisfiable);
         assert_eq!(r("bytes=0-", 0), Ranged::Unsatisfiable);
-        assert_eq!(r("bytes=99999999999999999999999-", 100), Ranged::Unsatisfiable);
+        assert_eq!(
+            r("bytes=99999999999999999999999-", 100),
+            Ranged::Unsatisfiable
+        );
         assert_eq!(r("bytes=0-1,5-6", 100), Ranged::Full);
         assert_eq!(r("bytes=9-1", 100), Ranged::Full);
         assert_eq!(r("items=0-1", 100), Ranged::Full);
@@ -309,30 +341,51 @@ mod tests {
     #[test]
     fn preconditions() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let v = Validators { etag: "\"abc\"", modified: t };
+        let v = Validators {
+            etag: "\"abc\"",
+            modified: t,
+        };
         let e = |pairs: &[(&'static str, &'static str)]| evaluate(&headers(pairs), &v);
         let date = httpdate::fmt_http_date(t);
         let before = httpdate::fmt_http_date(t - Duration::from_secs(10));
         let date: &'static str = Box::leak(date.into_boxed_str());
         let before: &'static str = Box::leak(before.into_boxed_str());
         assert_eq!(e(&[]), Precondition::Proceed);
-        assert_eq!(e(&[("if-none-match", "\"abc\"")]), Precondition::NotModified);
-        assert_eq!(e(&[("if-none-match", "W/\"abc\"")]), Precondition::NotModified);
-        assert_eq!(e(&[("if-none-match", "\"x\", \"abc\"")]), Precondition::NotModified);
+        assert_eq!(
+            e(&[("if-none-match", "\"abc\"")]),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            e(&[("if-none-match", "W/\"abc\"")]),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            e(&[("if-none-match", "\"x\", \"abc\"")]),
+            Precondition::NotModified
+        );
         assert_eq!(e(&[("if-none-match", "*")]), Precondition::NotModified);
         assert_eq!(e(&[("if-none-match", "\"x\"")]), Precondition::Proceed);
         assert_eq!(e(&[("if-modified-since", date)]), Precondition::NotModified);
         assert_eq!(e(&[("if-modified-since", before)]), Precondition::Proceed);
         // If-None-Match takes precedence over If-Modified-Since.
-        assert_eq!(e(&[("if-none-match", "\"x\""), ("if-modified-since", date)]), Precondition::Proceed);
+        assert_eq!(
+            e(&[("if-none-match", "\"x\""), ("if-modified-since", date)]),
+            Precondition::Proceed
+        );
         assert_eq!(e(&[("if-match", "\"abc\"")]), Precondition::Proceed);
         assert_eq!(e(&[("if-match", "W/\"abc\"")]), Precondition::Failed);
         assert_eq!(e(&[("if-match", "\"x\"")]), Precondition::Failed);
         assert_eq!(e(&[("if-unmodified-since", before)]), Precondition::Failed);
         assert_eq!(e(&[("if-unmodified-since", date)]), Precondition::Proceed);
-        assert_eq!(e(&[("if-unmodified-since", "garbage")]), Precondition::Proceed);
+        assert_eq!(
+            e(&[("if-unmodified-since", "garbage")]),
+            Precondition::Proceed
+        );
         // If-Match takes precedence over If-Unmodified-Since.
-        assert_eq!(e(&[("if-match", "\"abc\""), ("if-unmodified-since", before)]), Precondition::Proceed);
+        assert_eq!(
+            e(&[("if-match", "\"abc\""), ("if-unmodified-since", before)]),
+            Precondition::Proceed
+        );
         let ir = |val: &'static str| if_range_holds(&headers(&[("if-range", val)]), &v);
         assert!(ir("\"abc\"") && ir(date));
         assert!(!ir("\"x\"") && !ir("W/\"abc\"") && !ir(before));

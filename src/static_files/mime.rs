@@ -17,7 +17,10 @@ pub(crate) fn content_type(name: &[u8]) -> &'static str {
         *d = s.to_ascii_lowercase();
     }
     let ext = &buf[..ext.len()];
-    TABLE.iter().find(|(e, _)| e.as_bytes() == ext).map_or(DEFAULT, |(_, t)| t)
+    TABLE
+        .iter()
+        .find(|(e, _)| e.as_bytes() == ext)
+        .map_or(DEFAULT, |(_, t)| t)
 }
 
 /// Unknown extensions: the browser downloads rather than renders (never sniffs as HTML).
@@ -111,6 +114,9 @@ mod tests {
         assert_eq!(content_type(b"data.json"), "application/json");
         assert_eq!(content_type(b"Makefile"), "application/octet-stream");
         assert_eq!(content_type(b"x."), "application/octet-stream");
-        assert_eq!(content_type(b"x.averyveryverylongext"), "application/octet-stream");
+        assert_eq!(
+            content_type(b"x.averyveryverylongext"),
+            "application/octet-stream"
+        );
     }
 }

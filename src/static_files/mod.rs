@@ -31,8 +31,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    LAST_MODIFIED, LOCATION, VARY,
+    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, VARY,
 };
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -87,29 +87,43 @@ impl Config {
         }
         let mut mounts = Vec::with_capacity(s.static_map.len());
         for (prefix, dir) in &s.static_map {
-            let root = std::fs::canonicalize(dir).map_err(|e| format!("--static-map {prefix}={dir}: {e}"))?;
+            let root = std::fs::canonicalize(dir)
+                .map_err(|e| format!("--static-map {prefix}={dir}: {e}"))?;
             if !root.is_dir() {
                 return Err(format!("--static-map {prefix}={dir}: not a directory"));
             }
-            mounts.push(Mount { prefix: normalize(prefix), root });
+            mounts.push(Mount {
+                prefix: normalize(prefix),
+                root,
+            });
         }
         mounts.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         let mut cache_control = Vec::with_capacity(s.static_cache_control.len());
         for (prefix, value) in &s.static_cache_control {
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| format!("--static-cache-control {prefix}={value}: not a valid header value"))?;
+            let v = HeaderValue::from_str(value).map_err(|_| {
+                format!("--static-cache-control {prefix}={value}: not a valid header value")
+            })?;
             cache_control.push((normalize(prefix), v));
         }
         cache_control.sort_by_key(|c| std::cmp::Reverse(c.0.len()));
-        Ok(Some(Arc::new(Config { mounts, cache_control, follow_symlinks: s.static_follow_symlinks })))
+        Ok(Some(Arc::new(Config {
+            mounts,
+            cache_control,
+            follow_symlinks: s.static_follow_symlinks,
+        })))
     }
 
     fn mount_for(&self, path: &str) -> Option<usize> {
-        self.mounts.iter().position(|m| under(path, &m.prefix).is_some())
+        self.mounts
+            .iter()
+            .position(|m| under(path, &m.prefix).is_some())
     }
 
     fn cache_control_for(&self, path: &str) -> Option<&HeaderValue> {
-        self.cache_control.iter().find(|(p, _)| under(path, p).is_some()).map(|(_, v)| v)
+        self.cache_control
+            .iter()
+            .find(|(p, _)| under(path, p).is_some())
+            .map(|(_, v)| v)
     }
 }
 
@@ -135,9 +149,13 @@ impl<A: AppService> Service<Request<Incoming>> for Static<A> {
         match self.cfg.mount_for(req.uri().path()) {
             Some(i) => {
                 let (parts, _body) = req.into_parts();
-                StaticFuture::File { fut: Box::pin(respond(self.cfg.clone(), i, parts)) }
+                StaticFuture::File {
+                    fut: Box::pin(respond(self.cfg.clone(), i, parts)),
+                }
             }
-            None => StaticFuture::App { fut: self.app.call(req) },
+            None => StaticFuture::App {
+                fut: self.app.call(req),
+            },
         }
     }
 }
@@ -155,7 +173,10 @@ impl Service<Request<Incoming>> for NoApp {
     fn call(&self, _req: Request<Incoming>) -> Self::Future {
         let mut r = Response::new(Full::new(Bytes::from_static(b"Not Found\n")));
         *r.status_mut() = StatusCode::NOT_FOUND;
-        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         std::future::ready(Ok(r))
     }
 }
@@ -177,8 +198,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            StaticFutureProj::App { fut } => fut.poll(cx).map(|r| r.map(|r| r.map(|inner| StaticBody::App { inner }))),
-            StaticFutureProj::File { fut } => fut.as_mut().poll(cx).map(|r| Ok(r.map(|inner| StaticBody::File { inner }))),
+            StaticFutureProj::App { fut } => fut
+                .poll(cx)
+                .map(|r| r.map(|r| r.map(|inner| StaticBody::App { inner }))),
+            StaticFutureProj::File { fut } => fut
+                .as_mut()
+                .poll(cx)
+                .map(|r| Ok(r.map(|inner| StaticBody::File { inner }))),
         }
     }
 }
@@ -200,10 +226,17 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.project() {
-            StaticBodyProj::App { inner } => inner.poll_frame(cx).map(|f| f.map(|r| r.map_err(Into::into))),
-            StaticBodyProj::File { inner } => Pin::new(inner).poll_frame(cx).map(|f| f.map(|r| r.map_err(Into::into))),
+            StaticBodyProj::App { inner } => inner
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
+            StaticBodyProj::File { inner } => Pin::new(inner)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
         }
     }
 
@@ -228,18 +261,29 @@ pub struct FileBody(BodyKind);
 enum BodyKind {
     Empty,
     Once(Option<Bytes>),
-    File { file: tokio::fs::File, remaining: u64, buf: Vec<u8> },
+    File {
+        file: tokio::fs::File,
+        remaining: u64,
+        buf: Vec<u8>,
+    },
 }
 
 impl Body for FileBody {
     type Data = Bytes;
     type Error = io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match &mut self.0 {
             BodyKind::Empty => Poll::Ready(None),
             BodyKind::Once(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            BodyKind::File { file, remaining, buf } => {
+            BodyKind::File {
+                file,
+                remaining,
+                buf,
+            } => {
                 if *remaining == 0 {
                     return Poll::Ready(None);
                 }
@@ -254,7 +298,10 @@ impl Body for FileBody {
                 if n == 0 {
                     // The file shrank after its length was announced: end with an error so
                     // hyper closes the connection instead of leaving the client waiting.
-                    return Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being served"))));
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shrank while being served",
+                    ))));
                 }
                 *remaining -= n as u64;
                 Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(rb.filled())))))
@@ -284,7 +331,10 @@ fn error(status: StatusCode) -> Response<FileBody> {
     let text = format!("{}\n", status.canonical_reason().unwrap_or("Error"));
     let mut r = Response::new(FileBody(BodyKind::Once(Some(Bytes::from(text)))));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -292,7 +342,9 @@ fn error(status: StatusCode) -> Response<FileBody> {
 /// problems are 403; anything else is the server's fault (logged, not disclosed).
 fn io_error(e: &io::Error) -> Response<FileBody> {
     match e.raw_os_error() {
-        Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG | libc::ELOOP) => error(StatusCode::NOT_FOUND),
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG | libc::ELOOP) => {
+            error(StatusCode::NOT_FOUND)
+        }
         Some(libc::EACCES | libc::EPERM) => error(StatusCode::FORBIDDEN),
         _ => {
             tracing::error!("static file: {e}");
@@ -305,7 +357,8 @@ fn io_error(e: &io::Error) -> Response<FileBody> {
 async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
     if req.method != Method::GET && req.method != Method::HEAD {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED);
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     let mount = &cfg.mounts[i];
@@ -314,7 +367,9 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
     let mut file_path = mount.root.clone();
     let mut segments: Vec<&str> = Vec::new();
     for seg in rest.split('/').filter(|s| !s.is_empty()) {
-        let Some(name) = headers::decode_segment(seg) else { return error(StatusCode::BAD_REQUEST) };
+        let Some(name) = headers::decode_segment(seg) else {
+            return error(StatusCode::BAD_REQUEST);
+        };
         // Dotfiles (.git, .env, .htpasswd) are never served: 404, as if absent.
         if name.first() == Some(&b'.') {
             return error(StatusCode::NOT_FOUND);
@@ -369,9 +424,19 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
     let len = meta.size();
     // Size, mtime to the nanosecond and inode: a replaced or rewritten file (even within
     // the same second, even with the same size) gets a new tag.
-    let etag = format!("\"{:x}-{:x}.{:x}-{:x}\"", len, meta.mtime(), meta.mtime_nsec(), meta.ino());
-    let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(meta.mtime()).unwrap_or(0));
-    let v = Validators { etag: &etag, modified };
+    let etag = format!(
+        "\"{:x}-{:x}.{:x}-{:x}\"",
+        len,
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino()
+    );
+    let modified =
+        SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(meta.mtime()).unwrap_or(0));
+    let v = Validators {
+        etag: &etag,
+        modified,
+    };
 
     let mut common = http::HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -411,7 +476,8 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 r.headers_mut().insert(CONTENT_RANGE, v);
             }
-            r.headers_mut().insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            r.headers_mut()
+                .insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             return r;
         }
     };
@@ -422,7 +488,8 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
         h.insert(CONTENT_ENCODING, HeaderValue::from_static(c.token()));
     }
     if status == StatusCode::PARTIAL_CONTENT
-        && let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{len}", start, start + count - 1))
+        && let Ok(v) =
+            HeaderValue::from_str(&format!("bytes {}-{}/{len}", start, start + count - 1))
     {
         h.insert(CONTENT_RANGE, v);
     }
@@ -444,7 +511,11 @@ async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
         {
             return io_error(&e);
         }
-        FileBody(BodyKind::File { file, remaining: count, buf: Vec::new() })
+        FileBody(BodyKind::File {
+            file,
+            remaining: count,
+            buf: Vec::new(),
+        })
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
@@ -472,7 +543,11 @@ async fn open_regular(path: &Path) -> io::Result<Option<(std::fs::File, std::fs:
 /// The `.br`/`.gz` sibling of `path`, if it is a regular file. Without
 /// `--static-follow-symlinks` the sibling may not itself be a symlink: `path` is already
 /// canonical and inside the root, so its directory is, and a plain file there is too.
-async fn sibling(path: &Path, coding: Coding, follow: bool) -> Option<(std::fs::File, std::fs::Metadata, Coding)> {
+async fn sibling(
+    path: &Path,
+    coding: Coding,
+    follow: bool,
+) -> Option<(std::fs::File, std::fs::Metadata, Coding)> {
     let mut p = path.as_os_str().to_owned();
     p.push(coding.suffix());
     let p = PathBuf::from(p);
@@ -496,11 +571,14 @@ fn redirect_to_dir(prefix: &str, segments: &[&str], query: Option<&str>) -> Resp
         loc.push('?');
         loc.push_str(q);
     }
-    let Ok(loc) = HeaderValue::from_str(&loc) else { return error(StatusCode::BAD_REQUEST) };
+    let Ok(loc) = HeaderValue::from_str(&loc) else {
+        return error(StatusCode::BAD_REQUEST);
+    };
     let mut r = Response::new(FileBody(BodyKind::Empty));
     *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
     r.headers_mut().insert(LOCATION, loc);
-    r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
 }
 

@@ -44,7 +44,9 @@ pub fn load_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
     let certs = certs.map_err(|e| format!("cannot parse the TLS {what} {path}: {e}"))?;
     if certs.is_empty() {
-        return Err(format!("the TLS {what} {path} holds no PEM CERTIFICATE block"));
+        return Err(format!(
+            "the TLS {what} {path} holds no PEM CERTIFICATE block"
+        ));
     }
     Ok(certs)
 }
@@ -63,10 +65,19 @@ pub fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
 impl Identity {
     /// Reads and checks a certificate/key pair. The key may live in the certificate file
     /// and vice versa (Gunicorn accepts either file alone).
-    pub fn load(certfile: &str, keyfile: &str, provider: &CryptoProvider) -> Result<Identity, String> {
+    pub fn load(
+        certfile: &str,
+        keyfile: &str,
+        provider: &CryptoProvider,
+    ) -> Result<Identity, String> {
         let chain = load_certs(certfile, "certificate file")?;
         let key = load_key(keyfile)?;
-        let id = Identity { chain, key, certfile: certfile.into(), keyfile: keyfile.into() };
+        let id = Identity {
+            chain,
+            key,
+            certfile: certfile.into(),
+            keyfile: keyfile.into(),
+        };
         id.check_expiry(now_unix())?;
         id.certified(provider)?;
         Ok(id)
@@ -74,18 +85,28 @@ impl Identity {
 
     /// The rustls form, checking that the key matches the leaf certificate.
     pub fn certified(&self, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
-        let ck = CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), provider).map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => {
-                format!("the TLS key file {} does not match the certificate in {}", self.keyfile, self.certfile)
-            }
-            e => format!("cannot use the TLS key file {} with {}: {e}", self.keyfile, self.certfile),
-        })?;
+        let ck = CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), provider)
+            .map_err(|e| match e {
+                rustls::Error::InconsistentKeys(_) => {
+                    format!(
+                        "the TLS key file {} does not match the certificate in {}",
+                        self.keyfile, self.certfile
+                    )
+                }
+                e => format!(
+                    "cannot use the TLS key file {} with {}: {e}",
+                    self.keyfile, self.certfile
+                ),
+            })?;
         Ok(Arc::new(ck))
     }
 
     fn check_expiry(&self, now: i64) -> Result<(), String> {
         let Some(leaf) = self.chain.first() else {
-            return Err(format!("the TLS certificate file {} holds no certificate", self.certfile));
+            return Err(format!(
+                "the TLS certificate file {} holds no certificate",
+                self.certfile
+            ));
         };
         match validity(leaf) {
             Some((_, not_after)) if not_after < now => Err(format!(
@@ -94,13 +115,18 @@ impl Identity {
                 (now - not_after) / 86_400
             )),
             Some(_) => Ok(()),
-            None => Err(format!("cannot read the validity period of the certificate in {}", self.certfile)),
+            None => Err(format!(
+                "cannot read the validity period of the certificate in {}",
+                self.certfile
+            )),
         }
     }
 }
 
 fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 // ===== a minimal DER walk to the validity dates =====
@@ -120,7 +146,8 @@ fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         }
         let (lb, rest) = b.split_at(n);
         b = rest;
-        lb.iter().fold(0usize, |acc, &x| (acc << 8) | usize::from(x))
+        lb.iter()
+            .fold(0usize, |acc, &x| (acc << 8) | usize::from(x))
     };
     if b.len() < len {
         return None;
@@ -131,8 +158,12 @@ fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 
 /// (notBefore, notAfter) of a certificate, as Unix seconds.
 pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
-    let (0x30, certificate, _) = tlv(cert)? else { return None };
-    let (0x30, tbs, _) = tlv(certificate)? else { return None };
+    let (0x30, certificate, _) = tlv(cert)? else {
+        return None;
+    };
+    let (0x30, tbs, _) = tlv(certificate)? else {
+        return None;
+    };
     let mut rest = tbs;
     let (tag, _, r) = tlv(rest)?;
     // [0] EXPLICIT version is optional.
@@ -142,7 +173,9 @@ pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
     let (_serial, _, r) = tlv(rest)?;
     let (_sig_alg, _, r) = tlv(r)?;
     let (_issuer, _, r) = tlv(r)?;
-    let (0x30, validity, _) = tlv(r)? else { return None };
+    let (0x30, validity, _) = tlv(r)? else {
+        return None;
+    };
     let (t1, nb, r) = tlv(validity)?;
     let (t2, na, _) = tlv(r)?;
     Some((der_time(t1, nb)?, der_time(t2, na)?))
@@ -213,10 +246,14 @@ mod tests {
     #[test]
     fn bad_files_are_named() {
         let p = provider();
-        let e = Identity::load(&certs_dir("expired.pem"), &certs_dir("expired.key"), &p).unwrap_err();
+        let e =
+            Identity::load(&certs_dir("expired.pem"), &certs_dir("expired.key"), &p).unwrap_err();
         assert!(e.contains("expired.pem") && e.contains("expired"), "{e}");
         let e = Identity::load(&certs_dir("server.pem"), &certs_dir("other.key"), &p).unwrap_err();
-        assert!(e.contains("other.key") && e.contains("does not match"), "{e}");
+        assert!(
+            e.contains("other.key") && e.contains("does not match"),
+            "{e}"
+        );
         let e = Identity::load(&certs_dir("nope.pem"), &certs_dir("server.key"), &p).unwrap_err();
         assert!(e.contains("nope.pem"), "{e}");
         let e = Identity::load(&certs_dir("server.key"), &certs_dir("server.key"), &p).unwrap_err();
@@ -227,7 +264,12 @@ mod tests {
 
     #[test]
     fn garbage_der_never_panics() {
-        let id = Identity::load(&certs_dir("server.pem"), &certs_dir("server.key"), &provider()).unwrap();
+        let id = Identity::load(
+            &certs_dir("server.pem"),
+            &certs_dir("server.key"),
+            &provider(),
+        )
+        .unwrap();
         let leaf = id.chain[0].as_ref();
         for cut in 0..leaf.len() {
             let _ = validity(&leaf[..cut]);

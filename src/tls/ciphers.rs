@@ -12,13 +12,34 @@ use rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
 const ALIASES: &[(&str, &str)] = &[
     ("TLS_AES_128_GCM_SHA256", "TLS13_AES_128_GCM_SHA256"),
     ("TLS_AES_256_GCM_SHA384", "TLS13_AES_256_GCM_SHA384"),
-    ("TLS_CHACHA20_POLY1305_SHA256", "TLS13_CHACHA20_POLY1305_SHA256"),
-    ("ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
-    ("ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
-    ("ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
-    ("ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
-    ("ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
-    ("ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (
+        "TLS_CHACHA20_POLY1305_SHA256",
+        "TLS13_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
 ];
 
 fn lookup(name: &str) -> Option<SupportedCipherSuite> {
@@ -26,10 +47,11 @@ fn lookup(name: &str) -> Option<SupportedCipherSuite> {
         .iter()
         .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
         .map_or(name, |(_, rustls_name)| rustls_name);
-    ALL_CIPHER_SUITES
-        .iter()
-        .copied()
-        .find(|s| s.suite().as_str().is_some_and(|n| n.eq_ignore_ascii_case(canonical)))
+    ALL_CIPHER_SUITES.iter().copied().find(|s| {
+        s.suite()
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(canonical))
+    })
 }
 
 /// The suites `text` names, in the order given (the server's preference order), without
@@ -39,7 +61,11 @@ fn lookup(name: &str) -> Option<SupportedCipherSuite> {
 /// The first name that is not a suite rustls offers, with the names that are.
 pub fn parse(text: &str) -> Result<Vec<SupportedCipherSuite>, String> {
     let mut out: Vec<SupportedCipherSuite> = Vec::new();
-    for name in text.split([',', ':']).map(str::trim).filter(|n| !n.is_empty()) {
+    for name in text
+        .split([',', ':'])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         match lookup(name) {
             Some(s) => {
                 if !out.iter().any(|o| o.suite() == s.suite()) {
@@ -48,7 +74,9 @@ pub fn parse(text: &str) -> Result<Vec<SupportedCipherSuite>, String> {
             }
             None => {
                 let known: Vec<&str> = ALIASES.iter().map(|(a, _)| *a).collect();
-                let hint = if name.contains(['!', '+', '@']) || name.chars().all(|c| c.is_ascii_uppercase()) {
+                let hint = if name.contains(['!', '+', '@'])
+                    || name.chars().all(|c| c.is_ascii_uppercase())
+                {
                     " (OpenSSL cipher-string keywords cannot be mapped to rustls; name the suites)"
                 } else {
                     ""
@@ -82,7 +110,10 @@ mod tests {
 
     #[test]
     fn every_spelling_maps() {
-        let s = parse("ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384,tls13_chacha20_poly1305_sha256").unwrap();
+        let s = parse(
+            "ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384,tls13_chacha20_poly1305_sha256",
+        )
+        .unwrap();
         let got: Vec<CipherSuite> = s.iter().map(|s| s.suite()).collect();
         assert_eq!(
             got,
@@ -92,16 +123,32 @@ mod tests {
                 CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
             ]
         );
-        assert_eq!(parse("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384").unwrap().len(), 1);
+        assert_eq!(
+            parse(
+                "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+            )
+            .unwrap()
+            .len(),
+            1
+        );
     }
 
     #[test]
     fn openssl_strings_are_refused_clearly() {
-        for bad in ["HIGH:!aNULL", "ECDHE+AESGCM", "AES128-SHA", "DEFAULT@SECLEVEL=2"] {
+        for bad in [
+            "HIGH:!aNULL",
+            "ECDHE+AESGCM",
+            "AES128-SHA",
+            "DEFAULT@SECLEVEL=2",
+        ] {
             let e = parse(bad).unwrap_err();
             assert!(e.contains("is not a cipher suite"), "{bad}: {e}");
         }
-        assert!(parse("HIGH").unwrap_err().contains("OpenSSL cipher-string keywords"));
+        assert!(
+            parse("HIGH")
+                .unwrap_err()
+                .contains("OpenSSL cipher-string keywords")
+        );
         assert!(parse(" , ").is_err());
         assert_eq!(validate("").unwrap(), None);
     }

@@ -73,7 +73,11 @@ fn provider(suites: Option<&[SupportedCipherSuite]>) -> CryptoProvider {
         // SHA-256 key schedule runs on SHA extensions where SHA-384's does not, which
         // measured ~1/3 of the server's CPU per full handshake with AES-256-GCM-SHA384
         // first (perf, benches/tls.sh). Every suite stays AEAD with forward secrecy.
-        None => p.cipher_suites.sort_by_key(|s| !s.suite().as_str().is_some_and(|n| n.contains("AES_128_GCM"))),
+        None => p.cipher_suites.sort_by_key(|s| {
+            !s.suite()
+                .as_str()
+                .is_some_and(|n| n.contains("AES_128_GCM"))
+        }),
     }
     p
 }
@@ -85,7 +89,9 @@ impl Material {
         let (certfile, keyfile) = match (&s.certfile, &s.keyfile) {
             (None, None) => {
                 if !s.sni_cert.is_empty() {
-                    return Err("--sni-cert needs --certfile/--keyfile for the default certificate".into());
+                    return Err(
+                        "--sni-cert needs --certfile/--keyfile for the default certificate".into(),
+                    );
                 }
                 return Ok(None);
             }
@@ -113,14 +119,33 @@ impl Material {
         let client_roots = match (&s.ca_certs, client_auth) {
             (_, ClientAuth::None) => Vec::new(),
             (Some(ca), _) => certs::load_certs(ca, "CA certificates file")?,
-            (None, _) => return Err(format!("--cert-reqs {} needs --ca-certs to verify client certificates", s.cert_reqs)),
+            (None, _) => {
+                return Err(format!(
+                    "--cert-reqs {} needs --ca-certs to verify client certificates",
+                    s.cert_reqs
+                ));
+            }
         };
         let alpn = s
             .http_protocols
             .iter()
-            .map(|p| if p == "h2" { ALPN_H2.to_vec() } else { ALPN_H1.to_vec() })
+            .map(|p| {
+                if p == "h2" {
+                    ALPN_H2.to_vec()
+                } else {
+                    ALPN_H1.to_vec()
+                }
+            })
             .collect();
-        let m = Material { default, sni, client_auth, client_roots, suites, alpn, ticket_secret };
+        let m = Material {
+            default,
+            sni,
+            client_auth,
+            client_roots,
+            suites,
+            alpn,
+            ticket_secret,
+        };
         // A trial build catches what only rustls can judge (suites without a usable
         // protocol version, CA files that are not trust anchors) before any worker starts.
         m.server_config()?;
@@ -151,18 +176,28 @@ impl Material {
             auth => {
                 let mut roots = RootCertStore::empty();
                 for c in &self.client_roots {
-                    roots.add(c.clone()).map_err(|e| format!("--ca-certs: not a usable CA certificate: {e}"))?;
+                    roots
+                        .add(c.clone())
+                        .map_err(|e| format!("--ca-certs: not a usable CA certificate: {e}"))?;
                 }
                 let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), prov.clone());
-                let v = if auth == ClientAuth::Optional { v.allow_unauthenticated() } else { v };
-                builder.with_client_cert_verifier(v.build().map_err(|e| format!("--ca-certs: {e}"))?)
+                let v = if auth == ClientAuth::Optional {
+                    v.allow_unauthenticated()
+                } else {
+                    v
+                };
+                builder
+                    .with_client_cert_verifier(v.build().map_err(|e| format!("--ca-certs: {e}"))?)
             }
         };
         let mut by_name = HashMap::new();
         for (name, id) in &self.sni {
             by_name.insert(name.clone(), id.certified(&prov)?);
         }
-        let resolver = sni::Resolver { default: self.default.certified(&prov)?, by_name };
+        let resolver = sni::Resolver {
+            default: self.default.certified(&prov)?,
+            by_name,
+        };
         let mut cfg = builder.with_cert_resolver(Arc::new(resolver));
         cfg.ignore_client_order = true;
         cfg.alpn_protocols = self.alpn.clone();
@@ -197,7 +232,11 @@ impl Http2Limits {
         b.max_concurrent_streams(self.max_concurrent_streams);
         b.initial_stream_window_size(self.initial_window_size);
         b.max_frame_size(self.max_frame_size);
-        b.max_header_list_size(if self.max_header_list_size == 0 { u32::MAX } else { self.max_header_list_size });
+        b.max_header_list_size(if self.max_header_list_size == 0 {
+            u32::MAX
+        } else {
+            self.max_header_list_size
+        });
     }
 }
 
@@ -212,7 +251,9 @@ pub struct Acceptor {
 
 impl std::fmt::Debug for Acceptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Acceptor").field("handshake_timeout", &self.handshake_timeout).finish_non_exhaustive()
+        f.debug_struct("Acceptor")
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -240,13 +281,22 @@ impl Acceptor {
         } else {
             match tokio::time::timeout(self.handshake_timeout, accept).await {
                 Ok(r) => r,
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "handshake timed out",
+                )),
             }
         };
         match result {
             Ok(stream) => {
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(ALPN_H2);
-                Some((TlsIo { inner: stream, suppress_ragged_eofs: self.suppress_ragged_eofs }, h2))
+                Some((
+                    TlsIo {
+                        inner: stream,
+                        suppress_ragged_eofs: self.suppress_ragged_eofs,
+                    },
+                    h2,
+                ))
             }
             Err(e) => {
                 HANDSHAKE_FAILURES.fetch_add(1, Ordering::Relaxed);
@@ -267,10 +317,16 @@ pub struct TlsIo<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsIo<IO> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Err(e)) if this.suppress_ragged_eofs && e.kind() == io::ErrorKind::UnexpectedEof => {
+            Poll::Ready(Err(e))
+                if this.suppress_ragged_eofs && e.kind() == io::ErrorKind::UnexpectedEof =>
+            {
                 Poll::Ready(Ok(()))
             }
             other => other,
@@ -279,7 +335,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsIo<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsIo<IO> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
@@ -313,7 +373,11 @@ mod tests {
     }
 
     fn settings(f: impl FnOnce(&mut Settings)) -> Settings {
-        let mut s = Settings { certfile: Some(cert("server.pem")), keyfile: Some(cert("server.key")), ..Settings::default() };
+        let mut s = Settings {
+            certfile: Some(cert("server.pem")),
+            keyfile: Some(cert("server.key")),
+            ..Settings::default()
+        };
         f(&mut s);
         s
     }
@@ -333,26 +397,57 @@ mod tests {
         let cfg = m.server_config().unwrap();
         assert!(cfg.ignore_client_order);
         assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        let versions: Vec<_> =
-            cfg.crypto_provider().cipher_suites.iter().map(|s| s.version().version).collect();
-        assert!(versions.iter().all(|v| matches!(v, rustls::ProtocolVersion::TLSv1_2 | rustls::ProtocolVersion::TLSv1_3)));
+        let versions: Vec<_> = cfg
+            .crypto_provider()
+            .cipher_suites
+            .iter()
+            .map(|s| s.version().version)
+            .collect();
+        assert!(versions.iter().all(|v| matches!(
+            v,
+            rustls::ProtocolVersion::TLSv1_2 | rustls::ProtocolVersion::TLSv1_3
+        )));
         assert!(!m.offers_h2());
     }
 
     #[test]
     fn default_order_prefers_aes_128_gcm() {
         let p = provider(None);
-        let names: Vec<&str> = p.cipher_suites.iter().filter_map(|s| s.suite().as_str()).collect();
-        assert_eq!(names.first(), Some(&"TLS13_AES_128_GCM_SHA256"), "{names:?}");
-        assert_eq!(names.len(), rustls::crypto::aws_lc_rs::DEFAULT_CIPHER_SUITES.len());
+        let names: Vec<&str> = p
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.suite().as_str())
+            .collect();
+        assert_eq!(
+            names.first(),
+            Some(&"TLS13_AES_128_GCM_SHA256"),
+            "{names:?}"
+        );
+        assert_eq!(
+            names.len(),
+            rustls::crypto::aws_lc_rs::DEFAULT_CIPHER_SUITES.len()
+        );
         // TLS 1.3 suites still come before TLS 1.2 ones within each group.
-        assert!(names.iter().position(|n| n.starts_with("TLS_ECDHE_ECDSA_WITH_AES_128")) > names.iter().position(|n| *n == "TLS13_AES_128_GCM_SHA256"));
+        assert!(
+            names
+                .iter()
+                .position(|n| n.starts_with("TLS_ECDHE_ECDSA_WITH_AES_128"))
+                > names.iter().position(|n| *n == "TLS13_AES_128_GCM_SHA256")
+        );
     }
 
     #[test]
     fn alpn_follows_http_protocols() {
-        let m = Material::load(&settings(|s| s.http_protocols = vec!["h2".into(), "h1".into()]), [0; 32]).unwrap().unwrap();
-        assert_eq!(m.server_config().unwrap().alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+        let m = Material::load(
+            &settings(|s| s.http_protocols = vec!["h2".into(), "h1".into()]),
+            [0; 32],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            m.server_config().unwrap().alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
     }
 
     #[test]
@@ -368,7 +463,12 @@ mod tests {
 
     #[test]
     fn tls13_only_suites_disable_tls12() {
-        let m = Material::load(&settings(|s| s.ciphers = Some("TLS_AES_128_GCM_SHA256".into())), [0; 32]).unwrap().unwrap();
+        let m = Material::load(
+            &settings(|s| s.ciphers = Some("TLS_AES_128_GCM_SHA256".into())),
+            [0; 32],
+        )
+        .unwrap()
+        .unwrap();
         let cfg = m.server_config().unwrap();
         assert_eq!(cfg.crypto_provider().cipher_suites.len(), 1);
     }
@@ -376,13 +476,20 @@ mod tests {
     #[test]
     fn sni_needs_a_default_and_loads_files() {
         let other = format!("other.test={}:{}", cert("other.pem"), cert("other.key"));
-        let e = Material::load(&settings(|s| {
-            s.certfile = None;
-            s.keyfile = None;
-            s.sni_cert = vec![other.clone()];
-        }), [0; 32]);
+        let e = Material::load(
+            &settings(|s| {
+                s.certfile = None;
+                s.keyfile = None;
+                s.sni_cert = vec![other.clone()];
+            }),
+            [0; 32],
+        );
         assert!(e.is_err());
-        assert!(Material::load(&settings(|s| s.sni_cert = vec![other.clone()]), [0; 32]).unwrap().is_some());
+        assert!(
+            Material::load(&settings(|s| s.sni_cert = vec![other.clone()]), [0; 32])
+                .unwrap()
+                .is_some()
+        );
         let broken = format!("other.test={}:{}", cert("other.pem"), cert("server.key"));
         let e = Material::load(&settings(|s| s.sni_cert = vec![broken]), [0; 32]).unwrap_err();
         assert!(e.contains("does not match"), "{e}");

@@ -25,7 +25,9 @@ pub fn parse_entry(text: &str) -> Result<SniEntry, String> {
     let (name, files) = text.split_once('=').ok_or_else(|| usage.to_string())?;
     let (certfile, keyfile) = files.rsplit_once(':').ok_or_else(|| usage.to_string())?;
     let name = name.trim().to_ascii_lowercase();
-    let label_ok = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let label_ok = |l: &str| {
+        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
     let host = name.strip_prefix("*.").unwrap_or(&name);
     if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
         return Err(format!("{name:?} is not a DNS name (or *.domain); {usage}"));
@@ -33,7 +35,11 @@ pub fn parse_entry(text: &str) -> Result<SniEntry, String> {
     if certfile.is_empty() || keyfile.is_empty() {
         return Err(usage.into());
     }
-    Ok(SniEntry { name, certfile: certfile.into(), keyfile: keyfile.into() })
+    Ok(SniEntry {
+        name,
+        certfile: certfile.into(),
+        keyfile: keyfile.into(),
+    })
 }
 
 /// Validates the repeatable `--sni-cert` at configuration time.
@@ -69,7 +75,10 @@ impl Resolver {
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let chosen = hello.server_name().and_then(|n| self.lookup(n)).unwrap_or(&self.default);
+        let chosen = hello
+            .server_name()
+            .and_then(|n| self.lookup(n))
+            .unwrap_or(&self.default);
         Some(chosen.clone())
     }
 }
@@ -81,9 +90,25 @@ mod tests {
     #[test]
     fn entry_syntax() {
         let e = parse_entry("Other.Test=/c/o:ther.pem:/k/other.key").unwrap();
-        assert_eq!(e, SniEntry { name: "other.test".into(), certfile: "/c/o:ther.pem".into(), keyfile: "/k/other.key".into() });
+        assert_eq!(
+            e,
+            SniEntry {
+                name: "other.test".into(),
+                certfile: "/c/o:ther.pem".into(),
+                keyfile: "/k/other.key".into()
+            }
+        );
         assert!(parse_entry("*.example.com=a:b").is_ok());
-        for bad in ["other.test", "other.test=a", "=a:b", "bad name=a:b", "x=:k", "x=c:", "*.=a:b", "a..b=c:d"] {
+        for bad in [
+            "other.test",
+            "other.test=a",
+            "=a:b",
+            "bad name=a:b",
+            "x=:k",
+            "x=c:",
+            "*.=a:b",
+            "a..b=c:d",
+        ] {
             assert!(parse_entry(bad).is_err(), "{bad}");
         }
         assert!(validate(&["a.test=c:k".into(), "A.test=c2:k2".into()]).is_err());

@@ -48,17 +48,25 @@ pub struct Ticketer {
 
 impl std::fmt::Debug for Ticketer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ticketer").field("period", &self.period).finish_non_exhaustive()
+        f.debug_struct("Ticketer")
+            .field("period", &self.period)
+            .finish_non_exhaustive()
     }
 }
 
 impl Ticketer {
     pub fn new(secret: Secret) -> Ticketer {
-        Ticketer { secret, period: PERIOD_SECS }
+        Ticketer {
+            secret,
+            period: PERIOD_SECS,
+        }
     }
 
     fn current_period(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) / self.period
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            / self.period
     }
 
     fn key(&self, period: u64) -> Option<LessSafeKey> {
@@ -78,7 +86,12 @@ impl Ticketer {
         out.extend_from_slice(&p);
         out.extend_from_slice(&nonce);
         let mut body = plain.to_vec();
-        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&p), &mut body).ok()?;
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&p),
+            &mut body,
+        )
+        .ok()?;
         out.extend_from_slice(&body);
         Some(out)
     }

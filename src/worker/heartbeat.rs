@@ -34,7 +34,6 @@ pub struct Slot {
     pub requests: AtomicU64,
 }
 
-
 /// Gunicorn's sync-worker semantics for app hosts that run requests off the runtime
 /// (the WSGI host with `-k sync`): the monotonic ms at which the request in progress
 /// started, 0 when idle. While it is set, beats record that instant instead of now, so a
@@ -47,7 +46,10 @@ impl Slot {
     pub fn beat(&self) {
         let now = monotonic_ms();
         let busy = BUSY_SINCE_MS.load(Ordering::Relaxed);
-        self.beat_ms.store(if busy == 0 { now } else { busy.min(now) }, Ordering::Relaxed);
+        self.beat_ms.store(
+            if busy == 0 { now } else { busy.min(now) },
+            Ordering::Relaxed,
+        );
     }
 
     /// Milliseconds since the last beat.
@@ -78,12 +80,17 @@ pub const MAX_SLOTS: usize = 2048;
 impl Table {
     /// Maps the table; call in the master before the first fork.
     pub fn new() -> nix::Result<Table> {
-        Ok(Table { slots: crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS)? })
+        Ok(Table {
+            slots: crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS)?,
+        })
     }
 
     /// Claims a free slot for a worker about to be forked.
     pub fn claim(&self) -> Option<usize> {
-        let nr = self.slots.iter().position(|s| s.state() == state::FREE && s.pid.load(Ordering::Relaxed) == 0)?;
+        let nr = self
+            .slots
+            .iter()
+            .position(|s| s.state() == state::FREE && s.pid.load(Ordering::Relaxed) == 0)?;
         let slot = &self.slots[nr];
         slot.requests.store(0, Ordering::Relaxed);
         slot.beat();

@@ -38,8 +38,14 @@ pub struct Context<'a> {
 ///
 /// SIGXFSZ too: a log file hitting RLIMIT_FSIZE must fail the write (EFBIG, counted by the
 /// log), not kill the worker (its default action). Python ignores it the same way.
-const IGNORED_IN_WORKER: &[Signal] =
-    &[Signal::SIGHUP, Signal::SIGTTIN, Signal::SIGTTOU, Signal::SIGUSR2, Signal::SIGWINCH, Signal::SIGXFSZ];
+const IGNORED_IN_WORKER: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGXFSZ,
+];
 
 /// Why a worker could not start serving.
 #[derive(Debug)]
@@ -74,17 +80,25 @@ pub type MakeApp<'a, A> = &'a dyn Fn(&Settings) -> Result<A, BootError>;
 
 /// Runs the worker: `make_app` is called once, inside the worker's runtime, after fork;
 /// returns the worker's exit status.
-pub fn run<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>, flavor: RuntimeFlavor) -> i32 {
+pub fn run<A: AppService>(
+    ctx: Context<'_>,
+    make_app: MakeApp<'_, A>,
+    flavor: RuntimeFlavor,
+) -> i32 {
     crate::sys::reset_signals(crate::master::signals::HANDLED);
     crate::sys::ignore_signals(IGNORED_IN_WORKER);
     crate::sys::exit_on_sigabrt();
     let pid = std::process::id();
-    ctx.slot.pid.store(pid, std::sync::atomic::Ordering::Relaxed);
+    ctx.slot
+        .pid
+        .store(pid, std::sync::atomic::Ordering::Relaxed);
     ctx.slot.beat();
     tracing::info!("Booting worker with pid: {pid}");
 
     crate::sys::set_env_in_fresh_child(&ctx.settings.raw_env);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(ctx.settings.umask as _));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        ctx.settings.umask as _,
+    ));
     if let Err(e) = drop_privileges(ctx.settings) {
         tracing::error!("Exception in worker process: cannot switch user/group: {e}");
         return crate::error::WORKER_BOOT_ERROR;
@@ -92,9 +106,14 @@ pub fn run<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>, flavor: Ru
     set_process_name(ctx.settings, "worker");
 
     let runtime = if flavor == RuntimeFlavor::FromThreads && ctx.settings.threads > 1 {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(ctx.settings.threads as usize).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(ctx.settings.threads as usize)
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     };
     let runtime = match runtime {
         Ok(rt) => rt,
@@ -228,7 +247,16 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
     };
     // Without --static-map the app is served bare: no extra layer on its hot path.
     match statics {
-        Some(st) => server::serve(listeners, cfg, crate::static_files::Static::new(app, st), Some(slot), stop).await,
+        Some(st) => {
+            server::serve(
+                listeners,
+                cfg,
+                crate::static_files::Static::new(app, st),
+                Some(slot),
+                stop,
+            )
+            .await
+        }
         None => server::serve(listeners, cfg, app, Some(slot), stop).await,
     };
     0

@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 
 use http::request::Parts;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use pyo3::intern;
 
 use crate::server::{ConnInfo, Peer};
 
@@ -46,7 +46,10 @@ pub fn percent_decode(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'%'
-            && let (Some(h), Some(l)) = (s.get(i + 1).copied().and_then(hex), s.get(i + 2).copied().and_then(hex))
+            && let (Some(h), Some(l)) = (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            )
         {
             out.push(h << 4 | l);
             i += 3;
@@ -67,7 +70,13 @@ fn cgi_name(name: &str, keep_underscores: bool) -> Option<String> {
     }
     let mut k = String::with_capacity(5 + name.len());
     k.push_str("HTTP_");
-    k.extend(name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
+    k.extend(name.chars().map(|c| {
+        if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    }));
     Some(k)
 }
 
@@ -83,7 +92,10 @@ pub fn build<'py>(
     let env = PyDict::new(py);
     let conn = parts.extensions.get::<ConnInfo>().copied();
     env.set_item(intern!(py, "REQUEST_METHOD"), parts.method.as_str())?;
-    env.set_item(intern!(py, "SERVER_SOFTWARE"), intern!(py, concat!("runicorn/", env!("CARGO_PKG_VERSION"))))?;
+    env.set_item(
+        intern!(py, "SERVER_SOFTWARE"),
+        intern!(py, concat!("runicorn/", env!("CARGO_PKG_VERSION"))),
+    )?;
     let uri = &parts.uri;
     env.set_item(intern!(py, "RAW_URI"), uri.to_string())?;
     env.set_item(intern!(py, "QUERY_STRING"), uri.query().unwrap_or(""))?;
@@ -162,7 +174,11 @@ pub fn build<'py>(
     env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
 
     env.set_item(intern!(py, "wsgi.version"), c.version.bind(py))?;
-    let scheme = if https { intern!(py, "https") } else { intern!(py, "http") };
+    let scheme = if https {
+        intern!(py, "https")
+    } else {
+        intern!(py, "http")
+    };
     env.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
     env.set_item(intern!(py, "wsgi.input"), input)?;
     env.set_item(intern!(py, "wsgi.errors"), c.errors.bind(py))?;
@@ -182,7 +198,9 @@ pub struct Errors {
 
 impl Errors {
     pub fn new() -> Errors {
-        Errors { partial: std::sync::Mutex::new(String::new()) }
+        Errors {
+            partial: std::sync::Mutex::new(String::new()),
+        }
     }
 }
 
@@ -231,8 +249,14 @@ mod tests {
 
     #[test]
     fn header_keys() {
-        assert_eq!(cgi_name("x-forwarded-for", false).as_deref(), Some("HTTP_X_FORWARDED_FOR"));
+        assert_eq!(
+            cgi_name("x-forwarded-for", false).as_deref(),
+            Some("HTTP_X_FORWARDED_FOR")
+        );
         assert_eq!(cgi_name("x_forwarded_for", false), None);
-        assert_eq!(cgi_name("x_forwarded_for", true).as_deref(), Some("HTTP_X_FORWARDED_FOR"));
+        assert_eq!(
+            cgi_name("x_forwarded_for", true).as_deref(),
+            Some("HTTP_X_FORWARDED_FOR")
+        );
     }
 }

@@ -44,12 +44,18 @@ pub enum ReadError {
 
 /// Reads the whole body; keeps up to `threshold` bytes in memory, spills the rest (and
 /// everything before it) to an unlinked file in `tmp_dir`.
-pub async fn collect(mut body: Incoming, threshold: usize, tmp_dir: &Path) -> Result<Body, ReadError> {
+pub async fn collect(
+    mut body: Incoming,
+    threshold: usize,
+    tmp_dir: &Path,
+) -> Result<Body, ReadError> {
     let mut mem = BytesMut::new();
     let mut file: Option<(File, u64)> = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(ReadError::Client)?;
-        let Ok(data) = frame.into_data() else { continue }; // trailers are ignored
+        let Ok(data) = frame.into_data() else {
+            continue;
+        }; // trailers are ignored
         match &mut file {
             Some((f, len)) => {
                 // Page-cache writes: short enough not to need a blocking thread.
@@ -58,7 +64,9 @@ pub async fn collect(mut body: Incoming, threshold: usize, tmp_dir: &Path) -> Re
             }
             None if mem.len() + data.len() > threshold => {
                 let mut f = spill_file(tmp_dir).map_err(ReadError::Io)?;
-                f.write_all(&mem).and_then(|()| f.write_all(&data)).map_err(ReadError::Io)?;
+                f.write_all(&mem)
+                    .and_then(|()| f.write_all(&data))
+                    .map_err(ReadError::Io)?;
                 file = Some((f, (mem.len() + data.len()) as u64));
                 mem = BytesMut::new();
             }
@@ -80,8 +88,17 @@ fn spill_file(dir: &Path) -> std::io::Result<File> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     loop {
-        let name = dir.join(format!("runicorn-body-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
-        match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&name) {
+        let name = dir.join(format!(
+            "runicorn-body-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&name)
+        {
             Ok(f) => {
                 let _ = std::fs::remove_file(&name);
                 return Ok(f);
@@ -111,7 +128,9 @@ impl Input {
     /// Bytes `[pos, pos + n)` (n already clamped).
     fn slice(&self, n: u64) -> PyResult<std::borrow::Cow<'_, [u8]>> {
         match &self.body {
-            Body::Mem(b) => Ok(std::borrow::Cow::Borrowed(&b[self.pos as usize..(self.pos + n) as usize])),
+            Body::Mem(b) => Ok(std::borrow::Cow::Borrowed(
+                &b[self.pos as usize..(self.pos + n) as usize],
+            )),
             Body::File { file, .. } => {
                 let mut buf = vec![0; n as usize];
                 file.read_exact_at(&mut buf, self.pos)?;
@@ -126,7 +145,9 @@ impl Input {
         match &self.body {
             Body::Mem(b) => {
                 let s = &b[self.pos as usize..(self.pos + limit) as usize];
-                Ok(s.iter().position(|&c| c == b'\n').map_or(limit, |i| i as u64 + 1))
+                Ok(s.iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(limit, |i| i as u64 + 1))
             }
             Body::File { file, .. } => {
                 let mut buf = [0u8; 8192];
@@ -168,13 +189,21 @@ impl Input {
     }
 
     #[pyo3(signature = (size=None))]
-    fn readline<'py>(&mut self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+    fn readline<'py>(
+        &mut self,
+        py: Python<'py>,
+        size: Option<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let n = self.line_len(limit(size))?;
         self.take(py, n)
     }
 
     #[pyo3(signature = (hint=None))]
-    fn readlines<'py>(&mut self, py: Python<'py>, hint: Option<i64>) -> PyResult<Bound<'py, PyList>> {
+    fn readlines<'py>(
+        &mut self,
+        py: Python<'py>,
+        hint: Option<i64>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let hint = limit(hint.filter(|&h| h > 0));
         let lines = PyList::empty(py);
         let mut total = 0u64;

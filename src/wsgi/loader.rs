@@ -46,7 +46,8 @@ impl AppSpec {
         };
         let is_ident = |s: &str| {
             let mut cs = s.chars();
-            cs.next().is_some_and(|c| c.is_alphabetic() || c == '_') && cs.all(|c| c.is_alphanumeric() || c == '_')
+            cs.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && cs.all(|c| c.is_alphanumeric() || c == '_')
         };
         if module.is_empty() || !module.split('.').all(is_ident) {
             return Err(format!("Failed to import {module:?}: not a module name."));
@@ -57,7 +58,9 @@ impl AppSpec {
             Some(open) => {
                 let rest = obj[open + 1..].trim_end();
                 let inner = rest.strip_suffix(')').ok_or_else(bad)?;
-                let call = parse_args(inner).map_err(|()| format!("Failed to parse arguments as literal values: {obj:?}"))?;
+                let call = parse_args(inner).map_err(|()| {
+                    format!("Failed to parse arguments as literal values: {obj:?}")
+                })?;
                 (obj[..open].trim(), Some(call))
             }
         };
@@ -68,14 +71,21 @@ impl AppSpec {
                 bad()
             });
         }
-        Ok(AppSpec { module: module.to_string(), name: name.to_string(), call })
+        Ok(AppSpec {
+            module: module.to_string(),
+            name: name.to_string(),
+            call,
+        })
     }
 }
 
 /// Parses a comma-separated list of literals and `key=literal` pairs.
 fn parse_args(text: &str) -> Result<Call, ()> {
     let mut call = Call::default();
-    let mut p = Parser { s: text.as_bytes(), i: 0 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
     p.ws();
     while p.i < p.s.len() {
         // `key=value`: an identifier followed by `=` (but not `==`).
@@ -124,11 +134,15 @@ impl Parser<'_> {
 
     fn ident(&mut self) -> Option<String> {
         let start = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
             self.i += 1;
         }
         let id = &self.s[start..self.i];
-        (!id.is_empty() && !id[0].is_ascii_digit()).then(|| String::from_utf8_lossy(id).into_owned())
+        (!id.is_empty() && !id[0].is_ascii_digit())
+            .then(|| String::from_utf8_lossy(id).into_owned())
     }
 
     fn literal(&mut self) -> Result<Literal, ()> {
@@ -172,14 +186,21 @@ impl Parser<'_> {
 
     fn number(&mut self) -> Result<Literal, ()> {
         let start = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'+' | b'_')) {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'+' | b'_'))
+        {
             self.i += 1;
         }
         let text: String = String::from_utf8_lossy(&self.s[start..self.i]).replace('_', "");
         if let Ok(v) = text.parse::<i64>() {
             return Ok(Literal::Int(v));
         }
-        text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Literal::Float).ok_or(())
+        text.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Literal::Float)
+            .ok_or(())
     }
 }
 
@@ -229,8 +250,11 @@ pub fn setup_sys_path(py: Python<'_>, setup: &PathSetup<'_>) -> PyResult<()> {
                 // addsitedir appends (and processes .pth files); the venv must win over
                 // the base installation, so move what it added to the front.
                 let before = path.len();
-                py.import("site")?.call_method1("addsitedir", (site.to_string_lossy().into_owned(),))?;
-                let added: Vec<Bound<'_, PyAny>> = (before..path.len()).filter_map(|i| path.get_item(i).ok()).collect();
+                py.import("site")?
+                    .call_method1("addsitedir", (site.to_string_lossy().into_owned(),))?;
+                let added: Vec<Bound<'_, PyAny>> = (before..path.len())
+                    .filter_map(|i| path.get_item(i).ok())
+                    .collect();
                 for (n, item) in added.iter().enumerate() {
                     path.del_item(before + n)?; // items already moved keep the index stable
                     path.insert(n, item)?;
@@ -265,27 +289,41 @@ pub fn load(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, String> {
         Err(e) => {
             let mut msg = super::format_exception(py, &e);
             if spec.module.ends_with(".py") && std::path::Path::new(&spec.module).exists() {
-                msg.push_str(&format!("\nFailed to find application, did you mean '{}:{}'?", spec.module.trim_end_matches(".py"), spec.name));
+                msg.push_str(&format!(
+                    "\nFailed to find application, did you mean '{}:{}'?",
+                    spec.module.trim_end_matches(".py"),
+                    spec.name
+                ));
             }
             return Err(msg);
         }
     };
-    let obj = module
-        .getattr(spec.name.as_str())
-        .map_err(|_| format!("Failed to find attribute {:?} in {:?}.", spec.name, spec.module))?;
+    let obj = module.getattr(spec.name.as_str()).map_err(|_| {
+        format!(
+            "Failed to find attribute {:?} in {:?}.",
+            spec.name, spec.module
+        )
+    })?;
     let app = match &spec.call {
         None => obj,
         Some(call) => {
-            let args = PyTuple::new(py, call.args.iter()).map_err(|e| super::format_exception(py, &e))?;
+            let args =
+                PyTuple::new(py, call.args.iter()).map_err(|e| super::format_exception(py, &e))?;
             let kwargs = PyDict::new(py);
             for (k, v) in &call.kwargs {
-                kwargs.set_item(k, v).map_err(|e| super::format_exception(py, &e))?;
+                kwargs
+                    .set_item(k, v)
+                    .map_err(|e| super::format_exception(py, &e))?;
             }
-            obj.call(args, Some(&kwargs)).map_err(|e| super::format_exception(py, &e))?
+            obj.call(args, Some(&kwargs))
+                .map_err(|e| super::format_exception(py, &e))?
         }
     };
     if app.is_none() {
-        return Err(format!("Failed to find application object: {:?}", spec.name));
+        return Err(format!(
+            "Failed to find application object: {:?}",
+            spec.name
+        ));
     }
     if !app.is_callable() {
         return Err("Application object must be callable.".to_string());
@@ -298,16 +336,31 @@ mod tests {
     use super::*;
 
     fn spec(m: &str, n: &str, call: Option<Call>) -> AppSpec {
-        AppSpec { module: m.into(), name: n.into(), call }
+        AppSpec {
+            module: m.into(),
+            name: n.into(),
+            call,
+        }
     }
 
     #[test]
     fn parses_gunicorn_forms() {
-        assert_eq!(AppSpec::parse("app").unwrap(), spec("app", "application", None));
+        assert_eq!(
+            AppSpec::parse("app").unwrap(),
+            spec("app", "application", None)
+        );
         assert_eq!(AppSpec::parse("app:app").unwrap(), spec("app", "app", None));
-        assert_eq!(AppSpec::parse("pkg.mod:wsgi_app").unwrap(), spec("pkg.mod", "wsgi_app", None));
-        assert_eq!(AppSpec::parse("app:create_app()").unwrap(), spec("app", "create_app", Some(Call::default())));
-        let c = AppSpec::parse("app:make('x, y', 3, -1.5, True, None, debug=False, name=\"n\\\"q\")").unwrap();
+        assert_eq!(
+            AppSpec::parse("pkg.mod:wsgi_app").unwrap(),
+            spec("pkg.mod", "wsgi_app", None)
+        );
+        assert_eq!(
+            AppSpec::parse("app:create_app()").unwrap(),
+            spec("app", "create_app", Some(Call::default()))
+        );
+        let c =
+            AppSpec::parse("app:make('x, y', 3, -1.5, True, None, debug=False, name=\"n\\\"q\")")
+                .unwrap();
         assert_eq!(
             c.call.unwrap(),
             Call {
@@ -318,7 +371,10 @@ mod tests {
                     Literal::Bool(true),
                     Literal::None
                 ],
-                kwargs: vec![("debug".into(), Literal::Bool(false)), ("name".into(), Literal::Str("n\"q".into()))],
+                kwargs: vec![
+                    ("debug".into(), Literal::Bool(false)),
+                    ("name".into(), Literal::Str("n\"q".into()))
+                ],
             }
         );
     }

@@ -42,7 +42,12 @@ use response::ResponseBody;
 pub(crate) fn format_exception(py: Python<'_>, e: &PyErr) -> String {
     let formatted = py
         .import("traceback")
-        .and_then(|tb| tb.call_method1("format_exception", (e.get_type(py), e.value(py), e.traceback(py))))
+        .and_then(|tb| {
+            tb.call_method1(
+                "format_exception",
+                (e.get_type(py), e.value(py), e.traceback(py)),
+            )
+        })
         .and_then(|lines| lines.extract::<Vec<String>>());
     match formatted {
         Ok(lines) => lines.concat().trim_end().to_string(),
@@ -69,8 +74,16 @@ pub fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
     let name = s.worker_class.as_str();
     let short = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
     match name {
-        "sync" if threads == 1 => Ok(WorkerModel { class: "sync", threads, warning: None }),
-        "sync" | "gthread" => Ok(WorkerModel { class: "gthread", threads, warning: None }),
+        "sync" if threads == 1 => Ok(WorkerModel {
+            class: "sync",
+            threads,
+            warning: None,
+        }),
+        "sync" | "gthread" => Ok(WorkerModel {
+            class: "gthread",
+            threads,
+            warning: None,
+        }),
         "gevent" | "gevent_wsgi" | "gevent_pywsgi" | "eventlet" | "tornado" => Ok(WorkerModel {
             class: "gthread",
             threads,
@@ -80,10 +93,16 @@ pub fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
                  edge instead); raise --threads for more concurrency"
             )),
         }),
-        _ if short == "asgi" || short.contains("uvicorn") || name.contains("Uvicorn") || name.contains("asgi") => {
+        _ if short == "asgi"
+            || short.contains("uvicorn")
+            || name.contains("Uvicorn")
+            || name.contains("asgi") =>
+        {
             Err("ASGI apps are not supported yet".to_string())
         }
-        _ => Err(format!("worker class {name:?} is not supported: use sync or gthread")),
+        _ => Err(format!(
+            "worker class {name:?} is not supported: use sync or gthread"
+        )),
     }
 }
 
@@ -93,7 +112,9 @@ static PRELOADED: OnceLock<Py<PyAny>> = OnceLock::new();
 /// Initialises the interpreter: a venv's python as the program (so CPython's own
 /// `pyvenv.cfg` logic applies), else the build interpreter's home.
 fn init_interpreter() -> Result<(), String> {
-    let venv = std::env::var_os("VIRTUAL_ENV").map(PathBuf::from).filter(|v| v.join("bin/python").exists());
+    let venv = std::env::var_os("VIRTUAL_ENV")
+        .map(PathBuf::from)
+        .filter(|v| v.join("bin/python").exists());
     if let (Some(v), Some(built)) = (&venv, option_env!("RUNICORN_PYTHON_VERSION")) {
         // A venv of another Python would pair our libpython with a foreign stdlib.
         let cfg = std::fs::read_to_string(v.join("pyvenv.cfg")).unwrap_or_default();
@@ -112,12 +133,21 @@ fn init_interpreter() -> Result<(), String> {
         }
     }
     let (program, home) = match &venv {
-        Some(v) => (Some(v.join("bin/python").to_string_lossy().into_owned()), None),
+        Some(v) => (
+            Some(v.join("bin/python").to_string_lossy().into_owned()),
+            None,
+        ),
         None => {
-            let home = option_env!("RUNICORN_PYTHON_HOME").filter(|h| std::path::Path::new(h).is_dir());
+            let home =
+                option_env!("RUNICORN_PYTHON_HOME").filter(|h| std::path::Path::new(h).is_dir());
             // PYTHONHOME, when set, is the user's choice: CPython reads it itself.
             let home = home.filter(|_| std::env::var_os("PYTHONHOME").is_none());
-            (option_env!("RUNICORN_PYTHON_EXECUTABLE").filter(|p| std::path::Path::new(p).exists()).map(String::from), home.map(String::from))
+            (
+                option_env!("RUNICORN_PYTHON_EXECUTABLE")
+                    .filter(|p| std::path::Path::new(p).exists())
+                    .map(String::from),
+                home.map(String::from),
+            )
         }
     };
     crate::sys::init_python(program.as_deref(), home.as_deref())
@@ -125,7 +155,10 @@ fn init_interpreter() -> Result<(), String> {
 
 /// Initialises Python, prepares `sys.path` and imports the app.
 fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
-    let text = s.wsgi_app.as_deref().ok_or("No application module specified.")?;
+    let text = s
+        .wsgi_app
+        .as_deref()
+        .ok_or("No application module specified.")?;
     let spec = AppSpec::parse(text)?;
     init_interpreter()?;
     Python::attach(|py| {
@@ -136,7 +169,9 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
         };
         loader::setup_sys_path(py, &setup).map_err(|e| format_exception(py, &e))?;
         let sys = py.import("sys").map_err(|e| format_exception(py, &e))?;
-        let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+        let argv: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let _ = sys.setattr("argv", argv);
         loader::load(py, &spec)
     })
@@ -187,7 +222,10 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         );
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
     }
-    let Ok(https) = edge.proxy.https(parts.extensions.get::<crate::server::ConnInfo>(), &parts.headers) else {
+    let Ok(https) = edge.proxy.https(
+        parts.extensions.get::<crate::server::ConnInfo>(),
+        &parts.headers,
+    ) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
         return simple(http::StatusCode::BAD_REQUEST);
     };
@@ -198,13 +236,21 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
             return simple(http::StatusCode::BAD_REQUEST);
         }
         Err(input::ReadError::Io(e)) => {
-            tracing::error!("cannot buffer a request body in {}: {e}", edge.tmp_dir.display());
+            tracing::error!(
+                "cannot buffer a request body in {}: {e}",
+                edge.tmp_dir.display()
+            );
             return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
     // Small: back-pressure from a slow client reaches the app thread after a few chunks.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    if !edge.pool.submit(threads::Job { parts, body, https, reply: tx }) {
+    if !edge.pool.submit(threads::Job {
+        parts,
+        body,
+        https,
+        reply: tx,
+    }) {
         tracing::error!("no application thread is left to serve the request");
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -214,7 +260,10 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
             Ok(r) => r,
             Err(_) => {
                 // Dropping the receiver tells the app thread to stop producing.
-                tracing::error!("the application did not answer within --request-timeout ({}s)", t.as_secs_f64());
+                tracing::error!(
+                    "the application did not answer within --request-timeout ({}s)",
+                    t.as_secs_f64()
+                );
                 simple(http::StatusCode::GATEWAY_TIMEOUT)
             }
         },
@@ -225,8 +274,20 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
 fn simple(status: http::StatusCode) -> Response<ResponseBody> {
     let (_tx, rx) = tokio::sync::mpsc::channel(1);
     let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-    response::build(response::Head { status, reason: None, headers }, bytes::Bytes::new(), rx, true)
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response::build(
+        response::Head {
+            status,
+            reason: None,
+            headers,
+        },
+        bytes::Bytes::new(),
+        rx,
+        true,
+    )
 }
 
 /// Builds a worker's service (called in the worker, after fork).
@@ -254,13 +315,18 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
     .map_err(|e| BootError::App(e.to_string()))?;
     let pool = threads::Pool::start(model.threads, model.class == "sync", app, constants)
         .map_err(|e| BootError::Worker(format!("cannot start the application threads: {e}")))?;
-    let tmp_dir = s.tmp_upload_dir.as_ref().map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let tmp_dir = s
+        .tmp_upload_dir
+        .as_ref()
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     Ok(WsgiService {
         edge: Arc::new(Edge {
             pool,
             body_buffer: usize::try_from(s.wsgi_body_buffer).unwrap_or(usize::MAX),
             tmp_dir,
-            request_timeout: (s.request_timeout > 0).then(|| Duration::from_secs(s.request_timeout)),
+            request_timeout: (s.request_timeout > 0)
+                .then(|| Duration::from_secs(s.request_timeout)),
             refuse_underscores: s.header_map == "refuse",
             proxy: proxy::Proxy::new(s),
             script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
@@ -352,7 +418,11 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     }
     let runner = Box::new(|ctx: crate::worker::Context<'_>| {
-        let code = crate::worker::run(ctx, &make_service, crate::worker::RuntimeFlavor::CurrentThread);
+        let code = crate::worker::run(
+            ctx,
+            &make_service,
+            crate::worker::RuntimeFlavor::CurrentThread,
+        );
         at_worker_exit();
         code
     });
@@ -365,7 +435,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 /// may still be inside a request.
 fn at_worker_exit() {
     Python::try_attach(|py| {
-        let run = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs"));
+        let run = py
+            .import("atexit")
+            .and_then(|m| m.call_method0("_run_exitfuncs"));
         if let Err(e) = run {
             tracing::error!("Error in atexit handlers:\n{}", format_exception(py, &e));
         }
@@ -382,21 +454,38 @@ mod tests {
     use super::*;
 
     fn model(class: &str, threads: u32) -> Result<WorkerModel, String> {
-        let s = Settings { worker_class: class.into(), threads, ..Settings::default() };
+        let s = Settings {
+            worker_class: class.into(),
+            threads,
+            ..Settings::default()
+        };
         worker_model(&s)
     }
 
     #[test]
     fn worker_classes() {
         assert_eq!(model("sync", 1).unwrap().class, "sync");
-        assert_eq!(model("sync", 4).unwrap(), WorkerModel { class: "gthread", threads: 4, warning: None });
+        assert_eq!(
+            model("sync", 4).unwrap(),
+            WorkerModel {
+                class: "gthread",
+                threads: 4,
+                warning: None
+            }
+        );
         assert_eq!(model("gthread", 1).unwrap().threads, 1);
         let g = model("gevent", 8).unwrap();
         assert_eq!((g.class, g.threads), ("gthread", 8));
         assert!(g.warning.unwrap().contains("gthread"));
         assert!(model("eventlet", 1).is_ok() && model("tornado", 1).is_ok());
-        assert_eq!(model("asgi", 1).unwrap_err(), "ASGI apps are not supported yet");
-        assert_eq!(model("uvicorn.workers.UvicornWorker", 1).unwrap_err(), "ASGI apps are not supported yet");
+        assert_eq!(
+            model("asgi", 1).unwrap_err(),
+            "ASGI apps are not supported yet"
+        );
+        assert_eq!(
+            model("uvicorn.workers.UvicornWorker", 1).unwrap_err(),
+            "ASGI apps are not supported yet"
+        );
         assert!(model("mypkg.MyWorker", 1).is_err());
     }
 }

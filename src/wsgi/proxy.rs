@@ -23,27 +23,46 @@ impl Proxy {
         let secure = s
             .secure_scheme_headers
             .iter()
-            .filter_map(|(k, v)| Some((HeaderName::from_bytes(k.trim().as_bytes()).ok()?, v.trim().to_string())))
+            .filter_map(|(k, v)| {
+                Some((
+                    HeaderName::from_bytes(k.trim().as_bytes()).ok()?,
+                    v.trim().to_string(),
+                ))
+            })
             .collect();
         let nets = s
             .forwarded_allow_ips
             .iter()
             .filter_map(|item| {
-                let (ip, bits) = item.split_once('/').map_or((item.as_str(), None), |(i, b)| (i, Some(b)));
+                let (ip, bits) = item
+                    .split_once('/')
+                    .map_or((item.as_str(), None), |(i, b)| (i, Some(b)));
                 let ip: IpAddr = ip.trim().parse().ok()?;
                 let max = if ip.is_ipv4() { 32 } else { 128 };
-                let bits = bits.map_or(Some(max), |b| b.trim().parse::<u8>().ok().filter(|&b| b <= max))?;
+                let bits = bits.map_or(Some(max), |b| {
+                    b.trim().parse::<u8>().ok().filter(|&b| b <= max)
+                })?;
                 Some((ip, bits))
             })
             .collect();
-        Proxy { secure, allow_all: s.forwarded_allow_ips.iter().any(|i| i.trim() == "*"), nets }
+        Proxy {
+            secure,
+            allow_all: s.forwarded_allow_ips.iter().any(|i| i.trim() == "*"),
+            nets,
+        }
     }
 
     /// Whether headers from this peer are believed. Unix-socket peers are (Gunicorn: a
     /// non-tuple peer address is trusted), and so are TCP peers inside an allowed network.
     fn trusted(&self, peer: Option<Peer>) -> bool {
         match peer {
-            Some(Peer::Tcp(a)) => self.allow_all || self.nets.iter().any(|&(net, bits)| contains(net, bits, a.ip())),
+            Some(Peer::Tcp(a)) => {
+                self.allow_all
+                    || self
+                        .nets
+                        .iter()
+                        .any(|&(net, bits)| contains(net, bits, a.ip()))
+            }
             _ => true,
         }
     }
@@ -95,16 +114,26 @@ mod tests {
     use std::net::SocketAddr;
 
     fn proxy(allow: &[&str]) -> Proxy {
-        let s = Settings { forwarded_allow_ips: allow.iter().map(|s| s.to_string()).collect(), ..Settings::default() };
+        let s = Settings {
+            forwarded_allow_ips: allow.iter().map(|s| s.to_string()).collect(),
+            ..Settings::default()
+        };
         Proxy::new(&s)
     }
 
     fn conn(addr: &str) -> ConnInfo {
-        ConnInfo { peer: Peer::Tcp(addr.parse::<SocketAddr>().unwrap()), local: None, tls: false }
+        ConnInfo {
+            peer: Peer::Tcp(addr.parse::<SocketAddr>().unwrap()),
+            local: None,
+            tls: false,
+        }
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (HeaderName::from_static(k), v.parse().unwrap())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
     }
 
     #[test]
@@ -115,10 +144,33 @@ mod tests {
         assert_eq!(p.https(Some(&conn("10.20.30.40:1")), &h), Ok(true));
         assert_eq!(p.https(Some(&conn("[::ffff:10.1.2.3]:1")), &h), Ok(true));
         assert_eq!(p.https(Some(&conn("192.168.1.1:1")), &h), Ok(false));
-        assert_eq!(p.https(Some(&ConnInfo { peer: Peer::Unix, local: None, tls: false }), &h), Ok(true));
-        let tls = ConnInfo { tls: true, ..conn("192.168.1.1:1") };
-        assert_eq!(p.https(Some(&tls), &HeaderMap::new()), Ok(true), "TLS connections are https");
-        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &headers(&[("x-forwarded-proto", "http")])), Ok(false));
+        assert_eq!(
+            p.https(
+                Some(&ConnInfo {
+                    peer: Peer::Unix,
+                    local: None,
+                    tls: false
+                }),
+                &h
+            ),
+            Ok(true)
+        );
+        let tls = ConnInfo {
+            tls: true,
+            ..conn("192.168.1.1:1")
+        };
+        assert_eq!(
+            p.https(Some(&tls), &HeaderMap::new()),
+            Ok(true),
+            "TLS connections are https"
+        );
+        assert_eq!(
+            p.https(
+                Some(&conn("127.0.0.1:1")),
+                &headers(&[("x-forwarded-proto", "http")])
+            ),
+            Ok(false)
+        );
         assert_eq!(proxy(&["*"]).https(Some(&conn("8.8.8.8:1")), &h), Ok(true));
     }
 

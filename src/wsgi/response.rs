@@ -36,7 +36,11 @@ pub enum Out {
     Data { body: Bytes, end: bool },
     /// The rest of the body is `len` bytes of this file from `offset` (`wsgi.file_wrapper`
     /// over a real file): the edge reads it, so the app thread is free at once.
-    File { file: std::fs::File, offset: u64, len: u64 },
+    File {
+        file: std::fs::File,
+        offset: u64,
+        len: u64,
+    },
     /// The app failed after the headers went out: the connection must be closed.
     Abort,
 }
@@ -71,9 +75,9 @@ fn parse_status(status: &str) -> Result<(StatusCode, Option<hyper::ext::ReasonPh
     }
     let code = StatusCode::from_bytes(code.as_bytes()).map_err(|_| bad())?;
     let reason = match reason {
-        Some(r) if Some(r) != code.canonical_reason() && !r.is_empty() => {
-            Some(hyper::ext::ReasonPhrase::try_from(latin1(r).ok_or_else(bad)?).map_err(|_| bad())?)
-        }
+        Some(r) if Some(r) != code.canonical_reason() && !r.is_empty() => Some(
+            hyper::ext::ReasonPhrase::try_from(latin1(r).ok_or_else(bad)?).map_err(|_| bad())?,
+        ),
         _ => None,
     };
     Ok((code, reason))
@@ -85,19 +89,27 @@ fn latin1(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Builds the head from `start_response`'s arguments; also returns the Content-Length.
-fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<(Head, Option<u64>)> {
-    let status: &Bound<'_, PyString> = status.cast().map_err(|_| PyTypeError::new_err("status must be a str"))?;
+fn parse_head(
+    status: &Bound<'_, PyAny>,
+    headers: &Bound<'_, PyAny>,
+) -> PyResult<(Head, Option<u64>)> {
+    let status: &Bound<'_, PyString> = status
+        .cast()
+        .map_err(|_| PyTypeError::new_err("status must be a str"))?;
     let (status, reason) = parse_status(&status.to_cow()?).map_err(PyValueError::new_err)?;
     let mut map = HeaderMap::new();
     let mut length = None;
     for item in headers.try_iter()? {
         let item = item?;
-        let pair: &Bound<'_, PyTuple> = item.cast().map_err(|_| PyTypeError::new_err("headers must be (name, value) tuples"))?;
+        let pair: &Bound<'_, PyTuple> = item
+            .cast()
+            .map_err(|_| PyTypeError::new_err("headers must be (name, value) tuples"))?;
         if pair.len() != 2 {
             return Err(PyTypeError::new_err("headers must be (name, value) tuples"));
         }
         let (name, value): (String, String) = pair.extract()?;
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| PyValueError::new_err(format!("Invalid header name {name:?}")))?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PyValueError::new_err(format!("Invalid header name {name:?}")))?;
         let value = latin1(&value)
             .and_then(|v| HeaderValue::from_bytes(&v).ok())
             .ok_or_else(|| PyValueError::new_err(format!("Invalid header value {value:?}")))?;
@@ -105,12 +117,24 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
             continue;
         }
         if name == CONTENT_LENGTH {
-            let n = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
-            length = Some(n.ok_or_else(|| PyValueError::new_err(format!("Invalid Content-Length {value:?}")))?);
+            let n = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            length = Some(n.ok_or_else(|| {
+                PyValueError::new_err(format!("Invalid Content-Length {value:?}"))
+            })?);
         }
         map.append(name, value);
     }
-    Ok((Head { status, reason, headers: map }, length))
+    Ok((
+        Head {
+            status,
+            reason,
+            headers: map,
+        },
+        length,
+    ))
 }
 
 /// The `start_response` callable of one request; also the state of the response it
@@ -131,7 +155,15 @@ pub struct StartResponse {
 
 impl StartResponse {
     pub fn new(tx: mpsc::Sender<Out>) -> StartResponse {
-        StartResponse { started: false, pending: None, sent: false, ended: false, gone: false, remaining: None, tx }
+        StartResponse {
+            started: false,
+            pending: None,
+            sent: false,
+            ended: false,
+            gone: false,
+            remaining: None,
+            tx,
+        }
     }
 
     pub fn headers_sent(&self) -> bool {
@@ -154,16 +186,30 @@ impl StartResponse {
         let msg = if self.sent {
             Out::Data { body: data, end }
         } else {
-            let head = self.pending.take().ok_or_else(|| PyAssertionError::new_err("the response body started before start_response() was called"))?;
+            let head = self.pending.take().ok_or_else(|| {
+                PyAssertionError::new_err(
+                    "the response body started before start_response() was called",
+                )
+            })?;
             self.sent = true;
-            Out::Head { head, body: data, end }
+            Out::Head {
+                head,
+                body: data,
+                end,
+            }
         };
         self.ended = end;
         Ok(self.push(py, msg))
     }
 
     /// Hands the rest of the body over as a file region (after the head, if not sent).
-    pub fn send_file(&mut self, py: Python<'_>, file: std::fs::File, offset: u64, mut len: u64) -> PyResult<()> {
+    pub fn send_file(
+        &mut self,
+        py: Python<'_>,
+        file: std::fs::File,
+        offset: u64,
+        mut len: u64,
+    ) -> PyResult<()> {
         if self.ended || self.gone {
             return Ok(());
         }
@@ -172,9 +218,21 @@ impl StartResponse {
             *rem -= len;
         }
         if !self.sent {
-            let head = self.pending.take().ok_or_else(|| PyAssertionError::new_err("the response body started before start_response() was called"))?;
+            let head = self.pending.take().ok_or_else(|| {
+                PyAssertionError::new_err(
+                    "the response body started before start_response() was called",
+                )
+            })?;
             self.sent = true;
-            if !self.push(py, Out::Head { head, body: Bytes::new(), end: len == 0 }) || len == 0 {
+            if !self.push(
+                py,
+                Out::Head {
+                    head,
+                    body: Bytes::new(),
+                    end: len == 0,
+                },
+            ) || len == 0
+            {
                 self.ended = true;
                 return Ok(());
             }
@@ -231,7 +289,9 @@ impl StartResponse {
                 }
                 Some(_) => {}
                 None if this.started => {
-                    return Err(PyAssertionError::new_err("start_response() called a second time without exc_info"));
+                    return Err(PyAssertionError::new_err(
+                        "start_response() called a second time without exc_info",
+                    ));
                 }
                 None => {}
             }
@@ -251,7 +311,11 @@ impl StartResponse {
             return Err(PyAssertionError::new_err("write() before start_response()"));
         }
         let data = chunk(data)?;
-        if self.send(py, data, false)? || self.ended { Ok(()) } else { Err(PyOSError::new_err("client disconnected")) }
+        if self.send(py, data, false)? || self.ended {
+            Ok(())
+        } else {
+            Err(PyOSError::new_err("client disconnected"))
+        }
     }
 }
 
@@ -259,14 +323,22 @@ impl StartResponse {
 fn chunk(item: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     match item.cast::<PyBytes>() {
         Ok(b) => Ok(Bytes::copy_from_slice(b.as_bytes())),
-        Err(_) => Err(PyTypeError::new_err(format!("{} is not a byte", item.repr()?))),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{} is not a byte",
+            item.repr()?
+        ))),
     }
 }
 
 /// Iterates the app's result into the response; the caller calls `close()`. With
 /// `files` (the `sendfile` setting), a `wsgi.file_wrapper` over a real file is handed to
 /// the edge whole instead of being read through Python.
-pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, PyAny>, files: bool) -> PyResult<()> {
+pub fn stream(
+    py: Python<'_>,
+    sr: &Bound<'_, StartResponse>,
+    result: &Bound<'_, PyAny>,
+    files: bool,
+) -> PyResult<()> {
     if files
         && let Ok(fw) = result.cast::<FileWrapper>()
         && let Some((file, offset, len)) = fw.try_borrow().ok().and_then(|w| w.as_file(py))
@@ -275,7 +347,16 @@ pub fn stream(py: Python<'_>, sr: &Bound<'_, StartResponse>, result: &Bound<'_, 
     }
     // Lists and tuples (most frameworks return a one-item list) are sent with the head in
     // one hand-over, so hyper can set Content-Length and the connection is woken once.
-    let known = result.cast::<PyList>().ok().map(|l| l.as_sequence().clone()).or_else(|| result.cast::<PyTuple>().ok().map(|t| t.as_sequence().clone()));
+    let known = result
+        .cast::<PyList>()
+        .ok()
+        .map(|l| l.as_sequence().clone())
+        .or_else(|| {
+            result
+                .cast::<PyTuple>()
+                .ok()
+                .map(|t| t.as_sequence().clone())
+        });
     if let Some(seq) = known {
         let n = seq.len()?;
         for i in 0..n {
@@ -307,7 +388,15 @@ pub fn error_500() -> Out {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
     headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    Out::Head { head: Head { status: StatusCode::INTERNAL_SERVER_ERROR, reason: None, headers }, body: Bytes::from(body), end: true }
+    Out::Head {
+        head: Head {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            reason: None,
+            headers,
+        },
+        body: Bytes::from(body),
+        end: true,
+    }
 }
 
 /// `wsgi.file_wrapper`: iterates a file-like object in blocks and closes it with the
@@ -324,8 +413,16 @@ impl FileWrapper {
     /// position, and the bytes left. None for anything else (sockets, BytesIO...).
     fn as_file(&self, py: Python<'_>) -> Option<(std::fs::File, u64, u64)> {
         let f = self.filelike.bind(py);
-        let fd: i32 = f.call_method0(pyo3::intern!(py, "fileno")).ok()?.extract().ok()?;
-        let offset: u64 = f.call_method0(pyo3::intern!(py, "tell")).ok()?.extract().ok()?;
+        let fd: i32 = f
+            .call_method0(pyo3::intern!(py, "fileno"))
+            .ok()?
+            .extract()
+            .ok()?;
+        let offset: u64 = f
+            .call_method0(pyo3::intern!(py, "tell"))
+            .ok()?
+            .extract()
+            .ok()?;
         let file = std::fs::File::open(format!("/proc/self/fd/{fd}")).ok()?;
         let meta = file.metadata().ok().filter(|m| m.is_file())?;
         Some((file, offset, meta.len().saturating_sub(offset)))
@@ -337,7 +434,13 @@ impl FileWrapper {
     #[new]
     #[pyo3(signature = (filelike, blksize=65536))]
     fn new(filelike: Py<PyAny>, blksize: i64) -> FileWrapper {
-        FileWrapper { filelike, blksize: usize::try_from(blksize).ok().filter(|&b| b > 0).unwrap_or(65536) }
+        FileWrapper {
+            filelike,
+            blksize: usize::try_from(blksize)
+                .ok()
+                .filter(|&b| b > 0)
+                .unwrap_or(65536),
+        }
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -345,7 +448,10 @@ impl FileWrapper {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let data = self.filelike.bind(py).call_method1(pyo3::intern!(py, "read"), (self.blksize,))?;
+        let data = self
+            .filelike
+            .bind(py)
+            .call_method1(pyo3::intern!(py, "read"), (self.blksize,))?;
         Ok(if data.is_truthy()? { Some(data) } else { None })
     }
 
@@ -380,12 +486,19 @@ struct FileTail {
 const FILE_CHUNK: u64 = 256 * 1024;
 
 impl FileTail {
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         if self.left == 0 {
             return Poll::Ready(None);
         }
         let reading = self.reading.get_or_insert_with(|| {
-            let (file, offset, n) = (self.file.clone(), self.offset, self.left.min(FILE_CHUNK) as usize);
+            let (file, offset, n) = (
+                self.file.clone(),
+                self.offset,
+                self.left.min(FILE_CHUNK) as usize,
+            );
             tokio::task::spawn_blocking(move || {
                 use std::os::unix::fs::FileExt;
                 let mut buf = vec![0; n];
@@ -398,7 +511,9 @@ impl FileTail {
         self.reading = None;
         match read.map_err(std::io::Error::other).and_then(|r| r) {
             // The file shrank under us: the promised length cannot be kept.
-            Ok(b) if b.is_empty() => Poll::Ready(Some(Err(std::io::Error::other("file truncated while being sent")))),
+            Ok(b) if b.is_empty() => Poll::Ready(Some(Err(std::io::Error::other(
+                "file truncated while being sent",
+            )))),
             Ok(b) => {
                 self.offset += b.len() as u64;
                 self.left -= b.len() as u64;
@@ -411,7 +526,12 @@ impl FileTail {
 
 impl ResponseBody {
     fn new(first: Bytes, rx: mpsc::Receiver<Out>, end: bool) -> ResponseBody {
-        ResponseBody { first: Some(first).filter(|b| !b.is_empty()), rx, end, file: None }
+        ResponseBody {
+            first: Some(first).filter(|b| !b.is_empty()),
+            rx,
+            end,
+            file: None,
+        }
     }
 }
 
@@ -419,7 +539,10 @@ impl hyper::body::Body for ResponseBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if let Some(b) = self.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(b))));
         }
@@ -439,14 +562,21 @@ impl hyper::body::Body for ResponseBody {
                 }
                 Some(Out::File { file, offset, len }) => {
                     self.end = true;
-                    let tail = self.file.insert(FileTail { file: std::sync::Arc::new(file), offset, left: len, reading: None });
+                    let tail = self.file.insert(FileTail {
+                        file: std::sync::Arc::new(file),
+                        offset,
+                        left: len,
+                        reading: None,
+                    });
                     return tail.poll_next(cx);
                 }
                 // An app error after the headers, a dead app thread, or a protocol slip:
                 // an error makes hyper close the connection mid-body.
                 _ => {
                     self.end = true;
-                    return Poll::Ready(Some(Err(std::io::Error::other("the application failed after sending headers"))));
+                    return Poll::Ready(Some(Err(std::io::Error::other(
+                        "the application failed after sending headers",
+                    ))));
                 }
             }
         }
@@ -481,7 +611,12 @@ pub async fn respond(mut rx: mpsc::Receiver<Out>) -> Response<ResponseBody> {
 }
 
 /// A response from a head and its first chunk.
-pub fn build(head: Head, body: Bytes, rx: mpsc::Receiver<Out>, end: bool) -> Response<ResponseBody> {
+pub fn build(
+    head: Head,
+    body: Bytes,
+    rx: mpsc::Receiver<Out>,
+    end: bool,
+) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::new(body, rx, end));
     *resp.status_mut() = head.status;
     *resp.headers_mut() = head.headers;
@@ -508,7 +643,14 @@ mod tests {
 
     #[test]
     fn hop_by_hop() {
-        for h in ["connection", "transfer-encoding", "server", "date", "upgrade", "keep-alive"] {
+        for h in [
+            "connection",
+            "transfer-encoding",
+            "server",
+            "date",
+            "upgrade",
+            "keep-alive",
+        ] {
             assert!(is_hop_by_hop(&HeaderName::from_static(h)));
         }
         assert!(!is_hop_by_hop(&CONTENT_TYPE));

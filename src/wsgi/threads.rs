@@ -33,14 +33,21 @@ impl Pool {
     /// Starts `n` threads serving `app`. With `sync` (Gunicorn's sync worker: one thread),
     /// each request marks the worker busy, so the heartbeat stops advancing while it runs
     /// and `--timeout` kills a worker stuck in one request.
-    pub fn start(n: usize, sync: bool, app: Py<PyAny>, constants: Constants) -> std::io::Result<Pool> {
+    pub fn start(
+        n: usize,
+        sync: bool,
+        app: Py<PyAny>,
+        constants: Constants,
+    ) -> std::io::Result<Pool> {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let shared = Arc::new((app, constants));
         for i in 0..n.max(1) {
             let rx = rx.clone();
             let shared = shared.clone();
-            std::thread::Builder::new().name(format!("wsgi-{i}")).spawn(move || serve(&rx, sync, &shared.0, &shared.1))?;
+            std::thread::Builder::new()
+                .name(format!("wsgi-{i}"))
+                .spawn(move || serve(&rx, sync, &shared.0, &shared.1))?;
         }
         Ok(Pool { tx })
     }
@@ -75,12 +82,15 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
             // A panic (a bug of ours, or one surfacing through pyo3) must not kill the
             // thread: the request gets a 500 (its reply channel is dropped) and the
             // thread takes the next one.
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(py, app, c, job)));
+            let run =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(py, app, c, job)));
             if sync {
                 BUSY_SINCE_MS.store(0, Ordering::Relaxed);
             }
             if run.is_err() {
-                tracing::error!("an application thread panicked while handling a request; it answered 500");
+                tracing::error!(
+                    "an application thread panicked while handling a request; it answered 500"
+                );
             }
         }
     });
@@ -88,7 +98,12 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
 
 /// Runs the app for one request.
 fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
-    let Job { parts, body, https, reply } = job;
+    let Job {
+        parts,
+        body,
+        https,
+        reply,
+    } = job;
     let body_len = body.len();
     let sr = match Bound::new(py, StartResponse::new(reply)) {
         Ok(sr) => sr,
@@ -98,7 +113,8 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
         Ok(i) => i.into_any(),
         Err(e) => return log_error(py, &parts, &e),
     };
-    let result = environ::build(py, c, &parts, body_len, https, input).and_then(|env| app.bind(py).call1((env, &sr)));
+    let result = environ::build(py, c, &parts, body_len, https, input)
+        .and_then(|env| app.bind(py).call1((env, &sr)));
     let outcome = match result {
         Ok(iterable) => {
             let streamed = response::stream(py, &sr, &iterable, c.sendfile);
@@ -125,6 +141,12 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
 
 /// Gunicorn's `Error handling request <uri>` with the traceback.
 fn log_error(py: Python<'_>, parts: &Parts, e: &PyErr) {
-    let target = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_string());
-    tracing::error!("Error handling request {target}\n{}", super::format_exception(py, e));
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_string());
+    tracing::error!(
+        "Error handling request {target}\n{}",
+        super::format_exception(py, e)
+    );
 }

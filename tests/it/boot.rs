@@ -7,34 +7,52 @@ use crate::util::*;
 
 #[test]
 fn worker_boot_failure_halts_the_master_with_code_3() {
-    let (code, _, err) = Master::probe().args(["-w", "2"]).env("PROBE_BOOT", "fail").run(Duration::from_secs(15));
+    let (code, _, err) = Master::probe()
+        .args(["-w", "2"])
+        .env("PROBE_BOOT", "fail")
+        .run(Duration::from_secs(15));
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("Reason: Worker failed to boot."), "{err}");
     assert!(err.contains("probe: boot failure requested"), "{err}");
-    assert!(err.matches("Booting worker").count() <= 2, "no respawn loop:\n{err}");
+    assert!(
+        err.matches("Booting worker").count() <= 2,
+        "no respawn loop:\n{err}"
+    );
 }
 
 #[test]
 fn app_load_failure_halts_the_master_with_code_4() {
-    let (code, _, err) = Master::probe().env("PROBE_BOOT", "load-fail").run(Duration::from_secs(15));
+    let (code, _, err) = Master::probe()
+        .env("PROBE_BOOT", "load-fail")
+        .run(Duration::from_secs(15));
     assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("Reason: App failed to load."), "{err}");
 }
 
 #[test]
 fn a_slow_booting_app_is_not_killed_by_the_heartbeat_timeout() {
-    let m = Master::probe().args(["-w", "1", "-t", "1"]).env("PROBE_BOOT", "sleep:2500").spawn();
+    let m = Master::probe()
+        .args(["-w", "1", "-t", "1"])
+        .env("PROBE_BOOT", "sleep:2500")
+        .spawn();
     let start = Instant::now();
-    assert!(eventually(Duration::from_secs(10), || m.get("/").is_ok_and(|r| r.0 == 200)));
+    assert!(eventually(Duration::from_secs(10), || m
+        .get("/")
+        .is_ok_and(|r| r.0 == 200)));
     assert!(start.elapsed() >= Duration::from_secs(2));
     assert_eq!(m.count("WORKER TIMEOUT"), 0, "{}", m.log());
 }
 
 #[test]
 fn boot_timeout_kills_a_worker_that_never_finishes_booting() {
-    let m = Master::probe().args(["-w", "1", "--boot-timeout", "1"]).env("PROBE_BOOT", "sleep:60000").spawn();
-    m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(6)).expect("boot timeout enforced");
-    m.wait_for_count("Booting worker", 2, Duration::from_secs(5)).expect("replacement started");
+    let m = Master::probe()
+        .args(["-w", "1", "--boot-timeout", "1"])
+        .env("PROBE_BOOT", "sleep:60000")
+        .spawn();
+    m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(6))
+        .expect("boot timeout enforced");
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(5))
+        .expect("replacement started");
 }
 
 #[test]
@@ -43,12 +61,21 @@ fn pidfile_is_written_refused_over_a_live_process_and_removed_at_exit() {
     let pidfile = dir.path("r.pid");
     let p = pidfile.to_str().unwrap();
     let mut m = Master::probe().args(["-w", "1", "-p", p]).spawn();
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(pid, m.pid().as_raw());
 
-    let (code, _, err) = Master::probe().args(["-w", "1", "-p", p]).run(Duration::from_secs(10));
+    let (code, _, err) = Master::probe()
+        .args(["-w", "1", "-p", p])
+        .run(Duration::from_secs(10));
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains(&format!("Already running on PID {pid}")), "{err}");
+    assert!(
+        err.contains(&format!("Already running on PID {pid}")),
+        "{err}"
+    );
 
     m.signal(Signal::SIGTERM);
     assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0));
@@ -67,15 +94,26 @@ fn bind_to_a_port_in_use_fails_with_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let start = Instant::now();
-    let (code, _, err) = Master::probe().no_bind().args(["-b", &addr]).run(Duration::from_secs(20));
+    let (code, _, err) = Master::probe()
+        .no_bind()
+        .args(["-b", &addr])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("Connection in use") && err.contains(&addr), "{err}");
-    assert!(start.elapsed() >= Duration::from_secs(3), "retried before giving up");
+    assert!(
+        err.contains("Connection in use") && err.contains(&addr),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "retried before giving up"
+    );
 }
 
 #[test]
 fn raw_env_reaches_the_workers() {
-    let m = Master::probe().args(["-w", "1", "-e", "GREETING=hi there", "--env", "OTHER=x=y"]).spawn();
+    let m = Master::probe()
+        .args(["-w", "1", "-e", "GREETING=hi there", "--env", "OTHER=x=y"])
+        .spawn();
     assert!(eventually(Duration::from_secs(10), || m.get("/").is_ok()));
     assert_eq!(m.get("/env?GREETING").unwrap().1, "hi there");
     assert_eq!(m.get("/env?OTHER").unwrap().1, "x=y");
@@ -83,7 +121,9 @@ fn raw_env_reaches_the_workers() {
 
 #[test]
 fn check_config_does_not_start_a_server() {
-    let (code, _, err) = Master::probe().args(["--check-config"]).run(Duration::from_secs(10));
+    let (code, _, err) = Master::probe()
+        .args(["--check-config"])
+        .run(Duration::from_secs(10));
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("Listening at"), "{err}");
 }
@@ -94,20 +134,42 @@ fn workers_switch_to_the_configured_user_and_group() {
         eprintln!("skipped: needs root to switch users");
         return;
     }
-    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("user nobody");
-    let m = Master::probe().args(["-w", "1", "-u", "nobody", "-g", &nobody.gid.to_string()]).spawn();
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    let m = Master::probe()
+        .args(["-w", "1", "-u", "nobody", "-g", &nobody.gid.to_string()])
+        .spawn();
     assert!(eventually(Duration::from_secs(10), || m.children().len() == 1));
     // Once it serves, the worker has finished switching identity.
-    assert!(eventually(Duration::from_secs(10), || m.get("/").is_ok_and(|r| r.0 == 200)));
+    assert!(eventually(Duration::from_secs(10), || m
+        .get("/")
+        .is_ok_and(|r| r.0 == 200)));
     let worker = m.children()[0];
     let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     let gid_line = status.lines().find(|l| l.starts_with("Gid:")).unwrap();
-    assert!(uid_line.split_whitespace().skip(1).all(|u| u == nobody.uid.to_string()), "{uid_line}");
-    assert!(gid_line.split_whitespace().skip(1).all(|g| g == nobody.gid.to_string()), "{gid_line}");
+    assert!(
+        uid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|u| u == nobody.uid.to_string()),
+        "{uid_line}"
+    );
+    assert!(
+        gid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|g| g == nobody.gid.to_string()),
+        "{gid_line}"
+    );
     // The master keeps its identity (it must be able to bind, signal and reap).
     let master = std::fs::read_to_string(format!("/proc/{}/status", m.pid())).unwrap();
-    assert!(master.lines().any(|l| l.starts_with("Uid:") && l.contains("\t0\t")));
+    assert!(
+        master
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("\t0\t"))
+    );
     assert_eq!(m.get("/").unwrap().0, 200);
 }
 
@@ -115,7 +177,12 @@ fn workers_switch_to_the_configured_user_and_group() {
 fn process_names_follow_the_proc_name() {
     let m = Master::probe().args(["-w", "1", "-n", "shop"]).spawn();
     assert!(eventually(Duration::from_secs(10), || m.children().len() == 1));
-    let comm = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim().to_string();
+    let comm = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
     assert_eq!(comm(m.pid().as_raw()), "shop:master");
     assert_eq!(comm(m.children()[0]), "shop:worker");
 }
@@ -125,8 +192,12 @@ fn systemd_notify_socket_gets_ready_and_stopping() {
     let dir = Scratch::new("notify");
     let path = dir.path("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut m = Master::probe().args(["-w", "1"]).env("NOTIFY_SOCKET", path.to_str().unwrap()).spawn();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut m = Master::probe()
+        .args(["-w", "1"])
+        .env("NOTIFY_SOCKET", path.to_str().unwrap())
+        .spawn();
     let mut buf = [0u8; 256];
     let n = sock.recv(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("READY=1"));
@@ -148,16 +219,34 @@ fn daemon_mode_detaches_and_serves() {
     let bind = format!("127.0.0.1:{port}");
     let (code, _, err) = Master::probe()
         .no_bind()
-        .args(["-D", "-w", "1", "-b", &bind, "-p", pidfile.to_str().unwrap(), "--error-logfile", errlog.to_str().unwrap()])
+        .args([
+            "-D",
+            "-w",
+            "1",
+            "-b",
+            &bind,
+            "-p",
+            pidfile.to_str().unwrap(),
+            "--error-logfile",
+            errlog.to_str().unwrap(),
+        ])
         .run(Duration::from_secs(10));
     assert_eq!(code, Some(0), "the launching process exits at once: {err}");
     assert!(eventually(Duration::from_secs(10), || pidfile.exists()));
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let addr: std::net::SocketAddr = bind.parse().unwrap();
-    assert!(eventually(Duration::from_secs(10), || get(addr, "/").is_ok_and(|r| r.0 == 200)));
+    assert!(eventually(Duration::from_secs(10), || get(addr, "/")
+        .is_ok_and(|r| r.0 == 200)));
     // Detached: its own session, not the test's.
     let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid))).unwrap();
     assert_ne!(sid, nix::unistd::getsid(None).unwrap());
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).unwrap();
-    assert!(eventually(Duration::from_secs(10), || !pidfile.exists()), "daemon stopped and removed its pid file");
+    assert!(
+        eventually(Duration::from_secs(10), || !pidfile.exists()),
+        "daemon stopped and removed its pid file"
+    );
 }

@@ -18,59 +18,259 @@ enum Want {
 
 /// (name, raw request, expectation)
 const CASES: &[(&str, &str, Want)] = &[
-    ("simple get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Ok("GET", "/", "")),
-    ("query kept raw", "GET /a%20b?x=1&y=%22 HTTP/1.1\r\nHost: a\r\n\r\n", Want::Ok("GET", "/a%20b?x=1&y=%22", "")),
-    ("http/1.0", "GET /x HTTP/1.0\r\n\r\n", Want::Ok("GET", "/x", "")),
-    ("one leading crlf", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Ok("GET", "/", "")),
-    ("content-length body", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", Want::Ok("POST", "/p", "hello")),
-    ("chunked body", "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", Want::Ok("POST", "/c", "hello world")),
-    ("chunk size leading zeros upper hex", "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n00A\r\n0123456789\r\n0\r\n\r\n", Want::Ok("POST", "/c", "0123456789")),
-    ("gzip before chunked", "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n", Want::Ok("POST", "/c", "z")),
-    ("unknown method token", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Ok("FOO", "/", "")),
-    ("absolute form", "GET http://example.com/x?y HTTP/1.1\r\nHost: example.com\r\n\r\n", Want::Ok("GET", "http://example.com/x?y", "")),
-    ("options star", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", Want::Ok("OPTIONS", "*", "")),
-    ("expect 100-continue", "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok", Want::Ok("POST", "/e", "ok")),
+    (
+        "simple get",
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Ok("GET", "/", ""),
+    ),
+    (
+        "query kept raw",
+        "GET /a%20b?x=1&y=%22 HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Ok("GET", "/a%20b?x=1&y=%22", ""),
+    ),
+    (
+        "http/1.0",
+        "GET /x HTTP/1.0\r\n\r\n",
+        Want::Ok("GET", "/x", ""),
+    ),
+    (
+        "one leading crlf",
+        "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Ok("GET", "/", ""),
+    ),
+    (
+        "content-length body",
+        "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        Want::Ok("POST", "/p", "hello"),
+    ),
+    (
+        "chunked body",
+        "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+        Want::Ok("POST", "/c", "hello world"),
+    ),
+    (
+        "chunk size leading zeros upper hex",
+        "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n00A\r\n0123456789\r\n0\r\n\r\n",
+        Want::Ok("POST", "/c", "0123456789"),
+    ),
+    (
+        "gzip before chunked",
+        "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n",
+        Want::Ok("POST", "/c", "z"),
+    ),
+    (
+        "unknown method token",
+        "FOO / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Ok("FOO", "/", ""),
+    ),
+    (
+        "absolute form",
+        "GET http://example.com/x?y HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        Want::Ok("GET", "http://example.com/x?y", ""),
+    ),
+    (
+        "options star",
+        "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Ok("OPTIONS", "*", ""),
+    ),
+    (
+        "expect 100-continue",
+        "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+        Want::Ok("POST", "/e", "ok"),
+    ),
     // request line
-    ("bare lf request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", Want::Status(400)),
-    ("two leading crlf", "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("double space", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("lowercase method", "get / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("method too short", "GE / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("method with hash", "GE#T / HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("http/2.0 version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("http/0.9 version", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("two-digit minor", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("ftp version", "GET / FTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("star without options", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("authority form without connect", "GET example.com:80 HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
-    ("control byte in target", "GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n", Want::Status(400)),
+    (
+        "bare lf request line",
+        "GET / HTTP/1.1\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "two leading crlf",
+        "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "double space",
+        "GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "lowercase method",
+        "get / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "method too short",
+        "GE / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "method with hash",
+        "GE#T / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "http/2.0 version",
+        "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "http/0.9 version",
+        "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "two-digit minor",
+        "GET / HTTP/1.10\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "ftp version",
+        "GET / FTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "star without options",
+        "GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "authority form without connect",
+        "GET example.com:80 HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "control byte in target",
+        "GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n",
+        Want::Status(400),
+    ),
     // headers
-    ("bare lf in headers", "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", Want::Status(400)),
-    ("space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", Want::Status(400)),
-    ("no colon", "GET / HTTP/1.1\r\nHost a\r\n\r\n", Want::Status(400)),
-    ("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n", Want::Status(400)),
-    ("ctl in value", "GET / HTTP/1.1\r\nHost: a\r\nX: y\x01z\r\n\r\n", Want::Status(400)),
-    ("del in value", "GET / HTTP/1.1\r\nHost: a\r\nX: y\x7fz\r\n\r\n", Want::Status(400)),
-    ("duplicate host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", Want::Status(400)),
-    ("duplicate content-type", "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a\r\nContent-Type: b\r\nContent-Length: 0\r\n\r\n", Want::Status(400)),
-    ("expectation failed", "GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", Want::Status(417)),
+    (
+        "bare lf in headers",
+        "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "space before colon",
+        "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "no colon",
+        "GET / HTTP/1.1\r\nHost a\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "obs-fold",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "ctl in value",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: y\x01z\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "del in value",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: y\x7fz\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "duplicate host",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "duplicate content-type",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a\r\nContent-Type: b\r\nContent-Length: 0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "expectation failed",
+        "GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n",
+        Want::Status(417),
+    ),
     // framing and smuggling
-    ("te and cl", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", Want::Status(400)),
-    ("cl and te", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n", Want::Status(400)),
-    ("te not ending in chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", Want::Status(400)),
-    ("te identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\nContent-Length: 1\r\n\r\nx", Want::Status(400)),
-    ("stacked chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", Want::Status(400)),
-    ("te in two fields", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", Want::Status(400)),
-    ("unknown coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n0\r\n\r\n", Want::Status(501)),
-    ("chunked in http/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", Want::Status(400)),
-    ("cl list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\nx", Want::Status(400)),
-    ("cl sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx", Want::Status(400)),
-    ("cl duplicate", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", Want::Status(400)),
-    ("te with space before colon", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\nContent-Length: 1\r\n\r\nx", Want::Status(400)),
-    ("te obs-folded", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n0\r\n\r\n", Want::Status(400)),
-    ("bad chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", Want::Status(400)),
-    ("negative chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", Want::Status(400)),
-    ("missing chunk terminator", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", Want::Status(400)),
+    (
+        "te and cl",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "cl and te",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "te not ending in chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "te identity",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\nContent-Length: 1\r\n\r\nx",
+        Want::Status(400),
+    ),
+    (
+        "stacked chunked",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "te in two fields",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "unknown coding",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n0\r\n\r\n",
+        Want::Status(501),
+    ),
+    (
+        "chunked in http/1.0",
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "cl list",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\nx",
+        Want::Status(400),
+    ),
+    (
+        "cl sign",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx",
+        Want::Status(400),
+    ),
+    (
+        "cl duplicate",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        Want::Status(400),
+    ),
+    (
+        "te with space before colon",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\nContent-Length: 1\r\n\r\nx",
+        Want::Status(400),
+    ),
+    (
+        "te obs-folded",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "bad chunk size",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "negative chunk size",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+        Want::Status(400),
+    ),
+    (
+        "missing chunk terminator",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+        Want::Status(400),
+    ),
 ];
 
 fn split_patterns(raw: &[u8]) -> Vec<Vec<Vec<u8>>> {
@@ -131,13 +331,23 @@ fn conformance_table_in_every_split_pattern() {
                 _ => false,
             };
             if !ok {
-                let shown = got.map(|r| format!("{} {}", r.status, String::from_utf8_lossy(&r.body)));
+                let shown =
+                    got.map(|r| format!("{} {}", r.status, String::from_utf8_lossy(&r.body)));
                 failures.push(format!("{name} (pattern {p}): {shown:?}"));
             }
         }
     }
-    eprintln!("edge conformance: {} of {checked} exchanges as expected ({} cases x 4 split patterns)", checked - failures.len(), CASES.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "edge conformance: {} of {checked} exchanges as expected ({} cases x 4 split patterns)",
+        checked - failures.len(),
+        CASES.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -155,16 +365,36 @@ fn a_refusal_uses_gunicorns_wire_format_and_logs_the_peer() {
         body.len()
     );
     assert_eq!(text, want);
-    m.wait_for_log("Invalid request from ip=127.0.0.1: Invalid HTTP Version: (2, 0)", Duration::from_secs(5))
-        .unwrap_or_else(|| panic!("{}", m.log()));
+    m.wait_for_log(
+        "Invalid request from ip=127.0.0.1: Invalid HTTP Version: (2, 0)",
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|| panic!("{}", m.log()));
 }
 
 #[test]
 fn limits_at_their_exact_boundaries() {
-    let m = Master::example("echo").args(["-w", "1", "--limit-request-fields", "5"]).spawn();
-    let line = |n: usize| format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(n - "GET / HTTP/1.1".len()));
-    assert_eq!(exchange(m.addr(), &[line(4094).into_bytes()]).unwrap().status, 200);
-    assert_eq!(exchange(m.addr(), &[line(4095).into_bytes()]).unwrap().status, 414);
+    let m = Master::example("echo")
+        .args(["-w", "1", "--limit-request-fields", "5"])
+        .spawn();
+    let line = |n: usize| {
+        format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "a".repeat(n - "GET / HTTP/1.1".len())
+        )
+    };
+    assert_eq!(
+        exchange(m.addr(), &[line(4094).into_bytes()])
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        exchange(m.addr(), &[line(4095).into_bytes()])
+            .unwrap()
+            .status,
+        414
+    );
     let fields = |n: usize| {
         let mut r = "GET / HTTP/1.1\r\n".to_string();
         for i in 0..n {
@@ -172,11 +402,36 @@ fn limits_at_their_exact_boundaries() {
         }
         r + "\r\n"
     };
-    assert_eq!(exchange(m.addr(), &[fields(5).into_bytes()]).unwrap().status, 200);
-    assert_eq!(exchange(m.addr(), &[fields(6).into_bytes()]).unwrap().status, 431);
-    let field = |n: usize| format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(n - "X: \r\n".len()));
-    assert_eq!(exchange(m.addr(), &[field(8190).into_bytes()]).unwrap().status, 200);
-    assert_eq!(exchange(m.addr(), &[field(8191).into_bytes()]).unwrap().status, 431);
+    assert_eq!(
+        exchange(m.addr(), &[fields(5).into_bytes()])
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        exchange(m.addr(), &[fields(6).into_bytes()])
+            .unwrap()
+            .status,
+        431
+    );
+    let field = |n: usize| {
+        format!(
+            "GET / HTTP/1.1\r\nX: {}\r\n\r\n",
+            "v".repeat(n - "X: \r\n".len())
+        )
+    };
+    assert_eq!(
+        exchange(m.addr(), &[field(8190).into_bytes()])
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        exchange(m.addr(), &[field(8191).into_bytes()])
+            .unwrap()
+            .status,
+        431
+    );
 }
 
 #[test]
@@ -188,7 +443,10 @@ fn pipelined_requests_are_answered_in_order_and_smuggled_ones_never_reach_the_ap
         .unwrap();
     let a: serde_json::Value = serde_json::from_slice(&c.read_response().unwrap().body).unwrap();
     let b: serde_json::Value = serde_json::from_slice(&c.read_response().unwrap().body).unwrap();
-    assert_eq!((a["target"].as_str(), a["body"].as_str()), (Some("/1"), Some("abc")));
+    assert_eq!(
+        (a["target"].as_str(), a["body"].as_str()),
+        (Some("/1"), Some("abc"))
+    );
     assert_eq!(b["target"], "/2");
     // CL.TE: a front end honouring Content-Length would forward the "smuggled" request as body.
     let mut c = Conn::open(m.addr()).unwrap();
@@ -197,16 +455,31 @@ fn pipelined_requests_are_answered_in_order_and_smuggled_ones_never_reach_the_ap
         .unwrap();
     let r = c.read_response().unwrap();
     assert_eq!(r.status, 400);
-    assert!(c.read_response().is_err(), "connection closed after the refusal");
+    assert!(
+        c.read_response().is_err(),
+        "connection closed after the refusal"
+    );
 }
 
 #[test]
 fn request_body_limit_answers_413() {
-    let m = Master::example("echo").args(["-w", "1", "--limit-request-body", "10"]).spawn();
+    let m = Master::example("echo")
+        .args(["-w", "1", "--limit-request-body", "10"])
+        .spawn();
     let ok = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789";
-    assert_eq!(exchange(m.addr(), &[ok.as_bytes().to_vec()]).unwrap().status, 200);
+    assert_eq!(
+        exchange(m.addr(), &[ok.as_bytes().to_vec()])
+            .unwrap()
+            .status,
+        200
+    );
     let big = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n0123456789a";
-    assert_eq!(exchange(m.addr(), &[big.as_bytes().to_vec()]).unwrap().status, 413);
+    assert_eq!(
+        exchange(m.addr(), &[big.as_bytes().to_vec()])
+            .unwrap()
+            .status,
+        413
+    );
 }
 
 #[test]
@@ -214,21 +487,65 @@ fn proxy_protocol_v1_sets_the_client_address() {
     let dir = Scratch::new("proxy");
     let log = dir.path("access.log");
     let m = Master::example("echo")
-        .args(["-w", "1", "--proxy-protocol", "v1", "--access-logfile", log.to_str().unwrap(), "--access-logformat", "%(h)s %(r)s"])
+        .args([
+            "-w",
+            "1",
+            "--proxy-protocol",
+            "v1",
+            "--access-logfile",
+            log.to_str().unwrap(),
+            "--access-logformat",
+            "%(h)s %(r)s",
+        ])
         .spawn();
-    let r = exchange(m.addr(), &[b"PROXY TCP4 203.0.113.7 192.0.2.1 4444 80\r\nGET /p HTTP/1.1\r\nHost: a\r\n\r\n".to_vec()]).unwrap();
+    let r = exchange(
+        m.addr(),
+        &[
+            b"PROXY TCP4 203.0.113.7 192.0.2.1 4444 80\r\nGET /p HTTP/1.1\r\nHost: a\r\n\r\n"
+                .to_vec(),
+        ],
+    )
+    .unwrap();
     assert_eq!(r.status, 200);
-    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(&log).unwrap_or_default().contains("203.0.113.7 GET /p HTTP/1.1")));
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("203.0.113.7 GET /p HTTP/1.1")
+    }));
     // From a peer not in --proxy-allow-from: 403.
-    let m2 = Master::example("echo").args(["-w", "1", "--proxy-protocol", "v1", "--proxy-allow-from", "10.0.0.1"]).spawn();
-    let r = exchange(m2.addr(), &[b"PROXY TCP4 203.0.113.7 192.0.2.1 4444 80\r\nGET / HTTP/1.1\r\n\r\n".to_vec()]).unwrap();
+    let m2 = Master::example("echo")
+        .args([
+            "-w",
+            "1",
+            "--proxy-protocol",
+            "v1",
+            "--proxy-allow-from",
+            "10.0.0.1",
+        ])
+        .spawn();
+    let r = exchange(
+        m2.addr(),
+        &[b"PROXY TCP4 203.0.113.7 192.0.2.1 4444 80\r\nGET / HTTP/1.1\r\n\r\n".to_vec()],
+    )
+    .unwrap();
     assert_eq!(r.status, 403);
 }
 
 #[test]
 fn slow_clients_are_cut_off_while_others_are_served() {
     let m = Master::probe()
-        .args(["-w", "1", "--header-timeout", "2", "--body-timeout", "2", "--send-timeout", "2", "--log-level", "debug"])
+        .args([
+            "-w",
+            "1",
+            "--header-timeout",
+            "2",
+            "--body-timeout",
+            "2",
+            "--send-timeout",
+            "2",
+            "--log-level",
+            "debug",
+        ])
         .spawn();
     let addr = m.addr();
     let load = Load::start(addr, 2, "/");
@@ -249,7 +566,8 @@ fn slow_clients_are_cut_off_while_others_are_served() {
     let stalled_body = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789").unwrap();
+        s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+            .unwrap();
         let start = Instant::now();
         let mut raw = Vec::new();
         let _ = s.read_to_end(&mut raw);
@@ -258,20 +576,28 @@ fn slow_clients_are_cut_off_while_others_are_served() {
     // A client that never reads a large response.
     let never_reads = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"GET /big?ms=50000000 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        s.write_all(b"GET /big?ms=50000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
         std::thread::sleep(Duration::from_secs(6));
         s
     });
 
     let head_elapsed = slow_head.join().unwrap();
-    assert!(head_elapsed < Duration::from_secs(6), "slowloris cut after {head_elapsed:?}");
+    assert!(
+        head_elapsed < Duration::from_secs(6),
+        "slowloris cut after {head_elapsed:?}"
+    );
     let (body_elapsed, answer) = stalled_body.join().unwrap();
-    assert!(body_elapsed < Duration::from_secs(5), "stalled body cut after {body_elapsed:?}");
+    assert!(
+        body_elapsed < Duration::from_secs(5),
+        "stalled body cut after {body_elapsed:?}"
+    );
     // The probe answers without reading the body; the stalled rest still closes the
     // connection at the body deadline.
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     let _s = never_reads.join().unwrap();
-    m.wait_for_log("stopped reading", Duration::from_secs(5)).expect("non-reading client dropped");
+    m.wait_for_log("stopped reading", Duration::from_secs(5))
+        .expect("non-reading client dropped");
     let (ok, failed, errors) = load.finish();
     assert!(ok > 100, "others kept being served ({ok})");
     assert_eq!(failed, 0, "{errors:?}");
@@ -279,10 +605,13 @@ fn slow_clients_are_cut_off_while_others_are_served() {
 
 #[test]
 fn a_trickled_body_is_cut_by_the_minimum_rate() {
-    let m = Master::example("echo").args(["-w", "1", "--body-timeout", "30", "--body-min-rate", "100"]).spawn();
+    let m = Master::example("echo")
+        .args(["-w", "1", "--body-timeout", "30", "--body-min-rate", "100"])
+        .spawn();
     let mut s = TcpStream::connect(m.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n").unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n")
+        .unwrap();
     let start = Instant::now();
     let mut writer = s.try_clone().unwrap();
     let trickle = std::thread::spawn(move || {
@@ -296,28 +625,55 @@ fn a_trickled_body_is_cut_by_the_minimum_rate() {
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     let elapsed = start.elapsed();
-    assert!(elapsed >= Duration::from_secs(4) && elapsed < Duration::from_secs(9), "cut after {elapsed:?}");
-    assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&raw));
+    assert!(
+        elapsed >= Duration::from_secs(4) && elapsed < Duration::from_secs(9),
+        "cut after {elapsed:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
     let _ = trickle.join();
 }
 
 #[test]
 fn a_stalled_body_read_by_the_app_gets_408() {
-    let m = Master::example("echo").args(["-w", "1", "--body-timeout", "1"]).spawn();
+    let m = Master::example("echo")
+        .args(["-w", "1", "--body-timeout", "1"])
+        .spawn();
     let mut s = TcpStream::connect(m.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789").unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
     let start = Instant::now();
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
-    assert!(start.elapsed() < Duration::from_secs(4), "cut after {:?}", start.elapsed());
-    assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{}", String::from_utf8_lossy(&raw));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "cut after {:?}",
+        start.elapsed()
+    );
+    assert!(
+        String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
 }
 
 #[test]
 fn raised_limits_are_honoured_end_to_end() {
     let m = Master::example("echo")
-        .args(["-w", "1", "--limit-request-fields", "300", "--limit-request-field_size", "16000", "--limit-request-line", "8190"])
+        .args([
+            "-w",
+            "1",
+            "--limit-request-fields",
+            "300",
+            "--limit-request-field_size",
+            "16000",
+            "--limit-request-line",
+            "8190",
+        ])
         .spawn();
     let mut r = format!("GET /{} HTTP/1.1\r\n", "a".repeat(8100));
     for i in 0..300 {

@@ -10,26 +10,45 @@ const LOAD_CLIENTS: usize = 4;
 fn assert_no_failures(load: Load, what: &str) {
     let (ok, failed, errors) = load.finish();
     assert!(ok > 100, "{what}: too few requests completed ({ok})");
-    assert_eq!(failed, 0, "{what}: {failed} failed requests of {}: {errors:?}", ok + failed);
+    assert_eq!(
+        failed,
+        0,
+        "{what}: {failed} failed requests of {}: {errors:?}",
+        ok + failed
+    );
 }
 
 #[test]
 fn hup_twice_replaces_every_worker_without_failed_requests() {
     let m = Master::probe().args(["-w", "2"]).spawn();
-    m.wait_for_count("Booting worker", 2, Duration::from_secs(10)).unwrap();
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+        .unwrap();
     let before = m.children();
     let load = Load::start(m.addr(), LOAD_CLIENTS, "/");
     assert!(load.wait_for_more(200, Duration::from_secs(10)));
     for round in 1..=2 {
         m.signal(Signal::SIGHUP);
-        m.wait_for_count("Booting worker", 2 + 2 * round, Duration::from_secs(10)).expect("new generation booted");
-        m.wait_for_count("Worker exiting", 2 * round, Duration::from_secs(10)).expect("old generation retired");
-        assert!(load.wait_for_more(200, Duration::from_secs(10)), "serving after HUP {round}");
+        m.wait_for_count("Booting worker", 2 + 2 * round, Duration::from_secs(10))
+            .expect("new generation booted");
+        m.wait_for_count("Worker exiting", 2 * round, Duration::from_secs(10))
+            .expect("old generation retired");
+        assert!(
+            load.wait_for_more(200, Duration::from_secs(10)),
+            "serving after HUP {round}"
+        );
     }
     assert_no_failures(load, "HUP");
     let after = m.children();
-    assert_eq!(after.len(), 2, "worker count after HUP: {after:?}\n{}", m.log());
-    assert!(after.iter().all(|p| !before.contains(p)), "every worker replaced: {before:?} -> {after:?}");
+    assert_eq!(
+        after.len(),
+        2,
+        "worker count after HUP: {after:?}\n{}",
+        m.log()
+    );
+    assert!(
+        after.iter().all(|p| !before.contains(p)),
+        "every worker replaced: {before:?} -> {after:?}"
+    );
     assert_eq!(m.count("Hang up: Master"), 2);
 }
 
@@ -39,12 +58,24 @@ fn ttin_and_ttou_change_the_worker_count_without_failed_requests() {
     let load = Load::start(m.addr(), LOAD_CLIENTS, "/");
     assert!(load.wait_for_more(100, Duration::from_secs(10)));
     m.signal(Signal::SIGTTIN);
-    assert!(eventually(Duration::from_secs(10), || m.children().len() == 2), "TTIN: {:?}", m.children());
+    assert!(
+        eventually(Duration::from_secs(10), || m.children().len() == 2),
+        "TTIN: {:?}",
+        m.children()
+    );
     m.signal(Signal::SIGTTIN);
-    assert!(eventually(Duration::from_secs(10), || m.children().len() == 3), "TTIN: {:?}", m.children());
+    assert!(
+        eventually(Duration::from_secs(10), || m.children().len() == 3),
+        "TTIN: {:?}",
+        m.children()
+    );
     assert!(load.wait_for_more(100, Duration::from_secs(10)));
     m.signal(Signal::SIGTTOU);
-    assert!(eventually(Duration::from_secs(10), || m.children().len() == 2), "TTOU: {:?}", m.children());
+    assert!(
+        eventually(Duration::from_secs(10), || m.children().len() == 2),
+        "TTOU: {:?}",
+        m.children()
+    );
     assert!(load.wait_for_more(100, Duration::from_secs(10)));
     assert_no_failures(load, "TTIN/TTOU");
     assert!(m.log().contains("Handling signal: ttin") && m.log().contains("Handling signal: ttou"));
@@ -53,9 +84,11 @@ fn ttin_and_ttou_change_the_worker_count_without_failed_requests() {
 #[test]
 fn ttou_never_goes_below_one_worker() {
     let m = Master::probe().args(["-w", "1"]).spawn();
-    m.wait_for_log("Booting worker", Duration::from_secs(10)).unwrap();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
     m.signal(Signal::SIGTTOU);
-    m.wait_for_log("Handling signal: ttou", Duration::from_secs(5)).unwrap();
+    m.wait_for_log("Handling signal: ttou", Duration::from_secs(5))
+        .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(m.children().len(), 1);
     assert_eq!(m.get("/").unwrap().0, 200);
@@ -63,14 +96,29 @@ fn ttou_never_goes_below_one_worker() {
 
 #[test]
 fn max_requests_recycles_workers_without_failed_requests() {
-    let m = Master::probe().args(["-w", "2", "--max-requests", "200", "--max-requests-jitter", "50"]).spawn();
+    let m = Master::probe()
+        .args([
+            "-w",
+            "2",
+            "--max-requests",
+            "200",
+            "--max-requests-jitter",
+            "50",
+        ])
+        .spawn();
     let load = Load::start(m.addr(), LOAD_CLIENTS, "/");
     assert!(
-        m.wait_for_count("Autorestarting worker after current request.", 4, Duration::from_secs(30)).is_some(),
+        m.wait_for_count(
+            "Autorestarting worker after current request.",
+            4,
+            Duration::from_secs(30)
+        )
+        .is_some(),
         "workers did not recycle:\n{}",
         m.log()
     );
-    m.wait_for_count("Worker exiting", 4, Duration::from_secs(10)).expect("recycled workers exited");
+    m.wait_for_count("Worker exiting", 4, Duration::from_secs(10))
+        .expect("recycled workers exited");
     assert_no_failures(load, "max-requests");
     assert_eq!(m.children().len(), 2);
 }
@@ -78,25 +126,35 @@ fn max_requests_recycles_workers_without_failed_requests() {
 #[test]
 fn a_wedged_worker_is_killed_at_the_timeout_and_replaced() {
     let m = Master::probe().args(["-w", "1", "-t", "1"]).spawn();
-    m.wait_for_log("Booting worker", Duration::from_secs(10)).unwrap();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
     let old = m.children();
     let addr = m.addr();
     // The request blocks the worker's only thread for 30 s; the master must not wait.
     let wedged = std::thread::spawn(move || get(addr, "/wedge?ms=30000"));
-    let line = m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(5)).expect("timeout detected");
-    assert!(line.contains("[CRITICAL]") && line.contains(&format!("(pid:{})", old[0])), "{line}");
+    let line = m
+        .wait_for_log("WORKER TIMEOUT", Duration::from_secs(5))
+        .expect("timeout detected");
+    assert!(
+        line.contains("[CRITICAL]") && line.contains(&format!("(pid:{})", old[0])),
+        "{line}"
+    );
     assert!(eventually(Duration::from_secs(5), || {
         let now = m.children();
         now.len() == 1 && now != old
     }));
     assert_eq!(m.get("/").unwrap().0, 200);
-    assert!(wedged.join().unwrap().is_err(), "the wedged request died with its worker");
+    assert!(
+        wedged.join().unwrap().is_err(),
+        "the wedged request died with its worker"
+    );
 }
 
 #[test]
 fn timeout_zero_disables_the_heartbeat_kill() {
     let m = Master::probe().args(["-w", "1", "-t", "0"]).spawn();
-    m.wait_for_log("Booting worker", Duration::from_secs(10)).unwrap();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
     let (status, body) = m.get("/wedge?ms=2500").unwrap();
     assert_eq!((status, body.as_str()), (200, "unwedged"));
     assert_eq!(m.count("WORKER TIMEOUT"), 0);
@@ -113,8 +171,15 @@ fn a_sigkilled_worker_is_replaced_within_a_second() {
         let c = m.children();
         c.len() == 2 && !c.contains(&victim)
     }));
-    assert!(start.elapsed() < Duration::from_secs(1), "replaced after {:?}", start.elapsed());
-    m.wait_for_log(&format!("Worker (pid:{victim}) was sent SIGKILL! Perhaps out of memory?"), Duration::from_secs(2))
-        .expect("kill logged");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "replaced after {:?}",
+        start.elapsed()
+    );
+    m.wait_for_log(
+        &format!("Worker (pid:{victim}) was sent SIGKILL! Perhaps out of memory?"),
+        Duration::from_secs(2),
+    )
+    .expect("kill logged");
     assert_eq!(m.get("/").unwrap().0, 200);
 }

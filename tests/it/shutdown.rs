@@ -6,8 +6,11 @@ use crate::util::*;
 
 #[test]
 fn term_lets_an_in_flight_request_finish_then_exits_zero() {
-    let mut m = Master::probe().args(["-w", "1", "--graceful-timeout", "10"]).spawn();
-    m.wait_for_log("Booting worker", Duration::from_secs(10)).unwrap();
+    let mut m = Master::probe()
+        .args(["-w", "1", "--graceful-timeout", "10"])
+        .spawn();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
     let addr = m.addr();
     let slow = std::thread::spawn(move || {
         let mut c = Conn::open(addr).unwrap();
@@ -18,22 +21,28 @@ fn term_lets_an_in_flight_request_finish_then_exits_zero() {
     let resp = slow.join().unwrap().expect("in-flight request completed");
     assert_eq!(resp.status, 200);
     assert_eq!(String::from_utf8_lossy(&resp.body), "slept 1500");
-    assert!(resp.closes(), "a draining worker answers with Connection: close");
+    assert!(
+        resp.closes(),
+        "a draining worker answers with Connection: close"
+    );
     assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0));
     // The log reader thread may still be draining the pipe after the exit.
-    m.wait_for_log("Shutting down: Master", Duration::from_secs(5)).unwrap_or_else(|| panic!("{}", m.log()));
+    m.wait_for_log("Shutting down: Master", Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{}", m.log()));
     assert!(m.log().contains("Handling signal: term"));
 }
 
 #[test]
 fn term_stops_accepting_new_connections() {
     let mut m = Master::probe().args(["-w", "1"]).spawn();
-    m.wait_for_log("Booting worker", Duration::from_secs(10)).unwrap();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
     let addr = m.addr();
     let slow = std::thread::spawn(move || get(addr, "/sleep?ms=1000"));
     std::thread::sleep(Duration::from_millis(200));
     m.signal(Signal::SIGTERM);
-    m.wait_for_log("Handling signal: term", Duration::from_secs(5)).unwrap();
+    m.wait_for_log("Handling signal: term", Duration::from_secs(5))
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     assert!(get(addr, "/").is_err(), "listener closed after TERM");
     assert_eq!(slow.join().unwrap().unwrap().0, 200);
@@ -42,31 +51,48 @@ fn term_stops_accepting_new_connections() {
 
 #[test]
 fn graceful_timeout_bounds_the_drain() {
-    let mut m = Master::probe().args(["-w", "1", "--graceful-timeout", "1"]).spawn();
-    m.wait_for_log("Booting worker", Duration::from_secs(10)).unwrap();
+    let mut m = Master::probe()
+        .args(["-w", "1", "--graceful-timeout", "1"])
+        .spawn();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
     let addr = m.addr();
     let slow = std::thread::spawn(move || get(addr, "/sleep?ms=20000"));
     std::thread::sleep(Duration::from_millis(300));
     let start = Instant::now();
     m.signal(Signal::SIGTERM);
     assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0));
-    assert!(start.elapsed() < Duration::from_secs(4), "exit took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "exit took {:?}",
+        start.elapsed()
+    );
     assert!(slow.join().unwrap().is_err());
 }
 
 #[test]
 fn int_and_quit_shut_down_quickly() {
     for sig in [Signal::SIGINT, Signal::SIGQUIT] {
-        let mut m = Master::probe().args(["-w", "2", "--graceful-timeout", "30"]).spawn();
-        m.wait_for_count("Booting worker", 2, Duration::from_secs(10)).unwrap();
+        let mut m = Master::probe()
+            .args(["-w", "2", "--graceful-timeout", "30"])
+            .spawn();
+        m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+            .unwrap();
         let addr = m.addr();
         let slow = std::thread::spawn(move || get(addr, "/sleep?ms=20000"));
         std::thread::sleep(Duration::from_millis(300));
         let start = Instant::now();
         m.signal(sig);
         assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0), "{sig}");
-        assert!(start.elapsed() < Duration::from_secs(3), "{sig}: exit took {:?}", start.elapsed());
-        assert!(slow.join().unwrap().is_err(), "{sig}: in-flight request cut");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{sig}: exit took {:?}",
+            start.elapsed()
+        );
+        assert!(
+            slow.join().unwrap().is_err(),
+            "{sig}: in-flight request cut"
+        );
     }
 }
 
@@ -75,18 +101,38 @@ fn usr1_reopens_the_error_log() {
     let dir = Scratch::new("usr1");
     let log = dir.path("error.log");
     let rotated = dir.path("error.log.1");
-    let m = Master::probe().args(["-w", "1", "--error-logfile", log.to_str().unwrap()]).spawn_no_wait();
-    assert!(eventually(Duration::from_secs(10), || std::fs::read_to_string(&log).unwrap_or_default().contains("Booting worker")));
+    let m = Master::probe()
+        .args(["-w", "1", "--error-logfile", log.to_str().unwrap()])
+        .spawn_no_wait();
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("Booting worker")
+    }));
     std::fs::rename(&log, &rotated).unwrap();
     nix::sys::signal::kill(m.pid(), Signal::SIGUSR1).unwrap();
-    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(&rotated).unwrap().contains("Handling signal: usr1")));
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&rotated)
+            .unwrap()
+            .contains("Handling signal: usr1")
+    }));
     // Whatever the master logs next lands in the reopened file.
     nix::sys::signal::kill(m.pid(), Signal::SIGTTIN).unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || std::fs::read_to_string(&log).unwrap_or_default().contains("Handling signal: ttin")),
+        eventually(Duration::from_secs(5), || std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("Handling signal: ttin")),
         "the master writes to the new file after USR1"
     );
     // So does a worker (the TTIN one boots after the reopen; the old one reopened too).
-    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(&log).unwrap_or_default().contains("Booting worker")));
-    assert!(std::fs::read_to_string(&rotated).unwrap().contains("Booting worker"));
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("Booting worker")
+    }));
+    assert!(
+        std::fs::read_to_string(&rotated)
+            .unwrap()
+            .contains("Booting worker")
+    );
 }

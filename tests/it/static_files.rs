@@ -22,16 +22,30 @@ fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) ->
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let body = raw[split + 4..].to_vec();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn get(addr: SocketAddr, path: &str) -> Resp {
@@ -83,7 +97,14 @@ fn root_of(dir: &Scratch) -> String {
 fn serves_a_static_site_without_an_app() {
     let dir = site();
     let m = Master::runicorn()
-        .args(["-w", "1", "--static-map", &root_of(&dir), "--static-cache-control", "/assets=public, max-age=31536000, immutable"])
+        .args([
+            "-w",
+            "1",
+            "--static-map",
+            &root_of(&dir),
+            "--static-cache-control",
+            "/assets=public, max-age=31536000, immutable",
+        ])
         .spawn();
     let a = m.addr();
 
@@ -92,10 +113,25 @@ fn serves_a_static_site_without_an_app() {
     assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(r.header("content-length"), Some("6"));
     assert_eq!(r.header("accept-ranges"), Some("bytes"));
-    assert!(r.header("etag").is_some_and(|e| e.starts_with('"') && e.ends_with('"')), "strong etag");
-    assert!(r.header("last-modified").is_some_and(|d| d.ends_with(" GMT")));
-    assert_eq!(r.header("cache-control"), None, "no Cache-Control unless configured");
-    assert_eq!(r.header("server"), Some("runicorn"), "behind the same wrapper as apps");
+    assert!(
+        r.header("etag")
+            .is_some_and(|e| e.starts_with('"') && e.ends_with('"')),
+        "strong etag"
+    );
+    assert!(
+        r.header("last-modified")
+            .is_some_and(|d| d.ends_with(" GMT"))
+    );
+    assert_eq!(
+        r.header("cache-control"),
+        None,
+        "no Cache-Control unless configured"
+    );
+    assert_eq!(
+        r.header("server"),
+        Some("runicorn"),
+        "behind the same wrapper as apps"
+    );
 
     for (path, ty) in [
         ("/index.html", "text/html; charset=utf-8"),
@@ -110,7 +146,10 @@ fn serves_a_static_site_without_an_app() {
 
     // Cache-Control per prefix.
     let r = get(a, "/assets/app.0123abcd.js");
-    assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
 
     // HEAD: the GET's headers, no body.
     let r = send(a, "HEAD", "/ten.txt", &[]);
@@ -134,7 +173,11 @@ fn serves_a_static_site_without_an_app() {
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), Some("/sub/?x=1&y=2"));
     let r = get(a, "//sub");
-    assert_eq!(r.header("location"), Some("/sub/"), "never a scheme-relative Location");
+    assert_eq!(
+        r.header("location"),
+        Some("/sub/"),
+        "never a scheme-relative Location"
+    );
     assert_eq!(get(a, "/empty/").status, 404, "no directory listing");
     assert_eq!(get(a, "/ten.txt/").status, 404);
     assert_eq!(get(a, "/missing.txt").status, 404);
@@ -143,14 +186,19 @@ fn serves_a_static_site_without_an_app() {
     for path in ["/.env", "/.git/config", "/.git/", "/%2eenv"] {
         let r = get(a, path);
         assert_eq!(r.status, 404, "{path}");
-        assert!(!body(&r).contains("SECRET") && !body(&r).contains("core"), "{path}");
+        assert!(
+            !body(&r).contains("SECRET") && !body(&r).contains("core"),
+            "{path}"
+        );
     }
 }
 
 #[test]
 fn conditional_requests() {
     let dir = site();
-    let m = Master::runicorn().args(["-w", "1", "--static-map", &root_of(&dir)]).spawn();
+    let m = Master::runicorn()
+        .args(["-w", "1", "--static-map", &root_of(&dir)])
+        .spawn();
     let a = m.addr();
     let r = get(a, "/ten.txt");
     let etag = r.header("etag").unwrap().to_string();
@@ -160,23 +208,90 @@ fn conditional_requests() {
     assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
     assert_eq!(r.header("etag"), Some(etag.as_str()));
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-None-Match", &format!("\"x\", W/{etag}"))]).status, 304);
-    assert_eq!(send(a, "HEAD", "/ten.txt", &[("If-None-Match", "*")]).status, 304);
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-None-Match", "\"other\"")]).status, 200);
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Modified-Since", &lm)]).status, 304);
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]).status, 200);
+    assert_eq!(
+        send(
+            a,
+            "GET",
+            "/ten.txt",
+            &[("If-None-Match", &format!("\"x\", W/{etag}"))]
+        )
+        .status,
+        304
+    );
+    assert_eq!(
+        send(a, "HEAD", "/ten.txt", &[("If-None-Match", "*")]).status,
+        304
+    );
+    assert_eq!(
+        send(a, "GET", "/ten.txt", &[("If-None-Match", "\"other\"")]).status,
+        200
+    );
+    assert_eq!(
+        send(a, "GET", "/ten.txt", &[("If-Modified-Since", &lm)]).status,
+        304
+    );
+    assert_eq!(
+        send(
+            a,
+            "GET",
+            "/ten.txt",
+            &[("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]
+        )
+        .status,
+        200
+    );
     // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-None-Match", "\"other\""), ("If-Modified-Since", &lm)]).status, 200);
+    assert_eq!(
+        send(
+            a,
+            "GET",
+            "/ten.txt",
+            &[("If-None-Match", "\"other\""), ("If-Modified-Since", &lm)]
+        )
+        .status,
+        200
+    );
 
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", &etag)]).status, 200);
+    assert_eq!(
+        send(a, "GET", "/ten.txt", &[("If-Match", &etag)]).status,
+        200
+    );
     assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", "*")]).status, 200);
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", "\"other\"")]).status, 412);
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Match", &format!("W/{etag}"))]).status, 412, "strong comparison");
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]).status, 412);
-    assert_eq!(send(a, "GET", "/ten.txt", &[("If-Unmodified-Since", &lm)]).status, 200);
+    assert_eq!(
+        send(a, "GET", "/ten.txt", &[("If-Match", "\"other\"")]).status,
+        412
+    );
+    assert_eq!(
+        send(a, "GET", "/ten.txt", &[("If-Match", &format!("W/{etag}"))]).status,
+        412,
+        "strong comparison"
+    );
+    assert_eq!(
+        send(
+            a,
+            "GET",
+            "/ten.txt",
+            &[("If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]
+        )
+        .status,
+        412
+    );
+    assert_eq!(
+        send(a, "GET", "/ten.txt", &[("If-Unmodified-Since", &lm)]).status,
+        200
+    );
     // If-Match wins over If-Unmodified-Since.
     assert_eq!(
-        send(a, "GET", "/ten.txt", &[("If-Match", &etag), ("If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]).status,
+        send(
+            a,
+            "GET",
+            "/ten.txt",
+            &[
+                ("If-Match", &etag),
+                ("If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")
+            ]
+        )
+        .status,
         200
     );
 
@@ -191,7 +306,9 @@ fn conditional_requests() {
 #[test]
 fn byte_ranges() {
     let dir = site();
-    let m = Master::runicorn().args(["-w", "1", "--static-map", &root_of(&dir)]).spawn();
+    let m = Master::runicorn()
+        .args(["-w", "1", "--static-map", &root_of(&dir)])
+        .spawn();
     let a = m.addr();
     let range = |spec: &str| send(a, "GET", "/ten.txt", &[("Range", spec)]);
     for (spec, part, content_range) in [
@@ -205,7 +322,11 @@ fn byte_ranges() {
         let r = range(spec);
         assert_eq!((r.status, body(&r)), (206, part), "{spec}");
         assert_eq!(r.header("content-range"), Some(content_range), "{spec}");
-        assert_eq!(r.header("content-length"), Some(part.len().to_string().as_str()), "{spec}");
+        assert_eq!(
+            r.header("content-length"),
+            Some(part.len().to_string().as_str()),
+            "{spec}"
+        );
     }
     for spec in ["bytes=10-", "bytes=100-200", "bytes=-0"] {
         let r = range(spec);
@@ -219,26 +340,50 @@ fn byte_ranges() {
         assert_eq!(r.header("content-range"), None);
     }
     // HEAD ignores Range.
-    assert_eq!(send(a, "HEAD", "/ten.txt", &[("Range", "bytes=0-1")]).status, 200);
+    assert_eq!(
+        send(a, "HEAD", "/ten.txt", &[("Range", "bytes=0-1")]).status,
+        200
+    );
 
     let full = get(a, "/ten.txt");
     let etag = full.header("etag").unwrap().to_string();
     let lm = full.header("last-modified").unwrap().to_string();
-    let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", &etag)]);
+    let r = send(
+        a,
+        "GET",
+        "/ten.txt",
+        &[("Range", "bytes=0-1"), ("If-Range", &etag)],
+    );
     assert_eq!((r.status, body(&r)), (206, "01"));
-    let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", &lm)]);
+    let r = send(
+        a,
+        "GET",
+        "/ten.txt",
+        &[("Range", "bytes=0-1"), ("If-Range", &lm)],
+    );
     assert_eq!((r.status, body(&r)), (206, "01"));
     let weak = format!("W/{etag}");
     for stale in ["\"stale\"", weak.as_str(), "Mon, 01 Jan 2001 00:00:00 GMT"] {
-        let r = send(a, "GET", "/ten.txt", &[("Range", "bytes=0-1"), ("If-Range", stale)]);
-        assert_eq!((r.status, body(&r)), (200, "0123456789"), "If-Range {stale}");
+        let r = send(
+            a,
+            "GET",
+            "/ten.txt",
+            &[("Range", "bytes=0-1"), ("If-Range", stale)],
+        );
+        assert_eq!(
+            (r.status, body(&r)),
+            (200, "0123456789"),
+            "If-Range {stale}"
+        );
     }
 }
 
 #[test]
 fn precompressed_siblings_follow_accept_encoding() {
     let dir = site();
-    let m = Master::runicorn().args(["-w", "1", "--static-map", &root_of(&dir)]).spawn();
+    let m = Master::runicorn()
+        .args(["-w", "1", "--static-map", &root_of(&dir)])
+        .spawn();
     let a = m.addr();
     for (ae, want, encoding) in [
         ("gzip, deflate, br", "BROTLI-BYTES", Some("br")),
@@ -253,16 +398,34 @@ fn precompressed_siblings_follow_accept_encoding() {
         let r = send(a, "GET", "/app.js", &[("Accept-Encoding", ae)]);
         assert_eq!((r.status, body(&r)), (200, want), "Accept-Encoding: {ae}");
         assert_eq!(r.header("content-encoding"), encoding, "{ae}");
-        assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"), "{ae}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/javascript; charset=utf-8"),
+            "{ae}"
+        );
         assert_eq!(r.header("vary"), Some("Accept-Encoding"), "{ae}");
-        assert_eq!(r.header("content-length"), Some(want.len().to_string().as_str()));
+        assert_eq!(
+            r.header("content-length"),
+            Some(want.len().to_string().as_str())
+        );
     }
     let r = get(a, "/app.js");
-    assert_eq!((body(&r), r.header("content-encoding")), ("console.log('plain')", None));
+    assert_eq!(
+        (body(&r), r.header("content-encoding")),
+        ("console.log('plain')", None)
+    );
     // Each representation has its own validator.
     let br = send(a, "GET", "/app.js", &[("Accept-Encoding", "br")]);
     assert_ne!(br.header("etag"), r.header("etag"));
-    let again = send(a, "GET", "/app.js", &[("Accept-Encoding", "br"), ("If-None-Match", br.header("etag").unwrap())]);
+    let again = send(
+        a,
+        "GET",
+        "/app.js",
+        &[
+            ("Accept-Encoding", "br"),
+            ("If-None-Match", br.header("etag").unwrap()),
+        ],
+    );
     assert_eq!(again.status, 304);
     // No sibling: the file itself.
     let r = send(a, "GET", "/style.css", &[("Accept-Encoding", "br, gzip")]);
@@ -272,7 +435,14 @@ fn precompressed_siblings_follow_accept_encoding() {
 #[test]
 fn nothing_escapes_the_directory() {
     let dir = site();
-    let m = Master::runicorn().args(["-w", "1", "--static-map", &format!("/static={}", dir.path("public").display())]).spawn();
+    let m = Master::runicorn()
+        .args([
+            "-w",
+            "1",
+            "--static-map",
+            &format!("/static={}", dir.path("public").display()),
+        ])
+        .spawn();
     let a = m.addr();
     for path in [
         "/static/../secret.txt",
@@ -290,7 +460,10 @@ fn nothing_escapes_the_directory() {
         assert!(matches!(r.status, 400 | 403 | 404), "{path}: {}", r.status);
         let b = body(&r);
         // The edge's own 400 page is HTML; what matters is no content and no path.
-        assert!(!b.contains("TOP-SECRET") && !b.contains(&*dir.0.to_string_lossy()), "{path}: {b:?}");
+        assert!(
+            !b.contains("TOP-SECRET") && !b.contains(&*dir.0.to_string_lossy()),
+            "{path}: {b:?}"
+        );
     }
     // A symlink inside the directory is fine.
     let r = get(a, "/static/alias.html");
@@ -301,11 +474,21 @@ fn nothing_escapes_the_directory() {
 
     // Symlinks out of the directory only when allowed.
     let m = Master::runicorn()
-        .args(["-w", "1", "--static-follow-symlinks", "--static-map", &format!("/static={}", dir.path("public").display())])
+        .args([
+            "-w",
+            "1",
+            "--static-follow-symlinks",
+            "--static-map",
+            &format!("/static={}", dir.path("public").display()),
+        ])
         .spawn();
     let r = get(m.addr(), "/static/link.txt");
     assert_eq!((r.status, body(&r)), (200, "TOP-SECRET"));
-    assert_eq!(get(m.addr(), "/static/%2e%2e/secret.txt").status, 400, "traversal still refused");
+    assert_eq!(
+        get(m.addr(), "/static/%2e%2e/secret.txt").status,
+        400,
+        "traversal still refused"
+    );
 }
 
 #[test]
@@ -328,18 +511,39 @@ fn static_files_in_front_of_an_app_are_access_logged() {
     let r = get(a, "/static/ten.txt");
     assert_eq!((r.status, body(&r)), (200, "0123456789"));
     assert_eq!(body(&get(a, "/")), "Hello, World!");
-    assert_eq!(body(&get(a, "/staticky")), "Hello, World!", "a prefix matches whole segments");
-    assert_eq!(get(a, "/static/missing").status, 404, "mapped paths never reach the app");
+    assert_eq!(
+        body(&get(a, "/staticky")),
+        "Hello, World!",
+        "a prefix matches whole segments"
+    );
+    assert_eq!(
+        get(a, "/static/missing").status,
+        404,
+        "mapped paths never reach the app"
+    );
     let r = get(a, "/static");
     assert_eq!((r.status, r.header("location")), (301, Some("/static/")));
     assert_eq!(send(a, "HEAD", "/static/ten.txt", &[]).status, 200);
 
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(eventually(Duration::from_secs(5), || read().lines().count() >= 6), "log: {}", read());
+    assert!(
+        eventually(Duration::from_secs(5), || read().lines().count() >= 6),
+        "log: {}",
+        read()
+    );
     let lines: Vec<String> = read().lines().map(str::to_owned).collect();
-    assert!(lines.contains(&"GET /static/ten.txt 200 10".to_string()), "{lines:?}");
-    assert!(lines.contains(&"GET /static/missing 404 10".to_string()), "{lines:?}");
-    assert!(lines.contains(&"HEAD /static/ten.txt 200 0".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"GET /static/ten.txt 200 10".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"GET /static/missing 404 10".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"HEAD /static/ten.txt 200 0".to_string()),
+        "{lines:?}"
+    );
     assert!(lines.contains(&"GET / 200 13".to_string()), "{lines:?}");
 }
 
@@ -347,9 +551,19 @@ fn static_files_in_front_of_an_app_are_access_logged() {
 fn a_missing_directory_stops_the_server_with_the_reason() {
     let dir = Scratch::new("static-missing");
     let mut m = Master::runicorn()
-        .args(["-w", "1", "--static-map", &format!("/={}", dir.path("nope").display())])
+        .args([
+            "-w",
+            "1",
+            "--static-map",
+            &format!("/={}", dir.path("nope").display()),
+        ])
         .spawn();
     assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(3));
     // The log reader thread may still be draining the pipe after the exit.
-    assert!(m.wait_for_log("--static-map", Duration::from_secs(5)).is_some(), "{}", m.log());
+    assert!(
+        m.wait_for_log("--static-map", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
 }

@@ -20,7 +20,12 @@ fn cert(name: &str) -> String {
 }
 
 fn tls_args() -> Vec<String> {
-    vec!["--certfile".into(), cert("server.pem"), "--keyfile".into(), cert("server.key")]
+    vec![
+        "--certfile".into(),
+        cert("server.pem"),
+        "--keyfile".into(),
+        cert("server.key"),
+    ]
 }
 
 /// Client options.
@@ -37,12 +42,25 @@ fn client_config(o: &Opts) -> Arc<ClientConfig> {
         roots.add(c.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] =
-        if o.tls12_only { &[&rustls::version::TLS12] } else { &[&rustls::version::TLS13, &rustls::version::TLS12] };
-    let b = ClientConfig::builder_with_provider(provider).with_protocol_versions(versions).unwrap().with_root_certificates(roots);
+    let versions: &[&rustls::SupportedProtocolVersion] = if o.tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let b = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots);
     let mut cfg = if o.client_cert {
-        let chain: Vec<_> = CertificateDer::pem_file_iter(cert("client.pem")).unwrap().map(Result::unwrap).collect();
-        b.with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(cert("client.key")).unwrap()).unwrap()
+        let chain: Vec<_> = CertificateDer::pem_file_iter(cert("client.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        b.with_client_auth_cert(
+            chain,
+            PrivateKeyDer::from_pem_file(cert("client.key")).unwrap(),
+        )
+        .unwrap()
     } else {
         b.with_no_client_auth()
     };
@@ -62,13 +80,16 @@ impl TlsConn {
         tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
         tcp.set_nodelay(true)?;
         let server_name = ServerName::try_from(name.to_string()).map_err(std::io::Error::other)?;
-        let conn = ClientConnection::new(cfg.clone(), server_name).map_err(std::io::Error::other)?;
+        let conn =
+            ClientConnection::new(cfg.clone(), server_name).map_err(std::io::Error::other)?;
         let mut s = StreamOwned::new(conn, tcp);
         // Drive the handshake now so failures surface here.
         while s.conn.is_handshaking() {
             s.conn.complete_io(&mut s.sock)?;
         }
-        Ok(TlsConn { stream: BufReader::new(s) })
+        Ok(TlsConn {
+            stream: BufReader::new(s),
+        })
     }
 
     fn tls(&self) -> &ClientConnection {
@@ -84,7 +105,11 @@ impl TlsConn {
     }
 
     fn peer_leaf(&self) -> Vec<u8> {
-        self.tls().peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()).unwrap_or_default()
+        self.tls()
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec())
+            .unwrap_or_default()
     }
 }
 
@@ -98,13 +123,25 @@ impl Requester for TlsConn {
 }
 
 fn leaf_of(file: &str) -> Vec<u8> {
-    CertificateDer::pem_file_iter(cert(file)).unwrap().next().unwrap().unwrap().to_vec()
+    CertificateDer::pem_file_iter(cert(file))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
 }
 
 /// One HTTP/2 GET over TLS with hyper's client; returns (ALPN, status, version, body).
-fn h2_get(addr: SocketAddr, cfg: Arc<ClientConfig>, path: &str) -> (Option<Vec<u8>>, u16, http::Version, String) {
+fn h2_get(
+    addr: SocketAddr,
+    cfg: Arc<ClientConfig>,
+    path: &str,
+) -> (Option<Vec<u8>>, u16, http::Version, String) {
     use http_body_util::BodyExt;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let tls = tokio_rustls::TlsConnector::from(cfg)
@@ -125,7 +162,12 @@ fn h2_get(addr: SocketAddr, cfg: Arc<ClientConfig>, path: &str) -> (Option<Vec<u
         let resp = send.send_request(req).await.unwrap();
         let (status, version) = (resp.status().as_u16(), resp.version());
         let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (alpn, status, version, String::from_utf8_lossy(&body).into_owned())
+        (
+            alpn,
+            status,
+            version,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
     })
 }
 
@@ -133,7 +175,10 @@ fn h2_get(addr: SocketAddr, cfg: Arc<ClientConfig>, path: &str) -> (Option<Vec<u
 fn http1_by_default_http2_when_preferred_and_https_in_the_access_log() {
     let dir = Scratch::new("tls-alpn");
     let log = dir.path("access.log");
-    let both = Opts { alpn: vec![b"h2", b"http/1.1"], ..Opts::default() };
+    let both = Opts {
+        alpn: vec![b"h2", b"http/1.1"],
+        ..Opts::default()
+    };
 
     // Default --http-protocols h1: a client offering h2 first still gets HTTP/1.1.
     let m = Master::probe().args(tls_args()).args(["-w", "1"]).spawn();
@@ -147,14 +192,29 @@ fn http1_by_default_http2_when_preferred_and_https_in_the_access_log() {
 
     let m = Master::probe()
         .args(tls_args())
-        .args(["-w", "1", "--http-protocols", "h2,h1", "--access-logfile", log.to_str().unwrap()])
+        .args([
+            "-w",
+            "1",
+            "--http-protocols",
+            "h2,h1",
+            "--access-logfile",
+            log.to_str().unwrap(),
+        ])
         .args(["--access-logformat", "%(H)s %({wsgi.url_scheme}e)s %(s)s"])
         .spawn();
     let (alpn, status, version, _) = h2_get(m.addr(), client_config(&both), "/");
     assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
     assert_eq!((status, version), (200, http::Version::HTTP_2));
     // An HTTP/1.1-only client still works on the same listener.
-    let mut c = TlsConn::open(m.addr(), &client_config(&Opts { alpn: vec![b"http/1.1"], ..Opts::default() }), "localhost").unwrap();
+    let mut c = TlsConn::open(
+        m.addr(),
+        &client_config(&Opts {
+            alpn: vec![b"http/1.1"],
+            ..Opts::default()
+        }),
+        "localhost",
+    )
+    .unwrap();
     assert_eq!(c.request("/").unwrap().status, 200);
     assert!(
         eventually(Duration::from_secs(5), || {
@@ -169,28 +229,50 @@ fn http1_by_default_http2_when_preferred_and_https_in_the_access_log() {
 #[test]
 fn client_certificates_none_optional_required() {
     let no_cert = client_config(&Opts::default());
-    let with_cert = client_config(&Opts { client_cert: true, ..Opts::default() });
+    let with_cert = client_config(&Opts {
+        client_cert: true,
+        ..Opts::default()
+    });
     let ca = ["--ca-certs".to_string(), cert("ca.pem")];
     // With TLS 1.3 a refused client certificate surfaces on the first read, not in the
     // client's handshake, so judge by whether a request succeeds.
     let works = |addr, cfg: &Arc<ClientConfig>| {
-        TlsConn::open(addr, cfg, "localhost").and_then(|mut c| c.request("/")).is_ok_and(|r| r.status == 200)
+        TlsConn::open(addr, cfg, "localhost")
+            .and_then(|mut c| c.request("/"))
+            .is_ok_and(|r| r.status == 200)
     };
 
-    let m = Master::probe().args(tls_args()).args(ca.clone()).args(["--cert-reqs", "2"]).spawn();
-    assert!(!works(m.addr(), &no_cert), "required: a client without a certificate must be refused");
+    let m = Master::probe()
+        .args(tls_args())
+        .args(ca.clone())
+        .args(["--cert-reqs", "2"])
+        .spawn();
+    assert!(
+        !works(m.addr(), &no_cert),
+        "required: a client without a certificate must be refused"
+    );
     assert!(works(m.addr(), &with_cert));
     drop(m);
 
-    let m = Master::probe().args(tls_args()).args(ca.clone()).args(["--cert-reqs", "1"]).spawn();
+    let m = Master::probe()
+        .args(tls_args())
+        .args(ca.clone())
+        .args(["--cert-reqs", "1"])
+        .spawn();
     assert!(works(m.addr(), &no_cert));
     assert!(works(m.addr(), &with_cert));
     drop(m);
 
-    let m = Master::probe().args(tls_args()).args(["--cert-reqs", "0"]).spawn();
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["--cert-reqs", "0"])
+        .spawn();
     assert!(works(m.addr(), &no_cert));
 
-    let (code, _, err) = Master::probe().args(tls_args()).args(["--cert-reqs", "2"]).run(Duration::from_secs(10));
+    let (code, _, err) = Master::probe()
+        .args(tls_args())
+        .args(["--cert-reqs", "2"])
+        .run(Duration::from_secs(10));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--ca-certs"), "{err}");
 }
@@ -198,46 +280,108 @@ fn client_certificates_none_optional_required() {
 #[test]
 fn tls_1_2_works_and_1_0_1_1_are_refused() {
     let m = Master::probe().args(tls_args()).spawn();
-    let mut c = TlsConn::open(m.addr(), &client_config(&Opts { tls12_only: true, ..Opts::default() }), "localhost").unwrap();
-    assert_eq!(c.tls().protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+    let mut c = TlsConn::open(
+        m.addr(),
+        &client_config(&Opts {
+            tls12_only: true,
+            ..Opts::default()
+        }),
+        "localhost",
+    )
+    .unwrap();
+    assert_eq!(
+        c.tls().protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
     assert_eq!(c.request("/").unwrap().status, 200);
     // rustls clients cannot speak 1.0/1.1; openssl can, when installed.
-    if std::process::Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("openssl not installed: TLS 1.0/1.1 refusal checked only by the server config unit test");
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "openssl not installed: TLS 1.0/1.1 refusal checked only by the server config unit test"
+        );
         return;
     }
     for flag in ["-tls1", "-tls1_1"] {
         let out = std::process::Command::new("openssl")
-            .args(["s_client", "-connect", &m.addr().to_string(), flag, "-servername", "localhost"])
+            .args([
+                "s_client",
+                "-connect",
+                &m.addr().to_string(),
+                flag,
+                "-servername",
+                "localhost",
+            ])
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!out.status.success(), "{flag} must fail: {text}");
-        assert!(!text.contains("Cipher is ECDHE") && !text.contains("New, TLSv1"), "{flag}: {text}");
+        assert!(
+            !text.contains("Cipher is ECDHE") && !text.contains("New, TLSv1"),
+            "{flag}: {text}"
+        );
     }
 }
 
 #[test]
 fn bad_certificate_files_are_clear_startup_errors() {
     let cases: [(&[&str], &str); 4] = [
-        (&["--certfile", "expired.pem", "--keyfile", "expired.key"], "expired"),
-        (&["--certfile", "server.pem", "--keyfile", "other.key"], "does not match"),
-        (&["--certfile", "missing.pem", "--keyfile", "server.key"], "missing.pem"),
-        (&["--certfile", "server.pem", "--keyfile", "server.pem"], "no PEM private key"),
+        (
+            &["--certfile", "expired.pem", "--keyfile", "expired.key"],
+            "expired",
+        ),
+        (
+            &["--certfile", "server.pem", "--keyfile", "other.key"],
+            "does not match",
+        ),
+        (
+            &["--certfile", "missing.pem", "--keyfile", "server.key"],
+            "missing.pem",
+        ),
+        (
+            &["--certfile", "server.pem", "--keyfile", "server.pem"],
+            "no PEM private key",
+        ),
     ];
     for (args, needle) in cases {
-        let args: Vec<String> =
-            args.iter().map(|a| if a.ends_with(".pem") || a.ends_with(".key") { cert(a) } else { a.to_string() }).collect();
-        let (code, _, err) = Master::probe().args(args.clone()).run(Duration::from_secs(10));
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.ends_with(".pem") || a.ends_with(".key") {
+                    cert(a)
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let (code, _, err) = Master::probe()
+            .args(args.clone())
+            .run(Duration::from_secs(10));
         assert_eq!(code, Some(1), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         let file = args[3].rsplit('/').next().unwrap().to_string();
-        assert!(err.contains(&file) || err.contains(args[1].rsplit('/').next().unwrap()), "names the file: {err}");
+        assert!(
+            err.contains(&file) || err.contains(args[1].rsplit('/').next().unwrap()),
+            "names the file: {err}"
+        );
     }
-    let (code, _, err) = Master::probe().args(tls_args()).args(["--ciphers", "HIGH:!aNULL"]).run(Duration::from_secs(10));
+    let (code, _, err) = Master::probe()
+        .args(tls_args())
+        .args(["--ciphers", "HIGH:!aNULL"])
+        .run(Duration::from_secs(10));
     assert_ne!(code, Some(0));
-    assert!(err.contains("ciphers") && err.contains("HIGH:!aNULL") && err.contains("command line"), "{err}");
+    assert!(
+        err.contains("ciphers") && err.contains("HIGH:!aNULL") && err.contains("command line"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -247,7 +391,14 @@ fn hup_swaps_the_certificate_under_load_and_keeps_it_when_the_new_one_is_broken(
     std::fs::copy(cert("server.pem"), &crt).unwrap();
     std::fs::copy(cert("server.key"), &key).unwrap();
     let m = Master::probe()
-        .args(["-w", "2", "--certfile", crt.to_str().unwrap(), "--keyfile", key.to_str().unwrap()])
+        .args([
+            "-w",
+            "2",
+            "--certfile",
+            crt.to_str().unwrap(),
+            "--keyfile",
+            key.to_str().unwrap(),
+        ])
         .spawn();
     let addr = m.addr();
     let cfg = client_config(&Opts::default());
@@ -256,7 +407,11 @@ fn hup_swaps_the_certificate_under_load_and_keeps_it_when_the_new_one_is_broken(
     let mut fresh = (*cfg).clone();
     fresh.resumption = rustls::client::Resumption::disabled();
     let fresh = Arc::new(fresh);
-    let leaf = |addr| TlsConn::open(addr, &fresh, "localhost").unwrap().peer_leaf();
+    let leaf = |addr| {
+        TlsConn::open(addr, &fresh, "localhost")
+            .unwrap()
+            .peer_leaf()
+    };
     assert_eq!(leaf(addr), leaf_of("server.pem"));
 
     let load_cfg = cfg.clone();
@@ -266,17 +421,39 @@ fn hup_swaps_the_certificate_under_load_and_keeps_it_when_the_new_one_is_broken(
     std::fs::copy(cert("server2.pem"), &crt).unwrap();
     std::fs::copy(cert("server2.key"), &key).unwrap();
     m.signal(Signal::SIGHUP);
-    assert!(eventually(Duration::from_secs(15), || leaf(addr) == leaf_of("server2.pem")), "new certificate not served");
+    assert!(
+        eventually(Duration::from_secs(15), || leaf(addr)
+            == leaf_of("server2.pem")),
+        "new certificate not served"
+    );
     assert!(load.wait_for_more(50, Duration::from_secs(10)));
 
     // A broken file: the master logs an error and new workers keep the previous certificate.
     std::fs::write(&crt, "not a certificate\n").unwrap();
     m.signal(Signal::SIGHUP);
-    assert!(m.wait_for_log("keeping the previous TLS certificate", Duration::from_secs(10)).is_some(), "{}", m.log());
-    assert!(m.wait_for_count("Booting worker", 6, Duration::from_secs(15)).is_some(), "{}", m.log());
+    assert!(
+        m.wait_for_log(
+            "keeping the previous TLS certificate",
+            Duration::from_secs(10)
+        )
+        .is_some(),
+        "{}",
+        m.log()
+    );
+    assert!(
+        m.wait_for_count("Booting worker", 6, Duration::from_secs(15))
+            .is_some(),
+        "{}",
+        m.log()
+    );
     // Older generations keep serving until the new one is ready (capacity never dips);
     // once the four older workers have exited, only the newest generation answers.
-    assert!(m.wait_for_count("Worker exiting", 4, Duration::from_secs(30)).is_some(), "{}", m.log());
+    assert!(
+        m.wait_for_count("Worker exiting", 4, Duration::from_secs(30))
+            .is_some(),
+        "{}",
+        m.log()
+    );
     for _ in 0..4 {
         assert_eq!(leaf(addr), leaf_of("server2.pem"));
     }
@@ -287,7 +464,10 @@ fn hup_swaps_the_certificate_under_load_and_keeps_it_when_the_new_one_is_broken(
 
 #[test]
 fn a_silent_client_is_cut_off_at_the_handshake_timeout_while_others_are_served() {
-    let m = Master::probe().args(tls_args()).args(["-w", "1", "--tls-handshake-timeout", "3"]).spawn();
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["-w", "1", "--tls-handshake-timeout", "3"])
+        .spawn();
     let start = Instant::now();
     let mut silent = TcpStream::connect(m.addr()).unwrap();
     // Others are served while the silent one waits in its own task (one worker).
@@ -298,26 +478,44 @@ fn a_silent_client_is_cut_off_at_the_handshake_timeout_while_others_are_served()
     }
     let mut buf = [0u8; 16];
     if start.elapsed() < Duration::from_millis(2500) {
-        silent.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let still_open = matches!(silent.read(&mut buf), Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
-        assert!(still_open, "the silent connection was closed before its timeout");
+        assert!(
+            still_open,
+            "the silent connection was closed before its timeout"
+        );
     }
-    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let n = silent.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "expected the server to close the silent connection");
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(2900) && waited < Duration::from_secs(8), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(2900) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
 }
 
 #[test]
 fn sni_picks_the_named_certificate_and_falls_back_to_the_default() {
     let sni = format!("other.test={}:{}", cert("other.pem"), cert("other.key"));
-    let m = Master::probe().args(tls_args()).args(["--sni-cert", &sni]).spawn();
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["--sni-cert", &sni])
+        .spawn();
     let cfg = client_config(&Opts::default());
     let mut c = TlsConn::open(m.addr(), &cfg, "other.test").unwrap();
     assert_eq!(c.peer_leaf(), leaf_of("other.pem"));
     assert_eq!(c.request("/").unwrap().status, 200);
-    assert_eq!(TlsConn::open(m.addr(), &cfg, "localhost").unwrap().peer_leaf(), leaf_of("server.pem"));
+    assert_eq!(
+        TlsConn::open(m.addr(), &cfg, "localhost")
+            .unwrap()
+            .peer_leaf(),
+        leaf_of("server.pem")
+    );
     // A name the server has no certificate for gets the default (which the client refuses).
     assert!(TlsConn::open(m.addr(), &cfg, "wrong.example").is_err());
 }
@@ -333,29 +531,47 @@ fn sessions_resume_on_another_worker() {
         for _ in 0..200 {
             // A fresh client cache each round: the second connection can only resume the
             // first one's session, and the two pids say which workers served them.
-            let cfg = client_config(&Opts { tls12_only, ..Opts::default() });
+            let cfg = client_config(&Opts {
+                tls12_only,
+                ..Opts::default()
+            });
             let mut a = TlsConn::open(m.addr(), &cfg, "localhost").unwrap();
             let pid_a = String::from_utf8(a.request("/pid").unwrap().body).unwrap();
             drop(a);
             let mut b = TlsConn::open(m.addr(), &cfg, "localhost").unwrap();
             let pid_b = String::from_utf8(b.request("/pid").unwrap().body).unwrap();
-            assert!(b.resumed(), "tls12_only={tls12_only}: the second connection did not resume");
+            assert!(
+                b.resumed(),
+                "tls12_only={tls12_only}: the second connection did not resume"
+            );
             if pid_a != pid_b {
                 crossed = true;
                 break;
             }
         }
-        assert!(crossed, "tls12_only={tls12_only}: never landed on two different workers");
+        assert!(
+            crossed,
+            "tls12_only={tls12_only}: never landed on two different workers"
+        );
     }
 }
 
 #[test]
 fn http2_in_flight_streams_finish_and_the_connection_closes_on_graceful_stop() {
     use http_body_util::BodyExt;
-    let m = Master::probe().args(tls_args()).args(["-w", "1", "--http-protocols", "h2"]).spawn();
-    let cfg = client_config(&Opts { alpn: vec![b"h2"], ..Opts::default() });
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["-w", "1", "--http-protocols", "h2"])
+        .spawn();
+    let cfg = client_config(&Opts {
+        alpn: vec![b"h2"],
+        ..Opts::default()
+    });
     let addr = m.addr();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let tls = tokio_rustls::TlsConnector::from(cfg)
@@ -369,11 +585,16 @@ fn http2_in_flight_streams_finish_and_the_connection_closes_on_graceful_stop() {
         .await
         .unwrap();
         let conn = tokio::spawn(conn);
-        let req = http::Request::get("https://localhost/sleep?ms=1500").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+        let req = http::Request::get("https://localhost/sleep?ms=1500")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
         let in_flight = tokio::spawn(send.send_request(req));
         tokio::time::sleep(Duration::from_millis(300)).await;
         m.signal(Signal::SIGTERM);
-        let resp = in_flight.await.unwrap().expect("the in-flight stream must finish");
+        let resp = in_flight
+            .await
+            .unwrap()
+            .expect("the in-flight stream must finish");
         assert_eq!(resp.status(), 200);
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"slept 1500");

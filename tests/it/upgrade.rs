@@ -10,28 +10,51 @@ fn usr2_then_term_of_the_old_master_loses_no_request() {
     let dir = Scratch::new("usr2");
     let pidfile = dir.path("app.pid");
     let pidfile2 = dir.path("app.pid.2");
-    let mut m = Master::probe().args(["-w", "2", "-p", pidfile.to_str().unwrap()]).spawn();
-    m.wait_for_count("Booting worker", 2, Duration::from_secs(10)).unwrap();
+    let mut m = Master::probe()
+        .args(["-w", "2", "-p", pidfile.to_str().unwrap()])
+        .spawn();
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+        .unwrap();
     let old_pid = m.pid().as_raw();
     let load = Load::start(m.addr(), 4, "/");
     assert!(load.wait_for_more(200, Duration::from_secs(10)));
 
     m.signal(Signal::SIGUSR2);
-    assert!(eventually(Duration::from_secs(20), || pidfile2.exists()), "new master wrote {}; log:\n{}", pidfile2.display(), m.log());
-    let new_pid: i32 = std::fs::read_to_string(&pidfile2).unwrap().trim().parse().unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || pidfile2.exists()),
+        "new master wrote {}; log:\n{}",
+        pidfile2.display(),
+        m.log()
+    );
+    let new_pid: i32 = std::fs::read_to_string(&pidfile2)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_ne!(new_pid, old_pid);
-    assert!(eventually(Duration::from_secs(10), || children_of(new_pid).len() == 2), "new master's workers");
+    assert!(
+        eventually(Duration::from_secs(10), || children_of(new_pid).len() == 2),
+        "new master's workers"
+    );
     // Both generations now accept on the same sockets.
     assert!(load.wait_for_more(200, Duration::from_secs(10)));
 
     m.signal(Signal::SIGTERM);
-    assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0), "old master exits cleanly");
+    assert_eq!(
+        m.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "old master exits cleanly"
+    );
     assert!(
-        eventually(Duration::from_secs(5), || std::fs::read_to_string(&pidfile).is_ok_and(|s| s.trim() == new_pid.to_string())),
+        eventually(Duration::from_secs(5), || std::fs::read_to_string(&pidfile)
+            .is_ok_and(|s| s.trim() == new_pid.to_string())),
         "promoted master owns the pid file"
     );
     assert!(!pidfile2.exists());
-    assert!(load.wait_for_more(200, Duration::from_secs(10)), "the new master serves alone");
+    assert!(
+        load.wait_for_more(200, Duration::from_secs(10)),
+        "the new master serves alone"
+    );
     let (ok, failed, errors) = load.finish();
     assert_eq!(failed, 0, "{failed} failed of {}: {errors:?}", ok + failed);
     // The harness kills the whole process group on drop, which includes the new master.
@@ -40,9 +63,11 @@ fn usr2_then_term_of_the_old_master_loses_no_request() {
 #[test]
 fn a_second_usr2_is_ignored_while_the_child_runs() {
     let m = Master::probe().args(["-w", "1"]).spawn();
-    m.wait_for_log("Booting worker", Duration::from_secs(10)).unwrap();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
     m.signal(Signal::SIGUSR2);
     assert!(eventually(Duration::from_secs(10), || m.children().len() == 2));
     m.signal(Signal::SIGUSR2);
-    m.wait_for_log("USR2 signal ignored. Child exists.", Duration::from_secs(5)).expect("second USR2 ignored");
+    m.wait_for_log("USR2 signal ignored. Child exists.", Duration::from_secs(5))
+        .expect("second USR2 ignored");
 }

@@ -16,7 +16,11 @@ fn apps() -> PathBuf {
 /// `runicorn --chdir tests/apps <extra args> APP`.
 fn serve(app: &str, extra: &[&str]) -> Master {
     let dir = apps();
-    Master::runicorn().args(["--chdir", dir.to_str().unwrap()]).args(extra.iter().copied()).arg(app).spawn()
+    Master::runicorn()
+        .args(["--chdir", dir.to_str().unwrap()])
+        .args(extra.iter().copied())
+        .arg(app)
+        .spawn()
 }
 
 /// A raw HTTP exchange on its own connection (the request should say
@@ -33,7 +37,9 @@ impl Raw {
     fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     }
 
@@ -52,15 +58,27 @@ fn raw(addr: SocketAddr, request: &[u8]) -> Raw {
 }
 
 fn parse(all: &[u8]) -> Raw {
-    let split = all.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
     let head = String::from_utf8_lossy(&all[..split]).into_owned();
     let rest = &all[split + 4..];
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-    let mut r = Raw { status, head, body: Vec::new(), complete: false };
-    if r.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    let mut r = Raw {
+        status,
+        head,
+        body: Vec::new(),
+        complete: false,
+    };
+    if r.header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         let mut i = 0;
         while let Some(eol) = rest[i..].windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[i..i + eol]).unwrap().trim(), 16).unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[i..i + eol]).unwrap().trim(), 16)
+                    .unwrap();
             i += eol + 2;
             if size == 0 {
                 r.complete = true;
@@ -73,7 +91,10 @@ fn parse(all: &[u8]) -> Raw {
             r.body.extend_from_slice(&rest[i..i + size]);
             i += size + 2;
         }
-    } else if let Some(n) = r.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = r
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         r.body = rest[..n.min(rest.len())].to_vec();
         r.complete = rest.len() >= n;
     } else {
@@ -84,11 +105,18 @@ fn parse(all: &[u8]) -> Raw {
 }
 
 fn get(addr: SocketAddr, path: &str) -> Raw {
-    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
 }
 
 fn post(addr: SocketAddr, path: &str, body: &[u8]) -> Raw {
-    let mut req = format!("POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     req.extend_from_slice(body);
     raw(addr, &req)
 }
@@ -129,62 +157,121 @@ fn wsgi_app_from_a_config_file() {
     let s = Scratch::new("wsgi-conf");
     let conf = s.path("conf.toml");
     std::fs::write(&conf, "wsgi_app = \"hello:app\"\n").unwrap();
-    let m = Master::runicorn().args(["--chdir", apps().to_str().unwrap(), "-c", conf.to_str().unwrap()]).spawn();
+    let m = Master::runicorn()
+        .args([
+            "--chdir",
+            apps().to_str().unwrap(),
+            "-c",
+            conf.to_str().unwrap(),
+        ])
+        .spawn();
     assert_eq!(get(m.addr(), "/").text(), "Hello, World!");
 }
 
 #[test]
 fn import_error_exits_4_with_the_traceback() {
     let dir = apps();
-    let (code, _, err) = Master::runicorn().args(["--chdir", dir.to_str().unwrap(), "broken_import:app"]).run(Duration::from_secs(20));
+    let (code, _, err) = Master::runicorn()
+        .args(["--chdir", dir.to_str().unwrap(), "broken_import:app"])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("Traceback (most recent call last)"), "{err}");
-    assert!(err.contains("ModuleNotFoundError: No module named 'module_that_does_not_exist_anywhere'"), "{err}");
+    assert!(
+        err.contains("ModuleNotFoundError: No module named 'module_that_does_not_exist_anywhere'"),
+        "{err}"
+    );
     assert!(err.contains("App failed to load."), "{err}");
-    assert!(err.matches("Booting worker").count() <= 1, "no respawn loop:\n{err}");
+    assert!(
+        err.matches("Booting worker").count() <= 1,
+        "no respawn loop:\n{err}"
+    );
 }
 
 #[test]
 fn check_config_imports_the_app() {
     let dir = apps();
-    let (code, _, err) = Master::runicorn().no_bind().args(["--check-config", "--chdir", dir.to_str().unwrap(), "hello:app"]).run(Duration::from_secs(20));
+    let (code, _, err) = Master::runicorn()
+        .no_bind()
+        .args([
+            "--check-config",
+            "--chdir",
+            dir.to_str().unwrap(),
+            "hello:app",
+        ])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{err}");
-    let (code, _, err) =
-        Master::runicorn().no_bind().args(["--check-config", "--chdir", dir.to_str().unwrap(), "broken_import:app"]).run(Duration::from_secs(20));
+    let (code, _, err) = Master::runicorn()
+        .no_bind()
+        .args([
+            "--check-config",
+            "--chdir",
+            dir.to_str().unwrap(),
+            "broken_import:app",
+        ])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("Error while loading the application:") && err.contains("module_that_does_not_exist_anywhere"), "{err}");
+    assert!(
+        err.contains("Error while loading the application:")
+            && err.contains("module_that_does_not_exist_anywhere"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_module_or_callable_exits_4() {
     let dir = apps();
-    let (code, _, err) = Master::runicorn().args(["--chdir", dir.to_str().unwrap(), "hello:nope"]).run(Duration::from_secs(20));
+    let (code, _, err) = Master::runicorn()
+        .args(["--chdir", dir.to_str().unwrap(), "hello:nope"])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(4), "{err}");
-    assert!(err.contains("Failed to find attribute \"nope\" in \"hello\"."), "{err}");
-    let (code, _, err) = Master::runicorn().args(["--chdir", dir.to_str().unwrap(), "no_such_module:app"]).run(Duration::from_secs(20));
+    assert!(
+        err.contains("Failed to find attribute \"nope\" in \"hello\"."),
+        "{err}"
+    );
+    let (code, _, err) = Master::runicorn()
+        .args(["--chdir", dir.to_str().unwrap(), "no_such_module:app"])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("No module named 'no_such_module'"), "{err}");
-    let (code, _, err) = Master::runicorn().args(["--chdir", dir.to_str().unwrap(), "hello:create_app(__import__('os'))"]).run(Duration::from_secs(20));
+    let (code, _, err) = Master::runicorn()
+        .args([
+            "--chdir",
+            dir.to_str().unwrap(),
+            "hello:create_app(__import__('os'))",
+        ])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(4), "{err}");
-    assert!(err.contains("Failed to parse arguments as literal values"), "{err}");
+    assert!(
+        err.contains("Failed to parse arguments as literal values"),
+        "{err}"
+    );
 }
 
 #[test]
 fn pythonpath_and_chdir_reach_sys_path() {
     let extra = apps().join("extra");
     // Without --pythonpath the module is not importable from tests/apps.
-    let (code, _, _) = Master::runicorn().args(["--chdir", apps().to_str().unwrap(), "onpath:app"]).run(Duration::from_secs(20));
+    let (code, _, _) = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap(), "onpath:app"])
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(4));
-    let m = serve("onpath:app", &["--pythonpath", &format!("/nonexistent,{}", extra.display())]);
+    let m = serve(
+        "onpath:app",
+        &["--pythonpath", &format!("/nonexistent,{}", extra.display())],
+    );
     assert_eq!(get(m.addr(), "/").text(), "onpath");
     // --chdir alone makes its directory importable (the cwd goes on sys.path).
-    let m = Master::runicorn().args(["--chdir", extra.to_str().unwrap(), "onpath:app"]).spawn();
+    let m = Master::runicorn()
+        .args(["--chdir", extra.to_str().unwrap(), "onpath:app"])
+        .spawn();
     assert_eq!(get(m.addr(), "/").text(), "onpath");
 }
 
 #[test]
 fn asgi_worker_class_is_refused_and_gevent_is_mapped() {
-    let (code, _, err) = Master::runicorn().args(["-k", "uvicorn.workers.UvicornWorker", "hello:app"]).run(Duration::from_secs(10));
+    let (code, _, err) = Master::runicorn()
+        .args(["-k", "uvicorn.workers.UvicornWorker", "hello:app"])
+        .run(Duration::from_secs(10));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("ASGI apps are not supported yet"), "{err}");
     let m = serve("hello:app", &["-k", "gevent", "--threads", "2"]);
@@ -205,12 +292,19 @@ fn hup_reloads_the_app_code() {
         std::fs::write(s.path("reloadable.py"), code).unwrap();
     };
     write("one");
-    let m = Master::runicorn().args(["--chdir", s.0.to_str().unwrap(), "reloadable:app"]).spawn();
+    let m = Master::runicorn()
+        .args(["--chdir", s.0.to_str().unwrap(), "reloadable:app"])
+        .spawn();
     assert_eq!(get(m.addr(), "/").text(), "one");
     // A different size: a same-second rewrite of equal size would reuse the stale .pyc.
     write("second");
     m.signal(Signal::SIGHUP);
-    assert!(eventually(Duration::from_secs(15), || get(m.addr(), "/").text() == "second"), "{}", m.log());
+    assert!(
+        eventually(Duration::from_secs(15), || get(m.addr(), "/").text()
+            == "second"),
+        "{}",
+        m.log()
+    );
 }
 
 #[test]
@@ -218,11 +312,19 @@ fn workers_run_atexit_handlers_when_they_stop() {
     let s = Scratch::new("wsgi-atexit");
     let file = s.path("atexit.txt");
     let mut m = Master::runicorn()
-        .args(["--chdir", apps().to_str().unwrap(), "-w", "2", "atexit_app:app"])
+        .args([
+            "--chdir",
+            apps().to_str().unwrap(),
+            "-w",
+            "2",
+            "atexit_app:app",
+        ])
         .env("ATEXIT_FILE", file.to_str().unwrap())
         .spawn();
     assert_eq!(get(m.addr(), "/").text(), "ok");
-    assert!(eventually(Duration::from_secs(10), || m.count("Booting worker") == 2));
+    assert!(eventually(Duration::from_secs(10), || m
+        .count("Booting worker")
+        == 2));
     std::thread::sleep(Duration::from_millis(500));
     m.signal(Signal::SIGTERM);
     assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
@@ -256,10 +358,17 @@ fn environ_is_complete() {
                 X_Bar: dropped\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
     let r = raw(m.addr(), req);
     let e = json(&r);
-    let s = |k: &str| e[k].as_str().unwrap_or_else(|| panic!("{k} missing: {e}")).to_string();
+    let s = |k: &str| {
+        e[k].as_str()
+            .unwrap_or_else(|| panic!("{k} missing: {e}"))
+            .to_string()
+    };
     assert_eq!(s("REQUEST_METHOD"), "POST");
     assert_eq!(s("PATH_INFO"), "/a b/\u{e9}");
-    assert_eq!(e["PATH_INFO.codepoints"], serde_json::json!([47, 97, 32, 98, 47, 233]));
+    assert_eq!(
+        e["PATH_INFO.codepoints"],
+        serde_json::json!([47, 97, 32, 98, 47, 233])
+    );
     assert_eq!(s("QUERY_STRING"), "x=1&y=2");
     assert_eq!(s("RAW_URI"), "/a%20b/%E9?x=1&y=2");
     assert_eq!(s("SCRIPT_NAME"), "");
@@ -272,33 +381,66 @@ fn environ_is_complete() {
     assert_eq!(s("CONTENT_LENGTH"), "5");
     assert_eq!(s("HTTP_HOST"), "example.com:8080");
     assert_eq!(s("HTTP_X_FOO"), "1,2");
-    assert!(e.get("HTTP_X_BAR").is_none(), "underscore headers are dropped: {e}");
+    assert!(
+        e.get("HTTP_X_BAR").is_none(),
+        "underscore headers are dropped: {e}"
+    );
     assert!(e.get("HTTP_CONTENT_TYPE").is_none() && e.get("HTTP_CONTENT_LENGTH").is_none());
     assert!(s("SERVER_SOFTWARE").starts_with("runicorn/"));
     assert_eq!(s("wsgi.url_scheme"), "http");
     assert_eq!(s("wsgi.input.read"), "hello");
     assert_eq!(e["wsgi.version"], serde_json::json!([1, 0]));
-    for (k, v) in [("wsgi.multithread", false), ("wsgi.multiprocess", false), ("wsgi.run_once", false), ("wsgi.input_terminated", true)] {
+    for (k, v) in [
+        ("wsgi.multithread", false),
+        ("wsgi.multiprocess", false),
+        ("wsgi.run_once", false),
+        ("wsgi.input_terminated", true),
+    ] {
         assert_eq!(e[k], serde_json::json!(v), "{k}");
     }
     assert_eq!(e["wsgi.errors"], serde_json::json!(true));
     assert_eq!(e["wsgi.file_wrapper"], serde_json::json!(true));
-    assert!(m.wait_for_log("environ_app: logged through wsgi.errors", Duration::from_secs(5)).is_some(), "{}", m.log());
+    assert!(
+        m.wait_for_log(
+            "environ_app: logged through wsgi.errors",
+            Duration::from_secs(5)
+        )
+        .is_some(),
+        "{}",
+        m.log()
+    );
 }
 
 #[test]
 fn script_name_comes_from_the_process_environment() {
     let m = Master::runicorn()
-        .args(["--chdir", apps().to_str().unwrap(), "-w", "2", "--threads", "2", "environ_app:app"])
+        .args([
+            "--chdir",
+            apps().to_str().unwrap(),
+            "-w",
+            "2",
+            "--threads",
+            "2",
+            "environ_app:app",
+        ])
         .env("SCRIPT_NAME", "/prefix")
         .spawn();
     let e = json(&get(m.addr(), "/prefix/rest"));
     assert_eq!(e["SCRIPT_NAME"], "/prefix");
     assert_eq!(e["PATH_INFO"], "/rest");
-    assert_eq!((e["wsgi.multithread"].as_bool(), e["wsgi.multiprocess"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (
+            e["wsgi.multithread"].as_bool(),
+            e["wsgi.multiprocess"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
     // A path outside SCRIPT_NAME is a configuration problem (Gunicorn: 500).
     assert_eq!(get(m.addr(), "/elsewhere").status, 500);
-    assert!(m.wait_for_log("does not start with SCRIPT_NAME", Duration::from_secs(5)).is_some());
+    assert!(
+        m.wait_for_log("does not start with SCRIPT_NAME", Duration::from_secs(5))
+            .is_some()
+    );
 }
 
 #[test]
@@ -311,7 +453,11 @@ fn secure_scheme_headers_from_trusted_proxies() {
     let bad = b"GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\nConnection: close\r\n\r\n";
     assert_eq!(raw(m.addr(), bad).status, 400);
     let m = serve("environ_app:app", &["--forwarded-allow-ips", "10.0.0.0/8"]);
-    assert_eq!(json(&raw(m.addr(), req))["wsgi.url_scheme"], "http", "untrusted peer");
+    assert_eq!(
+        json(&raw(m.addr(), req))["wsgi.url_scheme"],
+        "http",
+        "untrusted peer"
+    );
 }
 
 #[test]
@@ -329,28 +475,50 @@ fn header_map_refuse_and_dangerous() {
 fn virtual_env_site_packages_are_importable() {
     let s = Scratch::new("wsgi-venv");
     let venv = s.path("venv");
-    let ok = std::process::Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv).status().unwrap();
+    let ok = std::process::Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
     assert!(ok.success());
-    let site = std::fs::read_dir(venv.join("lib")).unwrap().next().unwrap().unwrap().path().join("site-packages");
+    let site = std::fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages");
     std::fs::write(
         site.join("only_in_venv.py"),
         "import sys\ndef app(environ, start_response):\n    body = sys.prefix.encode()\n    \
          start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n",
     )
     .unwrap();
-    let m = Master::runicorn().arg("only_in_venv:app").env("VIRTUAL_ENV", venv.to_str().unwrap()).spawn();
+    let m = Master::runicorn()
+        .arg("only_in_venv:app")
+        .env("VIRTUAL_ENV", venv.to_str().unwrap())
+        .spawn();
     let r = get(m.addr(), "/");
     assert_eq!(r.status, 200, "{}", m.log());
-    assert_eq!(std::fs::canonicalize(r.text()).unwrap(), std::fs::canonicalize(&venv).unwrap(), "sys.prefix is the venv");
+    assert_eq!(
+        std::fs::canonicalize(r.text()).unwrap(),
+        std::fs::canonicalize(&venv).unwrap(),
+        "sys.prefix is the venv"
+    );
     // Without VIRTUAL_ENV the module is not found.
-    let (code, _, _) = Master::runicorn().arg("only_in_venv:app").run(Duration::from_secs(20));
+    let (code, _, _) = Master::runicorn()
+        .arg("only_in_venv:app")
+        .run(Duration::from_secs(20));
     assert_eq!(code, Some(4));
 }
 
 fn sha256_hex(data: &[u8]) -> String {
     // The reference hash comes from Python itself, to keep the test free of a hash crate.
     let out = std::process::Command::new("python3")
-        .args(["-c", "import sys, hashlib; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())"])
+        .args([
+            "-c",
+            "import sys, hashlib; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -370,8 +538,15 @@ fn large_uploads_spill_to_disk_and_read_back_intact() {
     let conf = s.path("conf.toml");
     let spill = s.path("spill");
     std::fs::create_dir(&spill).unwrap();
-    std::fs::write(&conf, format!("tmp_upload_dir = {:?}\n", spill.to_str().unwrap())).unwrap();
-    let m = serve("upload_app:app", &["--wsgi-body-buffer", "65536", "-c", conf.to_str().unwrap()]);
+    std::fs::write(
+        &conf,
+        format!("tmp_upload_dir = {:?}\n", spill.to_str().unwrap()),
+    )
+    .unwrap();
+    let m = serve(
+        "upload_app:app",
+        &["--wsgi-body-buffer", "65536", "-c", conf.to_str().unwrap()],
+    );
     let mut body = Vec::with_capacity(3_000_000);
     let mut x: u32 = 12345;
     while body.len() < 3_000_000 {
@@ -389,7 +564,10 @@ fn large_uploads_spill_to_disk_and_read_back_intact() {
     assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
     // Small bodies stay in memory and read the same way.
     let j = json(&post(m.addr(), "/?lines", b"a\nbb\nccc"));
-    assert_eq!((j["size"].as_u64(), j["lines"].as_u64()), (Some(8), Some(3)));
+    assert_eq!(
+        (j["size"].as_u64(), j["lines"].as_u64()),
+        (Some(8), Some(3))
+    );
 }
 
 #[test]
@@ -399,10 +577,19 @@ fn bodies_over_the_buffer_go_through_the_spill_directory() {
     let s = Scratch::new("wsgi-nospill");
     let conf = s.path("conf.toml");
     std::fs::write(&conf, "tmp_upload_dir = \"/nonexistent/runicorn-spill\"\n").unwrap();
-    let m = serve("upload_app:app", &["--wsgi-body-buffer", "1000", "-c", conf.to_str().unwrap()]);
+    let m = serve(
+        "upload_app:app",
+        &["--wsgi-body-buffer", "1000", "-c", conf.to_str().unwrap()],
+    );
     assert_eq!(json(&post(m.addr(), "/", &[b'x'; 1000]))["size"], 1000);
     assert_eq!(post(m.addr(), "/", &[b'x'; 1001]).status, 500);
-    assert!(m.wait_for_log("cannot buffer a request body in /nonexistent/runicorn-spill", Duration::from_secs(5)).is_some());
+    assert!(
+        m.wait_for_log(
+            "cannot buffer a request body in /nonexistent/runicorn-spill",
+            Duration::from_secs(5)
+        )
+        .is_some()
+    );
 }
 
 #[test]
@@ -413,14 +600,22 @@ fn chunked_request_bodies_get_a_content_length() {
         b"POST /?read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
     );
     let j = json(&r);
-    assert_eq!((j["size"].as_u64(), j["content_length"].as_str()), (Some(5), Some("5")));
+    assert_eq!(
+        (j["size"].as_u64(), j["content_length"].as_str()),
+        (Some(5), Some("5"))
+    );
 }
 
 #[test]
 fn wsgiref_validator_finds_nothing_wrong() {
     let m = serve("validated:app", &[]);
     let r = post(m.addr(), "/", b"xyz");
-    assert_eq!((r.status, r.text().as_str()), (200, "ok:xyz"), "{}", m.log());
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "ok:xyz"),
+        "{}",
+        m.log()
+    );
     let r = get(m.addr(), "/");
     assert_eq!((r.status, r.text().as_str()), (200, "ok:"), "{}", m.log());
     assert!(!m.log().contains("Error handling request"), "{}", m.log());
@@ -433,13 +628,18 @@ fn generators_stream_as_produced_with_chunked_encoding() {
     let m = serve("stream_app:app", &[]);
     let mut s = TcpStream::connect(m.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let start = Instant::now();
     let mut first = [0u8; 512];
     let n = s.read(&mut first).unwrap();
     let got = String::from_utf8_lossy(&first[..n]).into_owned();
     // The first chunk arrives before the generator has produced the rest (~1.2 s).
-    assert!(start.elapsed() < Duration::from_millis(1000), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(got.contains("chunk0") && !got.contains("chunk2"), "{got}");
     let mut all = first[..n].to_vec();
     s.read_to_end(&mut all).unwrap();
@@ -463,11 +663,19 @@ fn write_callable_file_wrapper_and_close() {
     assert_eq!(get(plain.addr(), "/file").body, source);
     assert_eq!(get(plain.addr(), "/file-tail").body, &source[10..110]);
     assert_eq!(get(m.addr(), "/closing").text(), "ab");
-    assert_eq!(get(m.addr(), "/closed").text(), "closing", "close() was called");
+    assert_eq!(
+        get(m.addr(), "/closed").text(),
+        "closing",
+        "close() was called"
+    );
     let r = get(m.addr(), "/empty-gen");
     assert_eq!((r.status, r.body.len()), (204, 0));
     let r = get(m.addr(), "/reason");
-    assert!(r.head.starts_with("HTTP/1.1 299 Custom Thing"), "{}", r.head);
+    assert!(
+        r.head.starts_with("HTTP/1.1 299 Custom Thing"),
+        "{}",
+        r.head
+    );
 }
 
 #[test]
@@ -475,7 +683,8 @@ fn a_client_that_leaves_stops_an_endless_generator_and_close_is_called() {
     let m = serve("stream_app:app", &[]);
     {
         let mut s = TcpStream::connect(m.addr()).unwrap();
-        s.write_all(b"GET /infinite HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        s.write_all(b"GET /infinite HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         let mut buf = vec![0; 1 << 20];
         let mut got = 0;
         while got < (1 << 20) {
@@ -483,7 +692,13 @@ fn a_client_that_leaves_stops_an_endless_generator_and_close_is_called() {
         }
     } // dropped: the client is gone
     // The only app thread (-k sync) is free again, and close() ran.
-    assert!(eventually(Duration::from_secs(10), || get(m.addr(), "/closed").text().contains("infinite")), "{}", m.log());
+    assert!(
+        eventually(Duration::from_secs(10), || get(m.addr(), "/closed")
+            .text()
+            .contains("infinite")),
+        "{}",
+        m.log()
+    );
 }
 
 #[test]
@@ -508,7 +723,10 @@ fn exc_info_and_invalid_responses() {
     let r = get(m.addr(), "/exc-info");
     assert_eq!((r.status, r.text().as_str()), (503, "replaced"));
     for (path, logged) in [
-        ("/twice", "start_response() called a second time without exc_info"),
+        (
+            "/twice",
+            "start_response() called a second time without exc_info",
+        ),
         ("/bad-status", "Invalid status"),
         ("/bad-header", "Invalid header name"),
         ("/bad-value", "Invalid header value"),
@@ -516,10 +734,21 @@ fn exc_info_and_invalid_responses() {
     ] {
         let r = get(m.addr(), path);
         assert_eq!(r.status, 500, "{path}");
-        assert!(r.text().contains("<h1><p>Internal Server Error</p></h1>"), "{path}");
+        assert!(
+            r.text().contains("<h1><p>Internal Server Error</p></h1>"),
+            "{path}"
+        );
         assert!(r.header("injected").is_none());
-        m.wait_for_log(&format!("Error handling request {path}"), Duration::from_secs(5)).expect(path);
-        assert!(m.wait_for_log(logged, Duration::from_secs(5)).is_some(), "{path}: {}", m.log());
+        m.wait_for_log(
+            &format!("Error handling request {path}"),
+            Duration::from_secs(5),
+        )
+        .expect(path);
+        assert!(
+            m.wait_for_log(logged, Duration::from_secs(5)).is_some(),
+            "{path}: {}",
+            m.log()
+        );
     }
 }
 
@@ -531,25 +760,41 @@ fn errors_before_headers_are_500_after_headers_close_the_connection() {
         assert_eq!(r.status, 500, "{path}");
         assert_eq!(r.header("connection").as_deref(), Some("close"));
     }
-    m.wait_for_log("RuntimeError: failed before start_response", Duration::from_secs(5)).expect("traceback logged");
-    assert!(m.log().contains("Error handling request /before\nTraceback (most recent call last):"), "{}", m.log());
+    m.wait_for_log(
+        "RuntimeError: failed before start_response",
+        Duration::from_secs(5),
+    )
+    .expect("traceback logged");
+    assert!(
+        m.log()
+            .contains("Error handling request /before\nTraceback (most recent call last):"),
+        "{}",
+        m.log()
+    );
     // The connection closes: what hyper had flushed by then (maybe nothing, maybe the
     // head and the first chunk) arrives, but never a terminated body.
     let mut s = TcpStream::connect(m.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(b"GET /after-body HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    s.write_all(b"GET /after-body HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut all = Vec::new();
     let _ = s.read_to_end(&mut all);
     if !all.is_empty() {
         let r = parse(&all);
         assert_eq!(r.status, 200);
-        assert!(!r.complete, "the chunked body is cut off, not terminated: {:?}", r.text());
+        assert!(
+            !r.complete,
+            "the chunked body is cut off, not terminated: {:?}",
+            r.text()
+        );
     }
-    m.wait_for_log("RuntimeError: failed mid-body", Duration::from_secs(5)).expect("traceback logged");
+    m.wait_for_log("RuntimeError: failed mid-body", Duration::from_secs(5))
+        .expect("traceback logged");
     // A failing close() after a complete body is logged; the response stands.
     let r = get(m.addr(), "/close-fails");
     assert_eq!((r.status, r.text().as_str()), (200, "body"));
-    m.wait_for_log("RuntimeError: close failed", Duration::from_secs(5)).expect("logged");
+    m.wait_for_log("RuntimeError: close failed", Duration::from_secs(5))
+        .expect("logged");
     // The worker survives all of it.
     assert_eq!(get(m.addr(), "/").text(), "ok");
     assert_eq!(m.count("Booting worker"), 1);
@@ -559,7 +804,9 @@ fn errors_before_headers_are_500_after_headers_close_the_connection() {
 
 fn timed_parallel(addr: SocketAddr, n: usize, path: &'static str) -> (Duration, Vec<String>) {
     let start = Instant::now();
-    let handles: Vec<_> = (0..n).map(|_| std::thread::spawn(move || get(addr, path).text())).collect();
+    let handles: Vec<_> = (0..n)
+        .map(|_| std::thread::spawn(move || get(addr, path).text()))
+        .collect();
     let bodies = handles.into_iter().map(|h| h.join().unwrap()).collect();
     (start.elapsed(), bodies)
 }
@@ -568,11 +815,17 @@ fn timed_parallel(addr: SocketAddr, n: usize, path: &'static str) -> (Duration, 
 fn gthread_runs_requests_concurrently_and_sync_one_at_a_time() {
     let m = serve("sleepy:app", &["--threads", "2"]);
     let (took, bodies) = timed_parallel(m.addr(), 2, "/?1");
-    assert!(took < Duration::from_millis(1800), "two 1 s requests on 2 threads took {took:?}");
+    assert!(
+        took < Duration::from_millis(1800),
+        "two 1 s requests on 2 threads took {took:?}"
+    );
     assert_ne!(bodies[0], bodies[1], "served by two threads: {bodies:?}");
     let m = serve("sleepy:app", &[]);
     let (took, _) = timed_parallel(m.addr(), 2, "/?0.5");
-    assert!(took >= Duration::from_millis(1000), "sync serialises: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1000),
+        "sync serialises: {took:?}"
+    );
 }
 
 #[test]
@@ -581,12 +834,20 @@ fn timeout_kills_a_sync_worker_stuck_in_a_request_but_not_gthread() {
     let start = Instant::now();
     let mut s = TcpStream::connect(m.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(b"GET /?30 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    s.write_all(b"GET /?30 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
-    assert!(buf.is_empty() && start.elapsed() < Duration::from_secs(8), "{:?}", start.elapsed());
-    m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(5)).expect("the master killed the worker");
-    assert!(eventually(Duration::from_secs(10), || get(m.addr(), "/?0").status == 200));
+    assert!(
+        buf.is_empty() && start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+    m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(5))
+        .expect("the master killed the worker");
+    assert!(eventually(Duration::from_secs(10), || get(m.addr(), "/?0")
+        .status
+        == 200));
     // gthread (as Gunicorn): long requests are fine, only a wedged worker is killed.
     let m = serve("sleepy:app", &["-t", "1", "--threads", "2"]);
     assert_eq!(get(m.addr(), "/?2.5").status, 200);
@@ -599,28 +860,48 @@ fn request_timeout_answers_504() {
     let start = Instant::now();
     let r = get(m.addr(), "/?6");
     assert_eq!(r.status, 504);
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
-    m.wait_for_log("--request-timeout", Duration::from_secs(5)).expect("logged");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    m.wait_for_log("--request-timeout", Duration::from_secs(5))
+        .expect("logged");
 }
 
 // ===== Flask =====
 
 #[test]
 fn flask_json_endpoint() {
-    let flask = std::process::Command::new("python3").args(["-c", "import flask"]).status().is_ok_and(|s| s.success());
-    assert!(flask, "flask is not installed: `python3 -m pip install flask` (.ci/run does)");
+    let flask = std::process::Command::new("python3")
+        .args(["-c", "import flask"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        flask,
+        "flask is not installed: `python3 -m pip install flask` (.ci/run does)"
+    );
     let m = serve("flask_app:app", &["--threads", "4"]);
     let r = get(m.addr(), "/json?n=3");
     assert_eq!(r.status, 200, "{}", m.log());
-    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
-    assert_eq!(json(&r), serde_json::json!({"message": "Hello, World!", "n": 3}));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        json(&r),
+        serde_json::json!({"message": "Hello, World!", "n": 3})
+    );
     let body = br#"{"a": [1, 2]}"#;
     let req = format!(
         "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
         body.len(),
         String::from_utf8_lossy(body)
     );
-    assert_eq!(json(&raw(m.addr(), req.as_bytes())), serde_json::json!({"got": {"a": [1, 2]}}));
+    assert_eq!(
+        json(&raw(m.addr(), req.as_bytes())),
+        serde_json::json!({"got": {"a": [1, 2]}})
+    );
     assert_eq!(get(m.addr(), "/missing").status, 404);
     let m = serve("flask_app:create_app()", &[]);
     assert_eq!(get(m.addr(), "/json").status, 200);
@@ -635,7 +916,12 @@ fn the_embedded_interpreter_ignores_the_python3_on_path() {
     let (code, _, err) = Master::runicorn()
         .no_bind()
         .env("PATH", "/usr/bin:/bin")
-        .args(["--check-config", "--chdir", dir.to_str().unwrap(), "flask_app:app"])
+        .args([
+            "--check-config",
+            "--chdir",
+            dir.to_str().unwrap(),
+            "flask_app:app",
+        ])
         .run(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{err}");
 }
@@ -646,5 +932,8 @@ fn keep_alive_load_on_a_wsgi_worker() {
     let load = Load::start(m.addr(), 4, "/");
     assert!(load.wait_for_more(200, Duration::from_secs(20)));
     let (ok, failed, errors) = load.finish();
-    assert!(ok >= 200 && failed == 0, "{ok} ok, {failed} failed: {errors:?}");
+    assert!(
+        ok >= 200 && failed == 0,
+        "{ok} ok, {failed} failed: {errors:?}"
+    );
 }

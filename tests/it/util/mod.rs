@@ -27,7 +27,11 @@ pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let p = profile_dir.join("examples").join(name);
-    assert!(p.exists(), "{} not built: run `cargo test` (it builds the examples)", p.display());
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo test` (it builds the examples)",
+        p.display()
+    );
     p
 }
 
@@ -110,7 +114,14 @@ impl Builder {
         }
         cmd.args(&self.args);
         // The test runner's own environment must not leak configuration into the child.
-        for k in ["GUNICORN_CMD_ARGS", "RUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "PORT", "FORWARDED_ALLOW_IPS", "SENDFILE"] {
+        for k in [
+            "GUNICORN_CMD_ARGS",
+            "RUNICORN_CMD_ARGS",
+            "WEB_CONCURRENCY",
+            "PORT",
+            "FORWARDED_ALLOW_IPS",
+            "SENDFILE",
+        ] {
             cmd.env_remove(k);
         }
         for (k, v) in &self.env {
@@ -122,7 +133,10 @@ impl Builder {
     /// Runs to completion; returns (exit code, stdout, stderr).
     pub fn run(&self, timeout: Duration) -> (Option<i32>, String, String) {
         let mut cmd = self.command();
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).process_group(0);
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .process_group(0);
         let mut child = cmd.spawn().expect("spawn");
         let pgid = Pid::from_raw(child.id() as i32);
         let deadline = Instant::now() + timeout;
@@ -148,9 +162,16 @@ impl Builder {
     /// Starts the server without reading its address (for logs sent to a file).
     pub fn spawn_no_wait(self) -> Master {
         let mut cmd = self.command();
-        cmd.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null()).process_group(0);
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null())
+            .process_group(0);
         let child = cmd.spawn().expect("spawn");
-        Master { child, log: Arc::new(Mutex::new(String::new())), addr: None }
+        Master {
+            child,
+            log: Arc::new(Mutex::new(String::new())),
+            addr: None,
+        }
     }
 
     /// Starts a server whose bind comes from its configuration and waits until it listens.
@@ -166,15 +187,32 @@ impl Builder {
         let line = m
             .wait_for_log("Listening at: ", Duration::from_secs(15))
             .unwrap_or_else(|| panic!("server did not start; log:\n{}", m.log()));
-        let url = line.split("Listening at: ").nth(1).unwrap().split(' ').next().unwrap();
-        m.addr = Some(url.trim_start_matches("https://").trim_start_matches("http://").split(',').next().unwrap().parse().unwrap());
+        let url = line
+            .split("Listening at: ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        m.addr = Some(
+            url.trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap(),
+        );
         m
     }
 
     /// Starts the server and waits until it listens.
     pub fn spawn(self) -> Master {
         let mut cmd = self.command();
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null()).process_group(0);
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .process_group(0);
         let mut child = cmd.spawn().expect("spawn");
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
@@ -187,13 +225,28 @@ impl Builder {
                 l.push('\n');
             }
         });
-        let mut m = Master { child, log, addr: None };
+        let mut m = Master {
+            child,
+            log,
+            addr: None,
+        };
         if self.bind {
             let line = m
                 .wait_for_log("Listening at: ", Duration::from_secs(15))
                 .unwrap_or_else(|| panic!("server did not start; log:\n{}", m.log()));
-            let url = line.split("Listening at: ").nth(1).unwrap().split(' ').next().unwrap();
-            let addr = url.trim_start_matches("https://").trim_start_matches("http://").split(',').next().unwrap();
+            let url = line
+                .split("Listening at: ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap();
+            let addr = url
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split(',')
+                .next()
+                .unwrap();
             m.addr = Some(addr.parse().unwrap());
         }
         m
@@ -209,16 +262,34 @@ pub struct Master {
 
 impl Master {
     pub fn probe() -> Builder {
-        Builder { wrapper: vec![], bin: binary("probe"), args: vec![], env: vec![], bind: true }
+        Builder {
+            wrapper: vec![],
+            bin: binary("probe"),
+            args: vec![],
+            env: vec![],
+            bind: true,
+        }
     }
 
     /// Any example binary.
     pub fn example(name: &str) -> Builder {
-        Builder { wrapper: vec![], bin: binary(name), args: vec![], env: vec![], bind: true }
+        Builder {
+            wrapper: vec![],
+            bin: binary(name),
+            args: vec![],
+            env: vec![],
+            bind: true,
+        }
     }
 
     pub fn runicorn() -> Builder {
-        Builder { wrapper: vec![], bin: binary("runicorn"), args: vec![], env: vec![], bind: true }
+        Builder {
+            wrapper: vec![],
+            bin: binary("runicorn"),
+            args: vec![],
+            env: vec![],
+            bind: true,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -332,11 +403,16 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn closes(&self) -> bool {
-        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 }
 
@@ -345,12 +421,16 @@ impl Conn {
         let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(20)))?;
         s.set_nodelay(true)?;
-        Ok(Conn { stream: BufReader::new(s) })
+        Ok(Conn {
+            stream: BufReader::new(s),
+        })
     }
 
     /// Wraps an already-connected socket.
     pub fn from_stream(s: TcpStream) -> Conn {
-        Conn { stream: BufReader::new(s) }
+        Conn {
+            stream: BufReader::new(s),
+        }
     }
 
     /// The underlying socket, for writing raw bytes.
@@ -395,12 +475,21 @@ pub fn read_response_from(stream: &mut impl BufRead) -> std::io::Result<Resp> {
 
 fn read_one_response(stream: &mut impl BufRead) -> std::io::Result<Resp> {
     {
-        let eof = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before a full response");
+        let eof = || {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed before a full response",
+            )
+        };
         let mut line = String::new();
         if stream.read_line(&mut line)? == 0 {
             return Err(eof());
         }
-        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(eof)?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(eof)?;
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
@@ -422,7 +511,11 @@ fn read_one_response(stream: &mut impl BufRead) -> std::io::Result<Resp> {
             .unwrap_or(0);
         let mut body = vec![0; len];
         stream.read_exact(&mut body)?;
-        Ok(Resp { status, headers, body })
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -461,7 +554,8 @@ impl Load {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let threads = (0..clients)
             .map(|_| {
-                let (stop, ok, failed, errors) = (stop.clone(), ok.clone(), failed.clone(), errors.clone());
+                let (stop, ok, failed, errors) =
+                    (stop.clone(), ok.clone(), failed.clone(), errors.clone());
                 let open = open.clone();
                 std::thread::spawn(move || {
                     let mut conn: Option<R> = None;
@@ -500,7 +594,13 @@ impl Load {
                 })
             })
             .collect();
-        Load { stop, ok, failed, errors, threads }
+        Load {
+            stop,
+            ok,
+            failed,
+            errors,
+            threads,
+        }
     }
 
     pub fn ok(&self) -> u64 {
@@ -519,7 +619,18 @@ impl Load {
         for t in self.threads {
             let _ = t.join();
         }
-        let errors = self.errors.lock().unwrap().iter().take(10).cloned().collect();
-        (self.ok.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed), errors)
+        let errors = self
+            .errors
+            .lock()
+            .unwrap()
+            .iter()
+            .take(10)
+            .cloned()
+            .collect();
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            errors,
+        )
     }
 }
