@@ -514,7 +514,7 @@ impl Arbiter {
             } else {
                 self.settings.timeout
             };
-            if limit == 0 || slot.silence_ms() <= limit * 1000 {
+            if limit == 0 || slot.silence_ms() <= limit.saturating_mul(1000) {
                 continue;
             }
             match w.aborted_at {
@@ -665,8 +665,10 @@ impl Arbiter {
             Signal::SIGQUIT
         };
         self.signal_workers(sig);
-        let deadline = Instant::now() + Duration::from_secs(self.settings.graceful_timeout);
-        while !self.workers.is_empty() && Instant::now() < deadline {
+        // A huge configured value means "wait", not an Instant overflow.
+        let deadline =
+            Instant::now().checked_add(Duration::from_secs(self.settings.graceful_timeout));
+        while !self.workers.is_empty() && deadline.is_none_or(|d| Instant::now() < d) {
             let _ = self.reap();
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -43,6 +43,9 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0u8; 16 * 1024].into_boxed_slice());
 }
 
+/// A year: the longest deadline a connection gets ("never", for disabled or huge settings).
+const NEVER_SECS: u64 = 86400 * 365;
+
 /// Time a body may run before `--body-min-rate` applies (a TCP slow start, a pause
 /// while the client reads a file).
 const RATE_GRACE: Duration = Duration::from_secs(5);
@@ -76,9 +79,10 @@ impl EdgeConfig {
     pub fn from_settings(s: &crate::config::Settings) -> EdgeConfig {
         use crate::http::head::{HeaderMap, Rules};
         use crate::http::proxy::ProxyMode;
-        let secs = Duration::from_secs;
-        // 0 disables a deadline: a year is "never" for a connection.
-        let or_never = |n: u64| if n == 0 { secs(86400 * 365) } else { secs(n) };
+        // 0 disables a deadline: a year is "never" for a connection. Larger values are
+        // capped to it too, so deadline arithmetic can never overflow an Instant.
+        let secs = |n: u64| Duration::from_secs(n.min(NEVER_SECS));
+        let or_never = |n: u64| if n == 0 { secs(NEVER_SECS) } else { secs(n) };
         let rules = Rules {
             limit_request_line: s.limit_request_line as usize,
             limit_request_fields: s.limit_request_fields as usize,
@@ -264,7 +268,7 @@ impl<S> GateIo<S> {
         gate_cfg.rules.peer_trusted = ip.is_none_or(|ip| cfg.forwarded_allow.contains(ip));
         let peer_ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
         gate_cfg.peer_ip = peer_ip.clone();
-        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+        let far = tokio::time::Instant::now() + Duration::from_secs(NEVER_SECS);
         GateIo {
             io,
             gate: Gate::new(gate_cfg),
@@ -337,7 +341,9 @@ impl<S> GateIo<S> {
                 }
                 // The earliest moment the average rate can fall below the minimum with the
                 // bytes received so far.
-                let needed = Duration::from_secs_f64(bytes as f64 / self.cfg.body_min_rate as f64);
+                let needed = Duration::from_secs_f64(
+                    (bytes as f64 / self.cfg.body_min_rate as f64).min(NEVER_SECS as f64),
+                );
                 let rate = (started + needed.max(RATE_GRACE), Deadline::Rate);
                 Some(if rate.0 < gap.0 { rate } else { gap })
             }

@@ -180,7 +180,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
     // Beat well inside the timeout so one late tick never looks like a hang.
     let beat_every = match s.timeout {
         0 => Duration::from_secs(1),
-        t => Duration::from_millis((t * 1000 / 4).clamp(50, 1000)),
+        t => Duration::from_millis((t.saturating_mul(1000) / 4).clamp(50, 1000)),
     };
     let slot = ctx.slot;
     tokio::spawn(async move {

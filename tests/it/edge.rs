@@ -685,3 +685,44 @@ fn raised_limits_are_honoured_end_to_end() {
     let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(v["headers"].as_array().unwrap().len(), 300);
 }
+
+#[test]
+fn huge_timeouts_from_the_configuration_do_not_break_serving() {
+    let max = i64::MAX.to_string();
+    let mut m = Master::probe()
+        .args([
+            "-w",
+            "1",
+            "-t",
+            &max,
+            "--graceful-timeout",
+            &max,
+            "--keep-alive",
+            &max,
+            "--header-timeout",
+            &max,
+        ])
+        .args([
+            "--body-timeout",
+            &max,
+            "--send-timeout",
+            &max,
+            "--body-min-rate",
+            "1",
+        ])
+        .spawn();
+    let mut c = Conn::open(m.addr()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(c.request("/").unwrap().status, 200);
+    }
+    let r = exchange(
+        m.addr(),
+        &[b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc".to_vec()],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(m.count("panicked"), 0, "{}", m.log());
+    drop(c);
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0), "{}", m.log());
+}
