@@ -521,7 +521,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for GateIo<S> {
         }
         let r = this.read_inner(cx, buf);
         this.waiting = r.is_pending();
-        this.last_return = Instant::now();
+        // Only body deadlines use it; skip the clock read between heads.
+        if matches!(this.phase, Phase::Body { .. }) {
+            this.last_return = Instant::now();
+        }
         r
     }
 }
@@ -599,12 +602,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    *this
-                        .state
-                        .read_waker
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-                    let Some((at, kind)) = this.deadline() else {
+                    let mut deadline = this.deadline();
+                    if deadline.is_none() {
+                        // A response is in flight: when it ends, the idle/header deadline
+                        // starts, so leave a waker for `response_done` (only here: a lock
+                        // per wait on the common path would be wasted), then look again in
+                        // case it ended meanwhile.
+                        *this
+                            .state
+                            .read_waker
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+                        deadline = this.deadline();
+                    }
+                    let Some((at, kind)) = deadline else {
                         this.read_deadline = None;
                         return Poll::Pending;
                     };
