@@ -1,7 +1,7 @@
 //! The configuration file: TOML whose top-level keys are setting keys
 //! (`workers = 4`, `bind = ["127.0.0.1:8000", "unix:/run/app.sock"]`), turned into a
 //! `Layer`. Unknown keys are errors with a "did you mean" suggestion. Python config
-//! files are recognised and refused with an explanation: they arrive with the WSGI host.
+//! files are recognised and refused with an explanation: reading them is not implemented yet.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Why a Python config file is not applied; shared by the explicit and implicit cases.
 pub(crate) const PYTHON_CONFIG_REASON: &str =
-    "Python config files arrive with the WSGI host; use a TOML config file for now";
+    "Python config files are not read yet; use a TOML config file for now";
 
 /// Reads the config file named by `-c` (`PATH` or `file:PATH`): the layer of its valid
 /// keys (if it could be read at all) and every problem found.

@@ -960,7 +960,7 @@ mod tests {
     fn python_config_files() {
         let lines = error_lines(load_with(&MapEnv::default(), &["-c", "gunicorn.conf.py"]));
         assert!(
-            lines[0].contains("Python config files arrive with the WSGI host"),
+            lines[0].contains("Python config files are not read yet"),
             "{lines:?}"
         );
         // The implicit ./gunicorn.conf.py is not read; a warning says so.
