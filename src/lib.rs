@@ -47,6 +47,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod master;
+pub mod observe;
 pub mod server;
 pub mod static_files;
 pub mod sys;

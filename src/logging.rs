@@ -92,10 +92,30 @@ impl<S: Subscriber> Layer<S> for GunicornFormat {
             std::process::id(),
             level.as_str()
         );
+        let message_at = line.len();
         event.record(&mut Message(&mut line));
         line.push('\n');
         write_line(line.as_bytes());
+        // Syslog and StatsD's `gunicorn.log.*` counters see the same message, without
+        // the local timestamp prefix (syslog adds its own header).
+        crate::observe::on_error_log(level, &line[message_at..line.len() - 1]);
     }
+}
+
+fn local_line(level: LogLevel, message: &str) -> String {
+    format!(
+        "{} [{}] [{}] {message}\n",
+        chrono::Local::now().format("[%Y-%m-%d %H:%M:%S %z]"),
+        std::process::id(),
+        level.as_str()
+    )
+}
+
+/// Writes a line to the local error log only, bypassing `tracing` and the syslog/StatsD
+/// hooks: for reporting that those outputs are failing (going through them would recurse)
+/// and regardless of `--log-level`.
+pub fn write_local(level: LogLevel, message: &str) {
+    write_line(local_line(level, message).as_bytes());
 }
 
 fn write_line(bytes: &[u8]) {

@@ -233,6 +233,38 @@ pub unsafe trait ZeroableShared: Sync {}
 // SAFETY: Slot is repr(C), made of atomic integers only, and all-zero is a valid FREE slot.
 unsafe impl ZeroableShared for crate::worker::heartbeat::Slot {}
 
+// SAFETY: metrics::Slot is repr(C), made of atomic integers and arrays of them only (its
+// `Edge` part likewise), and all-zero is a valid empty slot.
+unsafe impl ZeroableShared for crate::observe::metrics::Slot {}
+
+/// Connections waiting in a TCP listener's accept queue (`TCP_INFO.tcpi_unacked` on a
+/// listening socket, which Gunicorn's `get_backlog` reads); None for other sockets or
+/// when the kernel does not say.
+pub fn listen_queue_len(fd: RawFd) -> Option<u32> {
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is a writable buffer of `len` bytes that outlives the call; the kernel
+    // writes at most `len` bytes and updates `len`; a bad or non-TCP fd only makes the call
+    // fail.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: zero-initialised and partly overwritten by the kernel: every bit pattern is a
+    // valid tcp_info (plain integers).
+    let info = unsafe { info.assume_init() };
+    // TCP_LISTEN is state 10 on Linux: other states use the field for something else.
+    (info.tcpi_state == 10).then_some(info.tcpi_unacked)
+}
+
 /// Sets environment variables (`-e/--env`) in a freshly forked worker.
 ///
 /// Only for the child branch of [`fork`], before it starts any thread: mutating the

@@ -107,7 +107,8 @@ struct Batch {
 
 /// The file side, only touched by whoever writes.
 struct Output {
-    file: File,
+    /// None: lines go to syslog only (`--log-syslog` without `--access-logfile`).
+    file: Option<File>,
     is_stdout: bool,
     /// Set after a failed write: drop batches until then.
     failing_until: Option<Instant>,
@@ -132,12 +133,18 @@ impl AccessLog {
         let (file, path, is_stdout) = if target == "-" {
             // A dup of fd 1, written without Rust's line-buffered `Stdout` in between.
             (
-                File::from(io::stdout().as_fd().try_clone_to_owned()?),
+                Some(File::from(io::stdout().as_fd().try_clone_to_owned()?)),
                 None,
                 true,
             )
+        } else if target.is_empty() {
+            (None, None, false)
         } else {
-            (open_append(target)?, Some(PathBuf::from(target)), false)
+            (
+                Some(open_append(target)?),
+                Some(PathBuf::from(target)),
+                false,
+            )
         };
         let name = target.to_owned();
         let shared = Arc::new(Shared {
@@ -166,6 +173,12 @@ impl AccessLog {
             write_errors: AtomicU64::new(0),
         });
         Ok(AccessLog { format, shared })
+    }
+
+    /// An access log with no file: its lines only reach syslog (Gunicorn enables its
+    /// access logger for `--log-syslog` alone). Starts no thread.
+    pub fn syslog_only(format: Format) -> AccessLog {
+        Self::open("", format).expect("opening no file cannot fail")
     }
 
     /// Replaces the write-failure callback (default: one line on stderr per outage).
@@ -274,7 +287,7 @@ impl AccessLog {
         let file = open_append(path).inspect_err(|_| {
             self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
         })?;
-        lock(&self.shared.out).file = file;
+        lock(&self.shared.out).file = Some(file);
         Ok(())
     }
 
@@ -347,16 +360,31 @@ impl Shared {
 
     /// Writes one batch of whole lines; returns the emptied buffer for reuse.
     fn write_batch(&self, batch: &Batch) -> io::Result<()> {
+        // Syslog gets one message per line (Gunicorn's SysLogHandler on the access
+        // logger); its sender never blocks and reports its own outages.
+        if let Some(sl) = crate::observe::syslog_for_access() {
+            for line in batch.bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                sl.send(
+                    crate::observe::syslog::Logger::Access,
+                    crate::observe::syslog::Severity::Info,
+                    &String::from_utf8_lossy(line),
+                );
+            }
+        }
         let mut out = lock(&self.out);
         let now = Instant::now();
+        if out.file.is_none() {
+            return Ok(());
+        }
         if out.failing_until.is_some_and(|t| now < t) {
             self.dropped.fetch_add(batch.lines, Ordering::Relaxed);
             return Ok(());
         }
-        let res = if out.is_stdout {
-            write_chunked(&mut out.file, &batch.bytes)
-        } else {
-            out.file.write_all(&batch.bytes)
+        let is_stdout = out.is_stdout;
+        let res = match out.file.as_mut() {
+            Some(file) if is_stdout => write_chunked(file, &batch.bytes),
+            Some(file) => file.write_all(&batch.bytes),
+            None => Ok(()),
         };
         match res {
             Ok(()) => {

@@ -1149,8 +1149,11 @@ pub(crate) static DISABLE_REDIRECT_ACCESS_TO_SYSLOG: Spec<bool> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.disable_redirect_access_to_syslog,
-    support: Unsupported("not implemented yet: syslog output is planned"),
-    help: "Do not send access log lines to syslog.",
+    support: Supported,
+    help: "Do not send access log lines to syslog.\n\
+         \n\
+         Without it, --log-syslog also sends every access line (at INFO) to syslog, even\n\
+         when no --access-logfile is set, as Gunicorn does.",
 };
 pub(crate) static ACCESS_LOG_FORMAT: Spec<crate::access_log::Format> = Spec {
     key: "access_log_format",
@@ -1295,10 +1298,15 @@ pub(crate) static SYSLOG_ADDR: Spec<String> = Spec {
     default: "udp://localhost:514",
     meta: "SYSLOG_ADDR",
     section: Section::Logging,
-    parse: Parse::One(value::string),
+    parse: Parse::One(value::syslog_addr),
     field: |s| &mut s.syslog_addr,
-    support: Unsupported("not implemented yet: syslog output is planned"),
-    help: "Where to send syslog messages: unix://PATH, udp://HOST:PORT or tcp://HOST:PORT.",
+    support: Supported,
+    help: "Where to send syslog messages: unix://PATH[#dgram|#stream], udp://HOST:PORT or\n\
+         tcp://HOST:PORT.\n\
+         \n\
+         The port defaults to 514. A unix socket without #dgram is tried as a datagram\n\
+         socket, then as a stream socket. An unreachable target never delays or fails a\n\
+         request: messages are dropped and the outage is reported once on the error log.",
 };
 pub(crate) static SYSLOG: Spec<bool> = Spec {
     key: "syslog",
@@ -1311,8 +1319,12 @@ pub(crate) static SYSLOG: Spec<bool> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.syslog,
-    support: Unsupported("not implemented yet: syslog output is planned"),
-    help: "Send the server's logs to syslog.",
+    support: Supported,
+    help: "Send the server's logs to syslog.\n\
+         \n\
+         Error-log lines (and access lines, see --disable-redirect-access-to-syslog) are\n\
+         sent as Gunicorn sends them: `<PRI>gunicorn.<prefix>.<error|access>: [pid] msg`\n\
+         followed by a NUL byte, one message per datagram, besides the usual log files.",
 };
 pub(crate) static SYSLOG_PREFIX: Spec<Option<String>> = Spec {
     key: "syslog_prefix",
@@ -1325,8 +1337,11 @@ pub(crate) static SYSLOG_PREFIX: Spec<Option<String>> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.syslog_prefix,
-    support: Unsupported("not implemented yet: syslog output is planned"),
-    help: "The program name in syslog entries.",
+    support: Supported,
+    help: "The program name in syslog entries.\n\
+         \n\
+         Default: the process name (--name, else the application), with `:` turned\n\
+         into `.`.",
 };
 pub(crate) static SYSLOG_FACILITY: Spec<String> = Spec {
     key: "syslog_facility",
@@ -1337,10 +1352,11 @@ pub(crate) static SYSLOG_FACILITY: Spec<String> = Spec {
     default: "user",
     meta: "SYSLOG_FACILITY",
     section: Section::Logging,
-    parse: Parse::One(value::string),
+    parse: Parse::One(value::syslog_facility),
     field: |s| &mut s.syslog_facility,
-    support: Unsupported("not implemented yet: syslog output is planned"),
-    help: "The syslog facility name.",
+    support: Supported,
+    help: "The syslog facility name: user, daemon, local0 to local7, auth, authpriv, cron,\n\
+         ftp, kern, lpr, mail, news, security, syslog or uucp.",
 };
 pub(crate) static ENABLE_STDIO_INHERITANCE: Spec<bool> = Spec {
     key: "enable_stdio_inheritance",
@@ -1365,10 +1381,17 @@ pub(crate) static STATSD_HOST: Spec<Option<String>> = Spec {
     default: "",
     meta: "STATSD_ADDR",
     section: Section::Logging,
-    parse: Parse::One(value::opt_string),
+    parse: Parse::One(value::statsd_host),
     field: |s| &mut s.statsd_host,
-    support: Unsupported("not implemented yet: StatsD metrics are planned"),
-    help: "The StatsD server to send metrics to: HOST:PORT or unix://PATH.",
+    support: Supported,
+    help: "The StatsD server to send metrics to: HOST:PORT (port 8125 by default) or\n\
+         unix://PATH.\n\
+         \n\
+         Gunicorn's metrics, one per datagram: gunicorn.requests and\n\
+         gunicorn.request.status.<code> (counters), gunicorn.request.duration (timer, ms),\n\
+         gunicorn.workers (gauge, from the master, when it changes) and\n\
+         gunicorn.log.{critical,error,warning,exception} (counters). Sent on non-blocking\n\
+         sockets: a dead collector never slows a request.",
 };
 pub(crate) static DOGSTATSD_TAGS: Spec<String> = Spec {
     key: "dogstatsd_tags",
@@ -1381,7 +1404,7 @@ pub(crate) static DOGSTATSD_TAGS: Spec<String> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::string),
     field: |s| &mut s.dogstatsd_tags,
-    support: Unsupported("not implemented yet: StatsD metrics are planned"),
+    support: Supported,
     help: "Comma-separated DogStatsD tags to add to every metric.",
 };
 pub(crate) static STATSD_PREFIX: Spec<String> = Spec {
@@ -1395,8 +1418,8 @@ pub(crate) static STATSD_PREFIX: Spec<String> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::string),
     field: |s| &mut s.statsd_prefix,
-    support: Unsupported("not implemented yet: StatsD metrics are planned"),
-    help: "A prefix for StatsD metric names.",
+    support: Supported,
+    help: "A prefix for StatsD metric names (a trailing `.` is added).",
 };
 pub(crate) static ENABLE_BACKLOG_METRIC: Spec<bool> = Spec {
     key: "enable_backlog_metric",
@@ -1409,8 +1432,32 @@ pub(crate) static ENABLE_BACKLOG_METRIC: Spec<bool> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.enable_backlog_metric,
-    support: Unsupported("not implemented yet: StatsD metrics are planned"),
-    help: "Report the listen backlog length as a metric (Linux only).",
+    support: Supported,
+    help: "Report the listen backlog length as a metric (Linux only).\n\
+         \n\
+         Once a second the master sends gunicorn.backlog (histogram) to StatsD: the\n\
+         connections waiting in the TCP listeners' accept queues. With --metrics-bind it\n\
+         is also exported as runicorn_listen_backlog.",
+};
+pub(crate) static METRICS_BIND: Spec<Option<String>> = Spec {
+    key: "metrics_bind",
+    short: None,
+    long: &["metrics-bind"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "",
+    meta: "ADDRESS",
+    section: Section::Logging,
+    parse: Parse::One(value::metrics_bind),
+    field: |s| &mut s.metrics_bind,
+    support: Supported,
+    help: "Serve Prometheus metrics on HOST:PORT (path /metrics).\n\
+         \n\
+         A runicorn addition, served by the master from counters every worker keeps in\n\
+         shared memory: requests, a request-duration histogram, responses by status,\n\
+         requests refused by the HTTP edge (by status), slow clients cut off (header,\n\
+         body, send deadlines), TLS handshakes, workers and worker restarts by reason.\n\
+         Counts of exited workers are kept. Keep it on a private address.",
 };
 
 // ===== Section::ProcessNaming =====

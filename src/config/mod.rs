@@ -144,6 +144,8 @@ pub struct Settings {
     pub dogstatsd_tags: String,
     pub statsd_prefix: String,
     pub enable_backlog_metric: bool,
+    /// runicorn: `--metrics-bind HOST:PORT` for the Prometheus endpoint.
+    pub metrics_bind: Option<String>,
     pub default_proc_name: String,
     pub keyfile: Option<String>,
     pub certfile: Option<String>,
@@ -269,6 +271,7 @@ impl Settings {
             dogstatsd_tags: String::new(),
             statsd_prefix: String::new(),
             enable_backlog_metric: false,
+            metrics_bind: None,
             default_proc_name: String::new(),
             keyfile: None,
             certfile: None,
@@ -987,8 +990,8 @@ mod tests {
             &[
                 "--paste",
                 "x.ini",
-                "--statsd-host",
-                "localhost:8125",
+                "--logger-class",
+                "my.Logger",
                 "--worker-tmp-dir",
                 "/dev/shm",
             ],
@@ -1001,15 +1004,15 @@ mod tests {
              PasteDeploy apps are Python-only and runicorn does not load them; ignored"
         );
         assert!(
-            l.warnings.iter().any(
-                |w| w.starts_with("setting `statsd_host`") && w.contains("not implemented yet")
-            )
+            l.warnings
+                .iter()
+                .any(|w| w.starts_with("setting `logger_class`") && w.contains("not applicable"))
         );
         assert!(l.warnings.iter().any(|w| w.contains("`worker_tmp_dir`")
             && w.contains("is not needed")
             && w.contains("shared memory")));
         // Values are still validated and kept.
-        assert_eq!(l.settings.statsd_host.as_deref(), Some("localhost:8125"));
+        assert_eq!(l.settings.logger_class, "my.Logger");
         let file = TempToml::new("on_starting = \"hooks.start\"\n");
         let l = load_with(&env, &["-c", file.path()]).unwrap();
         assert_eq!(l.warnings.len(), 1);

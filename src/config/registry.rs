@@ -318,6 +318,7 @@ pub(crate) static ALL: &[&dyn AnySetting] = &[
     &defs::DOGSTATSD_TAGS,
     &defs::STATSD_PREFIX,
     &defs::ENABLE_BACKLOG_METRIC,
+    &defs::METRICS_BIND,
     &defs::PROC_NAME,
     &defs::DEFAULT_PROC_NAME,
     &defs::ON_STARTING,

@@ -221,6 +221,39 @@ pub fn opt_path(text: &str) -> Result<Option<PathBuf>, String> {
 }
 
 /// One of a fixed set of words (compared case-sensitively, as Gunicorn does).
+/// `--log-syslog-to`: checked as Gunicorn's `parse_syslog_address` reads it.
+pub fn syslog_addr(text: &str) -> Result<String, String> {
+    crate::observe::syslog::parse_target(text).map(|_| text.to_owned())
+}
+
+/// `--log-syslog-facility`: one of Gunicorn's facility names (any case).
+pub fn syslog_facility(text: &str) -> Result<String, String> {
+    crate::observe::syslog::facility(text).map(|_| text.to_owned())
+}
+
+/// `--statsd-host`: HOST[:PORT] or unix://PATH; empty means none.
+pub fn statsd_host(text: &str) -> Result<Option<String>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    crate::observe::statsd::parse_target(text).map(|_| Some(text.to_owned()))
+}
+
+/// `--metrics-bind`: HOST:PORT (IPv6 in brackets); empty means off.
+pub fn metrics_bind(text: &str) -> Result<Option<String>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let ok = text
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if ok {
+        Ok(Some(text.to_owned()))
+    } else {
+        Err("expected HOST:PORT, e.g. 127.0.0.1:9100".into())
+    }
+}
+
 pub fn one_of(text: &str, choices: &[&str]) -> Result<String, String> {
     if choices.contains(&text) {
         Ok(text.to_string())

@@ -92,6 +92,8 @@ pub struct Arbiter {
     /// Session-ticket secret drawn once before the first fork and kept across HUP, so
     /// every worker of every generation derives the same rotating ticket keys.
     ticket_secret: crate::tls::ticketer::Secret,
+    /// Syslog/StatsD sinks, the metrics table and the `--metrics-bind` endpoint.
+    observe: crate::observe::MasterObs,
 }
 
 /// Runs the master until it exits; returns the process exit code.
@@ -132,6 +134,8 @@ impl Arbiter {
         };
         let env = ProcessEnv;
         let parent_master = env.var("GUNICORN_PID").and_then(|p| p.parse().ok());
+        // Syslog and StatsD first, so they see every line from the first one on.
+        crate::observe::install(&settings);
         tracing::info!("Starting runicorn {}", env!("CARGO_PKG_VERSION"));
 
         let signals = SignalQueue::install()
@@ -171,6 +175,7 @@ impl Arbiter {
 
         let ticket_secret = crate::tls::ticketer::new_secret().map_err(fail)?;
         let tls = load_tls(&settings, ticket_secret).map_err(fail)?;
+        let observe = crate::observe::MasterObs::start(&settings).map_err(fail)?;
         let access_log = open_access_log(&settings).map_err(fail)?;
         let pidfile = match &settings.pidfile {
             Some(p) => {
@@ -219,6 +224,7 @@ impl Arbiter {
             access_log,
             tls,
             ticket_secret,
+            observe,
             rng: u64::from(pid) ^ heartbeat::monotonic_ms().rotate_left(17) | 1,
         })
     }
@@ -229,7 +235,12 @@ impl Arbiter {
             self.maybe_promote();
             // A quarter second: quick enough to notice a booted or retiring worker promptly,
             // rare enough to cost nothing.
-            if let Some(sig) = self.signals.wait(250) {
+            let sig = {
+                let extra = self.observe.poll_fds();
+                self.signals.wait_with(250, extra)
+            };
+            self.serve_metrics();
+            if let Some(sig) = sig {
                 let mut next = Some(sig);
                 while let Some(sig) = next {
                     if let Some(halt) = self.handle(sig) {
@@ -244,6 +255,15 @@ impl Arbiter {
             self.murder_workers();
             self.manage_workers();
         }
+    }
+
+    /// Answers pending scrapes of `--metrics-bind` (non-blocking) and sends the periodic
+    /// backlog metric.
+    fn serve_metrics(&mut self) {
+        self.observe.tick(&self.listeners);
+        let live: Vec<usize> = self.workers.values().map(|w| w.nr).collect();
+        let serving = self.workers.values().filter(|w| !w.terminating).count();
+        self.observe.service(&live, serving as u64);
     }
 
     // ===== signals =====
@@ -311,11 +331,14 @@ impl Arbiter {
                         new.errorlog
                     );
                 }
+                self.observe.reconfigure(&new);
                 if new.bind != self.settings.bind && !self.inherited {
                     self.rebind(&new);
                 }
                 if new.accesslog != self.settings.accesslog
                     || new.access_log_format != self.settings.access_log_format
+                    || crate::observe::access_needed(&new)
+                        != crate::observe::access_needed(&self.settings)
                 {
                     match open_access_log(&new) {
                         Ok(log) => self.access_log = log,
@@ -477,6 +500,16 @@ impl Arbiter {
             let Some(w) = self.workers.remove(&pid.as_raw()) else {
                 continue;
             };
+            let why = if w.aborted_at.is_some() {
+                crate::observe::ReapReason::Timeout
+            } else if self.table.slot(w.nr).state() == state::RETIRE {
+                crate::observe::ReapReason::MaxRequests
+            } else if w.terminating {
+                crate::observe::ReapReason::Retired
+            } else {
+                crate::observe::ReapReason::Crashed
+            };
+            self.observe.reaped(w.nr, why);
             self.table.release(w.nr);
             match (code, signal) {
                 (Some(WORKER_BOOT_ERROR), _) => {
@@ -577,6 +610,8 @@ impl Arbiter {
                 self.terminate(pid);
             }
         }
+        let live = self.workers.values().filter(|w| !w.terminating).count();
+        self.observe.workers(live as u64);
     }
 
     fn terminate(&mut self, pid: i32) {
@@ -625,6 +660,8 @@ impl Arbiter {
                 true
             }
             Ok(crate::sys::Forked::Child) => {
+                let metrics = self.observe.worker_slot(nr);
+                self.observe.close_in_child();
                 let ctx = Context {
                     nr,
                     slot: self.table.slot(nr),
@@ -633,6 +670,7 @@ impl Arbiter {
                     max_requests,
                     access_log: self.access_log.clone(),
                     tls: self.tls.clone(),
+                    metrics,
                 };
                 // The child must never unwind back into the master's loop.
                 let code =
@@ -735,14 +773,18 @@ fn shown_listeners(listeners: &[Listener], tls: bool) -> String {
 
 /// Opens `--access-logfile` (no thread starts here: the master must stay single-threaded).
 fn open_access_log(s: &Settings) -> Result<Option<Arc<AccessLog>>, String> {
-    let Some(target) = &s.accesslog else {
-        return Ok(None);
+    let log = match &s.accesslog {
+        Some(target) => AccessLog::open(target, s.access_log_format.clone())
+            .map_err(|e| format!("cannot open the access log {target:?}: {e}"))?,
+        // Gunicorn logs access lines to syslog alone when it has no access-log file.
+        None if crate::observe::access_needed(s) => {
+            AccessLog::syslog_only(s.access_log_format.clone())
+        }
+        None => return Ok(None),
     };
-    let log = AccessLog::open(target, s.access_log_format.clone())
-        .map_err(|e| format!("cannot open the access log {target:?}: {e}"))?
-        .with_error_handler(Box::new(|what: &str, e: &std::io::Error| {
-            tracing::error!("access log: {what}: {e}")
-        }));
+    let log = log.with_error_handler(Box::new(|what: &str, e: &std::io::Error| {
+        tracing::error!("access log: {what}: {e}")
+    }));
     Ok(Some(Arc::new(log)))
 }
 

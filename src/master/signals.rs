@@ -57,6 +57,22 @@ impl SignalQueue {
         self.queue.pop_front()
     }
 
+    /// [`wait`](Self::wait), also waking when one of `extra` is ready (the metrics
+    /// endpoint's sockets); the caller checks those itself.
+    pub fn wait_with(&mut self, timeout_ms: u16, extra: Vec<PollFd<'_>>) -> Option<Signal> {
+        if extra.is_empty() {
+            return self.wait(timeout_ms);
+        }
+        if self.queue.is_empty() {
+            let mut fds = vec![PollFd::new(self.rd.as_fd(), PollFlags::POLLIN)];
+            fds.extend(extra);
+            let _ = poll(&mut fds, PollTimeout::from(timeout_ms));
+            drop(fds);
+            self.drain();
+        }
+        self.queue.pop_front()
+    }
+
     /// Returns a queued signal without waiting.
     pub fn pop(&mut self) -> Option<Signal> {
         self.drain();

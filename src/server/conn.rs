@@ -141,6 +141,8 @@ pub struct EdgeStats {
     pub body_timeouts: AtomicU64,
     /// Connections closed because the client stopped reading.
     pub send_timeouts: AtomicU64,
+    /// `rejected`, by status code (slots as `observe::metrics::reject_index`).
+    pub rejected_by_code: [AtomicU64; crate::observe::metrics::REJECT_CODES.len() + 1],
 }
 
 /// What the service and the adapter share about one connection.
@@ -441,6 +443,8 @@ impl<S> GateIo<S> {
 
     fn log_reject(&self, r: &Reject) {
         self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        self.stats.rejected_by_code[crate::observe::metrics::reject_index(r.status)]
+            .fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{}", r.log_line(&self.peer_ip));
     }
 }

@@ -101,6 +101,8 @@ pub struct ServeConfig {
     pub edge_stats: Arc<conn::EdgeStats>,
     /// TLS on every listener (`--certfile`/`--keyfile`); see [`serve_tls`].
     pub tls: Option<Arc<crate::tls::Acceptor>>,
+    /// StatsD / metrics hook called when each response ends (None: no extra work).
+    pub observer: Option<Arc<crate::observe::RequestObserver>>,
 }
 
 /// State shared by every connection of one worker.
@@ -118,6 +120,8 @@ pub struct Shared {
     access_log: Option<Arc<AccessLog>>,
     /// Path prefixes that are not logged.
     access_log_skip: Arc<[String]>,
+    /// See [`ServeConfig::observer`].
+    observer: Option<Arc<crate::observe::RequestObserver>>,
 }
 
 impl Shared {
@@ -156,6 +160,7 @@ pub async fn serve<A: AppService>(
         slot,
         access_log: cfg.access_log.clone(),
         access_log_skip: cfg.access_log_skip.clone(),
+        observer: cfg.observer.clone(),
     });
     let conns = Arc::new(Semaphore::new(cfg.worker_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);

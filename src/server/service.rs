@@ -156,12 +156,18 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
                 request_headers: log.needs().capture_request_headers(req.headers()),
                 log: log.clone(),
             });
+        let observed = self.shared.observer.clone().map(|obs| Observed {
+            obs,
+            start: Instant::now(),
+            status: 0,
+        });
         // HTTP/2 has no `Connection` header; a draining HTTP/2 connection sends GOAWAY.
         let http2 = req.version() == Version::HTTP_2;
         Respond {
             inner: self.app.call(req),
             shared: self.shared.clone(),
             pending,
+            observed,
             conn: Some(self.conn.clone()),
             http2,
         }
@@ -175,6 +181,7 @@ pin_project_lite::pin_project! {
         inner: F,
         shared: Arc<Shared>,
         pending: Option<Pending>,
+        observed: Option<Observed>,
         conn: Option<Arc<ConnState>>,
         http2: bool,
     }
@@ -207,11 +214,16 @@ where
             }
         });
         let done = this.conn.take().map(Done);
+        let observed = this.observed.take().map(|mut o| {
+            o.status = parts.status.as_u16();
+            o
+        });
         Poll::Ready(Ok(Response::from_parts(
             parts,
             Logged {
                 inner: body,
                 line,
+                observed,
                 done,
             },
         )))
@@ -261,6 +273,24 @@ impl Drop for Line {
     }
 }
 
+/// StatsD lines and metrics counters of one request, recorded when its body ends or is
+/// dropped (Gunicorn measures up to the end of the response too).
+struct Observed {
+    obs: Arc<crate::observe::RequestObserver>,
+    start: Instant,
+    status: u16,
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        // 0: the app never answered (it failed, or the client left first); Gunicorn
+        // logs no access line and sends no metric for such a request either.
+        if self.status != 0 {
+            self.obs.request_done(self.status, self.start.elapsed());
+        }
+    }
+}
+
 /// Tells the connection's edge that a response ended (its deadlines restart then).
 struct Done(Arc<ConnState>);
 
@@ -276,6 +306,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         line: Option<Line>,
+        observed: Option<Observed>,
         done: Option<Done>,
     }
 }
@@ -299,6 +330,7 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
             // End of body: log now rather than when hyper drops the body.
             None | Some(Err(_)) => {
                 drop(this.line.take());
+                drop(this.observed.take());
                 drop(this.done.take());
             }
         }

@@ -35,6 +35,8 @@ use certs::Identity;
 
 /// TLS handshakes that failed or timed out, in this process (debug-logged one by one).
 pub static HANDSHAKE_FAILURES: AtomicU64 = AtomicU64::new(0);
+/// Completed handshakes in this process (for `--metrics-bind`).
+pub static HANDSHAKES: AtomicU64 = AtomicU64::new(0);
 
 /// ALPN identifiers in `--http-protocols` order.
 const ALPN_H1: &[u8] = b"http/1.1";
@@ -289,6 +291,7 @@ impl Acceptor {
         };
         match result {
             Ok(stream) => {
+                HANDSHAKES.fetch_add(1, Ordering::Relaxed);
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(ALPN_H2);
                 Some((
                     TlsIo {

@@ -30,6 +30,8 @@ pub struct Context<'a> {
     /// TLS material validated by the master (None: plaintext). The worker builds its
     /// rustls `ServerConfig` from it once.
     pub tls: Option<std::sync::Arc<crate::tls::Material>>,
+    /// This worker's shared-memory counters when `--metrics-bind` is on.
+    pub metrics: Option<&'static crate::observe::metrics::Slot>,
 }
 
 /// Signals the master handles that a worker must not die from when they are sent to the
@@ -183,11 +185,17 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
         t => Duration::from_millis((t.saturating_mul(1000) / 4).clamp(50, 1000)),
     };
     let slot = ctx.slot;
+    let edge_stats: std::sync::Arc<crate::server::conn::EdgeStats> = Default::default();
+    let (metrics, mirrored) = (ctx.metrics, edge_stats.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(beat_every);
         loop {
             tick.tick().await;
             slot.beat();
+            // The edge's counters reach the master's scrape within a beat.
+            if let Some(m) = metrics {
+                crate::observe::mirror_edge(m, &mirrored);
+            }
         }
     });
     let access_log = ctx.access_log.clone();
@@ -225,8 +233,9 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
         access_log: ctx.access_log.clone(),
         access_log_skip: s.access_log_skip.as_slice().into(),
         edge: std::sync::Arc::new(crate::server::conn::EdgeConfig::from_settings(s)),
-        edge_stats: Default::default(),
+        edge_stats: edge_stats.clone(),
         tls,
+        observer: crate::observe::RequestObserver::new(ctx.metrics),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.
@@ -259,6 +268,10 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
         }
         None => server::serve(listeners, cfg, app, Some(slot), stop).await,
     };
+    // Final mirror: the master folds this slot once we are reaped.
+    if let Some(m) = ctx.metrics {
+        crate::observe::mirror_edge(m, &edge_stats);
+    }
     0
 }
 

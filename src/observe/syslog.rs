@@ -1,0 +1,432 @@
+//! Syslog output (`--log-syslog`): Gunicorn's addresses, facility names and wire format.
+//!
+//! Gunicorn adds a Python `SysLogHandler` to its error and access loggers; each record is
+//! sent as `<PRI>gunicorn.<prefix>.<error|access>: [<pid>] <message>\0` (verified live
+//! against Gunicorn 27.0.1: the NUL is `SysLogHandler.append_nul`, PRI is
+//! `facility * 8 + severity`). One message per datagram, or per `write` on a stream.
+//!
+//! Sending never blocks a caller for long and never fails one: datagram sockets are
+//! non-blocking (a full buffer drops the message), a stream is connected with a short
+//! timeout and written non-blocking, a dead target is retried at most once per
+//! [`RETRY`], and an outage is reported once on the local error log, not per message.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a failed target is left alone before the next attempt.
+pub const RETRY: Duration = Duration::from_secs(2);
+/// Upper bound on a (re)connect of a stream target, which happens in the logging caller.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Gunicorn's `SYSLOG_FACILITIES` (Python's `SysLogHandler.facility_names`).
+const FACILITIES: &[(&str, u8)] = &[
+    ("auth", 4),
+    ("authpriv", 10),
+    ("cron", 9),
+    ("daemon", 3),
+    ("ftp", 11),
+    ("kern", 0),
+    ("lpr", 6),
+    ("mail", 2),
+    ("news", 7),
+    ("security", 4),
+    ("syslog", 5),
+    ("user", 1),
+    ("uucp", 8),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+/// The facility number of a name (case-insensitive, as Gunicorn looks it up).
+pub fn facility(name: &str) -> Result<u8, String> {
+    let lower = name.to_ascii_lowercase();
+    FACILITIES
+        .iter()
+        .find(|(n, _)| *n == lower)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
+            format!("unknown syslog facility (one of: {})", names.join(", "))
+        })
+}
+
+/// Syslog severities (RFC 5424), as Python's `SysLogHandler.mapPriority` assigns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Critical = 2,
+    Error = 3,
+    Warning = 4,
+    Info = 6,
+    Debug = 7,
+}
+
+/// Where syslog messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `udp://HOST:PORT` (port 514 by default), resolved when the socket is opened.
+    Udp(String, u16),
+    /// `tcp://HOST:PORT`.
+    Tcp(String, u16),
+    /// `unix://PATH#dgram`: a datagram socket only.
+    UnixDgram(PathBuf),
+    /// `unix://PATH` (or `#stream`): a datagram socket, else a stream socket, as Python's
+    /// handler tries both when no type is given.
+    Unix(PathBuf),
+}
+
+/// Parses `--log-syslog-to` the way Gunicorn's `parse_syslog_address` does.
+pub fn parse_target(addr: &str) -> Result<Target, String> {
+    if let Some(rest) = addr.strip_prefix("unix://") {
+        let (path, kind) = match rest.split_once('#') {
+            Some((p, k)) => (p, Some(k)),
+            None => (rest, None),
+        };
+        if path.is_empty() {
+            return Err("unix:// needs a socket path".into());
+        }
+        return Ok(match kind {
+            Some("dgram") => Target::UnixDgram(PathBuf::from(path)),
+            _ => Target::Unix(PathBuf::from(path)),
+        });
+    }
+    let (rest, tcp) = if let Some(r) = addr.strip_prefix("udp://") {
+        (r, false)
+    } else if let Some(r) = addr.strip_prefix("tcp://") {
+        (r, true)
+    } else {
+        return Err(
+            "invalid syslog address: expected unix://PATH, udp://HOST:PORT or tcp://HOST:PORT"
+                .into(),
+        );
+    };
+    let (host, port) = host_port(rest, 514)?;
+    Ok(if tcp {
+        Target::Tcp(host, port)
+    } else {
+        Target::Udp(host, port)
+    })
+}
+
+/// `HOST`, `HOST:PORT`, `[V6]:PORT` or empty (localhost), with a default port.
+pub(crate) fn host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
+    let (host, port) = if let Some(v6) = text.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("unclosed '[' in {text:?}"))?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match text.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (text, None),
+        }
+    };
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("{p:?} is not a valid port number"))?,
+    };
+    let host = if host.is_empty() { "localhost" } else { host };
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+enum Sock {
+    Udp(UdpSocket),
+    UnixDgram(UnixDatagram),
+    Tcp(TcpStream),
+    UnixStream(UnixStream),
+}
+
+impl Sock {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let n = match self {
+            Sock::Udp(s) => s.send(msg)?,
+            Sock::UnixDgram(s) => s.send(msg)?,
+            Sock::Tcp(s) => s.write(msg)?,
+            Sock::UnixStream(s) => s.write(msg)?,
+        };
+        if n < msg.len() {
+            // A stream that took part of a message would glue the rest onto the next
+            // one; the caller drops this connection and starts a fresh one.
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
+        }
+        Ok(())
+    }
+
+    fn is_stream(&self) -> bool {
+        matches!(self, Sock::Tcp(_) | Sock::UnixStream(_))
+    }
+}
+
+fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))
+}
+
+fn open(target: &Target) -> io::Result<Sock> {
+    let sock = match target {
+        Target::Udp(h, p) => {
+            let addr = resolve(h, *p)?;
+            let bind: SocketAddr = if addr.is_ipv4() {
+                "0.0.0.0:0".parse().expect("literal")
+            } else {
+                "[::]:0".parse().expect("literal")
+            };
+            let s = UdpSocket::bind(bind)?;
+            s.connect(addr)?;
+            Sock::Udp(s)
+        }
+        Target::Tcp(h, p) => {
+            let s = TcpStream::connect_timeout(&resolve(h, *p)?, CONNECT_TIMEOUT)?;
+            Sock::Tcp(s)
+        }
+        Target::UnixDgram(path) => {
+            let s = UnixDatagram::unbound()?;
+            s.connect(path)?;
+            Sock::UnixDgram(s)
+        }
+        Target::Unix(path) => {
+            let s = UnixDatagram::unbound()?;
+            match s.connect(path) {
+                Ok(()) => Sock::UnixDgram(s),
+                // EPROTOTYPE: the socket there is a stream socket.
+                Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
+                    Sock::UnixStream(UnixStream::connect(path)?)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    match &sock {
+        Sock::Udp(s) => s.set_nonblocking(true)?,
+        Sock::UnixDgram(s) => s.set_nonblocking(true)?,
+        Sock::Tcp(s) => s.set_nonblocking(true)?,
+        Sock::UnixStream(s) => s.set_nonblocking(true)?,
+    }
+    Ok(sock)
+}
+
+struct Conn {
+    /// The process that opened `sock`: a stream must not be shared across a fork (two
+    /// writers could interleave), so a child opens its own.
+    pid: u32,
+    sock: Option<Sock>,
+    retry_at: Option<Instant>,
+}
+
+/// One process's syslog sender for the error and access loggers.
+pub struct Syslog {
+    target: Target,
+    address: String,
+    facility: u8,
+    /// `gunicorn.<prefix>.error: `
+    error_tag: String,
+    /// `gunicorn.<prefix>.access: `
+    access_tag: String,
+    conn: Mutex<Conn>,
+    outage: super::Outage,
+}
+
+impl std::fmt::Debug for Syslog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Syslog")
+            .field("target", &self.target)
+            .field("facility", &self.facility)
+            .finish()
+    }
+}
+
+/// Which logger a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logger {
+    Error,
+    Access,
+}
+
+impl Syslog {
+    /// A sender for `address` (`--log-syslog-to`), `facility` name and program `prefix`
+    /// (`--log-syslog-prefix`, else the process name with `:` turned into `.`). Opens
+    /// nothing yet: the first message connects.
+    pub fn new(address: &str, facility_name: &str, prefix: &str) -> Result<Syslog, String> {
+        let target = parse_target(address)?;
+        let facility = facility(facility_name)?;
+        Ok(Syslog {
+            target,
+            address: address.to_owned(),
+            facility,
+            error_tag: format!("gunicorn.{prefix}.error: "),
+            access_tag: format!("gunicorn.{prefix}.access: "),
+            conn: Mutex::new(Conn {
+                pid: 0,
+                sock: None,
+                retry_at: None,
+            }),
+            outage: super::Outage::default(),
+        })
+    }
+
+    /// Encodes one message as Gunicorn puts it on the wire.
+    pub fn encode(&self, logger: Logger, severity: Severity, pid: u32, message: &str) -> Vec<u8> {
+        let tag = match logger {
+            Logger::Error => &self.error_tag,
+            Logger::Access => &self.access_tag,
+        };
+        let pri = u32::from(self.facility) * 8 + severity as u32;
+        format!("<{pri}>{tag}[{pid}] {message}\0").into_bytes()
+    }
+
+    /// Sends one message; never blocks beyond [`CONNECT_TIMEOUT`] and never fails.
+    pub fn send(&self, logger: Logger, severity: Severity, message: &str) {
+        let pid = std::process::id();
+        let msg = self.encode(logger, severity, pid, message);
+        let mut c = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if c.pid != pid && c.sock.as_ref().is_some_and(Sock::is_stream) {
+            c.sock = None;
+        }
+        c.pid = pid;
+        let now = Instant::now();
+        if c.sock.is_none() {
+            if c.retry_at.is_some_and(|t| now < t) {
+                return;
+            }
+            match open(&self.target) {
+                Ok(s) => c.sock = Some(s),
+                Err(e) => return self.failed(&mut c, now, &e),
+            }
+        }
+        let Some(sock) = c.sock.as_mut() else { return };
+        let mut sent = sock.send(&msg);
+        // A connected datagram socket reports an earlier datagram's ICMP refusal on the
+        // next send, which then did not go out: report the outage, and one more try
+        // sends this one.
+        if let Err(e) = &sent
+            && !sock.is_stream()
+            && e.kind() == io::ErrorKind::ConnectionRefused
+        {
+            self.report(e);
+            sent = sock.send(&msg);
+        }
+        match sent {
+            Ok(()) => c.retry_at = None,
+            // A full socket buffer: this message is lost, the target is not down.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !sock.is_stream() => {}
+            Err(e) => {
+                // Datagram sockets stay (a refused datagram says nothing about the next
+                // one); a broken stream is reopened after the pause.
+                if sock.is_stream() {
+                    c.sock = None;
+                }
+                self.failed(&mut c, now, &e);
+            }
+        }
+    }
+
+    fn failed(&self, c: &mut Conn, now: Instant, e: &io::Error) {
+        c.retry_at = Some(now + RETRY);
+        self.report(e);
+    }
+
+    fn report(&self, e: &io::Error) {
+        if self.outage.failed() {
+            crate::logging::write_local(
+                crate::config::LogLevel::Error,
+                &format!(
+                    "syslog {}: {e}; syslog messages are dropped until it is reachable",
+                    self.address
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_like_gunicorn() {
+        assert_eq!(
+            parse_target("udp://localhost:514"),
+            Ok(Target::Udp("localhost".into(), 514))
+        );
+        assert_eq!(
+            parse_target("udp://Example.ORG"),
+            Ok(Target::Udp("example.org".into(), 514))
+        );
+        assert_eq!(
+            parse_target("udp://"),
+            Ok(Target::Udp("localhost".into(), 514))
+        );
+        assert_eq!(
+            parse_target("tcp://[::1]:5140"),
+            Ok(Target::Tcp("::1".into(), 5140))
+        );
+        assert_eq!(
+            parse_target("unix:///dev/log#dgram"),
+            Ok(Target::UnixDgram("/dev/log".into()))
+        );
+        assert_eq!(
+            parse_target("unix:///dev/log#stream"),
+            Ok(Target::Unix("/dev/log".into()))
+        );
+        assert_eq!(
+            parse_target("unix:///dev/log"),
+            Ok(Target::Unix("/dev/log".into()))
+        );
+        assert!(parse_target("udp://h:port").unwrap_err().contains("port"));
+        assert!(parse_target("http://h:1").is_err());
+        assert!(parse_target("unix://").is_err());
+    }
+
+    #[test]
+    fn facilities_and_priorities() {
+        assert_eq!(facility("user"), Ok(1));
+        assert_eq!(facility("LOCAL3"), Ok(19));
+        assert_eq!(facility("daemon"), Ok(3));
+        assert!(facility("local8").unwrap_err().contains("local7"));
+        let s = Syslog::new("udp://127.0.0.1:9", "local3", "app.app").unwrap();
+        // Gunicorn 27.0.1 sent exactly this for an INFO line with facility local3.
+        assert_eq!(
+            s.encode(
+                Logger::Error,
+                Severity::Info,
+                27125,
+                "Starting gunicorn 27.0.1"
+            ),
+            b"<158>gunicorn.app.app.error: [27125] Starting gunicorn 27.0.1\0"
+        );
+        assert!(
+            s.encode(Logger::Access, Severity::Critical, 1, "x")
+                .starts_with(b"<154>gunicorn.app.app.access: [1] x")
+        );
+    }
+
+    #[test]
+    fn unix_datagram_delivery() {
+        let dir = std::env::temp_dir().join(format!("runicorn-syslog-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let rx = UnixDatagram::bind(&path).unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let s = Syslog::new(&format!("unix://{}", path.display()), "user", "p").unwrap();
+        s.send(Logger::Error, Severity::Warning, "hello");
+        let mut buf = [0u8; 256];
+        let n = rx.recv(&mut buf).unwrap();
+        let want = format!("<12>gunicorn.p.error: [{}] hello\0", std::process::id());
+        assert_eq!(&buf[..n], want.as_bytes());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
