@@ -8,6 +8,7 @@ mod access_log;
 mod boot;
 mod config;
 mod edge;
+mod observe;
 mod recycling;
 mod resources;
 mod shutdown;
