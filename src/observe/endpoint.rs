@@ -137,7 +137,8 @@ impl Endpoint {
     /// connections.
     pub fn service(&mut self, body: &dyn Fn() -> String) {
         let now = Instant::now();
-        loop {
+        // Bounded, so a connection flood cannot keep the arbiter in this loop.
+        for _ in 0..4 * MAX_CONNS {
             match self.listener.accept() {
                 Ok((stream, _)) => {
                     if self.conns.len() >= MAX_CONNS || stream.set_nonblocking(true).is_err() {
