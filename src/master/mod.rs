@@ -175,7 +175,8 @@ impl Arbiter {
 
         let ticket_secret = crate::tls::ticketer::new_secret().map_err(fail)?;
         let tls = load_tls(&settings, ticket_secret).map_err(fail)?;
-        let observe = crate::observe::MasterObs::start(&settings).map_err(fail)?;
+        let observe =
+            crate::observe::MasterObs::start(&settings, parent_master.is_some()).map_err(fail)?;
         let access_log = open_access_log(&settings).map_err(fail)?;
         let pidfile = match &settings.pidfile {
             Some(p) => {

@@ -228,6 +228,9 @@ pub struct MasterObs {
     restarts: BTreeMap<&'static str, u64>,
     endpoint: Option<endpoint::Endpoint>,
     bound_to: Option<String>,
+    /// An address still held by the old master during a USR2 upgrade: retried each
+    /// second until that master exits and frees it.
+    pending_bind: Option<(String, Instant)>,
     last_workers: Option<u64>,
     backlog_metric: bool,
     next_backlog: Instant,
@@ -244,8 +247,9 @@ impl std::fmt::Debug for MasterObs {
 
 impl MasterObs {
     /// Maps the counters table and binds `--metrics-bind`; call before the first fork,
-    /// after [`install`].
-    pub fn start(s: &Settings) -> Result<MasterObs, String> {
+    /// after [`install`]. `upgrading`: we are a USR2 child whose parent still holds the
+    /// address, so a failed bind is retried instead of fatal.
+    pub fn start(s: &Settings, upgrading: bool) -> Result<MasterObs, String> {
         let table =
             metrics::Table::new().map_err(|e| format!("cannot map the metrics table: {e}"))?;
         let mut m = MasterObs {
@@ -254,13 +258,21 @@ impl MasterObs {
             restarts: BTreeMap::new(),
             endpoint: None,
             bound_to: None,
+            pending_bind: None,
             last_workers: None,
             backlog_metric: s.enable_backlog_metric,
             next_backlog: Instant::now(),
             backlog: None,
         };
         if let Some(addr) = &s.metrics_bind {
-            m.bind(addr)?;
+            match m.bind(addr) {
+                Ok(()) => {}
+                Err(e) if upgrading => {
+                    tracing::warn!("{e}; retrying until the old master frees it");
+                    m.pending_bind = Some((addr.clone(), Instant::now() + Duration::from_secs(1)));
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(m)
     }
@@ -279,6 +291,7 @@ impl MasterObs {
     pub fn reconfigure(&mut self, s: &Settings) {
         install(s);
         self.backlog_metric = s.enable_backlog_metric;
+        self.pending_bind = None;
         if s.metrics_bind != self.bound_to {
             match &s.metrics_bind {
                 None => {
@@ -298,7 +311,7 @@ impl MasterObs {
 
     /// The slot a new worker writes to, when metrics are on.
     pub fn worker_slot(&self, nr: usize) -> Option<&'static metrics::Slot> {
-        self.endpoint.is_some().then(|| self.table.slot(nr))
+        (self.endpoint.is_some() || self.pending_bind.is_some()).then(|| self.table.slot(nr))
     }
 
     /// A worker was reaped: keep its counts and why it went.
@@ -323,10 +336,17 @@ impl MasterObs {
     /// Once a second at most: `gunicorn.backlog` (`--enable-backlog-metric`), the sum of
     /// the TCP listeners' accept queues, as Gunicorn sends it every arbiter loop.
     pub fn tick(&mut self, listeners: &[crate::server::Listener]) {
+        let now = Instant::now();
+        if let Some((addr, at)) = self.pending_bind.take() {
+            if now < at {
+                self.pending_bind = Some((addr, at));
+            } else if self.bind(&addr).is_err() {
+                self.pending_bind = Some((addr, now + Duration::from_secs(1)));
+            }
+        }
         if !self.backlog_metric {
             return;
         }
-        let now = Instant::now();
         if now < self.next_backlog {
             return;
         }

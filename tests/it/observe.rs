@@ -478,3 +478,73 @@ fn a_bad_metrics_bind_is_a_startup_error_naming_the_setting() {
         "{err}"
     );
 }
+
+#[test]
+fn prometheus_counts_survive_a_hup_and_name_the_retirement() {
+    let m = Master::probe()
+        .args(["-w", "1", "--metrics-bind", "127.0.0.1:0"])
+        .spawn();
+    let maddr = metrics_addr(&m);
+    for _ in 0..5 {
+        assert_eq!(m.get("/").unwrap().0, 200);
+    }
+    assert!(eventually(Duration::from_secs(10), || {
+        scrape(maddr).get("runicorn_requests_total") == 5.0
+    }));
+    m.signal(Signal::SIGHUP);
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+        .expect("new generation");
+    m.wait_for_log("Worker exiting", Duration::from_secs(10))
+        .expect("old worker retired");
+    let mut last = Scrape::default();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            last = scrape(maddr);
+            last.get("runicorn_worker_restarts_total{reason=\"retired\"}") == 1.0
+        }),
+        "{:#?}",
+        last.samples
+    );
+    assert_eq!(
+        last.get("runicorn_requests_total"),
+        5.0,
+        "{:#?}",
+        last.samples
+    );
+    assert_eq!(last.get("runicorn_workers"), 1.0);
+}
+
+#[test]
+fn after_usr2_the_new_master_takes_over_the_metrics_port_once_the_old_one_exits() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut m = Master::probe()
+        .args(["-w", "1", "--metrics-bind", &bind])
+        .spawn();
+    let maddr: SocketAddr = bind.parse().unwrap();
+    assert_eq!(metrics_addr(&m), maddr);
+    m.signal(Signal::SIGUSR2);
+    m.wait_for_log(
+        "retrying until the old master frees it",
+        Duration::from_secs(15),
+    )
+    .unwrap_or_else(|| panic!("the new master waits for the port:\n{}", m.log()));
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(15))
+        .expect("the new master's worker");
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(
+        m.wait_for_count("Metrics at: http://", 2, Duration::from_secs(10))
+            .is_some(),
+        "the new master bound the port:\n{}",
+        m.log()
+    );
+    assert!(eventually(Duration::from_secs(10), || {
+        get(maddr, "/metrics")
+            .is_ok_and(|(s, body)| s == 200 && Scrape::parse(&body).get("runicorn_workers") == 1.0)
+    }));
+}
