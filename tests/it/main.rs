@@ -8,7 +8,7 @@ mod access_log;
 mod boot;
 mod config;
 mod edge;
-mod observe;
+pub(crate) mod observe;
 mod recycling;
 mod resources;
 mod shutdown;

@@ -328,7 +328,7 @@ fn scrape(addr: SocketAddr) -> Scrape {
     Scrape::parse(&body)
 }
 
-fn metrics_addr(m: &Master) -> SocketAddr {
+pub(crate) fn metrics_addr(m: &Master) -> SocketAddr {
     let line = m
         .wait_for_log("Metrics at: http://", Duration::from_secs(10))
         .expect("metrics endpoint announced");

@@ -604,3 +604,37 @@ fn http2_in_flight_streams_finish_and_the_connection_closes_on_graceful_stop() {
         drop(m);
     });
 }
+
+#[test]
+fn handshakes_are_counted_in_the_metrics_endpoint() {
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["--metrics-bind", "127.0.0.1:0"])
+        .spawn();
+    let maddr = crate::observe::metrics_addr(&m);
+    let cfg = client_config(&Opts::default());
+    let mut c = TlsConn::open(m.addr(), &cfg, "localhost").unwrap();
+    assert_eq!(c.request("/").unwrap().status, 200);
+    // Plaintext HTTP to the TLS port: a failed handshake.
+    let mut plain = TcpStream::connect(m.addr()).unwrap();
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = std::io::Read::read_to_end(&mut plain, &mut Vec::new());
+    let value = |body: &str, key: &str| -> Option<f64> {
+        body.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+    };
+    let mut body = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            body = get(maddr, "/metrics").map(|r| r.1).unwrap_or_default();
+            value(&body, "runicorn_tls_handshakes_total{result=\"ok\"}") == Some(1.0)
+                && value(&body, "runicorn_tls_handshakes_total{result=\"failed\"}") == Some(1.0)
+        }),
+        "{body}"
+    );
+}
