@@ -8,7 +8,9 @@
 # up costs the server the same sendto; a full buffer only drops on the receiving side).
 # Configurations alternate over ROUNDS rounds; the script prints every round, the median
 # req/s per configuration, the ratio to "off" and the spread (min..max ratio of the
-# per-round pairs), since a shared machine is noisy.
+# per-round pairs), since a shared machine is noisy. It also reports the worker's CPU
+# time per request (utime+stime from /proc over the measured run / requests served),
+# which other load on the machine disturbs much less than req/s.
 #
 # Usage: benches/observe.sh [ROUNDS=5] [SECONDS=8]
 set -euo pipefail
@@ -46,7 +48,12 @@ args_of() {
   esac
 }
 
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
 CONFIGS="off statsd metrics both"
+declare -A CPU
 declare -A RESULTS
 declare -A RATIOS
 for round in $(seq 1 "$ROUNDS"); do
@@ -56,12 +63,19 @@ for round in $(seq 1 "$ROUNDS"); do
     taskset -c 0 "$HELLO" -b 127.0.0.1:$PORT -w 1 $(args_of "$c") 2>"$OUT/observe-$c.log" & PIDS=($!)
     wait_up
     taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$PORT/" >/dev/null   # warm-up
-    rps=$(taskset -c 1 wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$PORT/" | awk '/Requests\/sec/ {print $2}')
+    W=$(awk '{print $1}' "/proc/${PIDS[0]}/task/${PIDS[0]}/children")
+    t0=$(cpu_ticks "$W")
+    out=$(taskset -c 1 wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$PORT/")
+    t1=$(cpu_ticks "$W")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+    us=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$reqs" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
+    CPU[$c]+="$us "
     if [ "$c" = metrics ] || [ "$c" = both ]; then
       total=$(curl -fs "http://127.0.0.1:$METRICS_PORT/metrics" | awk '$1 == "runicorn_requests_total" {print $2}')
-      echo "round $round  $c  $rps req/s  (scraped runicorn_requests_total=$total)"
+      echo "round $round  $c  $rps req/s  $us us CPU/req  (scraped runicorn_requests_total=$total)"
     else
-      echo "round $round  $c  $rps req/s"
+      echo "round $round  $c  $rps req/s  $us us CPU/req"
     fi
     THIS[$c]=$rps
     RESULTS[$c]+="$rps "
@@ -76,11 +90,13 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {print lo ".." hi}'; }
 OFF=$(echo "${RESULTS[off]}" | median)
 {
-  echo "| configuration | median req/s | median/off | per-round ratio min..max |"
-  echo "|---|---|---|---|"
+  CPU_OFF=$(echo "${CPU[off]}" | median)
+  echo "| configuration | median req/s | median/off | per-round ratio min..max | worker CPU us/req (median) | CPU/off |"
+  echo "|---|---|---|---|---|---|"
   for c in $CONFIGS; do
     m=$(echo "${RESULTS[$c]}" | median)
-    echo "| $c | $m | $(awk -v a="$m" -v b="$OFF" 'BEGIN {printf "%.3f", a/b}') | $(echo "${RATIOS[$c]}" | minmax) |"
+    cm=$(echo "${CPU[$c]}" | median)
+    echo "| $c | $m | $(awk -v a="$m" -v b="$OFF" 'BEGIN {printf "%.3f", a/b}') | $(echo "${RATIOS[$c]}" | minmax) | $cm | $(awk -v a="$cm" -v b="$CPU_OFF" 'BEGIN {printf "%.2f", a/b}') |"
   done
   echo
   echo "(${ROUNDS} rounds x ${SECS} s, wrk -t1 -c64 on core 1, hello -w 1 on core 0, $(nproc) cores, $(date -u +%F))"

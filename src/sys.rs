@@ -237,6 +237,45 @@ unsafe impl ZeroableShared for crate::worker::heartbeat::Slot {}
 // `Edge` part likewise), and all-zero is a valid empty slot.
 unsafe impl ZeroableShared for crate::observe::metrics::Slot {}
 
+/// Sends each of `msgs` (at most 8) as its own datagram on the connected datagram socket
+/// `fd` with one `sendmmsg(2)`, without blocking; returns how many went out. StatsD sends
+/// three metrics per request, one per datagram as Gunicorn does; one syscall instead of
+/// three keeps that cheaper on the request path.
+pub fn send_datagrams(fd: std::os::fd::BorrowedFd<'_>, msgs: &[&[u8]]) -> std::io::Result<usize> {
+    const MAX: usize = 8;
+    let n = msgs.len().min(MAX);
+    if n == 0 {
+        return Ok(0);
+    }
+    // SAFETY: iovec and mmsghdr are plain C structs for which all-zero (null pointers,
+    // zero lengths) is a valid value.
+    let mut iov: [libc::iovec; MAX] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut hdrs: [libc::mmsghdr; MAX] = unsafe { std::mem::zeroed() };
+    for i in 0..n {
+        iov[i].iov_base = msgs[i].as_ptr() as *mut libc::c_void;
+        iov[i].iov_len = msgs[i].len();
+        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `hdrs[..n]` point at `iov[..n]`, which point into `msgs`; all outlive the
+    // call, and the kernel only reads the buffers (msg_name is null: the socket is
+    // connected). The kernel writes `msg_len` of each header, which we own mutably.
+    let rc = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
 /// Connections waiting in a TCP listener's accept queue (`TCP_INFO.tcpi_unacked` on a
 /// listening socket, which Gunicorn's `get_backlog` reads); None for other sockets or
 /// when the kernel does not say.

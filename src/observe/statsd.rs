@@ -23,6 +23,7 @@
 
 use std::io;
 use std::net::{ToSocketAddrs, UdpSocket};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
@@ -192,11 +193,35 @@ impl Statsd {
         self.send(name, &value.to_string(), "h");
     }
 
-    /// What Gunicorn's `Statsd.access` sends for one request, in its order.
+    /// What Gunicorn's `Statsd.access` sends for one request, in its order: three
+    /// datagrams, handed to the kernel in one `sendmmsg`.
     pub fn request(&self, status: u16, elapsed: Duration) {
-        self.send("gunicorn.request.duration", &duration_ms(elapsed), "ms");
-        self.increment("gunicorn.requests", 1);
-        self.increment(&format!("gunicorn.request.status.{status}"), 1);
+        let msgs = [
+            self.encode("gunicorn.request.duration", &duration_ms(elapsed), "ms"),
+            self.encode("gunicorn.requests", "1", "c"),
+            self.encode(&format!("gunicorn.request.status.{status}"), "1", "c"),
+        ];
+        let msgs: [&[u8]; 3] = [&msgs[0], &msgs[1], &msgs[2]];
+        let fd = match &self.sock {
+            Sock::Udp(s) => s.as_fd(),
+            Sock::Unix(s) => s.as_fd(),
+        };
+        // Up to two passes: a refusal reported for an earlier datagram fails the call
+        // without sending anything (as with `send`); the second pass sends them.
+        for _ in 0..2 {
+            match crate::sys::send_datagrams(fd, &msgs) {
+                // All sent, or only some because the buffer filled: the rest are
+                // dropped, as a full buffer drops a single metric.
+                Ok(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.report(&e);
+                    if e.kind() != io::ErrorKind::ConnectionRefused {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }
 
