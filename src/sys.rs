@@ -332,3 +332,11 @@ pub fn python_after_fork_child() {
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
     });
 }
+
+/// Whether CPython is initialised in this process (possibly inherited through fork).
+#[cfg(feature = "python")]
+pub fn python_is_initialized() -> bool {
+    // SAFETY: Py_IsInitialized only reads a runtime flag; it may be called at any time,
+    // before initialisation and without the GIL.
+    unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+}

@@ -128,6 +128,7 @@ pub fn run<A: AppService>(
         log.flush();
     }
     tracing::info!("Worker exiting (pid: {pid})");
+    crate::hooks::worker("worker_exit");
     // Quick shutdown must not wait for connection tasks still parked in the runtime.
     runtime.shutdown_background();
     status
@@ -169,6 +170,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
             };
         }
     };
+    crate::hooks::worker("post_worker_init");
     let s = ctx.settings;
     let statics = match crate::static_files::Config::from_settings(s) {
         Ok(c) => c,
@@ -241,8 +243,8 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
     let stop = async move {
         tokio::select! {
             _ = term.recv() => Stop::Graceful,
-            _ = int.recv() => Stop::Quick,
-            _ = quit.recv() => Stop::Quick,
+            _ = int.recv() => { crate::hooks::worker("worker_int"); Stop::Quick }
+            _ = quit.recv() => { crate::hooks::worker("worker_int"); Stop::Quick }
         }
     };
     // Without --static-map the app is served bare: no extra layer on its hot path.
