@@ -358,6 +358,8 @@ impl Arbiter {
                     tracing::error!("  {line}");
                 }
                 let _ = crate::logging::reopen();
+                // The workers are still recycled: the running hooks see it.
+                crate::hooks::server("on_reload", self.num_workers);
             }
         }
         // A new generation replaces every worker; the old one is retired as soon as the
