@@ -48,13 +48,24 @@ pub fn forked_parent(age: u64, pid: u32) {
     let _ = (age, pid);
 }
 
-/// In a freshly forked worker: repairs an interpreter inherited from the master, then
-/// `post_fork(server, worker)`.
-pub fn forked_child(age: u64, num_workers: u32) {
+/// In a freshly forked worker: repairs an interpreter inherited from the master and
+/// picks the worker's own `worker` object (pre_fork made it).
+pub fn forked_child(age: u64) {
     after_fork_child();
     #[cfg(feature = "python")]
-    crate::pyconf::hooks::forked_child(age, num_workers);
-    let _ = (age, num_workers);
+    crate::pyconf::hooks::forked_child(age);
+    let _ = age;
+}
+
+/// In the worker once `raw_env` is set (so the hook sees it, as under Gunicorn, whose
+/// master sets it): `post_fork(server, worker)`.
+pub fn post_fork(raw_env: &[(String, String)]) {
+    #[cfg(feature = "python")]
+    {
+        crate::pyconf::hooks::sync_environ(raw_env);
+        crate::pyconf::hooks::post_fork();
+    }
+    let _ = raw_env;
 }
 
 /// In the master after reaping worker `pid`.

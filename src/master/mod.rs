@@ -650,7 +650,7 @@ impl Arbiter {
                 true
             }
             Ok(crate::sys::Forked::Child) => {
-                crate::hooks::forked_child(self.worker_age, self.num_workers);
+                crate::hooks::forked_child(self.worker_age);
                 let ctx = Context {
                     nr,
                     slot: self.table.slot(nr),

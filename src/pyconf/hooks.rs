@@ -479,8 +479,8 @@ pub(crate) fn forked_parent(age: u64, pid: u32) {
     });
 }
 
-/// In the child right after fork: keeps only its own worker object, then `post_fork`.
-pub(crate) fn forked_child(age: u64, num_workers: u32) {
+/// In the child right after fork: keeps only its own worker object.
+pub(crate) fn forked_child(age: u64) {
     if !any() {
         return;
     }
@@ -498,10 +498,43 @@ pub(crate) fn forked_child(age: u64, num_workers: u32) {
             a.me = me;
         }
         REQUESTS.store(0, Ordering::Relaxed);
+    });
+}
+
+/// `post_fork(server, worker)` in the worker, once its environment is set.
+pub(crate) fn post_fork() {
+    if !any() {
+        return;
+    }
+    Python::attach(|py| {
         call(py, "post_fork", |a| {
             let w = a.me.as_ref()?.bind(py).clone().into_any();
-            PyTuple::new(py, [server(py, a, num_workers).into_any(), w]).ok()
+            let num = a.server.bind(py).try_borrow().map_or(0, |s| s.num_workers);
+            PyTuple::new(py, [server(py, a, num).into_any(), w]).ok()
         });
+    });
+}
+
+/// Mirrors `raw_env` into `os.environ`, which an interpreter initialised before the
+/// fork read once at start-up (setenv(3) alone would not reach the app).
+pub(crate) fn sync_environ(vars: &[(String, String)]) {
+    if vars.is_empty() || !crate::sys::python_is_initialized() {
+        return;
+    }
+    Python::attach(|py| {
+        let set = py.import("os").and_then(|os| {
+            let environ = os.getattr("environ")?;
+            for (k, v) in vars {
+                environ.set_item(k, v)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = set {
+            tracing::error!(
+                "cannot set the worker's environment in Python:\n{}",
+                crate::wsgi::format_exception(py, &e)
+            );
+        }
     });
 }
 

@@ -480,8 +480,10 @@ def when_ready(server):
     server.note = "kept"
 def pre_fork(server, worker):
     worker.mark = "from pre_fork"
+raw_env = ["ATTRS_ENV=yes"]
 def post_fork(server, worker):
-    w("post_fork", worker.pid, worker.ppid, worker.age, worker.mark, server.note)
+    import os
+    w("post_fork", os.environ.get("ATTRS_ENV"), worker.pid, worker.ppid, worker.age, worker.mark, server.note)
 def pre_request(worker, req):
     w("pre", req.method, req.path, req.query, req.uri, req.version, dict(req.headers).get("X-TEST"), req.remote_addr[0])
 def post_request(worker, req, environ, resp):
@@ -530,9 +532,11 @@ def child_exit(server, worker):
     assert_eq!(forks.len(), 2, "{text}");
     for (i, l) in forks.iter().enumerate() {
         let f: Vec<&str> = l.split(' ').collect();
-        assert_ne!(f[1], master.to_string(), "{l}");
-        assert_eq!(f[2], master.to_string(), "{l}");
-        assert_eq!(f[3], (i + 1).to_string(), "{l}");
+        // raw_env is in os.environ by post_fork, as under Gunicorn.
+        assert_eq!(f[1], "yes", "{l}");
+        assert_ne!(f[2], master.to_string(), "{l}");
+        assert_eq!(f[3], master.to_string(), "{l}");
+        assert_eq!(f[4], (i + 1).to_string(), "{l}");
         assert!(l.ends_with("from pre_fork kept"), "{l}");
     }
     assert!(
@@ -603,4 +607,83 @@ fn log_config_files_configure_app_loggers() {
         // runicorn's own lines keep their format.
         assert!(m.log().contains("] [INFO] Booting worker with pid: "));
     }
+}
+
+#[test]
+fn worker_abort_and_worker_int_hooks() {
+    let dir = Scratch::new("pyconf-abort");
+    let p = dir.path("c.py");
+    let rec = dir.path("rec.log");
+    std::fs::write(
+        &p,
+        format!(
+            "import os\nREC = {:?}\n\
+             def w(name):\n    open(REC, 'a').write('%d %s\\n' % (os.getpid(), name))\n\
+             def worker_abort(worker):\n    w('worker_abort %s' % worker.aborted)\n\
+             def worker_int(worker):\n    w('worker_int')\n\
+             def worker_exit(server, worker):\n    w('worker_exit')\n",
+            rec.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let read = || std::fs::read_to_string(&rec).unwrap_or_default();
+    let m = Master::runicorn()
+        .args([
+            "-c",
+            p.to_str().unwrap(),
+            "-t",
+            "1",
+            "--chdir",
+            apps().to_str().unwrap(),
+            "sleepy:app",
+        ])
+        .spawn();
+    let addr = m.addr();
+    // A request that outlives --timeout: the master's SIGABRT runs worker_abort, then
+    // the worker exits as Gunicorn's does (worker_exit, status 1).
+    std::thread::spawn(move || get(addr, "/?4"));
+    assert!(
+        m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(10))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || read().contains("worker_exit")),
+        "{}\n{}",
+        read(),
+        m.log()
+    );
+    let lines: Vec<String> = read().lines().map(String::from).collect();
+    assert!(lines[0].ends_with(" worker_abort True"), "{lines:?}");
+    assert!(lines[1].ends_with(" worker_exit"), "{lines:?}");
+    assert!(
+        m.wait_for_log("exited with code 1", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    assert!(m.log().contains("SIGKILL") == false, "{}", m.log());
+    // SIGQUIT to a worker: worker_int.
+    let _ = std::fs::remove_file(&rec);
+    assert!(eventually(Duration::from_secs(10), || m.children().len() == 1));
+    assert_eq!(m.get("/?0").unwrap().0, 200);
+    let worker = m.children()[0];
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(worker), Signal::SIGQUIT).unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || read().contains("worker_exit")),
+        "{}\n{}",
+        read(),
+        m.log()
+    );
+    let lines: Vec<String> = read().lines().map(String::from).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].ends_with(&format!("{worker} worker_int")),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].ends_with(&format!("{worker} worker_exit")),
+        "{lines:?}"
+    );
 }
