@@ -408,6 +408,8 @@ fn raising_hooks_are_logged_and_survived() {
     for _ in 0..3 {
         assert_eq!(m.get("/").unwrap(), (200, "Hello, World!".to_string()));
     }
+    // The log reader may lag the responses.
+    let _ = m.wait_for_count("KeyError: 'boom per request'", 3, Duration::from_secs(10));
     let log = m.log();
     assert!(
         log.contains("[ERROR] Exception in on_starting hook:"),
@@ -552,6 +554,7 @@ def child_exit(server, worker):
         2,
         "{text}"
     );
+    let _ = m.wait_for_log("post_request saw 200", Duration::from_secs(10));
     let log = m.log();
     assert!(log.contains("[INFO] hello from when_ready"), "{log}");
     assert!(log.contains("[WARNING] post_request saw 200"), "{log}");
@@ -663,7 +666,7 @@ fn worker_abort_and_worker_int_hooks() {
         "{}",
         m.log()
     );
-    assert!(m.log().contains("SIGKILL") == false, "{}", m.log());
+    assert!(!m.log().contains("SIGKILL"), "{}", m.log());
     // SIGQUIT to a worker: worker_int.
     let _ = std::fs::remove_file(&rec);
     assert!(eventually(Duration::from_secs(10), || m.children().len() == 1));
@@ -686,4 +689,94 @@ fn worker_abort_and_worker_int_hooks() {
         lines[1].ends_with(&format!("{worker} worker_exit")),
         "{lines:?}"
     );
+}
+
+/// Records hook calls `names` to `rec`: the text of a config file.
+fn recording_conf(rec: &Path, names: &[&str]) -> String {
+    let mut text = format!(
+        "import os\nREC = {:?}\ndef _w(name):\n    open(REC, 'a').write('%s %d\\n' % (name, os.getpid()))\n",
+        rec.to_str().unwrap()
+    );
+    for n in names {
+        let args = match *n {
+            "pre_fork" | "post_fork" | "child_exit" | "worker_exit" | "pre_request" => "a, b",
+            "post_request" => "a, b, c, d",
+            "nworkers_changed" => "a, b, c",
+            _ => "a",
+        };
+        text.push_str(&format!("def {n}({args}):\n    _w('{n}')\n"));
+    }
+    text
+}
+
+#[test]
+fn rust_services_run_server_hooks() {
+    let dir = Scratch::new("pyconf-rust");
+    let p = dir.path("c.py");
+    let rec = dir.path("rec.log");
+    std::fs::write(
+        &p,
+        recording_conf(
+            &rec,
+            &[
+                "on_starting",
+                "post_fork",
+                "post_worker_init",
+                "worker_exit",
+                "on_exit",
+            ],
+        ) + "raw_env = ['FROM_PY_CONF=1']\n",
+    )
+    .unwrap();
+    let mut m = Master::probe().args(["-c", p.to_str().unwrap()]).spawn();
+    assert_eq!(m.get("/env?FROM_PY_CONF").unwrap(), (200, "1".to_string()));
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(0));
+    let text = std::fs::read_to_string(&rec).unwrap();
+    let names: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(
+        names,
+        [
+            "on_starting",
+            "post_fork",
+            "post_worker_init",
+            "worker_exit",
+            "on_exit"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn preload_with_a_python_config_file() {
+    let dir = Scratch::new("pyconf-preload");
+    let p = dir.path("c.py");
+    let rec = dir.path("rec.log");
+    std::fs::write(
+        &p,
+        recording_conf(
+            &rec,
+            &["when_ready", "post_fork", "pre_request", "post_request"],
+        ) + "preload_app = True\nworkers = 2\n",
+    )
+    .unwrap();
+    let m = Master::runicorn()
+        .args([
+            "-c",
+            p.to_str().unwrap(),
+            "--chdir",
+            apps().to_str().unwrap(),
+            "hello:app",
+        ])
+        .spawn();
+    for _ in 0..4 {
+        assert_eq!(m.get("/").unwrap(), (200, "Hello, World!".to_string()));
+    }
+    let read = || std::fs::read_to_string(&rec).unwrap_or_default();
+    assert!(eventually(Duration::from_secs(10), || {
+        read().matches("post_request").count() == 4
+    }));
+    let text = read();
+    assert_eq!(text.matches("post_fork").count(), 2, "{text}");
+    assert_eq!(text.matches("pre_request").count(), 4, "{text}");
 }
