@@ -23,10 +23,10 @@ pub(crate) static CONFIG: Spec<Option<PathBuf>> = Spec {
     parse: Parse::One(value::opt_path),
     field: |s| &mut s.config,
     support: Supported,
-    help: "The configuration file to read (TOML; `file:PATH` accepted).\n\
+    help: "The config file: FILE.py or python:MODULE (Python), else TOML.\n\
          \n\
-         Keys are setting names, e.g. `workers = 4`. Python config files (.py), including an\n\
-         implicit ./gunicorn.conf.py, are not read yet.",
+         Names are setting names, e.g. `workers = 4`; `file:PATH` is accepted. Without -c,\n\
+         ./runicorn.conf.py or ./gunicorn.conf.py is read when present (the first wins).",
 };
 pub(crate) static WSGI_APP: Spec<Option<String>> = Spec {
     key: "wsgi_app",

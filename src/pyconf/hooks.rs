@@ -135,18 +135,33 @@ pub(crate) fn install(s: &Settings, num_workers: u32) {
         } else {
             None
         };
-        let server = Py::new(
-            py,
-            Server {
-                pid: std::process::id(),
-                num_workers,
-                cfg: cfg.clone_ref(py),
-                log: Py::new(py, Log).ok(),
-            },
-        );
-        let Ok(server) = server else { return };
         let mut active = lock(&ACTIVE);
-        let workers = active.take().map(|a| a.workers).unwrap_or_default();
+        let previous = active.take();
+        // One `server` object for the master's life, as Gunicorn's Arbiter: attributes
+        // hooks set on it survive a HUP; its cfg is the new configuration.
+        let server = match &previous {
+            Some(p) => {
+                if let Ok(mut s) = p.server.bind(py).try_borrow_mut() {
+                    s.cfg = cfg.clone_ref(py);
+                    s.num_workers = num_workers;
+                }
+                p.server.clone_ref(py)
+            }
+            None => {
+                let server = Py::new(
+                    py,
+                    Server {
+                        pid: std::process::id(),
+                        num_workers,
+                        cfg: cfg.clone_ref(py),
+                        log: Py::new(py, Log).ok(),
+                    },
+                );
+                let Ok(server) = server else { return };
+                server
+            }
+        };
+        let workers = previous.map(|a| a.workers).unwrap_or_default();
         *active = Some(Active {
             hooks,
             server,
@@ -319,7 +334,7 @@ impl Log {
 }
 
 /// The `server` argument (Gunicorn's Arbiter): `pid`, `num_workers`, `cfg`, `log`.
-/// Hooks may add attributes; they persist for the life of the configuration.
+/// Hooks may add attributes; they persist for the master's life.
 #[pyclass(module = "runicorn", dict)]
 pub(crate) struct Server {
     #[pyo3(get)]

@@ -752,15 +752,25 @@ fn preload_with_a_python_config_file() {
     let dir = Scratch::new("pyconf-preload");
     let p = dir.path("c.py");
     let rec = dir.path("rec.log");
+    // A hook given as a "module.function" string, imported from the working directory.
+    std::fs::write(
+        dir.path("hookmod.py"),
+        format!(
+            "def on_exit(server):\n    open({:?}, 'a').write('on_exit from hookmod\\n')\n",
+            rec.to_str().unwrap()
+        ),
+    )
+    .unwrap();
     std::fs::write(
         &p,
         recording_conf(
             &rec,
             &["when_ready", "post_fork", "pre_request", "post_request"],
-        ) + "preload_app = True\nworkers = 2\n",
+        ) + "preload_app = True\nworkers = 2\non_exit = 'hookmod.on_exit'\n",
     )
     .unwrap();
-    let m = Master::runicorn()
+    let mut m = Master::runicorn()
+        .cwd(&dir.0)
         .args([
             "-c",
             p.to_str().unwrap(),
@@ -776,7 +786,10 @@ fn preload_with_a_python_config_file() {
     assert!(eventually(Duration::from_secs(10), || {
         read().matches("post_request").count() == 4
     }));
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(0));
     let text = read();
     assert_eq!(text.matches("post_fork").count(), 2, "{text}");
     assert_eq!(text.matches("pre_request").count(), 4, "{text}");
+    assert!(text.ends_with("on_exit from hookmod\n"), "{text}");
 }
