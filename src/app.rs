@@ -90,7 +90,7 @@ pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
 /// [`prepare`], also handing back the settings when it ends the run after loading them
 /// (`--check-config` imports the app with them): the configuration is loaded once, as
 /// a Python config file must not run twice.
-pub(crate) fn prepare_keeping(args: &[OsString]) -> Result<Loaded, (i32, Option<Settings>)> {
+pub(crate) fn prepare_keeping(args: &[OsString]) -> Result<Loaded, (i32, Option<Box<Settings>>)> {
     let loaded = match config::load(args, &ProcessEnv) {
         Ok(l) => l,
         Err(LoadError::Exit { code, message }) => {
@@ -117,10 +117,10 @@ pub(crate) fn prepare_keeping(args: &[OsString]) -> Result<Loaded, (i32, Option<
     }
     if s.print_config {
         print!("{}", config::print_config(&loaded));
-        return Err((0, Some(loaded.settings.clone())));
+        return Err((0, Some(Box::new(loaded.settings.clone()))));
     }
     if s.check_config {
-        return Err((0, Some(loaded.settings.clone())));
+        return Err((0, Some(Box::new(loaded.settings.clone()))));
     }
     if let Some(dir) = &s.chdir
         && let Err(e) = std::env::set_current_dir(dir)

@@ -11,7 +11,20 @@ use crate::config::Settings;
 pub fn install(s: &Settings, num_workers: u32) -> Result<(), String> {
     #[cfg(feature = "python")]
     {
-        crate::pyconf::hooks::install(s, num_workers);
+        let from_python_file = crate::pyconf::hooks::install(s, num_workers);
+        // As with --preload (which warns itself): a config file (or a module it imports)
+        // that starts a thread leaves the master multi-threaded, and the workers forked
+        // from it lack that thread.
+        if from_python_file
+            && !s.preload_app
+            && let Some(n) = crate::sys::thread_count().filter(|&n| n > 1)
+        {
+            tracing::warn!(
+                "the Python config file started {} thread(s) in the master; they will not run \
+                 in the workers, and forking with them alive risks deadlocks",
+                n - 1
+            );
+        }
         if crate::sys::python_is_initialized() {
             return pyo3::Python::attach(|py| crate::pyconf::logconf::apply(py, s));
         }

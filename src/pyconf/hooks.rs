@@ -5,8 +5,9 @@
 //! never stops the process that called it.
 //!
 //! State lives in process-wide statics: the master installs the hooks; a worker inherits
-//! them (and the `server` object and its own `worker` object) through fork. Locks are
-//! only taken with the GIL held, so the order is always GIL → lock.
+//! them (and the `server` object and its own `worker` object) through fork. A lock is
+//! never held while waiting for the GIL (holders either have it already or touch no
+//! Python), so app threads and hooks cannot deadlock on the pair.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -78,8 +79,10 @@ pub(crate) fn any() -> bool {
 /// Resolves the hooks of `s` (the config file's callables, or dotted paths to import)
 /// and builds the `server`/`cfg` objects. Called by the master after every successful
 /// configuration load; a failed load never reaches here, so the running hooks stay.
-pub(crate) fn install(s: &Settings, num_workers: u32) {
+/// True when the configuration came from a Python config file.
+pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
     let staged = lock(&STAGED).take();
+    let from_file = staged.is_some();
     let wanted: Vec<(&'static str, String)> = s
         .hooks
         .iter()
@@ -88,15 +91,19 @@ pub(crate) fn install(s: &Settings, num_workers: u32) {
         .collect();
     let logconfig_from_file = staged.is_some() && s.logconfig_dict != "{}";
     if wanted.is_empty() && staged.is_none() {
-        *lock(&ACTIVE) = None;
-        return;
+        let old = lock(&ACTIVE).take();
+        if old.is_some() {
+            // Python objects are released with the GIL held.
+            Python::attach(|_| drop(old));
+        }
+        return false;
     }
     if let Err(e) = crate::wsgi::init_interpreter() {
         tracing::error!("cannot start Python for the server hooks: {e}");
-        return;
+        return from_file;
     }
     Python::attach(|py| {
-        let ns = staged.as_ref().map(|n| n.bind(py).clone());
+        let ns = staged.map(|n| n.into_bound(py));
         let mut hooks = HashMap::new();
         for (key, text) in wanted {
             let from_ns = ns
@@ -171,6 +178,7 @@ pub(crate) fn install(s: &Settings, num_workers: u32) {
             logconfig_dict,
         });
     });
+    from_file
 }
 
 /// The config file's own `logconfig_dict` object (keeps callables a JSON copy loses).
