@@ -797,3 +797,62 @@ fn preload_with_a_python_config_file() {
     assert_eq!(text.matches("pre_request").count(), 4, "{text}");
     assert!(text.ends_with("on_exit from hookmod\n"), "{text}");
 }
+
+#[test]
+fn gunicorn_loggers_and_a_bad_logging_config() {
+    // By default `gunicorn.access` writes bare lines to the access log's destination.
+    let dir = Scratch::new("pyconf-access");
+    let access = dir.path("access.log");
+    let m = Master::runicorn()
+        .args([
+            "--access-logfile",
+            access.to_str().unwrap(),
+            "--chdir",
+            apps().to_str().unwrap(),
+            "logging_app:app",
+        ])
+        .spawn();
+    assert_eq!(m.get("/a").unwrap().0, 200);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let text = std::fs::read_to_string(&access).unwrap_or_default();
+            text.lines().any(|l| l == "app note via gunicorn.access")
+                && text.contains("\"GET /a HTTP/1.1\" 200")
+        }),
+        "{:?}",
+        std::fs::read_to_string(&access)
+    );
+    assert!(
+        m.wait_for_log(
+            "[WARNING] app warns via gunicorn.error",
+            Duration::from_secs(10)
+        )
+        .is_some(),
+        "{}",
+        m.log()
+    );
+    drop(m);
+    // A logging config that dictConfig refuses stops a master that runs a Python config
+    // file, with the reason.
+    let p = dir.path("c.py");
+    std::fs::write(
+        &p,
+        "logconfig_dict = {'version': 1, 'handlers': {'h': {'class': 'no.such.Handler'}}}\n",
+    )
+    .unwrap();
+    let (code, _, err) = Master::runicorn()
+        .args([
+            "-c",
+            p.to_str().unwrap(),
+            "--chdir",
+            apps().to_str().unwrap(),
+            "hello:app",
+        ])
+        .run(Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot configure Python logging"), "{err}");
+    assert!(
+        err.contains("no.such") || err.contains("handler 'h'"),
+        "{err}"
+    );
+}
