@@ -723,6 +723,7 @@ fn rust_services_run_server_hooks() {
         recording_conf(
             &rec,
             &[
+                "nworkers_changed",
                 "on_starting",
                 "post_fork",
                 "post_worker_init",
@@ -732,23 +733,39 @@ fn rust_services_run_server_hooks() {
         ) + "raw_env = ['FROM_PY_CONF=1']\n",
     )
     .unwrap();
+    let names = || -> Vec<String> {
+        std::fs::read_to_string(&rec)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').next().map(String::from))
+            .collect()
+    };
     let mut m = Master::probe().args(["-c", p.to_str().unwrap()]).spawn();
     assert_eq!(m.get("/env?FROM_PY_CONF").unwrap(), (200, "1".to_string()));
-    m.signal(Signal::SIGTERM);
-    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(0));
-    let text = std::fs::read_to_string(&rec).unwrap();
-    let names: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert!(eventually(Duration::from_secs(10), || names().len() == 4));
     assert_eq!(
-        names,
+        names(),
         [
+            "nworkers_changed",
             "on_starting",
             "post_fork",
-            "post_worker_init",
-            "worker_exit",
-            "on_exit"
-        ],
-        "{text}"
+            "post_worker_init"
+        ]
     );
+    // TTIN: nworkers_changed, then a second worker.
+    m.signal(Signal::SIGTTIN);
+    assert!(
+        eventually(Duration::from_secs(10), || names().len() == 7),
+        "{:?}",
+        names()
+    );
+    assert_eq!(
+        names()[4..],
+        ["nworkers_changed", "post_fork", "post_worker_init"]
+    );
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(0));
+    assert_eq!(names()[7..], ["worker_exit", "worker_exit", "on_exit"]);
 }
 
 #[test]
