@@ -23,10 +23,10 @@ pub(crate) static CONFIG: Spec<Option<PathBuf>> = Spec {
     parse: Parse::One(value::opt_path),
     field: |s| &mut s.config,
     support: Supported,
-    help: "The configuration file to read (TOML; `file:PATH` accepted).\n\
+    help: "The config file: FILE.py or python:MODULE (Python), else TOML.\n\
          \n\
-         Keys are setting names, e.g. `workers = 4`. Python config files (.py), including an\n\
-         implicit ./gunicorn.conf.py, are not read yet.",
+         Names are setting names, e.g. `workers = 4`; `file:PATH` is accepted. Without -c,\n\
+         ./runicorn.conf.py or ./gunicorn.conf.py is read when present (the first wins).",
 };
 pub(crate) static WSGI_APP: Spec<Option<String>> = Spec {
     key: "wsgi_app",
@@ -1255,8 +1255,8 @@ pub(crate) static LOGCONFIG: Spec<Option<String>> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.logconfig,
-    support: Unsupported("not implemented yet: logging configuration files are planned"),
-    help: "A logging configuration file (Python fileConfig format).",
+    support: Supported,
+    help: "A logging configuration file (Python fileConfig format) for the app's loggers.\n\nApplied to Python's `logging` in the workers (and in the master when a Python config\nfile runs there); runicorn's own error and access logs keep their formats.",
 };
 pub(crate) static LOGCONFIG_DICT: Spec<String> = Spec {
     key: "logconfig_dict",
@@ -1269,8 +1269,8 @@ pub(crate) static LOGCONFIG_DICT: Spec<String> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::string),
     field: |s| &mut s.logconfig_dict,
-    support: Unsupported("not implemented yet: logging configuration files are planned"),
-    help: "A logging configuration dictionary (config file only).",
+    support: Supported,
+    help: "A logging.config.dictConfig dict for the app's loggers (config file only).\n\nMerged shallowly over Gunicorn's defaults; wins over logconfig_json and logconfig.",
 };
 pub(crate) static LOGCONFIG_JSON: Spec<Option<String>> = Spec {
     key: "logconfig_json",
@@ -1283,8 +1283,8 @@ pub(crate) static LOGCONFIG_JSON: Spec<Option<String>> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.logconfig_json,
-    support: Unsupported("not implemented yet: logging configuration files are planned"),
-    help: "A logging configuration file in JSON (dictConfig format).",
+    support: Supported,
+    help: "A JSON logging configuration file (dictConfig format) for the app's loggers.\n\nWins over --log-config.",
 };
 pub(crate) static SYSLOG_ADDR: Spec<String> = Spec {
     key: "syslog_addr",
@@ -1457,9 +1457,7 @@ pub(crate) static ON_STARTING: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_starting").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `on_starting` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
@@ -1473,9 +1471,7 @@ pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_reload").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `on_reload` server hook (Python callable; config file only).",
 };
 pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
@@ -1489,9 +1485,7 @@ pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("when_ready").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `when_ready` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
@@ -1505,9 +1499,7 @@ pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_fork").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `pre_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
@@ -1521,9 +1513,7 @@ pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_fork").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `post_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
@@ -1537,9 +1527,7 @@ pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_worker_init").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `post_worker_init` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
@@ -1553,9 +1541,7 @@ pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_int").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `worker_int` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
@@ -1569,9 +1555,7 @@ pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_abort").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `worker_abort` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
@@ -1585,9 +1569,7 @@ pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_exec").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `pre_exec` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
@@ -1601,9 +1583,7 @@ pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_request").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `pre_request` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
@@ -1617,9 +1597,7 @@ pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_request").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `post_request` server hook (Python callable; config file only).",
 };
 pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
@@ -1633,9 +1611,7 @@ pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("child_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `child_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
@@ -1649,9 +1625,7 @@ pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `worker_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
@@ -1665,9 +1639,7 @@ pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("nworkers_changed").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `nworkers_changed` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
@@ -1681,9 +1653,7 @@ pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `on_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
@@ -1698,7 +1668,7 @@ pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("ssl_context").or_default(),
     support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+        "TLS is configured by settings (--certfile, --keyfile, --ciphers, --ca-certs, --cert-reqs, --sni-cert); the ssl_context hook is never called",
     ),
     help: "The `ssl_context` server hook (Python callable; config file only).",
 };
@@ -2053,9 +2023,7 @@ pub(crate) static ON_DIRTY_STARTING: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_dirty_starting").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `on_dirty_starting` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
@@ -2069,9 +2037,7 @@ pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_post_fork").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `dirty_post_fork` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
@@ -2085,9 +2051,7 @@ pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_init").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `dirty_worker_init` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
@@ -2101,9 +2065,7 @@ pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `dirty_worker_exit` dirty-arbiter hook (Python callable; config file only).",
 };
 

@@ -8,6 +8,8 @@ mod access_log;
 mod boot;
 mod config;
 mod edge;
+#[cfg(feature = "python")]
+mod pyconf;
 mod recycling;
 mod resources;
 mod shutdown;
