@@ -459,6 +459,17 @@ def build(target: Path) -> None:
 
 def check_tools(ctx: Ctx, install: bool) -> None:
     apt = {"wrk": "wrk", "h2load": "nghttp2-client", "nginx": "nginx-light"}
+    wanted = [pkg for tool, pkg in apt.items() if not shutil.which(tool)]
+    if wanted and install and shutil.which("apt-get") and os.geteuid() == 0:
+        # A fresh machine: fetch the load generators and nginx (Debian/Ubuntu as root).
+        print(f"installing {', '.join(wanted)} with apt-get ...", flush=True)
+        try:
+            up = run(["apt-get", "update", "-qq"], 900)
+            r = run(["apt-get", "install", "-y", "-qq", *wanted], 900) if up.returncode == 0 else up
+            if r.returncode != 0:
+                print(r.stderr[-2000:])
+        except subprocess.TimeoutExpired:
+            print("apt-get timed out")
     for tool, pkg in apt.items():
         if not shutil.which(tool):
             ctx.missing[tool] = f"skipped: {tool} not installed (apt-get install {pkg})"
@@ -699,7 +710,7 @@ def main() -> int:
                     help="full TLS handshakes per measurement at --seconds 5, scaled with --seconds (default 4000)")
     ap.add_argument("--only", nargs="+", metavar="WORKLOAD", help="run only these: " + ", ".join(w.key for w in workloads()))
     ap.add_argument("--no-build", action="store_true", help="use the existing release binaries")
-    ap.add_argument("--no-install", action="store_true", help="do not pip install missing peers (skip them)")
+    ap.add_argument("--no-install", action="store_true", help="do not install missing peers or tools (pip; apt-get when root): skip those workloads")
     ap.add_argument("--runicorn", type=Path, metavar="PATH",
                     help="runicorn binary for the WSGI workloads (default: the one built here), e.g. one built "
                          "from another branch")

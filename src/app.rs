@@ -84,6 +84,13 @@ fn exit(code: i32) -> ExitCode {
 /// Loads and validates the configuration and prepares the process. `Err(code)` means
 /// "exit now with this code" (help, version, print/check-config, invalid settings).
 pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
+    prepare_keeping(args).map_err(|(code, _)| code)
+}
+
+/// [`prepare`], also handing back the settings when it ends the run after loading them
+/// (`--check-config` imports the app with them): the configuration is loaded once, as
+/// a Python config file must not run twice.
+pub(crate) fn prepare_keeping(args: &[OsString]) -> Result<Loaded, (i32, Option<Box<Settings>>)> {
     let loaded = match config::load(args, &ProcessEnv) {
         Ok(l) => l,
         Err(LoadError::Exit { code, message }) => {
@@ -92,13 +99,13 @@ pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
             } else {
                 eprint!("{message}");
             }
-            return Err(code);
+            return Err((code, None));
         }
         Err(e @ LoadError::Invalid(_)) => {
             for line in crate::master::load_error_lines(&e) {
                 eprintln!("Error: {line}");
             }
-            return Err(1);
+            return Err((1, None));
         }
     };
     let s = &loaded.settings;
@@ -110,20 +117,20 @@ pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
     }
     if s.print_config {
         print!("{}", config::print_config(&loaded));
-        return Err(0);
+        return Err((0, Some(Box::new(loaded.settings.clone()))));
     }
     if s.check_config {
-        return Err(0);
+        return Err((0, Some(Box::new(loaded.settings.clone()))));
     }
     if let Some(dir) = &s.chdir
         && let Err(e) = std::env::set_current_dir(dir)
     {
         eprintln!("Error: cannot change directory to {}: {e}", dir.display());
-        return Err(1);
+        return Err((1, None));
     }
     if let Err(e) = crate::logging::init(&s.errorlog, s.loglevel) {
         eprintln!("Error: cannot open the error log {:?}: {e}", s.errorlog);
-        return Err(1);
+        return Err((1, None));
     }
     for w in &loaded.warnings {
         tracing::warn!("{w}");
@@ -132,7 +139,7 @@ pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
         && let Err(e) = daemonize(s.enable_stdio_inheritance)
     {
         tracing::error!("cannot daemonize: {e}");
-        return Err(1);
+        return Err((1, None));
     }
     if s.capture_output
         && let Err(e) = crate::logging::capture_output()
@@ -155,6 +162,8 @@ fn daemonize(keep_stdio: bool) -> nix::Result<()> {
         std::process::exit(0);
     }
     crate::sys::unblock_signals();
+    // A Python config file initialised the interpreter before this fork.
+    crate::hooks::after_fork_child();
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     if !keep_stdio {
         let null = std::fs::OpenOptions::new()

@@ -16,6 +16,8 @@
 //! | [`access_log`]| the `--access-logformat` compiler and per-request line writer |
 //! | [`logging`]   | the error log in Gunicorn's format, reopenable on USR1 |
 //! | [`sys`]       | the only module allowed `unsafe`: fork, signal handlers, shared memory, privileges, CPython initialisation |
+//! | [`hooks`]     | server hooks and Python logging at Gunicorn's lifecycle moments (no-ops without `python`) |
+//! | `pyconf`      | (feature `python`) Python config files, the hook objects, Python `logging` set-up |
 //! | `wsgi`        | (feature `python`) the embedded CPython WSGI host: app loading, environ, app threads, responses |
 //!
 //! # Process model
@@ -44,6 +46,7 @@
 pub mod access_log;
 pub mod config;
 pub mod error;
+pub mod hooks;
 pub mod http;
 pub mod logging;
 pub mod master;
@@ -57,6 +60,8 @@ pub mod worker;
 mod app;
 mod pidfile;
 
+#[cfg(feature = "python")]
+mod pyconf;
 #[cfg(feature = "python")]
 pub mod wsgi;
 

@@ -95,6 +95,44 @@ pub fn exit_on_sigabrt() {
     );
 }
 
+/// The write end of the pipe SIGABRT is turned into (see `sigabrt_to_pipe`); -1: none.
+static ABORT_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn abort_to_pipe(_: libc::c_int) {
+    let fd = ABORT_PIPE.load(Ordering::Relaxed);
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is a static byte.
+    unsafe {
+        if fd < 0 || libc::write(fd, b"a".as_ptr().cast(), 1) != 1 {
+            libc::_exit(1)
+        }
+    }
+}
+
+/// Turns SIGABRT into a byte on a pipe, for a worker whose `worker_abort` hook must run
+/// before it exits (no Python can run in a signal handler). Returns the read end; a
+/// thread waits on it. If the byte cannot be written the handler exits at once, as
+/// `exit_on_sigabrt` does.
+pub fn sigabrt_to_pipe() -> nix::Result<OwnedFd> {
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // The write end lives as long as the process: the handler may use it at any time.
+    ABORT_PIPE.store(std::os::fd::IntoRawFd::into_raw_fd(wr), Ordering::Relaxed);
+    let action = SigAction::new(
+        SigHandler::Handler(abort_to_pipe),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only calls write(2) and _exit(2), which are async-signal-safe.
+    unsafe { nix::sys::signal::sigaction(Signal::SIGABRT, &action) }?;
+    Ok(rd)
+}
+
+/// Ends the process at once with `code`: no destructors, no atexit handlers (other
+/// threads may be wedged inside the app).
+pub fn exit_immediately(code: i32) -> ! {
+    // SAFETY: _exit(2) never returns and touches no state of ours.
+    unsafe { libc::_exit(code) }
+}
+
 /// Number of threads in this process, from /proc (None where unavailable).
 pub fn thread_count() -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -402,4 +440,12 @@ pub fn python_after_fork_child() {
         // PyOS_AfterFork_Child requires; no other thread exists yet.
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
     });
+}
+
+/// Whether CPython is initialised in this process (possibly inherited through fork).
+#[cfg(feature = "python")]
+pub fn python_is_initialized() -> bool {
+    // SAFETY: Py_IsInitialized only reads a runtime flag; it may be called at any time,
+    // before initialisation and without the GIL.
+    unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
 }

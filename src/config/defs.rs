@@ -23,10 +23,10 @@ pub(crate) static CONFIG: Spec<Option<PathBuf>> = Spec {
     parse: Parse::One(value::opt_path),
     field: |s| &mut s.config,
     support: Supported,
-    help: "The configuration file to read (TOML; `file:PATH` accepted).\n\
+    help: "The config file: FILE.py or python:MODULE (Python), else TOML.\n\
          \n\
-         Keys are setting names, e.g. `workers = 4`. Python config files (.py), including an\n\
-         implicit ./gunicorn.conf.py, are not read yet.",
+         Names are setting names, e.g. `workers = 4`; `file:PATH` is accepted. Without -c,\n\
+         ./runicorn.conf.py or ./gunicorn.conf.py is read when present (the first wins).",
 };
 pub(crate) static WSGI_APP: Spec<Option<String>> = Spec {
     key: "wsgi_app",
@@ -1258,8 +1258,8 @@ pub(crate) static LOGCONFIG: Spec<Option<String>> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.logconfig,
-    support: Unsupported("not implemented yet: logging configuration files are planned"),
-    help: "A logging configuration file (Python fileConfig format).",
+    support: Supported,
+    help: "A logging configuration file (Python fileConfig format) for the app's loggers.\n\nApplied to Python's `logging` in the workers (and in the master when a Python config\nfile runs there); runicorn's own error and access logs keep their formats.",
 };
 pub(crate) static LOGCONFIG_DICT: Spec<String> = Spec {
     key: "logconfig_dict",
@@ -1272,8 +1272,8 @@ pub(crate) static LOGCONFIG_DICT: Spec<String> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::string),
     field: |s| &mut s.logconfig_dict,
-    support: Unsupported("not implemented yet: logging configuration files are planned"),
-    help: "A logging configuration dictionary (config file only).",
+    support: Supported,
+    help: "A logging.config.dictConfig dict for the app's loggers (config file only).\n\nMerged shallowly over Gunicorn's defaults; wins over logconfig_json and logconfig.",
 };
 pub(crate) static LOGCONFIG_JSON: Spec<Option<String>> = Spec {
     key: "logconfig_json",
@@ -1286,8 +1286,8 @@ pub(crate) static LOGCONFIG_JSON: Spec<Option<String>> = Spec {
     section: Section::Logging,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.logconfig_json,
-    support: Unsupported("not implemented yet: logging configuration files are planned"),
-    help: "A logging configuration file in JSON (dictConfig format).",
+    support: Supported,
+    help: "A JSON logging configuration file (dictConfig format) for the app's loggers.\n\nWins over --log-config.",
 };
 pub(crate) static SYSLOG_ADDR: Spec<String> = Spec {
     key: "syslog_addr",
@@ -1301,10 +1301,9 @@ pub(crate) static SYSLOG_ADDR: Spec<String> = Spec {
     parse: Parse::One(value::syslog_addr),
     field: |s| &mut s.syslog_addr,
     support: Supported,
-    help: "Where to send syslog messages: unix://PATH[#dgram|#stream], udp://HOST:PORT or\n\
-         tcp://HOST:PORT.\n\
+    help: "Where to send syslog messages: unix://PATH[#dgram], udp://HOST:PORT or tcp://HOST:PORT.\n\
          \n\
-         The port defaults to 514. A unix socket without #dgram is tried as a datagram\n\
+         The port defaults to 514. A unix socket without #dgram (or with #stream) is tried as a datagram\n\
          socket, then as a stream socket. An unreachable target never delays or fails a\n\
          request: messages are dropped and the outage is reported once on the error log.",
 };
@@ -1355,8 +1354,10 @@ pub(crate) static SYSLOG_FACILITY: Spec<String> = Spec {
     parse: Parse::One(value::syslog_facility),
     field: |s| &mut s.syslog_facility,
     support: Supported,
-    help: "The syslog facility name: user, daemon, local0 to local7, auth, authpriv, cron,\n\
-         ftp, kern, lpr, mail, news, security, syslog or uucp.",
+    help: "The syslog facility name (user, daemon, local0 to local7, ...).\n\
+         \n\
+         All of Gunicorn's names: auth, authpriv, cron, daemon, ftp, kern, lpr, mail, news,\n\
+         security, syslog, user, uucp and local0 to local7, in any case.",
 };
 pub(crate) static ENABLE_STDIO_INHERITANCE: Spec<bool> = Spec {
     key: "enable_stdio_inheritance",
@@ -1384,10 +1385,9 @@ pub(crate) static STATSD_HOST: Spec<Option<String>> = Spec {
     parse: Parse::One(value::statsd_host),
     field: |s| &mut s.statsd_host,
     support: Supported,
-    help: "The StatsD server to send metrics to: HOST:PORT (port 8125 by default) or\n\
-         unix://PATH.\n\
+    help: "The StatsD server to send metrics to: HOST:PORT or unix://PATH.\n\
          \n\
-         Gunicorn's metrics, one per datagram: gunicorn.requests and\n\
+         The port defaults to 8125. Gunicorn's metrics, one per datagram: gunicorn.requests and\n\
          gunicorn.request.status.<code> (counters), gunicorn.request.duration (timer, ms),\n\
          gunicorn.workers (gauge, from the master, when it changes) and\n\
          gunicorn.log.{critical,error,warning,exception} (counters). Sent on non-blocking\n\
@@ -1504,9 +1504,7 @@ pub(crate) static ON_STARTING: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_starting").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `on_starting` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
@@ -1520,9 +1518,7 @@ pub(crate) static ON_RELOAD: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_reload").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `on_reload` server hook (Python callable; config file only).",
 };
 pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
@@ -1536,9 +1532,7 @@ pub(crate) static WHEN_READY: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("when_ready").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `when_ready` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
@@ -1552,9 +1546,7 @@ pub(crate) static PRE_FORK: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_fork").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `pre_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
@@ -1568,9 +1560,7 @@ pub(crate) static POST_FORK: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_fork").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `post_fork` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
@@ -1584,9 +1574,7 @@ pub(crate) static POST_WORKER_INIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_worker_init").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `post_worker_init` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
@@ -1600,9 +1588,7 @@ pub(crate) static WORKER_INT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_int").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `worker_int` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
@@ -1616,9 +1602,7 @@ pub(crate) static WORKER_ABORT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_abort").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `worker_abort` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
@@ -1632,9 +1616,7 @@ pub(crate) static PRE_EXEC: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_exec").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `pre_exec` server hook (Python callable; config file only).",
 };
 pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
@@ -1648,9 +1630,7 @@ pub(crate) static PRE_REQUEST: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("pre_request").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `pre_request` server hook (Python callable; config file only).",
 };
 pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
@@ -1664,9 +1644,7 @@ pub(crate) static POST_REQUEST: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("post_request").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `post_request` server hook (Python callable; config file only).",
 };
 pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
@@ -1680,9 +1658,7 @@ pub(crate) static CHILD_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("child_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `child_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
@@ -1696,9 +1672,7 @@ pub(crate) static WORKER_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("worker_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `worker_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
@@ -1712,9 +1686,7 @@ pub(crate) static NWORKERS_CHANGED: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("nworkers_changed").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `nworkers_changed` server hook (Python callable; config file only).",
 };
 pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
@@ -1728,9 +1700,7 @@ pub(crate) static ON_EXIT: Spec<Option<String>> = Spec {
     section: Section::ServerHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Supported,
     help: "The `on_exit` server hook (Python callable; config file only).",
 };
 pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
@@ -1745,7 +1715,7 @@ pub(crate) static SSL_CONTEXT: Spec<Option<String>> = Spec {
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("ssl_context").or_default(),
     support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
+        "TLS is configured by settings (--certfile, --keyfile, --ciphers, --ca-certs, --cert-reqs, --sni-cert); the ssl_context hook is never called",
     ),
     help: "The `ssl_context` server hook (Python callable; config file only).",
 };
@@ -2100,9 +2070,7 @@ pub(crate) static ON_DIRTY_STARTING: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("on_dirty_starting").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `on_dirty_starting` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
@@ -2116,9 +2084,7 @@ pub(crate) static DIRTY_POST_FORK: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_post_fork").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `dirty_post_fork` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
@@ -2132,9 +2098,7 @@ pub(crate) static DIRTY_WORKER_INIT: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_init").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `dirty_worker_init` dirty-arbiter hook (Python callable; config file only).",
 };
 pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
@@ -2148,9 +2112,7 @@ pub(crate) static DIRTY_WORKER_EXIT: Spec<Option<String>> = Spec {
     section: Section::DirtyArbiterHooks,
     parse: Parse::One(value::opt_string),
     field: |s| s.hooks.entry("dirty_worker_exit").or_default(),
-    support: Unsupported(
-        "not implemented yet: server hooks are Python callables and arrive with Python config files",
-    ),
+    support: Unsupported("dirty arbiters are not supported, so their hooks are never called"),
     help: "The `dirty_worker_exit` dirty-arbiter hook (Python callable; config file only).",
 };
 

@@ -1,7 +1,8 @@
 //! The configuration file: TOML whose top-level keys are setting keys
 //! (`workers = 4`, `bind = ["127.0.0.1:8000", "unix:/run/app.sock"]`), turned into a
 //! `Layer`. Unknown keys are errors with a "did you mean" suggestion. Python config
-//! files are recognised and refused with an explanation: reading them is not implemented yet.
+//! files (`*.py`, `python:module`) are executed by `pyconf` when runicorn is built with
+//! the `python` feature, and refused with an explanation without it.
 
 use std::path::{Path, PathBuf};
 
@@ -13,22 +14,38 @@ use super::registry::{ALL, Kind, find};
 /// mistaken path (a log, a device) should not be slurped.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Why a Python config file is not applied; shared by the explicit and implicit cases.
-pub(crate) const PYTHON_CONFIG_REASON: &str =
-    "Python config files are not read yet; use a TOML config file for now";
+/// Why a Python config file is not applied in a build without the `python` feature.
+#[cfg(not(feature = "python"))]
+pub(crate) const PYTHON_CONFIG_REASON: &str = "Python config files need runicorn built with the \
+     `python` feature (this build has no Python); use a TOML config file";
 
-/// Reads the config file named by `-c` (`PATH` or `file:PATH`): the layer of its valid
-/// keys (if it could be read at all) and every problem found.
-pub(crate) fn layer(spec: &str) -> (Option<Layer>, Vec<ConfigError>) {
-    if spec.starts_with("python:") || spec.ends_with(".py") {
-        let reason = format!("not applied: {PYTHON_CONFIG_REASON}");
-        return (
-            None,
-            vec![ConfigError::File {
-                path: PathBuf::from(spec),
-                reason,
-            }],
-        );
+/// Whether `-c spec` names a Python config (`python:module`, `*.py`).
+pub(crate) fn is_python(spec: &str) -> bool {
+    spec.starts_with("python:") || spec.ends_with(".py")
+}
+
+/// Reads the config file named by `-c` (`PATH`, `file:PATH`, `python:MODULE`): the layer
+/// of its valid keys (if it could be read at all), every problem found, and warnings.
+pub(crate) fn layer(spec: &str, warnings: &mut Vec<String>) -> (Option<Layer>, Vec<ConfigError>) {
+    if is_python(spec) {
+        #[cfg(feature = "python")]
+        {
+            let out = crate::pyconf::exec::run(spec);
+            warnings.extend(out.warnings);
+            return (out.layer, out.errors);
+        }
+        #[cfg(not(feature = "python"))]
+        {
+            let _ = warnings;
+            let reason = format!("not applied: {PYTHON_CONFIG_REASON}");
+            return (
+                None,
+                vec![ConfigError::File {
+                    path: PathBuf::from(spec),
+                    reason,
+                }],
+            );
+        }
     }
     let path = PathBuf::from(spec.strip_prefix("file:").unwrap_or(spec));
     match read(&path) {
@@ -222,13 +239,24 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "python"))]
     #[test]
     fn python_files_are_refused_with_a_reason() {
-        let errs = layer("gunicorn.conf.py").1;
-        assert!(errs[0].to_string().contains("not read yet"));
-        let errs = layer("python:myapp.conf").1;
-        assert!(errs[0].to_string().contains("not read yet"));
-        let errs = layer("file:/nonexistent/runicorn.toml").1;
+        let errs = layer("gunicorn.conf.py", &mut Vec::new()).1;
+        assert!(errs[0].to_string().contains("`python` feature"));
+        let errs = layer("python:myapp.conf", &mut Vec::new()).1;
+        assert!(errs[0].to_string().contains("`python` feature"));
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let errs = layer("file:/nonexistent/runicorn.toml", &mut Vec::new()).1;
         assert!(errs[0].to_string().contains("/nonexistent/runicorn.toml"));
+        let errs = layer("/nonexistent/gunicorn.conf.py", &mut Vec::new()).1;
+        assert!(
+            errs[0]
+                .to_string()
+                .contains("/nonexistent/gunicorn.conf.py")
+        );
     }
 }

@@ -401,24 +401,47 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
             Some(Raw::One(p)) => Some(p.clone()),
             _ => None,
         });
-    let mut layers = Layer::defaults(env);
-    match config_path.as_deref() {
-        Some("") => {}
-        Some(p) => {
-            let (layer, file_errors) = file::layer(p);
-            layers.extend(layer);
-            errors.extend(file_errors);
-        }
-        None => {
-            let implicit = dir.join("gunicorn.conf.py");
-            if implicit.is_file() {
+    let mut implicit = || -> Option<String> {
+        // runicorn.conf.py is runicorn-specific, so it wins over gunicorn.conf.py.
+        let ours = dir.join("runicorn.conf.py");
+        let theirs = dir.join("gunicorn.conf.py");
+        match (ours.is_file(), theirs.is_file()) {
+            (true, true) => {
                 warnings.push(format!(
-                    "{} exists but was NOT applied: {}",
-                    implicit.display(),
-                    file::PYTHON_CONFIG_REASON
+                    "both {} and {} exist: using {}",
+                    ours.display(),
+                    theirs.display(),
+                    ours.display()
                 ));
+                Some(ours.to_string_lossy().into_owned())
             }
+            (true, false) => Some(ours.to_string_lossy().into_owned()),
+            (false, true) => Some(theirs.to_string_lossy().into_owned()),
+            (false, false) => None,
         }
+    };
+    let chosen = match &config_path {
+        Some(p) if p.is_empty() => None,
+        Some(p) => Some(p.clone()),
+        None => implicit(),
+    };
+    let mut layers = Layer::defaults(env);
+    #[cfg(not(feature = "python"))]
+    let chosen = chosen.filter(|p| {
+        // A Rust service that happens to run next to a gunicorn.conf.py keeps working.
+        let explicit = config_path.is_some();
+        if !explicit {
+            warnings.push(format!(
+                "{p} exists but was NOT applied: {}",
+                file::PYTHON_CONFIG_REASON
+            ));
+        }
+        explicit
+    });
+    if let Some(p) = chosen {
+        let (layer, file_errors) = file::layer(&p, &mut warnings);
+        layers.extend(layer);
+        errors.extend(file_errors);
     }
     layers.extend(arg_layers);
 
@@ -959,26 +982,123 @@ mod tests {
         assert!(has("`loglevel`"));
     }
 
-    #[test]
-    fn python_config_files() {
-        let lines = error_lines(load_with(&MapEnv::default(), &["-c", "gunicorn.conf.py"]));
-        assert!(
-            lines[0].contains("Python config files are not read yet"),
-            "{lines:?}"
-        );
-        // The implicit ./gunicorn.conf.py is not read; a warning says so.
-        let dir = std::env::temp_dir().join(format!("runicorn-test-dir-{}", std::process::id()));
+    /// A fresh directory for one test (never the process's cwd).
+    fn temp_dir(tag: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "runicorn-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[cfg(not(feature = "python"))]
+    #[test]
+    fn python_config_files_need_the_python_feature() {
+        let lines = error_lines(load_with(&MapEnv::default(), &["-c", "gunicorn.conf.py"]));
+        assert!(lines[0].contains("`python` feature"), "{lines:?}");
+        // An implicit ./gunicorn.conf.py is not applied; a warning says so.
+        let dir = temp_dir("nopy");
         std::fs::write(dir.join("gunicorn.conf.py"), "workers = 9\n").unwrap();
         let l = load_in(&argv(&[]), &MapEnv::default(), &dir).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(l.settings.workers, 1);
-        assert_eq!(l.warnings.len(), 1);
         assert!(
-            l.warnings[0].contains("gunicorn.conf.py exists but was NOT applied"),
+            l.warnings[0].contains("was NOT applied"),
             "{:?}",
             l.warnings
         );
+    }
+
+    #[cfg(feature = "python")]
+    #[test]
+    fn python_config_files() {
+        let dir = temp_dir("py");
+        let conf = dir.join("c.py");
+        std::fs::write(
+            &conf,
+            "import os\nworkers = '3'\nbind = '127.0.0.1:9001'\npreload_app = True\n\
+             raw_env = ('A=1', 'B=2')\nsecure_scheme_headers = {'X-PROTO': 'https'}\n\
+             timout = 5\ndef helper(): pass\n",
+        )
+        .unwrap();
+        let c = conf.to_str().unwrap();
+        let l = load_with(&MapEnv::default(), &["-c", c]).unwrap();
+        assert_eq!(l.settings.workers, 3);
+        assert_eq!(l.settings.bind.len(), 1);
+        assert!(l.settings.preload_app);
+        assert_eq!(l.settings.raw_env.len(), 2);
+        assert_eq!(
+            l.settings.secure_scheme_headers,
+            vec![("X-PROTO".to_string(), "https".to_string())]
+        );
+        assert_eq!(l.sources["workers"], Source::ConfigFile(conf.clone()));
+        // `timout` is a likely typo; `os` and `helper` are ordinary module names.
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(
+            l.warnings[0].contains("did you mean `timeout`"),
+            "{:?}",
+            l.warnings
+        );
+        // The file < command line.
+        let l = load_with(&MapEnv::default(), &["-c", c, "-w", "5"]).unwrap();
+        assert_eq!(l.settings.workers, 5);
+
+        // A bad value names the setting, the value and the file.
+        std::fs::write(&conf, "workers = 'many'\nbind = {'a': 1}\n").unwrap();
+        let lines = error_lines(load_with(&MapEnv::default(), &["-c", c]));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("\"many\" for `workers` (from config file")
+                    && l.contains("c.py")),
+            "{lines:?}"
+        );
+        assert!(lines.iter().any(|l| l.contains("`bind`")), "{lines:?}");
+        // A raising file is one error naming the file, the line and the exception.
+        std::fs::write(&conf, "workers = 2\nx = 1 / 0\n").unwrap();
+        let lines = error_lines(load_with(&MapEnv::default(), &["-c", c]));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("c.py")
+                && lines[0].contains("line 2")
+                && lines[0].contains("ZeroDivisionError"),
+            "{lines:?}"
+        );
+        std::fs::write(&conf, "workers = = 2\n").unwrap();
+        let lines = error_lines(load_with(&MapEnv::default(), &["-c", c]));
+        assert!(lines[0].contains("SyntaxError"), "{lines:?}");
+        // A hook with the wrong number of arguments is refused.
+        std::fs::write(&conf, "def on_starting():\n    pass\n").unwrap();
+        let lines = error_lines(load_with(&MapEnv::default(), &["-c", c]));
+        assert!(
+            lines[0].contains("`on_starting`") && lines[0].contains("1 argument"),
+            "{lines:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(feature = "python")]
+    #[test]
+    fn implicit_python_config_files() {
+        let dir = temp_dir("implicit");
+        std::fs::write(dir.join("gunicorn.conf.py"), "workers = 9\n").unwrap();
+        let l = load_in(&argv(&[]), &MapEnv::default(), &dir).unwrap();
+        assert_eq!(l.settings.workers, 9);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        // runicorn.conf.py wins, with a warning naming both.
+        std::fs::write(dir.join("runicorn.conf.py"), "workers = 7\n").unwrap();
+        let l = load_in(&argv(&[]), &MapEnv::default(), &dir).unwrap();
+        assert_eq!(l.settings.workers, 7);
+        assert!(l.warnings[0].contains("both"), "{:?}", l.warnings);
+        // `-c ''` disables the implicit file.
+        let l = load_in(&argv(&["-c", ""]), &MapEnv::default(), &dir).unwrap();
+        assert_eq!(l.settings.workers, 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -1013,11 +1133,13 @@ mod tests {
             && w.contains("shared memory")));
         // Values are still validated and kept.
         assert_eq!(l.settings.logger_class, "my.Logger");
-        let file = TempToml::new("on_starting = \"hooks.start\"\n");
+        // Hooks are supported (a dotted path from TOML too); ssl_context is not.
+        let file = TempToml::new("on_starting = \"hooks.start\"\nssl_context = \"m.f\"\n");
         let l = load_with(&env, &["-c", file.path()]).unwrap();
         assert_eq!(l.warnings.len(), 1);
         assert!(
-            l.warnings[0].starts_with("setting `on_starting` (from config file"),
+            l.warnings[0].starts_with("setting `ssl_context` (from config file")
+                && l.warnings[0].contains("--certfile"),
             "{:?}",
             l.warnings
         );

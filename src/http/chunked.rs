@@ -9,7 +9,7 @@
 //! next request starts. [`LengthDecoder`] does the same for Content-Length.
 
 use super::error::Reject;
-use super::head::{FieldsKind, Rules, is_tchar, parse_fields};
+use super::head::{FieldsKind, Rules, apply_edits, is_tchar, parse_fields};
 
 /// How far a decoder got through one `feed` call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +213,11 @@ impl ChunkedDecoder {
                                 FieldsKind::Trailers,
                                 &mut edits,
                             )?;
-                            emit(&self.line);
+                            // Trailers get the head's edits too (folds joined, dropped
+                            // names removed): hyper refuses an obs-fold in trailers
+                            // (found by the hyper_framing fuzz target).
+                            emit(&apply_edits(section, &edits));
+                            emit(b"\r\n");
                             self.line = Vec::new();
                             self.state = State::Done;
                             return Ok(Progress {

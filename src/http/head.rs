@@ -159,10 +159,12 @@ impl Head<'_> {
         if self.connection.close || self.method == b"CONNECT" {
             return false;
         }
-        if self.version == (1, 0) {
+        // Below 1.1 (incl. a permitted 0.x, handed to hyper as 1.0) only an explicit
+        // keep-alive keeps the connection, as in Gunicorn and hyper.
+        if self.version < (1, 1) {
             self.connection.keep_alive
         } else {
-            self.version >= (1, 1)
+            true
         }
     }
 
@@ -185,46 +187,51 @@ impl Head<'_> {
     /// The head bytes to hand to hyper: `buf[..len]` with the edits applied.
     /// Borrowed when there is nothing to change (the common case).
     pub fn rewrite<'b>(&self, buf: &'b [u8]) -> Cow<'b, [u8]> {
-        let head = buf.get(..self.len).unwrap_or(buf);
-        if self.edits.is_empty() {
-            return Cow::Borrowed(head);
-        }
-        let mut out = Vec::with_capacity(head.len());
-        let mut pos = 0usize;
-        let mut sets: Vec<(usize, u8)> = Vec::new();
-        for e in &self.edits {
-            match e {
-                Edit::Drop(r) => {
-                    if let Some(chunk) = head.get(pos..r.start) {
-                        out.extend_from_slice(chunk);
-                    }
-                    pos = pos.max(r.end);
-                }
-                Edit::Set { at, byte } => sets.push((*at, *byte)),
-            }
-        }
-        if let Some(chunk) = head.get(pos..) {
-            out.extend_from_slice(chunk);
-        }
-        if sets.is_empty() {
-            return Cow::Owned(out);
-        }
-        // Sets address original positions: translate through the drops.
-        for (at, byte) in sets {
-            let removed: usize = self
-                .edits
-                .iter()
-                .filter_map(|e| match e {
-                    Edit::Drop(r) if r.end <= at => Some(r.len()),
-                    _ => None,
-                })
-                .sum();
-            if let Some(slot) = at.checked_sub(removed).and_then(|i| out.get_mut(i)) {
-                *slot = byte;
-            }
-        }
-        Cow::Owned(out)
+        apply_edits(buf.get(..self.len).unwrap_or(buf), &self.edits)
     }
+}
+
+/// `section` with `edits` (positions relative to its start, ascending) applied: what
+/// hyper is given for a head or a trailer section.
+pub(crate) fn apply_edits<'b>(section: &'b [u8], edits: &[Edit]) -> Cow<'b, [u8]> {
+    let head = section;
+    if edits.is_empty() {
+        return Cow::Borrowed(head);
+    }
+    let mut out = Vec::with_capacity(head.len());
+    let mut pos = 0usize;
+    let mut sets: Vec<(usize, u8)> = Vec::new();
+    for e in edits {
+        match e {
+            Edit::Drop(r) => {
+                if let Some(chunk) = head.get(pos..r.start) {
+                    out.extend_from_slice(chunk);
+                }
+                pos = pos.max(r.end);
+            }
+            Edit::Set { at, byte } => sets.push((*at, *byte)),
+        }
+    }
+    if let Some(chunk) = head.get(pos..) {
+        out.extend_from_slice(chunk);
+    }
+    if sets.is_empty() {
+        return Cow::Owned(out);
+    }
+    // Sets address original positions: translate through the drops.
+    for (at, byte) in sets {
+        let removed: usize = edits
+            .iter()
+            .filter_map(|e| match e {
+                Edit::Drop(r) if r.end <= at => Some(r.len()),
+                _ => None,
+            })
+            .sum();
+        if let Some(slot) = at.checked_sub(removed).and_then(|i| out.get_mut(i)) {
+            *slot = byte;
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Result of [`parse_head`].
@@ -474,11 +481,29 @@ fn parse_request_line<'a>(
     if !rules.permit_unconventional_http_version && major != 1 {
         return Err(Reject::version_tuple(major, minor));
     }
-    if major == 1 && minor >= 2 {
-        // hyper only speaks 1.0/1.1; HTTP/1.x (x ≥ 2) is 1.1-compatible by
-        // RFC 9112 §2.3, so it is handed over as 1.1 (Head keeps the truth).
-        let at = off + line.len() - 1;
-        edits.push(Edit::Set { at, byte: b'1' });
+    // hyper only speaks 1.0/1.1 and answers anything else with its own 400, so
+    // other versions are handed over as the nearest one it speaks (Head keeps the
+    // truth): HTTP/1.x (x ≥ 2) is 1.1-compatible by RFC 9112 §2.3; with
+    // --permit-unconventional-http-version, 0.x goes as 1.0 and 2.x-9.x as 1.1.
+    let minor_at = off + line.len() - 1;
+    let major_at = minor_at - 2;
+    let handed = match major {
+        0 => (b'1', b'0'),
+        1 if minor >= 2 => (b'1', b'1'),
+        1 => (b'1', b'0' + minor),
+        _ => (b'1', b'1'),
+    };
+    if handed.0 != b'0' + major {
+        edits.push(Edit::Set {
+            at: major_at,
+            byte: handed.0,
+        });
+    }
+    if handed.1 != b'0' + minor {
+        edits.push(Edit::Set {
+            at: minor_at,
+            byte: handed.1,
+        });
     }
     Ok(RequestLine {
         method,

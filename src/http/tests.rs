@@ -238,6 +238,32 @@ fn valid_request_lines() {
     // HTTP/1.x is accepted and handed to hyper as 1.1 (same length).
     ok_out(&cfg(), b"GET / HTTP/1.2\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n");
     assert_eq!(head_of(b"GET / HTTP/1.9\r\n\r\n", &r).version, (1, 9));
+    // Permitted unconventional versions go to hyper as the nearest version it speaks
+    // (found by the hyper_framing fuzz target: hyper answered HTTP/2.5 with its own 400).
+    let odd = cfg_rules(Rules {
+        permit_unconventional_http_version: true,
+        ..Rules::default()
+    });
+    ok_out(&odd, b"GET / HTTP/2.5\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n");
+    ok_out(&odd, b"GET / HTTP/0.9\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n");
+    ok_out(&odd, b"GET / HTTP/1.0\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n");
+    let rules_odd = Rules {
+        permit_unconventional_http_version: true,
+        ..Rules::default()
+    };
+    assert_eq!(
+        head_of(b"GET / HTTP/2.5\r\n\r\n", &rules_odd).version,
+        (2, 5)
+    );
+    // 0.x keeps the connection only when asked, like 1.0.
+    assert!(!head_of(b"GET / HTTP/0.9\r\n\r\n", &rules_odd).keep_alive());
+    assert!(
+        head_of(
+            b"GET / HTTP/0.9\r\nConnection: keep-alive\r\n\r\n",
+            &rules_odd
+        )
+        .keep_alive()
+    );
     // CONNECT: authority form, and the gate waits for the upgrade decision.
     let ev = ok(b"CONNECT example.com:443 HTTP/1.1\r\n\r\n");
     assert!(matches!(
@@ -1541,6 +1567,8 @@ fn hyper_agrees_on_valid_streams() {
         (cfg(), b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
         (cfg(), b"POST /1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"),
         (cfg(), b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"),
+        (cfg_rules(fold.clone()), b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX:\r\n 0\r\nA_B: 1\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+        (cfg_rules(Rules { permit_unconventional_http_version: true, ..Rules::default() }), b"POST / HTTP/2.5\r\nContent-Length: 3\r\n\r\nhloGET / HTTP/0.9\r\n\r\n"),
     ];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

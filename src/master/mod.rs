@@ -136,7 +136,13 @@ impl Arbiter {
         let parent_master = env.var("GUNICORN_PID").and_then(|p| p.parse().ok());
         // Syslog and StatsD first, so they see every line from the first one on.
         crate::observe::install(&settings);
+        // Gunicorn's order: hooks and Python logging are set up, num_workers is set
+        // (nworkers_changed), then "Starting", on_starting, binding, when_ready.
+        let num_workers = settings.workers.max(1);
+        crate::hooks::install(&settings, num_workers).map_err(fail)?;
+        crate::hooks::nworkers_changed(num_workers, None);
         tracing::info!("Starting runicorn {}", env!("CARGO_PKG_VERSION"));
+        crate::hooks::server("on_starting", num_workers);
 
         let signals = SignalQueue::install()
             .map_err(|e| fail(format!("cannot install signal handlers: {e}")))?;
@@ -203,13 +209,14 @@ impl Arbiter {
             },
         );
         sd_notify(&env, "READY=1\nSTATUS=runicorn arbiter booted");
+        crate::hooks::server("when_ready", num_workers);
 
         let exe = std::env::current_exe()
             .unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default()));
         Ok(Arbiter {
             args,
             exe,
-            num_workers: settings.workers.max(1),
+            num_workers,
             settings,
             listeners,
             inherited,
@@ -282,11 +289,16 @@ impl Arbiter {
             Signal::SIGTTIN => {
                 if (self.num_workers as usize) < heartbeat::MAX_SLOTS / 2 {
                     self.num_workers += 1;
+                    crate::hooks::nworkers_changed(self.num_workers, Some(self.num_workers - 1));
                 }
                 self.manage_workers();
             }
             Signal::SIGTTOU => {
+                let old = self.num_workers;
                 self.num_workers = self.num_workers.saturating_sub(1).max(1);
+                if self.num_workers != old {
+                    crate::hooks::nworkers_changed(self.num_workers, Some(old));
+                }
                 self.manage_workers();
             }
             Signal::SIGUSR1 => {
@@ -355,8 +367,14 @@ impl Arbiter {
                     Ok(tls) => self.tls = tls,
                     Err(e) => tracing::error!("{e}; keeping the previous TLS certificate and key"),
                 }
+                let old_workers = self.num_workers;
                 self.num_workers = new.workers.max(1);
                 self.settings = new;
+                if let Err(e) = crate::hooks::install(&self.settings, self.num_workers) {
+                    tracing::error!("{e}");
+                }
+                crate::hooks::nworkers_changed(self.num_workers, Some(old_workers));
+                crate::hooks::server("on_reload", self.num_workers);
             }
             Err(e) => {
                 tracing::error!("configuration reload failed, keeping the running configuration:");
@@ -364,6 +382,8 @@ impl Arbiter {
                     tracing::error!("  {line}");
                 }
                 let _ = crate::logging::reopen();
+                // The workers are still recycled: the running hooks see it.
+                crate::hooks::server("on_reload", self.num_workers);
             }
         }
         // A new generation replaces every worker; the old one is retired as soon as the
@@ -449,6 +469,8 @@ impl Arbiter {
                 self.reexec_pid = Some(child);
             }
             Ok(crate::sys::Forked::Child) => {
+                crate::hooks::after_fork_child();
+                crate::hooks::server("pre_exec", self.num_workers);
                 for l in &self.listeners {
                     let _ = crate::sys::set_inheritable(l.raw_fd(), true);
                 }
@@ -512,6 +534,7 @@ impl Arbiter {
             };
             self.observe.reaped(w.nr, why);
             self.table.release(w.nr);
+            crate::hooks::child_exit(pid.as_raw() as u32, self.num_workers);
             match (code, signal) {
                 (Some(WORKER_BOOT_ERROR), _) => {
                     return Some(Halt {
@@ -642,8 +665,10 @@ impl Arbiter {
             (m, 0) => m,
             (m, j) => m + self.next_random() % (j + 1),
         };
+        crate::hooks::pre_fork(self.worker_age, self.num_workers);
         match crate::sys::fork() {
             Ok(crate::sys::Forked::Parent(pid)) => {
+                crate::hooks::forked_parent(self.worker_age, pid.as_raw() as u32);
                 self.table
                     .slot(nr)
                     .pid
@@ -663,6 +688,7 @@ impl Arbiter {
             Ok(crate::sys::Forked::Child) => {
                 let metrics = self.observe.worker_slot(nr);
                 self.observe.close_in_child();
+                crate::hooks::forked_child(self.worker_age);
                 let ctx = Context {
                     nr,
                     slot: self.table.slot(nr),
@@ -738,6 +764,7 @@ impl Arbiter {
         if let Some(pf) = self.pidfile.take() {
             pf.unlink();
         }
+        crate::hooks::server("on_exit", self.num_workers);
         halt.code
     }
 }

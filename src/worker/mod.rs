@@ -98,6 +98,11 @@ pub fn run<A: AppService>(
     tracing::info!("Booting worker with pid: {pid}");
 
     crate::sys::set_env_in_fresh_child(&ctx.settings.raw_env);
+    crate::hooks::post_fork(&ctx.settings.raw_env);
+    // After set_env_in_fresh_child, which must run while the worker has one thread.
+    if crate::hooks::has("worker_abort") {
+        watch_for_abort();
+    }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         ctx.settings.umask as _,
     ));
@@ -130,6 +135,7 @@ pub fn run<A: AppService>(
         log.flush();
     }
     tracing::info!("Worker exiting (pid: {pid})");
+    crate::hooks::worker("worker_exit");
     // Quick shutdown must not wait for connection tasks still parked in the runtime.
     runtime.shutdown_background();
     status
@@ -171,6 +177,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
             };
         }
     };
+    crate::hooks::worker("post_worker_init");
     let s = ctx.settings;
     let statics = match crate::static_files::Config::from_settings(s) {
         Ok(c) => c,
@@ -250,8 +257,8 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
     let stop = async move {
         tokio::select! {
             _ = term.recv() => Stop::Graceful,
-            _ = int.recv() => Stop::Quick,
-            _ = quit.recv() => Stop::Quick,
+            _ = int.recv() => { crate::hooks::worker("worker_int"); Stop::Quick }
+            _ = quit.recv() => { crate::hooks::worker("worker_int"); Stop::Quick }
         }
     };
     // Without --static-map the app is served bare: no extra layer on its hot path.
@@ -273,6 +280,39 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
         crate::observe::mirror_edge(m, &edge_stats);
     }
     0
+}
+
+/// Gunicorn's SIGABRT handling with a `worker_abort` hook: the hook, "Worker exiting",
+/// `worker_exit`, then exit status 1. A thread waits for the signal (turned into a pipe
+/// byte), so the hook runs outside signal context; a hook wedged on the GIL is bounded by
+/// the master's SIGKILL a second after its SIGABRT.
+fn watch_for_abort() {
+    let rd = match crate::sys::sigabrt_to_pipe() {
+        Ok(rd) => rd,
+        Err(e) => {
+            tracing::error!("cannot set up the worker_abort hook: {e}; SIGABRT exits at once");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("worker-abort".into())
+        .spawn(move || {
+            let mut byte = [0u8; 1];
+            loop {
+                match nix::unistd::read(&rd, &mut byte) {
+                    Ok(1) => break,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    _ => return,
+                }
+            }
+            crate::hooks::worker("worker_abort");
+            tracing::info!("Worker exiting (pid: {})", std::process::id());
+            crate::hooks::worker("worker_exit");
+            crate::sys::exit_immediately(1);
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the worker_abort thread: {e}");
+    }
 }
 
 fn drop_privileges(s: &Settings) -> nix::Result<()> {

@@ -111,7 +111,13 @@ static PRELOADED: OnceLock<Py<PyAny>> = OnceLock::new();
 
 /// Initialises the interpreter: a venv's python as the program (so CPython's own
 /// `pyvenv.cfg` logic applies), else the build interpreter's home.
-fn init_interpreter() -> Result<(), String> {
+pub(crate) fn init_interpreter() -> Result<(), String> {
+    // Tests load Python config files from several threads at once; initialise once.
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    if crate::sys::python_is_initialized() {
+        return Ok(());
+    }
     let venv = std::env::var_os("VIRTUAL_ENV")
         .map(PathBuf::from)
         .filter(|v| v.join("bin/python").exists());
@@ -168,6 +174,10 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
             virtual_env: std::env::var_os("VIRTUAL_ENV").map(PathBuf::from),
         };
         loader::setup_sys_path(py, &setup).map_err(|e| format_exception(py, &e))?;
+        // A master that ran a Python config file configured logging before forking.
+        if !crate::pyconf::logconf::applied() {
+            crate::pyconf::logconf::apply(py, s)?;
+        }
         let sys = py.import("sys").map_err(|e| format_exception(py, &e))?;
         let argv: Vec<String> = std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
@@ -295,7 +305,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
     let model = worker_model(s).map_err(BootError::App)?;
     let app = match PRELOADED.get() {
         Some(app) => {
-            crate::sys::python_after_fork_child();
+            crate::hooks::after_fork_child();
             Python::attach(|py| app.clone_ref(py))
         }
         None => import_app(s).map_err(BootError::App)?,
@@ -357,15 +367,13 @@ fn check_app(s: &Settings) -> i32 {
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let exit = |code: i32| ExitCode::from(u8::try_from(code).unwrap_or(1));
     // Gunicorn's --check-config also imports the app; prepare() ends the run for it
-    // before anything is loaded, so look at the configuration first.
-    let check = crate::config::load(&args, &crate::config::ProcessEnv)
-        .ok()
-        .map(|l| l.settings)
-        .filter(|s| s.check_config && !s.print_config && s.wsgi_app.is_some());
-    let loaded = match crate::app::prepare(&args) {
+    // and hands the settings back.
+    let loaded = match crate::app::prepare_keeping(&args) {
         Ok(l) => l,
-        Err(0) if check.is_some() => return exit(check.as_ref().map_or(0, check_app)),
-        Err(code) => return exit(code),
+        Err((0, Some(s))) if s.check_config && !s.print_config && s.wsgi_app.is_some() => {
+            return exit(check_app(&s));
+        }
+        Err((code, _)) => return exit(code),
     };
     let s = &loaded.settings;
     let Some(text) = s.wsgi_app.as_deref() else {

@@ -151,6 +151,12 @@ pub struct StartResponse {
     /// What is left of the app's Content-Length.
     remaining: Option<u64>,
     tx: mpsc::Sender<Out>,
+    /// For the post_request hook: the status and headers the app gave, body bytes sent,
+    /// and whether a 500 replaced the app's response.
+    status_text: Option<String>,
+    headers_given: Option<Py<PyAny>>,
+    body_sent: u64,
+    errored: bool,
 }
 
 impl StartResponse {
@@ -163,7 +169,27 @@ impl StartResponse {
             gone: false,
             remaining: None,
             tx,
+            status_text: None,
+            headers_given: None,
+            body_sent: 0,
+            errored: false,
         }
+    }
+
+    /// What the post_request hook reports: status line, headers, body bytes sent.
+    pub fn outcome(&self, py: Python<'_>) -> (Option<String>, Option<Py<PyAny>>, u64) {
+        if self.errored {
+            return (
+                Some("500 Internal Server Error".into()),
+                None,
+                self.body_sent,
+            );
+        }
+        (
+            self.status_text.clone(),
+            self.headers_given.as_ref().map(|h| h.clone_ref(py)),
+            self.body_sent,
+        )
     }
 
     pub fn headers_sent(&self) -> bool {
@@ -180,6 +206,7 @@ impl StartResponse {
             data.truncate(usize::try_from(*rem).unwrap_or(usize::MAX));
             *rem -= data.len() as u64;
         }
+        self.body_sent += data.len() as u64;
         if data.is_empty() && !end {
             return Ok(true);
         }
@@ -217,6 +244,7 @@ impl StartResponse {
             len = len.min(*rem);
             *rem -= len;
         }
+        self.body_sent += len;
         if !self.sent {
             let head = self.pending.take().ok_or_else(|| {
                 PyAssertionError::new_err(
@@ -263,6 +291,7 @@ impl StartResponse {
             return;
         }
         self.ended = true;
+        self.errored |= !self.sent;
         let msg = if self.sent { Out::Abort } else { error_500() };
         self.push(py, msg);
     }
@@ -298,6 +327,8 @@ impl StartResponse {
         }
         let (head, length) = parse_head(status, headers)?;
         let mut this = slf.try_borrow_mut()?;
+        this.status_text = status.str().ok().map(|s| s.to_string());
+        this.headers_given = Some(headers.clone().unbind());
         this.started = true;
         this.pending = Some(head);
         this.remaining = length;

@@ -61,6 +61,8 @@ impl Pool {
 fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Constants) {
     use crate::worker::heartbeat::{BUSY_SINCE_MS, monotonic_ms};
     use std::sync::atomic::Ordering;
+    // Hooks are fixed for a worker's life: look once, not per request.
+    let request_hooks = crate::hooks::has("pre_request") || crate::hooks::has("post_request");
     Python::attach(|py| {
         loop {
             // Under load a job is usually waiting: take it without releasing the GIL. Only
@@ -82,8 +84,10 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
             // A panic (a bug of ours, or one surfacing through pyo3) must not kill the
             // thread: the request gets a 500 (its reply channel is dropped) and the
             // thread takes the next one.
-            let run =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(py, app, c, job)));
+            crate::pyconf::hooks::REQUESTS.fetch_add(1, Ordering::Relaxed);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handle(py, app, c, job, request_hooks)
+            }));
             if sync {
                 BUSY_SINCE_MS.store(0, Ordering::Relaxed);
             }
@@ -97,13 +101,19 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
 }
 
 /// Runs the app for one request.
-fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
+fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job, request_hooks: bool) {
     let Job {
         parts,
         body,
         https,
         reply,
     } = job;
+    let req = request_hooks
+        .then(|| crate::pyconf::hooks::request_object(py, &parts, https))
+        .flatten();
+    if let Some(req) = &req {
+        crate::pyconf::hooks::pre_request(py, req);
+    }
     let body_len = body.len();
     let sr = match Bound::new(py, StartResponse::new(reply)) {
         Ok(sr) => sr,
@@ -113,8 +123,11 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
         Ok(i) => i.into_any(),
         Err(e) => return log_error(py, &parts, &e),
     };
-    let result = environ::build(py, c, &parts, body_len, https, input)
-        .and_then(|env| app.bind(py).call1((env, &sr)));
+    let environ = environ::build(py, c, &parts, body_len, https, input);
+    let result = match &environ {
+        Ok(env) => app.bind(py).call1((env, &sr)),
+        Err(e) => Err(e.clone_ref(py)),
+    };
     let outcome = match result {
         Ok(iterable) => {
             let streamed = response::stream(py, &sr, &iterable, c.sendfile);
@@ -136,6 +149,14 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job) {
         if let Ok(mut sr) = sr.try_borrow_mut() {
             sr.fail(py);
         }
+    }
+    if let Some(req) = &req {
+        let (status, headers, sent) = sr
+            .try_borrow()
+            .map(|s| s.outcome(py))
+            .unwrap_or((None, None, 0));
+        let env = environ.as_ref().ok().map(|e| e.as_any().clone());
+        crate::pyconf::hooks::post_request(py, req, env.as_ref(), status, headers, sent);
     }
 }
 

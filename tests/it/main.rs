@@ -9,6 +9,8 @@ mod boot;
 mod config;
 mod edge;
 pub(crate) mod observe;
+#[cfg(feature = "python")]
+mod pyconf;
 mod recycling;
 mod resources;
 mod shutdown;

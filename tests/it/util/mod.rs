@@ -69,9 +69,16 @@ pub struct Builder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     bind: bool,
+    /// The child's working directory (the test process's own never changes).
+    cwd: Option<PathBuf>,
 }
 
 impl Builder {
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
     pub fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
         self
@@ -126,6 +133,9 @@ impl Builder {
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
         }
         cmd
     }
@@ -268,6 +278,7 @@ impl Master {
             args: vec![],
             env: vec![],
             bind: true,
+            cwd: None,
         }
     }
 
@@ -279,6 +290,19 @@ impl Master {
             args: vec![],
             env: vec![],
             bind: true,
+            cwd: None,
+        }
+    }
+
+    /// Any program (another server to compare with, found on PATH or by path).
+    pub fn program(bin: impl Into<PathBuf>) -> Builder {
+        Builder {
+            wrapper: vec![],
+            bin: bin.into(),
+            args: vec![],
+            env: vec![],
+            bind: true,
+            cwd: None,
         }
     }
 
@@ -289,6 +313,7 @@ impl Master {
             args: vec![],
             env: vec![],
             bind: true,
+            cwd: None,
         }
     }
 
