@@ -1301,10 +1301,11 @@ pub(crate) static SYSLOG_ADDR: Spec<String> = Spec {
     parse: Parse::One(value::syslog_addr),
     field: |s| &mut s.syslog_addr,
     support: Supported,
-    help: "Where to send syslog messages: unix://PATH[#dgram], udp://HOST:PORT or tcp://HOST:PORT.\n\
+    help: "Where syslog messages go: udp://HOST:PORT, tcp://HOST:PORT or unix://PATH.\n\
          \n\
-         The port defaults to 514. A unix socket without #dgram (or with #stream) is tried as a datagram\n\
-         socket, then as a stream socket. An unreachable target never delays or fails a\n\
+         The port defaults to 514. unix://PATH#dgram is a datagram socket; a unix socket\n\
+         without #dgram (or with #stream) is tried as a datagram socket, then as a stream\n\
+         socket. An unreachable target never delays or fails a\n\
          request: messages are dropped and the outage is reported once on the error log.",
 };
 pub(crate) static SYSLOG: Spec<bool> = Spec {
@@ -1387,7 +1388,8 @@ pub(crate) static STATSD_HOST: Spec<Option<String>> = Spec {
     support: Supported,
     help: "The StatsD server to send metrics to: HOST:PORT or unix://PATH.\n\
          \n\
-         The port defaults to 8125. Gunicorn's metrics, one per datagram: gunicorn.requests and\n\
+         The port defaults to 8125. Gunicorn's metrics, one per datagram:\n\
+         gunicorn.requests and\n\
          gunicorn.request.status.<code> (counters), gunicorn.request.duration (timer, ms),\n\
          gunicorn.workers (gauge, from the master, when it changes) and\n\
          gunicorn.log.{critical,error,warning,exception} (counters). Sent on non-blocking\n\
