@@ -380,14 +380,33 @@ fn prometheus_endpoint_sums_workers_counts_refusals_and_survives_a_killed_worker
         .get("runicorn_workers")
         == 2.0));
 
-    // N requests on fresh connections, spread over the workers by the kernel.
-    const N: usize = 40;
+    // N requests on fresh connections, made to land on both workers: while one worker
+    // is wedged on /wedge (its runtime thread blocked, so it accepts nothing), the
+    // other takes every request. Both slots then hold counts, and only their sum is
+    // right.
+    const N: usize = 41;
     let mut pids = std::collections::BTreeSet::new();
-    for _ in 0..N {
+    for _ in 0..20 {
         let (status, pid) = m.get("/pid").unwrap();
         assert_eq!(status, 200);
         pids.insert(pid);
     }
+    let addr = m.addr();
+    let wedge = std::thread::spawn(move || get(addr, "/wedge?ms=1500").map(|r| r.0));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut during = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let (status, pid) = m.get("/pid").unwrap();
+        assert_eq!(status, 200);
+        during.insert(pid);
+    }
+    assert_eq!(wedge.join().unwrap().unwrap(), 200);
+    assert_eq!(
+        during.len(),
+        1,
+        "one worker served while the other was wedged"
+    );
+    pids.extend(during);
     // A refused request line and a head that never completes.
     let mut bad = TcpStream::connect(m.addr()).unwrap();
     bad.write_all(b"GARBAGE\r\n\r\n").unwrap();
@@ -429,12 +448,13 @@ fn prometheus_endpoint_sums_workers_counts_refusals_and_survives_a_killed_worker
         .collect();
     assert!(buckets.len() >= 2);
 
-    // Kill every worker that served: their counts must stay in the totals.
-    for pid in &pids {
-        let pid: i32 = pid.parse().unwrap();
+    // Kill both workers: their counts must stay in the totals.
+    let workers = m.children();
+    assert_eq!(workers.len(), 2);
+    for &pid in &workers {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     }
-    let killed = pids.len() as f64;
+    let killed = workers.len() as f64;
     assert!(
         eventually(Duration::from_secs(15), || {
             last = scrape(maddr);
