@@ -227,6 +227,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
         edge: std::sync::Arc::new(crate::server::conn::EdgeConfig::from_settings(s)),
         edge_stats: Default::default(),
         tls,
+        statics: statics.clone(),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.
