@@ -27,13 +27,41 @@ pub trait SendFile {
     ) -> Poll<io::Result<usize>> {
         Poll::Ready(Err(io::Error::from(io::ErrorKind::Unsupported)))
     }
+
+    /// Writes `buf` telling the kernel more follows at once (`MSG_MORE` on TCP), so a
+    /// response head leaves in the same segment as the first file bytes sent after it.
+    /// `None`: no such write here; use `poll_write`.
+    fn poll_write_more(
+        &mut self,
+        _cx: &mut Context<'_>,
+        _buf: &[u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        None
+    }
 }
 
 /// One `sendfile(2)` on a tokio socket: wait for writability, then let tokio clear the
 /// readiness if the kernel says it would block (so the next poll really waits).
 macro_rules! sendfile_impl {
-    ($t:ty) => {
+    ($t:ty, $more:expr) => {
         impl SendFile for $t {
+            fn poll_write_more(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Option<Poll<io::Result<usize>>> {
+                let sock = &*self;
+                $more.then(|| {
+                    poll_send_more(
+                        sock,
+                        |cx| sock.poll_write_ready(cx),
+                        |f| sock.try_io(tokio::io::Interest::WRITABLE, f),
+                        cx,
+                        buf,
+                    )
+                })
+            }
+
             fn poll_sendfile(
                 &mut self,
                 cx: &mut Context<'_>,
@@ -64,8 +92,32 @@ macro_rules! sendfile_impl {
     };
 }
 
-sendfile_impl!(tokio::net::TcpStream);
-sendfile_impl!(tokio::net::UnixStream);
+/// `send(2)` with `MSG_MORE` on a tokio socket.
+fn poll_send_more<T: AsFd>(
+    sock: &T,
+    ready: impl Fn(&mut Context<'_>) -> Poll<io::Result<()>>,
+    try_io: impl Fn(&dyn Fn() -> io::Result<usize>) -> io::Result<usize>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let more = nix::sys::socket::MsgFlags::from_bits_retain(libc::MSG_MORE);
+    loop {
+        std::task::ready!(ready(cx))?;
+        let r = try_io(&|| {
+            use std::os::fd::AsRawFd;
+            nix::sys::socket::send(sock.as_fd().as_raw_fd(), buf, more).map_err(io::Error::from)
+        });
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
+sendfile_impl!(tokio::net::TcpStream, true);
+// Unix sockets have no segments to coalesce.
+sendfile_impl!(tokio::net::UnixStream, false);
 
 impl<IO> SendFile for crate::tls::TlsIo<IO> {}
 

@@ -281,7 +281,16 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
     ) -> Poll<io::Result<()>> {
         loop {
             if job.pos < buf.len() {
-                let w = Pin::new(&mut self.io).poll_write(cx, &buf[job.pos..]);
+                // A head followed by sendfile(2): cork it so both leave together.
+                let more = if sendfile && job.file.is_some() {
+                    self.io.poll_write_more(cx, &buf[job.pos..])
+                } else {
+                    None
+                };
+                let w = match more {
+                    Some(w) => w,
+                    None => Pin::new(&mut self.io).poll_write(cx, &buf[job.pos..]),
+                };
                 let n = std::task::ready!(self.write_progress(cx, w, false))?;
                 if n == 0 {
                     return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
