@@ -584,6 +584,13 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
             if this.eof || this.gate.is_closed() {
                 return Poll::Ready(Ok(()));
             }
+            if this.out_pos > 0 {
+                // Everything was consumed, the last bytes by the static edge (hyper's
+                // reads clear it above): start over, or a keep-alive connection of
+                // static requests would grow the buffer by a head per request.
+                this.out.clear();
+                this.out_pos = 0;
+            }
             // Socket bytes land in a per-thread scratch buffer and go straight through the
             // gate: an idle connection holds no read buffer of its own.
             let read = SCRATCH.with_borrow_mut(|raw| {

@@ -477,4 +477,61 @@ mod tests {
         assert_eq!(a("gzip;q=abc"), []);
         assert_eq!(accepted_codings(&HeaderMap::new()).as_slice(), []);
     }
+
+    /// The edge reads fields from the raw head, hyper's path from a `HeaderMap`: every
+    /// rule must read them the same way (case, repeats, non-ASCII values).
+    #[test]
+    fn raw_fields_and_header_maps_agree() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let v = Validators {
+            etag: "\"abc\"",
+            modified: t,
+        };
+        let date = httpdate::fmt_http_date(t);
+        let cases: Vec<Vec<(&str, String)>> = vec![
+            vec![],
+            vec![
+                ("If-None-Match", "\"x\"".into()),
+                ("if-none-match", "\"abc\"".into()),
+            ],
+            vec![("IF-MATCH", "\"nope\"".into())],
+            vec![("If-Modified-Since", date.clone())],
+            vec![("If-Unmodified-Since", "garbage".into())],
+            vec![("Range", "bytes=5-".into()), ("If-Range", date.clone())],
+            vec![
+                ("range", "bytes=-3".into()),
+                ("If-Range", "W/\"abc\"".into()),
+            ],
+            vec![
+                ("Accept-Encoding", "gzip;q=0.9".into()),
+                ("accept-encoding", "br;q=0.8".into()),
+            ],
+            vec![("Accept-Encoding", "gzip, \u{e9}".into())],
+            vec![("If-None-Match", "\"abc\u{e9}\"".into())],
+        ];
+        for case in cases {
+            let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
+            let mut map = HeaderMap::new();
+            for (k, val) in &case {
+                raw.extend_from_slice(format!("{k}: {val}\r\n").as_bytes());
+                map.append(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_bytes(val.as_bytes()).unwrap(),
+                );
+            }
+            raw.extend_from_slice(b"\r\n");
+            let mut fields = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut fields);
+            assert!(req.parse(&raw).unwrap().is_complete());
+            let f: &[httparse::Header<'_>] = req.headers;
+            assert_eq!(evaluate(f, &v), evaluate(&map, &v), "{case:?}");
+            assert_eq!(if_range_holds(f, &v), if_range_holds(&map, &v), "{case:?}");
+            assert_eq!(range(f, 100), range(&map, 100), "{case:?}");
+            assert_eq!(
+                accepted_codings(f).as_slice(),
+                accepted_codings(&map).as_slice(),
+                "{case:?}"
+            );
+        }
+    }
 }
