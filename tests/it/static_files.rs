@@ -967,3 +967,33 @@ fn edge_and_hyper_access_lines_are_identical() {
         lines[4]
     );
 }
+
+#[test]
+fn without_keep_alive_the_edge_closes_after_each_answer() {
+    let (dir, small, _) = sized_site();
+    let m = Master::runicorn()
+        .args([
+            "-w",
+            "1",
+            "--keep-alive",
+            "0",
+            "--static-map",
+            &root_of(&dir),
+        ])
+        .spawn();
+    let mut c = open_buffered(m.addr());
+    c.get_mut()
+        .write_all(
+            b"GET /4k.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /4k.bin HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .unwrap();
+    let (h, b) = read_raw(&mut c, true);
+    assert_eq!(
+        (status_of(&h), header_of(&h, "connection")),
+        (200, Some("close"))
+    );
+    assert!(b == small);
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "a second answer on a closing connection");
+}
