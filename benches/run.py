@@ -247,7 +247,9 @@ def nginx(ctx: Ctx, port: int, *, ssl_on: bool = False, access_log: bool = False
     listen = f"127.0.0.1:{port}" + (" ssl http2" if ssl_on else "")
     tls = f"ssl_certificate {CERT}; ssl_certificate_key {KEY}; ssl_protocols TLSv1.2 TLSv1.3;" if ssl_on else ""
     log = f"access_log {ctx.tmp}/nginx-access.log;" if access_log else "access_log off;"
-    where = f"root {ctx.tmp}/static;" if static else 'return 200 "Hello, World!";'
+    # Static: nginx as deployed (Debian's nginx.conf turns sendfile on; its built-in
+    # default is off, which would flatter runicorn on large files).
+    where = f"root {ctx.tmp}/static; sendfile on; tcp_nopush on;" if static else 'return 200 "Hello, World!";'
     (d / "nginx.conf").write_text(f"""
 worker_processes 1;
 daemon off;

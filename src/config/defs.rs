@@ -615,7 +615,9 @@ pub(crate) static SENDFILE: Spec<bool> = Spec {
          Without the flag, $SENDFILE decides (y, 1, yes or true enable it); else enabled.\n\
          For WSGI apps, enabled means a wsgi.file_wrapper over a regular file is streamed\n\
          by the Rust edge (positioned reads, not sendfile(2)), freeing the app thread at\n\
-         once; disabled, the file is iterated through Python.",
+         once; disabled, the file is iterated through Python. For --static-map files\n\
+         answered on plaintext connections, enabled means sendfile(2); disabled, a\n\
+         64 KiB buffer.",
 };
 pub(crate) static STATIC_MAP: Spec<Vec<(String, String)>> = Spec {
     key: "static_map",

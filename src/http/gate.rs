@@ -50,6 +50,9 @@ pub enum Event {
         /// CONNECT or `Upgrade` + `Connection: upgrade`: after this
         /// message the gate holds input until [`Gate::upgrade_decided`].
         wants_upgrade: bool,
+        /// Where the head (as rewritten for hyper) lies in the output buffer given
+        /// to [`Gate::feed`], so a driver may answer it itself instead.
+        out: std::ops::Range<usize>,
     },
     /// The current request's body ended (immediately after `Head` for
     /// bodiless requests).
@@ -317,6 +320,7 @@ impl Gate {
             expect_continue: acc.expect_continue,
             framing: acc.framing,
             wants_upgrade: acc.wants_upgrade,
+            out: acc.out.clone(),
         });
         self.lf_count = 0;
         self.hstart = None;
@@ -421,9 +425,10 @@ impl Gate {
 }
 
 /// What the gate keeps of an accepted head.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Accepted {
     len: usize,
+    out: std::ops::Range<usize>,
     keep_alive: bool,
     expect_continue: bool,
     framing: Framing,
@@ -445,9 +450,11 @@ fn accept(
     {
         return Err(Reject::body_too_large(limit));
     }
+    let start = out.len();
     out.extend_from_slice(&head.rewrite(pending));
     Ok(Accepted {
         len: head.len,
+        out: start..out.len(),
         keep_alive: head.keep_alive(),
         expect_continue: head.expect_continue,
         framing: head.framing,

@@ -452,7 +452,8 @@ fn valid_bodies_and_pipelining() {
                 keep_alive: true,
                 expect_continue: false,
                 framing: Framing::Length(5),
-                wants_upgrade: false
+                wants_upgrade: false,
+                out: 0..38,
             },
             Event::MessageEnd
         ]

@@ -37,6 +37,9 @@ use crate::http::error::Reject;
 use crate::http::gate::{Event, Gate, GateConfig};
 use crate::http::head::Framing;
 use crate::http::proxy::ProxyInfo;
+use crate::static_files::edge::SendFile;
+
+mod static_edge;
 
 thread_local! {
     /// Read buffer shared by every connection of a worker thread.
@@ -150,6 +153,9 @@ pub struct EdgeStats {
 pub struct ConnState {
     /// Requests handed to the app whose response body has not ended.
     in_flight: AtomicU32,
+    /// Responses whose body ended, ever (the edge compares it with the requests it
+    /// passed to hyper to know hyper is idle).
+    done: AtomicU64,
     /// When the last response ended (milliseconds since `born`).
     last_done_ms: AtomicU64,
     born: Instant,
@@ -164,6 +170,7 @@ impl ConnState {
     pub(super) fn new() -> ConnState {
         ConnState {
             in_flight: AtomicU32::new(0),
+            done: AtomicU64::new(0),
             last_done_ms: AtomicU64::new(0),
             born: Instant::now(),
             read_waker: Mutex::new(None),
@@ -181,6 +188,7 @@ impl ConnState {
         self.last_done_ms
             .store(self.born.elapsed().as_millis() as u64, Ordering::Release);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.done.fetch_add(1, Ordering::AcqRel);
         if let Some(w) = self
             .read_waker
             .lock()
@@ -189,6 +197,12 @@ impl ConnState {
         {
             w.wake();
         }
+    }
+
+    /// The edge answered a request itself (its deadlines restart as after any response).
+    pub(super) fn edge_response_done(&self) {
+        self.last_done_ms
+            .store(self.born.elapsed().as_millis() as u64, Ordering::Release);
     }
 
     /// The client address a PROXY header announced, if any.
@@ -252,6 +266,8 @@ pub struct GateIo<S> {
     /// Where lines for refused requests go (Gunicorn writes none; users asked for them).
     access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
     peer: Option<SocketAddr>,
+    /// Static files answered here, below hyper (plaintext `--static-map` only).
+    statics: Option<Box<static_edge::Statics>>,
 }
 
 impl<S> GateIo<S> {
@@ -296,6 +312,7 @@ impl<S> GateIo<S> {
             write_stalled_since: None,
             access_log,
             peer,
+            statics: None,
         }
     }
 
@@ -369,66 +386,73 @@ impl<S> GateIo<S> {
         }
     }
 
+    /// Handles the gate's events in order; stops after a head the edge answers itself
+    /// (the rest waits until that response is written, so order is kept).
     fn on_events(&mut self) -> io::Result<()> {
         let mut result = Ok(());
-        while !self.events.is_empty() {
-            result = result.and(self.on_event_batch());
+        while !self.events.is_empty() && !self.static_busy() {
+            let ev = self.events.remove(0);
+            result = result.and(self.on_event(ev));
         }
         result
     }
 
-    fn on_event_batch(&mut self) -> io::Result<()> {
+    fn on_event(&mut self, ev: Event) -> io::Result<()> {
         let mut result = Ok(());
-        for ev in std::mem::take(&mut self.events) {
-            match ev {
-                Event::Proxy(ProxyInfo::Tcp { src, .. }) => {
-                    let _ = self.state.proxied.set(src);
+        match ev {
+            Event::Proxy(ProxyInfo::Tcp { src, .. }) => {
+                let _ = self.state.proxied.set(src);
+            }
+            Event::Proxy(_) => {}
+            Event::Head {
+                keep_alive,
+                framing,
+                wants_upgrade,
+                out,
+                ..
+            } => {
+                self.wrote_since_head = false;
+                self.first = false;
+                if wants_upgrade {
+                    // No upgrade support yet: hyper answers it as a plain request, so
+                    // the gate must keep parsing HTTP/1 after it.
+                    let mut more = Vec::new();
+                    self.gate.upgrade_decided(false, &mut self.out, &mut more);
+                    self.events.extend(more);
                 }
-                Event::Proxy(_) => {}
-                Event::Head {
-                    framing,
-                    wants_upgrade,
-                    ..
-                } => {
-                    self.wrote_since_head = false;
-                    self.first = false;
-                    if wants_upgrade {
-                        // No upgrade support yet: hyper answers it as a plain request, so
-                        // the gate must keep parsing HTTP/1 after it.
-                        let mut more = Vec::new();
-                        self.gate.upgrade_decided(false, &mut self.out, &mut more);
-                        self.events.extend(more);
-                    }
-                    let limit = self.cfg.limit_request_body;
-                    match framing {
-                        // (A Content-Length over the limit never gets here: the gate refuses it.)
-                        Framing::NoBody => {}
-                        _ => {
-                            let now = Instant::now();
-                            self.phase = Phase::Body {
-                                started: now,
-                                bytes: 0,
-                                last: now,
-                                limit_left: (limit > 0).then_some(limit),
-                            };
-                        }
+                let limit = self.cfg.limit_request_body;
+                match framing {
+                    // (A Content-Length over the limit never gets here: the gate refuses it.)
+                    Framing::NoBody => {}
+                    _ => {
+                        let now = Instant::now();
+                        self.phase = Phase::Body {
+                            started: now,
+                            bytes: 0,
+                            last: now,
+                            limit_left: (limit > 0).then_some(limit),
+                        };
                     }
                 }
-                Event::MessageEnd => self.phase = Phase::Head,
-                Event::Reject(r) => {
-                    if matches!(self.phase, Phase::Body { .. }) {
-                        // The app owns this request already: answer if nothing was sent
-                        // for it yet, then fail its body read.
-                        self.log_reject(&r);
-                        self.body_reject = Some(r.clone());
-                        self.eof = true;
-                        result = Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            r.message.clone(),
-                        ));
-                    } else {
-                        self.reject(r);
-                    }
+                let bodiless = matches!(framing, Framing::NoBody | Framing::Length(0));
+                if !(bodiless && !wants_upgrade && self.try_static(keep_alive, out)) {
+                    self.static_passed();
+                }
+            }
+            Event::MessageEnd => self.phase = Phase::Head,
+            Event::Reject(r) => {
+                if matches!(self.phase, Phase::Body { .. }) {
+                    // The app owns this request already: answer if nothing was sent
+                    // for it yet, then fail its body read.
+                    self.log_reject(&r);
+                    self.body_reject = Some(r.clone());
+                    self.eof = true;
+                    result = Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        r.message.clone(),
+                    ));
+                } else {
+                    self.reject(r);
                 }
             }
         }
@@ -458,7 +482,7 @@ enum Deadline {
     Rate,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
+impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
     /// Best effort, non-blocking: a small error response for a request whose body is being
     /// read, only when hyper has not written anything for it and has nothing unflushed
     /// (so it cannot interleave with a response).
@@ -509,7 +533,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for GateIo<S> {
+impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> AsyncRead for GateIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -533,10 +557,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for GateIo<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
+impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
     fn read_inner(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self;
         loop {
+            if this.static_busy() {
+                std::task::ready!(this.drive_static(cx))?;
+                continue;
+            }
+            if !this.events.is_empty() {
+                // Events held while the edge answered a request: handle them now.
+                if let Err(e) = this.on_events() {
+                    if let Some(r) = this.body_reject.take() {
+                        this.try_answer(cx, &r);
+                    }
+                    return Poll::Ready(Err(e));
+                }
+                continue;
+            }
             if this.out_pos < this.out.len() {
                 let n = buf.remaining().min(this.out.len() - this.out_pos);
                 buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
@@ -549,6 +587,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
             }
             if this.eof || this.gate.is_closed() {
                 return Poll::Ready(Ok(()));
+            }
+            if this.out_pos > 0 {
+                // Everything was consumed, the last bytes by the static edge (hyper's
+                // reads clear it above): start over, or a keep-alive connection of
+                // static requests would grow the buffer by a head per request.
+                this.out.clear();
+                this.out_pos = 0;
             }
             // Socket bytes land in a per-thread scratch buffer and go straight through the
             // gate: an idle connection holds no read buffer of its own.
@@ -653,7 +698,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
+impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
     fn write_progress<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -699,7 +744,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> GateIo<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GateIo<S> {
+impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> AsyncWrite for GateIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -726,10 +771,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GateIo<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.static_busy() {
+            // hyper has nothing to flush while the edge writes (sockets flush nothing
+            // anyway), and its idle flushes must not restart the edge's stall clock.
+            return Poll::Ready(Ok(()));
+        }
         let r = Pin::new(&mut this.io).poll_flush(cx);
         let r = this.write_progress(cx, r, false);
         if let Poll::Ready(Ok(())) = r {
             this.unflushed = false;
+            this.static_flushed();
         }
         r
     }

@@ -103,6 +103,9 @@ pub struct ServeConfig {
     pub tls: Option<Arc<crate::tls::Acceptor>>,
     /// StatsD / metrics hook called when each response ends (None: no extra work).
     pub observer: Option<Arc<crate::observe::RequestObserver>>,
+    /// `--static-map`: plaintext HTTP/1 connections answer these in the edge (the app
+    /// must also be wrapped in [`crate::static_files::Static`] for the other paths).
+    pub statics: Option<Arc<crate::static_files::Config>>,
 }
 
 /// State shared by every connection of one worker.
@@ -281,8 +284,8 @@ async fn handle_accept_error(e: io::Error) {
 
 async fn serve_connection<A: AppService>(io: Stream, svc: service::Wrapped<A>, cfg: &ServeConfig) {
     match io {
-        Stream::Tcp(s) => serve_http1(s, svc, cfg).await,
-        Stream::Unix(s) => serve_http1(s, svc, cfg).await,
+        Stream::Tcp(s) => serve_http1(s, svc, cfg, cfg.statics.clone()).await,
+        Stream::Unix(s) => serve_http1(s, svc, cfg, cfg.statics.clone()).await,
     }
 }
 
@@ -305,16 +308,26 @@ async fn linger<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(io: &m
 }
 
 /// HTTP/1.1 over any byte stream (plain socket or TLS): the strict edge ([`conn::GateIo`])
-/// in front of hyper, then the answer to a refused request once hyper is done.
-async fn serve_http1<IO, A>(io: IO, svc: service::Wrapped<A>, cfg: &ServeConfig)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+/// in front of hyper, then the answer to a refused request once hyper is done. With
+/// `statics` (plaintext only) the edge answers static GET/HEAD requests itself.
+async fn serve_http1<IO, A>(
+    io: IO,
+    svc: service::Wrapped<A>,
+    cfg: &ServeConfig,
+    statics: Option<Arc<crate::static_files::Config>>,
+) where
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + crate::static_files::edge::SendFile
+        + Unpin
+        + Send
+        + 'static,
     A: AppService,
 {
     use tokio::io::AsyncWriteExt;
     let peer = svc.peer();
     let state = svc.conn_state();
-    let gate = conn::GateIo::new(
+    let mut gate = conn::GateIo::new(
         io,
         peer.addr(),
         cfg.edge.clone(),
@@ -322,6 +335,9 @@ where
         state,
         cfg.access_log.clone(),
     );
+    if let Some(st) = statics {
+        gate.serve_static(st, svc.shared(), svc.scheme(), !cfg.keepalive.is_zero());
+    }
     let mut b = http1::Builder::new();
     // Deadlines live in GateIo (hyper's header timer would also fire while the app works
     // on a pipelined request); half_close lets a client that shut down its sending side
@@ -399,7 +415,7 @@ async fn serve_tls_io<IO, A>(
     };
     if !h2 {
         // HTTP/1.1 over TLS gets the same strict edge as plaintext.
-        return serve_http1(stream, svc, cfg).await;
+        return serve_http1(stream, svc, cfg, None).await;
     }
     let io = TokioIo::new(stream);
     let mut b = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());

@@ -98,6 +98,14 @@ impl<A> Wrapped<A> {
         self.peer
     }
 
+    pub(super) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    pub(super) fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
     pub(super) fn conn_state(&self) -> Arc<ConnState> {
         self.conn.clone()
     }
@@ -231,11 +239,85 @@ where
 }
 
 /// The access-log line of one request, written when the body ends or is dropped.
-struct Line {
+pub(super) struct Line {
     pending: Pending,
     status: u16,
     response_headers: Option<Captured>,
     bytes: u64,
+}
+
+impl Line {
+    /// The line of a request the edge answers itself (static files), built from the same
+    /// fields as an app's so the two cannot differ in format; `None` when not logged.
+    /// `fields` are the request's header lines as received (only the format's are kept).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn for_edge(
+        shared: &Shared,
+        peer: Peer,
+        scheme: &'static str,
+        method: &str,
+        target: &str,
+        version: Version,
+        fields: &[httparse::Header<'_>],
+        start: Instant,
+    ) -> Option<Line> {
+        let log = shared.access_log.as_ref()?;
+        let path = target.split('?').next().unwrap_or(target);
+        if shared
+            .access_log_skip
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+        {
+            return None;
+        }
+        let needs = log.needs();
+        let request_headers = if needs.request_headers.is_empty() {
+            None
+        } else {
+            let mut h = http::HeaderMap::new();
+            for f in fields {
+                if let Ok(name) = http::HeaderName::from_bytes(f.name.as_bytes())
+                    && needs.request_headers.contains(&name)
+                    && let Ok(v) = HeaderValue::from_bytes(f.value)
+                {
+                    h.append(name, v);
+                }
+            }
+            needs.capture_request_headers(&h)
+        };
+        Some(Line {
+            pending: Pending {
+                log: log.clone(),
+                peer,
+                scheme,
+                start,
+                method: Method::from_bytes(method.as_bytes()).ok()?,
+                uri: Uri::try_from(target).ok()?,
+                version,
+                request_headers,
+            },
+            status: 0,
+            response_headers: None,
+            bytes: 0,
+        })
+    }
+
+    /// Whether the format reads response headers (then [`Line::respond`] wants them).
+    pub(super) fn wants_response_headers(&self) -> bool {
+        !self.pending.log.needs().response_headers.is_empty()
+    }
+
+    /// The status and response headers sent.
+    pub(super) fn respond(&mut self, status: u16, headers: Option<&http::HeaderMap>) {
+        self.status = status;
+        self.response_headers =
+            headers.and_then(|h| self.pending.log.needs().capture_response_headers(h));
+    }
+
+    /// Body bytes written so far.
+    pub(super) fn add_bytes(&mut self, n: u64) {
+        self.bytes += n;
+    }
 }
 
 impl Drop for Line {
@@ -275,10 +357,21 @@ impl Drop for Line {
 
 /// StatsD lines and metrics counters of one request, recorded when its body ends or is
 /// dropped (Gunicorn measures up to the end of the response too).
-struct Observed {
+pub(crate) struct Observed {
     obs: Arc<crate::observe::RequestObserver>,
     start: Instant,
     status: u16,
+}
+
+impl Observed {
+    /// For a response the edge answers itself (static files below hyper): counted
+    /// with `status` when dropped, like an app response at the end of its body.
+    pub(crate) fn for_edge(shared: &Shared, start: Instant, status: u16) -> Option<Observed> {
+        shared
+            .observer
+            .clone()
+            .map(|obs| Observed { obs, start, status })
+    }
 }
 
 impl Drop for Observed {

@@ -1,15 +1,56 @@
 //! The request-header logic of static files, kept pure (no I/O) so it is unit-tested:
 //! path segments, RFC 9110 preconditions (§13.2.2 order), byte ranges and the
 //! `Accept-Encoding` choice.
+//!
+//! Every function reads request fields through [`Fields`], so the hyper path (an
+//! `http::HeaderMap`) and the edge path (the raw head, parsed in place without
+//! allocating) share one implementation of every rule.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
 
 use http::HeaderMap;
 use http::header::{
-    ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
-    RANGE,
+    ACCEPT_ENCODING, HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    IF_UNMODIFIED_SINCE, RANGE,
 };
+
+/// Request header fields, looked up by (lower-case) name, in arrival order.
+pub(crate) trait Fields {
+    /// The raw values of every line named `name`.
+    fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]>;
+
+    /// The first line named `name`, as text (see [`visible`]).
+    fn first(&self, name: &HeaderName) -> Option<Result<&str, ()>> {
+        self.values(name).next().map(|v| visible(v).ok_or(()))
+    }
+}
+
+impl Fields for HeaderMap {
+    fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        self.get_all(name).iter().map(|v| v.as_bytes())
+    }
+}
+
+/// A head parsed in place by `httparse` (the edge path).
+impl Fields for [httparse::Header<'_>] {
+    fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        let name = name.as_str();
+        self.iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+}
+
+/// A value as text when it is visible ASCII (and tabs/spaces), the same test as
+/// `HeaderValue::to_str`, so both paths read the same fields the same way.
+pub(crate) fn visible(v: &[u8]) -> Option<&str> {
+    if v.iter().all(|&b| b == b'\t' || (32..127).contains(&b)) {
+        std::str::from_utf8(v).ok()
+    } else {
+        None
+    }
+}
 
 /// Percent-decodes one path segment. `None` for anything that could change which file
 /// is meant after decoding: a malformed escape, or a decoded `/`, `\`, NUL, `.` or `..`.
@@ -64,7 +105,7 @@ pub(crate) struct Validators<'a> {
 
 /// RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since; then If-None-Match, else
 /// If-Modified-Since. Only GET and HEAD reach here, so a matching If-None-Match is a 304.
-pub(crate) fn evaluate(h: &HeaderMap, v: &Validators<'_>) -> Precondition {
+pub(crate) fn evaluate<H: Fields + ?Sized>(h: &H, v: &Validators<'_>) -> Precondition {
     if let Some(im) = header_str(h, IF_MATCH) {
         if !etag_list_matches(&im, v.etag, true) {
             return Precondition::Failed;
@@ -88,11 +129,11 @@ pub(crate) fn evaluate(h: &HeaderMap, v: &Validators<'_>) -> Precondition {
 
 /// Whether a `Range` may be honoured: no `If-Range`, or one that still holds (a strong
 /// tag equal to ours, or exactly our `Last-Modified`). Weak tags never hold (§13.1.5).
-pub(crate) fn if_range_holds(h: &HeaderMap, v: &Validators<'_>) -> bool {
-    let Some(value) = h.get(IF_RANGE) else {
+pub(crate) fn if_range_holds<H: Fields + ?Sized>(h: &H, v: &Validators<'_>) -> bool {
+    let Some(value) = h.first(&IF_RANGE) else {
         return true;
     };
-    let Ok(s) = value.to_str() else { return false };
+    let Ok(s) = value else { return false };
     let s = s.trim();
     if s.starts_with('"') {
         return s == v.etag;
@@ -118,24 +159,23 @@ fn etag_list_matches(list: &str, etag: &str, strong: bool) -> bool {
         })
 }
 
-fn header_str(h: &HeaderMap, name: http::header::HeaderName) -> Option<Cow<'_, str>> {
+fn header_str<H: Fields + ?Sized>(h: &H, name: HeaderName) -> Option<Cow<'_, str>> {
     // Several lines of a list-valued field mean the same as one joined line. A
     // non-ASCII value matches no tag, which for If-Match is the safe (412) answer.
-    let mut it = h.get_all(&name).iter();
-    let first = it.next()?.to_str().unwrap_or("\u{0}");
+    let mut it = h.values(&name);
+    let first = visible(it.next()?).unwrap_or("\u{0}");
     let mut joined = Cow::Borrowed(first);
     for more in it {
         let s = joined.to_mut();
         s.push(',');
-        s.push_str(more.to_str().unwrap_or("\u{0}"));
+        s.push_str(visible(more).unwrap_or("\u{0}"));
     }
     Some(joined)
 }
 
 /// A date header; an invalid date is ignored, as RFC 9110 requires.
-fn header_date(h: &HeaderMap, name: http::header::HeaderName) -> Option<SystemTime> {
-    h.get(name)?
-        .to_str()
+fn header_date<H: Fields + ?Sized>(h: &H, name: HeaderName) -> Option<SystemTime> {
+    h.first(&name)?
         .ok()
         .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
 }
@@ -154,8 +194,8 @@ pub(crate) enum Ranged {
 /// Parses a single byte range (RFC 9110 §14.1.2). Several ranges are answered with the
 /// whole file (200): a multipart/byteranges body costs more than it saves for the
 /// clients that ask (and RFC 9110 lets a server ignore `Range`).
-pub(crate) fn range(h: &HeaderMap, len: u64) -> Ranged {
-    let Some(Ok(v)) = h.get(RANGE).map(|v| v.to_str()) else {
+pub(crate) fn range<H: Fields + ?Sized>(h: &H, len: u64) -> Ranged {
+    let Some(Ok(v)) = h.first(&RANGE) else {
         return Ranged::Full;
     };
     let Some(spec) = v.trim().strip_prefix("bytes=") else {
@@ -235,14 +275,16 @@ impl Coding {
 
 /// The codings the client accepts, best first, among those it prefers at least as much
 /// as an explicitly listed identity: q-values respected, `q=0` refuses, `*` covers unnamed codings, and
-/// brotli wins ties (smaller).
-pub(crate) fn accepted_codings(h: &HeaderMap) -> Vec<Coding> {
+/// brotli wins ties (smaller). No allocation: at most two codings.
+pub(crate) fn accepted_codings<H: Fields + ?Sized>(h: &H) -> Codings {
     let mut br = None;
     let mut gzip = None;
     let mut identity = None;
     let mut star = None;
-    for value in h.get_all(ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
+    for value in h.values(&ACCEPT_ENCODING) {
+        let Some(value) = visible(value) else {
+            continue;
+        };
         for item in value.split(',') {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or("").trim();
@@ -278,13 +320,40 @@ pub(crate) fn accepted_codings(h: &HeaderMap) -> Vec<Coding> {
     // Only an explicit `identity;q=` competes: clients that list codings without it
     // (every browser) want them, whatever their relative q-values.
     let identity = identity.unwrap_or(0.0);
-    let mut out: Vec<(Coding, f32)> = [(Coding::Br, br.or(star)), (Coding::Gzip, gzip.or(star))]
-        .into_iter()
-        .filter_map(|(c, q)| q.filter(|&q| q > 0.0 && q >= identity).map(|q| (c, q)))
-        .collect();
-    // Stable sort keeps brotli ahead of gzip at equal q.
-    out.sort_by(|a, b| b.1.total_cmp(&a.1));
-    out.into_iter().map(|(c, _)| c).collect()
+    let ok = |q: Option<f32>| q.filter(|&q| q > 0.0 && q >= identity);
+    let mut out = Codings {
+        list: [Coding::Br, Coding::Gzip],
+        len: 0,
+    };
+    match (ok(br.or(star)), ok(gzip.or(star))) {
+        // Brotli stays ahead of gzip at equal q.
+        (Some(b), Some(g)) => {
+            out.len = 2;
+            if g > b {
+                out.list = [Coding::Gzip, Coding::Br];
+            }
+        }
+        (Some(_), None) => out.len = 1,
+        (None, Some(_)) => {
+            out.list = [Coding::Gzip, Coding::Br];
+            out.len = 1;
+        }
+        (None, None) => {}
+    }
+    out
+}
+
+/// The accepted codings, best first (see [`accepted_codings`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Codings {
+    list: [Coding; 2],
+    len: usize,
+}
+
+impl Codings {
+    pub(crate) fn as_slice(&self) -> &[Coding] {
+        &self.list[..self.len]
+    }
 }
 
 #[cfg(test)]
@@ -393,7 +462,11 @@ mod tests {
 
     #[test]
     fn codings() {
-        let a = |v: &'static str| accepted_codings(&headers(&[("accept-encoding", v)]));
+        let a = |v: &'static str| {
+            accepted_codings(&headers(&[("accept-encoding", v)]))
+                .as_slice()
+                .to_vec()
+        };
         assert_eq!(a("gzip, deflate, br"), [Coding::Br, Coding::Gzip]);
         assert_eq!(a("gzip;q=1.0, br;q=0.5"), [Coding::Gzip, Coding::Br]);
         assert_eq!(a("br;q=0, gzip"), [Coding::Gzip]);
@@ -402,6 +475,63 @@ mod tests {
         assert_eq!(a("identity"), []);
         assert_eq!(a("gzip;q=0.5, identity"), []);
         assert_eq!(a("gzip;q=abc"), []);
-        assert_eq!(accepted_codings(&HeaderMap::new()), []);
+        assert_eq!(accepted_codings(&HeaderMap::new()).as_slice(), []);
+    }
+
+    /// The edge reads fields from the raw head, hyper's path from a `HeaderMap`: every
+    /// rule must read them the same way (case, repeats, non-ASCII values).
+    #[test]
+    fn raw_fields_and_header_maps_agree() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let v = Validators {
+            etag: "\"abc\"",
+            modified: t,
+        };
+        let date = httpdate::fmt_http_date(t);
+        let cases: Vec<Vec<(&str, String)>> = vec![
+            vec![],
+            vec![
+                ("If-None-Match", "\"x\"".into()),
+                ("if-none-match", "\"abc\"".into()),
+            ],
+            vec![("IF-MATCH", "\"nope\"".into())],
+            vec![("If-Modified-Since", date.clone())],
+            vec![("If-Unmodified-Since", "garbage".into())],
+            vec![("Range", "bytes=5-".into()), ("If-Range", date.clone())],
+            vec![
+                ("range", "bytes=-3".into()),
+                ("If-Range", "W/\"abc\"".into()),
+            ],
+            vec![
+                ("Accept-Encoding", "gzip;q=0.9".into()),
+                ("accept-encoding", "br;q=0.8".into()),
+            ],
+            vec![("Accept-Encoding", "gzip, \u{e9}".into())],
+            vec![("If-None-Match", "\"abc\u{e9}\"".into())],
+        ];
+        for case in cases {
+            let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
+            let mut map = HeaderMap::new();
+            for (k, val) in &case {
+                raw.extend_from_slice(format!("{k}: {val}\r\n").as_bytes());
+                map.append(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_bytes(val.as_bytes()).unwrap(),
+                );
+            }
+            raw.extend_from_slice(b"\r\n");
+            let mut fields = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut fields);
+            assert!(req.parse(&raw).unwrap().is_complete());
+            let f: &[httparse::Header<'_>] = req.headers;
+            assert_eq!(evaluate(f, &v), evaluate(&map, &v), "{case:?}");
+            assert_eq!(if_range_holds(f, &v), if_range_holds(&map, &v), "{case:?}");
+            assert_eq!(range(f, 100), range(&map, 100), "{case:?}");
+            assert_eq!(
+                accepted_codings(f).as_slice(),
+                accepted_codings(&map).as_slice(),
+                "{case:?}"
+            );
+        }
     }
 }

@@ -10,40 +10,42 @@
 //! from `Accept-Encoding`, `index.html` for directories (`/dir` redirects to `/dir/`),
 //! per-prefix `Cache-Control`. Safety: decoded segments may not contain `/`, `\`, NUL or
 //! be `.`/`..`; dotfiles are 404; a file resolving outside its directory through a
-//! symlink is 404 unless `--static-follow-symlinks`. Metadata and bodies up to 64 KiB are
-//! read with plain (page-cache) syscalls; larger bodies stream through `tokio::fs` in 64 KiB
-//! frames (no sendfile(2): hyper owns the socket writes).
+//! symlink is 404 unless `--static-follow-symlinks`.
+//!
+//! Two ways out, one decision ([`decide`]): on plaintext HTTP/1 connections the edge
+//! answers GET/HEAD itself, below hyper, with `sendfile(2)` ([`edge`]); TLS, HTTP/2,
+//! pipelined-behind-the-app and error answers go through this hyper service. Both read
+//! the per-worker [`cache`] of resolved files (memory for small bodies, an open
+//! descriptor for large ones; hyper reads those with positioned reads).
 
-mod headers;
+pub(crate) mod cache;
+pub(crate) mod edge;
+pub(crate) mod headers;
 mod mime;
 
 use std::convert::Infallible;
-use std::ffi::OsStr;
 use std::future::Future;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
     CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, VARY,
 };
-use http::request::Parts;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
-use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
 
 use crate::config::Settings;
 use crate::server::{AppService, BoxError};
-use headers::{Coding, Precondition, Ranged, Validators};
+use cache::{Cache, Data, Entry, Miss};
+use headers::{Fields, Precondition, Ranged, Validators};
 
 /// Bytes per body frame: large enough that per-frame overhead vanishes, small enough
 /// that a slow client does not pin much memory.
@@ -57,6 +59,10 @@ pub struct Config {
     /// `--static-cache-control`, longest prefix first.
     cache_control: Vec<(String, HeaderValue)>,
     follow_symlinks: bool,
+    /// `--sendfile` (on unless `--no-sendfile`): the edge sends large bodies with
+    /// sendfile(2), else through a buffer.
+    pub(crate) sendfile: bool,
+    cache: Cache,
 }
 
 #[derive(Debug)]
@@ -110,10 +116,13 @@ impl Config {
             mounts,
             cache_control,
             follow_symlinks: s.static_follow_symlinks,
+            sendfile: s.sendfile,
+            cache: Cache::new(),
         })))
     }
 
-    fn mount_for(&self, path: &str) -> Option<usize> {
+    /// The mapping `path` falls under, if any.
+    pub(crate) fn mount_for(&self, path: &str) -> Option<usize> {
         self.mounts
             .iter()
             .position(|m| under(path, &m.prefix).is_some())
@@ -148,9 +157,17 @@ impl<A: AppService> Service<Request<Incoming>> for Static<A> {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         match self.cfg.mount_for(req.uri().path()) {
             Some(i) => {
-                let (parts, _body) = req.into_parts();
+                let uri = req.uri();
+                let outcome = decide(
+                    &self.cfg,
+                    i,
+                    req.method().as_str(),
+                    uri.path(),
+                    uri.query(),
+                    req.headers(),
+                );
                 StaticFuture::File {
-                    fut: Box::pin(respond(self.cfg.clone(), i, parts)),
+                    resp: Some(to_response(outcome, req.method() == http::Method::HEAD)),
                 }
             }
             None => StaticFuture::App {
@@ -182,11 +199,11 @@ impl Service<Request<Incoming>> for NoApp {
 }
 
 pin_project_lite::pin_project! {
-    /// The app's future, or a boxed static-file answer.
+    /// The app's future, or a static-file answer (decided synchronously).
     #[project = StaticFutureProj]
     pub enum StaticFuture<F> {
         App { #[pin] fut: F },
-        File { fut: Pin<Box<dyn Future<Output = Response<FileBody>> + Send>> },
+        File { resp: Option<Response<FileBody>> },
     }
 }
 
@@ -201,10 +218,10 @@ where
             StaticFutureProj::App { fut } => fut
                 .poll(cx)
                 .map(|r| r.map(|r| r.map(|inner| StaticBody::App { inner }))),
-            StaticFutureProj::File { fut } => fut
-                .as_mut()
-                .poll(cx)
-                .map(|r| Ok(r.map(|inner| StaticBody::File { inner }))),
+            StaticFutureProj::File { resp } => match resp.take() {
+                Some(r) => Poll::Ready(Ok(r.map(|inner| StaticBody::File { inner }))),
+                None => Poll::Pending,
+            },
         }
     }
 }
@@ -255,16 +272,19 @@ where
     }
 }
 
-/// A static response body: nothing, a short message, or a byte range of an open file.
+/// A static response body: nothing, a short message or small file, or a byte range of
+/// a cached open file.
 pub struct FileBody(BodyKind);
 
 enum BodyKind {
     Empty,
     Once(Option<Bytes>),
     File {
-        file: tokio::fs::File,
+        /// Keeps the descriptor open while the body is sent.
+        entry: Arc<Entry>,
+        rep: usize,
+        offset: u64,
         remaining: u64,
-        buf: Vec<u8>,
     },
 }
 
@@ -274,27 +294,28 @@ impl Body for FileBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match &mut self.0 {
             BodyKind::Empty => Poll::Ready(None),
             BodyKind::Once(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             BodyKind::File {
-                file,
+                entry,
+                rep,
+                offset,
                 remaining,
-                buf,
             } => {
                 if *remaining == 0 {
                     return Poll::Ready(None);
                 }
+                let Data::File(file) = &entry.reps[*rep].data else {
+                    return Poll::Ready(None);
+                };
                 let want = usize::try_from(*remaining).unwrap_or(CHUNK).min(CHUNK);
-                // One buffer per response, sized for the first frame (small files stay small).
-                if buf.len() < want {
-                    buf.resize(want, 0);
-                }
-                let mut rb = ReadBuf::new(&mut buf[..want]);
-                std::task::ready!(Pin::new(file).poll_read(cx, &mut rb))?;
-                let n = rb.filled().len();
+                // A positioned read from the page cache (see `cache::open_regular` on why
+                // not tokio's blocking pool); the frame owns its buffer, as hyper queues it.
+                let mut buf = bytes::BytesMut::zeroed(want);
+                let n = file.read_at(&mut buf, *offset)?;
                 if n == 0 {
                     // The file shrank after its length was announced: end with an error so
                     // hyper closes the connection instead of leaving the client waiting.
@@ -303,8 +324,10 @@ impl Body for FileBody {
                         "file shrank while being served",
                     ))));
                 }
+                buf.truncate(n);
+                *offset += n as u64;
                 *remaining -= n as u64;
-                Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(rb.filled())))))
+                Poll::Ready(Some(Ok(Frame::data(buf.freeze()))))
             }
         }
     }
@@ -338,248 +361,216 @@ fn error(status: StatusCode) -> Response<FileBody> {
     r
 }
 
-/// Missing, not a directory, name too long, symlink loop: all "not found". Permission
-/// problems are 403; anything else is the server's fault (logged, not disclosed).
-fn io_error(e: &io::Error) -> Response<FileBody> {
-    match e.raw_os_error() {
-        Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG | libc::ELOOP) => {
-            error(StatusCode::NOT_FOUND)
+/// Which part of a representation a request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// 200.
+    Full,
+    /// 206, `start..start + count`.
+    Range { start: u64, count: u64 },
+    /// 304.
+    NotModified,
+}
+
+/// What a static request gets. Decided once, by [`decide`], for both ways out.
+pub(crate) enum Outcome {
+    /// 200, 206 or 304 from representation `rep` of `entry` (`head`: no body).
+    Serve {
+        entry: Arc<Entry>,
+        rep: usize,
+        part: Part,
+        head: bool,
+    },
+    /// An error answer (400, 403, 404, 405, 412, 500).
+    Status(StatusCode),
+    /// 416 for a representation of this length.
+    Unsatisfiable(u64),
+    /// 301 to this Location.
+    Redirect(HeaderValue),
+}
+
+/// The answer to `method path?query` under mount `i`: the method, the cached
+/// resolution, the coding, RFC 9110 preconditions and the range.
+pub(crate) fn decide<H: Fields + ?Sized>(
+    cfg: &Config,
+    i: usize,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    h: &H,
+) -> Outcome {
+    let head = method == "HEAD";
+    if method != "GET" && !head {
+        return Outcome::Status(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let entry = match cfg.cache.get(cfg, i, path) {
+        Ok(e) => e,
+        Err(Miss::Status(s)) => return Outcome::Status(s),
+        Err(Miss::Redirect(loc)) => {
+            let Some(q) = query else {
+                return Outcome::Redirect(loc);
+            };
+            let loc = format!("{}?{q}", loc.to_str().unwrap_or(""));
+            return match HeaderValue::from_str(&loc) {
+                Ok(v) => Outcome::Redirect(v),
+                Err(_) => Outcome::Status(StatusCode::BAD_REQUEST),
+            };
         }
-        Some(libc::EACCES | libc::EPERM) => error(StatusCode::FORBIDDEN),
-        _ => {
-            tracing::error!("static file: {e}");
-            error(StatusCode::INTERNAL_SERVER_ERROR)
+    };
+    // A precompressed sibling when the client takes it; else the file itself.
+    let codings = headers::accepted_codings(h);
+    let rep = codings
+        .as_slice()
+        .iter()
+        .find_map(|c| entry.reps.iter().position(|r| r.coding == Some(*c)))
+        .unwrap_or(0);
+    let r = &entry.reps[rep];
+    let v = Validators {
+        etag: r.etag_str(),
+        modified: r.modified,
+    };
+    let part = match headers::evaluate(h, &v) {
+        Precondition::Failed => return Outcome::Status(StatusCode::PRECONDITION_FAILED),
+        Precondition::NotModified => Part::NotModified,
+        // Range handling is defined for GET only (RFC 9110 §14.2).
+        Precondition::Proceed if !head && headers::if_range_holds(h, &v) => {
+            match headers::range(h, r.len) {
+                Ranged::Full => Part::Full,
+                Ranged::Part { start, end } => Part::Range {
+                    start,
+                    count: end - start + 1,
+                },
+                Ranged::Unsatisfiable => return Outcome::Unsatisfiable(r.len),
+            }
         }
+        Precondition::Proceed => Part::Full,
+    };
+    Outcome::Serve {
+        entry,
+        rep,
+        part,
+        head,
     }
 }
 
-/// Answers one request under mount `i`.
-async fn respond(cfg: Arc<Config>, i: usize, req: Parts) -> Response<FileBody> {
-    if req.method != Method::GET && req.method != Method::HEAD {
-        let mut r = error(StatusCode::METHOD_NOT_ALLOWED);
-        r.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
+/// The status and the byte count on the wire of a served part.
+pub(crate) fn part_status(part: Part) -> StatusCode {
+    match part {
+        Part::Full => StatusCode::OK,
+        Part::Range { .. } => StatusCode::PARTIAL_CONTENT,
+        Part::NotModified => StatusCode::NOT_MODIFIED,
     }
-    let mount = &cfg.mounts[i];
-    let path = req.uri.path();
-    let rest = under(path, &mount.prefix).unwrap_or("");
-    let mut file_path = mount.root.clone();
-    let mut segments: Vec<&str> = Vec::new();
-    for seg in rest.split('/').filter(|s| !s.is_empty()) {
-        let Some(name) = headers::decode_segment(seg) else {
-            return error(StatusCode::BAD_REQUEST);
-        };
-        // Dotfiles (.git, .env, .htpasswd) are never served: 404, as if absent.
-        if name.first() == Some(&b'.') {
-            return error(StatusCode::NOT_FOUND);
-        }
-        file_path.push(OsStr::from_bytes(&name));
-        segments.push(seg);
-    }
-    let wants_dir = rest.ends_with('/');
-    let meta = match std::fs::metadata(&file_path) {
-        Ok(m) => m,
-        Err(e) => return io_error(&e),
-    };
-    if meta.is_dir() {
-        if !wants_dir {
-            return redirect_to_dir(&mount.prefix, &segments, req.uri.query());
-        }
-        file_path.push("index.html");
-    } else if wants_dir {
-        return error(StatusCode::NOT_FOUND);
-    }
-    let file_path = if cfg.follow_symlinks {
-        file_path
-    } else {
-        // Canonical path inside the canonical root, or the file is reached through a
-        // symlink that leaves the directory.
-        match std::fs::canonicalize(&file_path) {
-            Ok(p) if p.starts_with(&mount.root) => p,
-            Ok(_) => return error(StatusCode::NOT_FOUND),
-            Err(e) => return io_error(&e),
-        }
-    };
-    let name = file_path.file_name().map_or(&b""[..], |n| n.as_bytes());
-    let content_type = mime::content_type(name);
+}
 
-    // A precompressed sibling when the client takes it; else the file itself.
-    let mut chosen = None;
-    for coding in headers::accepted_codings(&req.headers) {
-        if let Some(found) = sibling(&file_path, coding, cfg.follow_symlinks).await {
-            chosen = Some(found);
-            break;
+/// `bytes a-b/len` for a range of a representation of `len` bytes.
+pub(crate) fn content_range(start: u64, count: u64, len: u64) -> String {
+    format!("bytes {}-{}/{len}", start, start + count - 1)
+}
+
+/// The header map of a served part, in the order the edge writes its lines (`cache::rep`).
+/// `wrapper: Some(draining)` adds what the connection's service wrapper adds (`server`,
+/// and `connection: close` when draining), for access logs of edge answers.
+pub(crate) fn serve_headers(r: &cache::Rep, part: Part, wrapper: Option<bool>) -> http::HeaderMap {
+    let mut h = http::HeaderMap::with_capacity(12);
+    h.insert(ETAG, r.etag.clone());
+    h.insert(LAST_MODIFIED, r.last_modified.clone());
+    if let Some(cc) = &r.cache_control {
+        h.insert(CACHE_CONTROL, cc.clone());
+    }
+    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let count = match part {
+        Part::NotModified => None,
+        Part::Full => Some(r.len),
+        Part::Range { count, .. } => Some(count),
+    };
+    if let Some(count) = count {
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+        h.insert(CONTENT_LENGTH, HeaderValue::from(count));
+        if let Some(c) = r.coding {
+            h.insert(CONTENT_ENCODING, HeaderValue::from_static(c.token()));
         }
     }
-    let (file, meta, coding) = match chosen {
-        Some((file, meta, coding)) => (file, meta, Some(coding)),
-        None => match open_regular(&file_path).await {
-            Ok(Some((file, meta))) => (file, meta, None),
-            Ok(None) => return error(StatusCode::NOT_FOUND),
-            Err(e) => return io_error(&e),
-        },
-    };
-
-    let len = meta.size();
-    // Size, mtime to the nanosecond and inode: a replaced or rewritten file (even within
-    // the same second, even with the same size) gets a new tag.
-    let etag = format!(
-        "\"{:x}-{:x}.{:x}-{:x}\"",
-        len,
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ino()
-    );
-    let modified =
-        SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(meta.mtime()).unwrap_or(0));
-    let v = Validators {
-        etag: &etag,
-        modified,
-    };
-
-    let mut common = http::HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        common.insert(ETAG, v);
+    if let Part::Range { start, count } = part
+        && let Ok(v) = HeaderValue::from_str(&content_range(start, count, r.len))
+    {
+        h.insert(CONTENT_RANGE, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
-        common.insert(LAST_MODIFIED, v);
-    }
-    if let Some(cc) = cfg.cache_control_for(path) {
-        common.insert(CACHE_CONTROL, cc.clone());
-    }
-    // Whether or not a sibling exists for this file, the answer depends on the header.
-    common.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    common.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-
-    match headers::evaluate(&req.headers, &v) {
-        Precondition::Failed => return error(StatusCode::PRECONDITION_FAILED),
-        Precondition::NotModified => {
-            let mut r = Response::new(FileBody(BodyKind::Empty));
-            *r.status_mut() = StatusCode::NOT_MODIFIED;
-            *r.headers_mut() = common;
-            return r;
+    if let Some(draining) = wrapper {
+        h.insert(http::header::SERVER, HeaderValue::from_static("runicorn"));
+        if draining {
+            h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
-        Precondition::Proceed => {}
     }
-    // Range handling is defined for GET only (RFC 9110 §14.2).
-    let ranged = if req.method == Method::GET && headers::if_range_holds(&req.headers, &v) {
-        headers::range(&req.headers, len)
-    } else {
-        Ranged::Full
-    };
-    let (status, start, count) = match ranged {
-        Ranged::Full => (StatusCode::OK, 0, len),
-        Ranged::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
-        Ranged::Unsatisfiable => {
+    h
+}
+
+/// The hyper path's response for an outcome: the same header set, in the same order,
+/// as the edge writes from the prebuilt block (`cache::rep`).
+fn to_response(o: Outcome, head: bool) -> Response<FileBody> {
+    match o {
+        Outcome::Status(s) => {
+            let mut r = error(s);
+            if s == StatusCode::METHOD_NOT_ALLOWED {
+                r.headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            }
+            r
+        }
+        Outcome::Unsatisfiable(len) => {
             let mut r = error(StatusCode::RANGE_NOT_SATISFIABLE);
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 r.headers_mut().insert(CONTENT_RANGE, v);
             }
             r.headers_mut()
                 .insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            return r;
+            r
         }
-    };
-    let mut h = common;
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(CONTENT_LENGTH, HeaderValue::from(count));
-    if let Some(c) = coding {
-        h.insert(CONTENT_ENCODING, HeaderValue::from_static(c.token()));
-    }
-    if status == StatusCode::PARTIAL_CONTENT
-        && let Ok(v) =
-            HeaderValue::from_str(&format!("bytes {}-{}/{len}", start, start + count - 1))
-    {
-        h.insert(CONTENT_RANGE, v);
-    }
-    let body = if req.method == Method::HEAD || count == 0 {
-        // The file is closed at once; hyper sends the announced length, no body.
-        FileBody(BodyKind::Empty)
-    } else if count <= CHUNK as u64 {
-        // Small bodies (most static assets) are read at once, from the page cache.
-        use std::os::unix::fs::FileExt;
-        let mut buf = vec![0u8; count as usize];
-        if let Err(e) = file.read_exact_at(&mut buf, start) {
-            return io_error(&e);
+        Outcome::Redirect(loc) => {
+            let mut r = Response::new(FileBody(BodyKind::Empty));
+            *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+            r.headers_mut().insert(LOCATION, loc);
+            r.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            r
         }
-        FileBody(BodyKind::Once(Some(Bytes::from(buf))))
-    } else {
-        let mut file = tokio::fs::File::from_std(file);
-        if start > 0
-            && let Err(e) = file.seek(io::SeekFrom::Start(start)).await
-        {
-            return io_error(&e);
+        Outcome::Serve {
+            entry, rep, part, ..
+        } => {
+            let r = &entry.reps[rep];
+            let h = serve_headers(r, part, None);
+            let (start, count) = match part {
+                Part::NotModified => {
+                    let mut resp = Response::new(FileBody(BodyKind::Empty));
+                    *resp.status_mut() = StatusCode::NOT_MODIFIED;
+                    *resp.headers_mut() = h;
+                    return resp;
+                }
+                Part::Full => (0, r.len),
+                Part::Range { start, count } => (start, count),
+            };
+            let body = if head || count == 0 {
+                // hyper sends the announced length, no body.
+                BodyKind::Empty
+            } else {
+                match &r.data {
+                    Data::Mem(b) => {
+                        BodyKind::Once(Some(b.slice(start as usize..(start + count) as usize)))
+                    }
+                    Data::File(_) => BodyKind::File {
+                        entry: entry.clone(),
+                        rep,
+                        offset: start,
+                        remaining: count,
+                    },
+                }
+            };
+            let mut resp = Response::new(FileBody(body));
+            *resp.status_mut() = part_status(part);
+            *resp.headers_mut() = h;
+            resp
         }
-        FileBody(BodyKind::File {
-            file,
-            remaining: count,
-            buf: Vec::new(),
-        })
-    };
-    let mut r = Response::new(body);
-    *r.status_mut() = status;
-    *r.headers_mut() = h;
-    r
-}
-
-/// Opens `path` if it is a regular file (never a FIFO or device, which could block or
-/// never end); the metadata comes from the open descriptor, so the validators describe
-/// exactly what is read.
-///
-/// These are plain blocking calls on purpose: on a local file system they are served from
-/// the dentry and page caches in microseconds, while a trip through tokio's blocking pool
-/// per call cost more than the whole response (measured: ~5k req/s for a 4 KB file).
-async fn open_regular(path: &Path) -> io::Result<Option<(std::fs::File, std::fs::Metadata)>> {
-    let pre = std::fs::metadata(path)?;
-    if !pre.is_file() {
-        return Ok(None);
     }
-    let file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    Ok(meta.is_file().then_some((file, meta)))
-}
-
-/// The `.br`/`.gz` sibling of `path`, if it is a regular file. Without
-/// `--static-follow-symlinks` the sibling may not itself be a symlink: `path` is already
-/// canonical and inside the root, so its directory is, and a plain file there is too.
-async fn sibling(
-    path: &Path,
-    coding: Coding,
-    follow: bool,
-) -> Option<(std::fs::File, std::fs::Metadata, Coding)> {
-    let mut p = path.as_os_str().to_owned();
-    p.push(coding.suffix());
-    let p = PathBuf::from(p);
-    if !follow && !std::fs::symlink_metadata(&p).ok()?.is_file() {
-        return None;
-    }
-    let (file, meta) = open_regular(&p).await.ok()??;
-    Some((file, meta, coding))
-}
-
-/// `/dir` → `/dir/`, rebuilt from the checked segments (so `//evil.example` can never
-/// become a scheme-relative Location), the query kept. 301: only GET and HEAD get here.
-fn redirect_to_dir(prefix: &str, segments: &[&str], query: Option<&str>) -> Response<FileBody> {
-    let mut loc = String::from(prefix);
-    for s in segments {
-        loc.push('/');
-        loc.push_str(s);
-    }
-    loc.push('/');
-    if let Some(q) = query {
-        loc.push('?');
-        loc.push_str(q);
-    }
-    let Ok(loc) = HeaderValue::from_str(&loc) else {
-        return error(StatusCode::BAD_REQUEST);
-    };
-    let mut r = Response::new(FileBody(BodyKind::Empty));
-    *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
-    r.headers_mut().insert(LOCATION, loc);
-    r.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-    r
 }
 
 #[cfg(test)]

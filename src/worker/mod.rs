@@ -243,6 +243,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
         edge_stats: edge_stats.clone(),
         tls,
         observer: crate::observe::RequestObserver::new(ctx.metrics),
+        statics: statics.clone(),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.

@@ -120,7 +120,13 @@ fn max_requests_recycles_workers_without_failed_requests() {
     m.wait_for_count("Worker exiting", 4, Duration::from_secs(10))
         .expect("recycled workers exited");
     assert_no_failures(load, "max-requests");
-    assert_eq!(m.children().len(), 2);
+    // A recycle may still be under way when the load stops (a replacement booted, the
+    // retiring worker finishing): it settles back to two.
+    assert!(
+        eventually(Duration::from_secs(10), || m.children().len() == 2),
+        "{:?}",
+        m.children()
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! types, validators, ranges, precompressed siblings, directories, and every way out of
 //! the directory we could think of.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -47,6 +47,10 @@ fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) ->
         body,
     }
 }
+
+/// Longer than the worker's file-cache revalidation window (200 ms, documented in
+/// `static_files::cache`): after it, any change to a file is seen.
+const CACHE_WINDOW: Duration = Duration::from_millis(300);
 
 fn get(addr: SocketAddr, path: &str) -> Resp {
     send(addr, "GET", path, &[])
@@ -295,9 +299,11 @@ fn conditional_requests() {
         200
     );
 
-    // A rewritten file gets a new tag; the old one no longer matches.
+    // A rewritten file gets a new tag; the old one no longer matches (once the worker's
+    // cache looks again: at most 200 ms after the change).
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(dir.path("public/ten.txt"), b"abcdefghij").unwrap();
+    std::thread::sleep(CACHE_WINDOW);
     let r = send(a, "GET", "/ten.txt", &[("If-None-Match", &etag)]);
     assert_eq!((r.status, body(&r)), (200, "abcdefghij"));
     assert_ne!(r.header("etag"), Some(etag.as_str()));
@@ -565,5 +571,463 @@ fn a_missing_directory_stops_the_server_with_the_reason() {
             .is_some(),
         "{}",
         m.log()
+    );
+}
+
+// ===== The edge path: static answers written below hyper (sendfile) =====
+
+/// Deterministic, non-repeating-looking content of `n` bytes.
+fn pattern(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// One raw response from a keep-alive connection: the head lines (status line first)
+/// and exactly `body_len(head)` body bytes (the caller knows HEAD/304 carry none).
+fn read_raw(r: &mut impl BufRead, has_body: bool) -> (Vec<String>, Vec<u8>) {
+    let mut lines = Vec::new();
+    loop {
+        let mut l = String::new();
+        assert!(r.read_line(&mut l).unwrap() > 0, "connection closed early");
+        let l = l.trim_end_matches(['\r', '\n']).to_string();
+        if l.is_empty() {
+            break;
+        }
+        lines.push(l);
+    }
+    let len: usize = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |v| v.parse().unwrap());
+    let mut body = vec![0u8; if has_body { len } else { 0 }];
+    r.read_exact(&mut body).unwrap();
+    (lines, body)
+}
+
+fn status_of(lines: &[String]) -> u16 {
+    lines[0].split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn header_of<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
+    lines.iter().find_map(|l| {
+        let (k, v) = l.split_once(": ")?;
+        k.eq_ignore_ascii_case(name).then_some(v)
+    })
+}
+
+/// A head without its `date` line (the only line that may differ between two answers).
+fn without_date(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| !l.starts_with("date: "))
+        .cloned()
+        .collect()
+}
+
+fn open_buffered(a: SocketAddr) -> std::io::BufReader<TcpStream> {
+    let s = TcpStream::connect_timeout(&a, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    std::io::BufReader::new(s)
+}
+
+fn sized_site() -> (Scratch, Vec<u8>, Vec<u8>) {
+    let dir = Scratch::new("static-edge");
+    let p = dir.path("public");
+    std::fs::create_dir_all(&p).unwrap();
+    let small = pattern(4096, 1);
+    let big = pattern(1 << 20, 2);
+    std::fs::write(p.join("empty.txt"), b"").unwrap();
+    std::fs::write(p.join("4k.bin"), &small).unwrap();
+    std::fs::write(p.join("1m.bin"), &big).unwrap();
+    (dir, small, big)
+}
+
+#[test]
+fn keep_alive_bodies_are_byte_exact_with_and_without_sendfile() {
+    use std::io::BufRead as _;
+    let (dir, small, big) = sized_site();
+    for extra in [None, Some("--no-sendfile")] {
+        let mut args = vec!["-w".to_string(), "1".into(), "--static-map".into()];
+        args.push(root_of(&dir));
+        args.extend(extra.map(String::from));
+        let m = Master::runicorn().args(args).spawn();
+        let mut c = open_buffered(m.addr());
+        let ask = |c: &mut std::io::BufReader<TcpStream>, req: &str, body: bool| {
+            c.get_mut().write_all(req.as_bytes()).unwrap();
+            read_raw(c, body)
+        };
+        for _ in 0..2 {
+            let (h, b) = ask(&mut c, "GET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n", true);
+            assert_eq!((status_of(&h), b.len()), (200, 0), "{extra:?} {h:?}");
+            assert_eq!(header_of(&h, "content-length"), Some("0"));
+            let (h, b) = ask(&mut c, "GET /4k.bin HTTP/1.1\r\nHost: t\r\n\r\n", true);
+            assert_eq!(status_of(&h), 200);
+            assert!(b == small, "{extra:?}: 4 KB body differs");
+            let (h, b) = ask(&mut c, "GET /1m.bin HTTP/1.1\r\nHost: t\r\n\r\n", true);
+            assert_eq!(header_of(&h, "content-length"), Some("1048576"));
+            assert!(b == big, "{extra:?}: 1 MB body differs");
+            let (h, b) = ask(
+                &mut c,
+                "GET /1m.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-700999\r\n\r\n",
+                true,
+            );
+            assert_eq!(status_of(&h), 206);
+            assert_eq!(
+                header_of(&h, "content-range"),
+                Some("bytes 1000-700999/1048576")
+            );
+            assert!(b == big[1000..701_000], "{extra:?}: range differs");
+            let (h, _) = ask(&mut c, "HEAD /1m.bin HTTP/1.1\r\nHost: t\r\n\r\n", false);
+            assert_eq!(status_of(&h), 200);
+            assert_eq!(header_of(&h, "content-length"), Some("1048576"));
+        }
+        // The connection is still in sync after a HEAD: nothing stray follows it.
+        let (h, b) = ask(
+            &mut c,
+            "GET /4k.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            true,
+        );
+        assert_eq!(
+            (status_of(&h), header_of(&h, "connection")),
+            (200, Some("close"))
+        );
+        assert!(b == small);
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert!(
+            rest.is_empty(),
+            "bytes after the last response: {}",
+            rest.len()
+        );
+        let _ = c.fill_buf();
+    }
+}
+
+#[test]
+fn pipelined_static_and_app_requests_stay_in_order_and_heads_match_hypers() {
+    let (dir, small, big) = sized_site();
+    std::fs::write(dir.path("public/ten.txt"), b"0123456789").unwrap();
+    let m = Master::probe()
+        .args([
+            "-w",
+            "1",
+            "--static-map",
+            &format!("/static/={}", dir.path("public").display()),
+        ])
+        .spawn();
+    let a = m.addr();
+    let kinds: &[(&str, &str, bool)] = &[
+        ("GET", "", true),
+        ("HEAD", "", false),
+        ("GET", "Range: bytes=2-5\r\n", true),
+        ("GET", "Accept-Encoding: gzip\r\n", true),
+    ];
+    for file in ["/static/ten.txt", "/static/1m.bin"] {
+        for (method, extra, has_body) in kinds {
+            // Alone on a connection (hyper idle): the edge answers.
+            let mut alone = open_buffered(a);
+            let req = format!("{method} {file} HTTP/1.1\r\nHost: t\r\n{extra}\r\n");
+            alone.get_mut().write_all(req.as_bytes()).unwrap();
+            let (edge_head, edge_body) = read_raw(&mut alone, *has_body);
+            // Behind a slow app request in one write: hyper answers it, in order.
+            let mut piped = open_buffered(a);
+            let both = format!("GET /sleep?ms=200 HTTP/1.1\r\nHost: t\r\n\r\n{req}");
+            piped.get_mut().write_all(both.as_bytes()).unwrap();
+            let (h, b) = read_raw(&mut piped, true);
+            assert_eq!((status_of(&h), b.as_slice()), (200, &b"slept 200"[..]));
+            let (hyper_head, hyper_body) = read_raw(&mut piped, *has_body);
+            assert_eq!(
+                without_date(&edge_head),
+                without_date(&hyper_head),
+                "{method} {file} {extra:?}"
+            );
+            assert!(edge_body == hyper_body, "{method} {file} {extra:?}");
+        }
+        // 304 both ways.
+        let etag = {
+            let mut c = open_buffered(a);
+            let req = format!("HEAD {file} HTTP/1.1\r\nHost: t\r\n\r\n");
+            c.get_mut().write_all(req.as_bytes()).unwrap();
+            header_of(&read_raw(&mut c, false).0, "etag")
+                .unwrap()
+                .to_string()
+        };
+        let req = format!("GET {file} HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n");
+        let mut alone = open_buffered(a);
+        alone.get_mut().write_all(req.as_bytes()).unwrap();
+        let (edge_head, _) = read_raw(&mut alone, false);
+        let mut piped = open_buffered(a);
+        let both = format!("GET /sleep?ms=100 HTTP/1.1\r\nHost: t\r\n\r\n{req}");
+        piped.get_mut().write_all(both.as_bytes()).unwrap();
+        read_raw(&mut piped, true);
+        let (hyper_head, _) = read_raw(&mut piped, false);
+        assert_eq!(status_of(&edge_head), 304);
+        assert_eq!(without_date(&edge_head), without_date(&hyper_head));
+    }
+
+    // A long mixed pipeline in one write comes back in request order.
+    let mut c = open_buffered(a);
+    let mut reqs = String::new();
+    let order: &[&str] = &[
+        "/static/4k.bin",
+        "/sleep?ms=100",
+        "/static/1m.bin",
+        "/static/4k.bin",
+        "/",
+        "/static/1m.bin",
+        "/static/empty.txt",
+        "/sleep?ms=10",
+        "/static/4k.bin",
+    ];
+    for p in order {
+        reqs.push_str(&format!("GET {p} HTTP/1.1\r\nHost: t\r\n\r\n"));
+    }
+    c.get_mut().write_all(reqs.as_bytes()).unwrap();
+    for p in order {
+        let (h, b) = read_raw(&mut c, true);
+        assert_eq!(status_of(&h), 200, "{p}");
+        let want: &[u8] = match *p {
+            "/static/4k.bin" => &small,
+            "/static/1m.bin" => &big,
+            "/static/empty.txt" => b"",
+            "/" => b"Hello, World!",
+            "/sleep?ms=100" => b"slept 100",
+            _ => b"slept 10",
+        };
+        assert!(b == want, "{p}: wrong body ({} bytes)", b.len());
+    }
+    // HTTP/1.0: answered in kind, closed unless asked to stay.
+    let mut c = open_buffered(a);
+    c.get_mut()
+        .write_all(b"GET /static/ten.txt HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let (h, b) = read_raw(&mut c, true);
+    assert!(h[0].starts_with("HTTP/1.0 200"), "{h:?}");
+    assert_eq!(b, b"0123456789");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let mut c = open_buffered(a);
+    c.get_mut()
+        .write_all(b"GET /static/ten.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /static/ten.txt HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let (h, _) = read_raw(&mut c, true);
+    assert_eq!(header_of(&h, "connection"), Some("keep-alive"));
+    let (h, b) = read_raw(&mut c, true);
+    assert_eq!((status_of(&h), b.as_slice()), (200, &b"0123456789"[..]));
+}
+
+#[test]
+fn modified_replaced_and_deleted_files_are_noticed_within_the_window() {
+    let (dir, small, big) = sized_site();
+    let m = Master::runicorn()
+        .args(["-w", "1", "--static-map", &root_of(&dir)])
+        .spawn();
+    let a = m.addr();
+    let p = dir.path("public");
+    for (name, old) in [("4k.bin", &small), ("1m.bin", &big)] {
+        assert!(get(a, &format!("/{name}")).body == *old);
+        // Rewritten in place, a different size.
+        let mut new = pattern(old.len() + 100, 7);
+        std::fs::write(p.join(name), &new).unwrap();
+        std::thread::sleep(CACHE_WINDOW);
+        let r = get(a, &format!("/{name}"));
+        assert!(r.body == new, "{name}: rewrite not seen");
+        // Replaced by rename (the old inode stays open in the cache until then).
+        new = pattern(old.len() / 2, 9);
+        std::fs::write(p.join("tmp"), &new).unwrap();
+        std::fs::rename(p.join("tmp"), p.join(name)).unwrap();
+        std::thread::sleep(CACHE_WINDOW);
+        let r = get(a, &format!("/{name}"));
+        assert!(r.body == new, "{name}: replacement not seen");
+        assert_eq!(
+            r.header("content-length"),
+            Some(new.len().to_string().as_str())
+        );
+        // Deleted.
+        std::fs::remove_file(p.join(name)).unwrap();
+        std::thread::sleep(CACHE_WINDOW);
+        assert_eq!(get(a, &format!("/{name}")).status, 404, "{name}: deletion");
+        // And back.
+        std::fs::write(p.join(name), old).unwrap();
+        std::thread::sleep(CACHE_WINDOW);
+        assert!(get(a, &format!("/{name}")).body == *old);
+    }
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_without_hurting_others() {
+    let (dir, small, _) = sized_site();
+    // Far larger than the socket buffers below, so the send really stalls.
+    let huge = pattern(16 << 20, 3);
+    std::fs::write(dir.path("public/huge.bin"), &huge).unwrap();
+    let m = Master::runicorn()
+        .args([
+            "-w",
+            "1",
+            "--send-timeout",
+            "1",
+            "--static-map",
+            &root_of(&dir),
+        ])
+        .spawn();
+    let a = m.addr();
+    let mut stalled = TcpStream::connect_timeout(&a, Duration::from_secs(5)).unwrap();
+    // A fixed small receive buffer (no autotuning up to tens of MB).
+    nix::sys::socket::setsockopt(&stalled, nix::sys::socket::sockopt::RcvBuf, &65536).unwrap();
+    stalled
+        .write_all(b"GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // While it is stalled, others are served at once.
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        assert!(get(a, "/4k.bin").body == small);
+        assert!(t.elapsed() < Duration::from_secs(2));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    // Now read: the server gave up on it, so the body ends short of 48 MB.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = stalled.read_to_end(&mut got);
+    assert!(
+        got.len() < huge.len(),
+        "the stalled client got everything ({} bytes)",
+        got.len()
+    );
+    assert!(get(a, "/4k.bin").body == small);
+}
+
+#[test]
+fn edge_and_hyper_access_lines_are_identical() {
+    let (dir, _, _) = sized_site();
+    let log = dir.path("access.log");
+    let m = Master::probe()
+        .args([
+            "-w",
+            "1",
+            "--static-map",
+            &format!("/static/={}", dir.path("public").display()),
+            "--access-logfile",
+            log.to_str().unwrap(),
+            "--access-logformat",
+            "%(h)s %(l)s %(u)s \"%(r)s\" %(s)s %(b)s %(B)s \"%(f)s\" \"%(a)s\" %(m)s %(U)s %(q)s %(H)s {%({etag}o)s} {%({server}o)s} {%({x-custom}i)s}",
+        ])
+        .spawn();
+    let a = m.addr();
+    let req = "GET /static/4k.bin?v=1 HTTP/1.1\r\nHost: t\r\nReferer: http://r.example/\r\nUser-Agent: test-agent/1\r\nX-Custom: yes\r\n\r\n";
+    let range = "GET /static/1m.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-99\r\nUser-Agent: test-agent/1\r\n\r\n";
+    let head = "HEAD /static/1m.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (r, body) in [(req, true), (range, true), (head, false)] {
+        // Edge.
+        let mut c = open_buffered(a);
+        c.get_mut().write_all(r.as_bytes()).unwrap();
+        read_raw(&mut c, body);
+        // hyper (behind an app request).
+        let mut c = open_buffered(a);
+        let both = format!("GET /sleep?ms=50 HTTP/1.1\r\nHost: t\r\n\r\n{r}");
+        c.get_mut().write_all(both.as_bytes()).unwrap();
+        read_raw(&mut c, true);
+        read_raw(&mut c, body);
+    }
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(5), || read().lines().count() >= 9),
+        "log: {}",
+        read()
+    );
+    // The peer's port differs per connection: compare without it.
+    let lines: Vec<String> = read()
+        .lines()
+        .filter(|l| !l.contains("/sleep"))
+        .map(|l| l.to_string())
+        .collect();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for pair in lines.chunks(2) {
+        assert_eq!(pair[0], pair[1]);
+    }
+    assert!(
+        lines[0].contains("\"GET /static/4k.bin?v=1 HTTP/1.1\" 200 4096 4096 \"http://r.example/\" \"test-agent/1\""),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with("{yes}"), "{}", lines[0]);
+    assert!(lines[2].contains(" 206 100 100 "), "{}", lines[2]);
+    assert!(
+        lines[4].contains("\"HEAD /static/1m.bin HTTP/1.1\" 200 0 0 "),
+        "{}",
+        lines[4]
+    );
+}
+
+#[test]
+fn without_keep_alive_the_edge_closes_after_each_answer() {
+    let (dir, small, _) = sized_site();
+    let m = Master::runicorn()
+        .args([
+            "-w",
+            "1",
+            "--keep-alive",
+            "0",
+            "--static-map",
+            &root_of(&dir),
+        ])
+        .spawn();
+    let mut c = open_buffered(m.addr());
+    c.get_mut()
+        .write_all(
+            b"GET /4k.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /4k.bin HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .unwrap();
+    let (h, b) = read_raw(&mut c, true);
+    assert_eq!(
+        (status_of(&h), header_of(&h, "connection")),
+        (200, Some("close"))
+    );
+    assert!(b == small);
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "a second answer on a closing connection");
+}
+
+/// Static answers the edge writes below hyper count in the metrics like app responses:
+/// five keep-alive GETs of a file, all plaintext so all edge-served.
+#[test]
+fn edge_served_static_requests_are_counted_in_the_metrics() {
+    let dir = site();
+    let m = Master::runicorn()
+        .args([
+            "-w",
+            "1",
+            "--static-map",
+            &root_of(&dir),
+            "--metrics-bind",
+            "127.0.0.1:0",
+        ])
+        .spawn();
+    let maddr = crate::observe::metrics_addr(&m);
+    let mut c = Conn::open(m.addr()).unwrap();
+    for _ in 0..5 {
+        let r = c.request("/style.css").unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"body{}"[..]));
+    }
+    let mut text = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            text = crate::util::get(maddr, "/metrics")
+                .map(|r| r.1)
+                .unwrap_or_default();
+            text.contains("\nrunicorn_requests_total 5\n")
+                && text.contains("runicorn_responses_total{code=\"200\"} 5\n")
+        }),
+        "{text}"
     );
 }
