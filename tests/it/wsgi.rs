@@ -411,6 +411,83 @@ fn environ_is_complete() {
     );
 }
 
+/// The exact environ (sorted items; ports and objects masked by environ_repr.py) for
+/// several requests on one keep-alive connection: the per-thread caches and the
+/// constant part shared between requests must not change a value or let one request's
+/// keys (or an app's mutation of its environ) leak into the next.
+#[test]
+fn environ_is_exactly_the_same_across_requests() {
+    let m = serve("environ_repr:app", &[]);
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut exchange = |req: &[u8]| -> String {
+        s.write_all(req).unwrap();
+        let mut all = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed early");
+            all.extend_from_slice(&buf[..n]);
+            if let Some(split) = all.windows(4).position(|w| w == b"\r\n\r\n") {
+                let r = parse(&all);
+                if r.complete && all.len() >= split + 4 + r.body.len() {
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    return r.text();
+                }
+            }
+        }
+    };
+    let first = exchange(
+        b"POST /a%20b/%E9?x=1&y=%41 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: t/1\r\n\
+          Accept: */*\r\nX-Foo: 1\r\nX-Foo: 2\r\nX_Bar: dropped\r\nX-Very-Long-Custom-Header-Name-\
+          That-Is-Longer-Than-Most: v\r\nCookie: a=\xe9\r\nContent-Type: text/plain\r\n\
+          Content-Length: 5\r\n\r\nhello",
+    );
+    let expected_first = "[('CONTENT_LENGTH', '5'), ('CONTENT_TYPE', 'text/plain'), \
+        ('HTTP_ACCEPT', '*/*'), ('HTTP_COOKIE', 'a=\u{e9}'), ('HTTP_HOST', 'example.com:8080'), \
+        ('HTTP_USER_AGENT', 't/1'), \
+        ('HTTP_X_FOO', '1,2'), \
+        ('HTTP_X_VERY_LONG_CUSTOM_HEADER_NAME_THAT_IS_LONGER_THAN_MOST', 'v'), ('PATH_INFO', '/a b/\u{e9}'), ('QUERY_STRING', 'x=1&y=%41'), \
+        ('RAW_URI', '/a%20b/%E9?x=1&y=%41'), ('REMOTE_ADDR', '127.0.0.1'), \
+        ('REMOTE_PORT', '<port>'), ('REQUEST_METHOD', 'POST'), ('SCRIPT_NAME', ''), \
+        ('SERVER_NAME', '127.0.0.1'), ('SERVER_PORT', '<port>'), \
+        ('SERVER_PROTOCOL', 'HTTP/1.1'), ('SERVER_SOFTWARE', 'runicorn'), \
+        ('wsgi.errors', '<Errors>'), ('wsgi.file_wrapper', '<FileWrapper>'), \
+        ('wsgi.input', '<Input>'), ('wsgi.input_terminated', True), \
+        ('wsgi.multiprocess', False), ('wsgi.multithread', False), ('wsgi.run_once', False), \
+        ('wsgi.url_scheme', 'http'), ('wsgi.version', (1, 0))]";
+    assert_eq!(first, expected_first);
+    let second = exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let expected_second = "[('HTTP_HOST', 't'), ('PATH_INFO', '/'), ('QUERY_STRING', ''), \
+        ('RAW_URI', '/'), ('REMOTE_ADDR', '127.0.0.1'), ('REMOTE_PORT', '<port>'), \
+        ('REQUEST_METHOD', 'GET'), ('SCRIPT_NAME', ''), ('SERVER_NAME', '127.0.0.1'), \
+        ('SERVER_PORT', '<port>'), ('SERVER_PROTOCOL', 'HTTP/1.1'), \
+        ('SERVER_SOFTWARE', 'runicorn'), ('wsgi.errors', '<Errors>'), \
+        ('wsgi.file_wrapper', '<FileWrapper>'), ('wsgi.input', '<Input>'), \
+        ('wsgi.input_terminated', True), ('wsgi.multiprocess', False), \
+        ('wsgi.multithread', False), ('wsgi.run_once', False), ('wsgi.url_scheme', 'http'), \
+        ('wsgi.version', (1, 0))]";
+    assert_eq!(second, expected_second);
+    // Same again, and an HTTP/1.0 request with an unusual method.
+    assert_eq!(
+        exchange(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"),
+        expected_second
+    );
+    let third = exchange(b"PURGE /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(
+        third,
+        expected_second
+            .replace(
+                "('HTTP_HOST', 't'), ",
+                "('HTTP_CONNECTION', 'keep-alive'), "
+            )
+            .replace("'/'), ('QUERY", "'/x'), ('QUERY")
+            .replace("('RAW_URI', '/')", "('RAW_URI', '/x')")
+            .replace("'GET'", "'PURGE'")
+            .replace("HTTP/1.1", "HTTP/1.0")
+    );
+}
+
 #[test]
 fn script_name_comes_from_the_process_environment() {
     let m = Master::runicorn()
