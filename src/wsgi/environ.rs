@@ -1,7 +1,7 @@
 //! The PEP 3333 `environ` dict, built as Gunicorn's `http/wsgi.py create()` builds it,
 //! and `wsgi.errors` (a stream into the error log).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use http::request::Parts;
 use pyo3::intern;
@@ -64,40 +64,220 @@ pub fn percent_decode(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// `HTTP_` + the name upper-cased with `-` → `_`; None for names with `_` unless
 /// `keep_underscores` (Gunicorn's default `header_map = drop`: they could spoof a dashed
 /// header of the same key).
+#[cfg(test)]
 fn cgi_name(name: &str, keep_underscores: bool) -> Option<String> {
+    let mut buf = [0u8; CGI_BUF];
+    let mut long = Vec::new();
+    cgi_name_into(name, keep_underscores, &mut buf, &mut long).map(String::from)
+}
+
+/// Header names up to this long are mapped on the stack.
+const CGI_BUF: usize = 64;
+
+/// `cgi_name` into `buf` (or `long` for a longer name): no allocation per header.
+fn cgi_name_into<'b>(
+    name: &str,
+    keep_underscores: bool,
+    buf: &'b mut [u8; CGI_BUF],
+    long: &'b mut Vec<u8>,
+) -> Option<&'b str> {
     if !keep_underscores && name.contains('_') {
         return None;
     }
-    let mut k = String::with_capacity(5 + name.len());
-    k.push_str("HTTP_");
-    k.extend(name.chars().map(|c| {
-        if c == '-' {
-            '_'
+    let map = |c: u8| {
+        if c == b'-' {
+            b'_'
         } else {
             c.to_ascii_uppercase()
         }
-    }));
-    Some(k)
+    };
+    let out: &mut [u8] = if 5 + name.len() <= CGI_BUF {
+        let out = &mut buf[..5 + name.len()];
+        out[..5].copy_from_slice(b"HTTP_");
+        for (o, &c) in out[5..].iter_mut().zip(name.as_bytes()) {
+            *o = map(c);
+        }
+        out
+    } else {
+        long.clear();
+        long.extend_from_slice(b"HTTP_");
+        long.extend(name.bytes().map(map));
+        long
+    };
+    // Header names are visible ASCII (hyper checks), so this never fails.
+    std::str::from_utf8(out).ok()
+}
+
+/// The environ key of the commonest request headers, interned once per interpreter: no
+/// string is built for them per request.
+fn known_cgi_name<'py>(py: Python<'py>, name: &str) -> Option<&'py Bound<'py, PyString>> {
+    macro_rules! known {
+        ($($h:literal => $k:literal),* $(,)?) => {
+            match name {
+                $($h => Some(intern!(py, $k)),)*
+                _ => None,
+            }
+        };
+    }
+    known!(
+        "host" => "HTTP_HOST",
+        "user-agent" => "HTTP_USER_AGENT",
+        "accept" => "HTTP_ACCEPT",
+        "accept-encoding" => "HTTP_ACCEPT_ENCODING",
+        "accept-language" => "HTTP_ACCEPT_LANGUAGE",
+        "connection" => "HTTP_CONNECTION",
+        "cookie" => "HTTP_COOKIE",
+        "referer" => "HTTP_REFERER",
+        "origin" => "HTTP_ORIGIN",
+        "authorization" => "HTTP_AUTHORIZATION",
+        "cache-control" => "HTTP_CACHE_CONTROL",
+        "pragma" => "HTTP_PRAGMA",
+        "if-none-match" => "HTTP_IF_NONE_MATCH",
+        "if-modified-since" => "HTTP_IF_MODIFIED_SINCE",
+        "upgrade-insecure-requests" => "HTTP_UPGRADE_INSECURE_REQUESTS",
+        "x-forwarded-for" => "HTTP_X_FORWARDED_FOR",
+        "x-forwarded-proto" => "HTTP_X_FORWARDED_PROTO",
+        "x-forwarded-host" => "HTTP_X_FORWARDED_HOST",
+        "x-real-ip" => "HTTP_X_REAL_IP",
+        "x-request-id" => "HTTP_X_REQUEST_ID",
+        "sec-fetch-site" => "HTTP_SEC_FETCH_SITE",
+        "sec-fetch-mode" => "HTTP_SEC_FETCH_MODE",
+        "sec-fetch-dest" => "HTTP_SEC_FETCH_DEST",
+    )
+}
+
+/// A decimal port without going through `fmt`.
+fn port_str(py: Python<'_>, port: u16) -> Bound<'_, PyString> {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut n = port;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    PyString::new(py, std::str::from_utf8(&buf[i..]).unwrap_or_default())
+}
+
+/// One app thread's reusable parts of the environ: the constant entries and the strings
+/// that repeat from request to request (the listener's address, the client's IP on a
+/// keep-alive connection).
+pub struct Cache {
+    /// Every environ starts as a copy of this: the constant entries with their values and
+    /// the per-request ones (set on every request) as None. Copying a dict of string keys
+    /// is one copy of its table, where inserting each entry would hash, probe and grow
+    /// the table as it fills.
+    template: Py<PyDict>,
+    /// The last listener address seen, as SERVER_NAME and SERVER_PORT.
+    server: Option<(SocketAddr, Py<PyString>, Py<PyString>)>,
+    /// The last client IP seen, as REMOTE_ADDR.
+    remote: Option<(IpAddr, Py<PyString>)>,
+    /// Scratch space for header names too long for the stack buffer.
+    long_name: Vec<u8>,
+}
+
+impl Cache {
+    pub fn new(py: Python<'_>, c: &Constants) -> PyResult<Cache> {
+        let t = PyDict::new(py);
+        let none = py.None();
+        // Per-request keys first (their slots are overwritten), then the constants.
+        for key in [
+            intern!(py, "REQUEST_METHOD"),
+            intern!(py, "RAW_URI"),
+            intern!(py, "QUERY_STRING"),
+            intern!(py, "PATH_INFO"),
+            intern!(py, "SERVER_PROTOCOL"),
+            intern!(py, "REMOTE_ADDR"),
+            intern!(py, "SERVER_NAME"),
+            intern!(py, "SERVER_PORT"),
+            intern!(py, "wsgi.url_scheme"),
+            intern!(py, "wsgi.input"),
+        ] {
+            t.set_item(key, &none)?;
+        }
+        t.set_item(
+            intern!(py, "SERVER_SOFTWARE"),
+            intern!(py, concat!("runicorn/", env!("CARGO_PKG_VERSION"))),
+        )?;
+        t.set_item(intern!(py, "SCRIPT_NAME"), c.script_name.as_str())?;
+        t.set_item(intern!(py, "wsgi.version"), c.version.bind(py))?;
+        t.set_item(intern!(py, "wsgi.errors"), c.errors.bind(py))?;
+        t.set_item(intern!(py, "wsgi.multithread"), c.multithread)?;
+        t.set_item(intern!(py, "wsgi.multiprocess"), c.multiprocess)?;
+        t.set_item(intern!(py, "wsgi.run_once"), false)?;
+        t.set_item(intern!(py, "wsgi.input_terminated"), true)?;
+        t.set_item(intern!(py, "wsgi.file_wrapper"), c.file_wrapper.bind(py))?;
+        Ok(Cache {
+            template: t.unbind(),
+            server: None,
+            remote: None,
+            long_name: Vec::new(),
+        })
+    }
+
+    fn server<'py>(
+        &mut self,
+        py: Python<'py>,
+        a: SocketAddr,
+    ) -> (Bound<'py, PyString>, Bound<'py, PyString>) {
+        match &self.server {
+            Some((seen, n, p)) if *seen == a => (n.bind(py).clone(), p.bind(py).clone()),
+            _ => {
+                let n = PyString::new(py, &a.ip().to_string());
+                let p = port_str(py, a.port());
+                self.server = Some((a, n.clone().unbind(), p.clone().unbind()));
+                (n, p)
+            }
+        }
+    }
+
+    fn remote<'py>(&mut self, py: Python<'py>, ip: IpAddr) -> Bound<'py, PyString> {
+        match &self.remote {
+            Some((seen, s)) if *seen == ip => s.bind(py).clone(),
+            _ => {
+                let s = PyString::new(py, &ip.to_string());
+                self.remote = Some((ip, s.clone().unbind()));
+                s
+            }
+        }
+    }
 }
 
 /// Builds the environ of one request; `input` becomes `wsgi.input`.
 pub fn build<'py>(
     py: Python<'py>,
     c: &Constants,
+    cache: &mut Cache,
     parts: &Parts,
     body_len: u64,
     https: bool,
     input: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let env = PyDict::new(py);
+    let env = cache.template.bind(py).copy()?;
     let conn = parts.extensions.get::<ConnInfo>().copied();
-    env.set_item(intern!(py, "REQUEST_METHOD"), parts.method.as_str())?;
-    env.set_item(
-        intern!(py, "SERVER_SOFTWARE"),
-        intern!(py, concat!("runicorn/", env!("CARGO_PKG_VERSION"))),
-    )?;
+    let method = match parts.method.as_str() {
+        "GET" => intern!(py, "GET").clone(),
+        "POST" => intern!(py, "POST").clone(),
+        "HEAD" => intern!(py, "HEAD").clone(),
+        "PUT" => intern!(py, "PUT").clone(),
+        "DELETE" => intern!(py, "DELETE").clone(),
+        "PATCH" => intern!(py, "PATCH").clone(),
+        "OPTIONS" => intern!(py, "OPTIONS").clone(),
+        m => PyString::new(py, m),
+    };
+    env.set_item(intern!(py, "REQUEST_METHOD"), method)?;
     let uri = &parts.uri;
-    env.set_item(intern!(py, "RAW_URI"), uri.to_string())?;
+    // The request target as received: for the origin form (`/path?query`, nearly every
+    // request) that is path_and_query, with no String formatted on the way.
+    match uri.path_and_query() {
+        Some(pq) if uri.scheme().is_none() && uri.authority().is_none() => {
+            env.set_item(intern!(py, "RAW_URI"), pq.as_str())?
+        }
+        _ => env.set_item(intern!(py, "RAW_URI"), uri.to_string())?,
+    }
     env.set_item(intern!(py, "QUERY_STRING"), uri.query().unwrap_or(""))?;
     let path = uri.path().as_bytes();
     let path = match c.script_name.as_bytes() {
@@ -105,7 +285,6 @@ pub fn build<'py>(
         _ => path,
     };
     env.set_item(intern!(py, "PATH_INFO"), latin1(py, &percent_decode(path)))?;
-    env.set_item(intern!(py, "SCRIPT_NAME"), c.script_name.as_str())?;
     let protocol = match parts.version {
         http::Version::HTTP_10 => intern!(py, "HTTP/1.0"),
         http::Version::HTTP_2 => intern!(py, "HTTP/2.0"),
@@ -115,6 +294,7 @@ pub fn build<'py>(
 
     let mut content_length = false;
     let mut host: Option<&[u8]> = None;
+    let mut name_buf = [0u8; CGI_BUF];
     for name in parts.headers.keys() {
         let mut values = parts.headers.get_all(name).iter();
         let Some(first) = values.next() else { continue };
@@ -139,7 +319,11 @@ pub fn build<'py>(
                 if n == "host" {
                     host = Some(first.as_bytes());
                 }
-                if let Some(key) = cgi_name(n, c.keep_underscores) {
+                if let Some(key) = known_cgi_name(py, n) {
+                    env.set_item(key, latin1(py, &value))?;
+                } else if let Some(key) =
+                    cgi_name_into(n, c.keep_underscores, &mut name_buf, &mut cache.long_name)
+                {
                     env.set_item(key, latin1(py, &value))?;
                 }
             }
@@ -153,27 +337,28 @@ pub fn build<'py>(
 
     match conn.map(|c| c.peer) {
         Some(Peer::Tcp(a)) => {
-            env.set_item(intern!(py, "REMOTE_ADDR"), a.ip().to_string())?;
-            env.set_item(intern!(py, "REMOTE_PORT"), a.port().to_string())?;
+            env.set_item(intern!(py, "REMOTE_ADDR"), cache.remote(py, a.ip()))?;
+            env.set_item(intern!(py, "REMOTE_PORT"), port_str(py, a.port()))?;
         }
-        _ => env.set_item(intern!(py, "REMOTE_ADDR"), "")?,
+        _ => env.set_item(intern!(py, "REMOTE_ADDR"), intern!(py, ""))?,
     }
     let (server_name, server_port) = match conn.and_then(|c| c.local) {
-        Some(SocketAddr::V4(a)) => (a.ip().to_string(), a.port().to_string()),
-        Some(SocketAddr::V6(a)) => (a.ip().to_string(), a.port().to_string()),
+        Some(a) => cache.server(py, a),
         // Unix sockets: the Host header, as Gunicorn.
-        None => match host.map(|h| String::from_utf8_lossy(h).into_owned()) {
-            Some(h) => match h.rsplit_once(':') {
-                Some((n, p)) if !p.contains(']') => (n.to_string(), p.to_string()),
-                _ => (h, if https { "443" } else { "80" }.to_string()),
-            },
-            None => (String::new(), String::new()),
-        },
+        None => {
+            let (n, p) = match host.map(|h| String::from_utf8_lossy(h).into_owned()) {
+                Some(h) => match h.rsplit_once(':') {
+                    Some((n, p)) if !p.contains(']') => (n.to_string(), p.to_string()),
+                    _ => (h, if https { "443" } else { "80" }.to_string()),
+                },
+                None => (String::new(), String::new()),
+            };
+            (PyString::new(py, &n), PyString::new(py, &p))
+        }
     };
     env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
     env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
 
-    env.set_item(intern!(py, "wsgi.version"), c.version.bind(py))?;
     let scheme = if https {
         intern!(py, "https")
     } else {
@@ -181,12 +366,6 @@ pub fn build<'py>(
     };
     env.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
     env.set_item(intern!(py, "wsgi.input"), input)?;
-    env.set_item(intern!(py, "wsgi.errors"), c.errors.bind(py))?;
-    env.set_item(intern!(py, "wsgi.multithread"), c.multithread)?;
-    env.set_item(intern!(py, "wsgi.multiprocess"), c.multiprocess)?;
-    env.set_item(intern!(py, "wsgi.run_once"), false)?;
-    env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
-    env.set_item(intern!(py, "wsgi.file_wrapper"), c.file_wrapper.bind(py))?;
     Ok(env)
 }
 

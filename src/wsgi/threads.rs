@@ -64,6 +64,16 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
     // Hooks are fixed for a worker's life: look once, not per request.
     let request_hooks = crate::hooks::has("pre_request") || crate::hooks::has("post_request");
     Python::attach(|py| {
+        let mut cache = match environ::Cache::new(py, c) {
+            Ok(cache) => cache,
+            Err(e) => {
+                tracing::error!(
+                    "cannot prepare the environ: {}",
+                    super::format_exception(py, &e)
+                );
+                return;
+            }
+        };
         loop {
             // Under load a job is usually waiting: take it without releasing the GIL. Only
             // try_lock here: blocking on the queue while holding the GIL would stall every
@@ -86,7 +96,7 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
             // thread takes the next one.
             crate::pyconf::hooks::REQUESTS.fetch_add(1, Ordering::Relaxed);
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                handle(py, app, c, job, request_hooks)
+                handle(py, app, c, &mut cache, job, request_hooks)
             }));
             if sync {
                 BUSY_SINCE_MS.store(0, Ordering::Relaxed);
@@ -101,7 +111,14 @@ fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Const
 }
 
 /// Runs the app for one request.
-fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job, request_hooks: bool) {
+fn handle(
+    py: Python<'_>,
+    app: &Py<PyAny>,
+    c: &Constants,
+    cache: &mut environ::Cache,
+    job: Job,
+    request_hooks: bool,
+) {
     let Job {
         parts,
         body,
@@ -123,7 +140,7 @@ fn handle(py: Python<'_>, app: &Py<PyAny>, c: &Constants, job: Job, request_hook
         Ok(i) => i.into_any(),
         Err(e) => return log_error(py, &parts, &e),
     };
-    let environ = environ::build(py, c, &parts, body_len, https, input);
+    let environ = environ::build(py, c, cache, &parts, body_len, https, input);
     let result = match &environ {
         Ok(env) => app.bind(py).call1((env, &sr)),
         Err(e) => Err(e.clone_ref(py)),
