@@ -107,12 +107,28 @@ fn parse_head(
         if pair.len() != 2 {
             return Err(PyTypeError::new_err("headers must be (name, value) tuples"));
         }
-        let (name, value): (String, String) = pair.extract()?;
+        // Borrowed, not copied into Strings: a str's UTF-8 is cached in the object (and
+        // is its own data when ASCII). Anything but two str gets extract's own error.
+        let (n, v) = (pair.get_borrowed_item(0)?, pair.get_borrowed_item(1)?);
+        let owned: (String, String);
+        let (ns, vs) = (n.cast::<PyString>(), v.cast::<PyString>());
+        let (name, value) = match (&ns, &vs) {
+            (Ok(n), Ok(v)) => (n.to_str()?, v.to_str()?),
+            _ => {
+                owned = pair.extract()?;
+                (owned.0.as_str(), owned.1.as_str())
+            }
+        };
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| PyValueError::new_err(format!("Invalid header name {name:?}")))?;
-        let value = latin1(&value)
-            .and_then(|v| HeaderValue::from_bytes(&v).ok())
-            .ok_or_else(|| PyValueError::new_err(format!("Invalid header value {value:?}")))?;
+        let invalid = || PyValueError::new_err(format!("Invalid header value {value:?}"));
+        let value = if value.is_ascii() {
+            HeaderValue::from_str(value).map_err(|_| invalid())?
+        } else {
+            latin1(value)
+                .and_then(|v| HeaderValue::from_bytes(&v).ok())
+                .ok_or_else(invalid)?
+        };
         if is_hop_by_hop(&name) {
             continue;
         }
@@ -153,7 +169,7 @@ pub struct StartResponse {
     tx: mpsc::Sender<Out>,
     /// For the post_request hook: the status and headers the app gave, body bytes sent,
     /// and whether a 500 replaced the app's response.
-    status_text: Option<String>,
+    status_text: Option<Py<PyString>>,
     headers_given: Option<Py<PyAny>>,
     body_sent: u64,
     errored: bool,
@@ -186,7 +202,7 @@ impl StartResponse {
             );
         }
         (
-            self.status_text.clone(),
+            self.status_text.as_ref().map(|s| s.bind(py).to_string()),
             self.headers_given.as_ref().map(|h| h.clone_ref(py)),
             self.body_sent,
         )
@@ -327,7 +343,8 @@ impl StartResponse {
         }
         let (head, length) = parse_head(status, headers)?;
         let mut this = slf.try_borrow_mut()?;
-        this.status_text = status.str().ok().map(|s| s.to_string());
+        // Kept as the object: only the post_request hook turns it into a String.
+        this.status_text = status.cast::<PyString>().ok().map(|s| s.clone().unbind());
         this.headers_given = Some(headers.clone().unbind());
         this.started = true;
         this.pending = Some(head);

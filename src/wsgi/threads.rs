@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use http::request::Parts;
 use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
 
 use super::environ::{self, Constants};
 use super::input::{Body, Input};
@@ -149,7 +150,16 @@ fn handle(
         Ok(iterable) => {
             let streamed = response::stream(py, &sr, &iterable, c.sendfile);
             // PEP 3333: close() is called whatever happened, even on a client that left.
-            let closed = match iterable.hasattr(pyo3::intern!(py, "close")) {
+            // An exact list or tuple (what most apps return) has no close(): asking would
+            // raise and discard an AttributeError on every request.
+            let plain = iterable.is_exact_instance_of::<PyList>()
+                || iterable.is_exact_instance_of::<PyTuple>();
+            let has_close = if plain {
+                Ok(false)
+            } else {
+                iterable.hasattr(pyo3::intern!(py, "close"))
+            };
+            let closed = match has_close {
                 Ok(true) => iterable.call_method0(pyo3::intern!(py, "close")).map(drop),
                 Ok(false) => Ok(()),
                 Err(e) => Err(e),
