@@ -4,7 +4,7 @@
 //! ```text
 //! tokio (current-thread, the edge)                 app threads (-k sync: 1, gthread: --threads)
 //! hyper → read the whole body (input) ─ Job ──►    environ → app(environ, start_response)
-//!       ◄── Out::Head / Data / Abort (response) ── iterate the result, close()
+//!       ◄── First (head) / Out::Data / Abort ────── iterate the result, close()
 //! ```
 //!
 //! The interpreter is initialised in each worker after fork: the master stays free of
@@ -253,8 +253,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
             return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    // Small: back-pressure from a slow client reaches the app thread after a few chunks.
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (tx, rx) = tokio::sync::oneshot::channel();
     if !edge.pool.submit(threads::Job {
         parts,
         body,
@@ -282,7 +281,6 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
 
 /// An empty response that closes the connection.
 fn simple(status: http::StatusCode) -> Response<ResponseBody> {
-    let (_tx, rx) = tokio::sync::mpsc::channel(1);
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::CONNECTION,
@@ -295,7 +293,7 @@ fn simple(status: http::StatusCode) -> Response<ResponseBody> {
             headers,
         },
         bytes::Bytes::new(),
-        rx,
+        None,
         true,
     )
 }

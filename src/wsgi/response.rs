@@ -18,7 +18,7 @@ use hyper::body::{Frame, SizeHint};
 use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Status line and headers, validated and filtered.
 pub struct Head {
@@ -28,10 +28,22 @@ pub struct Head {
     pub headers: HeaderMap,
 }
 
-/// What the Python thread sends to the connection.
+/// The start of a response: status, headers and the first chunk (`end` when that is the
+/// whole body). It goes through a oneshot made per request, which costs far less than a
+/// channel; only a body that does not end with it gets a channel for the rest, made by
+/// the app thread and sent along as `rest`.
+pub struct First {
+    pub head: Head,
+    pub body: Bytes,
+    pub end: bool,
+    pub rest: Option<mpsc::Receiver<Out>>,
+}
+
+/// Where an app thread sends a request's response.
+pub type Reply = oneshot::Sender<First>;
+
+/// What the Python thread sends to the connection after the head.
 pub enum Out {
-    /// Status, headers and the first chunk; `end` when that is the whole body.
-    Head { head: Head, body: Bytes, end: bool },
     /// A further chunk; `end` on the last one.
     Data { body: Bytes, end: bool },
     /// The rest of the body is `len` bytes of this file from `offset` (`wsgi.file_wrapper`
@@ -166,7 +178,10 @@ pub struct StartResponse {
     gone: bool,
     /// What is left of the app's Content-Length.
     remaining: Option<u64>,
-    tx: mpsc::Sender<Out>,
+    /// Where the head goes, until it has gone.
+    head_tx: Option<Reply>,
+    /// The rest of a body that did not end with the head.
+    tx: Option<mpsc::Sender<Out>>,
     /// For the post_request hook: the status and headers the app gave, body bytes sent,
     /// and whether a 500 replaced the app's response.
     status_text: Option<Py<PyString>>,
@@ -176,7 +191,7 @@ pub struct StartResponse {
 }
 
 impl StartResponse {
-    pub fn new(tx: mpsc::Sender<Out>) -> StartResponse {
+    pub fn new(reply: Reply) -> StartResponse {
         StartResponse {
             started: false,
             pending: None,
@@ -184,7 +199,8 @@ impl StartResponse {
             ended: false,
             gone: false,
             remaining: None,
-            tx,
+            head_tx: Some(reply),
+            tx: None,
             status_text: None,
             headers_given: None,
             body_sent: 0,
@@ -226,23 +242,18 @@ impl StartResponse {
         if data.is_empty() && !end {
             return Ok(true);
         }
-        let msg = if self.sent {
-            Out::Data { body: data, end }
-        } else {
-            let head = self.pending.take().ok_or_else(|| {
-                PyAssertionError::new_err(
-                    "the response body started before start_response() was called",
-                )
-            })?;
-            self.sent = true;
-            Out::Head {
-                head,
-                body: data,
-                end,
-            }
-        };
+        if self.sent {
+            self.ended = end;
+            return Ok(self.push(py, Out::Data { body: data, end }));
+        }
+        let head = self.pending.take().ok_or_else(|| {
+            PyAssertionError::new_err(
+                "the response body started before start_response() was called",
+            )
+        })?;
+        self.sent = true;
         self.ended = end;
-        Ok(self.push(py, msg))
+        Ok(self.push_head(head, data, end))
     }
 
     /// Hands the rest of the body over as a file region (after the head, if not sent).
@@ -268,15 +279,7 @@ impl StartResponse {
                 )
             })?;
             self.sent = true;
-            if !self.push(
-                py,
-                Out::Head {
-                    head,
-                    body: Bytes::new(),
-                    end: len == 0,
-                },
-            ) || len == 0
-            {
+            if !self.push_head(head, Bytes::new(), len == 0) || len == 0 {
                 self.ended = true;
                 return Ok(());
             }
@@ -286,14 +289,41 @@ impl StartResponse {
         Ok(())
     }
 
-    /// Sends without holding the GIL when the channel is full (back-pressure from a slow
-    /// client must not stall the other app threads).
+    /// Hands the head over (never blocks); a body that goes on gets its channel here.
+    fn push_head(&mut self, head: Head, body: Bytes, end: bool) -> bool {
+        let Some(reply) = self.head_tx.take() else {
+            return false;
+        };
+        let rest = (!end).then(|| {
+            // Small: back-pressure from a slow client reaches the app thread after a few
+            // chunks.
+            let (tx, rx) = mpsc::channel(4);
+            self.tx = Some(tx);
+            rx
+        });
+        let ok = reply
+            .send(First {
+                head,
+                body,
+                end,
+                rest,
+            })
+            .is_ok();
+        self.gone |= !ok;
+        ok
+    }
+
+    /// Sends a message after the head, without holding the GIL when the channel is full
+    /// (back-pressure from a slow client must not stall the other app threads).
     fn push(&mut self, py: Python<'_>, msg: Out) -> bool {
-        let ok = match self.tx.try_send(msg) {
+        let Some(tx) = &self.tx else {
+            self.gone = true;
+            return false;
+        };
+        let ok = match tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Closed(_)) => false,
             Err(mpsc::error::TrySendError::Full(msg)) => {
-                let tx = &self.tx;
                 py.detach(|| tx.blocking_send(msg).is_ok())
             }
         };
@@ -308,8 +338,12 @@ impl StartResponse {
         }
         self.ended = true;
         self.errored |= !self.sent;
-        let msg = if self.sent { Out::Abort } else { error_500() };
-        self.push(py, msg);
+        if self.sent {
+            self.push(py, Out::Abort);
+        } else {
+            let (head, body) = error_500();
+            self.push_head(head, body, true);
+        }
     }
 }
 
@@ -428,7 +462,7 @@ pub fn stream(
 }
 
 /// Gunicorn's 500 (`util.write_error`).
-pub fn error_500() -> Out {
+pub fn error_500() -> (Head, Bytes) {
     let reason = "Internal Server Error";
     let body = format!(
         "<html>\n  <head>\n    <title>{reason}</title>\n  </head>\n  <body>\n    <h1><p>{reason}</p></h1>\n    \n  </body>\n</html>\n"
@@ -436,15 +470,14 @@ pub fn error_500() -> Out {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
     headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    Out::Head {
-        head: Head {
+    (
+        Head {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             reason: None,
             headers,
         },
-        body: Bytes::from(body),
-        end: true,
-    }
+        Bytes::from(body),
+    )
 }
 
 /// `wsgi.file_wrapper`: iterates a file-like object in blocks and closes it with the
@@ -516,7 +549,8 @@ impl FileWrapper {
 /// thread sends, until a chunk marked `end`.
 pub struct ResponseBody {
     first: Option<Bytes>,
-    rx: mpsc::Receiver<Out>,
+    /// The rest of the body (None when the first chunk ends it).
+    rx: Option<mpsc::Receiver<Out>>,
     end: bool,
     file: Option<FileTail>,
 }
@@ -573,7 +607,7 @@ impl FileTail {
 }
 
 impl ResponseBody {
-    fn new(first: Bytes, rx: mpsc::Receiver<Out>, end: bool) -> ResponseBody {
+    fn new(first: Bytes, rx: Option<mpsc::Receiver<Out>>, end: bool) -> ResponseBody {
         ResponseBody {
             first: Some(first).filter(|b| !b.is_empty()),
             rx,
@@ -601,7 +635,11 @@ impl hyper::body::Body for ResponseBody {
             if self.end {
                 return Poll::Ready(None);
             }
-            match std::task::ready!(self.rx.poll_recv(cx)) {
+            let next = match &mut self.rx {
+                Some(rx) => std::task::ready!(rx.poll_recv(cx)),
+                None => None,
+            };
+            match next {
                 Some(Out::Data { body, end }) => {
                     self.end = end;
                     if !body.is_empty() {
@@ -644,25 +682,27 @@ impl hyper::body::Body for ResponseBody {
 }
 
 /// Waits for the head and builds the hyper response (a 500 if the app thread died).
-pub async fn respond(mut rx: mpsc::Receiver<Out>) -> Response<ResponseBody> {
-    let first = match rx.recv().await {
-        Some(Out::Head { head, body, end }) => (head, body, end),
-        _ => {
+pub async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBody> {
+    match rx.await {
+        Ok(First {
+            head,
+            body,
+            end,
+            rest,
+        }) => build(head, body, rest, end),
+        Err(_) => {
             tracing::error!("the application thread ended without a response");
-            match error_500() {
-                Out::Head { head, body, end } => (head, body, end),
-                _ => unreachable!("error_500 returns a head"),
-            }
+            let (head, body) = error_500();
+            build(head, body, None, true)
         }
-    };
-    build(first.0, first.1, rx, first.2)
+    }
 }
 
 /// A response from a head and its first chunk.
 pub fn build(
     head: Head,
     body: Bytes,
-    rx: mpsc::Receiver<Out>,
+    rx: Option<mpsc::Receiver<Out>>,
     end: bool,
 ) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::new(body, rx, end));

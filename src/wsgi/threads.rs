@@ -13,7 +13,7 @@ use pyo3::types::{PyList, PyTuple};
 
 use super::environ::{self, Constants};
 use super::input::{Body, Input};
-use super::response::{self, Out, StartResponse};
+use super::response::{self, Reply, StartResponse};
 
 /// One request, read whole, waiting for an app thread.
 pub struct Job {
@@ -21,7 +21,7 @@ pub struct Job {
     pub body: Body,
     /// `wsgi.url_scheme` is https (a trusted proxy said so).
     pub https: bool,
-    pub reply: tokio::sync::mpsc::Sender<Out>,
+    pub reply: Reply,
 }
 
 /// The queue in front of the app threads.
