@@ -307,14 +307,17 @@ pub fn build<'py>(
     let mut content_length = false;
     let mut host: Option<&[u8]> = None;
     let mut name_buf = [0u8; CGI_BUF];
-    for name in parts.headers.keys() {
-        let mut values = parts.headers.get_all(name).iter();
-        let Some(first) = values.next() else { continue };
-        let value: std::borrow::Cow<'_, [u8]> = match values.next() {
+    // HeaderMap::iter yields every value of a name one after the other: walking it
+    // groups them without a get_all (a hash and probe) per name.
+    let mut headers = parts.headers.iter().peekable();
+    while let Some((name, first)) = headers.next() {
+        let value: std::borrow::Cow<'_, [u8]> = match headers.next_if(|(n, _)| *n == name) {
             None => first.as_bytes().into(),
-            Some(second) => {
+            Some((_, second)) => {
                 let mut v = first.as_bytes().to_vec();
-                for more in std::iter::once(second).chain(values) {
+                v.push(b',');
+                v.extend_from_slice(second.as_bytes());
+                while let Some((_, more)) = headers.next_if(|(n, _)| *n == name) {
                     v.push(b',');
                     v.extend_from_slice(more.as_bytes());
                 }
