@@ -108,16 +108,24 @@ fn cgi_name_into<'b>(
     std::str::from_utf8(out).ok()
 }
 
-/// The environ key of the commonest request headers, interned once per interpreter: no
-/// string is built for them per request.
-fn known_cgi_name<'py>(py: Python<'py>, name: &str) -> Option<&'py Bound<'py, PyString>> {
+/// How many headers `known_cgi_name` knows.
+const KNOWN: usize = 23;
+
+/// The environ key of the commonest request headers, interned once per interpreter (no
+/// string is built for them per request), with the header's index below `KNOWN`.
+fn known_cgi_name<'py>(py: Python<'py>, name: &str) -> Option<(usize, &'py Bound<'py, PyString>)> {
     macro_rules! known {
-        ($($h:literal => $k:literal),* $(,)?) => {
-            match name {
-                $($h => Some(intern!(py, $k)),)*
-                _ => None,
-            }
-        };
+        ($($h:literal => $k:literal),* $(,)?) => {{
+            let mut i = 0;
+            $(
+                if name == $h {
+                    return Some((i, intern!(py, $k)));
+                }
+                i += 1;
+            )*
+            debug_assert_eq!(i, KNOWN);
+            None
+        }};
     }
     known!(
         "host" => "HTTP_HOST",
@@ -177,6 +185,9 @@ pub struct Cache {
     remote: Option<(IpAddr, Py<PyString>)>,
     /// Scratch space for header names too long for the stack buffer.
     long_name: Vec<u8>,
+    /// The last value of each known header and its string: Host, User-Agent, Accept...
+    /// mostly repeat from one request to the next.
+    values: Vec<(Vec<u8>, Option<Py<PyString>>)>,
 }
 
 impl Cache {
@@ -227,6 +238,7 @@ impl Cache {
             server: None,
             remote: None,
             long_name: Vec::new(),
+            values: (0..KNOWN).map(|_| (Vec::new(), None)).collect(),
         })
     }
 
@@ -242,6 +254,23 @@ impl Cache {
                 let p = port_str(py, a.port());
                 self.server = Some((a, n.clone().unbind(), p.clone().unbind()));
                 (n, p)
+            }
+        }
+    }
+
+    /// The value of known header `i` as a string, reused when it repeats.
+    fn value<'py>(&mut self, py: Python<'py>, i: usize, v: &[u8]) -> Bound<'py, PyString> {
+        let Some((seen, s)) = self.values.get_mut(i) else {
+            return latin1(py, v);
+        };
+        match s {
+            Some(s) if seen.as_slice() == v => s.bind(py).clone(),
+            _ => {
+                let new = latin1(py, v);
+                seen.clear();
+                seen.extend_from_slice(v);
+                *s = Some(new.clone().unbind());
+                new
             }
         }
     }
@@ -334,8 +363,8 @@ pub fn build<'py>(
                 if n == "host" {
                     host = Some(first.as_bytes());
                 }
-                if let Some(key) = known_cgi_name(py, n) {
-                    env.set_item(key, latin1(py, &value))?;
+                if let Some((i, key)) = known_cgi_name(py, n) {
+                    env.set_item(key, cache.value(py, i, &value))?;
                 } else if let Some(key) =
                     cgi_name_into(n, c.keep_underscores, &mut name_buf, &mut cache.long_name)
                 {
