@@ -27,7 +27,9 @@ pub struct Job {
 /// The queue in front of the app threads.
 #[derive(Clone)]
 pub struct Pool {
-    tx: mpsc::Sender<Job>,
+    /// Boxed: a Job (the request head) is a few hundred bytes, copied at every move
+    /// through the queue; a pointer is not.
+    tx: mpsc::Sender<Box<Job>>,
 }
 
 impl Pool {
@@ -40,7 +42,7 @@ impl Pool {
         app: Py<PyAny>,
         constants: Constants,
     ) -> std::io::Result<Pool> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Box<Job>>();
         let rx = Arc::new(Mutex::new(rx));
         let shared = Arc::new((app, constants));
         for i in 0..n.max(1) {
@@ -55,11 +57,11 @@ impl Pool {
 
     /// Queues a request; never blocks. False only if every app thread is gone.
     pub fn submit(&self, job: Job) -> bool {
-        self.tx.send(job).is_ok()
+        self.tx.send(Box::new(job)).is_ok()
     }
 }
 
-fn serve(rx: &Mutex<mpsc::Receiver<Job>>, sync: bool, app: &Py<PyAny>, c: &Constants) {
+fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &Constants) {
     use crate::worker::heartbeat::{BUSY_SINCE_MS, monotonic_ms};
     use std::sync::atomic::Ordering;
     // Hooks are fixed for a worker's life: look once, not per request.
@@ -117,7 +119,7 @@ fn handle(
     app: &Py<PyAny>,
     c: &Constants,
     cache: &mut environ::Cache,
-    job: Job,
+    job: Box<Job>,
     request_hooks: bool,
 ) {
     let Job {
@@ -125,7 +127,7 @@ fn handle(
         body,
         https,
         reply,
-    } = job;
+    } = *job;
     let req = request_hooks
         .then(|| crate::pyconf::hooks::request_object(py, &parts, https))
         .flatten();
