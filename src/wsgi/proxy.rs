@@ -75,8 +75,11 @@ impl Proxy {
             return Ok(tls);
         }
         let mut scheme = None;
-        for (name, want) in &self.secure {
-            for value in headers.get_all(name) {
+        // One walk over the request's few headers, comparing names, rather than a hashed
+        // lookup per secure header; the outcome does not depend on the order (every value
+        // must agree).
+        for (name, value) in headers {
+            for (_, want) in self.secure.iter().filter(|(n, _)| n == name) {
                 let secure = value.to_str().is_ok_and(|v| v.trim() == want);
                 match scheme {
                     Some(s) if s != secure => return Err(()),
