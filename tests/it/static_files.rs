@@ -497,11 +497,9 @@ fn nothing_escapes_the_directory() {
     );
 }
 
-#[test]
-fn static_files_in_front_of_an_app_are_access_logged() {
-    let dir = site();
-    let log = dir.path("access.log");
-    let m = Master::probe()
+/// The probe app with `public/` mapped at `/static/` and an access log in `format`.
+fn probe_logging_static(dir: &Scratch, log: &std::path::Path, format: &str) -> Master {
+    Master::probe()
         .args([
             "-w",
             "1",
@@ -510,9 +508,16 @@ fn static_files_in_front_of_an_app_are_access_logged() {
             "--access-logfile",
             log.to_str().unwrap(),
             "--access-logformat",
-            "%(m)s %(U)s %(s)s %(B)s",
+            format,
         ])
-        .spawn();
+        .spawn()
+}
+
+#[test]
+fn static_files_in_front_of_an_app_are_access_logged() {
+    let dir = site();
+    let log = dir.path("access.log");
+    let m = probe_logging_static(&dir, &log, "%(m)s %(U)s %(s)s %(B)s");
     let a = m.addr();
     let r = get(a, "/static/ten.txt");
     assert_eq!((r.status, body(&r)), (200, "0123456789"));
@@ -910,18 +915,11 @@ fn a_client_that_stops_reading_is_cut_without_hurting_others() {
 fn edge_and_hyper_access_lines_are_identical() {
     let (dir, _, _) = sized_site();
     let log = dir.path("access.log");
-    let m = Master::probe()
-        .args([
-            "-w",
-            "1",
-            "--static-map",
-            &format!("/static/={}", dir.path("public").display()),
-            "--access-logfile",
-            log.to_str().unwrap(),
-            "--access-logformat",
-            "%(h)s %(l)s %(u)s \"%(r)s\" %(s)s %(b)s %(B)s \"%(f)s\" \"%(a)s\" %(m)s %(U)s %(q)s %(H)s {%({etag}o)s} {%({server}o)s} {%({x-custom}i)s}",
-        ])
-        .spawn();
+    let m = probe_logging_static(
+        &dir,
+        &log,
+        "%(h)s %(l)s %(u)s \"%(r)s\" %(s)s %(b)s %(B)s \"%(f)s\" \"%(a)s\" %(m)s %(U)s %(q)s %(H)s {%({etag}o)s} {%({server}o)s} {%({x-custom}i)s}",
+    );
     let a = m.addr();
     let req = "GET /static/4k.bin?v=1 HTTP/1.1\r\nHost: t\r\nReferer: http://r.example/\r\nUser-Agent: test-agent/1\r\nX-Custom: yes\r\n\r\n";
     let range = "GET /static/1m.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-99\r\nUser-Agent: test-agent/1\r\n\r\n";
