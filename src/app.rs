@@ -162,8 +162,6 @@ fn daemonize(keep_stdio: bool) -> nix::Result<()> {
         std::process::exit(0);
     }
     crate::sys::unblock_signals();
-    // A Python config file initialised the interpreter before this fork.
-    crate::hooks::after_fork_child();
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     if !keep_stdio {
         let null = std::fs::OpenOptions::new()

@@ -61,10 +61,9 @@ pub fn forked_parent(age: u64, pid: u32) {
     let _ = (age, pid);
 }
 
-/// In a freshly forked worker: repairs an interpreter inherited from the master and
-/// picks the worker's own `worker` object (pre_fork made it).
+/// In a freshly forked worker (whose inherited interpreter `sys::fork` already
+/// repaired): picks the worker's own `worker` object (pre_fork made it).
 pub fn forked_child(age: u64) {
-    after_fork_child();
     #[cfg(feature = "python")]
     crate::pyconf::hooks::forked_child(age);
     let _ = age;
@@ -103,21 +102,5 @@ pub fn has(name: &str) -> bool {
     {
         let _ = name;
         false
-    }
-}
-
-/// Repairs CPython in a forked child once (`PyOS_AfterFork_Child`) when the parent had
-/// initialised it (a Python config file, `--preload`, a daemonizing fork). Idempotent per
-/// process: the marker holds the pid that repaired, and a fork gets a new pid.
-pub fn after_fork_child() {
-    #[cfg(feature = "python")]
-    {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static REPAIRED_IN: AtomicU32 = AtomicU32::new(0);
-        let pid = std::process::id();
-        if REPAIRED_IN.load(Ordering::Relaxed) != pid && crate::sys::python_is_initialized() {
-            REPAIRED_IN.store(pid, Ordering::Relaxed);
-            crate::sys::python_after_fork_child();
-        }
     }
 }

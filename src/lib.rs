@@ -53,12 +53,15 @@ pub mod master;
 pub mod observe;
 pub mod server;
 pub mod static_files;
-pub mod sys;
+mod sys;
 pub mod tls;
 pub mod worker;
 
 mod app;
 mod pidfile;
+#[cfg(feature = "python")]
+mod python;
+mod scoreboard;
 
 #[cfg(feature = "python")]
 mod pyconf;

@@ -164,7 +164,7 @@ static SAVED_MASK: std::sync::Mutex<Option<SigSet>> = std::sync::Mutex::new(None
 ///
 /// The child must never return into the caller's stack frames that expect to be the
 /// master: callers run the child's work and then `std::process::exit`.
-pub fn fork() -> nix::Result<Forked> {
+pub(crate) fn fork() -> nix::Result<Forked> {
     use nix::sys::signal::{SigmaskHow, pthread_sigmask};
     debug_assert!(
         thread_count().is_none_or(|n| n == 1),
@@ -177,19 +177,78 @@ pub fn fork() -> nix::Result<Forked> {
         Some(&mut old),
     )?;
     *SAVED_MASK.lock().unwrap_or_else(|e| e.into_inner()) = Some(old);
+    #[cfg(feature = "python")]
+    let python = python_fork::before();
     // SAFETY: the master is single-threaded (no tokio runtime, no helper threads; checked
-    // by the debug_assert above), so no lock can be held by another thread at fork time
-    // and the child may allocate freely before it builds its own runtime.
+    // by the debug_assert above; a thread a Python config file or a preloaded app starts
+    // is warned about), so no lock can be held by another thread at fork time and the
+    // child may allocate freely before it builds its own runtime. CPython's own locks are
+    // taken by PyOS_BeforeFork just above and released on both sides below.
     let forked = unsafe { nix::unistd::fork() };
     match forked {
         Ok(ForkResult::Parent { child }) => {
+            #[cfg(feature = "python")]
+            python_fork::after_in_parent(python);
             unblock_signals();
             Ok(Forked::Parent(child))
         }
-        Ok(ForkResult::Child) => Ok(Forked::Child),
+        Ok(ForkResult::Child) => {
+            #[cfg(feature = "python")]
+            python_fork::after_in_child(python);
+            Ok(Forked::Child)
+        }
         Err(e) => {
+            #[cfg(feature = "python")]
+            python_fork::after_in_parent(python);
             unblock_signals();
             Err(e)
+        }
+    }
+}
+
+/// The bracket CPython's own `os.fork` puts around fork(2) when this process runs an
+/// interpreter (a Python config file, `--preload`, a master hosted by Python): take the
+/// GIL, `PyOS_BeforeFork` (the `os.register_at_fork` *before* hooks, the import lock and,
+/// on 3.13+, stopping the world), then `PyOS_AfterFork_Parent` or `PyOS_AfterFork_Child`
+/// (re-creating the GIL and locks in the child, reseeding `random`, the *after* hooks).
+/// Without it, 3.13's child aborts unlocking a mutex its thread does not own.
+#[cfg(feature = "python")]
+mod python_fork {
+    use pyo3::ffi;
+
+    pub(super) fn before() -> Option<ffi::PyGILState_STATE> {
+        if !super::python_is_initialized() {
+            return None;
+        }
+        // SAFETY: the interpreter is initialised; PyGILState_Ensure attaches this thread
+        // (or nests if it already holds the GIL), and PyOS_BeforeFork is then called with
+        // the GIL held on the thread that will fork, as its documentation requires.
+        unsafe {
+            let state = ffi::PyGILState_Ensure();
+            ffi::PyOS_BeforeFork();
+            Some(state)
+        }
+    }
+
+    pub(super) fn after_in_parent(state: Option<ffi::PyGILState_STATE>) {
+        if let Some(state) = state {
+            // SAFETY: paired with `before` on this thread, which still holds the GIL.
+            unsafe {
+                ffi::PyOS_AfterFork_Parent();
+                ffi::PyGILState_Release(state);
+            }
+        }
+    }
+
+    pub(super) fn after_in_child(state: Option<ffi::PyGILState_STATE>) {
+        if let Some(state) = state {
+            // SAFETY: in the freshly forked child, on the thread that called `before` (the
+            // only thread the child has), still attached: what PyOS_AfterFork_Child needs.
+            // It re-initialises the GIL as held by this thread, so the release is paired.
+            unsafe {
+                ffi::PyOS_AfterFork_Child();
+                ffi::PyGILState_Release(state);
+            }
         }
     }
 }
@@ -269,11 +328,11 @@ pub fn shared_zeroed_slice<T: ZeroableShared>(len: usize) -> nix::Result<&'stati
 pub unsafe trait ZeroableShared: Sync {}
 
 // SAFETY: Slot is repr(C), made of atomic integers only, and all-zero is a valid FREE slot.
-unsafe impl ZeroableShared for crate::worker::heartbeat::Slot {}
+unsafe impl ZeroableShared for crate::scoreboard::heartbeat::Slot {}
 
 // SAFETY: metrics::Slot is repr(C), made of atomic integers and arrays of them only (its
 // `Edge` part likewise), and all-zero is a valid empty slot.
-unsafe impl ZeroableShared for crate::observe::metrics::Slot {}
+unsafe impl ZeroableShared for crate::scoreboard::counters::Slot {}
 
 /// Sends each of `msgs` (at most 8) as its own datagram on the connected datagram socket
 /// `fd` with one `sendmmsg(2)`, without blocking; returns how many went out. StatsD sends
@@ -427,19 +486,6 @@ pub fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(),
         ffi::PyEval_SaveThread();
     }
     Ok(())
-}
-
-/// Repairs CPython's state in a worker forked from a master that initialised Python
-/// (`--preload`): re-creates the GIL and import lock and runs the `os.register_at_fork`
-/// child hooks (`random` reseeds itself there, so workers do not share a sequence).
-#[cfg(feature = "python")]
-pub fn python_after_fork_child() {
-    pyo3::Python::attach(|_py| {
-        // SAFETY: we are in a freshly forked child, attached to the interpreter on the
-        // thread that forked (the master's only thread), which is what
-        // PyOS_AfterFork_Child requires; no other thread exists yet.
-        unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
-    });
 }
 
 /// Whether CPython is initialised in this process (possibly inherited through fork).

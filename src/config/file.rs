@@ -1,7 +1,7 @@
 //! The configuration file: TOML whose top-level keys are setting keys
 //! (`workers = 4`, `bind = ["127.0.0.1:8000", "unix:/run/app.sock"]`), turned into a
 //! `Layer`. Unknown keys are errors with a "did you mean" suggestion. Python config
-//! files (`*.py`, `python:module`) are executed by `pyconf` when runicorn is built with
+//! files (`*.py`, `python:module`) are executed by `python_file` when runicorn is built with
 //! the `python` feature, and refused with an explanation without it.
 
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ pub(crate) fn layer(spec: &str, warnings: &mut Vec<String>) -> (Option<Layer>, V
     if is_python(spec) {
         #[cfg(feature = "python")]
         {
-            let out = crate::pyconf::exec::run(spec);
+            let out = super::python_file::run(spec);
             warnings.extend(out.warnings);
             return (out.layer, out.errors);
         }

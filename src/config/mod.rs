@@ -15,6 +15,8 @@ pub(crate) mod defs;
 pub mod env;
 pub(crate) mod file;
 pub mod layer;
+#[cfg(feature = "python")]
+pub(crate) mod python_file;
 pub(crate) mod registry;
 pub mod value;
 

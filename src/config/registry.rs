@@ -372,6 +372,31 @@ pub(crate) fn find(key: &str) -> Option<&'static dyn AnySetting> {
     ALL.iter().copied().find(|s| s.key() == key)
 }
 
+/// Every hook runicorn calls, with its Gunicorn arity.
+const ARITY: &[(&str, usize)] = &[
+    ("on_starting", 1),
+    ("on_reload", 1),
+    ("when_ready", 1),
+    ("pre_fork", 2),
+    ("post_fork", 2),
+    ("post_worker_init", 1),
+    ("worker_int", 1),
+    ("worker_abort", 1),
+    ("pre_exec", 1),
+    ("pre_request", 2),
+    ("post_request", 4),
+    ("child_exit", 2),
+    ("worker_exit", 2),
+    ("nworkers_changed", 3),
+    ("on_exit", 1),
+    ("ssl_context", 2),
+];
+
+/// The number of arguments Gunicorn passes to hook `key` (None: not checked).
+pub(crate) fn hook_arity(key: &str) -> Option<usize> {
+    ARITY.iter().find(|(k, _)| *k == key).map(|&(_, n)| n)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

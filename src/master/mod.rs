@@ -24,8 +24,9 @@ use crate::access_log::AccessLog;
 use crate::config::{self, Env, Loaded, ProcessEnv, Settings};
 use crate::error::{APP_LOAD_ERROR, WORKER_BOOT_ERROR};
 use crate::pidfile::Pidfile;
+use crate::scoreboard::heartbeat::{self, Table, state};
+use crate::scoreboard::monotonic_ms;
 use crate::server::Listener;
-use crate::worker::heartbeat::{self, Table, state};
 use crate::worker::{self, Context};
 use signals::{Signal, SignalQueue};
 
@@ -146,8 +147,9 @@ impl Arbiter {
 
         let signals = SignalQueue::install()
             .map_err(|e| fail(format!("cannot install signal handlers: {e}")))?;
-        let table =
-            Table::new().map_err(|e| fail(format!("cannot map the heartbeat table: {e}")))?;
+        let table = crate::sys::shared_zeroed_slice(heartbeat::MAX_SLOTS)
+            .map(Table::new)
+            .map_err(|e| fail(format!("cannot map the heartbeat table: {e}")))?;
 
         let (listeners, inherited) = match env_fds(&env) {
             Some(fds) => {
@@ -233,7 +235,7 @@ impl Arbiter {
             tls,
             ticket_secret,
             observe,
-            rng: u64::from(pid) ^ heartbeat::monotonic_ms().rotate_left(17) | 1,
+            rng: u64::from(pid) ^ monotonic_ms().rotate_left(17) | 1,
         })
     }
 
@@ -469,7 +471,6 @@ impl Arbiter {
                 self.reexec_pid = Some(child);
             }
             Ok(crate::sys::Forked::Child) => {
-                crate::hooks::after_fork_child();
                 crate::hooks::server("pre_exec", self.num_workers);
                 for l in &self.listeners {
                     let _ = crate::sys::set_inheritable(l.raw_fd(), true);

@@ -41,7 +41,7 @@ impl Outage {
     /// Records a failure; true when it starts a new outage (report it).
     pub(crate) fn failed(&self) -> bool {
         // +1: a clock reading of 0 must not look like "never failed".
-        let now = crate::worker::heartbeat::monotonic_ms() + 1;
+        let now = crate::scoreboard::monotonic_ms() + 1;
         let prev = self.0.swap(now, Relaxed);
         prev == 0 || now.saturating_sub(prev) > Self::QUIET_MS
     }
@@ -179,24 +179,6 @@ impl RequestObserver {
     }
 }
 
-/// Copies a worker's edge counters into its shared slot (heartbeat tick, and at exit).
-pub fn mirror_edge(slot: &metrics::Slot, edge: &crate::server::conn::EdgeStats) {
-    let e = &slot.edge;
-    for (dst, src) in e.rejected.iter().zip(&edge.rejected_by_code) {
-        dst.store(src.load(Relaxed), Relaxed);
-    }
-    e.header_timeouts
-        .store(edge.header_timeouts.load(Relaxed), Relaxed);
-    e.body_timeouts
-        .store(edge.body_timeouts.load(Relaxed), Relaxed);
-    e.send_timeouts
-        .store(edge.send_timeouts.load(Relaxed), Relaxed);
-    e.tls_ok
-        .store(crate::tls::HANDSHAKES.load(Relaxed), Relaxed);
-    e.tls_failed
-        .store(crate::tls::HANDSHAKE_FAILURES.load(Relaxed), Relaxed);
-}
-
 /// Why a worker was reaped (`runicorn_worker_restarts_total{reason}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReapReason {
@@ -250,8 +232,11 @@ impl MasterObs {
     /// after [`install`]. `upgrading`: we are a USR2 child whose parent still holds the
     /// address, so a failed bind is retried instead of fatal.
     pub fn start(s: &Settings, upgrading: bool) -> Result<MasterObs, String> {
-        let table =
-            metrics::Table::new().map_err(|e| format!("cannot map the metrics table: {e}"))?;
+        let table = crate::sys::shared_zeroed_slice::<metrics::Slot>(
+            crate::scoreboard::heartbeat::MAX_SLOTS,
+        )
+        .map(metrics::Table::new)
+        .map_err(|e| format!("cannot map the metrics table: {e}"))?;
         let mut m = MasterObs {
             table,
             totals: metrics::Totals::default(),

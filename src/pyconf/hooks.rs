@@ -18,34 +18,6 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::config::Settings;
 
-/// Every hook runicorn calls, with its Gunicorn arity.
-const ARITY: &[(&str, usize)] = &[
-    ("on_starting", 1),
-    ("on_reload", 1),
-    ("when_ready", 1),
-    ("pre_fork", 2),
-    ("post_fork", 2),
-    ("post_worker_init", 1),
-    ("worker_int", 1),
-    ("worker_abort", 1),
-    ("pre_exec", 1),
-    ("pre_request", 2),
-    ("post_request", 4),
-    ("child_exit", 2),
-    ("worker_exit", 2),
-    ("nworkers_changed", 3),
-    ("on_exit", 1),
-    ("ssl_context", 2),
-];
-
-/// The number of arguments Gunicorn passes to hook `key` (None: not checked).
-pub(crate) fn arity(key: &str) -> Option<usize> {
-    ARITY.iter().find(|(k, _)| *k == key).map(|&(_, n)| n)
-}
-
-/// The namespace of the config file executed last, waiting for `install`.
-static STAGED: Mutex<Option<Py<PyDict>>> = Mutex::new(None);
-
 struct Active {
     hooks: HashMap<&'static str, Py<PyAny>>,
     server: Py<Server>,
@@ -67,10 +39,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub(crate) fn stage(ns: Py<PyDict>) {
-    *lock(&STAGED) = Some(ns);
-}
-
 /// Whether any hook is installed in this process (cheap; no GIL).
 pub(crate) fn any() -> bool {
     lock(&ACTIVE).as_ref().is_some_and(|a| !a.hooks.is_empty())
@@ -81,12 +49,12 @@ pub(crate) fn any() -> bool {
 /// configuration load; a failed load never reaches here, so the running hooks stay.
 /// True when the configuration came from a Python config file.
 pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
-    let staged = lock(&STAGED).take();
+    let staged = crate::config::python_file::take_staged();
     let from_file = staged.is_some();
     let wanted: Vec<(&'static str, String)> = s
         .hooks
         .iter()
-        .filter(|(k, _)| arity(k).is_some() && **k != "ssl_context")
+        .filter(|(k, _)| crate::config::registry::hook_arity(k).is_some() && **k != "ssl_context")
         .filter_map(|(k, v)| Some((*k, v.clone()?)))
         .collect();
     let logconfig_from_file = staged.is_some() && s.logconfig_dict != "{}";
@@ -98,7 +66,7 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
         }
         return false;
     }
-    if let Err(e) = crate::wsgi::init_interpreter() {
+    if let Err(e) = crate::python::init_interpreter() {
         tracing::error!("cannot start Python for the server hooks: {e}");
         return from_file;
     }
@@ -109,7 +77,7 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
             let from_ns = ns
                 .as_ref()
                 .and_then(|n| n.get_item(key).ok().flatten())
-                .filter(|v| v.is_callable() && super::exec::describe(v) == text);
+                .filter(|v| v.is_callable() && crate::config::python_file::describe(v) == text);
             let callable = match from_ns {
                 Some(c) => Ok(c),
                 None => import_path(py, &text),
@@ -120,7 +88,7 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
                 }
                 Err(e) => tracing::error!(
                     "hook {key} = {text:?} is not usable and will not be called:\n{}",
-                    crate::wsgi::format_exception(py, &e)
+                    crate::python::format_exception(py, &e)
                 ),
             }
         }
@@ -129,7 +97,7 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
             Err(e) => {
                 tracing::error!(
                     "cannot build the hooks' cfg object:\n{}",
-                    crate::wsgi::format_exception(py, &e)
+                    crate::python::format_exception(py, &e)
                 );
                 py.None()
             }
@@ -403,7 +371,7 @@ fn call<'py>(
     if let Err(e) = hook.bind(py).call1(args) {
         tracing::error!(
             "Exception in {name} hook:\n{}",
-            crate::wsgi::format_exception(py, &e)
+            crate::python::format_exception(py, &e)
         );
     }
 }
@@ -555,7 +523,7 @@ pub(crate) fn sync_environ(vars: &[(String, String)]) {
         if let Err(e) = set {
             tracing::error!(
                 "cannot set the worker's environment in Python:\n{}",
-                crate::wsgi::format_exception(py, &e)
+                crate::python::format_exception(py, &e)
             );
         }
     });

@@ -137,7 +137,7 @@ pub(crate) fn apply(py: Python<'_>, s: &Settings) -> Result<(), String> {
         }
         Err(e) => Err(format!(
             "cannot configure Python logging (logconfig/logconfig_json/logconfig_dict):\n{}",
-            crate::wsgi::format_exception(py, &e)
+            crate::python::format_exception(py, &e)
         )),
     }
 }

@@ -37,6 +37,7 @@ use crate::http::error::Reject;
 use crate::http::gate::{Event, Gate, GateConfig};
 use crate::http::head::Framing;
 use crate::http::proxy::ProxyInfo;
+pub use crate::scoreboard::edge::EdgeStats;
 use crate::static_files::edge::SendFile;
 
 mod static_edge;
@@ -131,21 +132,6 @@ impl EdgeConfig {
             forwarded_allow: crate::server::trust::IpList::new(&s.forwarded_allow_ips),
         }
     }
-}
-
-/// Counters of what the edge cut off (for logs, tests and metrics).
-#[derive(Debug, Default)]
-pub struct EdgeStats {
-    /// Requests refused by the gate.
-    pub rejected: AtomicU64,
-    /// Connections closed for an idle or header deadline.
-    pub header_timeouts: AtomicU64,
-    /// Connections closed for a body deadline or rate.
-    pub body_timeouts: AtomicU64,
-    /// Connections closed because the client stopped reading.
-    pub send_timeouts: AtomicU64,
-    /// `rejected`, by status code (slots as `observe::metrics::reject_index`).
-    pub rejected_by_code: [AtomicU64; crate::observe::metrics::REJECT_CODES.len() + 1],
 }
 
 /// What the service and the adapter share about one connection.
@@ -467,7 +453,7 @@ impl<S> GateIo<S> {
 
     fn log_reject(&self, r: &Reject) {
         self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        self.stats.rejected_by_code[crate::observe::metrics::reject_index(r.status)]
+        self.stats.rejected_by_code[crate::scoreboard::counters::reject_index(r.status)]
             .fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{}", r.log_line(&self.peer_ip));
     }

@@ -29,7 +29,7 @@ pub use listener::{Accepting, Listener};
 pub use service::{ConnInfo, Peer};
 
 use crate::access_log::AccessLog;
-use crate::worker::heartbeat::{Slot, state};
+use crate::scoreboard::heartbeat::{Slot, state};
 
 /// Boxed error type apps may return.
 pub type BoxError = Box<dyn StdError + Send + Sync>;

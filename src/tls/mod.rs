@@ -20,7 +20,7 @@ use std::fmt::Display;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,11 +32,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::config::Settings;
 use certs::Identity;
-
-/// TLS handshakes that failed or timed out, in this process (debug-logged one by one).
-pub static HANDSHAKE_FAILURES: AtomicU64 = AtomicU64::new(0);
-/// Completed handshakes in this process (for `--metrics-bind`).
-pub static HANDSHAKES: AtomicU64 = AtomicU64::new(0);
 
 /// ALPN identifiers in `--http-protocols` order.
 const ALPN_H1: &[u8] = b"http/1.1";
@@ -291,7 +286,7 @@ impl Acceptor {
         };
         match result {
             Ok(stream) => {
-                HANDSHAKES.fetch_add(1, Ordering::Relaxed);
+                crate::scoreboard::edge::TLS_HANDSHAKES.fetch_add(1, Ordering::Relaxed);
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(ALPN_H2);
                 Some((
                     TlsIo {
@@ -302,7 +297,7 @@ impl Acceptor {
                 ))
             }
             Err(e) => {
-                HANDSHAKE_FAILURES.fetch_add(1, Ordering::Relaxed);
+                crate::scoreboard::edge::TLS_HANDSHAKE_FAILURES.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("TLS handshake with {peer} failed: {e}");
                 None
             }

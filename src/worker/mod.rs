@@ -1,16 +1,14 @@
 //! What a forked child runs: signal set-up, privilege drop, its own tokio runtime (built
 //! after fork, never inherited), the heartbeat, and the server until TERM/INT/QUIT.
 
-pub mod heartbeat;
-
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Settings;
+use crate::scoreboard::heartbeat::{Slot, state};
 use crate::server::{self, Accepting, AppService, Listener, ServeConfig, Stop};
-use heartbeat::{Slot, state};
 
 /// Everything a worker needs from the master, borrowed from the master's memory image
 /// (which the child owns a copy of after fork).
@@ -201,7 +199,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
             slot.beat();
             // The edge's counters reach the master's scrape within a beat.
             if let Some(m) = metrics {
-                crate::observe::mirror_edge(m, &mirrored);
+                crate::scoreboard::edge::mirror(m, &mirrored);
             }
         }
     });
@@ -278,7 +276,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
     };
     // Final mirror: the master folds this slot once we are reaped.
     if let Some(m) = ctx.metrics {
-        crate::observe::mirror_edge(m, &edge_stats);
+        crate::scoreboard::edge::mirror(m, &edge_stats);
     }
     0
 }

@@ -287,7 +287,7 @@ pub fn load(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, String> {
     let module = match py.import(spec.module.as_str()) {
         Ok(m) => m,
         Err(e) => {
-            let mut msg = super::format_exception(py, &e);
+            let mut msg = crate::python::format_exception(py, &e);
             if spec.module.ends_with(".py") && std::path::Path::new(&spec.module).exists() {
                 msg.push_str(&format!(
                     "\nFailed to find application, did you mean '{}:{}'?",
@@ -307,16 +307,16 @@ pub fn load(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, String> {
     let app = match &spec.call {
         None => obj,
         Some(call) => {
-            let args =
-                PyTuple::new(py, call.args.iter()).map_err(|e| super::format_exception(py, &e))?;
+            let args = PyTuple::new(py, call.args.iter())
+                .map_err(|e| crate::python::format_exception(py, &e))?;
             let kwargs = PyDict::new(py);
             for (k, v) in &call.kwargs {
                 kwargs
                     .set_item(k, v)
-                    .map_err(|e| super::format_exception(py, &e))?;
+                    .map_err(|e| crate::python::format_exception(py, &e))?;
             }
             obj.call(args, Some(&kwargs))
-                .map_err(|e| super::format_exception(py, &e))?
+                .map_err(|e| crate::python::format_exception(py, &e))?
         }
     };
     if app.is_none() {

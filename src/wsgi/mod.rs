@@ -38,23 +38,6 @@ use crate::worker::BootError;
 use loader::AppSpec;
 use response::ResponseBody;
 
-/// Formats a Python exception with its traceback, as `traceback.print_exc()` would.
-pub(crate) fn format_exception(py: Python<'_>, e: &PyErr) -> String {
-    let formatted = py
-        .import("traceback")
-        .and_then(|tb| {
-            tb.call_method1(
-                "format_exception",
-                (e.get_type(py), e.value(py), e.traceback(py)),
-            )
-        })
-        .and_then(|lines| lines.extract::<Vec<String>>());
-    match formatted {
-        Ok(lines) => lines.concat().trim_end().to_string(),
-        Err(_) => e.to_string(),
-    }
-}
-
 /// How the worker class maps onto app threads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkerModel {
@@ -109,56 +92,6 @@ pub fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
 /// The app imported in the master by `--preload` (before fork, inherited by workers).
 static PRELOADED: OnceLock<Py<PyAny>> = OnceLock::new();
 
-/// Initialises the interpreter: a venv's python as the program (so CPython's own
-/// `pyvenv.cfg` logic applies), else the build interpreter's home.
-pub(crate) fn init_interpreter() -> Result<(), String> {
-    // Tests load Python config files from several threads at once; initialise once.
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _once = INIT.lock().unwrap_or_else(|p| p.into_inner());
-    if crate::sys::python_is_initialized() {
-        return Ok(());
-    }
-    let venv = std::env::var_os("VIRTUAL_ENV")
-        .map(PathBuf::from)
-        .filter(|v| v.join("bin/python").exists());
-    if let (Some(v), Some(built)) = (&venv, option_env!("RUNICORN_PYTHON_VERSION")) {
-        // A venv of another Python would pair our libpython with a foreign stdlib.
-        let cfg = std::fs::read_to_string(v.join("pyvenv.cfg")).unwrap_or_default();
-        let version = cfg.lines().find_map(|l| {
-            let (k, val) = l.split_once('=')?;
-            (k.trim() == "version" || k.trim() == "version_info").then(|| val.trim().to_string())
-        });
-        if let Some(version) = version
-            && !(version == built || version.starts_with(&format!("{built}.")))
-        {
-            return Err(format!(
-                "VIRTUAL_ENV {} is a Python {version} environment, but this runicorn embeds Python \
-                 {built}: rebuild runicorn with that Python (PYO3_PYTHON) or use a {built} venv",
-                v.display()
-            ));
-        }
-    }
-    let (program, home) = match &venv {
-        Some(v) => (
-            Some(v.join("bin/python").to_string_lossy().into_owned()),
-            None,
-        ),
-        None => {
-            let home =
-                option_env!("RUNICORN_PYTHON_HOME").filter(|h| std::path::Path::new(h).is_dir());
-            // PYTHONHOME, when set, is the user's choice: CPython reads it itself.
-            let home = home.filter(|_| std::env::var_os("PYTHONHOME").is_none());
-            (
-                option_env!("RUNICORN_PYTHON_EXECUTABLE")
-                    .filter(|p| std::path::Path::new(p).exists())
-                    .map(String::from),
-                home.map(String::from),
-            )
-        }
-    };
-    crate::sys::init_python(program.as_deref(), home.as_deref())
-}
-
 /// Initialises Python, prepares `sys.path` and imports the app.
 fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
     let text = s
@@ -166,19 +99,21 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
         .as_deref()
         .ok_or("No application module specified.")?;
     let spec = AppSpec::parse(text)?;
-    init_interpreter()?;
+    crate::python::init_interpreter()?;
     Python::attach(|py| {
         let setup = loader::PathSetup {
             cwd: std::env::current_dir().ok(),
             pythonpath: s.pythonpath.as_deref(),
             virtual_env: std::env::var_os("VIRTUAL_ENV").map(PathBuf::from),
         };
-        loader::setup_sys_path(py, &setup).map_err(|e| format_exception(py, &e))?;
+        loader::setup_sys_path(py, &setup).map_err(|e| crate::python::format_exception(py, &e))?;
         // A master that ran a Python config file configured logging before forking.
         if !crate::pyconf::logconf::applied() {
             crate::pyconf::logconf::apply(py, s)?;
         }
-        let sys = py.import("sys").map_err(|e| format_exception(py, &e))?;
+        let sys = py
+            .import("sys")
+            .map_err(|e| crate::python::format_exception(py, &e))?;
         let argv: Vec<String> = std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
@@ -302,10 +237,7 @@ fn simple(status: http::StatusCode) -> Response<ResponseBody> {
 fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
     let model = worker_model(s).map_err(BootError::App)?;
     let app = match PRELOADED.get() {
-        Some(app) => {
-            crate::hooks::after_fork_child();
-            Python::attach(|py| app.clone_ref(py))
-        }
+        Some(app) => Python::attach(|py| app.clone_ref(py)),
         None => import_app(s).map_err(BootError::App)?,
     };
     let constants = Python::attach(|py| -> PyResult<environ::Constants> {
@@ -445,7 +377,10 @@ fn at_worker_exit() {
             .import("atexit")
             .and_then(|m| m.call_method0("_run_exitfuncs"));
         if let Err(e) = run {
-            tracing::error!("Error in atexit handlers:\n{}", format_exception(py, &e));
+            tracing::error!(
+                "Error in atexit handlers:\n{}",
+                crate::python::format_exception(py, &e)
+            );
         }
         if let Ok(sys) = py.import("sys") {
             for stream in ["stdout", "stderr"] {

@@ -62,7 +62,7 @@ impl Pool {
 }
 
 fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &Constants) {
-    use crate::worker::heartbeat::{BUSY_SINCE_MS, monotonic_ms};
+    use crate::scoreboard::{heartbeat::BUSY_SINCE_MS, monotonic_ms};
     use std::sync::atomic::Ordering;
     // Hooks are fixed for a worker's life: look once, not per request.
     let request_hooks = crate::hooks::has("pre_request") || crate::hooks::has("post_request");
@@ -72,7 +72,7 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
             Err(e) => {
                 tracing::error!(
                     "cannot prepare the environ: {}",
-                    super::format_exception(py, &e)
+                    crate::python::format_exception(py, &e)
                 );
                 return;
             }
@@ -197,6 +197,6 @@ fn log_error(py: Python<'_>, parts: &Parts, e: &PyErr) {
         .map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_string());
     tracing::error!(
         "Error handling request {target}\n{}",
-        super::format_exception(py, e)
+        crate::python::format_exception(py, e)
     );
 }

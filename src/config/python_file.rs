@@ -6,6 +6,7 @@
 //! read exactly like those of a TOML file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -19,6 +20,14 @@ pub(crate) struct Executed {
     pub layer: Option<Layer>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<String>,
+}
+
+/// The namespace of the config file executed last, waiting for `install`.
+static STAGED: Mutex<Option<Py<PyDict>>> = Mutex::new(None);
+
+/// Hands the namespace of the config file executed last to the hooks' installer (once).
+pub(crate) fn take_staged() -> Option<Py<PyDict>> {
+    STAGED.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
 /// Runs the Python config named by `spec` (`path.py`, `file:path`, `python:module`).
@@ -43,16 +52,16 @@ pub(crate) fn run(spec: &str) -> Executed {
     {
         return fail("no such file".into());
     }
-    if let Err(e) = crate::wsgi::init_interpreter() {
+    if let Err(e) = crate::python::init_interpreter() {
         return fail(format!("cannot start Python to read it: {e}"));
     }
     Python::attach(|py| {
         let ns = match execute(py, &target) {
             Ok(ns) => ns,
-            Err(e) => return fail(last_lines(&crate::wsgi::format_exception(py, &e))),
+            Err(e) => return fail(last_lines(&crate::python::format_exception(py, &e))),
         };
         let out = convert(py, &ns, &shown);
-        super::hooks::stage(ns.unbind());
+        *STAGED.lock().unwrap_or_else(|p| p.into_inner()) = Some(ns.unbind());
         out
     })
 }
@@ -267,7 +276,7 @@ fn hook_raw(py: Python<'_>, key: &str, v: &Bound<'_, PyAny>) -> Result<Raw, Stri
     if !v.is_callable() {
         return Err("must be a callable".into());
     }
-    if let Some(want) = super::hooks::arity(key) {
+    if let Some(want) = crate::config::registry::hook_arity(key) {
         let got: i64 = helper(py)
             .and_then(|h| h.call_method1("arity", (v,)))
             .and_then(|a| a.extract())

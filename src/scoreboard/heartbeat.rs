@@ -7,6 +7,8 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use super::monotonic_ms;
+
 /// Slot states (`Slot::state`).
 pub mod state {
     /// Unused.
@@ -78,11 +80,10 @@ pub struct Table {
 pub const MAX_SLOTS: usize = 2048;
 
 impl Table {
-    /// Maps the table; call in the master before the first fork.
-    pub fn new() -> nix::Result<Table> {
-        Ok(Table {
-            slots: crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS)?,
-        })
+    /// Wraps [`MAX_SLOTS`] zeroed slots that the master mapped shared
+    /// (`sys::shared_zeroed_slice`) before the first fork.
+    pub fn new(slots: &'static [Slot]) -> Table {
+        Table { slots }
     }
 
     /// Claims a free slot for a worker about to be forked.
@@ -112,21 +113,13 @@ impl Table {
     }
 }
 
-/// Milliseconds of CLOCK_MONOTONIC, comparable across processes on one machine.
-pub fn monotonic_ms() -> u64 {
-    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
-        Ok(ts) => ts.tv_sec() as u64 * 1000 + ts.tv_nsec() as u64 / 1_000_000,
-        Err(_) => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn claim_release_and_beat() {
-        let t = Table::new().unwrap();
+        let t = Table::new(crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS).unwrap());
         let a = t.claim().unwrap();
         let b = t.claim().unwrap();
         assert_ne!(a, b);

@@ -1,0 +1,44 @@
+//! What a worker's edge cut off or completed, counted in process memory by the layers
+//! that see it (the connection adapter, the TLS acceptor) and mirrored into the worker's
+//! shared [`Slot`] on each heartbeat tick, so the master's metrics see them.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::counters::{REJECT_CODES, Slot};
+
+/// Counters of what the edge cut off (for logs, tests and metrics).
+#[derive(Debug, Default)]
+pub struct EdgeStats {
+    /// Requests refused by the gate.
+    pub rejected: AtomicU64,
+    /// Connections closed for an idle or header deadline.
+    pub header_timeouts: AtomicU64,
+    /// Connections closed for a body deadline or rate.
+    pub body_timeouts: AtomicU64,
+    /// Connections closed because the client stopped reading.
+    pub send_timeouts: AtomicU64,
+    /// `rejected`, by status code (slots as [`reject_index`](super::counters::reject_index)).
+    pub rejected_by_code: [AtomicU64; REJECT_CODES.len() + 1],
+}
+
+/// TLS handshakes completed in this process.
+pub static TLS_HANDSHAKES: AtomicU64 = AtomicU64::new(0);
+/// TLS handshakes that failed (or timed out) in this process.
+pub static TLS_HANDSHAKE_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Copies a worker's edge counters into its shared slot (heartbeat tick, and at exit).
+pub fn mirror(slot: &Slot, edge: &EdgeStats) {
+    let e = &slot.edge;
+    for (dst, src) in e.rejected.iter().zip(&edge.rejected_by_code) {
+        dst.store(src.load(Relaxed), Relaxed);
+    }
+    e.header_timeouts
+        .store(edge.header_timeouts.load(Relaxed), Relaxed);
+    e.body_timeouts
+        .store(edge.body_timeouts.load(Relaxed), Relaxed);
+    e.send_timeouts
+        .store(edge.send_timeouts.load(Relaxed), Relaxed);
+    e.tls_ok.store(TLS_HANDSHAKES.load(Relaxed), Relaxed);
+    e.tls_failed
+        .store(TLS_HANDSHAKE_FAILURES.load(Relaxed), Relaxed);
+}
