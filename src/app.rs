@@ -70,7 +70,7 @@ where
 /// `runicorn --static-map ...` without an APP_MODULE: the workers serve the mapped
 /// directories and answer 404 everywhere else. `loaded` comes from [`prepare`].
 pub fn serve_static_only(loaded: Loaded, args: Vec<OsString>) -> ExitCode {
-    let make_app = |_: &Settings| Ok(crate::static_files::NoApp);
+    let make_app = |_: &Settings| Ok(crate::server::statics::NoApp);
     let flavor = crate::worker::RuntimeFlavor::FromThreads;
     let runner =
         Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));

@@ -35,6 +35,16 @@ enum Sink {
 }
 
 static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Where each error line also goes (syslog, StatsD's `gunicorn.log.*` counters): set
+/// once by the layer that owns those outputs, so this module needs nothing above it.
+static TAP: std::sync::OnceLock<fn(LogLevel, &str)> = std::sync::OnceLock::new();
+
+/// Sends every error line written from now on (its message, without the local timestamp
+/// prefix) to `tap` too. The first call wins: the tap reads its own current sinks.
+pub fn set_tap(tap: fn(LogLevel, &str)) {
+    let _ = TAP.set(tap);
+}
 /// Minimum level, as `LogLevel as u8`.
 static MIN_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 
@@ -98,7 +108,9 @@ impl<S: Subscriber> Layer<S> for GunicornFormat {
         write_line(line.as_bytes());
         // Syslog and StatsD's `gunicorn.log.*` counters see the same message, without
         // the local timestamp prefix (syslog adds its own header).
-        crate::observe::on_error_log(level, &line[message_at..line.len() - 1]);
+        if let Some(tap) = TAP.get() {
+            tap(level, &line[message_at..line.len() - 1]);
+        }
     }
 }
 

@@ -32,8 +32,12 @@ extern "C" fn wake_master(signum: libc::c_int) {
 /// Routes `signals` to the self-pipe whose write end is `pipe_wr`: the handlers only
 /// write the signal number, the master loop does the work (Gunicorn's and unicorn's
 /// design: nothing non-reentrant ever runs inside a handler).
-pub fn install_master_handlers(pipe_wr: &OwnedFd, signals: &[Signal]) -> nix::Result<()> {
+pub(crate) fn install_master_handlers(
+    pipe_wr: &OwnedFd,
+    signals: &'static [Signal],
+) -> nix::Result<()> {
     SELF_PIPE_WR.store(pipe_wr.as_raw_fd(), Ordering::Relaxed);
+    *MASTER_SIGNALS.lock().unwrap_or_else(|e| e.into_inner()) = signals;
     // SA_RESTART so a signal never surfaces as EINTR in the master's blocking calls
     // other than the poll that waits for it.
     let action = SigAction::new(
@@ -49,10 +53,16 @@ pub fn install_master_handlers(pipe_wr: &OwnedFd, signals: &[Signal]) -> nix::Re
     Ok(())
 }
 
-/// Restores the default disposition of `signals` and detaches the self-pipe (used in a
-/// freshly forked worker before it installs its own handling, and before exec).
-pub fn reset_signals(signals: &[Signal]) {
+/// The signals `install_master_handlers` routed to the self-pipe (a forked worker or an
+/// exec'd successor resets them without having to know the master's list).
+static MASTER_SIGNALS: std::sync::Mutex<&'static [Signal]> = std::sync::Mutex::new(&[]);
+
+/// Restores the default disposition of the signals the master handles and detaches the
+/// self-pipe (used in a freshly forked worker before it installs its own handling, and
+/// before exec).
+pub(crate) fn reset_master_handlers() {
     SELF_PIPE_WR.store(-1, Ordering::Relaxed);
+    let signals = *MASTER_SIGNALS.lock().unwrap_or_else(|e| e.into_inner());
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for &sig in signals {
         // SAFETY: installing SIG_DFL runs no code of ours in signal context.
@@ -376,7 +386,7 @@ pub fn send_datagrams(fd: std::os::fd::BorrowedFd<'_>, msgs: &[&[u8]]) -> std::i
 /// Connections waiting in a TCP listener's accept queue (`TCP_INFO.tcpi_unacked` on a
 /// listening socket, which Gunicorn's `get_backlog` reads); None for other sockets or
 /// when the kernel does not say.
-pub fn listen_queue_len(fd: RawFd) -> Option<u32> {
+pub(crate) fn listen_queue_len(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
     let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: `info` is a writable buffer of `len` bytes that outlives the call; the kernel
@@ -384,7 +394,7 @@ pub fn listen_queue_len(fd: RawFd) -> Option<u32> {
     // fail.
     let rc = unsafe {
         libc::getsockopt(
-            fd,
+            fd.as_raw_fd(),
             libc::IPPROTO_TCP,
             libc::TCP_INFO,
             info.as_mut_ptr().cast(),

@@ -55,7 +55,7 @@ pub use format::{
 };
 pub use record::{CAPTURE_INLINE, Captured, CapturedValues, Headers, Record};
 pub use render::Context;
-pub use sink::{AccessLog, ErrorHandler, FLUSH_INTERVAL, QUEUE_DEPTH, SHIP_AT, Stats};
+pub use sink::{AccessLog, ErrorHandler, FLUSH_INTERVAL, QUEUE_DEPTH, SHIP_AT, Stats, set_tap};
 
 /// The presets shipped in the binary: `(name, contents)`.
 pub const PRESETS: &[(&str, &str)] = &[

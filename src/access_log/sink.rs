@@ -28,6 +28,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::clock::Clock;
+
+/// Where access lines also go (syslog, with `--log-syslog`): set once by the layer that
+/// owns that output, which gets each written batch of whole `\n`-ended lines.
+static TAP: std::sync::OnceLock<fn(&[u8])> = std::sync::OnceLock::new();
+
+/// Hands every batch of access lines written from now on to `tap` too. The first call
+/// wins: the tap reads its own current sinks.
+pub fn set_tap(tap: fn(&[u8])) {
+    let _ = TAP.set(tap);
+}
 use super::format::{Format, Needs};
 use super::record::Record;
 use super::render::Context;
@@ -362,14 +372,8 @@ impl Shared {
     fn write_batch(&self, batch: &Batch) -> io::Result<()> {
         // Syslog gets one message per line (Gunicorn's SysLogHandler on the access
         // logger); its sender never blocks and reports its own outages.
-        if let Some(sl) = crate::observe::syslog_for_access() {
-            for line in batch.bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                sl.send(
-                    crate::observe::syslog::Logger::Access,
-                    crate::observe::syslog::Severity::Info,
-                    &String::from_utf8_lossy(line),
-                );
-            }
+        if let Some(tap) = TAP.get() {
+            tap(&batch.bytes);
         }
         let mut out = lock(&self.out);
         let now = Instant::now();

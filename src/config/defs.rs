@@ -1291,7 +1291,7 @@ pub(crate) static LOGCONFIG_JSON: Spec<Option<String>> = Spec {
     support: Supported,
     help: "A JSON logging configuration file (dictConfig format) for the app's loggers.\n\nWins over --log-config.",
 };
-pub(crate) static SYSLOG_ADDR: Spec<String> = Spec {
+pub(crate) static SYSLOG_ADDR: Spec<super::target::SyslogTarget> = Spec {
     key: "syslog_addr",
     short: None,
     long: &["log-syslog-to"],
@@ -1345,7 +1345,7 @@ pub(crate) static SYSLOG_PREFIX: Spec<Option<String>> = Spec {
          Default: the process name (--name, else the application), with `:` turned\n\
          into `.`.",
 };
-pub(crate) static SYSLOG_FACILITY: Spec<String> = Spec {
+pub(crate) static SYSLOG_FACILITY: Spec<super::target::Facility> = Spec {
     key: "syslog_facility",
     short: None,
     long: &["log-syslog-facility"],
@@ -1376,7 +1376,7 @@ pub(crate) static ENABLE_STDIO_INHERITANCE: Spec<bool> = Spec {
     support: Supported,
     help: "Keep stdio open in daemon mode.",
 };
-pub(crate) static STATSD_HOST: Spec<Option<String>> = Spec {
+pub(crate) static STATSD_HOST: Spec<Option<super::target::StatsdTarget>> = Spec {
     key: "statsd_host",
     short: None,
     long: &["statsd-host"],
@@ -1853,7 +1853,7 @@ pub(crate) static CIPHERS: Spec<Option<String>> = Spec {
     default: "",
     meta: "CIPHERS",
     section: Section::Ssl,
-    parse: Parse::One(crate::tls::ciphers::validate),
+    parse: Parse::One(super::ciphers::validate),
     field: |s| &mut s.ciphers,
     support: Supported,
     help: "The TLS cipher suites, in order of preference, comma- or colon-separated.\n\
@@ -1890,7 +1890,7 @@ pub(crate) static SNI_CERT: Spec<Vec<String>> = Spec {
     default: "",
     meta: "NAME=CERTFILE:KEYFILE",
     section: Section::Ssl,
-    parse: Parse::Many(crate::tls::sni::validate),
+    parse: Parse::Many(super::sni::validate),
     field: |s| &mut s.sni_cert,
     support: Supported,
     help: "runicorn: a certificate for one TLS server name (SNI); repeatable.\n\

@@ -10,6 +10,7 @@
 //! WEB_CONCURRENCY, FORWARDED_ALLOW_IPS, SENDFILE) < config file < GUNICORN_CMD_ARGS <
 //! RUNICORN_CMD_ARGS < command line.
 
+pub mod ciphers;
 pub(crate) mod cli;
 pub(crate) mod defs;
 pub mod env;
@@ -18,6 +19,8 @@ pub mod layer;
 #[cfg(feature = "python")]
 pub(crate) mod python_file;
 pub(crate) mod registry;
+pub mod sni;
+pub mod target;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -138,11 +141,11 @@ pub struct Settings {
     pub logconfig: Option<String>,
     pub logconfig_dict: String,
     pub logconfig_json: Option<String>,
-    pub syslog_addr: String,
+    pub syslog_addr: target::SyslogTarget,
     pub syslog: bool,
     pub syslog_prefix: Option<String>,
-    pub syslog_facility: String,
-    pub statsd_host: Option<String>,
+    pub syslog_facility: target::Facility,
+    pub statsd_host: Option<target::StatsdTarget>,
     pub dogstatsd_tags: String,
     pub statsd_prefix: String,
     pub enable_backlog_metric: bool,
@@ -265,10 +268,10 @@ impl Settings {
             logconfig: None,
             logconfig_dict: String::new(),
             logconfig_json: None,
-            syslog_addr: String::new(),
+            syslog_addr: Default::default(),
             syslog: false,
             syslog_prefix: None,
-            syslog_facility: String::new(),
+            syslog_facility: Default::default(),
             statsd_host: None,
             dogstatsd_tags: String::new(),
             statsd_prefix: String::new(),

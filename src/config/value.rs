@@ -222,21 +222,21 @@ pub fn opt_path(text: &str) -> Result<Option<PathBuf>, String> {
 
 /// One of a fixed set of words (compared case-sensitively, as Gunicorn does).
 /// `--log-syslog-to`: checked as Gunicorn's `parse_syslog_address` reads it.
-pub fn syslog_addr(text: &str) -> Result<String, String> {
-    crate::observe::syslog::parse_target(text).map(|_| text.to_owned())
+pub fn syslog_addr(text: &str) -> Result<super::target::SyslogTarget, String> {
+    text.parse()
 }
 
 /// `--log-syslog-facility`: one of Gunicorn's facility names (any case).
-pub fn syslog_facility(text: &str) -> Result<String, String> {
-    crate::observe::syslog::facility(text).map(|_| text.to_owned())
+pub fn syslog_facility(text: &str) -> Result<super::target::Facility, String> {
+    text.parse()
 }
 
 /// `--statsd-host`: HOST[:PORT] or unix://PATH; empty means none.
-pub fn statsd_host(text: &str) -> Result<Option<String>, String> {
+pub fn statsd_host(text: &str) -> Result<Option<super::target::StatsdTarget>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    crate::observe::statsd::parse_target(text).map(|_| Some(text.to_owned()))
+    text.parse().map(Some)
 }
 
 /// `--metrics-bind`: HOST:PORT (IPv6 in brackets); empty means off.
@@ -525,7 +525,16 @@ fn py_list<I: IntoIterator<Item = String>>(items: I) -> String {
 macro_rules! render_display {
     ($($t:ty),*) => { $(impl Render for $t { fn render(&self) -> String { self.to_string() } })* };
 }
-render_display!(u32, u64, i32, String, crate::access_log::Format);
+render_display!(
+    u32,
+    u64,
+    i32,
+    String,
+    crate::access_log::Format,
+    super::target::SyslogTarget,
+    super::target::Facility,
+    super::target::StatsdTarget
+);
 
 /// `access_log_format`: the nom compiler is the validator (presets `@name`, files `@./path`).
 pub fn access_log_format(text: &str) -> Result<crate::access_log::Format, String> {

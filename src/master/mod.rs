@@ -10,6 +10,7 @@ pub mod signals;
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -270,7 +271,8 @@ impl Arbiter {
     /// Answers pending scrapes of `--metrics-bind` (non-blocking) and sends the periodic
     /// backlog metric.
     fn serve_metrics(&mut self) {
-        self.observe.tick(&self.listeners);
+        let fds: Vec<_> = self.listeners.iter().map(|l| l.as_fd()).collect();
+        self.observe.tick(&fds);
         let live: Vec<usize> = self.workers.values().map(|w| w.nr).collect();
         let serving = self.workers.values().filter(|w| !w.terminating).count();
         self.observe.service(&live, serving as u64);
@@ -475,7 +477,7 @@ impl Arbiter {
                 for l in &self.listeners {
                     let _ = crate::sys::set_inheritable(l.raw_fd(), true);
                 }
-                crate::sys::reset_signals(signals::HANDLED);
+                crate::sys::reset_master_handlers();
                 crate::sys::unblock_signals();
                 let err = nix::unistd::execve(&exe, &argv, &env).unwrap_err();
                 tracing::error!("cannot re-execute {}: {err}", self.exe.display());

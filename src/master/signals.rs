@@ -11,7 +11,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 pub use nix::sys::signal::Signal;
 
 /// Signals the master handles.
-pub const HANDLED: &[Signal] = &[
+pub(crate) const HANDLED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGQUIT,
     Signal::SIGINT,

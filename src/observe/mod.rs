@@ -82,18 +82,18 @@ pub fn syslog_prefix(s: &Settings) -> String {
 /// forking. Problems are logged, never fatal: Gunicorn also carries on without a StatsD
 /// socket it could not connect.
 pub fn install(s: &Settings) {
+    crate::logging::set_tap(on_error_log);
+    crate::access_log::set_tap(on_access_lines);
     let syslog = if s.syslog {
-        match syslog::Syslog::new(&s.syslog_addr, &s.syslog_facility, &syslog_prefix(s)) {
-            Ok(l) => Some(Arc::new(l)),
-            Err(e) => {
-                tracing::error!("syslog disabled: {e}");
-                None
-            }
-        }
+        Some(Arc::new(syslog::Syslog::new(
+            &s.syslog_addr,
+            s.syslog_facility.code,
+            &syslog_prefix(s),
+        )))
     } else {
         None
     };
-    let statsd = s.statsd_host.as_deref().and_then(|h| {
+    let statsd = s.statsd_host.as_ref().and_then(|h| {
         statsd::Statsd::new(h, &s.statsd_prefix, &s.dogstatsd_tags)
             .inspect_err(|e| tracing::warn!("statsd {h}: {e}; no metrics will be sent"))
             .ok()
@@ -116,6 +116,21 @@ pub fn access_needed(s: &Settings) -> bool {
 /// Where access lines go besides the access-log file, if anywhere.
 pub fn syslog_for_access() -> Option<Arc<syslog::Syslog>> {
     sinks().filter(|s| s.access_to_syslog)?.syslog.clone()
+}
+
+/// Syslog's copy of a batch of access lines (one message per line, as Gunicorn's
+/// SysLogHandler on the access logger); the sender never blocks and reports its own
+/// outages.
+fn on_access_lines(batch: &[u8]) {
+    if let Some(sl) = syslog_for_access() {
+        for line in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            sl.send(
+                syslog::Logger::Access,
+                syslog::Severity::Info,
+                &String::from_utf8_lossy(line),
+            );
+        }
+    }
 }
 
 /// The StatsD sender, if `--statsd-host` is set.
@@ -320,7 +335,7 @@ impl MasterObs {
 
     /// Once a second at most: `gunicorn.backlog` (`--enable-backlog-metric`), the sum of
     /// the TCP listeners' accept queues, as Gunicorn sends it every arbiter loop.
-    pub fn tick(&mut self, listeners: &[crate::server::Listener]) {
+    pub fn tick(&mut self, listeners: &[std::os::fd::BorrowedFd<'_>]) {
         let now = Instant::now();
         if let Some((addr, at)) = self.pending_bind.take() {
             if now < at {
@@ -338,7 +353,7 @@ impl MasterObs {
         self.next_backlog = now + Duration::from_secs(1);
         let queued: Vec<u32> = listeners
             .iter()
-            .filter_map(|l| crate::sys::listen_queue_len(l.raw_fd()))
+            .filter_map(|&l| crate::sys::listen_queue_len(l))
             .collect();
         if queued.is_empty() {
             self.backlog = None;

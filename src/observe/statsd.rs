@@ -27,27 +27,7 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-/// A parsed `--statsd-host`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `HOST:PORT` (port 8125 by default).
-    Udp(String, u16),
-    /// `unix://PATH`: a unix datagram socket.
-    Unix(std::path::PathBuf),
-}
-
-/// Parses `--statsd-host` as Gunicorn's `validate_statsd_address` accepts it.
-pub fn parse_target(text: &str) -> Result<Target, String> {
-    if let Some(path) = text.strip_prefix("unix://").or(text.strip_prefix("unix:")) {
-        if path.is_empty() {
-            return Err("unix:// needs a socket path".into());
-        }
-        return Ok(Target::Unix(path.into()));
-    }
-    let (host, port) = super::syslog::host_port(text, 8125)
-        .map_err(|e| format!("{e}; expected HOST:PORT or unix://PATH"))?;
-    Ok(Target::Udp(host, port))
-}
+use crate::config::target::{StatsdKind, StatsdTarget};
 
 /// Gunicorn's prefix rule: `re.sub(r"^(.+[^.]+)\.*$", "\g<1>.", prefix)`: trailing dots
 /// become exactly one, unless what is left is shorter than two characters (then the
@@ -98,11 +78,9 @@ impl std::fmt::Debug for Statsd {
 impl Statsd {
     /// Opens the socket for `host` (`--statsd-host`). A unix socket that does not exist
     /// yet is an error here, as in Gunicorn (its `connect` fails at logger set-up).
-    pub fn new(host: &str, prefix: &str, tags: &str) -> io::Result<Statsd> {
-        let target =
-            parse_target(host).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let sock = match &target {
-            Target::Udp(h, p) => {
+    pub fn new(target: &StatsdTarget, prefix: &str, tags: &str) -> io::Result<Statsd> {
+        let sock = match &target.kind {
+            StatsdKind::Udp(h, p) => {
                 let addr = (h.as_str(), *p).to_socket_addrs()?.next().ok_or_else(|| {
                     io::Error::new(io::ErrorKind::NotFound, "host has no address")
                 })?;
@@ -116,7 +94,7 @@ impl Statsd {
                 s.set_nonblocking(true)?;
                 Sock::Udp(s)
             }
-            Target::Unix(path) => {
+            StatsdKind::Unix(path) => {
                 let s = UnixDatagram::unbound()?;
                 s.connect(path)?;
                 s.set_nonblocking(true)?;
@@ -131,7 +109,7 @@ impl Statsd {
             } else {
                 format!("|#{tags}")
             },
-            address: host.to_owned(),
+            address: target.to_string(),
             outage: super::Outage::default(),
         })
     }
@@ -251,28 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn addresses() {
-        assert_eq!(
-            parse_target("127.0.0.1:9125"),
-            Ok(Target::Udp("127.0.0.1".into(), 9125))
-        );
-        assert_eq!(
-            parse_target("localhost"),
-            Ok(Target::Udp("localhost".into(), 8125))
-        );
-        assert_eq!(parse_target("[::1]:1"), Ok(Target::Udp("::1".into(), 1)));
-        assert_eq!(
-            parse_target("unix:///tmp/s"),
-            Ok(Target::Unix("/tmp/s".into()))
-        );
-        assert!(parse_target("h:x").is_err());
-    }
-
-    #[test]
     fn wire_format_and_delivery() {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let s = Statsd::new(&rx.local_addr().unwrap().to_string(), "myp", "env:x,team:y").unwrap();
+        let s = Statsd::new(
+            &rx.local_addr().unwrap().to_string().parse().unwrap(),
+            "myp",
+            "env:x,team:y",
+        )
+        .unwrap();
         s.request(404, Duration::from_micros(2441));
         s.gauge("gunicorn.workers", 2);
         let mut got = Vec::new();

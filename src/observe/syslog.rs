@@ -13,52 +13,15 @@
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::config::target::{SyslogKind, SyslogTarget};
 
 /// How long a failed target is left alone before the next attempt.
 pub const RETRY: Duration = Duration::from_secs(2);
 /// Upper bound on a (re)connect of a stream target, which happens in the logging caller.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
-
-/// Gunicorn's `SYSLOG_FACILITIES` (Python's `SysLogHandler.facility_names`).
-const FACILITIES: &[(&str, u8)] = &[
-    ("auth", 4),
-    ("authpriv", 10),
-    ("cron", 9),
-    ("daemon", 3),
-    ("ftp", 11),
-    ("kern", 0),
-    ("lpr", 6),
-    ("mail", 2),
-    ("news", 7),
-    ("security", 4),
-    ("syslog", 5),
-    ("user", 1),
-    ("uucp", 8),
-    ("local0", 16),
-    ("local1", 17),
-    ("local2", 18),
-    ("local3", 19),
-    ("local4", 20),
-    ("local5", 21),
-    ("local6", 22),
-    ("local7", 23),
-];
-
-/// The facility number of a name (case-insensitive, as Gunicorn looks it up).
-pub fn facility(name: &str) -> Result<u8, String> {
-    let lower = name.to_ascii_lowercase();
-    FACILITIES
-        .iter()
-        .find(|(n, _)| *n == lower)
-        .map(|&(_, v)| v)
-        .ok_or_else(|| {
-            let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
-            format!("unknown syslog facility (one of: {})", names.join(", "))
-        })
-}
 
 /// Syslog severities (RFC 5424), as Python's `SysLogHandler.mapPriority` assigns them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,76 +31,6 @@ pub enum Severity {
     Warning = 4,
     Info = 6,
     Debug = 7,
-}
-
-/// Where syslog messages go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `udp://HOST:PORT` (port 514 by default), resolved when the socket is opened.
-    Udp(String, u16),
-    /// `tcp://HOST:PORT`.
-    Tcp(String, u16),
-    /// `unix://PATH#dgram`: a datagram socket only.
-    UnixDgram(PathBuf),
-    /// `unix://PATH` (or `#stream`): a datagram socket, else a stream socket, as Python's
-    /// handler tries both when no type is given.
-    Unix(PathBuf),
-}
-
-/// Parses `--log-syslog-to` the way Gunicorn's `parse_syslog_address` does.
-pub fn parse_target(addr: &str) -> Result<Target, String> {
-    if let Some(rest) = addr.strip_prefix("unix://") {
-        let (path, kind) = match rest.split_once('#') {
-            Some((p, k)) => (p, Some(k)),
-            None => (rest, None),
-        };
-        if path.is_empty() {
-            return Err("unix:// needs a socket path".into());
-        }
-        return Ok(match kind {
-            Some("dgram") => Target::UnixDgram(PathBuf::from(path)),
-            _ => Target::Unix(PathBuf::from(path)),
-        });
-    }
-    let (rest, tcp) = if let Some(r) = addr.strip_prefix("udp://") {
-        (r, false)
-    } else if let Some(r) = addr.strip_prefix("tcp://") {
-        (r, true)
-    } else {
-        return Err(
-            "invalid syslog address: expected unix://PATH, udp://HOST:PORT or tcp://HOST:PORT"
-                .into(),
-        );
-    };
-    let (host, port) = host_port(rest, 514)?;
-    Ok(if tcp {
-        Target::Tcp(host, port)
-    } else {
-        Target::Udp(host, port)
-    })
-}
-
-/// `HOST`, `HOST:PORT`, `[V6]:PORT` or empty (localhost), with a default port.
-pub(crate) fn host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(v6) = text.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("unclosed '[' in {text:?}"))?;
-        (h, after.strip_prefix(':'))
-    } else {
-        match text.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (text, None),
-        }
-    };
-    let port = match port {
-        None => default_port,
-        Some(p) => p
-            .parse::<u16>()
-            .map_err(|_| format!("{p:?} is not a valid port number"))?,
-    };
-    let host = if host.is_empty() { "localhost" } else { host };
-    Ok((host.to_ascii_lowercase(), port))
 }
 
 enum Sock {
@@ -175,9 +68,9 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))
 }
 
-fn open(target: &Target) -> io::Result<Sock> {
+fn open(target: &SyslogKind) -> io::Result<Sock> {
     let sock = match target {
-        Target::Udp(h, p) => {
+        SyslogKind::Udp(h, p) => {
             let addr = resolve(h, *p)?;
             let bind: SocketAddr = if addr.is_ipv4() {
                 "0.0.0.0:0".parse().expect("literal")
@@ -188,16 +81,16 @@ fn open(target: &Target) -> io::Result<Sock> {
             s.connect(addr)?;
             Sock::Udp(s)
         }
-        Target::Tcp(h, p) => {
+        SyslogKind::Tcp(h, p) => {
             let s = TcpStream::connect_timeout(&resolve(h, *p)?, CONNECT_TIMEOUT)?;
             Sock::Tcp(s)
         }
-        Target::UnixDgram(path) => {
+        SyslogKind::UnixDgram(path) => {
             let s = UnixDatagram::unbound()?;
             s.connect(path)?;
             Sock::UnixDgram(s)
         }
-        Target::Unix(path) => {
+        SyslogKind::Unix(path) => {
             let s = UnixDatagram::unbound()?;
             match s.connect(path) {
                 Ok(()) => Sock::UnixDgram(s),
@@ -228,7 +121,7 @@ struct Conn {
 
 /// One process's syslog sender for the error and access loggers.
 pub struct Syslog {
-    target: Target,
+    target: SyslogKind,
     address: String,
     facility: u8,
     /// `gunicorn.<prefix>.error: `
@@ -256,15 +149,13 @@ pub enum Logger {
 }
 
 impl Syslog {
-    /// A sender for `address` (`--log-syslog-to`), `facility` name and program `prefix`
+    /// A sender for `target` (`--log-syslog-to`), `facility` number and program `prefix`
     /// (`--log-syslog-prefix`, else the process name with `:` turned into `.`). Opens
     /// nothing yet: the first message connects.
-    pub fn new(address: &str, facility_name: &str, prefix: &str) -> Result<Syslog, String> {
-        let target = parse_target(address)?;
-        let facility = facility(facility_name)?;
-        Ok(Syslog {
-            target,
-            address: address.to_owned(),
+    pub fn new(target: &SyslogTarget, facility: u8, prefix: &str) -> Syslog {
+        Syslog {
+            target: target.kind.clone(),
+            address: target.to_string(),
             facility,
             error_tag: format!("gunicorn.{prefix}.error: "),
             access_tag: format!("gunicorn.{prefix}.access: "),
@@ -274,7 +165,7 @@ impl Syslog {
                 retry_at: None,
             }),
             outage: super::Outage::default(),
-        })
+        }
     }
 
     /// Encodes one message as Gunicorn puts it on the wire.
@@ -356,47 +247,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_parse_like_gunicorn() {
-        assert_eq!(
-            parse_target("udp://localhost:514"),
-            Ok(Target::Udp("localhost".into(), 514))
-        );
-        assert_eq!(
-            parse_target("udp://Example.ORG"),
-            Ok(Target::Udp("example.org".into(), 514))
-        );
-        assert_eq!(
-            parse_target("udp://"),
-            Ok(Target::Udp("localhost".into(), 514))
-        );
-        assert_eq!(
-            parse_target("tcp://[::1]:5140"),
-            Ok(Target::Tcp("::1".into(), 5140))
-        );
-        assert_eq!(
-            parse_target("unix:///dev/log#dgram"),
-            Ok(Target::UnixDgram("/dev/log".into()))
-        );
-        assert_eq!(
-            parse_target("unix:///dev/log#stream"),
-            Ok(Target::Unix("/dev/log".into()))
-        );
-        assert_eq!(
-            parse_target("unix:///dev/log"),
-            Ok(Target::Unix("/dev/log".into()))
-        );
-        assert!(parse_target("udp://h:port").unwrap_err().contains("port"));
-        assert!(parse_target("http://h:1").is_err());
-        assert!(parse_target("unix://").is_err());
-    }
-
-    #[test]
     fn facilities_and_priorities() {
-        assert_eq!(facility("user"), Ok(1));
-        assert_eq!(facility("LOCAL3"), Ok(19));
-        assert_eq!(facility("daemon"), Ok(3));
-        assert!(facility("local8").unwrap_err().contains("local7"));
-        let s = Syslog::new("udp://127.0.0.1:9", "local3", "app.app").unwrap();
+        let s = Syslog::new(&"udp://127.0.0.1:9".parse().unwrap(), 19, "app.app");
         // Gunicorn 27.0.1 sent exactly this for an INFO line with facility local3.
         assert_eq!(
             s.encode(
@@ -421,7 +273,11 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let rx = UnixDatagram::bind(&path).unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let s = Syslog::new(&format!("unix://{}", path.display()), "user", "p").unwrap();
+        let s = Syslog::new(
+            &format!("unix://{}", path.display()).parse().unwrap(),
+            1,
+            "p",
+        );
         s.send(Logger::Error, Severity::Warning, "hello");
         let mut buf = [0u8; 256];
         let n = rx.recv(&mut buf).unwrap();

@@ -50,6 +50,12 @@ pub struct BindError {
     source: io::Error,
 }
 
+impl std::os::fd::AsFd for Listener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl Listener {
     /// The socket's family and address.
     pub fn family(&self) -> &Family {

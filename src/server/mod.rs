@@ -8,6 +8,7 @@
 pub mod conn;
 pub mod listener;
 mod service;
+pub mod statics;
 pub mod trust;
 
 use std::error::Error as StdError;
@@ -104,7 +105,7 @@ pub struct ServeConfig {
     /// StatsD / metrics hook called when each response ends (None: no extra work).
     pub observer: Option<Arc<crate::observe::RequestObserver>>,
     /// `--static-map`: plaintext HTTP/1 connections answer these in the edge (the app
-    /// must also be wrapped in [`crate::static_files::Static`] for the other paths).
+    /// must also be wrapped in [`statics::Static`] for the other paths).
     pub statics: Option<Arc<crate::static_files::Config>>,
 }
 

@@ -1,5 +1,5 @@
-//! Static files at the edge (`--static-map URL_PREFIX=DIRECTORY`): [`Static`] is a hyper
-//! service in front of the app. Requests under a mapped prefix are answered from disk
+//! Static files at the edge (`--static-map URL_PREFIX=DIRECTORY`): the decisions and the
+//! bodies behind `server::statics::Static`, a hyper service in front of the app. Requests under a mapped prefix are answered from disk
 //! and never reach the app; the rest pass through untouched. It sits inside the
 //! per-connection wrapper, so static responses are counted, get `Server`, and are
 //! access-logged like any other.
@@ -23,8 +23,6 @@ pub(crate) mod edge;
 pub(crate) mod headers;
 mod mime;
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -37,13 +35,10 @@ use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
     CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, VARY,
 };
-use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::service::Service;
+use http::{HeaderValue, Response, StatusCode};
+use hyper::body::{Body, Frame, SizeHint};
 
 use crate::config::Settings;
-use crate::server::{AppService, BoxError};
 use cache::{Cache, Data, Entry, Miss};
 use headers::{Fields, Precondition, Ranged, Validators};
 
@@ -133,142 +128,6 @@ impl Config {
             .iter()
             .find(|(p, _)| under(path, p).is_some())
             .map(|(_, v)| v)
-    }
-}
-
-/// The app behind static files, or the lone "app" of a static-only server.
-#[derive(Clone)]
-pub struct Static<A> {
-    app: A,
-    cfg: Arc<Config>,
-}
-
-impl<A> Static<A> {
-    pub fn new(app: A, cfg: Arc<Config>) -> Self {
-        Static { app, cfg }
-    }
-}
-
-impl<A: AppService> Service<Request<Incoming>> for Static<A> {
-    type Response = Response<StaticBody<A::Body>>;
-    type Error = A::Err;
-    type Future = StaticFuture<A::Fut>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        match self.cfg.mount_for(req.uri().path()) {
-            Some(i) => {
-                let uri = req.uri();
-                let outcome = decide(
-                    &self.cfg,
-                    i,
-                    req.method().as_str(),
-                    uri.path(),
-                    uri.query(),
-                    req.headers(),
-                );
-                StaticFuture::File {
-                    resp: Some(to_response(outcome, req.method() == http::Method::HEAD)),
-                }
-            }
-            None => StaticFuture::App {
-                fut: self.app.call(req),
-            },
-        }
-    }
-}
-
-/// The app of `runicorn --static-map ...` without an APP_MODULE: 404 for every path no
-/// mapping covers.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoApp;
-
-impl Service<Request<Incoming>> for NoApp {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-
-    fn call(&self, _req: Request<Incoming>) -> Self::Future {
-        let mut r = Response::new(Full::new(Bytes::from_static(b"Not Found\n")));
-        *r.status_mut() = StatusCode::NOT_FOUND;
-        r.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        std::future::ready(Ok(r))
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The app's future, or a static-file answer (decided synchronously).
-    #[project = StaticFutureProj]
-    pub enum StaticFuture<F> {
-        App { #[pin] fut: F },
-        File { resp: Option<Response<FileBody>> },
-    }
-}
-
-impl<F, B, E> Future for StaticFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<StaticBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            StaticFutureProj::App { fut } => fut
-                .poll(cx)
-                .map(|r| r.map(|r| r.map(|inner| StaticBody::App { inner }))),
-            StaticFutureProj::File { resp } => match resp.take() {
-                Some(r) => Poll::Ready(Ok(r.map(|inner| StaticBody::File { inner }))),
-                None => Poll::Pending,
-            },
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The app's body or a file's.
-    #[project = StaticBodyProj]
-    pub enum StaticBody<B> {
-        App { #[pin] inner: B },
-        File { inner: FileBody },
-    }
-}
-
-impl<B> Body for StaticBody<B>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project() {
-            StaticBodyProj::App { inner } => inner
-                .poll_frame(cx)
-                .map(|f| f.map(|r| r.map_err(Into::into))),
-            StaticBodyProj::File { inner } => Pin::new(inner)
-                .poll_frame(cx)
-                .map(|f| f.map(|r| r.map_err(Into::into))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            StaticBody::App { inner } => inner.is_end_stream(),
-            StaticBody::File { inner } => inner.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            StaticBody::App { inner } => inner.size_hint(),
-            StaticBody::File { inner } => inner.size_hint(),
-        }
     }
 }
 
@@ -507,7 +366,7 @@ pub(crate) fn serve_headers(r: &cache::Rep, part: Part, wrapper: Option<bool>) -
 
 /// The hyper path's response for an outcome: the same header set, in the same order,
 /// as the edge writes from the prebuilt block (`cache::rep`).
-fn to_response(o: Outcome, head: bool) -> Response<FileBody> {
+pub(crate) fn to_response(o: Outcome, head: bool) -> Response<FileBody> {
     match o {
         Outcome::Status(s) => {
             let mut r = error(s);

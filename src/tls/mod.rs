@@ -11,7 +11,6 @@
 //! handshake under `--tls-handshake-timeout`.
 
 pub mod certs;
-pub mod ciphers;
 pub mod sni;
 pub mod ticketer;
 
@@ -98,14 +97,17 @@ impl Material {
             (Some(c), Some(k)) => (c, k),
         };
         let suites = match &s.ciphers {
-            Some(text) => Some(ciphers::parse(text).map_err(|e| format!("--ciphers: {e}"))?),
+            Some(text) => {
+                Some(crate::config::ciphers::parse(text).map_err(|e| format!("--ciphers: {e}"))?)
+            }
             None => None,
         };
         let prov = provider(suites.as_deref());
         let default = Identity::load(certfile, keyfile, &prov)?;
         let mut sni = Vec::new();
         for item in &s.sni_cert {
-            let e = sni::parse_entry(item).map_err(|e| format!("--sni-cert {item}: {e}"))?;
+            let e = crate::config::sni::parse_entry(item)
+                .map_err(|e| format!("--sni-cert {item}: {e}"))?;
             sni.push((e.name, Identity::load(&e.certfile, &e.keyfile, &prov)?));
         }
         let client_auth = match s.cert_reqs {

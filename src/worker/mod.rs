@@ -85,7 +85,7 @@ pub fn run<A: AppService>(
     make_app: MakeApp<'_, A>,
     flavor: RuntimeFlavor,
 ) -> i32 {
-    crate::sys::reset_signals(crate::master::signals::HANDLED);
+    crate::sys::reset_master_handlers();
     crate::sys::ignore_signals(IGNORED_IN_WORKER);
     crate::sys::exit_on_sigabrt();
     let pid = std::process::id();
@@ -266,7 +266,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
             server::serve(
                 listeners,
                 cfg,
-                crate::static_files::Static::new(app, st),
+                crate::server::statics::Static::new(app, st),
                 Some(slot),
                 stop,
             )
