@@ -92,6 +92,8 @@ for (a, b), where in sorted(edges.items()):
     print(f"{a} -> {b}  ({len(where)})")
 
 table = layers()
+unplaced = sorted({m for e in edges for m in e if layer_of(m, table) is None})
+print(f"\nlayers (src/lib.rs): {len(table)} modules placed; not placed: {', '.join(unplaced) or 'none'}")
 up = []
 for (a, b), where in sorted(edges.items()):
     la, lb = layer_of(a, table), layer_of(b, table)

@@ -1,9 +1,11 @@
 //! Entry points: load the configuration, handle `--print-config`/`--check-config`, set up
-//! logging and the process (chdir, daemon), then hand over to the master with a runner
-//! that serves the app in each forked worker.
+//! logging and the process (chdir, daemon), pick the app host, then hand over to the
+//! master with a runner that serves that host in each forked worker.
 //!
 //! The Rust service API is [`run`]: any hyper service (for example `service_fn(handler)`)
-//! gets Gunicorn's whole command line, configuration and process model.
+//! gets Gunicorn's whole command line, configuration and process model. The `runicorn`
+//! command is [`run_command`]: the app named by APP_MODULE through the WSGI host, or
+//! static files alone.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ use std::process::ExitCode;
 use crate::config::{self, LoadError, Loaded, ProcessEnv, Settings};
 use crate::server::AppService;
 pub use crate::worker::BootError;
+use crate::worker::{Host, RuntimeFlavor};
 
 /// Serves `app` with runicorn's command line (`std::env::args_os()`), configuration and
 /// process model; returns the exit code to return from `main`.
@@ -61,20 +64,92 @@ where
         Ok(l) => l,
         Err(code) => return exit(code),
     };
-    let flavor = crate::worker::RuntimeFlavor::FromThreads;
-    let runner =
-        Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
-    exit(crate::master::run(loaded, args, runner))
+    exit(serve_host(RustService(make_app), loaded, args))
+}
+
+/// Runs the master with workers that serve `host`; returns the master's exit code.
+fn serve_host<H: Host + 'static>(host: H, loaded: Loaded, args: Vec<OsString>) -> i32 {
+    let runner = Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &host));
+    crate::master::run(loaded, args, runner)
+}
+
+/// The host of a Rust service: the factory builds it in each worker, which runs a
+/// multi-thread runtime when `--threads` asks for one.
+struct RustService<F>(F);
+
+impl<A, F> Host for RustService<F>
+where
+    A: AppService,
+    F: Fn(&Settings) -> Result<A, BootError>,
+{
+    type Service = A;
+
+    fn runtime(&self) -> RuntimeFlavor {
+        RuntimeFlavor::FromThreads
+    }
+
+    fn boot(&self, s: &Settings) -> Result<A, BootError> {
+        (self.0)(s)
+    }
 }
 
 /// `runicorn --static-map ...` without an APP_MODULE: the workers serve the mapped
-/// directories and answer 404 everywhere else. `loaded` comes from [`prepare`].
-pub fn serve_static_only(loaded: Loaded, args: Vec<OsString>) -> ExitCode {
-    let make_app = |_: &Settings| Ok(crate::server::statics::NoApp);
-    let flavor = crate::worker::RuntimeFlavor::FromThreads;
-    let runner =
-        Box::new(move |ctx: crate::worker::Context<'_>| crate::worker::run(ctx, &make_app, flavor));
-    exit(crate::master::run(loaded, args, runner))
+/// directories and answer 404 everywhere else.
+struct StaticOnly;
+
+impl Host for StaticOnly {
+    type Service = crate::server::statics::NoApp;
+
+    fn runtime(&self) -> RuntimeFlavor {
+        RuntimeFlavor::FromThreads
+    }
+
+    fn boot(&self, _: &Settings) -> Result<Self::Service, BootError> {
+        Ok(crate::server::statics::NoApp)
+    }
+}
+
+/// The `runicorn` command: loads the configuration from `args` (`args[0]` is the program
+/// name) and serves the WSGI app APP_MODULE names, or the `--static-map` directories
+/// alone; returns the process exit code (Gunicorn's: 0, 1 for configuration errors, 3
+/// when a worker failed to boot, 4 when the app failed to load).
+pub fn run_command(args: Vec<OsString>) -> i32 {
+    // Gunicorn's --check-config also imports the app; prepare() ends the run for it
+    // and hands the settings back.
+    let loaded = match prepare_keeping(&args) {
+        Ok(l) => l,
+        #[cfg(feature = "python")]
+        Err((0, Some(s))) if s.check_config && !s.print_config && s.wsgi_app.is_some() => {
+            return crate::wsgi::check_app(&s);
+        }
+        Err((code, _)) => return code,
+    };
+    let s = &loaded.settings;
+    let Some(app) = s.wsgi_app.as_deref() else {
+        if !s.static_map.is_empty() {
+            return serve_host(StaticOnly, loaded, args);
+        }
+        eprintln!("Error: No application module specified.");
+        return 1;
+    };
+    #[cfg(feature = "python")]
+    {
+        let _ = app;
+        match crate::wsgi::WsgiHost::prepare(s) {
+            Ok(host) => serve_host(host, loaded, args),
+            Err(code) => code,
+        }
+    }
+    #[cfg(not(feature = "python"))]
+    {
+        tracing::error!(
+            "Cannot load {app:?}: this runicorn was built without the `python` feature, so \
+             it serves no Python WSGI apps (rebuild with default features); Rust services \
+             run through runicorn::run, see examples/hello.rs"
+        );
+        tracing::info!("Reason: App failed to load.");
+        crate::error::APP_LOAD_ERROR
+    }
 }
 
 fn exit(code: i32) -> ExitCode {
@@ -83,14 +158,14 @@ fn exit(code: i32) -> ExitCode {
 
 /// Loads and validates the configuration and prepares the process. `Err(code)` means
 /// "exit now with this code" (help, version, print/check-config, invalid settings).
-pub fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
+fn prepare(args: &[OsString]) -> Result<Loaded, i32> {
     prepare_keeping(args).map_err(|(code, _)| code)
 }
 
 /// [`prepare`], also handing back the settings when it ends the run after loading them
 /// (`--check-config` imports the app with them): the configuration is loaded once, as
 /// a Python config file must not run twice.
-pub(crate) fn prepare_keeping(args: &[OsString]) -> Result<Loaded, (i32, Option<Box<Settings>>)> {
+fn prepare_keeping(args: &[OsString]) -> Result<Loaded, (i32, Option<Box<Settings>>)> {
     let loaded = match config::load(args, &ProcessEnv) {
         Ok(l) => l,
         Err(LoadError::Exit { code, message }) => {

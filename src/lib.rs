@@ -1,24 +1,24 @@
 //! runicorn: a Gunicorn-compatible pre-fork HTTP server.
 //!
-//! # Layout
+//! # Layers
 //!
-//! Data flows top to bottom; each module owns one noun.
+//! Each module imports only from the layers below its own (and, within a layer, without
+//! cycles); `python3 benches/imports.py` prints the import graph and any edge that breaks
+//! this. A lower layer that must reach a higher one's output is handed a function at run
+//! time (the error log's and access log's taps, which `observe` registers).
 //!
-//! | module        | owns |
-//! |---------------|------|
-//! | [`config`]    | the settings registry (every setting declared once), layers and precedence, CLI, `--print-config` |
-//! | [`master`]    | the arbiter: a synchronous, single-threaded loop that binds, forks, reaps, murders and respawns |
-//! | [`worker`]    | what a forked child runs: its tokio runtime, heartbeat, signals, graceful drain |
-//! | [`server`]    | listeners, connections, the hyper glue and the service wrapper every app runs behind |
-//! | [`static_files`] | `--static-map`: files served at the edge, in front of the app (validators, ranges, precompressed siblings) |
-//! | [`tls`]       | TLS termination with rustls: certificate material, per-worker `ServerConfig`, shared session tickets, SNI, ALPN |
-//! | [`http`]      | HTTP/1 request-head validation with Gunicorn's rules and limits, error responses |
-//! | [`access_log`]| the `--access-logformat` compiler and per-request line writer |
-//! | [`logging`]   | the error log in Gunicorn's format, reopenable on USR1 |
-//! | [`sys`]       | the only module allowed `unsafe`: fork, signal handlers, shared memory, privileges, CPython initialisation |
-//! | [`hooks`]     | server hooks and Python logging at Gunicorn's lifecycle moments (no-ops without `python`) |
-//! | `pyconf`      | (feature `python`) Python config files, the hook objects, Python `logging` set-up |
-//! | `wsgi`        | (feature `python`) the embedded CPython WSGI host: app loading, environ, app threads, responses |
+//! | layer | modules | what they own |
+//! |------:|---------|---------------|
+//! | 0 | `sys`, `error`, `pidfile`, `scoreboard` | `sys`: the only `unsafe` (fork and CPython's fork bracket, signal handlers, shared memory, descriptors, CPython start-up), private to the crate; `error`: exit codes; `pidfile`; `scoreboard`: what workers record for the master in shared memory (heartbeat slots, request and edge counters) and the clock they share |
+//! | 1 | `http`, `access_log`, `python` | pure code: the HTTP/1 validator and PROXY parser, where a request came in; the access-log format compiler, renderer and its file writer; the embedded CPython's start and exception formatting (feature `python`) |
+//! | 2 | `config` | every setting declared once, parsed once into its type (targets, ciphers, SNI entries), layers and precedence, CLI, TOML and Python config files |
+//! | 3 | `logging`, `observe`, `pyconf`, `hooks` | the error log; syslog, StatsD and the Prometheus endpoint; server hooks and Python `logging` from a Python config file, and the hook calls the master and workers make |
+//! | 4 | `tls`, `static_files` | the TLS acceptor (rustls); static files' decisions, cache and edge writer |
+//! | 5 | `server` | listeners, connections, the edge's deadlines, the service wrapper every app runs behind |
+//! | 6 | `worker` | a forked child: runtime, heartbeat, signals, drain; [`worker::Host`], the seam every app host plugs into |
+//! | 7 | `master` | the arbiter: binds, forks, reaps, murders and respawns, reloads |
+//! | 8 | `wsgi` | app hosts: the embedded CPython WSGI host (feature `python`) |
+//! | 9 | `app` | entry points: [`run`] and friends for Rust services, [`run_command`] for the `runicorn` command |
 //!
 //! # Process model
 //!
@@ -46,16 +46,16 @@
 pub mod access_log;
 pub mod config;
 pub mod error;
-pub mod hooks;
+mod hooks;
 pub mod http;
-pub mod logging;
-pub mod master;
-pub mod observe;
-pub mod server;
-pub mod static_files;
+mod logging;
+mod master;
+mod observe;
+mod server;
+mod static_files;
 mod sys;
-pub mod tls;
-pub mod worker;
+mod tls;
+mod worker;
 
 mod app;
 mod pidfile;
@@ -66,9 +66,9 @@ mod scoreboard;
 #[cfg(feature = "python")]
 mod pyconf;
 #[cfg(feature = "python")]
-pub mod wsgi;
+mod wsgi;
 
 pub use app::{
-    BootError, prepare, run, run_with, run_with_args, run_with_settings, serve_static_only,
+    BootError, run, run_command, run_with, run_with_args, run_with_settings,
 };
 pub use server::AppService;

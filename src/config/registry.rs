@@ -373,6 +373,7 @@ pub(crate) fn find(key: &str) -> Option<&'static dyn AnySetting> {
 }
 
 /// Every hook runicorn calls, with its Gunicorn arity.
+#[cfg(feature = "python")]
 const ARITY: &[(&str, usize)] = &[
     ("on_starting", 1),
     ("on_reload", 1),
@@ -393,6 +394,7 @@ const ARITY: &[(&str, usize)] = &[
 ];
 
 /// The number of arguments Gunicorn passes to hook `key` (None: not checked).
+#[cfg(feature = "python")]
 pub(crate) fn hook_arity(key: &str) -> Option<usize> {
     ARITY.iter().find(|(k, _)| *k == key).map(|&(_, n)| n)
 }

@@ -19,6 +19,7 @@
 //! | [`head`] | [`parse_head`]: request line + header section, limits, framing decision |
 //! | [`chunked`] | [`ChunkedDecoder`] / [`LengthDecoder`]: where a body ends |
 //! | [`proxy`] | [`parse_proxy`]: PROXY protocol v1/v2 |
+//! | `conn_info` | [`ConnInfo`] / [`Peer`]: where a request came in, for the layers above the server |
 //! | [`gate`] | [`Gate`]: the per-connection byte-stream state machine tying it together |
 //!
 //! # The one rule: our framing and hyper's must agree
@@ -71,12 +72,14 @@
 //! `max_headers(rules.limit_request_fields)`.
 
 pub mod chunked;
+mod conn_info;
 pub mod error;
 pub mod gate;
 pub mod head;
 pub mod proxy;
 
 pub use chunked::{ChunkedDecoder, LengthDecoder, Progress};
+pub use conn_info::{ConnInfo, Peer};
 pub use error::Reject;
 pub use gate::{Event, Gate, GateConfig};
 pub use head::{Framing, Head, HeaderMap, Rules, Status, parse_head};

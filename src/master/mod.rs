@@ -693,7 +693,6 @@ impl Arbiter {
                 self.observe.close_in_child();
                 crate::hooks::forked_child(self.worker_age);
                 let ctx = Context {
-                    nr,
                     slot: self.table.slot(nr),
                     listeners: &self.listeners,
                     settings: &self.settings,

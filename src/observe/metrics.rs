@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 pub use crate::scoreboard::counters::{
-    BUCKETS, NB, NSTATUS, REJECT_CODES, Slot, Table, Totals, reject_index,
+    BUCKETS, NB, NSTATUS, REJECT_CODES, Slot, Table, Totals,
 };
 
 /// What the master knows besides the counters.
@@ -152,6 +152,7 @@ pub fn render(t: &Totals, m: &MasterView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scoreboard::counters::reject_index;
     use crate::scoreboard::heartbeat::MAX_SLOTS;
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::Duration;

@@ -666,7 +666,7 @@ pub(crate) fn request_object(
     }
     let remote_addr = parts
         .extensions
-        .get::<crate::server::ConnInfo>()
+        .get::<crate::http::ConnInfo>()
         .and_then(|c| c.peer.addr())
         .map(|a| (a.ip().to_string(), a.port()));
     let version = match parts.version {

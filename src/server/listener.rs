@@ -57,11 +57,6 @@ impl std::os::fd::AsFd for Listener {
 }
 
 impl Listener {
-    /// The socket's family and address.
-    pub fn family(&self) -> &Family {
-        &self.family
-    }
-
     /// The raw descriptor (for GUNICORN_FD hand-over).
     pub fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()

@@ -27,7 +27,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{Semaphore, watch};
 
 pub use listener::{Accepting, Listener};
-pub use service::{ConnInfo, Peer};
+pub use service::Peer;
 
 use crate::access_log::AccessLog;
 use crate::scoreboard::heartbeat::{Slot, state};

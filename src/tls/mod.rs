@@ -151,11 +151,6 @@ impl Material {
         Ok(Some(m))
     }
 
-    /// Whether ALPN offers `h2`.
-    pub fn offers_h2(&self) -> bool {
-        self.alpn.iter().any(|p| p == ALPN_H2)
-    }
-
     /// The rustls configuration: TLS 1.2+ (rustls has nothing older), server cipher
     /// preference, ALPN, SNI, client verification, shared tickets and a per-worker
     /// stateful session cache.
@@ -407,7 +402,7 @@ mod tests {
             v,
             rustls::ProtocolVersion::TLSv1_2 | rustls::ProtocolVersion::TLSv1_3
         )));
-        assert!(!m.offers_h2());
+        assert!(!m.alpn.iter().any(|p| p == ALPN_H2));
     }
 
     #[test]

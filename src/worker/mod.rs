@@ -13,8 +13,6 @@ use crate::server::{self, Accepting, AppService, Listener, ServeConfig, Stop};
 /// Everything a worker needs from the master, borrowed from the master's memory image
 /// (which the child owns a copy of after fork).
 pub struct Context<'a> {
-    /// Heartbeat slot number (Gunicorn's worker `nr`/age identity).
-    pub nr: usize,
     /// The worker's heartbeat slot.
     pub slot: &'static Slot,
     /// The listeners to accept on.
@@ -75,16 +73,29 @@ pub enum RuntimeFlavor {
     CurrentThread,
 }
 
-/// What builds the app in a worker, given the worker's settings.
-pub type MakeApp<'a, A> = &'a dyn Fn(&Settings) -> Result<A, BootError>;
+/// An app host: what a worker serves behind the edge. Every kind of app (a Rust service,
+/// static files alone, the WSGI host, and the hosts to come) is one implementation; the
+/// worker drives them all the same way.
+pub trait Host {
+    /// The hyper service the worker's connections run.
+    type Service: AppService;
 
-/// Runs the worker: `make_app` is called once, inside the worker's runtime, after fork;
-/// returns the worker's exit status.
-pub fn run<A: AppService>(
-    ctx: Context<'_>,
-    make_app: MakeApp<'_, A>,
-    flavor: RuntimeFlavor,
-) -> i32 {
+    /// Which tokio runtime the worker builds for this host.
+    fn runtime(&self) -> RuntimeFlavor;
+
+    /// Builds the worker's service: called once per worker, after fork, inside the
+    /// worker's runtime, with the settings of the worker's generation. An `Err` stops the
+    /// worker with Gunicorn's exit code for its kind.
+    fn boot(&self, s: &Settings) -> Result<Self::Service, BootError>;
+
+    /// Runs once the worker stopped serving, before it exits (flush what the app buffered).
+    fn at_exit(&self) {}
+}
+
+/// Runs the worker: the host boots its service once, inside the worker's runtime, after
+/// fork; returns the worker's exit status.
+pub fn run<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
+    let flavor = host.runtime();
     crate::sys::reset_master_handlers();
     crate::sys::ignore_signals(IGNORED_IN_WORKER);
     crate::sys::exit_on_sigabrt();
@@ -128,7 +139,7 @@ pub fn run<A: AppService>(
         }
     };
     let access_log = ctx.access_log.clone();
-    let status = runtime.block_on(serve(ctx, make_app));
+    let status = runtime.block_on(serve(ctx, host));
     if let Some(log) = access_log {
         log.flush();
     }
@@ -136,10 +147,11 @@ pub fn run<A: AppService>(
     crate::hooks::worker("worker_exit");
     // Quick shutdown must not wait for connection tasks still parked in the runtime.
     runtime.shutdown_background();
+    host.at_exit();
     status
 }
 
-async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32 {
+async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
     let mut listeners = Vec::with_capacity(ctx.listeners.len());
     for l in ctx.listeners {
         match Accepting::from_listener(l) {
@@ -165,7 +177,7 @@ async fn serve<A: AppService>(ctx: Context<'_>, make_app: MakeApp<'_, A>) -> i32
     // Signals sent since the fork were held (see sys::fork); tokio handles them now.
     crate::sys::unblock_signals();
 
-    let app = match make_app(ctx.settings) {
+    let app = match host.boot(ctx.settings) {
         Ok(app) => app,
         Err(e) => {
             tracing::error!("Exception in worker process:\n{e}");

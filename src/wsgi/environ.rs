@@ -8,7 +8,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
-use crate::server::{ConnInfo, Peer};
+use crate::http::{ConnInfo, Peer};
 
 /// Per-worker constants of the environ.
 pub struct Constants {

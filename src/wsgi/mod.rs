@@ -21,11 +21,9 @@ mod response;
 mod threads;
 
 use std::convert::Infallible;
-use std::ffi::OsString;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -34,7 +32,7 @@ use hyper::body::Incoming;
 use pyo3::prelude::*;
 
 use crate::config::Settings;
-use crate::worker::BootError;
+use crate::worker::{BootError, Host, RuntimeFlavor};
 use loader::AppSpec;
 use response::ResponseBody;
 
@@ -168,7 +166,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
     }
     let Ok(https) = edge.proxy.https(
-        parts.extensions.get::<crate::server::ConnInfo>(),
+        parts.extensions.get::<crate::http::ConnInfo>(),
         &parts.headers,
     ) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
@@ -276,7 +274,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
 
 /// `--check-config` with an app: import it (after `--chdir`); 1 with the traceback on
 /// stderr if that fails, as Gunicorn.
-fn check_app(s: &Settings) -> i32 {
+pub(crate) fn check_app(s: &Settings) -> i32 {
     if let Some(dir) = &s.chdir
         && let Err(e) = std::env::set_current_dir(dir)
     {
@@ -292,79 +290,75 @@ fn check_app(s: &Settings) -> i32 {
     }
 }
 
-/// The `runicorn APP_MODULE` entry point: load the configuration, check the worker
-/// class, optionally preload, then run the master with WSGI workers.
-pub fn main(args: Vec<OsString>) -> ExitCode {
-    let exit = |code: i32| ExitCode::from(u8::try_from(code).unwrap_or(1));
-    // Gunicorn's --check-config also imports the app; prepare() ends the run for it
-    // and hands the settings back.
-    let loaded = match crate::app::prepare_keeping(&args) {
-        Ok(l) => l,
-        Err((0, Some(s))) if s.check_config && !s.print_config && s.wsgi_app.is_some() => {
-            return exit(check_app(&s));
-        }
-        Err((code, _)) => return exit(code),
-    };
-    let s = &loaded.settings;
-    let Some(text) = s.wsgi_app.as_deref() else {
-        if !s.static_map.is_empty() {
-            return crate::app::serve_static_only(loaded, args);
-        }
-        eprintln!("Error: No application module specified.");
-        return exit(1);
-    };
-    let model = match worker_model(s) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!("{e}");
-            return exit(1);
-        }
-    };
-    if let Some(w) = &model.warning {
-        tracing::warn!("{w}");
-    }
-    if let Err(e) = AppSpec::parse(text) {
-        tracing::error!("{e}");
-        tracing::info!("Reason: App failed to load.");
-        return exit(crate::error::APP_LOAD_ERROR);
-    }
-    if s.preload_app {
-        let app = match import_app(s) {
-            Ok(app) => app,
+/// The WSGI host of a worker: builds the app threads and the edge service in each worker.
+pub(crate) struct WsgiHost;
+
+impl WsgiHost {
+    /// Checks what can be checked before forking (the worker class, the APP_MODULE
+    /// syntax) and, with `--preload`, imports the app in the master. `Err(code)`: the
+    /// reason is logged; exit with that code.
+    pub(crate) fn prepare(s: &Settings) -> Result<WsgiHost, i32> {
+        let model = match worker_model(s) {
+            Ok(m) => m,
             Err(e) => {
-                tracing::error!("Exception in preloading the application:\n{e}");
-                tracing::info!("Reason: App failed to load.");
-                return exit(crate::error::APP_LOAD_ERROR);
+                tracing::error!("{e}");
+                return Err(1);
             }
         };
-        // Objects that survive import go to the permanent generation, so the collector
-        // never touches (and un-shares) their copy-on-write pages in the workers.
-        Python::attach(|py| {
-            let _ = py.import("gc").and_then(|gc| gc.call_method0("freeze"));
-        });
-        let _ = PRELOADED.set(app);
-        // CPython itself starts no thread, but an app may at import (an SDK's background
-        // sender): such threads do not exist in the forked workers, and forking a
-        // multi-threaded process is only safe if they hold no lock at that moment.
-        // (Debug builds assert on this in sys::fork.)
-        if let Some(n) = crate::sys::thread_count().filter(|&n| n > 1) {
-            tracing::warn!(
-                "--preload: importing the app started {} thread(s) in the master; they will not \
-                 run in the workers, and forking with them alive risks deadlocks",
-                n - 1
-            );
+        if let Some(w) = &model.warning {
+            tracing::warn!("{w}");
         }
+        if let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or_default()) {
+            tracing::error!("{e}");
+            tracing::info!("Reason: App failed to load.");
+            return Err(crate::error::APP_LOAD_ERROR);
+        }
+        if s.preload_app {
+            let app = match import_app(s) {
+                Ok(app) => app,
+                Err(e) => {
+                    tracing::error!("Exception in preloading the application:\n{e}");
+                    tracing::info!("Reason: App failed to load.");
+                    return Err(crate::error::APP_LOAD_ERROR);
+                }
+            };
+            // Objects that survive import go to the permanent generation, so the collector
+            // never touches (and un-shares) their copy-on-write pages in the workers.
+            Python::attach(|py| {
+                let _ = py.import("gc").and_then(|gc| gc.call_method0("freeze"));
+            });
+            let _ = PRELOADED.set(app);
+            // CPython itself starts no thread, but an app may at import (an SDK's
+            // background sender): such threads do not exist in the forked workers, and
+            // forking a multi-threaded process is only safe if they hold no lock at that
+            // moment. (Debug builds assert on this in sys::fork.)
+            if let Some(n) = crate::sys::thread_count().filter(|&n| n > 1) {
+                tracing::warn!(
+                    "--preload: importing the app started {} thread(s) in the master; they \
+                     will not run in the workers, and forking with them alive risks deadlocks",
+                    n - 1
+                );
+            }
+        }
+        Ok(WsgiHost)
     }
-    let runner = Box::new(|ctx: crate::worker::Context<'_>| {
-        let code = crate::worker::run(
-            ctx,
-            &make_service,
-            crate::worker::RuntimeFlavor::CurrentThread,
-        );
+}
+
+impl Host for WsgiHost {
+    type Service = WsgiService;
+
+    /// One tokio thread is plenty for the I/O in front of the Python app threads.
+    fn runtime(&self) -> RuntimeFlavor {
+        RuntimeFlavor::CurrentThread
+    }
+
+    fn boot(&self, s: &Settings) -> Result<WsgiService, BootError> {
+        make_service(s)
+    }
+
+    fn at_exit(&self) {
         at_worker_exit();
-        code
-    });
-    exit(crate::master::run(loaded, args, runner))
+    }
 }
 
 /// What a Python process does on `sys.exit()` and Gunicorn's workers get: run the

@@ -9,7 +9,7 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use crate::config::Settings;
-use crate::server::{ConnInfo, Peer};
+use crate::http::{ConnInfo, Peer};
 
 /// The proxy-trust settings, parsed once per worker.
 pub struct Proxy {
