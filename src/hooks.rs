@@ -8,7 +8,7 @@ use crate::config::Settings;
 /// hooks and, where the master runs Python (a Python config file), configures Python
 /// logging so the hooks' own logging follows it, as Gunicorn does before `on_starting`.
 /// An invalid logging configuration is an error at start; after a HUP it is logged.
-pub fn install(s: &Settings, num_workers: u32) -> Result<(), String> {
+pub(crate) fn install(s: &Settings, num_workers: u32) -> Result<(), String> {
     #[cfg(feature = "python")]
     {
         let from_python_file = crate::pyconf::hooks::install(s, num_workers);
@@ -34,28 +34,28 @@ pub fn install(s: &Settings, num_workers: u32) -> Result<(), String> {
 }
 
 /// A master hook taking `(server)`: on_starting, when_ready, on_reload, pre_exec, on_exit.
-pub fn server(name: &str, num_workers: u32) {
+pub(crate) fn server(name: &str, num_workers: u32) {
     #[cfg(feature = "python")]
     crate::pyconf::hooks::server_hook(name, num_workers);
     let _ = (name, num_workers);
 }
 
 /// `nworkers_changed(server, new, old)`; `old` is None the first time, as in Gunicorn.
-pub fn nworkers_changed(new: u32, old: Option<u32>) {
+pub(crate) fn nworkers_changed(new: u32, old: Option<u32>) {
     #[cfg(feature = "python")]
     crate::pyconf::hooks::nworkers_changed(new, old);
     let _ = (new, old);
 }
 
 /// In the master, before forking the worker with spawn number `age`.
-pub fn pre_fork(age: u64, num_workers: u32) {
+pub(crate) fn pre_fork(age: u64, num_workers: u32) {
     #[cfg(feature = "python")]
     crate::pyconf::hooks::pre_fork(age, num_workers);
     let _ = (age, num_workers);
 }
 
 /// In the master, after forking worker `age` as `pid`.
-pub fn forked_parent(age: u64, pid: u32) {
+pub(crate) fn forked_parent(age: u64, pid: u32) {
     #[cfg(feature = "python")]
     crate::pyconf::hooks::forked_parent(age, pid);
     let _ = (age, pid);
@@ -63,7 +63,7 @@ pub fn forked_parent(age: u64, pid: u32) {
 
 /// In a freshly forked worker (whose inherited interpreter `sys::fork` already
 /// repaired): picks the worker's own `worker` object (pre_fork made it).
-pub fn forked_child(age: u64) {
+pub(crate) fn forked_child(age: u64) {
     #[cfg(feature = "python")]
     crate::pyconf::hooks::forked_child(age);
     let _ = age;
@@ -71,7 +71,7 @@ pub fn forked_child(age: u64) {
 
 /// In the worker once `raw_env` is set (so the hook sees it, as under Gunicorn, whose
 /// master sets it): `post_fork(server, worker)`.
-pub fn post_fork(raw_env: &[(String, String)]) {
+pub(crate) fn post_fork(raw_env: &[(String, String)]) {
     #[cfg(feature = "python")]
     {
         crate::pyconf::hooks::sync_environ(raw_env);
@@ -81,21 +81,21 @@ pub fn post_fork(raw_env: &[(String, String)]) {
 }
 
 /// In the master after reaping worker `pid`.
-pub fn child_exit(pid: u32, num_workers: u32) {
+pub(crate) fn child_exit(pid: u32, num_workers: u32) {
     #[cfg(feature = "python")]
     crate::pyconf::hooks::child_exit(pid, num_workers);
     let _ = (pid, num_workers);
 }
 
 /// A worker hook: post_worker_init, worker_int, worker_abort, worker_exit.
-pub fn worker(name: &str) {
+pub(crate) fn worker(name: &str) {
     #[cfg(feature = "python")]
     crate::pyconf::hooks::worker_hook(name);
     let _ = name;
 }
 
 /// Whether a worker hook (or any hook) is installed in this process.
-pub fn has(name: &str) -> bool {
+pub(crate) fn has(name: &str) -> bool {
     #[cfg(feature = "python")]
     return crate::pyconf::hooks::has(name);
     #[cfg(not(feature = "python"))]

@@ -68,7 +68,5 @@ mod pyconf;
 #[cfg(feature = "python")]
 mod wsgi;
 
-pub use app::{
-    BootError, run, run_command, run_with, run_with_args, run_with_settings,
-};
+pub use app::{BootError, run, run_command, run_with, run_with_args, run_with_settings};
 pub use server::AppService;

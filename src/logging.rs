@@ -21,7 +21,7 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use crate::config::LogLevel;
 
 /// Target that marks an `error!` event as Gunicorn's CRITICAL level.
-pub const CRITICAL: &str = "critical";
+pub(crate) const CRITICAL: &str = "critical";
 
 /// Logs at Gunicorn's CRITICAL level (`WORKER TIMEOUT`).
 #[macro_export]
@@ -42,7 +42,7 @@ static TAP: std::sync::OnceLock<fn(LogLevel, &str)> = std::sync::OnceLock::new()
 
 /// Sends every error line written from now on (its message, without the local timestamp
 /// prefix) to `tap` too. The first call wins: the tap reads its own current sinks.
-pub fn set_tap(tap: fn(LogLevel, &str)) {
+pub(crate) fn set_tap(tap: fn(LogLevel, &str)) {
     let _ = TAP.set(tap);
 }
 /// Minimum level, as `LogLevel as u8`.
@@ -59,7 +59,7 @@ fn level_of(meta: &Metadata<'_>) -> LogLevel {
 }
 
 /// Whether events at `level` are written (for callers that would do work to build one).
-pub fn enabled(level: LogLevel) -> bool {
+pub(crate) fn enabled(level: LogLevel) -> bool {
     level as u8 >= MIN_LEVEL.load(Ordering::Relaxed)
 }
 
@@ -126,7 +126,7 @@ fn local_line(level: LogLevel, message: &str) -> String {
 /// Writes a line to the local error log only, bypassing `tracing` and the syslog/StatsD
 /// hooks: for reporting that those outputs are failing (going through them would recurse)
 /// and regardless of `--log-level`.
-pub fn write_local(level: LogLevel, message: &str) {
+pub(crate) fn write_local(level: LogLevel, message: &str) {
     write_line(local_line(level, message).as_bytes());
 }
 
@@ -146,7 +146,7 @@ fn open_append(path: &PathBuf) -> io::Result<File> {
 
 /// Installs the global subscriber (once per process) and points it at `errorlog`
 /// (`-` = stderr) with minimum `level`. Calling it again (HUP) switches sink and level.
-pub fn init(errorlog: &str, level: LogLevel) -> io::Result<()> {
+pub(crate) fn init(errorlog: &str, level: LogLevel) -> io::Result<()> {
     let sink = if errorlog == "-" {
         Sink::Stderr
     } else {
@@ -163,7 +163,7 @@ pub fn init(errorlog: &str, level: LogLevel) -> io::Result<()> {
 }
 
 /// Reopens the error-log file (USR1, logrotate). A failure keeps the old handle.
-pub fn reopen() -> io::Result<()> {
+pub(crate) fn reopen() -> io::Result<()> {
     let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(Sink::File { path, file }) = sink.as_mut() {
         *file = open_append(path)?;
@@ -172,7 +172,7 @@ pub fn reopen() -> io::Result<()> {
 }
 
 /// The error-log file, when it is not stderr (for `--capture-output`).
-pub fn file_path() -> Option<PathBuf> {
+pub(crate) fn file_path() -> Option<PathBuf> {
     match SINK.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         Some(Sink::File { path, .. }) => Some(path.clone()),
         _ => None,
@@ -181,7 +181,7 @@ pub fn file_path() -> Option<PathBuf> {
 
 /// `--capture-output`: points the process's stdout and stderr at the error-log file, so
 /// prints from the app land in the log. A no-op when the error log is stderr.
-pub fn capture_output() -> io::Result<()> {
+pub(crate) fn capture_output() -> io::Result<()> {
     if let Some(path) = file_path() {
         let file = open_append(&path)?;
         nix::unistd::dup2_stdout(&file)?;

@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 
 /// Why the pid file could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum PidfileError {
+pub(crate) enum PidfileError {
     /// Another live process is named in the file.
     #[error("Already running on PID {pid} (or pid file '{path}' is stale)")]
     AlreadyRunning { pid: i32, path: String },
@@ -21,13 +21,13 @@ pub enum PidfileError {
 
 /// A pid file this process wrote.
 #[derive(Debug)]
-pub struct Pidfile {
+pub(crate) struct Pidfile {
     path: PathBuf,
     pid: u32,
 }
 
 /// Reads the pid a pid file names, if any.
-pub fn read(path: &Path) -> Option<i32> {
+pub(crate) fn read(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
@@ -38,7 +38,7 @@ fn is_alive(pid: i32) -> bool {
 impl Pidfile {
     /// Writes our pid to `path` through a temp file and rename, so readers never see a
     /// half-written file. Refuses when the file names another live process.
-    pub fn create(path: &Path) -> Result<Pidfile, PidfileError> {
+    pub(crate) fn create(path: &Path) -> Result<Pidfile, PidfileError> {
         let pid = std::process::id();
         if let Some(old) = read(path)
             && old != pid as i32
@@ -80,14 +80,14 @@ impl Pidfile {
     }
 
     /// Moves the file to `to` (USR2 promotion: `<pidfile>.2` → `<pidfile>`).
-    pub fn rename(&mut self, to: &Path) -> io::Result<()> {
+    pub(crate) fn rename(&mut self, to: &Path) -> io::Result<()> {
         fs::rename(&self.path, to)?;
         self.path = to.to_path_buf();
         Ok(())
     }
 
     /// Removes the file if it still names us (a newer master may have taken it over).
-    pub fn unlink(&self) {
+    pub(crate) fn unlink(&self) {
         if read(&self.path) == Some(self.pid as i32) {
             let _ = fs::remove_file(&self.path);
         }

@@ -72,7 +72,7 @@ pub(crate) fn reset_master_handlers() {
 
 /// Ignores `signals` (a worker must not die from a HUP or TTIN sent to its whole
 /// process group).
-pub fn ignore_signals(signals: &[Signal]) {
+pub(crate) fn ignore_signals(signals: &[Signal]) {
     let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     for &sig in signals {
         // SAFETY: installing SIG_IGN runs no code of ours in signal context.
@@ -87,7 +87,7 @@ extern "C" fn exit_on_abort(_: libc::c_int) {
 
 /// On SIGABRT (the master's heartbeat-timeout signal) exit at once with status 1, even
 /// when the worker's threads are wedged, and without leaving a core dump behind.
-pub fn exit_on_sigabrt() {
+pub(crate) fn exit_on_sigabrt() {
     let action = SigAction::new(
         SigHandler::Handler(exit_on_abort),
         SaFlags::empty(),
@@ -122,7 +122,7 @@ extern "C" fn abort_to_pipe(_: libc::c_int) {
 /// before it exits (no Python can run in a signal handler). Returns the read end; a
 /// thread waits on it. If the byte cannot be written the handler exits at once, as
 /// `exit_on_sigabrt` does.
-pub fn sigabrt_to_pipe() -> nix::Result<OwnedFd> {
+pub(crate) fn sigabrt_to_pipe() -> nix::Result<OwnedFd> {
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // The write end lives as long as the process: the handler may use it at any time.
     ABORT_PIPE.store(std::os::fd::IntoRawFd::into_raw_fd(wr), Ordering::Relaxed);
@@ -138,13 +138,13 @@ pub fn sigabrt_to_pipe() -> nix::Result<OwnedFd> {
 
 /// Ends the process at once with `code`: no destructors, no atexit handlers (other
 /// threads may be wedged inside the app).
-pub fn exit_immediately(code: i32) -> ! {
+pub(crate) fn exit_immediately(code: i32) -> ! {
     // SAFETY: _exit(2) never returns and touches no state of ours.
     unsafe { libc::_exit(code) }
 }
 
 /// Number of threads in this process, from /proc (None where unavailable).
-pub fn thread_count() -> Option<usize> {
+pub(crate) fn thread_count() -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
@@ -153,7 +153,7 @@ pub fn thread_count() -> Option<usize> {
 }
 
 /// Whether a fork happened and which side we are on.
-pub enum Forked {
+pub(crate) enum Forked {
     /// In the parent; the child's pid.
     Parent(nix::unistd::Pid),
     /// In the child.
@@ -265,7 +265,7 @@ mod python_fork {
 
 /// Restores the signal mask saved by [`fork`] (call in the child once its own signal
 /// handling is in place, and before exec: the mask survives exec).
-pub fn unblock_signals() {
+pub(crate) fn unblock_signals() {
     use nix::sys::signal::{SigmaskHow, pthread_sigmask};
     let old = SAVED_MASK
         .lock()
@@ -276,7 +276,7 @@ pub fn unblock_signals() {
 
 /// Marks `fd` inheritable across exec (clears FD_CLOEXEC); used for USR2 hand-over and
 /// daemon/systemd fds.
-pub fn set_inheritable(fd: RawFd, inheritable: bool) -> nix::Result<()> {
+pub(crate) fn set_inheritable(fd: RawFd, inheritable: bool) -> nix::Result<()> {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     // SAFETY: the caller owns `fd` for the duration of the call (it is one of our
     // listeners); borrowing it only for fcntl(2) cannot close or alias it.
@@ -292,7 +292,7 @@ pub fn set_inheritable(fd: RawFd, inheritable: bool) -> nix::Result<()> {
 
 /// Takes ownership of an inherited file descriptor number (`GUNICORN_FD`, `LISTEN_FDS`,
 /// `fd://N`). Returns None when `fd` is not open.
-pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
+pub(crate) fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: fcntl(F_GETFD) on any integer is harmless; it fails with EBADF when the
     // descriptor is not open.
@@ -309,7 +309,7 @@ pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
 ///
 /// `T` must be valid when all-zero and safe to share between processes: the heartbeat
 /// table uses plain atomics only.
-pub fn shared_zeroed_slice<T: ZeroableShared>(len: usize) -> nix::Result<&'static [T]> {
+pub(crate) fn shared_zeroed_slice<T: ZeroableShared>(len: usize) -> nix::Result<&'static [T]> {
     let bytes = std::mem::size_of::<T>()
         .checked_mul(len)
         .and_then(NonZeroUsize::new);
@@ -335,7 +335,7 @@ pub fn shared_zeroed_slice<T: ZeroableShared>(len: usize) -> nix::Result<&'stati
 ///
 /// # Safety
 /// Implementors must be `repr(C)` structs of atomic integers only.
-pub unsafe trait ZeroableShared: Sync {}
+pub(crate) unsafe trait ZeroableShared: Sync {}
 
 // SAFETY: Slot is repr(C), made of atomic integers only, and all-zero is a valid FREE slot.
 unsafe impl ZeroableShared for crate::scoreboard::heartbeat::Slot {}
@@ -348,7 +348,10 @@ unsafe impl ZeroableShared for crate::scoreboard::counters::Slot {}
 /// `fd` with one `sendmmsg(2)`, without blocking; returns how many went out. StatsD sends
 /// three metrics per request, one per datagram as Gunicorn does; one syscall instead of
 /// three keeps that cheaper on the request path.
-pub fn send_datagrams(fd: std::os::fd::BorrowedFd<'_>, msgs: &[&[u8]]) -> std::io::Result<usize> {
+pub(crate) fn send_datagrams(
+    fd: std::os::fd::BorrowedFd<'_>,
+    msgs: &[&[u8]],
+) -> std::io::Result<usize> {
     const MAX: usize = 8;
     let n = msgs.len().min(MAX);
     if n == 0 {
@@ -416,7 +419,7 @@ pub(crate) fn listen_queue_len(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
 /// Only for the child branch of [`fork`], before it starts any thread: mutating the
 /// environment races with any concurrent reader, and a just-forked child of the
 /// single-threaded master has no other thread.
-pub fn set_env_in_fresh_child(vars: &[(String, String)]) {
+pub(crate) fn set_env_in_fresh_child(vars: &[(String, String)]) {
     debug_assert!(thread_count().is_none_or(|n| n == 1));
     for (k, v) in vars {
         if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
@@ -444,7 +447,7 @@ pub fn set_env_in_fresh_child(vars: &[(String, String)]) {
 /// Called once per process: in a worker after fork, or in the master for `--preload`,
 /// where CPython starts no thread (checked by `fork`'s debug assertion).
 #[cfg(feature = "python")]
-pub fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(), String> {
+pub(crate) fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(), String> {
     use pyo3::ffi;
     use std::ffi::{CStr, CString};
     let to_c = |s: &str| CString::new(s).map_err(|_| format!("NUL byte in {s:?}"));
@@ -500,7 +503,7 @@ pub fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(),
 
 /// Whether CPython is initialised in this process (possibly inherited through fork).
 #[cfg(feature = "python")]
-pub fn python_is_initialized() -> bool {
+pub(crate) fn python_is_initialized() -> bool {
     // SAFETY: Py_IsInitialized only reads a runtime flag; it may be called at any time,
     // before initialisation and without the GIL.
     unsafe { pyo3::ffi::Py_IsInitialized() != 0 }

@@ -43,4 +43,3 @@ pub struct ConnInfo {
     /// The connection is TLS (`wsgi.url_scheme` https).
     pub tls: bool,
 }
-

@@ -6,7 +6,7 @@
 //! Loop (once a second at most, or at once when a signal arrives):
 //! `maybe_promote → wait_for_signal → handle_* → reap → murder_workers → manage_workers`.
 
-pub mod signals;
+pub(crate) mod signals;
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
@@ -32,7 +32,7 @@ use crate::worker::{self, Context};
 use signals::{Signal, SignalQueue};
 
 /// The function a forked child runs (the app is captured inside); returns the exit code.
-pub type Runner = Box<dyn Fn(Context<'_>) -> i32>;
+pub(crate) type Runner = Box<dyn Fn(Context<'_>) -> i32>;
 
 /// One live worker, as the master sees it.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ struct WorkerInfo {
 
 /// Why the master stopped.
 #[derive(Debug)]
-pub struct Halt {
+pub(crate) struct Halt {
     /// Process exit code.
     pub code: i32,
     /// Logged as `Reason: ...` when set.
@@ -60,7 +60,7 @@ pub struct Halt {
 }
 
 /// The master process.
-pub struct Arbiter {
+pub(crate) struct Arbiter {
     /// Original command line, re-read on HUP and re-executed on USR2.
     args: Vec<OsString>,
     /// The binary to re-execute on USR2 (resolved at start, so a binary replaced on disk
@@ -99,7 +99,7 @@ pub struct Arbiter {
 }
 
 /// Runs the master until it exits; returns the process exit code.
-pub fn run(loaded: Loaded, args: Vec<OsString>, runner: Runner) -> i32 {
+pub(crate) fn run(loaded: Loaded, args: Vec<OsString>, runner: Runner) -> i32 {
     match Arbiter::start(loaded, args, runner) {
         Ok(mut arbiter) => {
             let halt = arbiter.run_loop();
@@ -834,7 +834,7 @@ fn worker_class(s: &Settings) -> &str {
 }
 
 /// The lines of a configuration error, for logs.
-pub fn load_error_lines(e: &config::LoadError) -> Vec<String> {
+pub(crate) fn load_error_lines(e: &config::LoadError) -> Vec<String> {
     match e {
         config::LoadError::Exit { message, .. } => vec![message.trim_end().to_string()],
         config::LoadError::Invalid(errors) => errors.iter().map(|e| e.to_string()).collect(),

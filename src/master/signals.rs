@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-pub use nix::sys::signal::Signal;
+pub(crate) use nix::sys::signal::Signal;
 
 /// Signals the master handles.
 pub(crate) const HANDLED: &[Signal] = &[
@@ -26,7 +26,7 @@ pub(crate) const HANDLED: &[Signal] = &[
 
 /// The self-pipe and the queue of signals read from it but not yet handled.
 #[derive(Debug)]
-pub struct SignalQueue {
+pub(crate) struct SignalQueue {
     rd: std::fs::File,
     // Kept open for the handlers; closed when the master exits.
     _wr: OwnedFd,
@@ -35,7 +35,7 @@ pub struct SignalQueue {
 
 impl SignalQueue {
     /// Creates the pipe and routes every signal in [`HANDLED`] to it.
-    pub fn install() -> nix::Result<SignalQueue> {
+    pub(crate) fn install() -> nix::Result<SignalQueue> {
         let (rd, wr) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
         crate::sys::install_master_handlers(&wr, HANDLED)?;
         // A full log file (RLIMIT_FSIZE) must fail writes, not kill the master.
@@ -48,7 +48,7 @@ impl SignalQueue {
     }
 
     /// Waits up to `timeout_ms` for signals, then returns the next queued one.
-    pub fn wait(&mut self, timeout_ms: u16) -> Option<Signal> {
+    pub(crate) fn wait(&mut self, timeout_ms: u16) -> Option<Signal> {
         if self.queue.is_empty() {
             let mut fds = [PollFd::new(self.rd.as_fd(), PollFlags::POLLIN)];
             let _ = poll(&mut fds, PollTimeout::from(timeout_ms));
@@ -59,7 +59,7 @@ impl SignalQueue {
 
     /// [`wait`](Self::wait), also waking when one of `extra` is ready (the metrics
     /// endpoint's sockets); the caller checks those itself.
-    pub fn wait_with(&mut self, timeout_ms: u16, extra: Vec<PollFd<'_>>) -> Option<Signal> {
+    pub(crate) fn wait_with(&mut self, timeout_ms: u16, extra: Vec<PollFd<'_>>) -> Option<Signal> {
         if extra.is_empty() {
             return self.wait(timeout_ms);
         }
@@ -74,7 +74,7 @@ impl SignalQueue {
     }
 
     /// Returns a queued signal without waiting.
-    pub fn pop(&mut self) -> Option<Signal> {
+    pub(crate) fn pop(&mut self) -> Option<Signal> {
         self.drain();
         self.queue.pop_front()
     }
@@ -95,6 +95,6 @@ impl SignalQueue {
 }
 
 /// Gunicorn's lower-case signal name for `Handling signal: ...`.
-pub fn name(sig: Signal) -> String {
+pub(crate) fn name(sig: Signal) -> String {
     sig.as_str().trim_start_matches("SIG").to_ascii_lowercase()
 }

@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags};
 
 /// Concurrent scrapes served; Prometheus uses one.
-pub const MAX_CONNS: usize = 16;
+pub(crate) const MAX_CONNS: usize = 16;
 /// Largest request head read.
-pub const MAX_HEAD: usize = 8 * 1024;
+pub(crate) const MAX_HEAD: usize = 8 * 1024;
 /// Time a connection may live, from accept to the last byte of the answer.
-pub const DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(5);
 
 struct Conn {
     stream: TcpStream,
@@ -40,7 +40,7 @@ struct Conn {
 }
 
 /// The listener and its connections.
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     listener: TcpListener,
     addr: SocketAddr,
     conns: Vec<Conn>,
@@ -101,7 +101,7 @@ fn answer(head: &[u8], body: &dyn Fn() -> String) -> Vec<u8> {
 
 impl Endpoint {
     /// Binds `addr` (`HOST:PORT`), non-blocking.
-    pub fn bind(addr: &str) -> io::Result<Endpoint> {
+    pub(crate) fn bind(addr: &str) -> io::Result<Endpoint> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -113,12 +113,12 @@ impl Endpoint {
     }
 
     /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The descriptors to poll, with the events each waits for.
-    pub fn poll_fds(&self) -> Vec<PollFd<'_>> {
+    pub(crate) fn poll_fds(&self) -> Vec<PollFd<'_>> {
         let mut fds = Vec::with_capacity(1 + self.conns.len());
         fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
         for c in &self.conns {
@@ -135,7 +135,7 @@ impl Endpoint {
     /// Does whatever can be done without blocking: accepts, reads heads, writes answers
     /// (rendering `body` for each complete scrape), drops finished and expired
     /// connections.
-    pub fn service(&mut self, body: &dyn Fn() -> String) {
+    pub(crate) fn service(&mut self, body: &dyn Fn() -> String) {
         let now = Instant::now();
         // Bounded, so a connection flood cannot keep the arbiter in this loop.
         for _ in 0..4 * MAX_CONNS {
@@ -202,7 +202,7 @@ impl Endpoint {
 
     /// In a forked worker: close the inherited descriptors, so only the master holds
     /// them (a worker's copy would keep a finished connection open).
-    pub fn close_in_child(self) {
+    pub(crate) fn close_in_child(self) {
         drop(self);
     }
 }

@@ -4,13 +4,13 @@
 
 use std::fmt::Write as _;
 
-pub use crate::scoreboard::counters::{
+pub(crate) use crate::scoreboard::counters::{
     BUCKETS, NB, NSTATUS, REJECT_CODES, Slot, Table, Totals,
 };
 
 /// What the master knows besides the counters.
 #[derive(Debug, Default, Clone)]
-pub struct MasterView {
+pub(crate) struct MasterView {
     /// Live workers (not retiring).
     pub workers: u64,
     /// Reaped workers by why they went, `(reason, count)`.
@@ -25,7 +25,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// Renders the exposition text.
-pub fn render(t: &Totals, m: &MasterView) -> String {
+pub(crate) fn render(t: &Totals, m: &MasterView) -> String {
     let mut o = String::with_capacity(4096);
     family(
         &mut o,

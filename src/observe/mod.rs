@@ -14,10 +14,10 @@
 //! master's side ([`MasterObs`]). Sinks are built by the master (at start and on HUP)
 //! and inherited by workers through fork; none of them starts a thread.
 
-pub mod endpoint;
-pub mod metrics;
-pub mod statsd;
-pub mod syslog;
+pub(crate) mod endpoint;
+pub(crate) mod metrics;
+pub(crate) mod statsd;
+pub(crate) mod syslog;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -65,7 +65,7 @@ fn sinks() -> Option<Arc<Sinks>> {
 
 /// Gunicorn's syslog program name: `--log-syslog-prefix`, else the process name
 /// (`--name`, else the app) with `:` turned into `.`.
-pub fn syslog_prefix(s: &Settings) -> String {
+pub(crate) fn syslog_prefix(s: &Settings) -> String {
     if let Some(p) = s.syslog_prefix.as_deref().filter(|p| !p.is_empty()) {
         return p.to_owned();
     }
@@ -81,7 +81,7 @@ pub fn syslog_prefix(s: &Settings) -> String {
 /// (Re)builds the sinks from settings; call in the master at start and on HUP, before
 /// forking. Problems are logged, never fatal: Gunicorn also carries on without a StatsD
 /// socket it could not connect.
-pub fn install(s: &Settings) {
+pub(crate) fn install(s: &Settings) {
     crate::logging::set_tap(on_error_log);
     crate::access_log::set_tap(on_access_lines);
     let syslog = if s.syslog {
@@ -109,12 +109,12 @@ pub fn install(s: &Settings) {
 
 /// Whether access lines are wanted at all: Gunicorn enables its access log when syslog
 /// takes access lines even without `--access-logfile`.
-pub fn access_needed(s: &Settings) -> bool {
+pub(crate) fn access_needed(s: &Settings) -> bool {
     s.accesslog.is_some() || (s.syslog && !s.disable_redirect_access_to_syslog)
 }
 
 /// Where access lines go besides the access-log file, if anywhere.
-pub fn syslog_for_access() -> Option<Arc<syslog::Syslog>> {
+pub(crate) fn syslog_for_access() -> Option<Arc<syslog::Syslog>> {
     sinks().filter(|s| s.access_to_syslog)?.syslog.clone()
 }
 
@@ -134,13 +134,13 @@ fn on_access_lines(batch: &[u8]) {
 }
 
 /// The StatsD sender, if `--statsd-host` is set.
-pub fn statsd() -> Option<Arc<statsd::Statsd>> {
+pub(crate) fn statsd() -> Option<Arc<statsd::Statsd>> {
     sinks()?.statsd.clone()
 }
 
 /// Called by the error log for every line it writes (`message` without the local
 /// timestamp prefix): syslog copy and Gunicorn's `gunicorn.log.*` counters.
-pub fn on_error_log(level: LogLevel, message: &str) {
+pub(crate) fn on_error_log(level: LogLevel, message: &str) {
     let Some(s) = sinks() else { return };
     if let Some(sl) = &s.syslog {
         let sev = match level {
@@ -170,7 +170,7 @@ pub fn on_error_log(level: LogLevel, message: &str) {
 
 /// A worker's per-request hook: StatsD lines and shared-memory counters.
 #[derive(Debug)]
-pub struct RequestObserver {
+pub(crate) struct RequestObserver {
     statsd: Option<Arc<statsd::Statsd>>,
     slot: Option<&'static metrics::Slot>,
 }
@@ -178,13 +178,13 @@ pub struct RequestObserver {
 impl RequestObserver {
     /// The worker's observer, or None when neither StatsD nor metrics are on (the request
     /// path then does no extra work at all).
-    pub fn new(slot: Option<&'static metrics::Slot>) -> Option<Arc<RequestObserver>> {
+    pub(crate) fn new(slot: Option<&'static metrics::Slot>) -> Option<Arc<RequestObserver>> {
         let statsd = statsd();
         (statsd.is_some() || slot.is_some()).then(|| Arc::new(RequestObserver { statsd, slot }))
     }
 
     /// A response ended (body finished or dropped).
-    pub fn request_done(&self, status: u16, elapsed: Duration) {
+    pub(crate) fn request_done(&self, status: u16, elapsed: Duration) {
         if let Some(s) = self.slot {
             s.request(status, elapsed);
         }
@@ -196,7 +196,7 @@ impl RequestObserver {
 
 /// Why a worker was reaped (`runicorn_worker_restarts_total{reason}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReapReason {
+pub(crate) enum ReapReason {
     /// Killed after its heartbeat stopped.
     Timeout,
     /// Retired after `--max-requests`.
@@ -219,7 +219,7 @@ impl ReapReason {
 }
 
 /// The master's side: the counters table, folded totals, the endpoint, the workers gauge.
-pub struct MasterObs {
+pub(crate) struct MasterObs {
     table: metrics::Table,
     totals: metrics::Totals,
     restarts: BTreeMap<&'static str, u64>,
@@ -246,7 +246,7 @@ impl MasterObs {
     /// Maps the counters table and binds `--metrics-bind`; call before the first fork,
     /// after [`install`]. `upgrading`: we are a USR2 child whose parent still holds the
     /// address, so a failed bind is retried instead of fatal.
-    pub fn start(s: &Settings, upgrading: bool) -> Result<MasterObs, String> {
+    pub(crate) fn start(s: &Settings, upgrading: bool) -> Result<MasterObs, String> {
         let table = crate::sys::shared_zeroed_slice::<metrics::Slot>(
             crate::scoreboard::heartbeat::MAX_SLOTS,
         )
@@ -288,7 +288,7 @@ impl MasterObs {
 
     /// HUP: new sinks, and a new endpoint if `--metrics-bind` changed (a failed bind keeps
     /// the old one). Counters carry on.
-    pub fn reconfigure(&mut self, s: &Settings) {
+    pub(crate) fn reconfigure(&mut self, s: &Settings) {
         install(s);
         self.backlog_metric = s.enable_backlog_metric;
         self.pending_bind = None;
@@ -310,19 +310,19 @@ impl MasterObs {
     }
 
     /// The slot a new worker writes to, when metrics are on.
-    pub fn worker_slot(&self, nr: usize) -> Option<&'static metrics::Slot> {
+    pub(crate) fn worker_slot(&self, nr: usize) -> Option<&'static metrics::Slot> {
         (self.endpoint.is_some() || self.pending_bind.is_some()).then(|| self.table.slot(nr))
     }
 
     /// A worker was reaped: keep its counts and why it went.
-    pub fn reaped(&mut self, nr: usize, reason: ReapReason) {
+    pub(crate) fn reaped(&mut self, nr: usize, reason: ReapReason) {
         self.table.fold(nr, &mut self.totals);
         *self.restarts.entry(reason.label()).or_default() += 1;
     }
 
     /// The worker count after `manage_workers`: Gunicorn's `gunicorn.workers` gauge and
     /// `N workers` debug line, sent when it changes.
-    pub fn workers(&mut self, n: u64) {
+    pub(crate) fn workers(&mut self, n: u64) {
         if self.last_workers == Some(n) {
             return;
         }
@@ -335,7 +335,7 @@ impl MasterObs {
 
     /// Once a second at most: `gunicorn.backlog` (`--enable-backlog-metric`), the sum of
     /// the TCP listeners' accept queues, as Gunicorn sends it every arbiter loop.
-    pub fn tick(&mut self, listeners: &[std::os::fd::BorrowedFd<'_>]) {
+    pub(crate) fn tick(&mut self, listeners: &[std::os::fd::BorrowedFd<'_>]) {
         let now = Instant::now();
         if let Some((addr, at)) = self.pending_bind.take() {
             if now < at {
@@ -368,7 +368,7 @@ impl MasterObs {
     }
 
     /// What the master's poll should also wait on.
-    pub fn poll_fds(&self) -> Vec<PollFd<'_>> {
+    pub(crate) fn poll_fds(&self) -> Vec<PollFd<'_>> {
         self.endpoint
             .as_ref()
             .map(endpoint::Endpoint::poll_fds)
@@ -376,7 +376,7 @@ impl MasterObs {
     }
 
     /// Serves scrapes; `live` are the slots of workers still running.
-    pub fn service(&mut self, live: &[usize], workers: u64) {
+    pub(crate) fn service(&mut self, live: &[usize], workers: u64) {
         let MasterObs {
             table,
             totals,
@@ -402,7 +402,7 @@ impl MasterObs {
     }
 
     /// In a freshly forked worker: drop the master's endpoint sockets.
-    pub fn close_in_child(&mut self) {
+    pub(crate) fn close_in_child(&mut self) {
         if let Some(ep) = self.endpoint.take() {
             ep.close_in_child();
         }

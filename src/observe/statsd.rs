@@ -32,7 +32,7 @@ use crate::config::target::{StatsdKind, StatsdTarget};
 /// Gunicorn's prefix rule: `re.sub(r"^(.+[^.]+)\.*$", "\g<1>.", prefix)`: trailing dots
 /// become exactly one, unless what is left is shorter than two characters (then the
 /// prefix is used as given — Gunicorn's quirk, kept).
-pub fn normalize_prefix(prefix: &str) -> String {
+pub(crate) fn normalize_prefix(prefix: &str) -> String {
     let trimmed = prefix.trim_end_matches('.');
     if trimmed.contains('\n') || trimmed.chars().count() < 2 {
         prefix.to_owned()
@@ -43,7 +43,7 @@ pub fn normalize_prefix(prefix: &str) -> String {
 
 /// Python's `repr(float)` of a duration in milliseconds, computed as Gunicorn does:
 /// `seconds * 1000 + float(microseconds) / 10**3`.
-pub fn duration_ms(d: Duration) -> String {
+pub(crate) fn duration_ms(d: Duration) -> String {
     let ms = (d.as_secs() * 1000) as f64 + f64::from(d.subsec_micros()) / 1000.0;
     // Rust's Display and Python's repr are both the shortest round-trip form; Python
     // always shows a fractional part.
@@ -57,7 +57,7 @@ enum Sock {
 }
 
 /// One metric sender (master and workers share it after fork).
-pub struct Statsd {
+pub(crate) struct Statsd {
     sock: Sock,
     prefix: String,
     /// `|#tags`, or empty.
@@ -78,7 +78,7 @@ impl std::fmt::Debug for Statsd {
 impl Statsd {
     /// Opens the socket for `host` (`--statsd-host`). A unix socket that does not exist
     /// yet is an error here, as in Gunicorn (its `connect` fails at logger set-up).
-    pub fn new(target: &StatsdTarget, prefix: &str, tags: &str) -> io::Result<Statsd> {
+    pub(crate) fn new(target: &StatsdTarget, prefix: &str, tags: &str) -> io::Result<Statsd> {
         let sock = match &target.kind {
             StatsdKind::Udp(h, p) => {
                 let addr = (h.as_str(), *p).to_socket_addrs()?.next().ok_or_else(|| {
@@ -115,7 +115,7 @@ impl Statsd {
     }
 
     /// One datagram: `<prefix><name>:<value>|<kind><|@1.0 for counters><|#tags>`.
-    pub fn encode(&self, name: &str, value: &str, kind: &str) -> Vec<u8> {
+    pub(crate) fn encode(&self, name: &str, value: &str, kind: &str) -> Vec<u8> {
         let rate = if kind == "c" { "|@1.0" } else { "" };
         format!("{}{name}:{value}|{kind}{rate}{}", self.prefix, self.tags).into_bytes()
     }
@@ -157,23 +157,23 @@ impl Statsd {
     }
 
     /// A counter increment (`|c|@1.0`).
-    pub fn increment(&self, name: &str, by: u64) {
+    pub(crate) fn increment(&self, name: &str, by: u64) {
         self.send(name, &by.to_string(), "c");
     }
 
     /// A gauge (`|g`).
-    pub fn gauge(&self, name: &str, value: i64) {
+    pub(crate) fn gauge(&self, name: &str, value: i64) {
         self.send(name, &value.to_string(), "g");
     }
 
     /// A histogram value (`|h`).
-    pub fn histogram(&self, name: &str, value: i64) {
+    pub(crate) fn histogram(&self, name: &str, value: i64) {
         self.send(name, &value.to_string(), "h");
     }
 
     /// What Gunicorn's `Statsd.access` sends for one request, in its order: three
     /// datagrams, handed to the kernel in one `sendmmsg`.
-    pub fn request(&self, status: u16, elapsed: Duration) {
+    pub(crate) fn request(&self, status: u16, elapsed: Duration) {
         let msgs = [
             self.encode("gunicorn.request.duration", &duration_ms(elapsed), "ms"),
             self.encode("gunicorn.requests", "1", "c"),

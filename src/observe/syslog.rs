@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 use crate::config::target::{SyslogKind, SyslogTarget};
 
 /// How long a failed target is left alone before the next attempt.
-pub const RETRY: Duration = Duration::from_secs(2);
+pub(crate) const RETRY: Duration = Duration::from_secs(2);
 /// Upper bound on a (re)connect of a stream target, which happens in the logging caller.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Syslog severities (RFC 5424), as Python's `SysLogHandler.mapPriority` assigns them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
+pub(crate) enum Severity {
     Critical = 2,
     Error = 3,
     Warning = 4,
@@ -120,7 +120,7 @@ struct Conn {
 }
 
 /// One process's syslog sender for the error and access loggers.
-pub struct Syslog {
+pub(crate) struct Syslog {
     target: SyslogKind,
     address: String,
     facility: u8,
@@ -143,7 +143,7 @@ impl std::fmt::Debug for Syslog {
 
 /// Which logger a line belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Logger {
+pub(crate) enum Logger {
     Error,
     Access,
 }
@@ -152,7 +152,7 @@ impl Syslog {
     /// A sender for `target` (`--log-syslog-to`), `facility` number and program `prefix`
     /// (`--log-syslog-prefix`, else the process name with `:` turned into `.`). Opens
     /// nothing yet: the first message connects.
-    pub fn new(target: &SyslogTarget, facility: u8, prefix: &str) -> Syslog {
+    pub(crate) fn new(target: &SyslogTarget, facility: u8, prefix: &str) -> Syslog {
         Syslog {
             target: target.kind.clone(),
             address: target.to_string(),
@@ -169,7 +169,13 @@ impl Syslog {
     }
 
     /// Encodes one message as Gunicorn puts it on the wire.
-    pub fn encode(&self, logger: Logger, severity: Severity, pid: u32, message: &str) -> Vec<u8> {
+    pub(crate) fn encode(
+        &self,
+        logger: Logger,
+        severity: Severity,
+        pid: u32,
+        message: &str,
+    ) -> Vec<u8> {
         let tag = match logger {
             Logger::Error => &self.error_tag,
             Logger::Access => &self.access_tag,
@@ -179,7 +185,7 @@ impl Syslog {
     }
 
     /// Sends one message; never blocks beyond [`CONNECT_TIMEOUT`] and never fails.
-    pub fn send(&self, logger: Logger, severity: Severity, message: &str) {
+    pub(crate) fn send(&self, logger: Logger, severity: Severity, message: &str) {
         let pid = std::process::id();
         let msg = self.encode(logger, severity, pid, message);
         let mut c = self.conn.lock().unwrap_or_else(|e| e.into_inner());

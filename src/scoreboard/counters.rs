@@ -13,22 +13,22 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the request-duration histogram buckets; `+Inf` follows.
-pub const BUCKETS: [f64; 12] = [
+pub(crate) const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-pub const NB: usize = BUCKETS.len() + 1;
+pub(crate) const NB: usize = BUCKETS.len() + 1;
 /// Status codes counted one by one: 100..=599 (anything else counts as 599's neighbour
 /// "other" bucket, index 500).
-pub const NSTATUS: usize = 501;
+pub(crate) const NSTATUS: usize = 501;
 /// Refusal codes the edge can answer with, by `code` label; others go to "other".
-pub const REJECT_CODES: [u16; 10] = [400, 403, 404, 408, 413, 414, 417, 431, 501, 505];
-pub const NREJ: usize = REJECT_CODES.len() + 1;
+pub(crate) const REJECT_CODES: [u16; 10] = [400, 403, 404, 408, 413, 414, 417, 431, 501, 505];
+pub(crate) const NREJ: usize = REJECT_CODES.len() + 1;
 
 /// Edge counters, mirrored from the worker's own counters (cumulative values: the
 /// worker is the only writer and stores, so a lost tick loses nothing but freshness).
 #[repr(C)]
 #[derive(Debug, Default)]
-pub struct Edge {
+pub(crate) struct Edge {
     pub rejected: [AtomicU64; NREJ],
     pub header_timeouts: AtomicU64,
     pub body_timeouts: AtomicU64,
@@ -40,7 +40,7 @@ pub struct Edge {
 /// One worker's counters in shared memory.
 #[repr(C)]
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     pub requests: AtomicU64,
     /// Sum of request durations in microseconds.
     pub duration_us: AtomicU64,
@@ -51,7 +51,7 @@ pub struct Slot {
 }
 
 /// Index of a refusal code in [`Edge::rejected`].
-pub fn reject_index(code: u16) -> usize {
+pub(crate) fn reject_index(code: u16) -> usize {
     REJECT_CODES
         .iter()
         .position(|&c| c == code)
@@ -60,7 +60,7 @@ pub fn reject_index(code: u16) -> usize {
 
 impl Slot {
     /// Counts one finished request.
-    pub fn request(&self, status: u16, elapsed: Duration) {
+    pub(crate) fn request(&self, status: u16, elapsed: Duration) {
         self.requests.fetch_add(1, Relaxed);
         let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         self.duration_us.fetch_add(us, Relaxed);
@@ -98,7 +98,7 @@ impl Slot {
 
 /// Plain sums of slots (the master's side).
 #[derive(Debug, Clone)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub requests: u64,
     pub duration_us: u64,
     pub buckets: [u64; NB],
@@ -130,7 +130,7 @@ impl Default for Totals {
 
 impl Totals {
     /// Adds a slot's current values.
-    pub fn add(&mut self, s: &Slot) {
+    pub(crate) fn add(&mut self, s: &Slot) {
         self.requests += s.requests.load(Relaxed);
         self.duration_us = self.duration_us.saturating_add(s.duration_us.load(Relaxed));
         for (t, a) in self.buckets.iter_mut().zip(&s.buckets) {
@@ -153,24 +153,24 @@ impl Totals {
 
 /// The shared table, mapped by the master before the first fork.
 #[derive(Debug, Clone, Copy)]
-pub struct Table {
+pub(crate) struct Table {
     slots: &'static [Slot],
 }
 
 impl Table {
     /// Wraps [`MAX_SLOTS`](super::heartbeat::MAX_SLOTS) zeroed slots mapped shared before the first fork (the master
     /// maps them with `sys::shared_zeroed_slice`; untouched pages cost no memory).
-    pub fn new(slots: &'static [Slot]) -> Table {
+    pub(crate) fn new(slots: &'static [Slot]) -> Table {
         Table { slots }
     }
 
     /// Slot `nr` (the worker's heartbeat slot number).
-    pub fn slot(&self, nr: usize) -> &'static Slot {
+    pub(crate) fn slot(&self, nr: usize) -> &'static Slot {
         &self.slots[nr]
     }
 
     /// Folds a reaped worker's slot into `totals` and clears it for the next owner.
-    pub fn fold(&self, nr: usize, totals: &mut Totals) {
+    pub(crate) fn fold(&self, nr: usize, totals: &mut Totals) {
         let s = &self.slots[nr];
         totals.add(s);
         s.zero();

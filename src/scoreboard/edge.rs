@@ -8,7 +8,7 @@ use super::counters::{REJECT_CODES, Slot};
 
 /// Counters of what the edge cut off (for logs, tests and metrics).
 #[derive(Debug, Default)]
-pub struct EdgeStats {
+pub(crate) struct EdgeStats {
     /// Requests refused by the gate.
     pub rejected: AtomicU64,
     /// Connections closed for an idle or header deadline.
@@ -22,12 +22,12 @@ pub struct EdgeStats {
 }
 
 /// TLS handshakes completed in this process.
-pub static TLS_HANDSHAKES: AtomicU64 = AtomicU64::new(0);
+pub(crate) static TLS_HANDSHAKES: AtomicU64 = AtomicU64::new(0);
 /// TLS handshakes that failed (or timed out) in this process.
-pub static TLS_HANDSHAKE_FAILURES: AtomicU64 = AtomicU64::new(0);
+pub(crate) static TLS_HANDSHAKE_FAILURES: AtomicU64 = AtomicU64::new(0);
 
 /// Copies a worker's edge counters into its shared slot (heartbeat tick, and at exit).
-pub fn mirror(slot: &Slot, edge: &EdgeStats) {
+pub(crate) fn mirror(slot: &Slot, edge: &EdgeStats) {
     let e = &slot.edge;
     for (dst, src) in e.rejected.iter().zip(&edge.rejected_by_code) {
         dst.store(src.load(Relaxed), Relaxed);

@@ -10,22 +10,22 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::monotonic_ms;
 
 /// Slot states (`Slot::state`).
-pub mod state {
+pub(crate) mod state {
     /// Unused.
-    pub const FREE: u32 = 0;
+    pub(crate) const FREE: u32 = 0;
     /// Forked, still building its runtime or loading the app.
-    pub const BOOTING: u32 = 1;
+    pub(crate) const BOOTING: u32 = 1;
     /// Serving.
-    pub const READY: u32 = 2;
+    pub(crate) const READY: u32 = 2;
     /// Reached `max_requests`: asks the master for a replacement, keeps serving until
     /// the replacement is ready and the master sends TERM.
-    pub const RETIRE: u32 = 3;
+    pub(crate) const RETIRE: u32 = 3;
 }
 
 /// One worker's shared record.
 #[repr(C)]
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     /// Pid of the worker owning the slot (0 when free).
     pub pid: AtomicU32,
     /// One of [`state`].
@@ -41,11 +41,11 @@ pub struct Slot {
 /// started, 0 when idle. While it is set, beats record that instant instead of now, so a
 /// request running past `timeout` looks exactly like a wedged worker to the master (a sync
 /// worker only notifies between requests) and takes the usual WORKER TIMEOUT path.
-pub static BUSY_SINCE_MS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static BUSY_SINCE_MS: AtomicU64 = AtomicU64::new(0);
 
 impl Slot {
     /// Records that the owner is alive now (or, while a sync request runs, since when).
-    pub fn beat(&self) {
+    pub(crate) fn beat(&self) {
         let now = monotonic_ms();
         let busy = BUSY_SINCE_MS.load(Ordering::Relaxed);
         self.beat_ms.store(
@@ -55,39 +55,39 @@ impl Slot {
     }
 
     /// Milliseconds since the last beat.
-    pub fn silence_ms(&self) -> u64 {
+    pub(crate) fn silence_ms(&self) -> u64 {
         monotonic_ms().saturating_sub(self.beat_ms.load(Ordering::Relaxed))
     }
 
     /// The slot's current state.
-    pub fn state(&self) -> u32 {
+    pub(crate) fn state(&self) -> u32 {
         self.state.load(Ordering::Acquire)
     }
 
     /// Sets the slot's state.
-    pub fn set_state(&self, s: u32) {
+    pub(crate) fn set_state(&self, s: u32) {
         self.state.store(s, Ordering::Release);
     }
 }
 
 /// The table, sized once: workers beyond `len()` cannot be spawned (TTIN stops there).
 #[derive(Debug, Clone, Copy)]
-pub struct Table {
+pub(crate) struct Table {
     slots: &'static [Slot],
 }
 
 /// Slots in the table. HUP briefly runs two generations, so this bounds 2 × workers.
-pub const MAX_SLOTS: usize = 2048;
+pub(crate) const MAX_SLOTS: usize = 2048;
 
 impl Table {
     /// Wraps [`MAX_SLOTS`] zeroed slots that the master mapped shared
     /// (`sys::shared_zeroed_slice`) before the first fork.
-    pub fn new(slots: &'static [Slot]) -> Table {
+    pub(crate) fn new(slots: &'static [Slot]) -> Table {
         Table { slots }
     }
 
     /// Claims a free slot for a worker about to be forked.
-    pub fn claim(&self) -> Option<usize> {
+    pub(crate) fn claim(&self) -> Option<usize> {
         let nr = self
             .slots
             .iter()
@@ -101,12 +101,12 @@ impl Table {
     }
 
     /// The slot numbered `nr`.
-    pub fn slot(&self, nr: usize) -> &'static Slot {
+    pub(crate) fn slot(&self, nr: usize) -> &'static Slot {
         &self.slots[nr]
     }
 
     /// Frees a slot after its worker was reaped.
-    pub fn release(&self, nr: usize) {
+    pub(crate) fn release(&self, nr: usize) {
         let slot = &self.slots[nr];
         slot.pid.store(0, Ordering::Relaxed);
         slot.set_state(state::FREE);

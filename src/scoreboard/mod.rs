@@ -11,12 +11,12 @@
 //! safety contract the record types meet) and hands them in, so this module needs
 //! nothing from the layers around it.
 
-pub mod counters;
-pub mod edge;
-pub mod heartbeat;
+pub(crate) mod counters;
+pub(crate) mod edge;
+pub(crate) mod heartbeat;
 
 /// Milliseconds of CLOCK_MONOTONIC, comparable across processes on one machine.
-pub fn monotonic_ms() -> u64 {
+pub(crate) fn monotonic_ms() -> u64 {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
         Ok(ts) => ts.tv_sec() as u64 * 1000 + ts.tv_nsec() as u64 / 1_000_000,
         Err(_) => 0,

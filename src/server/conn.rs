@@ -37,7 +37,7 @@ use crate::http::error::Reject;
 use crate::http::gate::{Event, Gate, GateConfig};
 use crate::http::head::Framing;
 use crate::http::proxy::ProxyInfo;
-pub use crate::scoreboard::edge::EdgeStats;
+pub(crate) use crate::scoreboard::edge::EdgeStats;
 use crate::static_files::edge::SendFile;
 
 mod static_edge;
@@ -56,7 +56,7 @@ const RATE_GRACE: Duration = Duration::from_secs(5);
 
 /// Edge deadlines and limits of one worker.
 #[derive(Debug, Clone)]
-pub struct EdgeConfig {
+pub(crate) struct EdgeConfig {
     /// `--keep-alive`: idle time allowed between requests (0: hyper closes after each).
     pub keepalive: Duration,
     /// `--header-timeout`.
@@ -80,7 +80,7 @@ pub struct EdgeConfig {
 
 impl EdgeConfig {
     /// The edge configuration of a worker, from its settings.
-    pub fn from_settings(s: &crate::config::Settings) -> EdgeConfig {
+    pub(crate) fn from_settings(s: &crate::config::Settings) -> EdgeConfig {
         use crate::http::head::{HeaderMap, Rules};
         use crate::http::proxy::ProxyMode;
         // 0 disables a deadline: a year is "never" for a connection. Larger values are
@@ -136,7 +136,7 @@ impl EdgeConfig {
 
 /// What the service and the adapter share about one connection.
 #[derive(Debug)]
-pub struct ConnState {
+pub(crate) struct ConnState {
     /// Requests handed to the app whose response body has not ended.
     in_flight: AtomicU32,
     /// Responses whose body ended, ever (the edge compares it with the requests it
@@ -216,7 +216,7 @@ enum Phase {
 }
 
 /// The socket as hyper sees it.
-pub struct GateIo<S> {
+pub(crate) struct GateIo<S> {
     io: S,
     gate: Gate,
     cfg: std::sync::Arc<EdgeConfig>,

@@ -14,7 +14,7 @@ use crate::config::BindAddr;
 
 /// The address family of a listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     /// TCP on this address (port resolved, so port 0 shows the real port).
     Tcp(SocketAddr),
     /// A unix stream socket at this path (None for unnamed/abstract sockets).
@@ -23,7 +23,7 @@ pub enum Family {
 
 /// One listening socket.
 #[derive(Debug)]
-pub struct Listener {
+pub(crate) struct Listener {
     fd: OwnedFd,
     family: Family,
     /// Whether we created the socket file and must remove it on shutdown.
@@ -45,7 +45,7 @@ impl std::fmt::Display for Listener {
 /// Binding failed for good.
 #[derive(Debug, thiserror::Error)]
 #[error("Can't connect to {addr}: {source}")]
-pub struct BindError {
+pub(crate) struct BindError {
     addr: String,
     source: io::Error,
 }
@@ -58,18 +58,22 @@ impl std::os::fd::AsFd for Listener {
 
 impl Listener {
     /// The raw descriptor (for GUNICORN_FD hand-over).
-    pub fn raw_fd(&self) -> RawFd {
+    pub(crate) fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
     /// A duplicate handle for a worker's runtime.
-    pub fn try_clone_fd(&self) -> io::Result<OwnedFd> {
+    pub(crate) fn try_clone_fd(&self) -> io::Result<OwnedFd> {
         self.fd.try_clone()
     }
 
     /// Binds `addr`, retrying for 5 seconds while the address is in use (Gunicorn does
     /// the same, which smooths over a previous process still releasing the port).
-    pub fn bind(addr: &BindAddr, backlog: i32, reuse_port: bool) -> Result<Listener, BindError> {
+    pub(crate) fn bind(
+        addr: &BindAddr,
+        backlog: i32,
+        reuse_port: bool,
+    ) -> Result<Listener, BindError> {
         let mut attempt = 0;
         loop {
             match Self::bind_once(addr, backlog, reuse_port) {
@@ -141,7 +145,7 @@ impl Listener {
     }
 
     /// Adopts an already-listening descriptor (USR2 parent, systemd, `fd://N`).
-    pub fn from_inherited(fd: RawFd) -> io::Result<Listener> {
+    pub(crate) fn from_inherited(fd: RawFd) -> io::Result<Listener> {
         let owned = crate::sys::adopt_fd(fd).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -171,7 +175,7 @@ impl Listener {
 
     /// Closes the listener; removes its socket file if we created it and `unlink` is set
     /// (not when a USR2 child master still serves on it).
-    pub fn close(self, unlink: bool) {
+    pub(crate) fn close(self, unlink: bool) {
         if let (true, true, Family::Unix(Some(p))) = (unlink, self.owns_path, &self.family) {
             let _ = std::fs::remove_file(p);
         }
@@ -180,7 +184,7 @@ impl Listener {
 
 /// A worker-side listener registered with the worker's tokio runtime.
 #[derive(Debug)]
-pub enum Accepting {
+pub(crate) enum Accepting {
     /// TCP.
     Tcp(tokio::net::TcpListener),
     /// Unix stream socket.
@@ -189,7 +193,7 @@ pub enum Accepting {
 
 impl Accepting {
     /// Registers a duplicate of `l` with the current runtime.
-    pub fn from_listener(l: &Listener) -> io::Result<Accepting> {
+    pub(crate) fn from_listener(l: &Listener) -> io::Result<Accepting> {
         let fd = l.try_clone_fd()?;
         Ok(match l.family {
             Family::Tcp(_) => Accepting::Tcp(tokio::net::TcpListener::from_std(

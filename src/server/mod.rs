@@ -5,11 +5,11 @@
 //! [`serve`] is the in-process seam: it needs no fork and no master, so tests and the
 //! worker drive the same code.
 
-pub mod conn;
-pub mod listener;
+pub(crate) mod conn;
+pub(crate) mod listener;
 mod service;
-pub mod statics;
-pub mod trust;
+pub(crate) mod statics;
+pub(crate) mod trust;
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -26,14 +26,14 @@ use hyper::service::Service;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{Semaphore, watch};
 
-pub use listener::{Accepting, Listener};
-pub use service::Peer;
+pub(crate) use listener::{Accepting, Listener};
+pub(crate) use service::Peer;
 
 use crate::access_log::AccessLog;
 use crate::scoreboard::heartbeat::{Slot, state};
 
 /// Boxed error type apps may return.
-pub type BoxError = Box<dyn StdError + Send + Sync>;
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// What an app must be to be served: any hyper service over `Request<Incoming>` that can
 /// be cloned per connection.
@@ -74,7 +74,7 @@ where
 
 /// How a worker was asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// TERM: stop accepting, finish in-flight requests within the graceful timeout.
     Graceful,
     /// INT/QUIT: leave now.
@@ -83,7 +83,7 @@ pub enum Stop {
 
 /// Per-worker serving parameters (derived from `Settings`).
 #[derive(Debug, Clone)]
-pub struct ServeConfig {
+pub(crate) struct ServeConfig {
     /// `--keep-alive` seconds; 0 closes after every response.
     pub keepalive: Duration,
     /// `--worker-connections`.
@@ -111,7 +111,7 @@ pub struct ServeConfig {
 
 /// State shared by every connection of one worker.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Set once the worker drains: every response then carries `Connection: close`.
     pub draining: AtomicBool,
     /// Requests started by this worker.
@@ -150,7 +150,7 @@ impl Shared {
 
 /// Serves `app` on `listeners` until `stop` resolves, then drains (graceful) or returns
 /// at once (quick). Must run inside a tokio runtime.
-pub async fn serve<A: AppService>(
+pub(crate) async fn serve<A: AppService>(
     listeners: Vec<Accepting>,
     cfg: ServeConfig,
     app: A,

@@ -19,7 +19,7 @@ use hyper::service::Service;
 use super::conn::ConnState;
 use super::{AppService, Shared};
 use crate::access_log::{AccessLog, Captured, Record};
-pub use crate::http::{ConnInfo, Peer};
+pub(crate) use crate::http::{ConnInfo, Peer};
 
 static SERVER_NAME: HeaderValue = HeaderValue::from_static("runicorn");
 static CLOSE: HeaderValue = HeaderValue::from_static("close");

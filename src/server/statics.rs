@@ -20,13 +20,13 @@ use crate::static_files::{Config, FileBody, decide, to_response};
 
 /// The app behind static files, or the lone "app" of a static-only server.
 #[derive(Clone)]
-pub struct Static<A> {
+pub(crate) struct Static<A> {
     app: A,
     cfg: Arc<Config>,
 }
 
 impl<A> Static<A> {
-    pub fn new(app: A, cfg: Arc<Config>) -> Self {
+    pub(crate) fn new(app: A, cfg: Arc<Config>) -> Self {
         Static { app, cfg }
     }
 }
@@ -62,7 +62,7 @@ impl<A: AppService> Service<Request<Incoming>> for Static<A> {
 /// The app of `runicorn --static-map ...` without an APP_MODULE: 404 for every path no
 /// mapping covers.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct NoApp;
+pub(crate) struct NoApp;
 
 impl Service<Request<Incoming>> for NoApp {
     type Response = Response<Full<Bytes>>;

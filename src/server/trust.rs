@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 /// A parsed allow-list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IpList {
+pub(crate) struct IpList {
     any: bool,
     nets: Vec<(IpAddr, u8)>,
 }
@@ -14,7 +14,7 @@ pub struct IpList {
 impl IpList {
     /// Parses entries already validated by the configuration (`value::addr_list`);
     /// anything unparsable is skipped, never trusted.
-    pub fn new(items: &[String]) -> IpList {
+    pub(crate) fn new(items: &[String]) -> IpList {
         let mut list = IpList::default();
         for item in items {
             if item == "*" {
@@ -34,7 +34,7 @@ impl IpList {
     }
 
     /// Whether `ip` is in the list.
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         if self.any {
             return true;
         }

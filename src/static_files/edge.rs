@@ -15,7 +15,7 @@ use super::{Part, part_status};
 /// A socket the edge may `sendfile(2)` into: plaintext TCP and unix sockets. Others
 /// (TLS) keep the default, which the edge never calls (it serves static files only on
 /// plaintext connections).
-pub trait SendFile {
+pub(crate) trait SendFile {
     /// Sends up to `count` bytes of `file` from `*offset` (advanced by what was sent),
     /// waiting for writability. `Ok(0)` means the file ended early.
     fn poll_sendfile(

@@ -48,7 +48,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// The resolved `--static-*` settings of a worker.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     /// Longest prefix first, so the most specific mapping wins.
     mounts: Vec<Mount>,
     /// `--static-cache-control`, longest prefix first.
@@ -82,7 +82,7 @@ fn under<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
 impl Config {
     /// `None` without `--static-map`; `Err` when a directory cannot be used (the worker
     /// then fails to boot, which halts the master with the reason).
-    pub fn from_settings(s: &Settings) -> Result<Option<Arc<Config>>, String> {
+    pub(crate) fn from_settings(s: &Settings) -> Result<Option<Arc<Config>>, String> {
         if s.static_map.is_empty() {
             return Ok(None);
         }
@@ -133,7 +133,7 @@ impl Config {
 
 /// A static response body: nothing, a short message or small file, or a byte range of
 /// a cached open file.
-pub struct FileBody(BodyKind);
+pub(crate) struct FileBody(BodyKind);
 
 enum BodyKind {
     Empty,

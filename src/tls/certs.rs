@@ -13,7 +13,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// A certificate chain and its key, validated.
 #[derive(Debug)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// Leaf first, as read from the certificate file.
     pub chain: Vec<CertificateDer<'static>>,
     /// PKCS#8, PKCS#1 or SEC1, as read from the key file.
@@ -39,7 +39,7 @@ fn read(path: &str, what: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Every certificate in a PEM file (a full chain keeps its order).
-pub fn load_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn load_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let pem = read(path, what)?;
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
     let certs = certs.map_err(|e| format!("cannot parse the TLS {what} {path}: {e}"))?;
@@ -52,7 +52,7 @@ pub fn load_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>
 }
 
 /// The first private key in a PEM file, in any of the forms rustls reads.
-pub fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
+pub(crate) fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
     let pem = read(path, "key file")?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
         rustls_pki_types::pem::Error::NoItemsFound => {
@@ -65,7 +65,7 @@ pub fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
 impl Identity {
     /// Reads and checks a certificate/key pair. The key may live in the certificate file
     /// and vice versa (Gunicorn accepts either file alone).
-    pub fn load(
+    pub(crate) fn load(
         certfile: &str,
         keyfile: &str,
         provider: &CryptoProvider,
@@ -84,7 +84,7 @@ impl Identity {
     }
 
     /// The rustls form, checking that the key matches the leaf certificate.
-    pub fn certified(&self, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
+    pub(crate) fn certified(&self, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
         let ck = CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), provider)
             .map_err(|e| match e {
                 rustls::Error::InconsistentKeys(_) => {
@@ -157,7 +157,7 @@ fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// (notBefore, notAfter) of a certificate, as Unix seconds.
-pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
+pub(crate) fn validity(cert: &[u8]) -> Option<(i64, i64)> {
     let (0x30, certificate, _) = tlv(cert)? else {
         return None;
     };

@@ -10,9 +10,9 @@
 //! `ServerConfig` once from the inherited material; each connection task runs its own
 //! handshake under `--tls-handshake-timeout`.
 
-pub mod certs;
-pub mod sni;
-pub mod ticketer;
+pub(crate) mod certs;
+pub(crate) mod sni;
+pub(crate) mod ticketer;
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -38,7 +38,7 @@ const ALPN_H2: &[u8] = b"h2";
 
 /// `--cert-reqs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     /// 0: no client certificate is asked for.
     None,
     /// 1: asked for; verified against `--ca-certs` when sent.
@@ -50,7 +50,7 @@ pub enum ClientAuth {
 /// Everything a worker needs to build its `ServerConfig`: validated in the master, then
 /// inherited through fork.
 #[derive(Debug, Clone)]
-pub struct Material {
+pub(crate) struct Material {
     default: Identity,
     sni: Vec<(String, Identity)>,
     client_auth: ClientAuth,
@@ -81,7 +81,10 @@ fn provider(suites: Option<&[SupportedCipherSuite]>) -> CryptoProvider {
 impl Material {
     /// Reads and checks the TLS files named by `s`; `Ok(None)` when TLS is off (neither
     /// `--certfile` nor `--keyfile`). Errors name the file or setting at fault.
-    pub fn load(s: &Settings, ticket_secret: ticketer::Secret) -> Result<Option<Material>, String> {
+    pub(crate) fn load(
+        s: &Settings,
+        ticket_secret: ticketer::Secret,
+    ) -> Result<Option<Material>, String> {
         let (certfile, keyfile) = match (&s.certfile, &s.keyfile) {
             (None, None) => {
                 if !s.sni_cert.is_empty() {
@@ -154,7 +157,7 @@ impl Material {
     /// The rustls configuration: TLS 1.2+ (rustls has nothing older), server cipher
     /// preference, ALPN, SNI, client verification, shared tickets and a per-worker
     /// stateful session cache.
-    pub fn server_config(&self) -> Result<ServerConfig, String> {
+    pub(crate) fn server_config(&self) -> Result<ServerConfig, String> {
         let prov = Arc::new(provider(self.suites.as_deref()));
         let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
         for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
@@ -204,7 +207,7 @@ impl Material {
 
 /// `--http2-*` limits for hyper's HTTP/2 builder.
 #[derive(Debug, Clone, Copy)]
-pub struct Http2Limits {
+pub(crate) struct Http2Limits {
     pub max_concurrent_streams: u32,
     pub initial_window_size: u32,
     pub max_frame_size: u32,
@@ -213,7 +216,7 @@ pub struct Http2Limits {
 }
 
 impl Http2Limits {
-    pub fn from_settings(s: &Settings) -> Http2Limits {
+    pub(crate) fn from_settings(s: &Settings) -> Http2Limits {
         Http2Limits {
             max_concurrent_streams: s.http2_max_concurrent_streams,
             initial_window_size: s.http2_initial_window_size,
@@ -222,7 +225,7 @@ impl Http2Limits {
         }
     }
 
-    pub fn apply<E>(&self, b: &mut hyper::server::conn::http2::Builder<E>) {
+    pub(crate) fn apply<E>(&self, b: &mut hyper::server::conn::http2::Builder<E>) {
         b.max_concurrent_streams(self.max_concurrent_streams);
         b.initial_stream_window_size(self.initial_window_size);
         b.max_frame_size(self.max_frame_size);
@@ -235,7 +238,7 @@ impl Http2Limits {
 }
 
 /// A worker's TLS front: its `ServerConfig` (built once) and the per-connection knobs.
-pub struct Acceptor {
+pub(crate) struct Acceptor {
     acceptor: tokio_rustls::TlsAcceptor,
     handshake_timeout: Duration,
     suppress_ragged_eofs: bool,
@@ -253,7 +256,7 @@ impl std::fmt::Debug for Acceptor {
 
 impl Acceptor {
     /// Builds the worker's `ServerConfig` from the master's material.
-    pub fn new(m: &Material, s: &Settings) -> Result<Acceptor, String> {
+    pub(crate) fn new(m: &Material, s: &Settings) -> Result<Acceptor, String> {
         Ok(Acceptor {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(m.server_config()?)),
             handshake_timeout: Duration::from_secs(s.tls_handshake_timeout),
@@ -265,7 +268,11 @@ impl Acceptor {
     /// Runs the handshake within the timeout (0 = none). On failure logs at debug with the
     /// peer, counts it, and returns `None`. On success returns the stream and whether ALPN
     /// chose `h2`.
-    pub async fn handshake<IO>(&self, io: IO, peer: impl Display) -> Option<(TlsIo<IO>, bool)>
+    pub(crate) async fn handshake<IO>(
+        &self,
+        io: IO,
+        peer: impl Display,
+    ) -> Option<(TlsIo<IO>, bool)>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -306,7 +313,7 @@ impl Acceptor {
 /// a clean end of stream (`--suppress-ragged-eofs`, on by default as in Gunicorn).
 /// Without suppression hyper sees the error and the connection ends as failed (logged at
 /// debug); a request cut short is an error either way, since hyper checks its framing.
-pub struct TlsIo<IO> {
+pub(crate) struct TlsIo<IO> {
     inner: tokio_rustls::server::TlsStream<IO>,
     suppress_ragged_eofs: bool,
 }

@@ -11,7 +11,7 @@ use rustls::sign::CertifiedKey;
 
 /// Picks the certificate for the client's server name.
 #[derive(Debug)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     pub default: Arc<CertifiedKey>,
     pub by_name: HashMap<String, Arc<CertifiedKey>>,
 }

@@ -20,18 +20,18 @@ use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use rustls::server::ProducesTickets;
 
 /// Rotation period; also the lifetime advertised to clients.
-pub const PERIOD_SECS: u64 = 6 * 3600;
+pub(crate) const PERIOD_SECS: u64 = 6 * 3600;
 
 const HEADER: usize = 8 + NONCE_LEN;
 
 /// The master's ticket secret.
-pub type Secret = [u8; 32];
+pub(crate) type Secret = [u8; 32];
 
 /// A fresh secret straight from the kernel. Not aws-lc's RNG: its first use seeds from
 /// CPU-jitter entropy, which took ~35 ms idle and close to a second on a loaded 2-core
 /// machine (debug build) and would delay every master start, USR2 re-exec included. The
 /// master stays free of library RNG state to inherit across fork, too.
-pub fn new_secret() -> Result<Secret, String> {
+pub(crate) fn new_secret() -> Result<Secret, String> {
     use std::io::Read;
     let mut s = [0u8; 32];
     std::fs::File::open("/dev/urandom")
@@ -41,7 +41,7 @@ pub fn new_secret() -> Result<Secret, String> {
 }
 
 /// Stateless ticket sealer shared (by derivation) between workers.
-pub struct Ticketer {
+pub(crate) struct Ticketer {
     secret: Secret,
     period: u64,
 }
@@ -55,7 +55,7 @@ impl std::fmt::Debug for Ticketer {
 }
 
 impl Ticketer {
-    pub fn new(secret: Secret) -> Ticketer {
+    pub(crate) fn new(secret: Secret) -> Ticketer {
         Ticketer {
             secret,
             period: PERIOD_SECS,

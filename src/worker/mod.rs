@@ -12,7 +12,7 @@ use crate::server::{self, Accepting, AppService, Listener, ServeConfig, Stop};
 
 /// Everything a worker needs from the master, borrowed from the master's memory image
 /// (which the child owns a copy of after fork).
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The worker's heartbeat slot.
     pub slot: &'static Slot,
     /// The listeners to accept on.
@@ -64,10 +64,11 @@ impl std::fmt::Display for BootError {
 
 /// Which tokio runtime a worker builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuntimeFlavor {
+pub(crate) enum RuntimeFlavor {
     /// Rust services: a multi-thread runtime with `threads` workers when `threads > 1`,
     /// else current-thread.
     FromThreads,
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     /// Always current-thread: the WSGI host uses `threads` for its Python app threads,
     /// and one tokio thread is plenty for the I/O in front of them.
     CurrentThread,
@@ -76,7 +77,7 @@ pub enum RuntimeFlavor {
 /// An app host: what a worker serves behind the edge. Every kind of app (a Rust service,
 /// static files alone, the WSGI host, and the hosts to come) is one implementation; the
 /// worker drives them all the same way.
-pub trait Host {
+pub(crate) trait Host {
     /// The hyper service the worker's connections run.
     type Service: AppService;
 
@@ -94,7 +95,7 @@ pub trait Host {
 
 /// Runs the worker: the host boots its service once, inside the worker's runtime, after
 /// fork; returns the worker's exit status.
-pub fn run<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
+pub(crate) fn run<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
     let flavor = host.runtime();
     crate::sys::reset_master_handlers();
     crate::sys::ignore_signals(IGNORED_IN_WORKER);
@@ -346,7 +347,7 @@ fn drop_privileges(s: &Settings) -> nix::Result<()> {
 /// Names the process `<proc_name>: <role>` in `ps -o comm` and `top` (the kernel keeps 15
 /// bytes; rewriting the full argv, as setproctitle does, needs raw pointer games we
 /// avoid).
-pub fn set_process_name(s: &Settings, role: &str) {
+pub(crate) fn set_process_name(s: &Settings, role: &str) {
     let base = s.proc_name.as_deref().unwrap_or("runicorn");
     let name = format!("{base}:{role}");
     let truncated: String = name.chars().take(15).collect();

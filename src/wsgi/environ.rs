@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use crate::http::{ConnInfo, Peer};
 
 /// Per-worker constants of the environ.
-pub struct Constants {
+pub(super) struct Constants {
     /// `SCRIPT_NAME` from the process environment (Gunicorn reads it the same way).
     pub script_name: String,
     pub multithread: bool,
@@ -37,7 +37,7 @@ fn latin1<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
 }
 
 /// `urllib.parse.unquote_to_bytes`: `%XX` with two hex digits decoded, anything else kept.
-pub fn percent_decode(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(super) fn percent_decode(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if !s.contains(&b'%') {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -173,7 +173,7 @@ fn port_str(py: Python<'_>, port: u16) -> Bound<'_, PyString> {
 /// One app thread's reusable parts of the environ: the constant entries and the strings
 /// that repeat from request to request (the listener's address, the client's IP on a
 /// keep-alive connection).
-pub struct Cache {
+pub(super) struct Cache {
     /// Every environ starts as a copy of this: the constant entries with their values and
     /// the per-request ones (set on every request) as None. Copying a dict of string keys
     /// is one copy of its table, where inserting each entry would hash, probe and grow
@@ -191,7 +191,7 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub fn new(py: Python<'_>, c: &Constants) -> PyResult<Cache> {
+    pub(super) fn new(py: Python<'_>, c: &Constants) -> PyResult<Cache> {
         let t = PyDict::new(py);
         let none = py.None();
         // Per-request keys first (their slots are overwritten), then the constants.
@@ -288,7 +288,7 @@ impl Cache {
 }
 
 /// Builds the environ of one request; `input` becomes `wsgi.input`.
-pub fn build<'py>(
+pub(super) fn build<'py>(
     py: Python<'py>,
     c: &Constants,
     cache: &mut Cache,

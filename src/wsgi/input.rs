@@ -35,7 +35,7 @@ impl Body {
 
 /// Why the body could not be read.
 #[derive(Debug)]
-pub enum ReadError {
+pub(super) enum ReadError {
     /// The client went away or sent a malformed body.
     Client(hyper::Error),
     /// The spill file could not be written.
@@ -44,7 +44,7 @@ pub enum ReadError {
 
 /// Reads the whole body; keeps up to `threshold` bytes in memory, spills the rest (and
 /// everything before it) to an unlinked file in `tmp_dir`.
-pub async fn collect(
+pub(super) async fn collect(
     mut body: Incoming,
     threshold: usize,
     tmp_dir: &Path,

@@ -11,7 +11,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 
 /// A parsed `APP_MODULE`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AppSpec {
+pub(crate) struct AppSpec {
     /// Dotted module name to import.
     pub module: String,
     /// Attribute of the module holding the app (or the factory).
@@ -22,7 +22,7 @@ pub struct AppSpec {
 
 /// A factory call's arguments.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Call {
+pub(crate) struct Call {
     pub args: Vec<Literal>,
     pub kwargs: Vec<(String, Literal)>,
 }
@@ -39,7 +39,7 @@ pub enum Literal {
 
 impl AppSpec {
     /// Parses `APP_MODULE`; the error is Gunicorn's message for the same mistake.
-    pub fn parse(text: &str) -> Result<AppSpec, String> {
+    pub(crate) fn parse(text: &str) -> Result<AppSpec, String> {
         let (module, obj) = match text.split_once(':') {
             Some((m, o)) => (m.trim(), o.trim()),
             None => (text.trim(), "application"),
@@ -221,7 +221,7 @@ impl<'py> IntoPyObject<'py> for &Literal {
 }
 
 /// What to put on `sys.path` before importing.
-pub struct PathSetup<'a> {
+pub(crate) struct PathSetup<'a> {
     /// The working directory (after `--chdir`): Gunicorn inserts it at the front.
     pub cwd: Option<std::path::PathBuf>,
     /// `--pythonpath`, comma-separated.
@@ -234,7 +234,7 @@ pub struct PathSetup<'a> {
 /// site-packages (if the interpreter did not pick the venv up itself) ahead of the base
 /// installation's, then the working directory, then each `--pythonpath` entry inserted
 /// at the front in turn.
-pub fn setup_sys_path(py: Python<'_>, setup: &PathSetup<'_>) -> PyResult<()> {
+pub(crate) fn setup_sys_path(py: Python<'_>, setup: &PathSetup<'_>) -> PyResult<()> {
     let sys = py.import("sys")?;
     let path = sys.getattr("path")?.cast_into::<PyList>()?;
     if let Some(venv) = &setup.virtual_env {
@@ -283,7 +283,7 @@ pub fn setup_sys_path(py: Python<'_>, setup: &PathSetup<'_>) -> PyResult<()> {
 }
 
 /// Imports the app; the error is the message (with the Python traceback) for the log.
-pub fn load(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, String> {
+pub(crate) fn load(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, String> {
     let module = match py.import(spec.module.as_str()) {
         Ok(m) => m,
         Err(e) => {

@@ -15,7 +15,7 @@
 
 mod environ;
 mod input;
-pub mod loader;
+pub(crate) mod loader;
 mod proxy;
 mod response;
 mod threads;
@@ -38,7 +38,7 @@ use response::ResponseBody;
 
 /// How the worker class maps onto app threads.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WorkerModel {
+pub(crate) struct WorkerModel {
     /// Gunicorn's name for what runs (`sync` or `gthread`).
     pub class: &'static str,
     /// App threads per worker.
@@ -50,7 +50,7 @@ pub struct WorkerModel {
 /// Maps `-k`/`--threads` onto app threads: sync = 1 thread (more than one thread makes it
 /// gthread, as Gunicorn), gthread = `--threads`; the async classes, whose monkey-patched
 /// cooperative model an embedded interpreter cannot offer, run as gthread with a warning.
-pub fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
+pub(crate) fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
     let threads = s.threads.max(1) as usize;
     let name = s.worker_class.as_str();
     let short = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
@@ -136,7 +136,7 @@ struct Edge {
 
 /// The hyper service of a WSGI worker.
 #[derive(Clone)]
-pub struct WsgiService {
+pub(crate) struct WsgiService {
     edge: Arc<Edge>,
 }
 

@@ -12,14 +12,14 @@ use crate::config::Settings;
 use crate::http::{ConnInfo, Peer};
 
 /// The proxy-trust settings, parsed once per worker.
-pub struct Proxy {
+pub(super) struct Proxy {
     secure: Vec<(HeaderName, String)>,
     allow_all: bool,
     nets: Vec<(IpAddr, u8)>,
 }
 
 impl Proxy {
-    pub fn new(s: &Settings) -> Proxy {
+    pub(super) fn new(s: &Settings) -> Proxy {
         let secure = s
             .secure_scheme_headers
             .iter()
@@ -69,7 +69,7 @@ impl Proxy {
 
     /// `Ok(true)` for https; `Err` when the secure headers contradict each other (Gunicorn:
     /// InvalidSchemeHeaders, a 400).
-    pub fn https(&self, conn: Option<&ConnInfo>, headers: &HeaderMap) -> Result<bool, ()> {
+    pub(super) fn https(&self, conn: Option<&ConnInfo>, headers: &HeaderMap) -> Result<bool, ()> {
         let tls = conn.is_some_and(|c| c.tls);
         if self.secure.is_empty() || !self.trusted(conn.map(|c| c.peer)) {
             return Ok(tls);

@@ -40,7 +40,7 @@ pub struct First {
 }
 
 /// Where an app thread sends a request's response.
-pub type Reply = oneshot::Sender<First>;
+pub(super) type Reply = oneshot::Sender<First>;
 
 /// What the Python thread sends to the connection after the head.
 pub enum Out {
@@ -415,7 +415,7 @@ fn chunk(item: &Bound<'_, PyAny>) -> PyResult<Bytes> {
 /// Iterates the app's result into the response; the caller calls `close()`. With
 /// `files` (the `sendfile` setting), a `wsgi.file_wrapper` over a real file is handed to
 /// the edge whole instead of being read through Python.
-pub fn stream(
+pub(super) fn stream(
     py: Python<'_>,
     sr: &Bound<'_, StartResponse>,
     result: &Bound<'_, PyAny>,
@@ -462,7 +462,7 @@ pub fn stream(
 }
 
 /// Gunicorn's 500 (`util.write_error`).
-pub fn error_500() -> (Head, Bytes) {
+pub(super) fn error_500() -> (Head, Bytes) {
     let reason = "Internal Server Error";
     let body = format!(
         "<html>\n  <head>\n    <title>{reason}</title>\n  </head>\n  <body>\n    <h1><p>{reason}</p></h1>\n    \n  </body>\n</html>\n"
@@ -547,7 +547,7 @@ impl FileWrapper {
 
 /// The response body on the tokio side: the first chunk, then whatever the Python
 /// thread sends, until a chunk marked `end`.
-pub struct ResponseBody {
+pub(crate) struct ResponseBody {
     first: Option<Bytes>,
     /// The rest of the body (None when the first chunk ends it).
     rx: Option<mpsc::Receiver<Out>>,
@@ -682,7 +682,7 @@ impl hyper::body::Body for ResponseBody {
 }
 
 /// Waits for the head and builds the hyper response (a 500 if the app thread died).
-pub async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBody> {
+pub(super) async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBody> {
     match rx.await {
         Ok(First {
             head,
@@ -699,7 +699,7 @@ pub async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBody> {
 }
 
 /// A response from a head and its first chunk.
-pub fn build(
+pub(super) fn build(
     head: Head,
     body: Bytes,
     rx: Option<mpsc::Receiver<Out>>,

@@ -16,7 +16,7 @@ use super::input::{Body, Input};
 use super::response::{self, Reply, StartResponse};
 
 /// One request, read whole, waiting for an app thread.
-pub struct Job {
+pub(super) struct Job {
     pub parts: Parts,
     pub body: Body,
     /// `wsgi.url_scheme` is https (a trusted proxy said so).
@@ -26,7 +26,7 @@ pub struct Job {
 
 /// The queue in front of the app threads.
 #[derive(Clone)]
-pub struct Pool {
+pub(super) struct Pool {
     /// Boxed: a Job (the request head) is a few hundred bytes, copied at every move
     /// through the queue; a pointer is not.
     tx: mpsc::Sender<Box<Job>>,
@@ -36,7 +36,7 @@ impl Pool {
     /// Starts `n` threads serving `app`. With `sync` (Gunicorn's sync worker: one thread),
     /// each request marks the worker busy, so the heartbeat stops advancing while it runs
     /// and `--timeout` kills a worker stuck in one request.
-    pub fn start(
+    pub(super) fn start(
         n: usize,
         sync: bool,
         app: Py<PyAny>,
@@ -56,7 +56,7 @@ impl Pool {
     }
 
     /// Queues a request; never blocks. False only if every app thread is gone.
-    pub fn submit(&self, job: Job) -> bool {
+    pub(super) fn submit(&self, job: Job) -> bool {
         self.tx.send(Box::new(job)).is_ok()
     }
 }

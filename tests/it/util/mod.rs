@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use nix::sys::signal::Signal;
+pub(crate) use nix::sys::signal::Signal;
 use nix::sys::signal::{kill, killpg};
 use nix::unistd::Pid;
 
 /// Path of a binary or example built by cargo for this test run.
-pub fn binary(name: &str) -> PathBuf {
+pub(crate) fn binary(name: &str) -> PathBuf {
     if name == "runicorn" {
         return PathBuf::from(env!("CARGO_BIN_EXE_runicorn"));
     }
@@ -36,10 +36,10 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// A unique scratch directory under the system temp dir (removed on drop).
-pub struct Scratch(pub PathBuf);
+pub(crate) struct Scratch(pub PathBuf);
 
 impl Scratch {
-    pub fn new(tag: &str) -> Scratch {
+    pub(crate) fn new(tag: &str) -> Scratch {
         static N: AtomicU64 = AtomicU64::new(0);
         let p = std::env::temp_dir().join(format!(
             "runicorn-it-{}-{tag}-{}",
@@ -51,7 +51,7 @@ impl Scratch {
         Scratch(p)
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -62,7 +62,7 @@ impl Drop for Scratch {
     }
 }
 
-pub struct Builder {
+pub(crate) struct Builder {
     /// A command the server runs under (e.g. `prlimit --fsize=N --`).
     wrapper: Vec<String>,
     bin: PathBuf,
@@ -74,40 +74,40 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cwd = Some(dir.into());
         self
     }
 
-    pub fn arg(mut self, a: impl Into<String>) -> Self {
+    pub(crate) fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
         self
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, a: I) -> Self {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, a: I) -> Self {
         self.args.extend(a.into_iter().map(Into::into));
         self
     }
 
     /// Sets a variable in the child's environment only.
-    pub fn env(mut self, k: &str, v: &str) -> Self {
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
         self
     }
 
     /// Do not add `-b 127.0.0.1:0`.
-    pub fn no_bind(mut self) -> Self {
+    pub(crate) fn no_bind(mut self) -> Self {
         self.bind = false;
         self
     }
 
     /// Runs the server under `wrapper` (its last element ends the wrapper's own options).
-    pub fn wrap_with(mut self, wrapper: &[&str]) -> Self {
+    pub(crate) fn wrap_with(mut self, wrapper: &[&str]) -> Self {
         self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
         self
     }
 
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = match self.wrapper.split_first() {
             Some((prog, rest)) => {
                 let mut c = Command::new(prog);
@@ -141,7 +141,7 @@ impl Builder {
     }
 
     /// Runs to completion; returns (exit code, stdout, stderr).
-    pub fn run(&self, timeout: Duration) -> (Option<i32>, String, String) {
+    pub(crate) fn run(&self, timeout: Duration) -> (Option<i32>, String, String) {
         let mut cmd = self.command();
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -170,7 +170,7 @@ impl Builder {
     }
 
     /// Starts the server without reading its address (for logs sent to a file).
-    pub fn spawn_no_wait(self) -> Master {
+    pub(crate) fn spawn_no_wait(self) -> Master {
         let mut cmd = self.command();
         cmd.stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -185,7 +185,7 @@ impl Builder {
     }
 
     /// Starts a server whose bind comes from its configuration and waits until it listens.
-    pub fn spawn_listening(mut self) -> Master {
+    pub(crate) fn spawn_listening(mut self) -> Master {
         self.bind = true;
         let mut args = std::mem::take(&mut self.args);
         let mut m = {
@@ -217,7 +217,7 @@ impl Builder {
     }
 
     /// Starts the server and waits until it listens.
-    pub fn spawn(self) -> Master {
+    pub(crate) fn spawn(self) -> Master {
         let mut cmd = self.command();
         cmd.stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -264,14 +264,14 @@ impl Builder {
 }
 
 /// A running server process group.
-pub struct Master {
+pub(crate) struct Master {
     pub child: Child,
     log: Arc<Mutex<String>>,
     addr: Option<SocketAddr>,
 }
 
 impl Master {
-    pub fn probe() -> Builder {
+    pub(crate) fn probe() -> Builder {
         Builder {
             wrapper: vec![],
             bin: binary("probe"),
@@ -283,7 +283,7 @@ impl Master {
     }
 
     /// Any example binary.
-    pub fn example(name: &str) -> Builder {
+    pub(crate) fn example(name: &str) -> Builder {
         Builder {
             wrapper: vec![],
             bin: binary(name),
@@ -295,7 +295,7 @@ impl Master {
     }
 
     /// Any program (another server to compare with, found on PATH or by path).
-    pub fn program(bin: impl Into<PathBuf>) -> Builder {
+    pub(crate) fn program(bin: impl Into<PathBuf>) -> Builder {
         Builder {
             wrapper: vec![],
             bin: bin.into(),
@@ -306,7 +306,7 @@ impl Master {
         }
     }
 
-    pub fn runicorn() -> Builder {
+    pub(crate) fn runicorn() -> Builder {
         Builder {
             wrapper: vec![],
             bin: binary("runicorn"),
@@ -317,33 +317,38 @@ impl Master {
         }
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr.expect("no address")
     }
 
-    pub fn pid(&self) -> Pid {
+    pub(crate) fn pid(&self) -> Pid {
         Pid::from_raw(self.child.id() as i32)
     }
 
-    pub fn signal(&self, sig: Signal) {
+    pub(crate) fn signal(&self, sig: Signal) {
         kill(self.pid(), sig).unwrap();
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
-    pub fn count(&self, needle: &str) -> usize {
+    pub(crate) fn count(&self, needle: &str) -> usize {
         self.log().matches(needle).count()
     }
 
     /// Waits for a log line containing `needle`; returns the first such line.
-    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+    pub(crate) fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
         self.wait_for_count(needle, 1, timeout)
     }
 
     /// Waits until `needle` appears at least `n` times; returns the last matching line.
-    pub fn wait_for_count(&self, needle: &str, n: usize, timeout: Duration) -> Option<String> {
+    pub(crate) fn wait_for_count(
+        &self,
+        needle: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
             let log = self.log();
@@ -359,12 +364,12 @@ impl Master {
     }
 
     /// Direct children of the master (its workers, plus a USR2 child master if any).
-    pub fn children(&self) -> Vec<i32> {
+    pub(crate) fn children(&self) -> Vec<i32> {
         children_of(self.pid().as_raw())
     }
 
     /// Waits for the master to exit; returns its exit code.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -378,7 +383,7 @@ impl Master {
     }
 
     /// One request on a fresh connection; returns (status, body).
-    pub fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
+    pub(crate) fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
         get(self.addr(), path)
     }
 }
@@ -390,7 +395,7 @@ impl Drop for Master {
     }
 }
 
-pub fn children_of(pid: i32) -> Vec<i32> {
+pub(crate) fn children_of(pid: i32) -> Vec<i32> {
     let path = format!("/proc/{pid}/task/{pid}/children");
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -400,7 +405,7 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 }
 
 /// Polls `f` until it returns true or `timeout` passes.
-pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if f() {
@@ -414,20 +419,20 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// A minimal HTTP/1.1 client connection.
-pub struct Conn {
+pub(crate) struct Conn {
     stream: BufReader<TcpStream>,
 }
 
 /// A parsed response.
 #[derive(Debug)]
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .rev()
@@ -435,14 +440,14 @@ impl Resp {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn closes(&self) -> bool {
+    pub(crate) fn closes(&self) -> bool {
         self.header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 }
 
 impl Conn {
-    pub fn open(addr: SocketAddr) -> std::io::Result<Conn> {
+    pub(crate) fn open(addr: SocketAddr) -> std::io::Result<Conn> {
         let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(20)))?;
         s.set_nodelay(true)?;
@@ -452,32 +457,32 @@ impl Conn {
     }
 
     /// Wraps an already-connected socket.
-    pub fn from_stream(s: TcpStream) -> Conn {
+    pub(crate) fn from_stream(s: TcpStream) -> Conn {
         Conn {
             stream: BufReader::new(s),
         }
     }
 
     /// The underlying socket, for writing raw bytes.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
         self.stream.get_mut()
     }
 
-    pub fn request(&mut self, path: &str) -> std::io::Result<Resp> {
+    pub(crate) fn request(&mut self, path: &str) -> std::io::Result<Resp> {
         let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
         self.stream.get_mut().write_all(req.as_bytes())?;
         self.read_response()
     }
 
     /// Reads the next final response, skipping interim 1xx ones.
-    pub fn read_response(&mut self) -> std::io::Result<Resp> {
+    pub(crate) fn read_response(&mut self) -> std::io::Result<Resp> {
         read_response_from(&mut self.stream)
     }
 }
 
 /// Anything that can send a GET and read the response (plain or TLS connections), for
 /// `Load`.
-pub trait Requester: Send + 'static {
+pub(crate) trait Requester: Send + 'static {
     fn request(&mut self, path: &str) -> std::io::Result<Resp>;
 }
 
@@ -489,7 +494,7 @@ impl Requester for Conn {
 
 /// Reads the next final HTTP/1.1 response (Content-Length framing) from any buffered
 /// reader, skipping interim 1xx responses.
-pub fn read_response_from(stream: &mut impl BufRead) -> std::io::Result<Resp> {
+pub(crate) fn read_response_from(stream: &mut impl BufRead) -> std::io::Result<Resp> {
     loop {
         let r = read_one_response(stream)?;
         if !(100..200).contains(&r.status) {
@@ -545,7 +550,7 @@ fn read_one_response(stream: &mut impl BufRead) -> std::io::Result<Resp> {
 }
 
 /// One request on a fresh connection; returns (status, body).
-pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let r = Conn::open(addr)?.request(path)?;
     Ok((r.status, String::from_utf8_lossy(&r.body).into_owned()))
 }
@@ -554,7 +559,7 @@ pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
 /// one connection, reconnecting only when a response says `Connection: close`. Every
 /// other outcome (refused connect, reset, EOF before a full response, non-200) counts as
 /// a failure.
-pub struct Load {
+pub(crate) struct Load {
     stop: Arc<AtomicBool>,
     pub ok: Arc<AtomicU64>,
     pub failed: Arc<AtomicU64>,
@@ -563,12 +568,12 @@ pub struct Load {
 }
 
 impl Load {
-    pub fn start(addr: SocketAddr, clients: usize, path: &'static str) -> Load {
+    pub(crate) fn start(addr: SocketAddr, clients: usize, path: &'static str) -> Load {
         Load::start_with(clients, path, move || Conn::open(addr))
     }
 
     /// `start` with any kind of connection (e.g. TLS): `open` makes a fresh one.
-    pub fn start_with<R: Requester>(
+    pub(crate) fn start_with<R: Requester>(
         clients: usize,
         path: &'static str,
         open: impl Fn() -> std::io::Result<R> + Send + Sync + Clone + 'static,
@@ -628,18 +633,18 @@ impl Load {
         }
     }
 
-    pub fn ok(&self) -> u64 {
+    pub(crate) fn ok(&self) -> u64 {
         self.ok.load(Ordering::Relaxed)
     }
 
     /// Waits until at least `n` more requests succeeded (proves the server still serves).
-    pub fn wait_for_more(&self, n: u64, timeout: Duration) -> bool {
+    pub(crate) fn wait_for_more(&self, n: u64, timeout: Duration) -> bool {
         let start = self.ok();
         eventually(timeout, || self.ok() >= start + n)
     }
 
     /// Stops the clients; returns (ok, failed, first errors).
-    pub fn finish(self) -> (u64, u64, Vec<String>) {
+    pub(crate) fn finish(self) -> (u64, u64, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             let _ = t.join();
