@@ -103,7 +103,7 @@ pub(crate) static WORKERS: Spec<u32> = Spec {
          \n\
          Defaults to $WEB_CONCURRENCY when set. Two to four per CPU core is a common start.",
 };
-pub(crate) static WORKER_CLASS: Spec<String> = Spec {
+pub(crate) static WORKER_CLASS: Spec<super::worker_class::WorkerClass> = Spec {
     key: "worker_class",
     short: Some('k'),
     long: &["worker-class"],
@@ -112,7 +112,7 @@ pub(crate) static WORKER_CLASS: Spec<String> = Spec {
     default: "sync",
     meta: "STRING",
     section: Section::WorkerProcesses,
-    parse: Parse::One(value::worker_class),
+    parse: Parse::One(|t| t.parse()),
     field: |s| &mut s.worker_class,
     support: Supported,
     help: "The type of workers to use: sync or gthread.\n\
@@ -925,7 +925,7 @@ pub(crate) static PASTE: Spec<Option<String>> = Spec {
     support: Unsupported("PasteDeploy apps are Python-only and runicorn does not load them"),
     help: "Load a PasteDeploy config file (FILE[#SECTION]).",
 };
-pub(crate) static PROXY_PROTOCOL: Spec<String> = Spec {
+pub(crate) static PROXY_PROTOCOL: Spec<crate::http::proxy::ProxyMode> = Spec {
     key: "proxy_protocol",
     short: None,
     long: &["proxy-protocol"],
@@ -1085,7 +1085,7 @@ pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
     ),
     help: "Headers with underscores a trusted proxy may pass into the environ.",
 };
-pub(crate) static HEADER_MAP: Spec<String> = Spec {
+pub(crate) static HEADER_MAP: Spec<crate::http::head::HeaderMap> = Spec {
     key: "header_map",
     short: None,
     long: &["header-map"],
@@ -1094,12 +1094,7 @@ pub(crate) static HEADER_MAP: Spec<String> = Spec {
     default: "drop",
     meta: "HEADER_MAP",
     section: Section::ServerMechanics,
-    parse: Parse::One(|t| {
-        value::one_of(
-            &t.trim().to_ascii_lowercase(),
-            &["drop", "refuse", "dangerous"],
-        )
-    }),
+    parse: Parse::One(value::header_map),
     field: |s| &mut s.header_map,
     support: Supported,
     help: "How header names with underscores are handled: drop, refuse or dangerous.\n\

@@ -22,6 +22,7 @@ pub(crate) mod registry;
 pub mod sni;
 pub mod target;
 pub mod value;
+pub mod worker_class;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -46,7 +47,7 @@ pub struct Settings {
     pub bind: Vec<BindAddr>,
     pub backlog: i32,
     pub workers: u32,
-    pub worker_class: String,
+    pub worker_class: worker_class::WorkerClass,
     pub threads: u32,
     pub worker_connections: u32,
     pub max_requests: u64,
@@ -123,7 +124,7 @@ pub struct Settings {
     pub forwarded_allow_ips: Vec<String>,
     pub pythonpath: Option<String>,
     pub paste: Option<String>,
-    pub proxy_protocol: String,
+    pub proxy_protocol: crate::http::proxy::ProxyMode,
     pub proxy_allow_ips: Vec<String>,
     pub protocol: String,
     pub uwsgi_allow_ips: Vec<String>,
@@ -134,7 +135,7 @@ pub struct Settings {
     pub permit_unconventional_http_version: bool,
     pub casefold_http_method: bool,
     pub forwarder_headers: Vec<String>,
-    pub header_map: String,
+    pub header_map: crate::http::head::HeaderMap,
     pub root_path: String,
     pub disable_redirect_access_to_syslog: bool,
     pub logger_class: String,
@@ -191,7 +192,7 @@ impl Settings {
             bind: Vec::new(),
             backlog: 0,
             workers: 0,
-            worker_class: String::new(),
+            worker_class: Default::default(),
             threads: 0,
             worker_connections: 0,
             max_requests: 0,
@@ -250,7 +251,7 @@ impl Settings {
             forwarded_allow_ips: Vec::new(),
             pythonpath: None,
             paste: None,
-            proxy_protocol: String::new(),
+            proxy_protocol: Default::default(),
             proxy_allow_ips: Vec::new(),
             protocol: String::new(),
             uwsgi_allow_ips: Vec::new(),
@@ -261,7 +262,7 @@ impl Settings {
             permit_unconventional_http_version: false,
             casefold_http_method: false,
             forwarder_headers: Vec::new(),
-            header_map: String::new(),
+            header_map: Default::default(),
             root_path: String::new(),
             disable_redirect_access_to_syslog: false,
             logger_class: String::new(),
@@ -458,6 +459,10 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
                 warnings,
             };
             loaded.warnings.extend(resolved.warnings);
+            let unusable = check_static(&loaded);
+            if !unusable.is_empty() {
+                return Err(LoadError::Invalid(unusable));
+            }
             // Gunicorn names processes after the application when nothing else is set.
             if loaded
                 .sources
@@ -476,6 +481,46 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
             Err(LoadError::Invalid(errors))
         }
     }
+}
+
+/// What the value parsers cannot see, checked once the configuration is resolved: every
+/// `--static-map` directory exists (relative paths from `--chdir`, where the workers will
+/// run) and every `--static-cache-control` value is a valid header value. Found here,
+/// `--check-config` reports them and start-up fails with the setting, the value and its
+/// source, instead of every worker failing to boot.
+fn check_static(loaded: &Loaded) -> Vec<ConfigError> {
+    let s = &loaded.settings;
+    let error = |key: &'static str, value: String, reason: String| {
+        ConfigError::Setting(SettingError {
+            key,
+            value,
+            origin: loaded.sources.get(key).cloned().unwrap_or(Source::Default),
+            reason,
+        })
+    };
+    let mut errors = Vec::new();
+    for (prefix, dir) in &s.static_map {
+        let path = match &s.chdir {
+            Some(base) => base.join(dir),
+            None => PathBuf::from(dir),
+        };
+        let reason = match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => "not a directory".to_string(),
+            Err(e) => format!("directory {}: {e}", path.display()),
+        };
+        errors.push(error("static_map", format!("{prefix}={dir}"), reason));
+    }
+    for (prefix, value) in &s.static_cache_control {
+        if http::HeaderValue::from_str(value).is_err() {
+            errors.push(error(
+                "static_cache_control",
+                format!("{prefix}={value}"),
+                "not a valid header value".to_string(),
+            ));
+        }
+    }
+    errors
 }
 
 /// Validates the text of a TOML configuration file as `-c` would read it: every error, one
@@ -653,7 +698,7 @@ mod tests {
             ),
             (4094, 100, 8190)
         );
-        assert_eq!(s.worker_class, "sync");
+        assert_eq!(s.worker_class.as_str(), "sync");
         assert!(s.sendfile && !s.daemon && !s.reuse_port);
         assert_eq!(s.errorlog, "-");
         assert_eq!(s.accesslog, None);
@@ -709,7 +754,7 @@ mod tests {
             (s.workers, s.threads, s.timeout, s.boot_timeout, s.keepalive),
             (3, 4, 10, 0, 5)
         );
-        assert_eq!(s.worker_class, "gthread");
+        assert_eq!(s.worker_class.as_str(), "gthread");
         assert_eq!(s.limit_request_field_size, 100);
         assert!(!s.sendfile && s.daemon && s.enable_stdio_inheritance);
         assert_eq!(
@@ -728,12 +773,24 @@ mod tests {
 
     #[test]
     fn aliases_and_optional_values() {
-        assert_eq!(resolve_args(&["--proxy-protocol"]).proxy_protocol, "auto");
         assert_eq!(
-            resolve_args(&["--proxy-protocol", "v1"]).proxy_protocol,
+            resolve_args(&["--proxy-protocol"])
+                .proxy_protocol
+                .to_string(),
+            "auto"
+        );
+        assert_eq!(
+            resolve_args(&["--proxy-protocol", "v1"])
+                .proxy_protocol
+                .to_string(),
             "v1"
         );
-        assert_eq!(resolve_args(&["--proxy-protocol=v2"]).proxy_protocol, "v2");
+        assert_eq!(
+            resolve_args(&["--proxy-protocol=v2"])
+                .proxy_protocol
+                .to_string(),
+            "v2"
+        );
         assert_eq!(
             resolve_args(&["--paster", "x.ini"]).paste.as_deref(),
             Some("x.ini")

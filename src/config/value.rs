@@ -4,6 +4,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::http::head::HeaderMap;
+use crate::http::proxy::ProxyMode;
+
 /// One `-b/--bind` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BindAddr {
@@ -426,41 +429,24 @@ pub fn limit_request_field_size(text: &str) -> Result<u32, String> {
     }
 }
 
-/// A worker class: a known name, or a dotted Python path kept as text (it is reported
-/// as unsupported later rather than rejected here).
-pub fn worker_class(text: &str) -> Result<String, String> {
-    let t = text.trim();
-    let known = [
-        "sync",
-        "gthread",
-        "gevent",
-        "gevent_wsgi",
-        "gevent_pywsgi",
-        "eventlet",
-        "tornado",
-        "asgi",
-    ];
-    let dotted = !t.is_empty()
-        && t.split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
-        && !t.starts_with(|c: char| c.is_ascii_digit());
-    if known.contains(&t) || dotted || t.starts_with("egg:") {
-        Ok(t.to_string())
-    } else {
-        Err(format!(
-            "must be one of {} or a dotted class path",
-            known.join(", ")
-        ))
+/// `proxy_protocol`: `off|v1|v2|auto`; booleans as Gunicorn maps them.
+pub fn proxy_protocol(text: &str) -> Result<ProxyMode, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "auto" => Ok(ProxyMode::Auto),
+        "false" | "none" | "off" => Ok(ProxyMode::Off),
+        "v1" => Ok(ProxyMode::V1),
+        "v2" => Ok(ProxyMode::V2),
+        _ => Err("must be one of off, v1, v2, auto".into()),
     }
 }
 
-/// `proxy_protocol`: `off|v1|v2|auto`; booleans as Gunicorn maps them.
-pub fn proxy_protocol(text: &str) -> Result<String, String> {
+/// `header_map`: how header names with `_` are handled (any case).
+pub fn header_map(text: &str) -> Result<HeaderMap, String> {
     match text.trim().to_ascii_lowercase().as_str() {
-        "true" => Ok("auto".into()),
-        "false" | "none" => Ok("off".into()),
-        t @ ("off" | "v1" | "v2" | "auto") => Ok(t.into()),
-        _ => Err("must be one of off, v1, v2, auto".into()),
+        "drop" => Ok(HeaderMap::Drop),
+        "refuse" => Ok(HeaderMap::Refuse),
+        "dangerous" => Ok(HeaderMap::Dangerous),
+        _ => Err("must be one of drop, refuse, dangerous".into()),
     }
 }
 
@@ -533,7 +519,10 @@ render_display!(
     crate::access_log::Format,
     super::target::SyslogTarget,
     super::target::Facility,
-    super::target::StatsdTarget
+    super::target::StatsdTarget,
+    super::worker_class::WorkerClass,
+    ProxyMode,
+    HeaderMap
 );
 
 /// `access_log_format`: the nom compiler is the validator (presets `@name`, files `@./path`).
@@ -676,24 +665,6 @@ mod tests {
     }
 
     #[test]
-    fn worker_classes() {
-        for ok in [
-            "sync",
-            "gthread",
-            "gevent",
-            "eventlet",
-            "tornado",
-            "asgi",
-            "my.pkg.Worker",
-        ] {
-            assert_eq!(worker_class(ok), Ok(ok.to_string()));
-        }
-        for bad in ["", "my worker", "a..b", ".x"] {
-            assert!(worker_class(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn address_lists() {
         assert_eq!(
             addr_list("127.0.0.1, ::1"),
@@ -707,8 +678,8 @@ mod tests {
 
     #[test]
     fn choices_and_protocols() {
-        assert_eq!(proxy_protocol("true"), Ok("auto".into()));
-        assert_eq!(proxy_protocol("v2"), Ok("v2".into()));
+        assert_eq!(proxy_protocol("true"), Ok(ProxyMode::Auto));
+        assert_eq!(proxy_protocol("v2"), Ok(ProxyMode::V2));
         assert!(proxy_protocol("v3").is_err());
         assert_eq!(http_protocols("h2, h1"), Ok(vec!["h2".into(), "h1".into()]));
         assert!(http_protocols("h3").is_err());

@@ -25,6 +25,16 @@ pub enum HeaderMap {
     Dangerous,
 }
 
+impl std::fmt::Display for HeaderMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeaderMap::Drop => "drop",
+            HeaderMap::Refuse => "refuse",
+            HeaderMap::Dangerous => "dangerous",
+        })
+    }
+}
+
 /// Parsing rules; `Default` is Gunicorn 27.0.1's defaults. Limits are taken
 /// as already clamped by the configuration layer.
 #[derive(Debug, Clone, PartialEq, Eq)]

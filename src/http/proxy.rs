@@ -21,6 +21,17 @@ pub enum ProxyMode {
     Auto,
 }
 
+impl std::fmt::Display for ProxyMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProxyMode::Off => "off",
+            ProxyMode::V1 => "v1",
+            ProxyMode::V2 => "v2",
+            ProxyMode::Auto => "auto",
+        })
+    }
+}
+
 /// What a PROXY header said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyInfo {

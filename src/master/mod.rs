@@ -202,7 +202,10 @@ impl Arbiter {
         let pid = std::process::id();
         let shown = shown_listeners(&listeners, tls.is_some());
         tracing::info!("Listening at: {} ({pid})", shown);
-        tracing::info!("Using worker: {}", worker_class(&settings));
+        tracing::info!(
+            "Using worker: {}",
+            settings.worker_class.effective_name(settings.threads)
+        );
         worker::set_process_name(
             &settings,
             if parent_master.is_some() {
@@ -822,15 +825,6 @@ fn suffixed(p: &std::path::Path, suffix: &str) -> PathBuf {
     let mut s = p.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)
-}
-
-/// Gunicorn's `Using worker:` name (`sync` with threads > 1 is `gthread`).
-fn worker_class(s: &Settings) -> &str {
-    if s.worker_class == "sync" && s.threads > 1 {
-        "gthread"
-    } else {
-        &s.worker_class
-    }
 }
 
 /// The lines of a configuration error, for logs.

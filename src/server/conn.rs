@@ -81,8 +81,7 @@ pub(crate) struct EdgeConfig {
 impl EdgeConfig {
     /// The edge configuration of a worker, from its settings.
     pub(crate) fn from_settings(s: &crate::config::Settings) -> EdgeConfig {
-        use crate::http::head::{HeaderMap, Rules};
-        use crate::http::proxy::ProxyMode;
+        use crate::http::head::Rules;
         // 0 disables a deadline: a year is "never" for a connection. Larger values are
         // capped to it too, so deadline arithmetic can never overflow an Instant.
         let secs = |n: u64| Duration::from_secs(n.min(NEVER_SECS));
@@ -96,11 +95,7 @@ impl EdgeConfig {
             permit_unconventional_http_version: s.permit_unconventional_http_version,
             permit_obsolete_folding: s.permit_obsolete_folding,
             strip_header_spaces: s.strip_header_spaces,
-            header_map: match s.header_map.as_str() {
-                "refuse" => HeaderMap::Refuse,
-                "dangerous" => HeaderMap::Dangerous,
-                _ => HeaderMap::Drop,
-            },
+            header_map: s.header_map,
             forwarder_headers: s
                 .forwarder_headers
                 .iter()
@@ -108,12 +103,7 @@ impl EdgeConfig {
                 .collect(),
             peer_trusted: false,
         };
-        let proxy_mode = match s.proxy_protocol.as_str() {
-            "v1" => ProxyMode::V1,
-            "v2" => ProxyMode::V2,
-            "auto" => ProxyMode::Auto,
-            _ => ProxyMode::Off,
-        };
+        let proxy_mode = s.proxy_protocol;
         EdgeConfig {
             keepalive: secs(s.keepalive),
             header_timeout: or_never(s.header_timeout),

@@ -32,6 +32,8 @@ use hyper::body::Incoming;
 use pyo3::prelude::*;
 
 use crate::config::Settings;
+use crate::config::worker_class::WorkerKind;
+use crate::http::head::HeaderMap;
 use crate::worker::{BootError, Host, RuntimeFlavor};
 use loader::AppSpec;
 use response::ResponseBody;
@@ -53,19 +55,18 @@ pub(crate) struct WorkerModel {
 pub(crate) fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
     let threads = s.threads.max(1) as usize;
     let name = s.worker_class.as_str();
-    let short = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
-    match name {
-        "sync" if threads == 1 => Ok(WorkerModel {
+    match s.worker_class.kind {
+        WorkerKind::Sync if threads == 1 => Ok(WorkerModel {
             class: "sync",
             threads,
             warning: None,
         }),
-        "sync" | "gthread" => Ok(WorkerModel {
+        WorkerKind::Sync | WorkerKind::Gthread => Ok(WorkerModel {
             class: "gthread",
             threads,
             warning: None,
         }),
-        "gevent" | "gevent_wsgi" | "gevent_pywsgi" | "eventlet" | "tornado" => Ok(WorkerModel {
+        WorkerKind::Gevent | WorkerKind::Eventlet | WorkerKind::Tornado => Ok(WorkerModel {
             class: "gthread",
             threads,
             warning: Some(format!(
@@ -74,14 +75,8 @@ pub(crate) fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
                  edge instead); raise --threads for more concurrency"
             )),
         }),
-        _ if short == "asgi"
-            || short.contains("uvicorn")
-            || name.contains("Uvicorn")
-            || name.contains("asgi") =>
-        {
-            Err("ASGI apps are not supported yet".to_string())
-        }
-        _ => Err(format!(
+        WorkerKind::Asgi => Err("ASGI apps are not supported yet".to_string()),
+        WorkerKind::Other => Err(format!(
             "worker class {name:?} is not supported: use sync or gthread"
         )),
     }
@@ -246,7 +241,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             errors: Py::new(py, environ::Errors::new())?,
             file_wrapper: py.get_type::<response::FileWrapper>().into_any().unbind(),
             version: (1, 0).into_pyobject(py)?.into_any().unbind(),
-            keep_underscores: s.header_map == "dangerous",
+            keep_underscores: s.header_map == HeaderMap::Dangerous,
             sendfile: s.sendfile,
         })
     })
@@ -265,7 +260,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             tmp_dir,
             request_timeout: (s.request_timeout > 0)
                 .then(|| Duration::from_secs(s.request_timeout)),
-            refuse_underscores: s.header_map == "refuse",
+            refuse_underscores: s.header_map == HeaderMap::Refuse,
             proxy: proxy::Proxy::new(s),
             script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
         }),
@@ -390,7 +385,7 @@ mod tests {
 
     fn model(class: &str, threads: u32) -> Result<WorkerModel, String> {
         let s = Settings {
-            worker_class: class.into(),
+            worker_class: class.parse().unwrap(),
             threads,
             ..Settings::default()
         };

@@ -559,24 +559,45 @@ fn static_files_in_front_of_an_app_are_access_logged() {
 }
 
 #[test]
-fn a_missing_directory_stops_the_server_with_the_reason() {
+fn a_missing_directory_is_a_configuration_error_naming_the_setting() {
+    // Checked when the configuration is loaded (a Django site before `collectstatic`):
+    // start-up and --check-config both fail with the setting, the value and its source,
+    // instead of every worker failing to boot.
     let dir = Scratch::new("static-missing");
-    let mut m = Master::runicorn()
-        .args([
-            "-w",
-            "1",
-            "--static-map",
-            &format!("/={}", dir.path("nope").display()),
-        ])
-        .spawn();
-    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(3));
-    // The log reader thread may still be draining the pipe after the exit.
+    let value = format!("/={}", dir.path("nope").display());
+    let (code, _, log) = Master::runicorn()
+        .no_bind()
+        .args(["-w", "1", "-b", "127.0.0.1:0", "--static-map", &value])
+        .run(Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{log}");
     assert!(
-        m.wait_for_log("--static-map", Duration::from_secs(5))
-            .is_some(),
-        "{}",
-        m.log()
+        log.contains("`static_map`") && log.contains(&value) && log.contains("command line"),
+        "{log}"
     );
+    assert!(!log.contains("Booting worker"), "{log}");
+    let (code, _, err) = Master::runicorn()
+        .no_bind()
+        .args(["--check-config", "--static-map", &value])
+        .run(Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("`static_map`") && err.contains(&value),
+        "{err}"
+    );
+    // A relative directory is looked up from --chdir, where the workers run.
+    std::fs::create_dir(dir.path("public")).unwrap();
+    let chdir = dir.path("").display().to_string();
+    let (code, _, err) = Master::runicorn()
+        .no_bind()
+        .args([
+            "--check-config",
+            "--chdir",
+            &chdir,
+            "--static-map",
+            "/s=public",
+        ])
+        .run(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{err}");
 }
 
 // ===== The edge path: static answers written below hyper (sendfile) =====
