@@ -25,171 +25,36 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::http::error::Reject;
-use crate::http::gate::{Event, Gate, GateConfig};
+use crate::http::gate::{Event, Gate};
 use crate::http::head::Framing;
 use crate::http::proxy::ProxyInfo;
 pub(crate) use crate::scoreboard::edge::EdgeStats;
 use crate::static_files::edge::SendFile;
 
+mod config;
+mod state;
 mod static_edge;
+
+pub(crate) use config::EdgeConfig;
+use config::NEVER_SECS;
+pub(crate) use state::ConnState;
 
 thread_local! {
     /// Read buffer shared by every connection of a worker thread.
     static SCRATCH: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0u8; 16 * 1024].into_boxed_slice());
 }
 
-/// A year: the longest deadline a connection gets ("never", for disabled or huge settings).
-const NEVER_SECS: u64 = 86400 * 365;
-
 /// Time a body may run before `--body-min-rate` applies (a TCP slow start, a pause
 /// while the client reads a file).
 const RATE_GRACE: Duration = Duration::from_secs(5);
-
-/// Edge deadlines and limits of one worker.
-#[derive(Debug, Clone)]
-pub(crate) struct EdgeConfig {
-    /// `--keep-alive`: idle time allowed between requests (0: hyper closes after each).
-    pub keepalive: Duration,
-    /// `--header-timeout`.
-    pub header_timeout: Duration,
-    /// `--body-timeout`.
-    pub body_timeout: Duration,
-    /// `--body-min-rate` in bytes/s (0 disables).
-    pub body_min_rate: u64,
-    /// `--send-timeout`.
-    pub send_timeout: Duration,
-    /// `--limit-request-body` in bytes (0 = unlimited).
-    pub limit_request_body: u64,
-    /// Gate configuration template (rules, PROXY mode); `proxy_allowed`/`peer_ip` are
-    /// filled per connection.
-    pub gate: GateConfig,
-    /// Peers allowed to send PROXY headers.
-    pub proxy_allow: crate::server::trust::IpList,
-    /// Peers trusted for forwarded headers.
-    pub forwarded_allow: crate::server::trust::IpList,
-}
-
-impl EdgeConfig {
-    /// The edge configuration of a worker, from its settings.
-    pub(crate) fn from_settings(s: &crate::config::Settings) -> EdgeConfig {
-        use crate::http::head::Rules;
-        // 0 disables a deadline: a year is "never" for a connection. Larger values are
-        // capped to it too, so deadline arithmetic can never overflow an Instant.
-        let secs = |n: u64| Duration::from_secs(n.min(NEVER_SECS));
-        let or_never = |n: u64| if n == 0 { secs(NEVER_SECS) } else { secs(n) };
-        let rules = Rules {
-            limit_request_line: s.limit_request_line as usize,
-            limit_request_fields: s.limit_request_fields as usize,
-            limit_request_field_size: s.limit_request_field_size as usize,
-            permit_unconventional_http_method: s.permit_unconventional_http_method,
-            casefold_http_method: s.casefold_http_method,
-            permit_unconventional_http_version: s.permit_unconventional_http_version,
-            permit_obsolete_folding: s.permit_obsolete_folding,
-            strip_header_spaces: s.strip_header_spaces,
-            header_map: s.header_map,
-            forwarder_headers: s
-                .forwarder_headers
-                .iter()
-                .map(|h| h.to_ascii_uppercase())
-                .collect(),
-            peer_trusted: false,
-        };
-        let proxy_mode = s.proxy_protocol;
-        EdgeConfig {
-            keepalive: secs(s.keepalive),
-            header_timeout: or_never(s.header_timeout),
-            body_timeout: or_never(s.body_timeout),
-            body_min_rate: s.body_min_rate,
-            send_timeout: or_never(s.send_timeout),
-            limit_request_body: s.limit_request_body,
-            gate: GateConfig {
-                rules,
-                proxy_mode,
-                proxy_allowed: false,
-                peer_ip: String::new(),
-                limit_request_body: s.limit_request_body,
-            },
-            proxy_allow: crate::server::trust::IpList::new(&s.proxy_allow_ips),
-            forwarded_allow: crate::server::trust::IpList::new(&s.forwarded_allow_ips),
-        }
-    }
-}
-
-/// What the service and the adapter share about one connection.
-#[derive(Debug)]
-pub(crate) struct ConnState {
-    /// Requests handed to the app whose response body has not ended.
-    in_flight: AtomicU32,
-    /// Responses whose body ended, ever (the edge compares it with the requests it
-    /// passed to hyper to know hyper is idle).
-    done: AtomicU64,
-    /// When the last response ended (milliseconds since `born`).
-    last_done_ms: AtomicU64,
-    born: Instant,
-    /// hyper's read waker, woken when a response ends (deadlines change then).
-    read_waker: Mutex<Option<Waker>>,
-    /// The client address from a PROXY header, replacing the socket peer (set once, before
-    /// the first request reaches the app).
-    proxied: std::sync::OnceLock<SocketAddr>,
-}
-
-impl ConnState {
-    pub(super) fn new() -> ConnState {
-        ConnState {
-            in_flight: AtomicU32::new(0),
-            done: AtomicU64::new(0),
-            last_done_ms: AtomicU64::new(0),
-            born: Instant::now(),
-            read_waker: Mutex::new(None),
-            proxied: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// A request was handed to the app.
-    pub(super) fn request_started(&self) {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// A response body ended (or was dropped).
-    pub(super) fn response_done(&self) {
-        self.last_done_ms
-            .store(self.born.elapsed().as_millis() as u64, Ordering::Release);
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.done.fetch_add(1, Ordering::AcqRel);
-        if let Some(w) = self
-            .read_waker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            w.wake();
-        }
-    }
-
-    /// The edge answered a request itself (its deadlines restart as after any response).
-    pub(super) fn edge_response_done(&self) {
-        self.last_done_ms
-            .store(self.born.elapsed().as_millis() as u64, Ordering::Release);
-    }
-
-    /// The client address a PROXY header announced, if any.
-    pub(super) fn proxied_peer(&self) -> Option<SocketAddr> {
-        self.proxied.get().copied()
-    }
-
-    fn last_done(&self) -> Instant {
-        self.born + Duration::from_millis(self.last_done_ms.load(Ordering::Acquire))
-    }
-}
 
 /// Where the current message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
