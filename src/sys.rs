@@ -276,11 +276,11 @@ pub(crate) fn unblock_signals() {
 
 /// Marks `fd` inheritable across exec (clears FD_CLOEXEC); used for USR2 hand-over and
 /// daemon/systemd fds.
-pub(crate) fn set_inheritable(fd: RawFd, inheritable: bool) -> nix::Result<()> {
+pub(crate) fn set_inheritable(
+    borrowed: std::os::fd::BorrowedFd<'_>,
+    inheritable: bool,
+) -> nix::Result<()> {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-    // SAFETY: the caller owns `fd` for the duration of the call (it is one of our
-    // listeners); borrowing it only for fcntl(2) cannot close or alias it.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     let flags = FdFlag::from_bits_truncate(fcntl(borrowed, FcntlArg::F_GETFD)?);
     let flags = if inheritable {
         flags - FdFlag::FD_CLOEXEC
@@ -291,16 +291,28 @@ pub(crate) fn set_inheritable(fd: RawFd, inheritable: bool) -> nix::Result<()> {
 }
 
 /// Takes ownership of an inherited file descriptor number (`GUNICORN_FD`, `LISTEN_FDS`,
-/// `fd://N`). Returns None when `fd` is not open.
+/// `fd://N`). Returns None when `fd` is not open, is one of the standard streams (which
+/// the process already uses), or was adopted before (a number named twice must not get
+/// two owners that would each close it).
 pub(crate) fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
     use std::os::fd::FromRawFd;
+    static ADOPTED: std::sync::Mutex<Vec<RawFd>> = std::sync::Mutex::new(Vec::new());
+    if fd <= 2 {
+        return None;
+    }
+    let mut adopted = ADOPTED.lock().unwrap_or_else(|e| e.into_inner());
+    if adopted.contains(&fd) {
+        return None;
+    }
     // SAFETY: fcntl(F_GETFD) on any integer is harmless; it fails with EBADF when the
     // descriptor is not open.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return None;
     }
-    // SAFETY: the descriptor is open, and the configuration (or the parent process that
-    // exec'd us) handed it to us; nothing else in this process owns it.
+    adopted.push(fd);
+    // SAFETY: the descriptor is open, is not a standard stream, was handed to us by the
+    // configuration or the parent process that exec'd us, and is adopted at most once
+    // (checked above under the lock), so nothing else in this process owns it.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 

@@ -393,7 +393,7 @@ pub(crate) static LIMIT_REQUEST_FIELD_SIZE: Spec<u32> = Spec {
          is spelled with an underscore.",
 };
 
-// runicorn's edge settings: what nginx did in front of Gunicorn (server/conn.rs).
+// runicorn's edge settings: what nginx did in front of Gunicorn (server/conn/).
 pub(crate) static HEADER_TIMEOUT: Spec<u64> = Spec {
     key: "header_timeout",
     short: None,

@@ -478,7 +478,7 @@ impl Arbiter {
             Ok(crate::sys::Forked::Child) => {
                 crate::hooks::server("pre_exec", self.num_workers);
                 for l in &self.listeners {
-                    let _ = crate::sys::set_inheritable(l.raw_fd(), true);
+                    let _ = crate::sys::set_inheritable(l.as_fd(), true);
                 }
                 crate::sys::reset_master_handlers();
                 crate::sys::unblock_signals();

@@ -129,6 +129,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// `--access-log-skip`: whether a request for `path` gets no access-log line.
+    fn skips_access_log(&self, path: &str) -> bool {
+        self.access_log_skip
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+    }
+}
+
+impl Shared {
     /// Counts a request; at the quota, asks the master for a replacement once.
     fn count_request(&self) {
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
@@ -233,8 +242,8 @@ async fn accept_loop<A: AppService>(
                 let cfg = cfg.clone();
                 let conn_stop = stop.clone();
                 tokio::spawn(async move {
-                    // TLS (issue 5): the handshake runs here, in the connection's task, so a
-                    // slow client never holds up this accept loop.
+                    // TLS: the handshake runs here, in the connection's task, so a slow
+                    // client never holds up this accept loop.
                     match cfg.tls.clone() {
                         Some(tls) => serve_tls(io, svc.https(), &cfg, &tls, conn_stop).await,
                         None => serve_connection(io, svc, &cfg).await,
@@ -379,10 +388,9 @@ async fn serve_http1<IO, A>(
     }
 }
 
-// ===== TLS (issue 5) =====
-// Kept apart from `serve_connection` on purpose: the plaintext path is untouched, and the
-// HTTP/1 validation layer (server/conn.rs) can later wrap `TlsIo` the same way it wraps a
-// plain socket.
+// ===== TLS =====
+// Kept apart from `serve_connection`, so the plaintext path pays nothing for it. HTTP/1.1
+// over TLS goes through the same strict edge (`serve_http1`) as plaintext.
 
 /// Serves one TLS connection: handshake under `--tls-handshake-timeout`, then HTTP/2 when
 /// ALPN chose `h2`, HTTP/1.1 otherwise. On worker stop an HTTP/2 connection sends GOAWAY

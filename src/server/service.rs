@@ -103,12 +103,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             local: self.local,
             tls: self.scheme == "https",
         });
-        let path = req.uri().path();
-        let skipped = self
-            .shared
-            .access_log_skip
-            .iter()
-            .any(|p| path.starts_with(p.as_str()));
+        let skipped = self.shared.skips_access_log(req.uri().path());
         let pending = self
             .shared
             .access_log
@@ -222,12 +217,7 @@ impl Line {
         start: Instant,
     ) -> Option<Line> {
         let log = shared.access_log.as_ref()?;
-        let path = target.split('?').next().unwrap_or(target);
-        if shared
-            .access_log_skip
-            .iter()
-            .any(|p| path.starts_with(p.as_str()))
-        {
+        if shared.skips_access_log(target.split('?').next().unwrap_or(target)) {
             return None;
         }
         let needs = log.needs();

@@ -1,4 +1,4 @@
-//! TLS end to end (issue 5): real rustls clients against the `probe` example with the
+//! TLS end to end: real rustls clients against the `probe` example with the
 //! test-only PKI in certs/: HTTP/1.1 and HTTP/2 by ALPN, client certificates, old protocol
 //! versions refused, clear startup errors, certificate swap on HUP under load, the
 //! handshake timeout, SNI, and session resumption across workers.
