@@ -873,3 +873,70 @@ fn gunicorn_loggers_and_a_bad_logging_config() {
         "{err}"
     );
 }
+
+#[test]
+fn forks_run_pythons_register_at_fork_handlers() {
+    // Every fork of a master that runs Python is bracketed as os.fork does
+    // (PyOS_BeforeFork / AfterFork_Parent / AfterFork_Child), so all three kinds of
+    // os.register_at_fork handler run, as under Gunicorn; on 3.13 the child also needs
+    // the bracket to survive.
+    let dir = Scratch::new("pyconf-atfork");
+    let p = dir.path("c.py");
+    let rec = dir.path("rec.log");
+    std::fs::write(
+        &p,
+        format!(
+            "import os\n\
+             REC = {:?}\n\
+             def note(what):\n    \
+                 with open(REC, 'a') as f:\n        \
+                     f.write('%s %d\\n' % (what, os.getpid()))\n\
+             os.register_at_fork(before=lambda: note('before'),\n    \
+                 after_in_parent=lambda: note('parent'),\n    \
+                 after_in_child=lambda: note('child'))\n\
+             workers = 2\n",
+            rec.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut m = Master::runicorn()
+        .cwd(&dir.0)
+        .args([
+            "-c",
+            p.to_str().unwrap(),
+            "--chdir",
+            apps().to_str().unwrap(),
+            "hello:app",
+        ])
+        .spawn();
+    assert_eq!(m.get("/").unwrap(), (200, "Hello, World!".to_string()));
+    let read = || std::fs::read_to_string(&rec).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(10), || read().matches("child").count()
+            >= 2),
+        "{}",
+        read()
+    );
+    let master = m.pid().to_string();
+    let text = read();
+    let lines: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(' ')).collect();
+    let of = |what: &str| lines.iter().filter(|(w, _)| *w == what).count();
+    assert_eq!(of("before"), 2, "{text}");
+    assert_eq!(of("parent"), 2, "{text}");
+    assert!(
+        lines
+            .iter()
+            .filter(|(w, _)| *w != "child")
+            .all(|(_, pid)| *pid == master),
+        "before/parent run in the master: {text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|(w, _)| *w == "child")
+            .all(|(_, pid)| *pid != master),
+        "child handlers run in the workers: {text}"
+    );
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(0));
+}
