@@ -164,6 +164,10 @@ static SAVED_MASK: std::sync::Mutex<Option<SigSet>> = std::sync::Mutex::new(None
 ///
 /// The child must never return into the caller's stack frames that expect to be the
 /// master: callers run the child's work and then `std::process::exit`.
+///
+/// When CPython is initialised in this process (`--preload`, a Python config file, or a
+/// master hosted by the `runicorn` Python package), the fork is bracketed as `os.fork()`
+/// brackets it: see [`PythonFork`].
 pub fn fork() -> nix::Result<Forked> {
     use nix::sys::signal::{SigmaskHow, pthread_sigmask};
     debug_assert!(
@@ -177,10 +181,14 @@ pub fn fork() -> nix::Result<Forked> {
         Some(&mut old),
     )?;
     *SAVED_MASK.lock().unwrap_or_else(|e| e.into_inner()) = Some(old);
+    let python = PythonFork::before();
     // SAFETY: the master is single-threaded (no tokio runtime, no helper threads; checked
     // by the debug_assert above), so no lock can be held by another thread at fork time
-    // and the child may allocate freely before it builds its own runtime.
+    // and the child may allocate freely before it builds its own runtime. CPython's own
+    // locks (import lock, runtime locks) were taken by `PythonFork::before` on this very
+    // thread, and are released or re-created on both sides by `after`.
     let forked = unsafe { nix::unistd::fork() };
+    python.after(matches!(forked, Ok(ForkResult::Child)));
     match forked {
         Ok(ForkResult::Parent { child }) => {
             unblock_signals();
@@ -191,6 +199,72 @@ pub fn fork() -> nix::Result<Forked> {
             unblock_signals();
             Err(e)
         }
+    }
+}
+
+/// CPython's fork protocol around [`fork`], as `os.fork()` follows it: with the GIL
+/// held (`PyGILState_Ensure`), `PyOS_BeforeFork` runs the `os.register_at_fork(before=)`
+/// hooks and takes the interpreter's locks; after the fork `PyOS_AfterFork_Parent`
+/// releases them and runs the `after_in_parent` hooks, or `PyOS_AfterFork_Child`
+/// re-creates them and runs the `after_in_child` hooks; then the GIL is released again.
+///
+/// Without `PyOS_BeforeFork`, CPython 3.13 aborts every child in `PyOS_AfterFork_Child`
+/// (`_PyRecursiveMutex_Unlock`: the import lock it releases was never taken).
+/// A no-op when Python is not initialised (or the `python` feature is off).
+struct PythonFork {
+    #[cfg(feature = "python")]
+    gil: Option<pyo3::ffi::PyGILState_STATE>,
+}
+
+/// The pid whose CPython state [`PythonFork`] repaired after fork (so
+/// [`python_after_fork_child`] does not repeat it).
+#[cfg(feature = "python")]
+static PYTHON_FORKED_CHILD: AtomicI32 = AtomicI32::new(0);
+
+impl PythonFork {
+    fn before() -> PythonFork {
+        #[cfg(feature = "python")]
+        {
+            if !python_is_initialized() {
+                return PythonFork { gil: None };
+            }
+            // SAFETY: the interpreter is initialised and this thread does not hold the GIL
+            // (the master releases it after initialising Python, and a hosted master runs
+            // detached), so PyGILState_Ensure attaches this thread's state; with the GIL
+            // held, PyOS_BeforeFork is called from the thread that forks, as CPython
+            // requires.
+            let gil = unsafe {
+                let gil = pyo3::ffi::PyGILState_Ensure();
+                pyo3::ffi::PyOS_BeforeFork();
+                gil
+            };
+            PythonFork { gil: Some(gil) }
+        }
+        #[cfg(not(feature = "python"))]
+        PythonFork {}
+    }
+
+    fn after(self, in_child: bool) {
+        #[cfg(feature = "python")]
+        if let Some(gil) = self.gil {
+            if in_child {
+                PYTHON_FORKED_CHILD.store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
+            }
+            // SAFETY: `before` took the GIL and called PyOS_BeforeFork on this thread;
+            // exactly one of the AfterFork functions follows (the child's in the child, the
+            // parent's in the parent, also when fork failed), still holding the GIL, and
+            // the GIL state taken by `before` is released once.
+            unsafe {
+                if in_child {
+                    pyo3::ffi::PyOS_AfterFork_Child();
+                } else {
+                    pyo3::ffi::PyOS_AfterFork_Parent();
+                }
+                pyo3::ffi::PyGILState_Release(gil);
+            }
+        }
+        #[cfg(not(feature = "python"))]
+        let _ = in_child;
     }
 }
 
@@ -432,8 +506,13 @@ pub fn init_python(program_name: Option<&str>, home: Option<&str>) -> Result<(),
 /// Repairs CPython's state in a worker forked from a master that initialised Python
 /// (`--preload`): re-creates the GIL and import lock and runs the `os.register_at_fork`
 /// child hooks (`random` reseeds itself there, so workers do not share a sequence).
+///
+/// A no-op when [`fork`] made this process: its bracket already did all of that.
 #[cfg(feature = "python")]
 pub fn python_after_fork_child() {
+    if PYTHON_FORKED_CHILD.load(Ordering::Relaxed) == nix::unistd::getpid().as_raw() {
+        return;
+    }
     pyo3::Python::attach(|_py| {
         // SAFETY: we are in a freshly forked child, attached to the interpreter on the
         // thread that forked (the master's only thread), which is what
