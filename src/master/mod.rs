@@ -6,6 +6,7 @@
 //! Loop (once a second at most, or at once when a signal arrives):
 //! `maybe_promote → wait_for_signal → handle_* → reap → murder_workers → manage_workers`.
 
+mod crash_loop;
 pub mod signals;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,8 @@ struct WorkerInfo {
     aborted_at: Option<Instant>,
     /// TERM sent: draining, not counted toward capacity.
     terminating: bool,
+    /// When it was forked (the crash-loop guard times its life).
+    started: Instant,
 }
 
 /// Why the master stopped.
@@ -94,6 +97,8 @@ pub struct Arbiter {
     ticket_secret: crate::tls::ticketer::Secret,
     /// Syslog/StatsD sinks, the metrics table and the `--metrics-bind` endpoint.
     observe: crate::observe::MasterObs,
+    /// Slows respawning down while workers die right after their fork.
+    crash_loop: crash_loop::CrashLoop,
 }
 
 /// Runs the master until it exits; returns the process exit code.
@@ -233,6 +238,7 @@ impl Arbiter {
             tls,
             ticket_secret,
             observe,
+            crash_loop: crash_loop::CrashLoop::default(),
             rng: u64::from(pid) ^ heartbeat::monotonic_ms().rotate_left(17) | 1,
         })
     }
@@ -533,6 +539,7 @@ impl Arbiter {
                 crate::observe::ReapReason::Crashed
             };
             self.observe.reaped(w.nr, why);
+            let was_ready = self.table.slot(w.nr).state() != state::BOOTING;
             self.table.release(w.nr);
             crate::hooks::child_exit(pid.as_raw() as u32, self.num_workers);
             match (code, signal) {
@@ -558,6 +565,25 @@ impl Arbiter {
                 }
                 (_, Some(s)) => tracing::warn!("Worker (pid:{pid}) was sent {}!", s.as_str()),
                 _ => {}
+            }
+            // Exit code 0 is a worker that was told to stop (TERM/QUIT at shutdown, WINCH).
+            if why == crate::observe::ReapReason::Crashed && code != Some(0) {
+                let lived = w.started.elapsed();
+                if let Some((streak, delay)) =
+                    self.crash_loop.died(lived, was_ready, Instant::now())
+                {
+                    tracing::error!(
+                        "Worker (pid:{pid}) died {:.2}s after it was forked{}: {streak} such \
+                         deaths in a row, next worker in {:.2}s",
+                        lived.as_secs_f64(),
+                        if was_ready {
+                            ""
+                        } else {
+                            ", before it was ready"
+                        },
+                        delay.as_secs_f64()
+                    );
+                }
             }
         }
     }
@@ -600,8 +626,20 @@ impl Arbiter {
             .map(|(&pid, w)| (pid, w.age))
             .collect();
         let target = self.num_workers as usize;
+        if self.crash_loop.in_loop()
+            && self.workers.values().any(|w| {
+                w.started.elapsed() >= crash_loop::QUICK
+                    && self.table.slot(w.nr).state() == state::READY
+            })
+        {
+            self.crash_loop.served();
+        }
         if serving.len() < target {
-            for _ in serving.len()..target {
+            let allowed = self
+                .crash_loop
+                .allowance(Instant::now())
+                .unwrap_or(usize::MAX);
+            for _ in (serving.len()..target).take(allowed) {
                 if !self.spawn_worker() {
                     break;
                 }
@@ -681,6 +719,7 @@ impl Arbiter {
                         generation: self.generation,
                         aborted_at: None,
                         terminating: false,
+                        started: Instant::now(),
                     },
                 );
                 true
