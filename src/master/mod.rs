@@ -67,6 +67,8 @@ pub struct Arbiter {
     /// The binary to re-execute on USR2 (resolved at start, so a binary replaced on disk
     /// is the one that runs).
     exe: PathBuf,
+    /// Its argv: `args`, or what [`set_reexec_argv`] gave (a Python-hosted master).
+    exec_argv: Vec<OsString>,
     settings: Settings,
     listeners: Vec<Listener>,
     /// Whether listeners came from a parent master or systemd (their socket files are not
@@ -99,6 +101,18 @@ pub struct Arbiter {
     observe: crate::observe::MasterObs,
     /// Slows respawning down while workers die right after their fork.
     crash_loop: crash_loop::CrashLoop,
+}
+
+/// What USR2 re-executes when this process is not simply our own binary run with
+/// `args` (see [`set_reexec_argv`]).
+static REEXEC_ARGV: std::sync::OnceLock<Vec<OsString>> = std::sync::OnceLock::new();
+
+/// Makes USR2 re-execute `argv` (`argv[0]` is the program's path) instead of this
+/// process's executable with the server's command line: a master hosted by Python is
+/// `python .../bin/runicorn ARGS`, whose executable is the interpreter (Gunicorn's
+/// `[sys.executable] + sys.argv`). Only the first call counts.
+pub fn set_reexec_argv(argv: Vec<OsString>) {
+    let _ = REEXEC_ARGV.set(argv);
 }
 
 /// Runs the master until it exits; returns the process exit code.
@@ -216,10 +230,17 @@ impl Arbiter {
         sd_notify(&env, "READY=1\nSTATUS=runicorn arbiter booted");
         crate::hooks::server("when_ready", num_workers);
 
-        let exe = std::env::current_exe()
-            .unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default()));
+        let (exe, exec_argv) = match REEXEC_ARGV.get() {
+            Some(argv) if !argv.is_empty() => (PathBuf::from(&argv[0]), argv.clone()),
+            _ => (
+                std::env::current_exe()
+                    .unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default())),
+                args.clone(),
+            ),
+        };
         Ok(Arbiter {
             args,
+            exec_argv,
             exe,
             num_workers,
             settings,
@@ -459,7 +480,7 @@ impl Arbiter {
         env.extend(CString::new(format!("GUNICORN_FD={}", fds.join(","))).ok());
         env.extend(CString::new(format!("GUNICORN_PID={}", std::process::id())).ok());
         let argv: Vec<CString> = self
-            .args
+            .exec_argv
             .iter()
             .filter_map(|a| CString::new(a.as_bytes()).ok())
             .collect();
