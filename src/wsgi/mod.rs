@@ -178,11 +178,14 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
         if !crate::pyconf::logconf::applied() {
             crate::pyconf::logconf::apply(py, s)?;
         }
-        let sys = py.import("sys").map_err(|e| format_exception(py, &e))?;
-        let argv: Vec<String> = std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let _ = sys.setattr("argv", argv);
+        // Hosted by Python, sys.argv is already what the user ran (as under Gunicorn).
+        if !HOSTED.load(std::sync::atomic::Ordering::Relaxed) {
+            let sys = py.import("sys").map_err(|e| format_exception(py, &e))?;
+            let argv: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let _ = sys.setattr("argv", argv);
+        }
         loader::load(py, &spec)
     })
 }
@@ -363,29 +366,50 @@ fn check_app(s: &Settings) -> i32 {
 /// The `runicorn APP_MODULE` entry point: load the configuration, check the worker
 /// class, optionally preload, then run the master with WSGI workers.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let exit = |code: i32| ExitCode::from(u8::try_from(code).unwrap_or(1));
+    ExitCode::from(u8::try_from(serve(args)).unwrap_or(1))
+}
+
+/// Set by [`run_hosted`]: Python runs this process, and `sys.argv` is Python's.
+static HOSTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// [`main`] for a master hosted by a running Python (the `runicorn` Python package's
+/// command, `python -m runicorn`): the interpreter is already initialised (any venv,
+/// any supported minor version), `sys.argv` stays as Python set it, and USR2
+/// re-executes `exec_argv` (the interpreter and what the user ran after it) instead of
+/// this process's executable. Returns the exit code. Call it without holding the GIL.
+pub fn run_hosted(args: Vec<OsString>, exec_argv: Vec<OsString>) -> i32 {
+    HOSTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::master::set_reexec_argv(exec_argv);
+    serve(args)
+}
+
+fn serve(args: Vec<OsString>) -> i32 {
     // Gunicorn's --check-config also imports the app; prepare() ends the run for it
     // and hands the settings back.
     let loaded = match crate::app::prepare_keeping(&args) {
         Ok(l) => l,
         Err((0, Some(s))) if s.check_config && !s.print_config && s.wsgi_app.is_some() => {
-            return exit(check_app(&s));
+            return check_app(&s);
         }
-        Err((code, _)) => return exit(code),
+        Err((code, _)) => return code,
     };
     let s = &loaded.settings;
     let Some(text) = s.wsgi_app.as_deref() else {
         if !s.static_map.is_empty() {
-            return crate::app::serve_static_only(loaded, args);
+            let make_app = |_: &Settings| Ok(crate::static_files::NoApp);
+            let runner = Box::new(move |ctx: crate::worker::Context<'_>| {
+                crate::worker::run(ctx, &make_app, crate::worker::RuntimeFlavor::FromThreads)
+            });
+            return crate::master::run(loaded, args, runner);
         }
         eprintln!("Error: No application module specified.");
-        return exit(1);
+        return 1;
     };
     let model = match worker_model(s) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!("{e}");
-            return exit(1);
+            return 1;
         }
     };
     if let Some(w) = &model.warning {
@@ -394,7 +418,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     if let Err(e) = AppSpec::parse(text) {
         tracing::error!("{e}");
         tracing::info!("Reason: App failed to load.");
-        return exit(crate::error::APP_LOAD_ERROR);
+        return crate::error::APP_LOAD_ERROR;
     }
     if s.preload_app {
         let app = match import_app(s) {
@@ -402,7 +426,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             Err(e) => {
                 tracing::error!("Exception in preloading the application:\n{e}");
                 tracing::info!("Reason: App failed to load.");
-                return exit(crate::error::APP_LOAD_ERROR);
+                return crate::error::APP_LOAD_ERROR;
             }
         };
         // Objects that survive import go to the permanent generation, so the collector
@@ -432,7 +456,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         at_worker_exit();
         code
     });
-    exit(crate::master::run(loaded, args, runner))
+    crate::master::run(loaded, args, runner)
 }
 
 /// What a Python process does on `sys.exit()` and Gunicorn's workers get: run the
