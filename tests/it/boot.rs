@@ -21,6 +21,27 @@ fn worker_boot_failure_halts_the_master_with_code_3() {
 }
 
 #[test]
+fn a_crash_loop_is_slowed_down_not_respawned_at_full_speed() {
+    // Every worker exits at once with a code that does not halt the master: it keeps
+    // respawning, after a delay that grows from the second death (0.25 s, 0.5 s, 1 s...).
+    let m = Master::probe()
+        .args(["-w", "2"])
+        .env("PROBE_BOOT", "crash")
+        .spawn();
+    m.wait_for_log("deaths in a row, next worker in", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no crash-loop line:\n{}", m.log()));
+    std::thread::sleep(Duration::from_secs(3));
+    let log = m.log();
+    let spawned = log.matches("Booting worker").count();
+    // Unguarded, the master forked thousands of workers in this time.
+    assert!(
+        (3..=12).contains(&spawned),
+        "{spawned} workers in ~3 s:\n{log}"
+    );
+    assert!(log.contains("before it was ready"), "{log}");
+}
+
+#[test]
 fn app_load_failure_halts_the_master_with_code_4() {
     let (code, _, err) = Master::probe()
         .env("PROBE_BOOT", "load-fail")
