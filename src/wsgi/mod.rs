@@ -19,6 +19,7 @@ pub mod loader;
 mod proxy;
 mod response;
 mod threads;
+mod welcome;
 
 use std::convert::Infallible;
 use std::ffi::OsString;
@@ -161,10 +162,7 @@ pub(crate) fn init_interpreter() -> Result<(), String> {
 
 /// Initialises Python, prepares `sys.path` and imports the app.
 fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
-    let text = s
-        .wsgi_app
-        .as_deref()
-        .ok_or("No application module specified.")?;
+    let text = s.wsgi_app.as_deref().unwrap_or(welcome::APP);
     let spec = AppSpec::parse(text)?;
     init_interpreter()?;
     Python::attach(|py| {
@@ -186,6 +184,7 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
                 .collect();
             let _ = sys.setattr("argv", argv);
         }
+        welcome::install_if_named(py, &spec.module).map_err(|e| format_exception(py, &e))?;
         loader::load(py, &spec)
     })
 }
@@ -394,7 +393,9 @@ fn serve(args: Vec<OsString>) -> i32 {
         Err((code, _)) => return code,
     };
     let s = &loaded.settings;
-    let Some(text) = s.wsgi_app.as_deref() else {
+    let text = if let Some(text) = s.wsgi_app.as_deref() {
+        text
+    } else {
         if !s.static_map.is_empty() {
             let make_app = |_: &Settings| Ok(crate::static_files::NoApp);
             let runner = Box::new(move |ctx: crate::worker::Context<'_>| {
@@ -402,8 +403,11 @@ fn serve(args: Vec<OsString>) -> i32 {
             });
             return crate::master::run(loaded, args, runner);
         }
-        eprintln!("Error: No application module specified.");
-        return 1;
+        tracing::warn!(
+            "No application module specified: serving runicorn's welcome page \
+             (examples/welcome); name your WSGI app to serve it, e.g. `runicorn app:app`"
+        );
+        welcome::APP
     };
     let model = match worker_model(s) {
         Ok(m) => m,

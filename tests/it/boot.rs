@@ -104,10 +104,35 @@ fn pidfile_is_written_refused_over_a_live_process_and_removed_at_exit() {
 }
 
 #[test]
-fn runicorn_without_an_app_exits_with_a_clear_message() {
-    let (code, _, err) = Master::runicorn().no_bind().run(Duration::from_secs(10));
-    assert_eq!(code, Some(1));
-    assert!(err.contains("No application module specified."), "{err}");
+fn runicorn_without_an_app_serves_the_welcome_page() {
+    // Gunicorn exits 1 here; runicorn says the same and serves examples/welcome, which is
+    // embedded in the binary (no file on disk), page and static files.
+    let m = Master::runicorn().spawn();
+    let page = Conn::open(m.addr()).unwrap().request("/").unwrap();
+    assert_eq!(page.status, 200, "{}", m.log());
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(html.contains("runicorn is serving"), "{html}");
+    assert!(html.contains("/static/style.css"), "{html}");
+    let css = Conn::open(m.addr())
+        .unwrap()
+        .request("/static/style.css")
+        .unwrap();
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        css.body,
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/welcome/static/style.css"
+        ))
+        .unwrap()
+    );
+    assert_eq!(m.get("/static/missing.css").unwrap().0, 404);
+    assert!(
+        m.log().contains("No application module specified"),
+        "{}",
+        m.log()
+    );
 }
 
 #[test]
