@@ -548,11 +548,17 @@ fn header_map_refuse_and_dangerous() {
 }
 
 /// A virtualenv made without pip, with a module only its site-packages has.
+///
+/// Against a pip-installed runicorn (`RUNICORN_BIN`) the venv is made by that command's own
+/// Python: its site-packages path names the minor version.
 #[test]
 fn virtual_env_site_packages_are_importable() {
     let s = Scratch::new("wsgi-venv");
     let venv = s.path("venv");
-    let ok = std::process::Command::new("python3")
+    let python = pip_installed()
+        .map(|bin| bin.with_file_name("python"))
+        .unwrap_or_else(|| "python3".into());
+    let ok = std::process::Command::new(python)
         .args(["-m", "venv", "--without-pip"])
         .arg(&venv)
         .status()
