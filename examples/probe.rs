@@ -52,7 +52,8 @@ async fn probe(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 }
 
 /// `PROBE_BOOT` (set by tests on the child's environment) makes every worker's boot
-/// misbehave: `fail` (exit 3), `load-fail` (exit 4) or `sleep:MS` (a slow-loading app).
+/// misbehave: `fail` (exit 3), `load-fail` (exit 4), `crash` (exit 1 at once, as a worker
+/// whose interpreter aborts would) or `sleep:MS` (a slow-loading app).
 fn main() -> std::process::ExitCode {
     runicorn::run_with(|| {
         match std::env::var("PROBE_BOOT").ok().as_deref() {
@@ -66,6 +67,7 @@ fn main() -> std::process::ExitCode {
                     "probe: app load failure requested".into(),
                 ));
             }
+            Some("crash") => std::process::exit(1),
             Some(s) if s.starts_with("sleep:") => {
                 let ms = s[6..].parse().unwrap_or(0);
                 std::thread::sleep(Duration::from_millis(ms));

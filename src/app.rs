@@ -125,16 +125,19 @@ pub fn run_command(args: Vec<OsString>) -> i32 {
         Err((code, _)) => return code,
     };
     let s = &loaded.settings;
-    let Some(app) = s.wsgi_app.as_deref() else {
-        if !s.static_map.is_empty() {
-            return serve_host(StaticOnly, loaded, args);
-        }
-        eprintln!("Error: No application module specified.");
-        return 1;
-    };
+    if s.wsgi_app.is_none() && !s.static_map.is_empty() {
+        return serve_host(StaticOnly, loaded, args);
+    }
     #[cfg(feature = "python")]
     {
-        let _ = app;
+        if s.wsgi_app.is_none() {
+            // Gunicorn exits 1 here; a first-time user is better served by a page that
+            // says how to serve a real app.
+            tracing::warn!(
+                "No application module specified: serving runicorn's welcome page \
+                 (examples/welcome); name your WSGI app to serve it, e.g. `runicorn app:app`"
+            );
+        }
         match crate::wsgi::WsgiHost::prepare(s) {
             Ok(host) => serve_host(host, loaded, args),
             Err(code) => code,
@@ -142,6 +145,10 @@ pub fn run_command(args: Vec<OsString>) -> i32 {
     }
     #[cfg(not(feature = "python"))]
     {
+        let Some(app) = s.wsgi_app.as_deref() else {
+            eprintln!("Error: No application module specified.");
+            return 1;
+        };
         tracing::error!(
             "Cannot load {app:?}: this runicorn was built without the `python` feature, so \
              it serves no Python WSGI apps (rebuild with default features); Rust services \
@@ -150,6 +157,19 @@ pub fn run_command(args: Vec<OsString>) -> i32 {
         tracing::info!("Reason: App failed to load.");
         crate::error::APP_LOAD_ERROR
     }
+}
+
+/// [`run_command`] for a master hosted by a running Python (the `runicorn` Python
+/// package's command, `python -m runicorn`): the interpreter is already initialised (any
+/// venv, any supported minor version), `sys.argv` stays as Python set it, and USR2
+/// re-executes `exec_argv` (the interpreter and what the user ran after it, Gunicorn's
+/// `[sys.executable] + sys.argv`) instead of this process's executable. Call it without
+/// holding the GIL.
+#[cfg(feature = "python")]
+pub fn run_hosted(args: Vec<OsString>, exec_argv: Vec<OsString>) -> i32 {
+    crate::wsgi::set_hosted();
+    crate::master::set_reexec_argv(exec_argv);
+    run_command(args)
 }
 
 fn exit(code: i32) -> ExitCode {

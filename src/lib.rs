@@ -68,5 +68,7 @@ mod pyconf;
 #[cfg(feature = "python")]
 mod wsgi;
 
+#[cfg(feature = "python")]
+pub use app::run_hosted;
 pub use app::{BootError, run, run_command, run_with, run_with_args, run_with_settings};
 pub use server::AppService;

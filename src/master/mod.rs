@@ -6,6 +6,7 @@
 //! Loop (once a second at most, or at once when a signal arrives):
 //! `maybe_promote → wait_for_signal → handle_* → reap → murder_workers → manage_workers`.
 
+mod crash_loop;
 pub(crate) mod signals;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,8 @@ struct WorkerInfo {
     aborted_at: Option<Instant>,
     /// TERM sent: draining, not counted toward capacity.
     terminating: bool,
+    /// When it was forked (the crash-loop guard times its life).
+    started: Instant,
 }
 
 /// Why the master stopped.
@@ -66,6 +69,8 @@ pub(crate) struct Arbiter {
     /// The binary to re-execute on USR2 (resolved at start, so a binary replaced on disk
     /// is the one that runs).
     exe: PathBuf,
+    /// Its argv: `args`, or what [`set_reexec_argv`] gave (a Python-hosted master).
+    exec_argv: Vec<OsString>,
     settings: Settings,
     listeners: Vec<Listener>,
     /// Whether listeners came from a parent master or systemd (their socket files are not
@@ -96,6 +101,20 @@ pub(crate) struct Arbiter {
     ticket_secret: crate::tls::ticketer::Secret,
     /// Syslog/StatsD sinks, the metrics table and the `--metrics-bind` endpoint.
     observe: crate::observe::MasterObs,
+    /// Slows respawning down while workers die right after their fork.
+    crash_loop: crash_loop::CrashLoop,
+}
+
+/// What USR2 re-executes when this process is not simply our own binary run with
+/// `args` (see [`set_reexec_argv`]).
+static REEXEC_ARGV: std::sync::OnceLock<Vec<OsString>> = std::sync::OnceLock::new();
+
+/// Makes USR2 re-execute `argv` (`argv[0]` is the program's path) instead of this
+/// process's executable with the server's command line: a master hosted by Python is
+/// `python .../bin/runicorn ARGS`, whose executable is the interpreter (Gunicorn's
+/// `[sys.executable] + sys.argv`). Only the first call counts.
+pub(crate) fn set_reexec_argv(argv: Vec<OsString>) {
+    let _ = REEXEC_ARGV.set(argv);
 }
 
 /// Runs the master until it exits; returns the process exit code.
@@ -217,10 +236,17 @@ impl Arbiter {
         sd_notify(&env, "READY=1\nSTATUS=runicorn arbiter booted");
         crate::hooks::server("when_ready", num_workers);
 
-        let exe = std::env::current_exe()
-            .unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default()));
+        let (exe, exec_argv) = match REEXEC_ARGV.get() {
+            Some(argv) if !argv.is_empty() => (PathBuf::from(&argv[0]), argv.clone()),
+            _ => (
+                std::env::current_exe()
+                    .unwrap_or_else(|_| PathBuf::from(args.first().cloned().unwrap_or_default())),
+                args.clone(),
+            ),
+        };
         Ok(Arbiter {
             args,
+            exec_argv,
             exe,
             num_workers,
             settings,
@@ -239,6 +265,7 @@ impl Arbiter {
             tls,
             ticket_secret,
             observe,
+            crash_loop: crash_loop::CrashLoop::default(),
             rng: u64::from(pid) ^ monotonic_ms().rotate_left(17) | 1,
         })
     }
@@ -460,7 +487,7 @@ impl Arbiter {
         env.extend(CString::new(format!("GUNICORN_FD={}", fds.join(","))).ok());
         env.extend(CString::new(format!("GUNICORN_PID={}", std::process::id())).ok());
         let argv: Vec<CString> = self
-            .args
+            .exec_argv
             .iter()
             .filter_map(|a| CString::new(a.as_bytes()).ok())
             .collect();
@@ -539,6 +566,7 @@ impl Arbiter {
                 crate::observe::ReapReason::Crashed
             };
             self.observe.reaped(w.nr, why);
+            let was_ready = self.table.slot(w.nr).state() != state::BOOTING;
             self.table.release(w.nr);
             crate::hooks::child_exit(pid.as_raw() as u32, self.num_workers);
             match (code, signal) {
@@ -564,6 +592,25 @@ impl Arbiter {
                 }
                 (_, Some(s)) => tracing::warn!("Worker (pid:{pid}) was sent {}!", s.as_str()),
                 _ => {}
+            }
+            // Exit code 0 is a worker that was told to stop (TERM/QUIT at shutdown, WINCH).
+            if why == crate::observe::ReapReason::Crashed && code != Some(0) {
+                let lived = w.started.elapsed();
+                if let Some((streak, delay)) =
+                    self.crash_loop.died(lived, was_ready, Instant::now())
+                {
+                    tracing::error!(
+                        "Worker (pid:{pid}) died {:.2}s after it was forked{}: {streak} such \
+                         deaths in a row, next worker in {:.2}s",
+                        lived.as_secs_f64(),
+                        if was_ready {
+                            ""
+                        } else {
+                            ", before it was ready"
+                        },
+                        delay.as_secs_f64()
+                    );
+                }
             }
         }
     }
@@ -606,8 +653,20 @@ impl Arbiter {
             .map(|(&pid, w)| (pid, w.age))
             .collect();
         let target = self.num_workers as usize;
+        if self.crash_loop.in_loop()
+            && self.workers.values().any(|w| {
+                w.started.elapsed() >= crash_loop::QUICK
+                    && self.table.slot(w.nr).state() == state::READY
+            })
+        {
+            self.crash_loop.served();
+        }
         if serving.len() < target {
-            for _ in serving.len()..target {
+            let allowed = self
+                .crash_loop
+                .allowance(Instant::now())
+                .unwrap_or(usize::MAX);
+            for _ in (serving.len()..target).take(allowed) {
                 if !self.spawn_worker() {
                     break;
                 }
@@ -687,6 +746,7 @@ impl Arbiter {
                         generation: self.generation,
                         aborted_at: None,
                         terminating: false,
+                        started: Instant::now(),
                     },
                 );
                 true

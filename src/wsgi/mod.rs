@@ -19,6 +19,7 @@ pub(crate) mod loader;
 mod proxy;
 mod response;
 mod threads;
+mod welcome;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -87,10 +88,7 @@ static PRELOADED: OnceLock<Py<PyAny>> = OnceLock::new();
 
 /// Initialises Python, prepares `sys.path` and imports the app.
 fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
-    let text = s
-        .wsgi_app
-        .as_deref()
-        .ok_or("No application module specified.")?;
+    let text = s.wsgi_app.as_deref().unwrap_or(welcome::APP);
     let spec = AppSpec::parse(text)?;
     crate::python::init_interpreter()?;
     Python::attach(|py| {
@@ -104,13 +102,18 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
         if !crate::pyconf::logconf::applied() {
             crate::pyconf::logconf::apply(py, s)?;
         }
-        let sys = py
-            .import("sys")
+        // Hosted by Python, sys.argv is already what the user ran (as under Gunicorn).
+        if !HOSTED.load(std::sync::atomic::Ordering::Relaxed) {
+            let sys = py
+                .import("sys")
+                .map_err(|e| crate::python::format_exception(py, &e))?;
+            let argv: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let _ = sys.setattr("argv", argv);
+        }
+        welcome::install_if_named(py, &spec.module)
             .map_err(|e| crate::python::format_exception(py, &e))?;
-        let argv: Vec<String> = std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let _ = sys.setattr("argv", argv);
         loader::load(py, &spec)
     })
 }
@@ -285,6 +288,16 @@ pub(crate) fn check_app(s: &Settings) -> i32 {
     }
 }
 
+/// Set by [`set_hosted`]: Python runs this process, and `sys.argv` is Python's.
+static HOSTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For a master hosted by a running Python (the `runicorn` Python package's command,
+/// `python -m runicorn`): `sys.argv` stays as Python set it instead of being set from
+/// this process's command line.
+pub(crate) fn set_hosted() {
+    HOSTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The WSGI host of a worker: builds the app threads and the edge service in each worker.
 pub(crate) struct WsgiHost;
 
@@ -303,7 +316,7 @@ impl WsgiHost {
         if let Some(w) = &model.warning {
             tracing::warn!("{w}");
         }
-        if let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or_default()) {
+        if let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or(welcome::APP)) {
             tracing::error!("{e}");
             tracing::info!("Reason: App failed to load.");
             return Err(crate::error::APP_LOAD_ERROR);

@@ -21,6 +21,27 @@ fn worker_boot_failure_halts_the_master_with_code_3() {
 }
 
 #[test]
+fn a_crash_loop_is_slowed_down_not_respawned_at_full_speed() {
+    // Every worker exits at once with a code that does not halt the master: it keeps
+    // respawning, after a delay that grows from the second death (0.25 s, 0.5 s, 1 s...).
+    let m = Master::probe()
+        .args(["-w", "2"])
+        .env("PROBE_BOOT", "crash")
+        .spawn();
+    m.wait_for_log("deaths in a row, next worker in", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no crash-loop line:\n{}", m.log()));
+    std::thread::sleep(Duration::from_secs(3));
+    let log = m.log();
+    let spawned = log.matches("Booting worker").count();
+    // Unguarded, the master forked thousands of workers in this time.
+    assert!(
+        (3..=12).contains(&spawned),
+        "{spawned} workers in ~3 s:\n{log}"
+    );
+    assert!(log.contains("before it was ready"), "{log}");
+}
+
+#[test]
 fn app_load_failure_halts_the_master_with_code_4() {
     let (code, _, err) = Master::probe()
         .env("PROBE_BOOT", "load-fail")
@@ -83,10 +104,35 @@ fn pidfile_is_written_refused_over_a_live_process_and_removed_at_exit() {
 }
 
 #[test]
-fn runicorn_without_an_app_exits_with_a_clear_message() {
-    let (code, _, err) = Master::runicorn().no_bind().run(Duration::from_secs(10));
-    assert_eq!(code, Some(1));
-    assert!(err.contains("No application module specified."), "{err}");
+fn runicorn_without_an_app_serves_the_welcome_page() {
+    // Gunicorn exits 1 here; runicorn says the same and serves examples/welcome, which is
+    // embedded in the binary (no file on disk), page and static files.
+    let m = Master::runicorn().spawn();
+    let page = Conn::open(m.addr()).unwrap().request("/").unwrap();
+    assert_eq!(page.status, 200, "{}", m.log());
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(html.contains("runicorn is serving"), "{html}");
+    assert!(html.contains("/static/style.css"), "{html}");
+    let css = Conn::open(m.addr())
+        .unwrap()
+        .request("/static/style.css")
+        .unwrap();
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        css.body,
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/welcome/static/style.css"
+        ))
+        .unwrap()
+    );
+    assert_eq!(m.get("/static/missing.css").unwrap().0, 404);
+    assert!(
+        m.log().contains("No application module specified"),
+        "{}",
+        m.log()
+    );
 }
 
 #[test]

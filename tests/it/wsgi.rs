@@ -548,11 +548,17 @@ fn header_map_refuse_and_dangerous() {
 }
 
 /// A virtualenv made without pip, with a module only its site-packages has.
+///
+/// Against a pip-installed runicorn (`RUNICORN_BIN`) the venv is made by that command's own
+/// Python: its site-packages path names the minor version.
 #[test]
 fn virtual_env_site_packages_are_importable() {
     let s = Scratch::new("wsgi-venv");
     let venv = s.path("venv");
-    let ok = std::process::Command::new("python3")
+    let python = pip_installed()
+        .map(|bin| bin.with_file_name("python"))
+        .unwrap_or_else(|| "python3".into());
+    let ok = std::process::Command::new(python)
         .args(["-m", "venv", "--without-pip"])
         .arg(&venv)
         .status()
@@ -1013,4 +1019,56 @@ fn keep_alive_load_on_a_wsgi_worker() {
         ok >= 200 && failed == 0,
         "{ok} ok, {failed} failed: {errors:?}"
     );
+}
+
+/// The chaos suite's HUP and USR2 rounds with a WSGI app (the suite itself drives the
+/// probe, a Rust service): with `RUNICORN_BIN` naming a pip-installed runicorn, this is the
+/// Python-hosted master re-executing `sys.executable` and the original argv.
+#[test]
+fn hup_then_usr2_upgrade_of_a_wsgi_server_lose_no_request() {
+    let dir = Scratch::new("wsgi-usr2");
+    let pidfile = dir.path("app.pid");
+    let pidfile2 = dir.path("app.pid.2");
+    let mut m = serve("hello:app", &["-w", "2", "-p", pidfile.to_str().unwrap()]);
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+        .unwrap();
+    let load = Load::start(m.addr(), 4, "/");
+    assert!(load.wait_for_more(200, Duration::from_secs(10)));
+
+    m.signal(Signal::SIGHUP);
+    m.wait_for_count("Booting worker", 4, Duration::from_secs(15))
+        .expect("new generation booted");
+    m.wait_for_count("Worker exiting", 2, Duration::from_secs(15))
+        .expect("old generation retired");
+    assert!(load.wait_for_more(200, Duration::from_secs(10)));
+
+    m.signal(Signal::SIGUSR2);
+    assert!(
+        eventually(Duration::from_secs(20), || pidfile2.exists()),
+        "no new master; log:\n{}",
+        m.log()
+    );
+    let new_pid: i32 = std::fs::read_to_string(&pidfile2)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(15), || children_of(new_pid).len() == 2),
+        "new master's workers; log:\n{}",
+        m.log()
+    );
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(
+        eventually(Duration::from_secs(5), || std::fs::read_to_string(&pidfile)
+            .is_ok_and(|s| s.trim() == new_pid.to_string())),
+        "promoted master owns the pid file"
+    );
+    assert!(
+        load.wait_for_more(200, Duration::from_secs(10)),
+        "the new master serves alone"
+    );
+    let (ok, failed, errors) = load.finish();
+    assert_eq!(failed, 0, "{failed} failed of {}: {errors:?}", ok + failed);
 }

@@ -19,9 +19,13 @@ use nix::unistd::Pid;
 use super::client::get;
 
 /// Path of a binary or example built by cargo for this test run.
+///
+/// `RUNICORN_BIN`, when set, names the `runicorn` command to test instead of the cargo-built
+/// one: .ci/run points it at a `pip install`ed `runicorn` (a venv's console script) to run
+/// the WSGI and Python-config tests against the Python package.
 pub(crate) fn binary(name: &str) -> PathBuf {
     if name == "runicorn" {
-        return PathBuf::from(env!("CARGO_BIN_EXE_runicorn"));
+        return pip_installed().unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_runicorn")));
     }
     // tests run from target/<profile>/deps; examples live in target/<profile>/examples.
     let exe = std::env::current_exe().unwrap();
@@ -33,6 +37,14 @@ pub(crate) fn binary(name: &str) -> PathBuf {
         p.display()
     );
     p
+}
+
+/// The `runicorn` command under test when it is not the cargo-built binary (`RUNICORN_BIN`,
+/// read only: tests never change the process environment).
+pub(crate) fn pip_installed() -> Option<PathBuf> {
+    std::env::var_os("RUNICORN_BIN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// A unique scratch directory under the system temp dir (removed on drop).
