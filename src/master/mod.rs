@@ -113,6 +113,7 @@ static REEXEC_ARGV: std::sync::OnceLock<Vec<OsString>> = std::sync::OnceLock::ne
 /// process's executable with the server's command line: a master hosted by Python is
 /// `python .../bin/runicorn ARGS`, whose executable is the interpreter (Gunicorn's
 /// `[sys.executable] + sys.argv`). Only the first call counts.
+#[cfg(feature = "python")]
 pub(crate) fn set_reexec_argv(argv: Vec<OsString>) {
     let _ = REEXEC_ARGV.set(argv);
 }
