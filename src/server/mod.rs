@@ -493,12 +493,12 @@ fn protocol_error(peer: Peer, e: &hyper::Error) {
     static LAST: AtomicU64 = AtomicU64::new(0);
     static SINCE: AtomicU64 = AtomicU64::new(0);
     tracing::debug!("connection from {peer} ended: {e}");
-    let calm = std::error::Error::source(e)
+    let Some(h) = std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<h2::Error>())
-        .is_some_and(|h| h.is_go_away() && h.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM));
-    if !calm {
+        .filter(|h| h.is_go_away() && h.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM))
+    else {
         return;
-    }
+    };
     let n = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
     let now = crate::scoreboard::monotonic_ms() / 1000;
     let last = LAST.load(Ordering::Relaxed);
@@ -509,7 +509,7 @@ fn protocol_error(peer: Peer, e: &hyper::Error) {
     {
         SINCE.store(0, Ordering::Relaxed);
         tracing::warn!(
-            "HTTP/2 connection from {peer} closed for abuse: {e} ({n} such connection(s) \
+            "HTTP/2 connection from {peer} closed for abuse: {h} ({n} such connection(s) \
              since the last such line)"
         );
     }
