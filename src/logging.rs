@@ -49,6 +49,13 @@ pub(crate) fn set_tap(tap: fn(LogLevel, &str)) {
 static MIN_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 
 fn level_of(meta: &Metadata<'_>) -> LogLevel {
+    // h2 warns once per abusive connection (a rapid-reset flood, too many locally reset
+    // streams) without saying which peer; one client could fill the error log with them.
+    // The server logs those connections itself, with the peer and rate-limited.
+    let target = meta.target();
+    if target.starts_with("h2::") || target.starts_with("hyper::") {
+        return LogLevel::Debug;
+    }
     match *meta.level() {
         Level::ERROR if meta.target() == CRITICAL => LogLevel::Critical,
         Level::ERROR => LogLevel::Error,

@@ -101,6 +101,14 @@ pub(crate) fn render(t: &Totals, m: &MasterView) -> String {
 
     family(
         &mut o,
+        "runicorn_reclaimed_connections_total",
+        "counter",
+        "Idle connections closed to make room for new clients at --worker-connections.",
+    );
+    let _ = writeln!(o, "runicorn_reclaimed_connections_total {}", t.reclaimed);
+
+    family(
+        &mut o,
         "runicorn_tls_handshakes_total",
         "counter",
         "TLS handshakes by result.",

@@ -33,6 +33,7 @@ pub(crate) struct Edge {
     pub header_timeouts: AtomicU64,
     pub body_timeouts: AtomicU64,
     pub send_timeouts: AtomicU64,
+    pub reclaimed: AtomicU64,
     pub tls_ok: AtomicU64,
     pub tls_failed: AtomicU64,
 }
@@ -87,6 +88,7 @@ impl Slot {
                 &e.header_timeouts,
                 &e.body_timeouts,
                 &e.send_timeouts,
+                &e.reclaimed,
                 &e.tls_ok,
                 &e.tls_failed,
             ])
@@ -107,6 +109,7 @@ pub(crate) struct Totals {
     pub header_timeouts: u64,
     pub body_timeouts: u64,
     pub send_timeouts: u64,
+    pub reclaimed: u64,
     pub tls_ok: u64,
     pub tls_failed: u64,
 }
@@ -122,6 +125,7 @@ impl Default for Totals {
             header_timeouts: 0,
             body_timeouts: 0,
             send_timeouts: 0,
+            reclaimed: 0,
             tls_ok: 0,
             tls_failed: 0,
         }
@@ -146,6 +150,7 @@ impl Totals {
         self.header_timeouts += e.header_timeouts.load(Relaxed);
         self.body_timeouts += e.body_timeouts.load(Relaxed);
         self.send_timeouts += e.send_timeouts.load(Relaxed);
+        self.reclaimed += e.reclaimed.load(Relaxed);
         self.tls_ok += e.tls_ok.load(Relaxed);
         self.tls_failed += e.tls_failed.load(Relaxed);
     }

@@ -15,8 +15,11 @@ pub(crate) struct EdgeStats {
     pub header_timeouts: AtomicU64,
     /// Connections closed for a body deadline or rate.
     pub body_timeouts: AtomicU64,
-    /// Connections closed because the client stopped reading.
+    /// Connections closed because the client stopped reading (HTTP/2: also streams
+    /// reset because the client kept its window shut).
     pub send_timeouts: AtomicU64,
+    /// Idle connections closed to make room for a new client at `--worker-connections`.
+    pub reclaimed: AtomicU64,
     /// `rejected`, by status code (slots as [`reject_index`](super::counters::reject_index)).
     pub rejected_by_code: [AtomicU64; REJECT_CODES.len() + 1],
 }
@@ -38,6 +41,7 @@ pub(crate) fn mirror(slot: &Slot, edge: &EdgeStats) {
         .store(edge.body_timeouts.load(Relaxed), Relaxed);
     e.send_timeouts
         .store(edge.send_timeouts.load(Relaxed), Relaxed);
+    e.reclaimed.store(edge.reclaimed.load(Relaxed), Relaxed);
     e.tls_ok.store(TLS_HANDSHAKES.load(Relaxed), Relaxed);
     e.tls_failed
         .store(TLS_HANDSHAKE_FAILURES.load(Relaxed), Relaxed);

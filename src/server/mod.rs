@@ -6,7 +6,9 @@
 //! worker drive the same code.
 
 pub(crate) mod conn;
+mod http2;
 pub(crate) mod listener;
+mod reclaim;
 mod service;
 pub(crate) mod statics;
 pub(crate) mod trust;
@@ -176,6 +178,7 @@ pub(crate) async fn serve<A: AppService>(
         observer: cfg.observer.clone(),
     });
     let conns = Arc::new(Semaphore::new(cfg.worker_connections.max(1)));
+    let registry = Arc::new(reclaim::Registry::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();
     for l in listeners {
@@ -185,6 +188,7 @@ pub(crate) async fn serve<A: AppService>(
             cfg.clone(),
             shared.clone(),
             conns.clone(),
+            registry.clone(),
             stop_rx.clone(),
         )));
     }
@@ -217,6 +221,7 @@ async fn accept_loop<A: AppService>(
     cfg: ServeConfig,
     shared: Arc<Shared>,
     conns: Arc<Semaphore>,
+    registry: Arc<reclaim::Registry>,
     mut stop: watch::Receiver<bool>,
 ) {
     // The listener's address, handed to apps through `ConnInfo` (WSGI's SERVER_NAME/PORT).
@@ -225,12 +230,12 @@ async fn accept_loop<A: AppService>(
         Accepting::Unix(_) => None,
     };
     loop {
-        // Take a connection slot before accepting: over the cap, new clients wait in the
-        // kernel backlog (where another worker may take them) instead of being accepted
-        // and starved.
-        let permit = tokio::select! {
-            p = conns.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = stop.changed() => return,
+        // A free connection slot, if there is one. Without one, the next client is still
+        // accepted, and idle connections are closed to make room for it (see `reclaim`).
+        let permit = match conns.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(tokio::sync::TryAcquireError::Closed) => return,
+            Err(tokio::sync::TryAcquireError::NoPermits) => None,
         };
         let accepted = tokio::select! {
             r = accept(&listener) => r,
@@ -238,20 +243,60 @@ async fn accept_loop<A: AppService>(
         };
         match accepted {
             Ok((io, peer)) => {
+                let permit = match permit {
+                    Some(p) => p,
+                    None => match make_room(&conns, &registry, &cfg, &mut stop).await {
+                        Some(p) => p,
+                        None => return,
+                    },
+                };
                 let svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local);
                 let cfg = cfg.clone();
                 let conn_stop = stop.clone();
+                let state = svc.conn_state();
+                let entry = registry.register(state.clone());
                 tokio::spawn(async move {
                     // TLS: the handshake runs here, in the connection's task, so a slow
                     // client never holds up this accept loop.
-                    match cfg.tls.clone() {
-                        Some(tls) => serve_tls(io, svc.https(), &cfg, &tls, conn_stop).await,
-                        None => serve_connection(io, svc, &cfg).await,
+                    let serve = async {
+                        match cfg.tls.clone() {
+                            Some(tls) => serve_tls(io, svc.https(), &cfg, &tls, conn_stop).await,
+                            None => serve_connection(io, svc, &cfg).await,
+                        }
+                    };
+                    tokio::select! {
+                        biased;
+                        () = serve => {}
+                        () = reclaim::reclaimed(&state) => {
+                            // Dropping the connection closes the socket: it was idle.
+                            cfg.edge_stats.reclaimed.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!("closing idle connection from {peer} to make room");
+                        }
                     }
+                    drop(entry);
                     drop(permit);
                 });
             }
             Err(e) => handle_accept_error(e).await,
+        }
+    }
+}
+
+/// Every slot is taken and a client was accepted: closes idle connections until a slot
+/// frees (asking again every 250 ms while none does, as connections go idle). `None` when
+/// the worker stops meanwhile.
+async fn make_room(
+    conns: &Arc<Semaphore>,
+    registry: &reclaim::Registry,
+    cfg: &ServeConfig,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    loop {
+        registry.make_room(cfg.worker_connections);
+        tokio::select! {
+            p = conns.clone().acquire_owned() => return p.ok(),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stop.changed() => return None,
         }
     }
 }
@@ -337,6 +382,7 @@ async fn serve_http1<IO, A>(
     use tokio::io::AsyncWriteExt;
     let peer = svc.peer();
     let state = svc.conn_state();
+    state.set_proto(conn::Proto::Http1);
     let mut gate = conn::GateIo::new(
         io,
         peer.addr(),
@@ -413,7 +459,7 @@ async fn serve_tls_io<IO, A>(
     svc: service::Wrapped<A>,
     cfg: &ServeConfig,
     tls: &crate::tls::Acceptor,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     A: AppService,
@@ -426,22 +472,7 @@ async fn serve_tls_io<IO, A>(
         // HTTP/1.1 over TLS gets the same strict edge as plaintext.
         return serve_http1(stream, svc, cfg, None).await;
     }
-    let io = TokioIo::new(stream);
-    let mut b = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
-    b.timer(hyper_util::rt::TokioTimer::new());
-    tls.http2.apply(&mut b);
-    let conn = b.serve_connection(io, svc);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = stopped(&mut stop) => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!("TLS connection from {peer} ended: {e}");
-    }
+    http2::serve(stream, svc, cfg, &tls.http2, stop).await;
 }
 
 /// Resolves once the worker stops accepting (or the sender is gone).
@@ -450,5 +481,36 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
         if stop.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Logs why a connection failed: at debug level, with the peer. A protocol abuse the
+/// HTTP/2 engine answered with GOAWAY ENHANCE_YOUR_CALM (a reset flood, too many streams
+/// it had to reset) is also logged as a warning, at most once per 10 s per worker with the
+/// number of such connections since the last line, so one client cannot flood the log.
+fn protocol_error(peer: Peer, e: &hyper::Error) {
+    use std::sync::atomic::AtomicU64;
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+    tracing::debug!("connection from {peer} ended: {e}");
+    let Some(h) = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<h2::Error>())
+        .filter(|h| h.is_go_away() && h.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM))
+    else {
+        return;
+    };
+    let n = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = crate::scoreboard::monotonic_ms() / 1000;
+    let last = LAST.load(Ordering::Relaxed);
+    if now >= last + 10
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        SINCE.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            "HTTP/2 connection from {peer} closed for abuse: {h} ({n} such connection(s) \
+             since the last such line)"
+        );
     }
 }

@@ -131,7 +131,9 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             shared: self.shared.clone(),
             pending,
             observed,
-            conn: Some(self.conn.clone()),
+            // Created now, so a request dropped before its response (an HTTP/2 stream the
+            // client reset) still counts as ended.
+            done: Some(Done(self.conn.clone())),
             http2,
         }
     }
@@ -145,7 +147,7 @@ pin_project_lite::pin_project! {
         shared: Arc<Shared>,
         pending: Option<Pending>,
         observed: Option<Observed>,
-        conn: Option<Arc<ConnState>>,
+        done: Option<Done>,
         http2: bool,
     }
 }
@@ -176,7 +178,13 @@ where
                 bytes: 0,
             }
         });
-        let done = this.conn.take().map(Done);
+        let done = this.done.take();
+        // An HTTP/2 stream task notes when the body waits for the peer's window.
+        let clock = if *this.http2 {
+            super::http2::StreamClock::current()
+        } else {
+            None
+        };
         let observed = this.observed.take().map(|mut o| {
             o.status = parts.status.as_u16();
             o
@@ -188,6 +196,7 @@ where
                 line,
                 observed,
                 done,
+                clock,
             },
         )))
     }
@@ -351,6 +360,7 @@ pin_project_lite::pin_project! {
         line: Option<Line>,
         observed: Option<Observed>,
         done: Option<Done>,
+        clock: Option<Arc<super::http2::StreamClock>>,
     }
 }
 
@@ -363,11 +373,19 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
+        if let Some(c) = this.clock.as_ref() {
+            c.polled();
+        }
         let frame = std::task::ready!(this.inner.poll_frame(cx));
         match &frame {
             Some(Ok(f)) => {
-                if let (Some(line), Some(data)) = (this.line.as_mut(), f.data_ref()) {
-                    line.bytes += data.len() as u64;
+                if let Some(data) = f.data_ref() {
+                    if let Some(line) = this.line.as_mut() {
+                        line.bytes += data.len() as u64;
+                    }
+                    if let Some(c) = this.clock.as_ref().filter(|_| !data.is_empty()) {
+                        c.handed();
+                    }
                 }
             }
             // End of body: log now rather than when hyper drops the body.

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod abuse;
 mod access_log;
 mod boot;
 mod config;
@@ -15,7 +16,7 @@ mod recycling;
 mod resources;
 mod shutdown;
 mod static_files;
-mod tls;
+pub(crate) mod tls;
 mod upgrade;
 #[cfg(feature = "python")]
 mod wsgi;

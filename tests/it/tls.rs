@@ -15,11 +15,11 @@ use rustls::{ClientConfig, ClientConnection, HandshakeKind, RootCertStore, Strea
 
 use crate::util::*;
 
-fn cert(name: &str) -> String {
+pub(crate) fn cert(name: &str) -> String {
     format!("{}/certs/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tls_args() -> Vec<String> {
+pub(crate) fn tls_args() -> Vec<String> {
     vec![
         "--certfile".into(),
         cert("server.pem"),
@@ -30,13 +30,13 @@ fn tls_args() -> Vec<String> {
 
 /// Client options.
 #[derive(Default, Clone)]
-struct Opts {
-    alpn: Vec<&'static [u8]>,
-    client_cert: bool,
-    tls12_only: bool,
+pub(crate) struct Opts {
+    pub(crate) alpn: Vec<&'static [u8]>,
+    pub(crate) client_cert: bool,
+    pub(crate) tls12_only: bool,
 }
 
-fn client_config(o: &Opts) -> Arc<ClientConfig> {
+pub(crate) fn client_config(o: &Opts) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(cert("ca.pem")).unwrap() {
         roots.add(c.unwrap()).unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::http::gate::GateConfig;
 
 /// A year: the longest deadline a connection gets ("never", for disabled or huge settings).
-pub(super) const NEVER_SECS: u64 = 86400 * 365;
+pub(in crate::server) const NEVER_SECS: u64 = 86400 * 365;
 
 /// Edge deadlines and limits of one worker.
 #[derive(Debug, Clone)]

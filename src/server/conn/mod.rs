@@ -44,8 +44,8 @@ mod state;
 mod static_edge;
 
 pub(crate) use config::EdgeConfig;
-use config::NEVER_SECS;
-pub(crate) use state::ConnState;
+pub(super) use config::NEVER_SECS;
+pub(crate) use state::{ConnState, Proto};
 
 thread_local! {
     /// Read buffer shared by every connection of a worker thread.
@@ -252,6 +252,7 @@ impl<S> GateIo<S> {
                 out,
                 ..
             } => {
+                self.state.head_begun();
                 self.wrote_since_head = false;
                 self.first = false;
                 if wants_upgrade {
@@ -301,6 +302,8 @@ impl<S> GateIo<S> {
     }
 
     fn reject(&mut self, r: Reject) {
+        // Not idle from here: the refusal is still to be written.
+        self.state.head_begun();
         self.log_reject(&r);
         self.pending_reject = Some(r);
         self.eof = true;

@@ -1,12 +1,27 @@
 //! What the per-connection service wrapper and the edge adapter share about one
 //! connection: requests in flight, responses done (and when), the PROXY-announced peer,
-//! and hyper's read waker to wake when a response ends.
+//! hyper's read waker to wake when a response ends, and what the worker's connection
+//! registry needs to tell an idle connection (one it may reclaim) from a busy one.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// What a connection speaks, as far as idleness goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Proto {
+    /// Accepted, TLS handshake not finished (or not started): always idle.
+    Handshake = 0,
+    /// HTTP/1.x: idle while every head the edge let through has been answered.
+    Http1 = 1,
+    /// HTTP/2: idle while no stream is open.
+    Http2 = 2,
+}
 
 /// What the service and the adapter share about one connection.
 #[derive(Debug)]
@@ -24,6 +39,21 @@ pub(crate) struct ConnState {
     /// The client address from a PROXY header, replacing the socket peer (set once, before
     /// the first request reaches the app).
     pub(super) proxied: std::sync::OnceLock<SocketAddr>,
+    /// HTTP/1 heads the edge let through (to hyper or its static edge) or refused: with
+    /// `done` and `edge_done`, whether every request begun has been answered.
+    pub(super) heads: AtomicU64,
+    /// Responses the edge wrote itself (static files), ever.
+    pub(super) edge_done: AtomicU64,
+    /// HTTP/2: when the connection last wrote more than a control frame (milliseconds
+    /// since `born`); data still queued in h2 after hyper finished a stream keeps it busy.
+    pub(in crate::server) last_sent_ms: AtomicU64,
+    /// A [`Proto`].
+    proto: AtomicU8,
+    /// The worker asks this connection to close if it is idle (slot reclamation).
+    pub(in crate::server) reclaim: Notify,
+    /// The same request, handed on to an HTTP/2 connection's own loop (which closes
+    /// with GOAWAY rather than dropping the socket).
+    pub(in crate::server) reclaim_h2: Notify,
 }
 
 impl ConnState {
@@ -35,7 +65,68 @@ impl ConnState {
             born: Instant::now(),
             read_waker: Mutex::new(None),
             proxied: std::sync::OnceLock::new(),
+            heads: AtomicU64::new(0),
+            edge_done: AtomicU64::new(0),
+            last_sent_ms: AtomicU64::new(0),
+            proto: AtomicU8::new(Proto::Handshake as u8),
+            reclaim: Notify::new(),
+            reclaim_h2: Notify::new(),
         }
+    }
+
+    /// The connection now speaks `p`.
+    pub(in crate::server) fn set_proto(&self, p: Proto) {
+        self.proto.store(p as u8, Ordering::Release);
+    }
+
+    pub(in crate::server) fn proto(&self) -> Proto {
+        match self.proto.load(Ordering::Acquire) {
+            1 => Proto::Http1,
+            2 => Proto::Http2,
+            _ => Proto::Handshake,
+        }
+    }
+
+    /// Nothing is being answered: no request in the app, no response being written, no
+    /// head passed on and not yet answered. A partial head, an unfinished handshake and a
+    /// keep-alive gap are idle. (HTTP/2 data h2 still queues after hyper finished a stream
+    /// is not seen here; the HTTP/2 loop accounts for it with `last_sent_ms`.)
+    pub(in crate::server) fn is_idle(&self) -> bool {
+        match self.proto() {
+            Proto::Handshake => true,
+            Proto::Http1 => {
+                let answered =
+                    self.done.load(Ordering::Acquire) + self.edge_done.load(Ordering::Acquire);
+                self.heads.load(Ordering::Acquire) == answered
+            }
+            Proto::Http2 => self.in_flight.load(Ordering::Acquire) == 0,
+        }
+    }
+
+    /// When the connection last did something a client would want kept: accepted, a
+    /// response ended, (HTTP/2) data sent.
+    pub(in crate::server) fn last_active(&self) -> Instant {
+        let ms = self
+            .last_done_ms
+            .load(Ordering::Acquire)
+            .max(self.last_sent_ms.load(Ordering::Acquire));
+        self.born + Duration::from_millis(ms)
+    }
+
+    /// Whether any response ended on this connection (or any request was dropped).
+    pub(in crate::server) fn answered_any(&self) -> bool {
+        self.done.load(Ordering::Acquire) > 0
+    }
+
+    /// Milliseconds since `born`, for the `*_ms` fields.
+    pub(in crate::server) fn now_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
+    }
+
+    /// The edge let a head through (or refused one: that connection is closing with an
+    /// answer still to write, so it is not idle).
+    pub(in crate::server) fn head_begun(&self) {
+        self.heads.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A request was handed to the app.
@@ -63,6 +154,7 @@ impl ConnState {
     pub(in crate::server) fn edge_response_done(&self) {
         self.last_done_ms
             .store(self.born.elapsed().as_millis() as u64, Ordering::Release);
+        self.edge_done.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The client address a PROXY header announced, if any.

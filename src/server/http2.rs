@@ -1,0 +1,351 @@
+//! HTTP/2 over TLS with the same deadlines as the HTTP/1 edge. hyper's HTTP/2 server has
+//! none of its own beyond keep-alive PINGs, so they are built around it:
+//!
+//! - **idle**: a connection with no open stream is closed (GOAWAY NO_ERROR) once
+//!   `--keep-alive` has passed since its last stream ended or it last sent data; before
+//!   its first stream, `--header-timeout` from accept applies instead (a client that never
+//!   completes a request head, or stalls in the preface or a header block).
+//! - **send**: a stream whose response cannot go on for `--send-timeout` because the peer
+//!   keeps its flow-control window shut is reset (RST_STREAM CANCEL) and what it had
+//!   queued is freed ([`StreamExec`] wraps every stream task hyper spawns); a connection
+//!   whose socket accepts no bytes for `--send-timeout` is dropped ([`ProgressIo`]).
+//! - **dead peers**: hyper's keep-alive PING every `--send-timeout`, and the connection is
+//!   closed when the PONG does not come within `--send-timeout`.
+//!
+//! After an idle GOAWAY (NO_ERROR) the connection gets [`GOAWAY_GRACE`] to finish (hyper's
+//! two-phase GOAWAY waits for a PING round trip), then the socket is dropped.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+use tokio::time::Sleep;
+
+use super::conn::{ConnState, EdgeStats, Proto};
+use super::{AppService, ServeConfig, service};
+
+/// How long a connection may take to close after its GOAWAY before the socket is dropped.
+pub(super) const GOAWAY_GRACE: Duration = Duration::from_secs(1);
+
+/// Writes of at most this many bytes (PING and SETTINGS acknowledgements, WINDOW_UPDATE,
+/// RST_STREAM) do not count as the connection sending data.
+const CONTROL_BYTES: usize = 64;
+
+thread_local! {
+    /// The clock of the stream task being polled on this thread (set by [`Guarded`] around
+    /// each poll), picked up by the response body wrapper built inside that poll.
+    static CURRENT: RefCell<Option<Arc<StreamClock>>> = const { RefCell::new(None) };
+}
+
+/// When one stream's response last waited for the peer's window.
+#[derive(Debug)]
+pub(crate) struct StreamClock {
+    epoch: Instant,
+    /// Milliseconds since `epoch` + 1 when the body handed over a chunk that is not sent
+    /// yet (it is asked for the next one as soon as that chunk goes out); 0 otherwise.
+    handed_ms: AtomicU64,
+}
+
+impl StreamClock {
+    /// The clock of the stream task being polled, if this is an HTTP/2 stream task.
+    pub(crate) fn current() -> Option<Arc<StreamClock>> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// The response body is being asked for its next frame: the last one went out.
+    pub(crate) fn polled(&self) {
+        self.handed_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// The response body handed over a non-empty chunk.
+    pub(crate) fn handed(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64 + 1;
+        self.handed_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn waiting_since(&self) -> Option<Instant> {
+        match self.handed_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(self.epoch + Duration::from_millis(ms - 1)),
+        }
+    }
+}
+
+/// What every stream task of one connection shares.
+#[derive(Debug)]
+struct ExecShared {
+    send_timeout: Duration,
+    stats: Arc<EdgeStats>,
+    peer: String,
+}
+
+/// The executor hyper spawns each HTTP/2 stream on: the tokio runtime, with every stream
+/// task wrapped in [`Guarded`].
+#[derive(Debug, Clone)]
+pub(super) struct StreamExec(Arc<ExecShared>);
+
+impl<F> hyper::rt::Executor<F> for StreamExec
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        tokio::spawn(Guarded {
+            fut,
+            clock: Some(Arc::new(StreamClock {
+                epoch: Instant::now(),
+                handed_ms: AtomicU64::new(0),
+            })),
+            shared: self.0.clone(),
+            timer: None,
+        });
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A stream task that ends (dropping hyper's stream, which resets it and frees what
+    /// it queued) once its response has waited `--send-timeout` for the peer's window.
+    struct Guarded<F> {
+        #[pin]
+        fut: F,
+        clock: Option<Arc<StreamClock>>,
+        shared: Arc<ExecShared>,
+        timer: Option<Pin<Box<Sleep>>>,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Guarded<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        // Lend the clock to the thread for this poll (no reference count traffic).
+        let prev = CURRENT.with(|c| c.replace(this.clock.take()));
+        let r = this.fut.poll(cx);
+        *this.clock = CURRENT.with(|c| c.replace(prev));
+        if r.is_ready() {
+            return r;
+        }
+        let Some(since) = this.clock.as_ref().and_then(|c| c.waiting_since()) else {
+            return Poll::Pending;
+        };
+        let at = tokio::time::Instant::from_std(since + this.shared.send_timeout);
+        let timer = match this.timer {
+            Some(t) => {
+                if t.deadline() != at {
+                    t.as_mut().reset(at);
+                }
+                t
+            }
+            None => this.timer.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.shared
+            .stats
+            .send_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            "resetting an HTTP/2 stream from {}: its flow-control window stayed shut for {:?}",
+            this.shared.peer,
+            this.shared.send_timeout
+        );
+        Poll::Ready(())
+    }
+}
+
+/// The TLS stream under hyper's HTTP/2 connection: notes when the connection last sent
+/// data, and fails writes that stay blocked for `--send-timeout` (a peer that stopped
+/// reading the socket).
+pub(super) struct ProgressIo<S> {
+    io: S,
+    state: Arc<ConnState>,
+    stats: Arc<EdgeStats>,
+    send_timeout: Duration,
+    stalled_since: Option<Instant>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S: AsyncWrite + Unpin> ProgressIo<S> {
+    fn progress<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if !r.is_pending() {
+            self.stalled_since = None;
+            return r;
+        }
+        let since = *self.stalled_since.get_or_insert_with(Instant::now);
+        let at = tokio::time::Instant::from_std(since + self.send_timeout);
+        let timer = match &mut self.timer {
+            Some(t) => {
+                if t.deadline() != at {
+                    t.as_mut().reset(at);
+                }
+                t
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.stats.send_timeouts.fetch_add(1, Ordering::Relaxed);
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "client stopped reading",
+        )))
+    }
+
+    fn sent(&self, n: usize) {
+        if n > CONTROL_BYTES {
+            self.state
+                .last_sent_ms
+                .store(self.state.now_ms(), Ordering::Release);
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ProgressIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ProgressIo<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, b);
+        if let Poll::Ready(Ok(n)) = r {
+            this.sent(n);
+        }
+        this.progress(cx, r)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            this.sent(n);
+        }
+        this.progress(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_flush(cx);
+        this.progress(cx, r)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// The deadline of a connection with no open stream (None while one is open).
+fn idle_deadline(state: &ConnState, cfg: &ServeConfig) -> Option<Instant> {
+    if !state.is_idle() {
+        return None;
+    }
+    let edge = &cfg.edge;
+    let ever = state.answered_any();
+    Some(if ever {
+        state.last_active() + edge.keepalive
+    } else {
+        state.last_active() + edge.header_timeout
+    })
+}
+
+/// Serves an HTTP/2 connection (TLS, ALPN `h2`) under the deadlines above, until it ends,
+/// is idle too long, is reclaimed while idle, or the worker stops (GOAWAY, then open
+/// streams finish).
+pub(super) async fn serve<IO, A>(
+    io: IO,
+    svc: service::Wrapped<A>,
+    cfg: &ServeConfig,
+    limits: &crate::tls::Http2Limits,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    A: AppService,
+{
+    let peer = svc.peer();
+    let state = svc.conn_state();
+    state.set_proto(Proto::Http2);
+    let edge = &cfg.edge;
+    let exec = StreamExec(Arc::new(ExecShared {
+        send_timeout: edge.send_timeout,
+        stats: cfg.edge_stats.clone(),
+        peer: peer.to_string(),
+    }));
+    let io = ProgressIo {
+        io,
+        state: state.clone(),
+        stats: cfg.edge_stats.clone(),
+        send_timeout: edge.send_timeout,
+        stalled_since: None,
+        timer: None,
+    };
+    let mut b = hyper::server::conn::http2::Builder::new(exec);
+    b.timer(hyper_util::rt::TokioTimer::new());
+    // 0 ("never") arrives as a year: no PINGs then.
+    if edge.send_timeout < Duration::from_secs(super::conn::NEVER_SECS) {
+        b.keep_alive_interval(edge.send_timeout)
+            .keep_alive_timeout(edge.send_timeout);
+    }
+    limits.apply(&mut b);
+    let conn = b.serve_connection(hyper_util::rt::TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    let mut draining = false;
+    let result = loop {
+        // Look again at least every keep-alive (1 s when it is 0): nothing wakes this loop
+        // when a stream opens or ends, and the keep-alive deadline that follows the last
+        // stream's end can be no earlier than the next look, so it is kept exactly.
+        let next_look = Instant::now() + edge.keepalive.max(Duration::from_secs(1));
+        let at = idle_deadline(&state, cfg).map_or(next_look, |d| d.min(next_look));
+        let at = tokio::time::Instant::from_std(at);
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            _ = super::stopped(&mut stop), if !draining => {
+                // The worker stops: GOAWAY, open streams finish (bounded by the worker's
+                // graceful timeout).
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = state.reclaim_h2.notified(), if !draining => {
+                if state.is_idle() {
+                    cfg.edge_stats.reclaimed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("closing idle HTTP/2 connection from {peer} to make room");
+                    conn.as_mut().graceful_shutdown();
+                    break tokio::time::timeout(GOAWAY_GRACE, conn.as_mut()).await.unwrap_or(Ok(()));
+                }
+            }
+            _ = tokio::time::sleep_until(at), if !draining => {
+                if idle_deadline(&state, cfg).is_some_and(|d| d <= Instant::now()) {
+                    cfg.edge_stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("closing idle HTTP/2 connection from {peer}");
+                    conn.as_mut().graceful_shutdown();
+                    break tokio::time::timeout(GOAWAY_GRACE, conn.as_mut()).await.unwrap_or(Ok(()));
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        super::protocol_error(peer, &e);
+    }
+}

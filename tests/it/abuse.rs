@@ -1,0 +1,502 @@
+//! Abuse cases, each with a legitimate client beside the attacker that must keep
+//! succeeding (≥ 99%): connection-slot exhaustion (plaintext and TLS), idle and
+//! header-stalled HTTP/2 connections, zero-window HTTP/2 streams, a pipelining flood
+//! written without reading, stalled TLS handshakes. Loopback only, one worker, each case
+//! a few seconds; deadlines are checked with a second or more of slack, never to the
+//! millisecond.
+
+use std::io::{BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+
+use crate::tls::{Opts, client_config, tls_args};
+use crate::util::*;
+
+/// A legitimate client: a fresh connection and one request every 50 ms, each given 2 s.
+struct Legit {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    thread: JoinHandle<()>,
+}
+
+impl Legit {
+    fn start(request: impl Fn() -> std::io::Result<u16> + Send + 'static) -> Legit {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match request() {
+                    Ok(200) => o.fetch_add(1, Ordering::Relaxed),
+                    _ => f.fetch_add(1, Ordering::Relaxed),
+                };
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Legit {
+            stop,
+            ok,
+            failed,
+            thread,
+        }
+    }
+
+    fn plain(addr: SocketAddr) -> Legit {
+        Legit::start(move || plain_get(addr, "/"))
+    }
+
+    fn tls(addr: SocketAddr) -> Legit {
+        let cfg = client_config(&Opts::default());
+        Legit::start(move || tls_get(addr, &cfg))
+    }
+
+    /// Stops once it made at least `min` requests (waiting up to 10 s more for them: a
+    /// short case on a loaded machine); asserts ≥ 99% success; returns (ok, failed).
+    fn finish(self, min: u64) -> (u64, u64) {
+        let made = || self.ok.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed);
+        eventually(Duration::from_secs(10), || made() >= min);
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        let (ok, failed) = (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        );
+        assert!(
+            ok >= min && failed * 100 <= ok + failed,
+            "legitimate client: {ok} ok, {failed} failed"
+        );
+        (ok, failed)
+    }
+}
+
+fn plain_get(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())?;
+    Ok(read_response_from(&mut BufReader::new(s))?.status)
+}
+
+fn tls_get(addr: SocketAddr, cfg: &Arc<ClientConfig>) -> std::io::Result<u16> {
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(2)))?;
+    tcp.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let conn = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+        .map_err(std::io::Error::other)?;
+    let mut s = StreamOwned::new(conn, tcp);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    Ok(read_response_from(&mut BufReader::new(s))?.status)
+}
+
+/// An attacker holding `n` connections that send `greeting` (maybe nothing) and then
+/// nothing more, re-opening any the server closes.
+struct Holder {
+    stop: Arc<AtomicBool>,
+    open: Arc<AtomicU64>,
+    reopened: Arc<AtomicU64>,
+    thread: JoinHandle<()>,
+}
+
+impl Holder {
+    fn start(addr: SocketAddr, n: usize, greeting: &'static [u8]) -> Holder {
+        let stop = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(AtomicU64::new(0));
+        let reopened = Arc::new(AtomicU64::new(0));
+        let (s, o, r) = (stop.clone(), open.clone(), reopened.clone());
+        let thread = std::thread::spawn(move || {
+            let connect = || -> Option<TcpStream> {
+                let c = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+                let _ = (&c).write_all(greeting);
+                c.set_nonblocking(true).ok()?;
+                Some(c)
+            };
+            let mut conns: Vec<TcpStream> = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !s.load(Ordering::Relaxed) {
+                let before = conns.len();
+                conns.retain(|mut c| match c.read(&mut buf) {
+                    Ok(0) => false,
+                    Ok(_) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+                });
+                r.fetch_add((before - conns.len()) as u64, Ordering::Relaxed);
+                while conns.len() < n && !s.load(Ordering::Relaxed) {
+                    match connect() {
+                        Some(c) => conns.push(c),
+                        None => break,
+                    }
+                }
+                o.store(conns.len() as u64, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Holder {
+            stop,
+            open,
+            reopened,
+            thread,
+        }
+    }
+
+    fn wait_full(&self, n: usize) {
+        assert!(
+            eventually(Duration::from_secs(15), || self
+                .open
+                .load(Ordering::Relaxed)
+                >= n as u64),
+            "attacker holds only {} connections",
+            self.open.load(Ordering::Relaxed)
+        );
+    }
+
+    /// Stops; returns how many of its connections the server closed.
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        self.reopened.load(Ordering::Relaxed)
+    }
+}
+
+fn metric(maddr: SocketAddr, key: &str) -> f64 {
+    let body = get(maddr, "/metrics").map(|r| r.1).unwrap_or_default();
+    body.lines()
+        .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// One worker, default `--worker-connections` (1000): an attacker holding 1,000 silent
+/// connections (re-opening any that close) does not keep a client making fresh requests
+/// out, because idle connections are reclaimed; the metrics count them.
+#[test]
+fn idle_connections_cannot_exhaust_the_slots() {
+    let m = Master::probe()
+        .args(["-w", "1", "--metrics-bind", "127.0.0.1:0"])
+        .spawn();
+    let maddr = crate::observe::metrics_addr(&m);
+    let attacker = Holder::start(m.addr(), 1000, b"");
+    attacker.wait_full(1000);
+    let legit = Legit::plain(m.addr());
+    std::thread::sleep(Duration::from_secs(3));
+    let (ok, failed) = legit.finish(20);
+    let closed = attacker.finish();
+    assert!(closed > 0, "no attacker connection was reclaimed");
+    assert!(
+        eventually(Duration::from_secs(5), || metric(
+            maddr,
+            "runicorn_reclaimed_connections_total"
+        ) >= 1.0),
+        "reclaimed connections are not in the metrics"
+    );
+    assert_eq!(
+        m.count("worker_connections are not enough"),
+        1,
+        "{}",
+        m.log()
+    );
+    eprintln!(
+        "plaintext slot exhaustion: legitimate {ok} ok / {failed} failed; {closed} reclaimed"
+    );
+}
+
+/// The same over TLS, the attacker's connections never starting their handshake.
+#[test]
+fn unfinished_handshakes_cannot_exhaust_the_slots() {
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["-w", "1", "--worker-connections", "200"])
+        .spawn();
+    let attacker = Holder::start(m.addr(), 200, b"");
+    attacker.wait_full(200);
+    let legit = Legit::tls(m.addr());
+    std::thread::sleep(Duration::from_secs(3));
+    let (ok, failed) = legit.finish(10);
+    let closed = attacker.finish();
+    assert!(closed > 0, "no attacker connection was reclaimed");
+    eprintln!("TLS slot exhaustion: legitimate {ok} ok / {failed} failed; {closed} reclaimed");
+}
+
+/// A pipelining flood written without reading: the worker answers until the socket's
+/// buffers fill, then drops the connection at `--send-timeout`; others are served all along.
+#[test]
+fn a_pipelining_flood_without_reading_is_dropped_at_the_send_timeout() {
+    let m = Master::probe()
+        .args([
+            "-w",
+            "1",
+            "--send-timeout",
+            "1",
+            "--metrics-bind",
+            "127.0.0.1:0",
+        ])
+        .spawn();
+    let maddr = crate::observe::metrics_addr(&m);
+    let legit = Legit::plain(m.addr());
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(8))).unwrap();
+    let one = b"GET /big?ms=20000 HTTP/1.1\r\nHost: t\r\n\r\n";
+    let all: Vec<u8> = one
+        .iter()
+        .copied()
+        .cycle()
+        .take(one.len() * 10_000)
+        .collect();
+    // Most of it fits in the socket buffers; the rest waits for the worker to read it,
+    // which it stops doing once its responses cannot be written. The socket stays open.
+    let _ = s.write_all(&all);
+    assert!(
+        eventually(Duration::from_secs(8), || metric(
+            maddr,
+            "runicorn_slow_client_timeouts_total{kind=\"send\"}"
+        ) >= 1.0),
+        "the flood was not cut by the send timeout"
+    );
+    drop(s);
+    legit.finish(20);
+}
+
+/// Connections that never finish (or start) their TLS handshake are closed at
+/// `--tls-handshake-timeout`, while a client's handshakes keep succeeding.
+#[test]
+fn stalled_handshakes_are_cut_by_the_handshake_timeout() {
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["-w", "1", "--tls-handshake-timeout", "1"])
+        .spawn();
+    let legit = Legit::tls(m.addr());
+    // Half of them send the first bytes of a ClientHello record, half nothing.
+    let started = Instant::now();
+    let mut conns: Vec<TcpStream> = (0..200)
+        .map(|i| {
+            let mut c = TcpStream::connect(m.addr()).unwrap();
+            if i % 2 == 0 {
+                c.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+            }
+            c.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+            c
+        })
+        .collect();
+    for c in &mut conns {
+        let mut buf = [0u8; 64];
+        // EOF or reset: the worker closed it (a timeout here fails the test below).
+        let r = c.read(&mut buf);
+        assert!(
+            !matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{r:?}"
+        );
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "stalled handshakes closed after {took:?}"
+    );
+    legit.finish(10);
+}
+
+// ===== HTTP/2 =====
+
+fn h2_server(extra: &[&str]) -> Master {
+    Master::probe()
+        .args(tls_args())
+        .args(["-w", "1", "--http-protocols", "h2,h1"])
+        .args(extra.iter().copied())
+        .spawn()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+type H2Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+async fn tls_connect(addr: SocketAddr) -> H2Tls {
+    let cfg = client_config(&Opts {
+        alpn: vec![b"h2"],
+        ..Opts::default()
+    });
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(cfg)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    tls
+}
+
+fn get_req(path: &str) -> http::Request<()> {
+    http::Request::get(format!("https://localhost{path}"))
+        .body(())
+        .unwrap()
+}
+
+/// An idle HTTP/2 connection (no open stream) is closed after `--keep-alive`; one that
+/// never sends a request, and one that never even sends the connection preface, after
+/// `--header-timeout`.
+#[test]
+fn idle_http2_connections_are_closed_at_their_deadlines() {
+    let m = h2_server(&["--keep-alive", "1", "--header-timeout", "2"]);
+    let legit = Legit::tls(m.addr());
+    let addr = m.addr();
+    rt().block_on(async move {
+        // After one request: keep-alive.
+        let (mut send, conn) = h2::client::handshake(tls_connect(addr).await)
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        let (resp, _) = send.send_request(get_req("/"), true).unwrap();
+        let mut body = resp.await.unwrap().into_body();
+        while body.data().await.is_some() {}
+        let idle_from = Instant::now();
+        // Before any request: the header deadline.
+        let (send2, conn2) = h2::client::handshake(tls_connect(addr).await)
+            .await
+            .unwrap();
+        let conn2 = tokio::spawn(conn2);
+        // TLS done, no preface at all.
+        let mut silent = tls_connect(addr).await;
+        let ended = tokio::time::timeout(Duration::from_secs(4), conn).await;
+        let idle_took = idle_from.elapsed();
+        // GOAWAY, then the close (the client may see it as a broken pipe).
+        assert!(matches!(ended, Ok(Ok(_))), "{ended:?}");
+        assert!(
+            idle_took >= Duration::from_millis(700) && idle_took < Duration::from_secs(3),
+            "idle connection closed after {idle_took:?}"
+        );
+        let ended = tokio::time::timeout(Duration::from_secs(4), conn2).await;
+        assert!(matches!(ended, Ok(Ok(_))), "{ended:?}");
+        let mut buf = [0u8; 256];
+        use tokio::io::AsyncReadExt;
+        let r = tokio::time::timeout(Duration::from_secs(3), async {
+            // The server's SETTINGS, then EOF.
+            loop {
+                match silent.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(r.is_ok(), "a connection that sent no preface is still open");
+        drop((send, send2));
+    });
+    legit.finish(10);
+}
+
+/// Streams whose responses wait on a flow-control window the client never opens are
+/// reset at `--send-timeout`, counted as send timeouts, and the connection is then idle.
+#[test]
+fn zero_window_streams_are_reset_at_the_send_timeout() {
+    let m = h2_server(&[
+        "--send-timeout",
+        "1",
+        "--keep-alive",
+        "1",
+        "--metrics-bind",
+        "127.0.0.1:0",
+    ]);
+    let maddr = crate::observe::metrics_addr(&m);
+    let legit = Legit::tls(m.addr());
+    let addr = m.addr();
+    let closed = rt().block_on(async move {
+        let (mut send, conn) = h2::client::Builder::new()
+            .initial_window_size(0)
+            .handshake::<_, bytes::Bytes>(tls_connect(addr).await)
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        let started = Instant::now();
+        let mut streams = Vec::new();
+        for _ in 0..20 {
+            let (resp, _) = send.send_request(get_req("/big?ms=1000000"), true).unwrap();
+            streams.push(resp);
+        }
+        for resp in streams {
+            let resp = resp.await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let mut body = resp.into_body();
+            let r = tokio::time::timeout(Duration::from_secs(5), body.data()).await;
+            let reset = match r {
+                Ok(Some(Err(e))) => e.reason() == Some(h2::Reason::CANCEL),
+                _ => false,
+            };
+            assert!(reset, "a zero-window stream was not reset");
+        }
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(4),
+            "streams reset after {took:?}"
+        );
+        // No stream left: the idle deadline closes the connection.
+        let ended = tokio::time::timeout(Duration::from_secs(4), conn).await;
+        drop(send);
+        ended.is_ok()
+    });
+    assert!(closed, "the connection stayed open: {}", m.log());
+    assert!(
+        eventually(Duration::from_secs(5), || metric(
+            maddr,
+            "runicorn_slow_client_timeouts_total{kind=\"send\"}"
+        ) >= 20.0),
+        "stream resets are not counted"
+    );
+    legit.finish(10);
+}
+
+/// Rapid reset: streams opened and reset at once, over and over. h2 closes the connection
+/// with GOAWAY ENHANCE_YOUR_CALM; the error log gets one warning naming the peer (not one
+/// per connection from h2 without it), and others are served all along.
+#[test]
+fn rapid_reset_is_closed_and_logged_once_with_the_peer() {
+    let m = h2_server(&[]);
+    let legit = Legit::tls(m.addr());
+    let addr = m.addr();
+    let closed = rt().block_on(async move {
+        let mut calm = 0;
+        for _ in 0..3 {
+            let (mut send, conn) = h2::client::handshake(tls_connect(addr).await)
+                .await
+                .unwrap();
+            let conn = tokio::spawn(conn);
+            for _ in 0..200 {
+                let Ok((_, mut stream)) = send.send_request(get_req("/"), false) else {
+                    break;
+                };
+                stream.send_reset(h2::Reason::CANCEL);
+            }
+            // The client sees the GOAWAY or the close, depending on timing.
+            if tokio::time::timeout(Duration::from_secs(5), conn)
+                .await
+                .is_ok()
+            {
+                calm += 1;
+            }
+        }
+        calm
+    });
+    assert_eq!(closed, 3, "{}", m.log());
+    assert!(
+        m.wait_for_log("closed for abuse", Duration::from_secs(3))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    assert_eq!(m.count("closed for abuse"), 1, "{}", m.log());
+    let line = m
+        .wait_for_log("closed for abuse", Duration::ZERO)
+        .unwrap_or_default();
+    assert!(
+        line.contains("127.0.0.1:") && line.contains("excessive load"),
+        "{line}"
+    );
+    assert_eq!(m.count("WARNING] recv_reset"), 0, "{}", m.log());
+    legit.finish(10);
+}
