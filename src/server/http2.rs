@@ -12,6 +12,11 @@
 //! - **dead peers**: hyper's keep-alive PING every `--send-timeout`, and the connection is
 //!   closed when the PONG does not come within `--send-timeout`.
 //!
+//! - **floods**: SETTINGS and PING frames the server must acknowledge are rationed per
+//!   connection ([`ControlBudget`]: a burst of [`CONTROL_BURST`], then [`CONTROL_RATE`] a
+//!   second); a client past that is disconnected, as nginx's "http2 flood detected".
+//!   hyper would otherwise acknowledge hundreds of thousands a second, indefinitely.
+//!
 //! After an idle GOAWAY (NO_ERROR) the connection gets [`GOAWAY_GRACE`] to finish (hyper's
 //! two-phase GOAWAY waits for a PING round trip), then the socket is dropped.
 
@@ -37,6 +42,108 @@ pub(super) const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 /// Writes of at most this many bytes (PING and SETTINGS acknowledgements, WINDOW_UPDATE,
 /// RST_STREAM) do not count as the connection sending data.
 const CONTROL_BYTES: usize = 64;
+
+/// SETTINGS and PING frames (without ACK) a connection may send at once. A client sends
+/// one SETTINGS at start and a PING now and then (keep-alive, gRPC's bandwidth probes);
+/// hundreds in a burst leave a wide margin.
+pub(super) const CONTROL_BURST: f64 = 500.0;
+/// ... and per second after the burst.
+pub(super) const CONTROL_RATE: f64 = 100.0;
+
+/// Watches a connection's inbound frames and rations the control frames that each make
+/// the server write an acknowledgement (SETTINGS and PING without the ACK flag), with a
+/// token bucket. It reads only the 9-byte frame headers (after the 24-byte connection
+/// preface) and skips payloads, so it costs a few comparisons per frame.
+#[derive(Debug)]
+pub(super) struct ControlBudget {
+    /// Bytes of the client's connection preface still to pass.
+    preface_left: usize,
+    header: [u8; 9],
+    header_len: usize,
+    /// Payload bytes of the current frame still to skip.
+    skip: usize,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl ControlBudget {
+    pub(super) fn new() -> ControlBudget {
+        ControlBudget {
+            preface_left: 24,
+            header: [0; 9],
+            header_len: 0,
+            skip: 0,
+            tokens: CONTROL_BURST,
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Feeds bytes as read from the client; false once the client sent more acknowledged
+    /// control frames than its budget allows.
+    pub(super) fn feed(&mut self, mut bytes: &[u8]) -> bool {
+        while !bytes.is_empty() {
+            if self.preface_left > 0 {
+                let n = self.preface_left.min(bytes.len());
+                self.preface_left -= n;
+                bytes = &bytes[n..];
+            } else if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = &bytes[n..];
+            } else {
+                let n = (9 - self.header_len).min(bytes.len());
+                self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
+                self.header_len += n;
+                bytes = &bytes[n..];
+                if self.header_len < 9 {
+                    break;
+                }
+                self.header_len = 0;
+                let h = self.header;
+                self.skip = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
+                // SETTINGS (0x4) and PING (0x6) without ACK (flag 0x1) are answered.
+                if matches!(h[3], 0x4 | 0x6) && h[4] & 0x1 == 0 && !self.take() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let earned = now.duration_since(self.refilled).as_secs_f64() * CONTROL_RATE;
+        self.tokens = (self.tokens + earned).min(CONTROL_BURST);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// Logs a flooding client at WARNING with its address, at most once per 10 s per worker
+/// (with the number of floods since the last line), so floods cannot flood the log.
+fn flood_detected(peer: &super::Peer) {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+    let n = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = crate::scoreboard::monotonic_ms() / 1000;
+    let last = LAST.load(Ordering::Relaxed);
+    if now >= last + 10
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        SINCE.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            "HTTP/2 flood detected from {peer}: more than {CONTROL_BURST} SETTINGS/PING frames \
+             at once or {CONTROL_RATE} a second; connection closed ({n} such connection(s) \
+             since the last such line)"
+        );
+    }
+}
 
 thread_local! {
     /// The clock of the stream task being polled on this thread (set by [`Guarded`] around
@@ -166,6 +273,8 @@ impl<F: Future<Output = ()>> Future for Guarded<F> {
 /// reading the socket).
 pub(super) struct ProgressIo<S> {
     io: S,
+    peer: super::Peer,
+    budget: ControlBudget,
     state: Arc<ConnState>,
     stats: Arc<EdgeStats>,
     send_timeout: Duration,
@@ -215,7 +324,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for ProgressIo<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r
+            && !this.budget.feed(&buf.filled()[before..])
+        {
+            flood_detected(&this.peer);
+            return Poll::Ready(Err(io::Error::other(
+                "HTTP/2 control-frame flood (SETTINGS/PING)",
+            )));
+        }
+        r
     }
 }
 
@@ -295,6 +415,8 @@ pub(super) async fn serve<IO, A>(
     }));
     let io = ProgressIo {
         io,
+        peer,
+        budget: ControlBudget::new(),
         state: state.clone(),
         stats: cfg.edge_stats.clone(),
         send_timeout: edge.send_timeout,
@@ -347,5 +469,77 @@ pub(super) async fn serve<IO, A>(
     };
     if let Err(e) = result {
         super::protocol_error(peer, &e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+    fn frame(ty: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let n = payload.len();
+        let mut f = vec![
+            (n >> 16) as u8,
+            (n >> 8) as u8,
+            n as u8,
+            ty,
+            flags,
+            0,
+            0,
+            0,
+            0,
+        ];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn acknowledged_control_frames_are_rationed_and_nothing_else_counts() {
+        let mut b = ControlBudget::new();
+        assert!(b.feed(PREFACE));
+        assert!(b.feed(&frame(0x4, 0, &[])), "the client's SETTINGS");
+        // ACKs, DATA and HEADERS cost nothing, even when a payload looks like PING headers.
+        let lookalike: Vec<u8> = (0..200).flat_map(|_| frame(0x6, 0, &[0; 8])).collect();
+        for _ in 0..1000 {
+            assert!(b.feed(&frame(0x6, 0x1, &[0; 8])));
+            assert!(b.feed(&frame(0x4, 0x1, &[])));
+            assert!(b.feed(&frame(0x0, 0, &lookalike)));
+            assert!(b.feed(&frame(0x1, 0x4, &[0x82])));
+        }
+        let burst = CONTROL_BURST as usize - 1;
+        assert!(b.feed(&frame(0x6, 0, &[0; 8]).repeat(burst)));
+        assert!(!b.feed(&frame(0x6, 0, &[0; 8])), "one past the burst");
+    }
+
+    #[test]
+    fn the_verdict_does_not_depend_on_how_the_bytes_were_split() {
+        let mut stream = PREFACE.to_vec();
+        for i in 0..(CONTROL_BURST as usize + 10) {
+            stream.extend(frame(0x0, 0, &[7; 3]));
+            stream.extend(frame(if i % 2 == 0 { 0x6 } else { 0x4 }, 0, &[0; 6]));
+        }
+        let whole = ControlBudget::new().feed(&stream);
+        assert!(!whole);
+        for chunk in [1, 2, 5, 9, 10, 17, 4096] {
+            let mut b = ControlBudget::new();
+            let ok = stream.chunks(chunk).all(|c| b.feed(c));
+            assert_eq!(ok, whole, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn the_budget_refills_over_time() {
+        let mut b = ControlBudget::new();
+        assert!(b.feed(PREFACE));
+        let burst = frame(0x6, 0, &[0; 8]).repeat(CONTROL_BURST as usize);
+        assert!(b.feed(&burst));
+        b.refilled -= Duration::from_secs(1);
+        let second = frame(0x6, 0, &[0; 8]).repeat(CONTROL_RATE as usize - 1);
+        assert!(
+            b.feed(&second),
+            "a second later, the rate's worth is allowed again"
+        );
     }
 }

@@ -500,3 +500,66 @@ fn rapid_reset_is_closed_and_logged_once_with_the_peer() {
     assert_eq!(m.count("WARNING] recv_reset"), 0, "{}", m.log());
     legit.finish(10);
 }
+
+/// SETTINGS and PING floods: each frame makes the server write an acknowledgement, so a
+/// client streaming them keeps a worker busy indefinitely. Past the per-connection budget
+/// the connection is closed, one warning names the peer, and others are served all along.
+#[test]
+fn settings_and_ping_floods_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let m = h2_server(&[]);
+    let legit = Legit::tls(m.addr());
+    let addr = m.addr();
+    let outcomes = rt().block_on(async move {
+        let mut outcomes = Vec::new();
+        for ty in [0x6u8, 0x4] {
+            let tls = tls_connect(addr).await;
+            let (mut rd, mut wr) = tokio::io::split(tls);
+            // Read (and drop) the acknowledgements, so the server is never blocked on us.
+            let reader = tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut total = 0usize;
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => return total,
+                        Ok(n) => total += n,
+                    }
+                }
+            });
+            let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+            out.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+            wr.write_all(&out).await.unwrap();
+            // 50,000 frames, at most a second's worth of writing: the budget is 500 at once.
+            let payload_len = if ty == 0x6 { 8u8 } else { 0 };
+            let mut frame = vec![0, 0, payload_len, ty, 0, 0, 0, 0, 0];
+            frame.resize(9 + usize::from(payload_len), 0);
+            let batch = frame.repeat(1000);
+            let started = Instant::now();
+            let mut sent = 0;
+            for _ in 0..50 {
+                if wr.write_all(&batch).await.is_err() {
+                    break;
+                }
+                sent += 1000;
+            }
+            let closed = tokio::time::timeout(Duration::from_secs(5), reader).await;
+            outcomes.push((ty, sent, closed.is_ok(), started.elapsed()));
+        }
+        outcomes
+    });
+    for (ty, sent, closed, took) in &outcomes {
+        assert!(
+            closed,
+            "frame type {ty}: the connection stayed open after {sent} frames ({took:?})\n{}",
+            m.log()
+        );
+    }
+    assert!(
+        m.wait_for_log("flood detected from 127.0.0.1:", Duration::from_secs(3))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    assert_eq!(m.count("flood detected"), 1, "rate-limited:\n{}", m.log());
+    legit.finish(10);
+}
