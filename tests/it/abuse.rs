@@ -1,7 +1,8 @@
 //! Abuse cases, each with a legitimate client beside the attacker that must keep
 //! succeeding (≥ 99%): connection-slot exhaustion (plaintext and TLS), idle and
 //! header-stalled HTTP/2 connections, zero-window HTTP/2 streams, a pipelining flood
-//! written without reading, stalled TLS handshakes. Loopback only, one worker, each case
+//! written without reading, stalled TLS handshakes, HTTP/2 rapid reset, SETTINGS and PING
+//! floods, CONTINUATION floods and an HPACK bomb. Loopback only, one worker, each case
 //! a few seconds; deadlines are checked with a second or more of slack, never to the
 //! millisecond.
 
@@ -562,4 +563,87 @@ fn settings_and_ping_floods_are_cut_off() {
     );
     assert_eq!(m.count("flood detected"), 1, "rate-limited:\n{}", m.log());
     legit.finish(10);
+}
+
+/// A raw HTTP/2 frame (9-byte header, then the payload).
+fn h2_frame(ty: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let n = payload.len();
+    let mut f = vec![(n >> 16) as u8, (n >> 8) as u8, n as u8, ty, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Writes `frames` after the connection preface on a fresh HTTP/2 connection while a task
+/// reads and drops what the server sends; true when the server closed the connection
+/// within 5 s.
+fn h2_raw_closed(addr: SocketAddr, frames: Vec<Vec<u8>>) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    rt().block_on(async move {
+        let (mut rd, mut wr) = tokio::io::split(tls_connect(addr).await);
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = rd.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        out.extend(h2_frame(0x4, 0, 0, &[]));
+        let _ = wr.write_all(&out).await;
+        for f in frames {
+            if wr.write_all(&f).await.is_err() {
+                break;
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(5), reader)
+            .await
+            .is_ok()
+    })
+}
+
+/// CONTINUATION floods (a header block that never ends, in empty or full frames) and an
+/// HPACK bomb (one 4 KB table entry referenced a thousand times: 4 MB of headers from
+/// 5 KB) are refused by the HTTP/2 engine's limits; the worker survives and others are
+/// served all along.
+#[test]
+fn continuation_floods_and_hpack_bombs_are_refused() {
+    let m = h2_server(&[]);
+    let legit = Legit::tls(m.addr());
+    // :method GET, :scheme https, :path /, :authority localhost (not indexed).
+    let mut start = vec![0x82, 0x87, 0x84, 0x01, 9];
+    start.extend_from_slice(b"localhost");
+    for payload in [Vec::new(), vec![0x40; 16_000]] {
+        let mut frames = vec![h2_frame(0x1, 0, 1, &start)];
+        let n = if payload.is_empty() { 100_000 } else { 2_000 };
+        frames.extend((0..n).map(|_| h2_frame(0x9, 0, 1, &payload)));
+        assert!(
+            h2_raw_closed(m.addr(), frames),
+            "a CONTINUATION flood ({} bytes a frame) kept its connection\n{}",
+            payload.len(),
+            m.log()
+        );
+    }
+    // The bomb: a literal with incremental indexing (x-bomb: 4,000 x 'a'), then its index
+    // (62) a thousand times, in one HEADERS frame that ends the headers and the stream.
+    let mut block = start.clone();
+    block.extend_from_slice(&[0x40, 6]);
+    block.extend_from_slice(b"x-bomb");
+    block.extend_from_slice(&[0x7f, 0xa1, 0x1e]); // 4000 as a 7-bit-prefix integer
+    block.extend(std::iter::repeat_n(b'a', 4000));
+    block.extend(std::iter::repeat_n(0xbe, 1000));
+    let bombs: Vec<Vec<u8>> = (0..50u32)
+        .map(|i| h2_frame(0x1, 0x5, 1 + 2 * i, &block))
+        .collect();
+    // The connection may stay open (each stream is refused alone) or be closed: either is
+    // fine; the worker must not spend 4 MB per stream nor die.
+    let _ = h2_raw_closed(m.addr(), bombs);
+    legit.finish(10);
+    assert_eq!(
+        m.count("Booting worker"),
+        1,
+        "the worker died:\n{}",
+        m.log()
+    );
 }
