@@ -4,7 +4,7 @@ move the numbers (a refactor, a dependency bump): the same workloads as benches/
 servers alternating within each round, one worker pinned to one core, wrk on the other.
 
     python3 benches/ab.py BEFORE_TARGET AFTER_TARGET [--rounds 3] [--seconds 5]
-        [--only plaintext wsgi static]
+        [--only plaintext https wsgi static]
 
 Each TARGET is a cargo release directory (`target/release`) holding `runicorn` and
 `examples/hello`; build the old revision in a git worktree to get one. Prints the median
@@ -24,6 +24,8 @@ WORKLOADS = {
     "plaintext": ("Rust service hello", "/", lambda t, p, tmp: [str(t / "examples" / "hello"), "-b", f"127.0.0.1:{p}", "-w", "1"]),
     "wsgi": ("WSGI hello", "/", lambda t, p, tmp: [str(t / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{p}",
                                                    "--chdir", str(harness.APPS), "hello_wsgi:app"]),
+    "https": ("Rust service hello over TLS (keep-alive)", "/", lambda t, p, tmp: [
+        str(t / "examples" / "hello"), "-b", f"127.0.0.1:{p}", "-w", "1", *harness.tls_args()]),
     "static": ("static 4 KB file", "/4k.bin", lambda t, p, tmp: [str(t / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{p}",
                                                                 "--static-map", f"/={tmp}/static"]),
 }
@@ -54,7 +56,7 @@ def main() -> int:
                                           seconds=a.seconds, connections=a.connections, handshakes=0)
                         w = harness.Workload(key, title, "", "wrk", path, [], [])
                         s = harness.Server(label, "runicorn", lambda c, p, t=target.resolve(): cmd(t, p, tmp),
-                                           ready_timeout=30)
+                                           scheme="https" if key == "https" else "http", ready_timeout=30)
                         sample = harness.measure(ctx, w, s, f"{key}-{label}-{rnd}")
                         results.setdefault((key, label), []).append(sample.rps)
                         print(f"{key:10} round {rnd + 1} {label:6} {sample.rps:10.0f} req/s", flush=True)
