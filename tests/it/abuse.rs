@@ -647,3 +647,64 @@ fn continuation_floods_and_hpack_bombs_are_refused() {
         m.log()
     );
 }
+
+/// Idle HTTP/2 connections (handshake, preface and SETTINGS done, no stream opened) filling
+/// every slot: the worker reclaims them with GOAWAY for new clients, who keep being served;
+/// the metrics count them. Long idle deadlines make reclamation the only way out.
+#[test]
+fn idle_http2_connections_cannot_exhaust_the_slots() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let m = h2_server(&[
+        "--worker-connections",
+        "100",
+        "--keep-alive",
+        "60",
+        "--header-timeout",
+        "60",
+        "--metrics-bind",
+        "127.0.0.1:0",
+    ]);
+    let maddr = crate::observe::metrics_addr(&m);
+    let addr = m.addr();
+    let (ok, failed, reclaimed) = rt().block_on(async move {
+        let closed = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let tls = tls_connect(addr).await;
+            let closed = closed.clone();
+            tasks.push(tokio::spawn(async move {
+                let (mut rd, mut wr) = tokio::io::split(tls);
+                let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+                out.extend(h2_frame(0x4, 0, 0, &[]));
+                let _ = wr.write_all(&out).await;
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = rd.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                closed.fetch_add(1, Ordering::Relaxed);
+            }));
+        }
+        // Let the idle connections settle, then a client making fresh requests arrives.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let legit = Legit::tls(addr);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (ok, failed) = legit.finish(10);
+        for t in tasks {
+            t.abort();
+        }
+        (ok, failed, closed.load(Ordering::Relaxed))
+    });
+    assert!(reclaimed > 0, "no idle HTTP/2 connection was reclaimed");
+    assert!(
+        eventually(Duration::from_secs(5), || metric(
+            maddr,
+            "runicorn_reclaimed_connections_total"
+        ) >= 1.0),
+        "reclaimed connections are not in the metrics"
+    );
+    eprintln!(
+        "HTTP/2 slot exhaustion: legitimate {ok} ok / {failed} failed; {reclaimed} reclaimed"
+    );
+}
