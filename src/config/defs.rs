@@ -1080,10 +1080,12 @@ pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::comma_list),
     field: |s| &mut s.forwarder_headers,
-    support: Unsupported(
-        "not implemented yet: the edge lets these headers through from trusted peers, but the WSGI environ does not map them",
-    ),
-    help: "Headers with underscores a trusted proxy may pass into the environ.",
+    support: Supported,
+    help: "Headers with underscores a trusted proxy may pass into the environ.\n\
+         \n\
+         From a peer in --forwarded-allow-ips these names (* for any) reach the WSGI environ\n\
+         as HTTP_* although they contain `_`, and a SCRIPT_NAME header also becomes the\n\
+         request's SCRIPT_NAME (PATH_INFO is what follows it), as in Gunicorn 27.",
 };
 pub(crate) static HEADER_MAP: Spec<crate::http::head::HeaderMap> = Spec {
     key: "header_map",

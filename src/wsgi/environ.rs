@@ -24,6 +24,8 @@ pub(super) struct Constants {
     pub version: Py<PyAny>,
     /// `--header-map dangerous`: header names with `_` are mapped too.
     pub keep_underscores: bool,
+    /// `--forwarder-headers`: names with `_` mapped when a trusted proxy sends them.
+    pub forwarders: super::proxy::Forwarders,
     /// The `sendfile` setting: `wsgi.file_wrapper` over a real file is sent by the edge.
     pub sendfile: bool,
 }
@@ -287,7 +289,16 @@ impl Cache {
     }
 }
 
+/// What a trusted proxy set for one request (`--forwarder-headers`).
+pub(super) struct Forwarded<'a> {
+    /// The peer is trusted: its forwarder headers with `_` are mapped.
+    pub trusted: bool,
+    /// Its `SCRIPT_NAME` header, replacing the process environment's.
+    pub script_name: Option<&'a str>,
+}
+
 /// Builds the environ of one request; `input` becomes `wsgi.input`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn build<'py>(
     py: Python<'py>,
     c: &Constants,
@@ -295,9 +306,13 @@ pub(super) fn build<'py>(
     parts: &Parts,
     body_len: u64,
     https: bool,
+    forwarded: Forwarded<'_>,
     input: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = cache.template.bind(py).copy()?;
+    if let Some(s) = forwarded.script_name {
+        env.set_item(intern!(py, "SCRIPT_NAME"), s)?;
+    }
     let conn = parts.extensions.get::<ConnInfo>().copied();
     let method = match parts.method.as_str() {
         "GET" => intern!(py, "GET").clone(),
@@ -321,7 +336,7 @@ pub(super) fn build<'py>(
     }
     env.set_item(intern!(py, "QUERY_STRING"), uri.query().unwrap_or(""))?;
     let path = uri.path().as_bytes();
-    let path = match c.script_name.as_bytes() {
+    let path = match forwarded.script_name.unwrap_or(&c.script_name).as_bytes() {
         s if !s.is_empty() && path.starts_with(s) => &path[s.len()..],
         _ => path,
     };
@@ -365,9 +380,12 @@ pub(super) fn build<'py>(
                 }
                 if let Some((i, key)) = known_cgi_name(py, n) {
                     env.set_item(key, cache.value(py, i, &value))?;
-                } else if let Some(key) =
-                    cgi_name_into(n, c.keep_underscores, &mut name_buf, &mut cache.long_name)
-                {
+                } else if let Some(key) = cgi_name_into(
+                    n,
+                    c.keep_underscores || (forwarded.trusted && c.forwarders.allows(n)),
+                    &mut name_buf,
+                    &mut cache.long_name,
+                ) {
                     env.set_item(key, latin1(py, &value))?;
                 }
             }

@@ -151,22 +151,43 @@ impl hyper::service::Service<Request<Incoming>> for WsgiService {
 
 async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     let (parts, body) = req.into_parts();
-    if edge.refuse_underscores && parts.headers.keys().any(|k| k.as_str().contains('_')) {
+    let trusted = edge.proxy.trusted(
+        parts
+            .extensions
+            .get::<crate::http::ConnInfo>()
+            .map(|c| c.peer),
+    );
+    // Names with `_` a trusted proxy may send (`--forwarder-headers`) are not refused.
+    let forwarded = |k: &str| trusted && edge.proxy.forwarders.allows(k);
+    if edge.refuse_underscores
+        && parts
+            .headers
+            .keys()
+            .any(|k| k.as_str().contains('_') && !forwarded(k.as_str()))
+    {
         return simple(http::StatusCode::BAD_REQUEST);
     }
-    if !parts.uri.path().starts_with(edge.script_name.as_str()) {
+    // A trusted proxy's SCRIPT_NAME header replaces the process environment's (the last
+    // one, as Gunicorn reads them in order).
+    let script_name = forwarded("script_name")
+        .then(|| parts.headers.get_all("script_name").iter().next_back())
+        .flatten()
+        .map(|v| v.as_bytes().iter().map(|&b| b as char).collect::<String>());
+    let prefix = script_name.as_deref().unwrap_or(edge.script_name.as_str());
+    if !parts.uri.path().starts_with(prefix) {
         // Gunicorn's ConfigurationProblem: a 500, and the operator learns why.
         tracing::error!(
             "Configuration problem: Request path {:?} does not start with SCRIPT_NAME {:?}",
             parts.uri.path(),
-            edge.script_name
+            prefix
         );
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
     }
-    let Ok(https) = edge.proxy.https(
-        parts.extensions.get::<crate::http::ConnInfo>(),
-        &parts.headers,
-    ) else {
+    let tls = parts
+        .extensions
+        .get::<crate::http::ConnInfo>()
+        .is_some_and(|c| c.tls);
+    let Ok(https) = edge.proxy.https(tls, trusted, &parts.headers) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
         return simple(http::StatusCode::BAD_REQUEST);
     };
@@ -189,6 +210,8 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         parts,
         body,
         https,
+        trusted,
+        script_name,
         reply: tx,
     }) {
         tracing::error!("no application thread is left to serve the request");
@@ -245,6 +268,7 @@ fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
             file_wrapper: py.get_type::<response::FileWrapper>().into_any().unbind(),
             version: (1, 0).into_pyobject(py)?.into_any().unbind(),
             keep_underscores: s.header_map == HeaderMap::Dangerous,
+            forwarders: proxy::Proxy::new(s).forwarders,
             sendfile: s.sendfile,
         })
     })

@@ -1,7 +1,8 @@
 //! Trusted front-end proxies: `secure_scheme_headers` from a peer in
 //! `forwarded_allow_ips` make `wsgi.url_scheme` "https" (Gunicorn's `http/message.py`),
 //! so frameworks build correct external URLs and redirects behind a TLS-terminating
-//! load balancer. Decided on the tokio side, before the request is queued.
+//! load balancer; its `forwarder_headers` (SCRIPT_NAME, PATH_INFO) reach the environ.
+//! Decided on the tokio side, before the request is queued.
 
 use std::net::IpAddr;
 
@@ -9,11 +10,13 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use crate::config::Settings;
-use crate::http::{ConnInfo, Peer};
+use crate::http::Peer;
 
 /// The proxy-trust settings, parsed once per worker.
 pub(super) struct Proxy {
     secure: Vec<(HeaderName, String)>,
+    /// `--forwarder-headers`: what a trusted proxy may set with `_` in the name.
+    pub(super) forwarders: Forwarders,
     allow_all: bool,
     nets: Vec<(IpAddr, u8)>,
 }
@@ -47,6 +50,7 @@ impl Proxy {
             .collect();
         Proxy {
             secure,
+            forwarders: Forwarders::new(&s.forwarder_headers),
             allow_all: s.forwarded_allow_ips.iter().any(|i| i.trim() == "*"),
             nets,
         }
@@ -54,7 +58,7 @@ impl Proxy {
 
     /// Whether headers from this peer are believed. Unix-socket peers are (Gunicorn: a
     /// non-tuple peer address is trusted), and so are TCP peers inside an allowed network.
-    fn trusted(&self, peer: Option<Peer>) -> bool {
+    pub(super) fn trusted(&self, peer: Option<Peer>) -> bool {
         match peer {
             Some(Peer::Tcp(a)) => {
                 self.allow_all
@@ -69,9 +73,9 @@ impl Proxy {
 
     /// `Ok(true)` for https; `Err` when the secure headers contradict each other (Gunicorn:
     /// InvalidSchemeHeaders, a 400).
-    pub(super) fn https(&self, conn: Option<&ConnInfo>, headers: &HeaderMap) -> Result<bool, ()> {
-        let tls = conn.is_some_and(|c| c.tls);
-        if self.secure.is_empty() || !self.trusted(conn.map(|c| c.peer)) {
+    /// `tls`: the connection is TLS; `trusted`: [`Proxy::trusted`] said so of the peer.
+    pub(super) fn https(&self, tls: bool, trusted: bool, headers: &HeaderMap) -> Result<bool, ()> {
+        if self.secure.is_empty() || !trusted {
             return Ok(tls);
         }
         let mut scheme = None;
@@ -89,6 +93,34 @@ impl Proxy {
         }
         // A trusted proxy's word wins (Gunicorn: the header sets the scheme).
         Ok(scheme.unwrap_or(tls))
+    }
+}
+
+/// `--forwarder-headers` (default `SCRIPT_NAME,PATH_INFO`): header names with `_` that a
+/// trusted proxy may send, which reach the environ as `HTTP_*` like any other header (under
+/// `header_map = drop` other `_` names are dropped), and `SCRIPT_NAME`, which also becomes
+/// the request's `SCRIPT_NAME` (Gunicorn 27's mapping, checked against it).
+pub(super) struct Forwarders {
+    /// Lower-case header names (as the `http` crate stores them).
+    names: Vec<String>,
+    all: bool,
+}
+
+impl Forwarders {
+    fn new(names: &[String]) -> Forwarders {
+        Forwarders {
+            names: names
+                .iter()
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty() && n != "*")
+                .collect(),
+            all: names.iter().any(|n| n.trim() == "*"),
+        }
+    }
+
+    /// Whether a trusted proxy may set `name` (a lower-case header name).
+    pub(super) fn allows(&self, name: &str) -> bool {
+        self.all || self.names.iter().any(|n| n == name)
     }
 }
 
@@ -114,6 +146,7 @@ fn contains(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::ConnInfo;
     use std::net::SocketAddr;
 
     fn proxy(allow: &[&str]) -> Proxy {
@@ -122,6 +155,15 @@ mod tests {
             ..Settings::default()
         };
         Proxy::new(&s)
+    }
+
+    /// The peer's trust and the connection's TLS, as the WSGI edge passes them.
+    fn https(p: &Proxy, conn: Option<&ConnInfo>, h: &HeaderMap) -> Result<bool, ()> {
+        p.https(
+            conn.is_some_and(|c| c.tls),
+            p.trusted(conn.map(|c| c.peer)),
+            h,
+        )
     }
 
     fn conn(addr: &str) -> ConnInfo {
@@ -143,12 +185,13 @@ mod tests {
     fn secure_headers_only_from_trusted_peers() {
         let p = proxy(&["127.0.0.1", "::1", "10.0.0.0/8"]);
         let h = headers(&[("x-forwarded-proto", "https")]);
-        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &h), Ok(true));
-        assert_eq!(p.https(Some(&conn("10.20.30.40:1")), &h), Ok(true));
-        assert_eq!(p.https(Some(&conn("[::ffff:10.1.2.3]:1")), &h), Ok(true));
-        assert_eq!(p.https(Some(&conn("192.168.1.1:1")), &h), Ok(false));
+        assert_eq!(https(&p, Some(&conn("127.0.0.1:1")), &h), Ok(true));
+        assert_eq!(https(&p, Some(&conn("10.20.30.40:1")), &h), Ok(true));
+        assert_eq!(https(&p, Some(&conn("[::ffff:10.1.2.3]:1")), &h), Ok(true));
+        assert_eq!(https(&p, Some(&conn("192.168.1.1:1")), &h), Ok(false));
         assert_eq!(
-            p.https(
+            https(
+                &p,
                 Some(&ConnInfo {
                     peer: Peer::Unix,
                     local: None,
@@ -163,26 +206,30 @@ mod tests {
             ..conn("192.168.1.1:1")
         };
         assert_eq!(
-            p.https(Some(&tls), &HeaderMap::new()),
+            https(&p, Some(&tls), &HeaderMap::new()),
             Ok(true),
             "TLS connections are https"
         );
         assert_eq!(
-            p.https(
+            https(
+                &p,
                 Some(&conn("127.0.0.1:1")),
                 &headers(&[("x-forwarded-proto", "http")])
             ),
             Ok(false)
         );
-        assert_eq!(proxy(&["*"]).https(Some(&conn("8.8.8.8:1")), &h), Ok(true));
+        assert_eq!(
+            https(&proxy(&["*"]), Some(&conn("8.8.8.8:1")), &h),
+            Ok(true)
+        );
     }
 
     #[test]
     fn contradicting_headers_are_an_error() {
         let p = proxy(&["127.0.0.1"]);
         let h = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-ssl", "off")]);
-        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &h), Err(()));
+        assert_eq!(https(&p, Some(&conn("127.0.0.1:1")), &h), Err(()));
         let h = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-ssl", "on")]);
-        assert_eq!(p.https(Some(&conn("127.0.0.1:1")), &h), Ok(true));
+        assert_eq!(https(&p, Some(&conn("127.0.0.1:1")), &h), Ok(true));
     }
 }

@@ -21,6 +21,10 @@ pub(super) struct Job {
     pub body: Body,
     /// `wsgi.url_scheme` is https (a trusted proxy said so).
     pub https: bool,
+    /// The peer is a trusted proxy: its `--forwarder-headers` reach the environ.
+    pub trusted: bool,
+    /// `SCRIPT_NAME` from a trusted proxy's header, replacing the process environment's.
+    pub script_name: Option<String>,
     pub reply: Reply,
 }
 
@@ -126,6 +130,8 @@ fn handle(
         parts,
         body,
         https,
+        trusted,
+        script_name,
         reply,
     } = *job;
     let req = request_hooks
@@ -143,7 +149,11 @@ fn handle(
         Ok(i) => i.into_any(),
         Err(e) => return log_error(py, &parts, &e),
     };
-    let environ = environ::build(py, c, cache, &parts, body_len, https, input);
+    let forwarded = environ::Forwarded {
+        trusted,
+        script_name: script_name.as_deref(),
+    };
+    let environ = environ::build(py, c, cache, &parts, body_len, https, forwarded, input);
     let result = match &environ {
         Ok(env) => app.bind(py).call1((env, &sr)),
         Err(e) => Err(e.clone_ref(py)),

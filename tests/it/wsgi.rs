@@ -1072,3 +1072,81 @@ fn hup_then_usr2_upgrade_of_a_wsgi_server_lose_no_request() {
     let (ok, failed, errors) = load.finish();
     assert_eq!(failed, 0, "{failed} failed of {}: {errors:?}", ok + failed);
 }
+
+/// Gunicorn 27.0.1 serving `app` from tests/apps with `extra`, killed on drop.
+struct Gunicorn(std::process::Child, SocketAddr);
+
+impl Gunicorn {
+    fn start(app: &str, extra: &[&str]) -> Gunicorn {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = std::process::Command::new("gunicorn")
+            .current_dir(apps())
+            .args(["-b", &addr.to_string(), "--log-level", "warning"])
+            .args(extra)
+            .arg(app)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gunicorn 27.0.1 must be installed (python3 -m pip install gunicorn==27.0.1)");
+        assert!(
+            eventually(Duration::from_secs(15), || TcpStream::connect(addr).is_ok()),
+            "gunicorn did not start"
+        );
+        Gunicorn(child, addr)
+    }
+}
+
+impl Drop for Gunicorn {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--forwarder-headers` (default SCRIPT_NAME,PATH_INFO) as Gunicorn 27 maps them, side by
+/// side with it: from a trusted proxy, `SCRIPT_NAME` sets the request's SCRIPT_NAME and
+/// PATH_INFO is what follows it (a path outside it is Gunicorn's 500); both reach the
+/// environ as HTTP_* while other `_` names are dropped; from an untrusted peer, nothing.
+#[test]
+fn forwarder_headers_map_as_in_gunicorn() {
+    let req = b"GET /app/x?q=1 HTTP/1.1\r\nHost: t\r\nSCRIPT_NAME: /app\r\nPATH_INFO: /evil\r\n\
+                REMOTE_USER: bob\r\nConnection: close\r\n\r\n";
+    let outside =
+        b"GET /other HTTP/1.1\r\nHost: t\r\nSCRIPT_NAME: /app\r\nConnection: close\r\n\r\n";
+    let keys = [
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "HTTP_SCRIPT_NAME",
+        "HTTP_PATH_INFO",
+        "HTTP_REMOTE_USER",
+    ];
+    for extra in [&[][..], &["--forwarded-allow-ips", "10.0.0.0/8"][..]] {
+        let g = Gunicorn::start("environ_app:app", extra);
+        let m = serve("environ_app:app", extra);
+        let (ge, re) = (json(&raw(g.1, req)), json(&raw(m.addr(), req)));
+        for k in keys {
+            assert_eq!(
+                re[k], ge[k],
+                "{k} with {extra:?}: runicorn {re} vs gunicorn {ge}"
+            );
+        }
+        assert_eq!(
+            raw(m.addr(), outside).status,
+            raw(g.1, outside).status,
+            "a path outside the forwarded SCRIPT_NAME, with {extra:?}"
+        );
+    }
+    // What Gunicorn answered, so the comparison above cannot pass on two empty results.
+    let m = serve("environ_app:app", &[]);
+    let e = json(&raw(m.addr(), req));
+    assert_eq!(
+        (e["SCRIPT_NAME"].as_str(), e["PATH_INFO"].as_str()),
+        (Some("/app"), Some("/x"))
+    );
+    assert_eq!(raw(m.addr(), outside).status, 500);
+}
