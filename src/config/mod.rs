@@ -231,7 +231,8 @@ fn check_static(loaded: &Loaded) -> Vec<ConfigError> {
         let reason = match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => continue,
             Ok(_) => "not a directory".to_string(),
-            Err(e) => format!("directory {}: {e}", path.display()),
+            // Debug-quoted: a path may hold a newline, and every error is one line.
+            Err(e) => format!("directory {path:?}: {e}"),
         };
         errors.push(error("static_map", format!("{prefix}={dir}"), reason));
     }
