@@ -126,17 +126,8 @@ impl ControlBudget {
 /// Logs a flooding client at WARNING with its address, at most once per 10 s per worker
 /// (with the number of floods since the last line), so floods cannot flood the log.
 fn flood_detected(peer: &super::Peer) {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    static SINCE: AtomicU64 = AtomicU64::new(0);
-    let n = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = crate::scoreboard::monotonic_ms() / 1000;
-    let last = LAST.load(Ordering::Relaxed);
-    if now >= last + 10
-        && LAST
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        SINCE.store(0, Ordering::Relaxed);
+    static FLOODS: super::Throttled = super::Throttled::new();
+    if let Some(n) = FLOODS.hit() {
         tracing::warn!(
             "HTTP/2 flood detected from {peer}: more than {CONTROL_BURST} SETTINGS/PING frames \
              at once or {CONTROL_RATE} a second; connection closed ({n} such connection(s) \

@@ -489,9 +489,6 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// it had to reset) is also logged as a warning, at most once per 10 s per worker with the
 /// number of such connections since the last line, so one client cannot flood the log.
 fn protocol_error(peer: Peer, e: &hyper::Error) {
-    use std::sync::atomic::AtomicU64;
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    static SINCE: AtomicU64 = AtomicU64::new(0);
     tracing::debug!("connection from {peer} ended: {e}");
     let Some(h) = std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<h2::Error>())
@@ -499,18 +496,47 @@ fn protocol_error(peer: Peer, e: &hyper::Error) {
     else {
         return;
     };
-    let n = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = crate::scoreboard::monotonic_ms() / 1000;
-    let last = LAST.load(Ordering::Relaxed);
-    if now >= last + 10
-        && LAST
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        SINCE.store(0, Ordering::Relaxed);
+    static ABUSE: Throttled = Throttled::new();
+    if let Some(n) = ABUSE.hit() {
         tracing::warn!(
             "HTTP/2 connection from {peer} closed for abuse: {h} ({n} such connection(s) \
              since the last such line)"
         );
+    }
+}
+
+/// A warning one client could repeat at will (an abusive connection): logged at most once
+/// per 10 s per worker, with how many occurrences the line stands for, so it cannot flood
+/// the error log.
+pub(super) struct Throttled {
+    /// Monotonic seconds of the last line.
+    last: AtomicU64,
+    /// Occurrences since the last line.
+    since: AtomicU64,
+}
+
+impl Throttled {
+    pub(super) const fn new() -> Throttled {
+        Throttled {
+            last: AtomicU64::new(0),
+            since: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one occurrence; `Some(n)` when it is to be logged, `n` counting it and the
+    /// ones not logged since the last line.
+    pub(super) fn hit(&self) -> Option<u64> {
+        let n = self.since.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = crate::scoreboard::monotonic_ms() / 1000;
+        let last = self.last.load(Ordering::Relaxed);
+        let due = now >= last + 10
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        due.then(|| {
+            self.since.store(0, Ordering::Relaxed);
+            n
+        })
     }
 }
