@@ -138,7 +138,7 @@ pub fn run_command(args: Vec<OsString>) -> i32 {
                  (examples/welcome); name your WSGI app to serve it, e.g. `runicorn app:app`"
             );
         }
-        match crate::wsgi::WsgiHost::prepare(s) {
+        match crate::asgi::PythonHost::prepare(s) {
             Ok(host) => serve_host(host, loaded, args),
             Err(code) => code,
         }

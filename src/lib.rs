@@ -17,7 +17,7 @@
 //! | 5 | `server` | listeners, connections, the edge's deadlines, the service wrapper every app runs behind |
 //! | 6 | `worker` | a forked child: runtime, heartbeat, signals, drain; [`worker::Host`], the seam every app host plugs into |
 //! | 7 | `master` | the arbiter: binds, forks, reaps, murders and respawns, reloads |
-//! | 8 | `wsgi` | app hosts: the embedded CPython WSGI host (feature `python`) |
+//! | 8 | `wsgi`, `asgi` | app hosts (feature `python`): the embedded CPython WSGI host; the ASGI host (one event loop per worker), which reuses the WSGI host's app loading and response hand-over and chooses between the two |
 //! | 9 | `app` | entry points: [`run`] and friends for Rust services, [`run_command`] for the `runicorn` command |
 //!
 //! # Process model
@@ -65,6 +65,8 @@ mod scoreboard;
 
 #[cfg(feature = "python")]
 mod pyconf;
+#[cfg(feature = "python")]
+mod asgi;
 #[cfg(feature = "python")]
 mod wsgi;
 

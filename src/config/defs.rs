@@ -115,12 +115,15 @@ pub(crate) static WORKER_CLASS: Spec<super::worker_class::WorkerClass> = Spec {
     parse: Parse::One(|t| t.parse()),
     field: |s| &mut s.worker_class,
     support: Supported,
-    help: "The type of workers to use: sync or gthread.\n\
+    help: "The type of workers to use: sync, gthread or asgi.\n\
          \n\
          WSGI apps run on app threads behind a Rust edge that reads whole requests first:\n\
          sync = one app thread per worker, gthread = --threads app threads. gevent, eventlet\n\
-         and tornado run as gthread (with a warning: raise --threads for concurrency); asgi\n\
-         and other class paths are refused at start.",
+         and tornado run as gthread (with a warning: raise --threads for concurrency).\n\
+         asgi (also uvicorn.workers.UvicornWorker, UvicornH11Worker and\n\
+         uvicorn_worker.UvicornWorker) runs an ASGI app on one asyncio event loop per worker;\n\
+         an ASGI app given with the default class is detected and served as ASGI. Other class\n\
+         paths are refused at start.",
 };
 pub(crate) static THREADS: Spec<u32> = Spec {
     key: "threads",
@@ -269,7 +272,7 @@ pub(crate) static KEEPALIVE: Spec<u64> = Spec {
     support: Supported,
     help: "Seconds to wait for the next request on a keep-alive connection.",
 };
-pub(crate) static ASGI_LOOP: Spec<String> = Spec {
+pub(crate) static ASGI_LOOP: Spec<super::asgi::AsgiLoop> = Spec {
     key: "asgi_loop",
     short: None,
     long: &["asgi-loop"],
@@ -278,12 +281,12 @@ pub(crate) static ASGI_LOOP: Spec<String> = Spec {
     default: "auto",
     meta: "STRING",
     section: Section::WorkerProcesses,
-    parse: Parse::One(|t| value::one_of(t, &["auto", "asyncio", "uvloop"])),
+    parse: Parse::One(str::parse),
     field: |s| &mut s.asgi_loop,
-    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    support: Supported,
     help: "The event loop for ASGI workers: auto, asyncio or uvloop.",
 };
-pub(crate) static ASGI_LIFESPAN: Spec<String> = Spec {
+pub(crate) static ASGI_LIFESPAN: Spec<super::asgi::Lifespan> = Spec {
     key: "asgi_lifespan",
     short: None,
     long: &["asgi-lifespan"],
@@ -292,9 +295,9 @@ pub(crate) static ASGI_LIFESPAN: Spec<String> = Spec {
     default: "auto",
     meta: "STRING",
     section: Section::WorkerProcesses,
-    parse: Parse::One(|t| value::one_of(t, &["auto", "on", "off"])),
+    parse: Parse::One(str::parse),
     field: |s| &mut s.asgi_lifespan,
-    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    support: Supported,
     help: "ASGI lifespan protocol handling: auto, on or off.",
 };
 pub(crate) static ASGI_DISCONNECT_GRACE_PERIOD: Spec<u64> = Spec {
@@ -308,7 +311,7 @@ pub(crate) static ASGI_DISCONNECT_GRACE_PERIOD: Spec<u64> = Spec {
     section: Section::WorkerProcesses,
     parse: Parse::One(value::uint::<u64>),
     field: |s| &mut s.asgi_disconnect_grace_period,
-    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    support: Supported,
     help: "Seconds an ASGI app gets to react to a client disconnect.",
 };
 pub(crate) static WEBSOCKET_MAX_MESSAGE_SIZE: Spec<u64> = Spec {
@@ -1116,7 +1119,7 @@ pub(crate) static ROOT_PATH: Spec<String> = Spec {
     section: Section::ServerMechanics,
     parse: Parse::One(value::string),
     field: |s| &mut s.root_path,
-    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
+    support: Supported,
     help: "The root path for ASGI applications.",
 };
 

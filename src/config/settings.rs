@@ -81,8 +81,8 @@ pub struct Settings {
     // The remaining Gunicorn settings. Most are not supported yet (see each spec's
     // `support`); they are parsed and kept so that flipping support needs no new plumbing.
     pub config: Option<PathBuf>,
-    pub asgi_loop: String,
-    pub asgi_lifespan: String,
+    pub asgi_loop: super::asgi::AsgiLoop,
+    pub asgi_lifespan: super::asgi::Lifespan,
     pub asgi_disconnect_grace_period: u64,
     pub websocket_max_message_size: u64,
     pub http_parser: String,
@@ -209,8 +209,8 @@ impl Settings {
             check_config: false,
             print_config: false,
             config: None,
-            asgi_loop: String::new(),
-            asgi_lifespan: String::new(),
+            asgi_loop: Default::default(),
+            asgi_lifespan: Default::default(),
             asgi_disconnect_grace_period: 0,
             websocket_max_message_size: 0,
             http_parser: String::new(),

@@ -521,6 +521,8 @@ render_display!(
     super::target::Facility,
     super::target::StatsdTarget,
     super::worker_class::WorkerClass,
+    super::asgi::AsgiLoop,
+    super::asgi::Lifespan,
     ProxyMode,
     HeaderMap
 );

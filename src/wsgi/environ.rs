@@ -39,7 +39,7 @@ fn latin1<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
 }
 
 /// `urllib.parse.unquote_to_bytes`: `%XX` with two hex digits decoded, anything else kept.
-pub(super) fn percent_decode(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn percent_decode(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if !s.contains(&b'%') {
         return std::borrow::Cow::Borrowed(s);
     }

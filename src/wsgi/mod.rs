@@ -13,11 +13,11 @@
 //! trips `sys::fork`'s single-thread assertion in debug builds) and each worker repairs
 //! the interpreter with `PyOS_AfterFork_Child`.
 
-mod environ;
+pub(crate) mod environ;
 mod input;
 pub(crate) mod loader;
-mod proxy;
-mod response;
+pub(crate) mod proxy;
+pub(crate) mod response;
 mod threads;
 mod welcome;
 
@@ -35,7 +35,7 @@ use pyo3::prelude::*;
 use crate::config::Settings;
 use crate::config::worker_class::WorkerKind;
 use crate::http::head::HeaderMap;
-use crate::worker::{BootError, Host, RuntimeFlavor};
+use crate::worker::BootError;
 use loader::AppSpec;
 use response::ResponseBody;
 
@@ -252,13 +252,25 @@ fn simple(status: http::StatusCode) -> Response<ResponseBody> {
     )
 }
 
-/// Builds a worker's service (called in the worker, after fork).
-fn make_service(s: &Settings) -> Result<WsgiService, BootError> {
+/// The app object: imported by `--preload` in the master, else imported now (in the
+/// worker, after fork).
+pub(crate) fn app_object(s: &Settings) -> Result<Py<PyAny>, String> {
+    match preloaded() {
+        Some(app) => Ok(app),
+        None => import_app(s),
+    }
+}
+
+/// The app `--preload` imported in the master, if any.
+pub(crate) fn preloaded() -> Option<Py<PyAny>> {
+    PRELOADED
+        .get()
+        .map(|app| Python::attach(|py| app.clone_ref(py)))
+}
+
+/// Builds a worker's WSGI service for `app` (called in the worker, after fork).
+pub(crate) fn make_service(s: &Settings, app: Py<PyAny>) -> Result<WsgiService, BootError> {
     let model = worker_model(s).map_err(BootError::App)?;
-    let app = match PRELOADED.get() {
-        Some(app) => Python::attach(|py| app.clone_ref(py)),
-        None => import_app(s).map_err(BootError::App)?,
-    };
     let constants = Python::attach(|py| -> PyResult<environ::Constants> {
         Ok(environ::Constants {
             script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
@@ -322,23 +334,22 @@ pub(crate) fn set_hosted() {
     HOSTED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The WSGI host of a worker: builds the app threads and the edge service in each worker.
-pub(crate) struct WsgiHost;
-
-impl WsgiHost {
-    /// Checks what can be checked before forking (the worker class, the APP_MODULE
-    /// syntax) and, with `--preload`, imports the app in the master. `Err(code)`: the
-    /// reason is logged; exit with that code.
-    pub(crate) fn prepare(s: &Settings) -> Result<WsgiHost, i32> {
-        let model = match worker_model(s) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!("{e}");
-                return Err(1);
+/// Checks what can be checked before forking (the worker class unless it is ASGI's, the
+/// APP_MODULE syntax) and, with `--preload`, imports the app in the master. `Err(code)`:
+/// the reason is logged; exit with that code.
+pub(crate) fn prepare(s: &Settings, asgi: bool) -> Result<(), i32> {
+    {
+        if !asgi {
+            let model = match worker_model(s) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return Err(1);
+                }
+            };
+            if let Some(w) = &model.warning {
+                tracing::warn!("{w}");
             }
-        };
-        if let Some(w) = &model.warning {
-            tracing::warn!("{w}");
         }
         if let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or(welcome::APP)) {
             tracing::error!("{e}");
@@ -372,24 +383,7 @@ impl WsgiHost {
                 );
             }
         }
-        Ok(WsgiHost)
-    }
-}
-
-impl Host for WsgiHost {
-    type Service = WsgiService;
-
-    /// One tokio thread is plenty for the I/O in front of the Python app threads.
-    fn runtime(&self) -> RuntimeFlavor {
-        RuntimeFlavor::CurrentThread
-    }
-
-    fn boot(&self, s: &Settings) -> Result<WsgiService, BootError> {
-        make_service(s)
-    }
-
-    fn at_exit(&self) {
-        at_worker_exit();
+        Ok(())
     }
 }
 
@@ -397,7 +391,7 @@ impl Host for WsgiHost {
 /// `atexit` handlers (SDKs flush there) and flush `sys.stdout`/`sys.stderr` (a
 /// block-buffered `print()` would be lost). The interpreter is not finalised: app threads
 /// may still be inside a request.
-fn at_worker_exit() {
+pub(crate) fn at_worker_exit() {
     Python::try_attach(|py| {
         let run = py
             .import("atexit")

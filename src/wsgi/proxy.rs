@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::http::Peer;
 
 /// The proxy-trust settings, parsed once per worker.
-pub(super) struct Proxy {
+pub(crate) struct Proxy {
     secure: Vec<(HeaderName, String)>,
     /// `--forwarder-headers`: what a trusted proxy may set with `_` in the name.
     pub(super) forwarders: Forwarders,
@@ -22,7 +22,7 @@ pub(super) struct Proxy {
 }
 
 impl Proxy {
-    pub(super) fn new(s: &Settings) -> Proxy {
+    pub(crate) fn new(s: &Settings) -> Proxy {
         let secure = s
             .secure_scheme_headers
             .iter()
@@ -58,7 +58,7 @@ impl Proxy {
 
     /// Whether headers from this peer are believed. Unix-socket peers are (Gunicorn: a
     /// non-tuple peer address is trusted), and so are TCP peers inside an allowed network.
-    pub(super) fn trusted(&self, peer: Option<Peer>) -> bool {
+    pub(crate) fn trusted(&self, peer: Option<Peer>) -> bool {
         match peer {
             Some(Peer::Tcp(a)) => {
                 self.allow_all
@@ -74,7 +74,7 @@ impl Proxy {
     /// `Ok(true)` for https; `Err` when the secure headers contradict each other (Gunicorn:
     /// InvalidSchemeHeaders, a 400).
     /// `tls`: the connection is TLS; `trusted`: [`Proxy::trusted`] said so of the peer.
-    pub(super) fn https(&self, tls: bool, trusted: bool, headers: &HeaderMap) -> Result<bool, ()> {
+    pub(crate) fn https(&self, tls: bool, trusted: bool, headers: &HeaderMap) -> Result<bool, ()> {
         if self.secure.is_empty() || !trusted {
             return Ok(tls);
         }

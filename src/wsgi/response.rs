@@ -40,7 +40,7 @@ pub struct First {
 }
 
 /// Where an app thread sends a request's response.
-pub(super) type Reply = oneshot::Sender<First>;
+pub(crate) type Reply = oneshot::Sender<First>;
 
 /// What the Python thread sends to the connection after the head.
 pub enum Out {
@@ -59,7 +59,7 @@ pub enum Out {
 
 /// Headers an app may not set (Gunicorn's `util.hop_headers` plus Server and Date, which
 /// the server owns).
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection"
@@ -462,7 +462,7 @@ pub(super) fn stream(
 }
 
 /// Gunicorn's 500 (`util.write_error`).
-pub(super) fn error_500() -> (Head, Bytes) {
+pub(crate) fn error_500() -> (Head, Bytes) {
     let reason = "Internal Server Error";
     let body = format!(
         "<html>\n  <head>\n    <title>{reason}</title>\n  </head>\n  <body>\n    <h1><p>{reason}</p></h1>\n    \n  </body>\n</html>\n"
@@ -553,6 +553,9 @@ pub(crate) struct ResponseBody {
     rx: Option<mpsc::Receiver<Out>>,
     end: bool,
     file: Option<FileTail>,
+    /// Dropped with the body: how another app host learns that the response ended or
+    /// the connection went away (the ASGI host's disconnect notice).
+    keep: Option<Box<dyn Send + Sync>>,
 }
 
 /// A file region being sent: reads run on tokio's blocking pool (a disk read must not
@@ -613,7 +616,14 @@ impl ResponseBody {
             rx,
             end,
             file: None,
+            keep: None,
         }
+    }
+
+    /// Keeps `guard` alive as long as the body: its drop marks the end of the exchange.
+    pub(crate) fn keep(mut self, guard: Box<dyn Send + Sync>) -> ResponseBody {
+        self.keep = Some(guard);
+        self
     }
 }
 
@@ -682,7 +692,7 @@ impl hyper::body::Body for ResponseBody {
 }
 
 /// Waits for the head and builds the hyper response (a 500 if the app thread died).
-pub(super) async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBody> {
+pub(crate) async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBody> {
     match rx.await {
         Ok(First {
             head,
@@ -699,7 +709,7 @@ pub(super) async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBo
 }
 
 /// A response from a head and its first chunk.
-pub(super) fn build(
+pub(crate) fn build(
     head: Head,
     body: Bytes,
     rx: Option<mpsc::Receiver<Out>>,

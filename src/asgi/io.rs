@@ -1,0 +1,501 @@
+//! The `receive` and `send` callables an ASGI app gets for an HTTP request, and the
+//! awaitables they return.
+//!
+//! Everything here runs on the loop thread with the GIL held. A call that can complete at
+//! once (the request body is already here, the response fits in the channel) returns
+//! [`Ready`], which finishes on its first step without suspending the task or touching
+//! the loop; only a real wait makes an asyncio future, resolved later by the drain
+//! (`Event::Poke`, `Event::Resolve`).
+//!
+//! Response rules: `http.response.start` is held until the first body message, so a
+//! whole response goes to the edge in one hand-over; a body with `more_body` opens a
+//! bounded channel (a slow reader suspends the app's `send`, never grows memory); after
+//! the client left, `send` raises `ClientDisconnected` (an `OSError`, ASGI 2.4); an app
+//! error before the head gives a 500, after it the connection is cut.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+use tokio::sync::{mpsc, oneshot};
+
+use super::bridge::{Event, Link, Message};
+use super::loop_ctx::Ctx;
+use crate::wsgi::response::{First, Head, Out};
+
+/// An awaitable that is already done: `await` gets its value without suspending.
+#[pyclass(module = "runicorn", freelist = 64)]
+pub(super) struct Ready {
+    value: Option<Py<PyAny>>,
+}
+
+impl Ready {
+    pub(super) fn new(value: Py<PyAny>) -> Ready {
+        Ready { value: Some(value) }
+    }
+
+    /// The awaitable of `None`, shareable: it holds nothing to hand out.
+    pub(super) fn none() -> Ready {
+        Ready { value: None }
+    }
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// The value leaves as `StopIteration(value)`, which ends the `await`.
+    fn __next__(&mut self) -> PyResult<Option<Py<PyAny>>> {
+        match self.value.take() {
+            Some(v) => Err(PyStopIteration::new_err((v,))),
+            None => Ok(None),
+        }
+    }
+
+    fn send(&mut self, _value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        self.__next__()
+    }
+}
+
+/// The `receive` callable of one HTTP request.
+#[pyclass(module = "runicorn")]
+pub(super) struct Receive {
+    link: Arc<Link>,
+}
+
+impl Receive {
+    pub(super) fn new(link: Arc<Link>) -> Receive {
+        Receive { link }
+    }
+}
+
+/// The message dict for `m`.
+pub(super) fn message<'py>(py: Python<'py>, c: &Ctx, m: Message) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    match m {
+        Message::Body(b, more) => {
+            d.set_item(c.k_type.bind(py), c.t_request.bind(py))?;
+            d.set_item(c.k_body.bind(py), PyBytes::new(py, &b))?;
+            d.set_item(c.k_more_body.bind(py), more)?;
+        }
+        Message::Disconnect => {
+            d.set_item(c.k_type.bind(py), c.t_disconnect.bind(py))?;
+        }
+    }
+    Ok(d)
+}
+
+#[pymethods]
+impl Receive {
+    fn __call__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let c = Ctx::get();
+        let mut ib = self.link.inbox();
+        let took_body = !ib.chunks.is_empty();
+        if let Some(m) = ib.next() {
+            drop(ib);
+            if took_body {
+                self.link.credit.notify_one();
+            }
+            let msg = message(py, c, m)?;
+            return Ok(Py::new(py, Ready::new(msg.into_any().unbind()))?.into_any());
+        }
+        if ib.waiter.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "receive() called while another receive() is still waiting",
+            ));
+        }
+        let fut = c.create_future.bind(py).call0()?;
+        ib.waiter = Some(fut.clone().unbind());
+        Ok(fut.unbind())
+    }
+}
+
+/// Where the response is.
+enum Stage {
+    /// Nothing sent yet.
+    Init,
+    /// `http.response.start` seen, held until the first body message.
+    Started(Head, bool),
+    /// The head went out with a body that goes on.
+    Streaming(mpsc::Sender<Out>),
+    /// The response is complete (or abandoned).
+    Done,
+}
+
+/// The `send` callable of one HTTP request, and the response's state.
+#[pyclass(module = "runicorn")]
+pub(super) struct Send {
+    link: Arc<Link>,
+    head_tx: Option<oneshot::Sender<First>>,
+    stage: Stage,
+    /// What is left of the app's Content-Length (never more is sent).
+    remaining: Option<u64>,
+    /// The status sent, for the error log of an app that fails after it.
+    status: u16,
+}
+
+impl Send {
+    pub(super) fn new(link: Arc<Link>, reply: oneshot::Sender<First>) -> Send {
+        Send {
+            link,
+            head_tx: Some(reply),
+            stage: Stage::Init,
+            remaining: None,
+            status: 0,
+        }
+    }
+
+    fn gone(&self) -> bool {
+        self.link.inbox().gone
+    }
+
+    /// The response is complete: a `receive()` waiting for `http.disconnect` gets it,
+    /// and the edge stops reading a body nobody will take.
+    fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.stage = Stage::Done;
+        let waiter = {
+            let mut ib = self.link.inbox();
+            ib.finished = true;
+            if ib.waiter.is_some() {
+                ib.next().and_then(|m| ib.waiter.take().map(|w| (w, m)))
+            } else {
+                None
+            }
+        };
+        self.link.credit.notify_one();
+        if let Some((w, m)) = waiter {
+            resolve(py, w.bind(py), m)?;
+        }
+        Ok(())
+    }
+
+    /// Hands the head and the first chunk to the edge.
+    fn push_head(&mut self, head: Head, body: Bytes, end: bool) -> PyResult<()> {
+        let Some(reply) = self.head_tx.take() else {
+            return Err(disconnected());
+        };
+        self.status = head.status.as_u16();
+        let (tx, rest) = if end {
+            (None, None)
+        } else {
+            // Small: back-pressure from a slow client reaches `send` after a few chunks.
+            let (tx, rx) = mpsc::channel(4);
+            (Some(tx), Some(rx))
+        };
+        let first = First {
+            head,
+            body,
+            end,
+            rest,
+        };
+        if reply.send(first).is_err() {
+            self.stage = Stage::Done;
+            return Err(disconnected());
+        }
+        self.stage = match tx {
+            Some(tx) => Stage::Streaming(tx),
+            None => Stage::Done,
+        };
+        Ok(())
+    }
+
+    /// Body bytes, cut to what is left of the Content-Length.
+    fn clip(&mut self, mut body: Bytes) -> Bytes {
+        if let Some(rem) = &mut self.remaining {
+            body.truncate(usize::try_from(*rem).unwrap_or(usize::MAX));
+            *rem -= body.len() as u64;
+        }
+        body
+    }
+
+    fn body(&mut self, py: Python<'_>, msg: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let c = Ctx::get();
+        let body = match msg.get_item(c.k_body.bind(py))? {
+            None => Bytes::new(),
+            Some(b) => match b.cast::<PyBytes>() {
+                Ok(b) => Bytes::copy_from_slice(b.as_bytes()),
+                Err(_) => {
+                    // bytearray and memoryview are accepted by the other servers too.
+                    let v: Vec<u8> = b.extract().map_err(|_| {
+                        PyTypeError::new_err("http.response.body 'body' must be bytes")
+                    })?;
+                    Bytes::from(v)
+                }
+            },
+        };
+        let more = match msg.get_item(c.k_more_body.bind(py))? {
+            None => false,
+            Some(m) => m.is_truthy()?,
+        };
+        let body = self.clip(body);
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Init => Err(PyRuntimeError::new_err(
+                "Unexpected ASGI message 'http.response.body' sent, before \
+                 'http.response.start'",
+            )),
+            Stage::Done => {
+                if self.gone() {
+                    Err(disconnected())
+                } else {
+                    Err(PyRuntimeError::new_err(
+                        "Unexpected ASGI message 'http.response.body' sent, after response \
+                         already completed",
+                    ))
+                }
+            }
+            Stage::Started(head, _trailers) => {
+                self.push_head(head, body, !more)?;
+                if !more {
+                    self.finish(py)?;
+                }
+                Ok(c.ready_none.clone_ref(py))
+            }
+            Stage::Streaming(tx) => {
+                let out = Out::Data { body, end: !more };
+                let res = match tx.try_send(out) {
+                    Ok(()) => Ok(c.ready_none.clone_ref(py)),
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        self.finish(py)?;
+                        return Err(disconnected());
+                    }
+                    Err(mpsc::error::TrySendError::Full(out)) => {
+                        // The client reads slower than the app writes: this task waits
+                        // until the edge has room; the loop runs the others meanwhile.
+                        let fut = c.create_future.bind(py).call0()?;
+                        let waiting = fut.clone().unbind();
+                        let (tx2, bridge) = (tx.clone(), c.bridge.clone());
+                        c.edge.spawn(async move {
+                            let ok = tx2.send(out).await.is_ok();
+                            bridge.post(Event::Resolve(waiting, ok));
+                        });
+                        Ok(fut.unbind())
+                    }
+                };
+                if more {
+                    self.stage = Stage::Streaming(tx);
+                } else {
+                    self.finish(py)?;
+                }
+                res
+            }
+        }
+    }
+
+    fn start(&mut self, py: Python<'_>, msg: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let c = Ctx::get();
+        if !matches!(self.stage, Stage::Init) {
+            return Err(PyRuntimeError::new_err(
+                "Unexpected ASGI message 'http.response.start' sent, after response already \
+                 started",
+            ));
+        }
+        let status: u16 = msg
+            .get_item(c.k_status.bind(py))?
+            .ok_or_else(|| PyValueError::new_err("http.response.start needs a 'status'"))?
+            .extract()
+            .map_err(|_| PyTypeError::new_err("http.response.start 'status' must be an int"))?;
+        let status = StatusCode::from_u16(status)
+            .ok()
+            .filter(|s| s.as_u16() >= 200)
+            .ok_or_else(|| PyValueError::new_err(format!("Invalid status code {status}")))?;
+        let mut headers = HeaderMap::new();
+        if let Some(hs) = msg.get_item(c.k_headers.bind(py))? {
+            for item in hs.try_iter()? {
+                let item = item?;
+                let (n, v) = pair(&item)?;
+                let name = HeaderName::from_bytes(&n).map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "Invalid header name {:?}",
+                        String::from_utf8_lossy(&n)
+                    ))
+                })?;
+                let value = HeaderValue::from_bytes(&v).map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "Invalid header value {:?}",
+                        String::from_utf8_lossy(&v)
+                    ))
+                })?;
+                if crate::wsgi::response::is_hop_by_hop(&name) {
+                    continue;
+                }
+                if name == CONTENT_LENGTH {
+                    self.remaining = value.to_str().ok().and_then(|t| t.trim().parse().ok());
+                }
+                headers.append(name, value);
+            }
+        }
+        let trailers = match msg.get_item(pyo3::intern!(py, "trailers"))? {
+            Some(t) => t.is_truthy()?,
+            None => false,
+        };
+        self.stage = Stage::Started(
+            Head {
+                status,
+                reason: None,
+                headers,
+            },
+            trailers,
+        );
+        Ok(c.ready_none.clone_ref(py))
+    }
+
+    /// `http.response.pathsend`: the edge sends the file (read in tokio's blocking pool,
+    /// never through Python).
+    fn pathsend(&mut self, py: Python<'_>, msg: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let c = Ctx::get();
+        let Stage::Started(head, _) = std::mem::replace(&mut self.stage, Stage::Done) else {
+            return Err(PyRuntimeError::new_err(
+                "Unexpected ASGI message 'http.response.pathsend' sent, outside a started \
+                 response",
+            ));
+        };
+        let path: std::path::PathBuf = msg
+            .get_item(pyo3::intern!(py, "path"))?
+            .ok_or_else(|| PyValueError::new_err("http.response.pathsend needs a 'path'"))?
+            .extract()?;
+        let file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        let len = self.remaining.map_or(len, |r| r.min(len));
+        self.push_head(head, Bytes::new(), len == 0)?;
+        if let Stage::Streaming(tx) = std::mem::replace(&mut self.stage, Stage::Done) {
+            let out = Out::File {
+                file,
+                offset: 0,
+                len,
+            };
+            if tx.try_send(out).is_err() {
+                self.finish(py)?;
+                return Err(disconnected());
+            }
+        }
+        self.finish(py)?;
+        Ok(c.ready_none.clone_ref(py))
+    }
+}
+
+/// A header pair: two bytes-like items.
+fn pair(item: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, Vec<u8>)> {
+    let bad = || PyTypeError::new_err("response headers must be [name, value] byte pairs");
+    let mut it = item.try_iter().map_err(|_| bad())?;
+    let n = it.next().ok_or_else(bad)??;
+    let v = it.next().ok_or_else(bad)??;
+    if it.next().is_some() {
+        return Err(bad());
+    }
+    let bytes = |o: &Bound<'_, PyAny>| -> PyResult<Vec<u8>> {
+        match o.cast::<PyBytes>() {
+            Ok(b) => Ok(b.as_bytes().to_vec()),
+            Err(_) if o.is_instance_of::<PyString>() => Err(bad()),
+            Err(_) => o.extract().map_err(|_| bad()),
+        }
+    };
+    Ok((bytes(&n)?, bytes(&v)?))
+}
+
+#[pymethods]
+impl Send {
+    fn __call__(&mut self, py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let c = Ctx::get();
+        let msg = msg
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("an ASGI message must be a dict"))?;
+        let ty = msg
+            .get_item(c.k_type.bind(py))?
+            .ok_or_else(|| PyValueError::new_err("an ASGI message needs a 'type'"))?;
+        let ty = ty.cast::<PyString>()?;
+        match ty.to_str()? {
+            "http.response.body" => self.body(py, msg),
+            "http.response.start" => self.start(py, msg),
+            "http.response.pathsend" => self.pathsend(py, msg),
+            other => Err(PyRuntimeError::new_err(format!(
+                "Unexpected ASGI message {other:?} sent for an HTTP request"
+            ))),
+        }
+    }
+
+    /// The app returned (called by the runner coroutine).
+    fn _returned(&mut self, py: Python<'_>) -> PyResult<()> {
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Done => {}
+            Stage::Init | Stage::Started(..) => {
+                tracing::error!("ASGI callable returned without starting response.");
+                self.error_response();
+            }
+            Stage::Streaming(tx) => {
+                tracing::error!("ASGI callable returned without completing response.");
+                let _ = tx.try_send(Out::Abort);
+            }
+        }
+        self.finish(py)
+    }
+
+    /// The app raised `exc` (called by the runner coroutine).
+    fn _failed(&mut self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        let c = Ctx::get();
+        let quiet = exc.is_instance(c.client_disconnected.bind(py))?
+            || exc.is_instance(c.cancelled.bind(py))?;
+        let err = PyErr::from_value(exc.clone());
+        if quiet {
+            tracing::debug!("ASGI task ended: {err}");
+        } else {
+            tracing::error!(
+                "Exception in ASGI application\n{}",
+                crate::python::format_exception(py, &err)
+            );
+        }
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Init | Stage::Started(..) => self.error_response(),
+            // After the head: an error makes the edge cut the connection mid-body.
+            Stage::Streaming(tx) => {
+                let _ = tx.try_send(Out::Abort);
+            }
+            Stage::Done => {}
+        }
+        self.finish(py)
+    }
+}
+
+impl Send {
+    fn error_response(&mut self) {
+        if let Some(reply) = self.head_tx.take() {
+            let (head, body) = crate::wsgi::response::error_500();
+            let _ = reply.send(First {
+                head,
+                body,
+                end: true,
+                rest: None,
+            });
+        }
+    }
+}
+
+/// `ClientDisconnected`: the client left; `send` has nowhere to go.
+fn disconnected() -> PyErr {
+    Python::attach(|py| {
+        let c = Ctx::get();
+        match c.client_disconnected.bind(py).call0() {
+            Ok(e) => PyErr::from_value(e),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Resolves a waiting `receive()` future with `m` (unless the task gave up on it).
+pub(super) fn resolve(py: Python<'_>, fut: &Bound<'_, PyAny>, m: Message) -> PyResult<()> {
+    if fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
+        return Ok(());
+    }
+    let msg = message(py, Ctx::get(), m)?;
+    fut.call_method1(pyo3::intern!(py, "set_result"), (msg,))?;
+    Ok(())
+}

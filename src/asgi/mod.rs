@@ -1,0 +1,434 @@
+//! The ASGI host (the `python` feature): ASGI 3 apps (FastAPI, Starlette, Django,
+//! Quart, any `async def app(scope, receive, send)`) on one asyncio event loop per worker,
+//! behind the same Rust edge as every other app.
+//!
+//! ```text
+//! tokio thread (the edge)                          loop thread (asyncio or uvloop, holds the GIL)
+//! hyper → Pending ── Bridge queue + 1 wake byte ──► drain: scope, Receive, Send → create_task
+//!   body pump ── Link (bounded read-ahead) ───────► receive(): Ready, or a future poked later
+//!   ◄──────────── First / Out chunks (tokio channels, no GIL) ── send()
+//! ```
+//!
+//! The edge never takes the GIL; the loop thread takes it once per wake-up and drains
+//! every queued event in that one acquisition. A GET whose response fits one hand-over
+//! crosses threads twice: the request in (one wake-up byte, shared by a burst) and the
+//! response out (a oneshot). `driver.py` is the Python half: the loop, lifespan, the
+//! runner that reports an app's exception.
+
+mod bridge;
+mod io;
+mod loop_ctx;
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::config::Settings;
+use crate::config::worker_class::WorkerKind;
+use crate::worker::{BootError, Host, RuntimeFlavor};
+use crate::wsgi::response::{self, First, ResponseBody};
+use crate::wsgi::WsgiService;
+use bridge::{Bridge, Event, Link, READ_AHEAD};
+
+/// The driver's source, run once per worker on the loop thread.
+const DRIVER: &str = include_str!("driver.py");
+
+/// Seconds lifespan shutdown may take (Gunicorn's ASGI worker: 30).
+const LIFESPAN_SHUTDOWN_SECS: u64 = 30;
+
+/// A request on its way to the loop thread.
+pub(crate) struct Pending {
+    parts: http::request::Parts,
+    link: Arc<Link>,
+    reply: oneshot::Sender<First>,
+    https: bool,
+}
+
+struct Edge {
+    bridge: Arc<Bridge>,
+    proxy: crate::wsgi::proxy::Proxy,
+    request_timeout: Option<Duration>,
+}
+
+/// The hyper service of an ASGI worker.
+#[derive(Clone)]
+pub(crate) struct AsgiService {
+    edge: Arc<Edge>,
+}
+
+/// Marks the exchange over when dropped: with the service future (the client left
+/// before the response) or with the response body (sent, or the connection died).
+struct Over {
+    link: Arc<Link>,
+    bridge: Arc<Bridge>,
+}
+
+impl Drop for Over {
+    fn drop(&mut self) {
+        self.link.update(&self.bridge, |ib| ib.gone = true);
+        self.link.credit.notify_one();
+    }
+}
+
+async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
+    let (parts, body) = req.into_parts();
+    let conn = parts.extensions.get::<crate::http::ConnInfo>();
+    let trusted = edge.proxy.trusted(conn.map(|c| c.peer));
+    let tls = conn.is_some_and(|c| c.tls);
+    let Ok(https) = edge.proxy.https(tls, trusted, &parts.headers) else {
+        tracing::warn!("Invalid request: Contradictory scheme headers");
+        return bare(http::StatusCode::BAD_REQUEST);
+    };
+    // A body the edge can read at once (a small Content-Length) goes with the request,
+    // so the app's first receive() finishes without a wait; a larger or chunked one is
+    // pumped as the app takes it.
+    let known = body.size_hint().exact();
+    let mut pump = None;
+    let link = if body.is_end_stream() {
+        Link::new(Some(Bytes::new()))
+    } else if known.is_some_and(|n| n <= READ_AHEAD as u64) {
+        match body.collect().await {
+            Ok(b) => Link::new(Some(b.to_bytes())),
+            Err(e) => {
+                tracing::debug!("request body not received: {e}");
+                return bare(http::StatusCode::BAD_REQUEST);
+            }
+        }
+    } else {
+        let link = Link::new(None);
+        pump = Some((body, link.clone()));
+        link
+    };
+    let over = Over {
+        link: link.clone(),
+        bridge: edge.bridge.clone(),
+    };
+    if let Some((body, link)) = pump {
+        tokio::spawn(pump_body(body, link, edge.bridge.clone()));
+    }
+    let (tx, rx) = oneshot::channel();
+    edge.bridge.post(Event::Request(Box::new(Pending {
+        parts,
+        link,
+        reply: tx,
+        https,
+    })));
+    let resp = match edge.request_timeout {
+        None => response::respond(rx).await,
+        Some(t) => match tokio::time::timeout(t, response::respond(rx)).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!(
+                    "the application did not answer within --request-timeout ({}s)",
+                    t.as_secs_f64()
+                );
+                bare(http::StatusCode::GATEWAY_TIMEOUT)
+            }
+        },
+    };
+    resp.map(|b| b.keep(Box::new(over)))
+}
+
+/// Reads a request body into the link as the app takes it: at most [`READ_AHEAD`]
+/// bytes ahead, so a fast upload to a slow app waits in the socket, not in memory.
+async fn pump_body(mut body: Incoming, link: Arc<Link>, bridge: Arc<Bridge>) {
+    loop {
+        loop {
+            let credit = link.credit.notified();
+            {
+                let ib = link.inbox();
+                if ib.finished || ib.gone {
+                    return;
+                }
+                if ib.buffered < READ_AHEAD {
+                    break;
+                }
+            }
+            credit.await;
+        }
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers: not part of ASGI's http.request
+                };
+                let end = body.is_end_stream();
+                if data.is_empty() && !end {
+                    continue;
+                }
+                link.update(&bridge, |ib| {
+                    ib.buffered += data.len();
+                    ib.chunks.push_back(data);
+                    ib.body_done = end;
+                });
+                if end {
+                    return;
+                }
+            }
+            None => {
+                link.update(&bridge, |ib| ib.body_done = true);
+                return;
+            }
+            Some(Err(e)) => {
+                tracing::debug!("request body not received: {e}");
+                link.update(&bridge, |ib| ib.gone = true);
+                return;
+            }
+        }
+    }
+}
+
+/// An empty response that closes the connection.
+fn bare(status: http::StatusCode) -> Response<ResponseBody> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response::build(
+        response::Head {
+            status,
+            reason: None,
+            headers,
+        },
+        Bytes::new(),
+        None,
+        true,
+    )
+}
+
+impl hyper::service::Service<Request<Incoming>> for AsgiService {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let edge = self.edge.clone();
+        Box::pin(async move { Ok(handle(&edge, req).await) })
+    }
+}
+
+/// The loop thread of this worker, for the stop.
+struct LoopThread {
+    bridge: Arc<Bridge>,
+    done: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+static LOOP: OnceLock<LoopThread> = OnceLock::new();
+
+/// Whether `app` is an ASGI callable (`async def app(...)`, or an object whose
+/// `__call__` is one: FastAPI, Starlette, Quart, Django's ASGIHandler).
+fn is_asgi(py: Python<'_>, app: &Py<PyAny>) -> bool {
+    let check = || -> PyResult<bool> {
+        let inspect = py.import("inspect")?;
+        let coro = |o: &Bound<'_, PyAny>| -> PyResult<bool> {
+            inspect.call_method1("iscoroutinefunction", (o,))?.is_truthy()
+        };
+        let app = app.bind(py);
+        if coro(app)? {
+            return Ok(true);
+        }
+        match app.getattr("__call__") {
+            Ok(call) if !app.is_instance_of::<pyo3::types::PyFunction>() => coro(&call),
+            _ => Ok(false),
+        }
+    };
+    check().unwrap_or(false)
+}
+
+/// Starts the loop thread and waits for lifespan startup.
+fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
+    let bridge = Arc::new(
+        Bridge::new()
+            .map_err(|e| BootError::Worker(format!("cannot make the ASGI wake-up socket: {e}")))?,
+    );
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let api = loop_ctx::Api {
+        bridge: bridge.clone(),
+        edge: tokio::runtime::Handle::current(),
+        root_path: s.root_path.clone(),
+        started: Mutex::new(Some(started_tx.clone())),
+    };
+    let beat_every = match s.timeout {
+        0 => 1.0,
+        t => (t.saturating_mul(1000) / 4).clamp(50, 1000) as f64 / 1000.0,
+    };
+    let (loop_kind, lifespan) = (s.asgi_loop.to_string(), s.asgi_lifespan.to_string());
+    std::thread::Builder::new()
+        .name("asgi-loop".into())
+        .spawn(move || {
+            Python::attach(|py| {
+                let run = || -> PyResult<()> {
+                    let code = CString::new(DRIVER)?;
+                    let driver = PyModule::from_code(
+                        py,
+                        &code,
+                        c"runicorn/asgi_driver.py",
+                        c"runicorn_asgi_driver",
+                    )?;
+                    let api = Py::new(py, api)?;
+                    driver.getattr("serve")?.call1((
+                        api,
+                        app,
+                        loop_kind,
+                        lifespan,
+                        beat_every,
+                        LIFESPAN_SHUTDOWN_SECS,
+                    ))?;
+                    Ok(())
+                };
+                if let Err(e) = run() {
+                    let msg = crate::python::format_exception(py, &e);
+                    tracing::error!("the ASGI event loop failed:\n{msg}");
+                    let _ = started_tx.send(Err(msg));
+                }
+            });
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| BootError::Worker(format!("cannot start the ASGI loop thread: {e}")))?;
+    match started_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(msg)) => return Err(BootError::Worker(msg)),
+        Err(_) => {
+            return Err(BootError::Worker(
+                "the ASGI loop thread ended during startup".into(),
+            ));
+        }
+    }
+    let _ = LOOP.set(LoopThread {
+        bridge: bridge.clone(),
+        done: Mutex::new(done_rx),
+    });
+    Ok(AsgiService {
+        edge: Arc::new(Edge {
+            bridge,
+            proxy: crate::wsgi::proxy::Proxy::new(s),
+            request_timeout: (s.request_timeout > 0)
+                .then(|| Duration::from_secs(s.request_timeout)),
+        }),
+    })
+}
+
+/// Stops the loop thread: lifespan shutdown runs there, bounded.
+fn stop_loop() {
+    if let Some(l) = LOOP.get() {
+        l.bridge.post(Event::Shutdown);
+        let done = l.done.lock().unwrap_or_else(|p| p.into_inner());
+        if done
+            .recv_timeout(Duration::from_secs(LIFESPAN_SHUTDOWN_SECS + 2))
+            .is_err()
+        {
+            tracing::warn!("the ASGI event loop did not stop in time");
+        }
+    }
+}
+
+/// A worker's service: WSGI or ASGI, decided by the worker class or the app itself.
+#[derive(Clone)]
+pub(crate) enum PythonService {
+    Wsgi(WsgiService),
+    Asgi(AsgiService),
+}
+
+impl hyper::service::Service<Request<Incoming>> for PythonService {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        match self {
+            PythonService::Wsgi(s) => s.call(req),
+            PythonService::Asgi(s) => s.call(req),
+        }
+    }
+}
+
+/// The host of a Python app: the WSGI host, or the ASGI host for `-k asgi` (and the
+/// uvicorn class names) and for an ASGI app given with a WSGI class.
+pub(crate) struct PythonHost {
+    asgi: bool,
+}
+
+impl PythonHost {
+    /// What can be decided before forking. `Err(code)`: logged; exit with it.
+    pub(crate) fn prepare(s: &Settings) -> Result<PythonHost, i32> {
+        let asgi = s.worker_class.kind == WorkerKind::Asgi;
+        if asgi && s.threads > 1 {
+            tracing::warn!(
+                "--threads {} is ignored by the asgi worker: one event loop serves every request",
+                s.threads
+            );
+        }
+        crate::wsgi::prepare(s, asgi)?;
+        if let Some(app) = crate::wsgi::preloaded() {
+            let is = Python::attach(|py| is_asgi(py, &app));
+            check_kind(s, asgi, is).map_err(|e| {
+                tracing::error!("{e}");
+                tracing::info!("Reason: App failed to load.");
+                crate::error::APP_LOAD_ERROR
+            })?;
+        }
+        Ok(PythonHost { asgi })
+    }
+}
+
+/// The app against the worker class: an ASGI app with a WSGI class is served as ASGI
+/// (one INFO line); a WSGI app under `-k asgi` is an error.
+fn check_kind(s: &Settings, asgi_class: bool, asgi_app: bool) -> Result<bool, String> {
+    let name = s.wsgi_app.as_deref().unwrap_or("the app");
+    match (asgi_class, asgi_app) {
+        (true, false) => Err(format!(
+            "{name} is not an ASGI application (an `async def app(scope, receive, send)` or an \
+             object with such a __call__) but the worker class is {:?}: serve a WSGI app with \
+             -k sync or -k gthread",
+            s.worker_class.as_str()
+        )),
+        (false, true) => {
+            tracing::info!(
+                "{name} is an ASGI application: serving it with the asgi worker (-k asgi)"
+            );
+            Ok(true)
+        }
+        (_, is) => Ok(is),
+    }
+}
+
+impl Host for PythonHost {
+    type Service = PythonService;
+
+    /// One tokio thread is plenty for the I/O in front of the app threads or the loop.
+    fn runtime(&self) -> RuntimeFlavor {
+        RuntimeFlavor::CurrentThread
+    }
+
+    fn boot(&self, s: &Settings) -> Result<PythonService, BootError> {
+        let app = crate::wsgi::app_object(s).map_err(BootError::App)?;
+        let is = Python::attach(|py| is_asgi(py, &app));
+        // With --preload the master already said what it found.
+        let asgi = if crate::wsgi::preloaded().is_some() {
+            is
+        } else {
+            check_kind(s, self.asgi, is).map_err(BootError::App)?
+        };
+        if asgi {
+            boot_asgi(s, app).map(PythonService::Asgi)
+        } else {
+            crate::wsgi::make_service(s, app).map(PythonService::Wsgi)
+        }
+    }
+
+    fn at_exit(&self) {
+        stop_loop();
+        crate::wsgi::at_worker_exit();
+    }
+}
