@@ -64,9 +64,9 @@ mod python;
 mod scoreboard;
 
 #[cfg(feature = "python")]
-mod pyconf;
-#[cfg(feature = "python")]
 mod asgi;
+#[cfg(feature = "python")]
+mod pyconf;
 #[cfg(feature = "python")]
 mod wsgi;
 

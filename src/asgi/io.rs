@@ -180,10 +180,14 @@ impl Send {
     }
 
     /// Hands the head and the first chunk to the edge.
-    fn push_head(&mut self, head: Head, body: Bytes, end: bool) -> PyResult<()> {
+    fn push_head(&mut self, py: Python<'_>, head: Head, body: Bytes, end: bool) -> PyResult<()> {
         let Some(reply) = self.head_tx.take() else {
             return Err(disconnected());
         };
+        if reply.is_closed() {
+            self.stage = Stage::Done;
+            return Err(disconnected());
+        }
         self.status = head.status.as_u16();
         let (tx, rest) = if end {
             (None, None)
@@ -198,10 +202,7 @@ impl Send {
             end,
             rest,
         };
-        if reply.send(first).is_err() {
-            self.stage = Stage::Done;
-            return Err(disconnected());
-        }
+        Ctx::get().outbox.hand_over(py, reply, first)?;
         self.stage = match tx {
             Some(tx) => Stage::Streaming(tx),
             None => Stage::Done,
@@ -254,7 +255,7 @@ impl Send {
                 }
             }
             Stage::Started(head, _trailers) => {
-                self.push_head(head, body, !more)?;
+                self.push_head(py, head, body, !more)?;
                 if !more {
                     self.finish(py)?;
                 }
@@ -366,7 +367,7 @@ impl Send {
         let file = std::fs::File::open(&path)?;
         let len = file.metadata()?.len();
         let len = self.remaining.map_or(len, |r| r.min(len));
-        self.push_head(head, Bytes::new(), len == 0)?;
+        self.push_head(py, head, Bytes::new(), len == 0)?;
         if let Stage::Streaming(tx) = std::mem::replace(&mut self.stage, Stage::Done) {
             let out = Out::File {
                 file,

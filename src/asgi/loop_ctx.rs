@@ -2,19 +2,81 @@
 //! ([`Ctx`]), the drain callback the loop runs when the wake-up socket is readable, the
 //! `http` scope, and [`Api`], the object the embedded Python driver (`driver.py`) calls.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use http::Version;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use tokio::sync::oneshot;
+
 use super::bridge::{Bridge, Event};
 use super::io::{Ready, Receive, Send, resolve};
 use crate::http::{ConnInfo, Peer};
+use crate::wsgi::response::First;
+
+/// Response heads on their way to the edge, handed over in batches: a oneshot send
+/// per response would wake the edge's thread per response, and on a loaded core each
+/// wake-up can preempt the loop thread. Heads made during one loop iteration go together
+/// in one wake-up, at the end of it (a `call_soon` callback).
+pub(super) struct Outbox {
+    items: Mutex<Vec<(oneshot::Sender<First>, First)>>,
+    ready: tokio::sync::Notify,
+    call_soon: OnceLock<Py<PyAny>>,
+    flush: OnceLock<Py<PyAny>>,
+}
+
+impl Outbox {
+    pub(super) fn new() -> Arc<Outbox> {
+        Arc::new(Outbox {
+            items: Mutex::new(Vec::with_capacity(64)),
+            ready: tokio::sync::Notify::new(),
+            call_soon: OnceLock::new(),
+            flush: OnceLock::new(),
+        })
+    }
+
+    /// Queues a head (loop thread); the first of a batch schedules the flush.
+    pub(super) fn hand_over(
+        &self,
+        py: Python<'_>,
+        reply: oneshot::Sender<First>,
+        first: First,
+    ) -> PyResult<()> {
+        let was_empty = {
+            let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
+            let e = items.is_empty();
+            items.push((reply, first));
+            e
+        };
+        if was_empty
+            && let (Some(call_soon), Some(flush)) = (self.call_soon.get(), self.flush.get())
+        {
+            call_soon.bind(py).call1((flush.bind(py),))?;
+        }
+        Ok(())
+    }
+
+    /// The edge's side: delivers each batch the loop flushed, in the edge's own thread.
+    pub(super) async fn deliver(self: Arc<Self>) {
+        let mut batch = Vec::with_capacity(64);
+        loop {
+            self.ready.notified().await;
+            std::mem::swap(
+                &mut *self.items.lock().unwrap_or_else(|p| p.into_inner()),
+                &mut batch,
+            );
+            for (reply, first) in batch.drain(..) {
+                let _ = reply.send(first);
+            }
+        }
+    }
+}
 
 /// What the loop thread needs on every request, made once per worker.
 pub(super) struct Ctx {
     pub bridge: Arc<Bridge>,
+    pub outbox: Arc<Outbox>,
     /// The edge's runtime: a `send` that must wait for room is a task there.
     pub edge: tokio::runtime::Handle,
     pub app: Py<PyAny>,
@@ -47,7 +109,8 @@ static CTX: OnceLock<Ctx> = OnceLock::new();
 impl Ctx {
     /// The worker's context; set before the loop takes its first request.
     pub(super) fn get() -> &'static Ctx {
-        CTX.get().expect("the ASGI loop context is set before any request")
+        CTX.get()
+            .expect("the ASGI loop context is set before any request")
     }
 }
 
@@ -58,6 +121,7 @@ pub(super) type Started = Result<(), String>;
 #[pyclass(module = "runicorn")]
 pub(super) struct Api {
     pub bridge: Arc<Bridge>,
+    pub outbox: Arc<Outbox>,
     pub edge: tokio::runtime::Handle,
     pub root_path: String,
     pub started: std::sync::Mutex<Option<std::sync::mpsc::Sender<Started>>>,
@@ -72,7 +136,7 @@ impl Api {
 
     /// Makes the per-worker context; called once on the loop thread, before requests.
     fn attach(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         lp: &Bound<'_, PyAny>,
         app: &Bound<'_, PyAny>,
@@ -86,25 +150,26 @@ impl Api {
         asgi.set_item("spec_version", "2.4")?;
         let extensions = PyDict::new(py);
         extensions.set_item("http.response.pathsend", PyDict::new(py))?;
+        let this = slf.borrow();
+        let _ = this.outbox.call_soon.set(lp.getattr("call_soon")?.unbind());
+        let _ = this.outbox.flush.set(slf.getattr("flush")?.unbind());
         let ctx = Ctx {
-            bridge: self.bridge.clone(),
-            edge: self.edge.clone(),
+            bridge: this.bridge.clone(),
+            outbox: this.outbox.clone(),
+            edge: this.edge.clone(),
             app: app.clone().unbind(),
             run: run.clone().unbind(),
             create_task: lp.getattr("create_task")?.unbind(),
             create_future: lp.getattr("create_future")?.unbind(),
             stop_loop: lp.getattr("stop")?.unbind(),
             client_disconnected: client_disconnected.clone().unbind(),
-            cancelled: py
-                .import("asyncio")?
-                .getattr("CancelledError")?
-                .unbind(),
+            cancelled: py.import("asyncio")?.getattr("CancelledError")?.unbind(),
             ready_none: Py::new(py, Ready::none())?.into_any(),
             state: state.clone().unbind(),
             asgi: asgi.unbind(),
             extensions: extensions.unbind(),
-            root_path: PyString::new(py, &self.root_path).unbind(),
-            root: self.root_path.clone(),
+            root_path: PyString::new(py, &this.root_path).unbind(),
+            root: this.root_path.clone(),
             k_type: s("type"),
             k_body: s("body"),
             k_more_body: s("more_body"),
@@ -119,6 +184,11 @@ impl Api {
             ));
         }
         Ok(())
+    }
+
+    /// Wakes the edge for the heads queued in this loop iteration.
+    fn flush(&self) {
+        self.outbox.ready.notify_one();
     }
 
     /// Lifespan startup is over: the worker may accept (`error`: it must not).
@@ -212,10 +282,7 @@ fn start(py: Python<'_>, c: &Ctx, p: super::Pending) -> PyResult<()> {
     let scope = scope(py, c, &p)?;
     let recv = Py::new(py, Receive::new(p.link.clone()))?;
     let send = Py::new(py, Send::new(p.link, p.reply))?;
-    let coro = c
-        .run
-        .bind(py)
-        .call1((c.app.bind(py), scope, recv, send))?;
+    let coro = c.run.bind(py).call1((c.app.bind(py), scope, recv, send))?;
     c.create_task.bind(py).call1((coro,))?;
     Ok(())
 }
@@ -235,7 +302,14 @@ fn method<'py>(py: Python<'py>, m: &str) -> Bound<'py, PyString> {
 
 fn addr<'py>(py: Python<'py>, a: Option<std::net::SocketAddr>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match a {
-        Some(a) => PyTuple::new(py, [a.ip().to_string().into_pyobject(py)?.into_any(), a.port().into_pyobject(py)?.into_any()])?.into_any(),
+        Some(a) => PyTuple::new(
+            py,
+            [
+                a.ip().to_string().into_pyobject(py)?.into_any(),
+                a.port().into_pyobject(py)?.into_any(),
+            ],
+        )?
+        .into_any(),
         None => py.None().into_bound(py),
     })
 }
@@ -256,7 +330,11 @@ fn scope<'py>(py: Python<'py>, c: &Ctx, p: &super::Pending) -> PyResult<Bound<'p
     d.set_item(intern!(py, "method"), method(py, parts.method.as_str()))?;
     d.set_item(
         intern!(py, "scheme"),
-        if p.https { intern!(py, "https") } else { intern!(py, "http") },
+        if p.https {
+            intern!(py, "https")
+        } else {
+            intern!(py, "http")
+        },
     )?;
     let raw = parts.uri.path().as_bytes();
     let decoded = crate::wsgi::environ::percent_decode(raw);

@@ -36,8 +36,8 @@ use tokio::sync::oneshot;
 use crate::config::Settings;
 use crate::config::worker_class::WorkerKind;
 use crate::worker::{BootError, Host, RuntimeFlavor};
-use crate::wsgi::response::{self, First, ResponseBody};
 use crate::wsgi::WsgiService;
+use crate::wsgi::response::{self, First, ResponseBody};
 use bridge::{Bridge, Event, Link, READ_AHEAD};
 
 /// The driver's source, run once per worker on the loop thread.
@@ -231,7 +231,9 @@ fn is_asgi(py: Python<'_>, app: &Py<PyAny>) -> bool {
     let check = || -> PyResult<bool> {
         let inspect = py.import("inspect")?;
         let coro = |o: &Bound<'_, PyAny>| -> PyResult<bool> {
-            inspect.call_method1("iscoroutinefunction", (o,))?.is_truthy()
+            inspect
+                .call_method1("iscoroutinefunction", (o,))?
+                .is_truthy()
         };
         let app = app.bind(py);
         if coro(app)? {
@@ -253,8 +255,11 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
     );
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let outbox = loop_ctx::Outbox::new();
+    tokio::spawn(outbox.clone().deliver());
     let api = loop_ctx::Api {
         bridge: bridge.clone(),
+        outbox,
         edge: tokio::runtime::Handle::current(),
         root_path: s.root_path.clone(),
         started: Mutex::new(Some(started_tx.clone())),

@@ -87,7 +87,17 @@ mod tests {
             assert_eq!(t.parse::<Lifespan>().unwrap().to_string(), t);
         }
         assert_eq!(" UVLOOP ".parse::<AsgiLoop>(), Ok(AsgiLoop::Uvloop));
-        assert!("trio".parse::<AsgiLoop>().unwrap_err().contains("auto, asyncio"));
-        assert!("yes".parse::<Lifespan>().unwrap_err().contains("auto, on, off"));
+        assert!(
+            "trio"
+                .parse::<AsgiLoop>()
+                .unwrap_err()
+                .contains("auto, asyncio")
+        );
+        assert!(
+            "yes"
+                .parse::<Lifespan>()
+                .unwrap_err()
+                .contains("auto, on, off")
+        );
     }
 }

@@ -6,6 +6,8 @@ mod util;
 
 mod abuse;
 mod access_log;
+#[cfg(feature = "python")]
+mod asgi;
 mod boot;
 mod config;
 mod edge;

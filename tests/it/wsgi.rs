@@ -268,12 +268,15 @@ fn pythonpath_and_chdir_reach_sys_path() {
 }
 
 #[test]
-fn asgi_worker_class_is_refused_and_gevent_is_mapped() {
+fn asgi_worker_class_needs_an_asgi_app_and_gevent_is_mapped() {
     let (code, _, err) = Master::runicorn()
         .args(["-k", "uvicorn.workers.UvicornWorker", "hello:app"])
         .run(Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("ASGI apps are not supported yet"), "{err}");
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains("hello:app is not an ASGI application"),
+        "{err}"
+    );
     let m = serve("hello:app", &["-k", "gevent", "--threads", "2"]);
     assert_eq!(get(m.addr(), "/").status, 200);
     assert!(m.log().contains("runs as gthread"), "{}", m.log());

@@ -1,0 +1,544 @@
+//! The ASGI host end to end: the `runicorn` binary serving the ASGI apps in
+//! tests/apps/asgi/ (a raw ASGI 3 app, FastAPI, Starlette, Django, Quart), driven by curl
+//! and raw sockets: the scope, request and response streaming, disconnects, app errors,
+//! lifespan, the heartbeat, and worker replacement under load.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn apps() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/apps/asgi")
+}
+
+/// `runicorn --chdir tests/apps/asgi <extra> APP` (the caller adds `-k asgi` or not).
+fn builder(app: &str, extra: &[&str]) -> Builder {
+    Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(extra.iter().copied())
+        .arg(app)
+}
+
+fn serve(app: &str, extra: &[&str]) -> Master {
+    builder(app, extra).spawn()
+}
+
+/// curl with `args`; returns (exit code, stdout).
+fn curl(args: &[&str]) -> (i32, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn url(m: &Master, path: &str) -> String {
+    format!("http://{}{path}", m.addr())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
+}
+
+fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_http_scope_has_every_key_with_the_spec_types() {
+    let m = serve("raw_app:app", &["-k", "asgi", "--root-path", "/api"]);
+    let (code, body) = curl(&[
+        "-H",
+        "X-Dup: one",
+        "-H",
+        "X-Dup: two",
+        &url(&m, "/caf%C3%A9/scope?x=1&y=%20"),
+    ]);
+    assert_eq!(code, 0);
+    let s = json(&body);
+    assert_eq!(s["type"], "http");
+    assert_eq!(s["asgi"]["version"], "3.0");
+    assert_eq!(s["asgi"]["spec_version"], "2.4");
+    assert_eq!(s["http_version"], "1.1");
+    assert_eq!(s["method"], "GET");
+    assert_eq!(s["scheme"], "http");
+    // The spec: `path` includes root_path; the proxy stripped it, so it is put back.
+    assert_eq!(s["root_path"], "/api");
+    assert_eq!(s["path"], "/api/café/scope");
+    assert_eq!(s["raw_path"], "/caf%C3%A9/scope");
+    assert_eq!(s["query_string"], "x=1&y=%20");
+    // Ports are ints (Granian sends strings).
+    let port = m.addr().port();
+    assert_eq!(s["server"], serde_json::json!(["127.0.0.1", port]));
+    assert_eq!(s["client"][0], "127.0.0.1");
+    assert!(s["client"][1].is_u64(), "{}", s["client"]);
+    // Headers: lowercase names, in order, duplicates kept.
+    let headers: Vec<(String, String)> = s["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
+        .collect();
+    let dups: Vec<&str> = headers
+        .iter()
+        .filter(|(k, _)| k == "x-dup")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(dups, ["one", "two"]);
+    assert!(headers.iter().any(|(k, _)| k == "host"));
+    assert!(headers.iter().all(|(k, _)| *k == k.to_lowercase()));
+    // Lifespan state reaches every request scope (a copy).
+    assert_eq!(s["state"]["boot"], "ready");
+    assert!(s["extensions"]["http.response.pathsend"].is_object());
+
+    // A request that carries the prefix keeps it once.
+    let (_, body) = curl(&[&url(&m, "/api/scope")]);
+    assert_eq!(json(&body)["path"], "/api/scope");
+}
+
+#[test]
+fn an_asgi_app_with_the_default_worker_class_is_detected_and_served() {
+    let m = serve("raw_app:app", &[]);
+    assert_eq!(m.get("/").unwrap(), (200, "Hello, ASGI!\n".into()));
+    assert!(
+        m.log()
+            .contains("raw_app:app is an ASGI application: serving it with the asgi worker"),
+        "{}",
+        m.log()
+    );
+    // uvicorn's worker class names select the same host.
+    let m = serve("raw_app:app", &["-k", "uvicorn.workers.UvicornWorker"]);
+    assert_eq!(m.get("/").unwrap().0, 200);
+    assert!(!m.log().contains("is an ASGI application"));
+}
+
+#[test]
+fn a_wsgi_app_under_k_asgi_is_a_startup_error() {
+    let (code, _, err) = builder("wsgi_app:app", &["-k", "asgi"]).run(Duration::from_secs(20));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains("wsgi_app:app is not an ASGI application"),
+        "{err}"
+    );
+    // With --preload the master finds out before forking.
+    let (code, _, err) =
+        builder("wsgi_app:app", &["-k", "asgi", "--preload"]).run(Duration::from_secs(20));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("is not an ASGI application"), "{err}");
+}
+
+#[test]
+fn request_bodies_stream_in_chunks_and_a_100_mb_upload_stays_bounded() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    // Small, chunked, and empty bodies.
+    let (_, body) = curl(&["--data-binary", "hello", &url(&m, "/upload")]);
+    let r = json(&body);
+    assert_eq!(
+        (r["bytes"].as_u64(), r["chunks"].as_u64()),
+        (Some(5), Some(1))
+    );
+    let (_, body) = curl(&[
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        "abcdef",
+        &url(&m, "/upload"),
+    ]);
+    assert_eq!(json(&body)["bytes"], 6);
+    let (_, body) = curl(&["-X", "POST", &url(&m, "/upload")]);
+    assert_eq!(json(&body)["bytes"], 0);
+
+    // 100 MB streamed: the app sees it in many chunks, the worker never holds it.
+    let worker = m.children()[0];
+    let before = rss_kb(worker);
+    const MB: usize = 1024 * 1024;
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        100 * MB
+    )
+    .unwrap();
+    let block = vec![b'z'; MB];
+    let mut peak = 0;
+    for i in 0..100 {
+        s.write_all(&block).unwrap();
+        if i % 10 == 0 {
+            peak = peak.max(rss_kb(worker));
+        }
+    }
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    peak = peak.max(rss_kb(worker));
+    let body = resp.split("\r\n\r\n").nth(1).unwrap();
+    let r = json(body);
+    assert_eq!(r["bytes"].as_u64(), Some(100 * MB as u64));
+    assert!(r["chunks"].as_u64().unwrap() > 10, "{r}");
+    let mut expect = String::new();
+    // sha256 of 100 MiB of 'z', computed by Python's hashlib below.
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib;print(hashlib.sha256(b'z'*(100*1024*1024)).hexdigest())",
+        ])
+        .output()
+        .unwrap();
+    expect.push_str(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(r["sha256"], expect.as_str());
+    assert!(
+        peak < before + 30 * 1024,
+        "worker RSS grew from {before} kB to {peak} kB during a 100 MB upload"
+    );
+}
+
+#[test]
+fn responses_stream_chunked_with_content_length_and_from_a_path() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    let (_, body) = curl(&["-i", &url(&m, "/stream?4")]);
+    assert!(
+        body.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{body}"
+    );
+    assert!(
+        body.ends_with("chunk 0\nchunk 1\nchunk 2\nchunk 3\n"),
+        "{body}"
+    );
+    let (_, body) = curl(&[&url(&m, "/big?3000000")]);
+    assert_eq!(body.len(), 3_000_000);
+    let (_, body) = curl(&[&url(&m, "/pathsend")]);
+    let file = std::fs::read_to_string(apps().join("raw_app.py")).unwrap();
+    assert_eq!(body, file);
+    // HEAD: the head only.
+    let (_, body) = curl(&["-I", &url(&m, "/")]);
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+}
+
+#[test]
+fn a_slow_reader_does_not_grow_the_worker() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    let worker = m.children()[0];
+    // Warm up the path (imports, allocator pools) so what follows measures the stall.
+    assert_eq!(curl(&[&url(&m, "/big?5000000")]).1.len(), 5_000_000);
+    let before = rss_kb(worker);
+    // 200 MB asked for, never read: the app's send() must wait, not buffer.
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.write_all(b"GET /big?200000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let stalled = rss_kb(worker);
+    std::thread::sleep(Duration::from_secs(2));
+    let later = rss_kb(worker);
+    assert!(
+        stalled < before + 16 * 1024 && later < stalled + 2 * 1024,
+        "worker RSS {before} kB → {stalled} kB → {later} kB with a client that does not read"
+    );
+    // The worker still serves others meanwhile.
+    assert_eq!(m.get("/").unwrap().0, 200);
+    drop(s);
+}
+
+#[test]
+fn send_raises_once_the_client_left_so_endless_streams_stop() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.write_all(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("200"));
+    drop(s);
+    let line = m
+        .wait_for_log("SEND RAISED", Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("send() kept going after the client left:\n{}", m.log()));
+    assert!(line.contains("ClientDisconnected"), "{line}");
+    assert!(!m.log().contains("Exception in ASGI application"));
+}
+
+#[test]
+fn app_errors_give_a_500_before_the_head_and_a_cut_connection_after() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    assert_eq!(m.get("/error").unwrap().0, 500);
+    let log = m
+        .wait_for_log("boom before the response", Duration::from_secs(5))
+        .map(|_| m.log())
+        .unwrap();
+    assert!(log.contains("Exception in ASGI application"), "{log}");
+    assert!(log.contains("Traceback (most recent call last):"), "{log}");
+    // After the head: the connection is cut (curl 18 "partial file" or 52 "empty reply",
+    // depending on whether the head was flushed before the error), never a clean end.
+    let (code, body) = curl(&[&url(&m, "/error-after")]);
+    assert!(
+        (code == 18 && body == "partial") || (code == 52 && body.is_empty()),
+        "curl {code}: {body:?}"
+    );
+    // Returning without a response: a 500 and an error line.
+    assert_eq!(m.get("/silent").unwrap().0, 500);
+    assert!(
+        m.wait_for_log(
+            "ASGI callable returned without starting response",
+            Duration::from_secs(5)
+        )
+        .is_some()
+    );
+    // The worker is still the same one and serves.
+    assert_eq!(m.get("/").unwrap().0, 200);
+    assert_eq!(m.count("Booting worker"), 1);
+}
+
+#[test]
+fn lifespan_startup_state_and_shutdown_run_once_per_worker() {
+    let mut m = serve("raw_app:app", &["-k", "asgi", "-w", "2"]);
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+        .unwrap();
+    let (_, body) = curl(&[&url(&m, "/scope")]);
+    assert_eq!(json(&body)["state"]["boot"], "ready");
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
+    assert_eq!(m.count("LIFESPAN SHUTDOWN"), 2, "{}", m.log());
+}
+
+#[test]
+fn a_failed_lifespan_startup_stops_the_server_with_the_apps_message() {
+    let (code, _, err) = builder("raw_app:app", &["-k", "asgi"])
+        .env("ASGI_TEST_STARTUP", "fail")
+        .run(Duration::from_secs(30));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("ASGI lifespan startup failed: database unreachable"),
+        "{err}"
+    );
+    assert!(err.contains("Worker failed to boot."), "{err}");
+}
+
+#[test]
+fn an_app_that_does_not_speak_lifespan_is_served_in_auto_and_refused_with_on() {
+    let m = builder("raw_app:app", &["-k", "asgi"])
+        .env("ASGI_TEST_STARTUP", "raise")
+        .spawn();
+    assert_eq!(m.get("/").unwrap().0, 200);
+    assert!(
+        m.log()
+            .contains("ASGI 'lifespan' protocol appears unsupported"),
+        "{}",
+        m.log()
+    );
+    let (code, _, err) = builder("raw_app:app", &["-k", "asgi", "--asgi-lifespan", "on"])
+        .env("ASGI_TEST_STARTUP", "raise")
+        .run(Duration::from_secs(30));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("lifespan not spoken here"), "{err}");
+    // off: never called with a lifespan scope, so the failure cannot happen.
+    let m = builder("raw_app:app", &["-k", "asgi", "--asgi-lifespan", "off"])
+        .env("ASGI_TEST_STARTUP", "fail")
+        .spawn();
+    assert_eq!(m.get("/").unwrap().0, 200);
+}
+
+#[test]
+fn an_app_that_blocks_its_loop_is_killed_at_the_timeout_and_replaced() {
+    let m = serve("raw_app:app", &["-k", "asgi", "--timeout", "2"]);
+    let (_, first) = m.get("/pid").unwrap();
+    // A cooperative wait far longer than the timeout is fine.
+    let (code, body) = curl(&[&url(&m, "/sleep?3")]);
+    assert_eq!((code, body.as_str()), (0, "slept\n"));
+    assert_eq!(m.count("WORKER TIMEOUT"), 0);
+    // Sync code in `async def` blocks the loop: the heartbeat stops.
+    let _ = curl(&["--max-time", "8", &url(&m, "/block?30")]);
+    assert!(
+        m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(10))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    assert!(eventually(Duration::from_secs(10), || {
+        m.get("/pid").is_ok_and(|(c, p)| c == 200 && p != first)
+    }));
+}
+
+#[test]
+fn request_timeout_answers_504() {
+    let m = serve("raw_app:app", &["-k", "asgi", "--request-timeout", "1"]);
+    let t = Instant::now();
+    assert_eq!(m.get("/sleep?5").unwrap().0, 504);
+    assert!(t.elapsed() < Duration::from_secs(4));
+    assert_eq!(m.get("/").unwrap().0, 200);
+}
+
+#[test]
+fn the_access_log_has_asgi_requests() {
+    let dir = Scratch::new("asgi-access");
+    let log = dir.path("access.log");
+    let m = serve(
+        "raw_app:app",
+        &[
+            "-k",
+            "asgi",
+            "--access-logfile",
+            log.to_str().unwrap(),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(B)s",
+        ],
+    );
+    assert_eq!(m.get("/big?1000").unwrap().0, 200);
+    let _ = curl(&["--data-binary", "abc", &url(&m, "/upload")]);
+    let lines = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(5), || lines().lines().count() >= 2),
+        "{}",
+        lines()
+    );
+    let text = lines();
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(got[0], "GET /big 200 1000");
+    assert!(got[1].starts_with("POST /upload 200 "), "{text}");
+}
+
+#[test]
+fn hup_and_max_requests_replace_asgi_workers_without_failed_requests() {
+    let m = serve(
+        "raw_app:app",
+        &["-k", "asgi", "-w", "2", "--max-requests", "300"],
+    );
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+        .unwrap();
+    let load = Load::start(m.addr(), 4, "/");
+    assert!(load.wait_for_more(200, Duration::from_secs(10)));
+    m.signal(Signal::SIGHUP);
+    m.wait_for_count("Worker exiting", 2, Duration::from_secs(15))
+        .expect("old generation retired");
+    assert!(
+        m.wait_for_count(
+            "Autorestarting worker after current request.",
+            4,
+            Duration::from_secs(30)
+        )
+        .is_some(),
+        "{}",
+        m.log()
+    );
+    assert!(load.wait_for_more(200, Duration::from_secs(10)));
+    let (ok, failed, errors) = load.finish();
+    assert!(ok > 1000, "{ok}");
+    assert_eq!(failed, 0, "{errors:?}");
+    // Every retired worker ran lifespan shutdown before it exited.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            m.count("LIFESPAN SHUTDOWN") == m.count("Worker exiting")
+        }),
+        "{}",
+        m.log()
+    );
+    assert!(m.count("LIFESPAN SHUTDOWN") >= 4);
+}
+
+#[test]
+fn fastapi_params_bodies_forms_state_and_sse() {
+    let m = serve("fastapi_app:app", &["-k", "asgi", "--root-path", "/svc"]);
+    let (_, b) = curl(&[&url(&m, "/items/42?q=abc")]);
+    assert_eq!(json(&b), serde_json::json!({"item_id": 42, "q": "abc"}));
+    let (_, b) = curl(&[&url(&m, "/items/nope")]);
+    assert!(b.contains("int_parsing"), "{b}");
+    let (_, b) = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"name":"pen","price":2.5}"#,
+        &url(&m, "/items"),
+    ]);
+    assert_eq!(json(&b)["taxed"], 3.0);
+    let (_, b) = curl(&["-d", "username=ada&password=s3cret", &url(&m, "/login")]);
+    assert_eq!(
+        json(&b),
+        serde_json::json!({"username": "ada", "password_len": 6})
+    );
+    let (_, b) = curl(&[&url(&m, "/state")]);
+    let s = json(&b);
+    assert_eq!(s["db"], "connected");
+    assert_eq!(s["events"], serde_json::json!(["startup"]));
+    assert_eq!(s["root_path"], "/svc");
+    let (_, b) = curl(&["-N", &url(&m, "/sse")]);
+    assert_eq!(b, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+}
+
+#[test]
+fn starlette_streams_stop_when_the_client_leaves() {
+    let m = serve("starlette_app:app", &[]);
+    let (_, b) = curl(&[&url(&m, "/?a=1")]);
+    assert_eq!(
+        json(&b),
+        serde_json::json!({"hello": "starlette", "query": {"a": "1"}})
+    );
+    let (_, b) = curl(&[
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        "0123456789",
+        &url(&m, "/echo"),
+    ]);
+    assert_eq!(json(&b)["received"], 10);
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.write_all(b"GET /ticker HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut seen = String::new();
+    while !seen.contains("tick 3") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    drop(s);
+    // Gunicorn 27's ASGI worker lets this run until its 3 s grace period cancels it.
+    assert!(
+        m.wait_for_log("TICKER STOPPED", Duration::from_secs(2))
+            .is_some(),
+        "the stream outlived its client:\n{}",
+        m.log()
+    );
+}
+
+#[test]
+fn django_serves_through_get_asgi_application() {
+    let m = serve("django_app:application", &["-k", "asgi"]);
+    let (_, b) = curl(&[&url(&m, "/hello/ada?q=1")]);
+    assert_eq!(
+        json(&b),
+        serde_json::json!({"hello": "ada", "method": "GET", "path": "/hello/ada", "q": "1"})
+    );
+    let (_, b) = curl(&["-d", r#"{"k": [1, 2]}"#, &url(&m, "/echo")]);
+    assert_eq!(json(&b)["echo"], serde_json::json!({"k": [1, 2]}));
+    // Django refuses lifespan with a ValueError: auto mode serves without it.
+    assert!(m.log().contains("protocol appears unsupported"));
+}
+
+#[test]
+fn quart_serves_with_its_startup_hook() {
+    let m = serve("quart_app:app", &["-k", "asgi"]);
+    let (_, b) = curl(&[&url(&m, "/hello/bob")]);
+    assert_eq!(
+        json(&b),
+        serde_json::json!({"hello": "bob", "booted": true})
+    );
+    let (_, b) = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"x": 1}"#,
+        &url(&m, "/echo"),
+    ]);
+    assert_eq!(json(&b), serde_json::json!({"echo": {"x": 1}}));
+}
