@@ -303,6 +303,32 @@ def granian(app: str) -> Callable[[Ctx, int], list[str]]:
                               "--log-level", "warning", "--no-access-log", app]
 
 
+def granian_asgi(app: str) -> Callable[[Ctx, int], list[str]]:
+    return lambda ctx, port: [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1",
+                              "--host", "127.0.0.1", "--port", str(port), "--working-dir", str(APPS),
+                              "--log-level", "warning", "--no-access-log", app]
+
+
+def uvicorn(app: str) -> Callable[[Ctx, int], list[str]]:
+    return lambda ctx, port: [sys.executable, "-m", "uvicorn", "--workers", "1", "--host", "127.0.0.1",
+                              "--port", str(port), "--app-dir", str(APPS), "--log-level", "warning",
+                              "--no-access-log", app]
+
+
+def asgi_servers(app: str, needs: tuple[str, ...] = ()) -> list[Server]:
+    """One worker each; every peer on uvloop (the default of each when it is installed)."""
+    return [
+        Server("runicorn -k asgi", "runicorn", runicorn_wsgi(app, "-k", "asgi"), needs=("wsgi", *needs), ready_timeout=30),
+        Server("granian asgi", "granian", granian_asgi(app), needs=("granian", *needs), ready_timeout=30),
+        Server("gunicorn -k asgi", "gunicorn", gunicorn(app, "-k", "asgi"), needs=("gunicorn", *needs), ready_timeout=30),
+        Server("uvicorn", "uvicorn", uvicorn(app), needs=("uvicorn", *needs), ready_timeout=30),
+    ]
+
+
+ASGI_RATIOS = [("runicorn -k asgi", "granian asgi"), ("runicorn -k asgi", "gunicorn -k asgi"),
+               ("runicorn -k asgi", "uvicorn")]
+
+
 def wsgi_servers(app: str) -> list[Server]:
     return [
         Server("runicorn (sync)", "runicorn", runicorn_wsgi(app), needs=("wsgi",), ready_timeout=30),
@@ -342,6 +368,15 @@ def workloads() -> list[Workload]:
         Workload("flask", "Flask JSON endpoint",
                  "GET /json → benches/apps/flask_app.py (`jsonify` of a 3-key dict)",
                  "wrk", "/json", wsgi_servers("flask_app:app"), WSGI_RATIOS),
+        Workload("asgi", "ASGI hello (Python)",
+                 "GET / → benches/apps/hello_asgi.py (raw ASGI, 13-byte body)",
+                 "wrk", "/", asgi_servers("hello_asgi:app"), ASGI_RATIOS),
+        Workload("fastapi", "FastAPI JSON endpoint",
+                 "GET /json → benches/apps/fastapi_app.py (an `async def` returning a 3-key dict)",
+                 "wrk", "/json", asgi_servers("fastapi_app:app", ("fastapi",)), ASGI_RATIOS),
+        Workload("fastapi-sleep", "FastAPI, 100 ms await, 200 connections",
+                 "GET /sleep → `await asyncio.sleep(0.1)`, wrk -c200: the ceiling is 2,000 req/s",
+                 "wrk-c200", "/sleep", asgi_servers("fastapi_app:app", ("fastapi",)), ASGI_RATIOS),
         Workload("https", "HTTPS keep-alive",
                  "hello over TLS 1.3 (certs/server.pem, ECDSA P-256), keep-alive, wrk",
                  "wrk", "/", [
@@ -382,6 +417,8 @@ def load_cmd(ctx: Ctx, w: Workload, url: str, seconds: int, log: Path) -> tuple[
     """The load-generator command and its timeout."""
     if w.load == "wrk":
         return ["wrk", "-t1", f"-c{ctx.connections}", f"-d{seconds}s", "--latency", url], seconds + 30
+    if w.load == "wrk-c200":
+        return ["wrk", "-t1", "-c200", f"-d{seconds}s", "--latency", url], seconds + 30
     if w.load == "h2load-close":
         # h2load keeps no TLS session between connections: each request is a full handshake.
         n = max(100, ctx.handshakes * seconds // 5)
@@ -478,7 +515,8 @@ def check_tools(ctx: Ctx, install: bool) -> None:
     if not shutil.which("wrk"):
         # Every workload but two needs wrk; without it there is nothing to compare.
         print("wrk is missing: apt-get install wrk (and nghttp2-client nginx-light for the TLS workloads)")
-    peers = {"gunicorn": f"gunicorn=={GUNICORN_VERSION}", "granian": "granian", "flask": "flask"}
+    peers = {"gunicorn": f"gunicorn=={GUNICORN_VERSION}", "granian": "granian", "flask": "flask",
+             "uvicorn": "uvicorn", "fastapi": "fastapi", "uvloop": "uvloop"}
     absent = [name for name in peers if importlib.util.find_spec(name) is None]
     if absent and install:
         print(f"installing {', '.join(peers[a] for a in absent)} with pip ...", flush=True)
@@ -560,6 +598,9 @@ def machine() -> dict:
         "gunicorn": version("gunicorn"),
         "granian": version("granian"),
         "flask": version("flask"),
+        "uvicorn": version("uvicorn"),
+        "fastapi": version("fastapi"),
+        "uvloop": version("uvloop"),
     }
 
 
@@ -643,7 +684,8 @@ def write_markdown(path: Path, rows: list[Row], info: dict, args, pin: str, quic
     path.write_text("\n".join(out))
 
 
-COLOURS = {"runicorn": "#d9480f", "hyper": "#1971c2", "nginx": "#2f9e44", "gunicorn": "#7048e8", "granian": "#0c8599"}
+COLOURS = {"runicorn": "#d9480f", "hyper": "#1971c2", "nginx": "#2f9e44", "gunicorn": "#7048e8", "granian": "#0c8599",
+           "uvicorn": "#e67700"}
 
 
 def write_svg(path: Path, rows: list[Row], metric: str, quick: bool) -> None:
@@ -754,7 +796,7 @@ def main() -> int:
             (tmp / "static").mkdir(mode=0o755)
             (tmp / "static" / "4k.bin").write_bytes(os.urandom(4096))
             (tmp / "static" / "1m.bin").write_bytes(os.urandom(1 << 20))
-        if any(s.needs == ("wsgi",) for w in chosen for s in w.servers):
+        if any("wsgi" in s.needs for w in chosen for s in w.servers):
             print("probing runicorn's WSGI support ...", flush=True)
             probe_wsgi(ctx)
             if ctx.wsgi_skip:
@@ -764,7 +806,7 @@ def main() -> int:
                 status = s.skip
                 for need in s.needs:
                     status = status or (ctx.wsgi_skip if need == "wsgi" else ctx.missing.get(need, ""))
-                if w.load == "wrk" and "wrk" in ctx.missing:
+                if w.load.startswith("wrk") and "wrk" in ctx.missing:
                     status = status or ctx.missing["wrk"]
                 if s.cmd is None and not status:
                     status = "not measured"
