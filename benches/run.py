@@ -461,7 +461,7 @@ def measure(ctx: Ctx, w: Workload, s: Server, tag: str) -> Sample:
         if slow and slow.poll() is not None:
             # Without them the number would be a second "alone" measurement.
             raise StartFailed(f"the slow clients exited early (status {slow.returncode})")
-        return parse_wrk(r.stdout) if w.load == "wrk" else parse_h2load(r.stdout, h2log)
+        return parse_wrk(r.stdout) if w.load.startswith("wrk") else parse_h2load(r.stdout, h2log)
     finally:
         if slow:
             stop(slow, grace=1)

@@ -142,17 +142,60 @@ pub(super) struct Send {
     remaining: Option<u64>,
     /// The status sent, for the error log of an app that fails after it.
     status: u16,
+    /// With `pre_request`/`post_request` hooks: the hooks' `req`, and what
+    /// post_request reports (status line, headers, body bytes).
+    hooks: Option<Hooked>,
+}
+
+/// What the `post_request` hook is told about an ASGI response.
+pub(super) struct Hooked {
+    req: Py<crate::pyconf::hooks::Request>,
+    status: Option<String>,
+    headers: Vec<(String, String)>,
+    sent: u64,
+    done: bool,
 }
 
 impl Send {
-    pub(super) fn new(link: Arc<Link>, reply: oneshot::Sender<First>) -> Send {
+    pub(super) fn new(
+        link: Arc<Link>,
+        reply: oneshot::Sender<First>,
+        req: Option<Py<crate::pyconf::hooks::Request>>,
+    ) -> Send {
         Send {
             link,
             head_tx: Some(reply),
             stage: Stage::Init,
             remaining: None,
             status: 0,
+            hooks: req.map(|req| Hooked {
+                req,
+                status: None,
+                headers: Vec::new(),
+                sent: 0,
+                done: false,
+            }),
         }
+    }
+
+    /// Runs `post_request` once, when the exchange ends.
+    fn post_request(&mut self, py: Python<'_>) {
+        let Some(h) = &mut self.hooks else { return };
+        if std::mem::replace(&mut h.done, true) {
+            return;
+        }
+        let headers = pyo3::types::PyList::empty(py);
+        for (k, v) in &h.headers {
+            let _ = headers.append((k, v));
+        }
+        crate::pyconf::hooks::post_request(
+            py,
+            &h.req,
+            None,
+            h.status.take(),
+            Some(headers.into_any().unbind()),
+            h.sent,
+        );
     }
 
     fn gone(&self) -> bool {
@@ -163,6 +206,7 @@ impl Send {
     /// and the edge stops reading a body nobody will take.
     fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
         self.stage = Stage::Done;
+        self.post_request(py);
         let waiter = {
             let mut ib = self.link.inbox();
             ib.finished = true;
@@ -189,6 +233,23 @@ impl Send {
             return Err(disconnected());
         }
         self.status = head.status.as_u16();
+        if let Some(h) = &mut self.hooks {
+            h.status = Some(format!(
+                "{} {}",
+                head.status.as_u16(),
+                head.status.canonical_reason().unwrap_or("")
+            ));
+            h.headers = head
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+        }
         let (tx, rest) = if end {
             (None, None)
         } else {
@@ -239,6 +300,9 @@ impl Send {
             Some(m) => m.is_truthy()?,
         };
         let body = self.clip(body);
+        if let Some(h) = &mut self.hooks {
+            h.sent += body.len() as u64;
+        }
         match std::mem::replace(&mut self.stage, Stage::Done) {
             Stage::Init => Err(PyRuntimeError::new_err(
                 "Unexpected ASGI message 'http.response.body' sent, before \
@@ -470,6 +534,10 @@ impl Send {
     fn error_response(&mut self) {
         if let Some(reply) = self.head_tx.take() {
             let (head, body) = crate::wsgi::response::error_500();
+            if let Some(h) = &mut self.hooks {
+                h.status = Some("500 Internal Server Error".into());
+                h.sent = body.len() as u64;
+            }
             let _ = reply.send(First {
                 head,
                 body,

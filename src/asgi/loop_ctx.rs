@@ -95,6 +95,8 @@ pub(super) struct Ctx {
     pub extensions: Py<PyDict>,
     pub root_path: Py<PyString>,
     root: String,
+    /// `pre_request` or `post_request` is set (fixed for the worker's life).
+    hooks: bool,
     pub k_type: Py<PyString>,
     pub k_body: Py<PyString>,
     pub k_more_body: Py<PyString>,
@@ -170,6 +172,7 @@ impl Api {
             extensions: extensions.unbind(),
             root_path: PyString::new(py, &this.root_path).unbind(),
             root: this.root_path.clone(),
+            hooks: crate::hooks::has("pre_request") || crate::hooks::has("post_request"),
             k_type: s("type"),
             k_body: s("body"),
             k_more_body: s("more_body"),
@@ -280,8 +283,18 @@ fn handle(py: Python<'_>, c: &Ctx, ev: Event) -> PyResult<()> {
 /// Starts the app's task for one request.
 fn start(py: Python<'_>, c: &Ctx, p: super::Pending) -> PyResult<()> {
     let scope = scope(py, c, &p)?;
+    let req = if c.hooks {
+        let req = crate::pyconf::hooks::request_object(py, &p.parts, p.https);
+        if let Some(req) = &req {
+            crate::pyconf::hooks::pre_request(py, req);
+        }
+        req
+    } else {
+        None
+    };
+    crate::pyconf::hooks::REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let recv = Py::new(py, Receive::new(p.link.clone()))?;
-    let send = Py::new(py, Send::new(p.link, p.reply))?;
+    let send = Py::new(py, Send::new(p.link, p.reply, req))?;
     let coro = c.run.bind(py).call1((c.app.bind(py), scope, recv, send))?;
     c.create_task.bind(py).call1((coro,))?;
     Ok(())

@@ -542,3 +542,25 @@ fn quart_serves_with_its_startup_hook() {
     ]);
     assert_eq!(json(&b), serde_json::json!({"echo": {"x": 1}}));
 }
+
+#[test]
+fn request_hooks_run_around_asgi_requests() {
+    let conf = apps().join("hooks_conf.py");
+    let m = serve("raw_app:app", &["-k", "asgi", "-c", conf.to_str().unwrap()]);
+    assert_eq!(m.get("/big?1234").unwrap().0, 200);
+    assert_eq!(m.get("/error").unwrap().0, 500);
+    assert!(
+        m.wait_for_log("POST /error 500", Duration::from_secs(5))
+            .is_some()
+    );
+    let log = m.log();
+    let pre = log.find("PRE GET /big").expect("pre_request ran");
+    let post = log
+        .find("POST /big 200 200 OK sent=1234")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(pre < post);
+    assert!(
+        log.contains("POST /error 500 500 Internal Server Error"),
+        "{log}"
+    );
+}
