@@ -460,7 +460,7 @@ where
         + Send
         + 'static,
 {
-    gate.into_upgraded(read_ahead);
+    gate.pass_through(read_ahead);
     state.set_proto(conn::Proto::Upgraded);
     let taker = state
         .handoff

@@ -164,7 +164,7 @@ impl<S> GateIo<S> {
     /// The app answered the upgrade request with 101 and hyper let go of the socket:
     /// from now on bytes pass through untouched. `read_ahead` is what hyper had read
     /// but not used; it goes first, then what the gate held back.
-    pub(super) fn into_upgraded(&mut self, read_ahead: &[u8]) {
+    pub(super) fn pass_through(&mut self, read_ahead: &[u8]) {
         let mut held = Vec::new();
         let mut events = Vec::new();
         self.gate.upgrade_decided(true, &mut held, &mut events);
