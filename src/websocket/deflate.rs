@@ -282,7 +282,8 @@ mod tests {
         let mut def = Deflate::new(offer("permessage-deflate").unwrap());
         let mut out = BytesMut::new();
         def.deflate(&vec![0u8; 10 << 20], &mut out);
-        assert!(out.len() < 64 * 1024);
+        // Level 1 compresses zeros less than deflate's best (1:1032), still a bomb.
+        assert!(out.len() < 512 * 1024, "{}", out.len());
         assert_eq!(
             Inflate::new().inflate(&out, 1 << 20).unwrap_err().code,
             1009

@@ -79,6 +79,30 @@ pub(crate) use handshake::{EdgeUpgrade, Handoff};
 pub use handshake::{Handshake, Refusal, is_upgrade_request};
 pub use session::{Closed, Message, Receiver, Sender, Session};
 
+/// For the fuzz target: decodes `data` as client frames fed `chunk` bytes at a time (a
+/// message limit of `max`, permessage-deflate agreed or not), and lists what came out,
+/// ending with the close code of a failure.
+#[doc(hidden)]
+pub fn fuzz_decode(data: &[u8], chunk: usize, max: u64, deflate: bool) -> Vec<String> {
+    let mut d = frame::Decoder::new(max, deflate.then(deflate::Inflate::new));
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = Vec::new();
+    for piece in data.chunks(chunk.max(1)) {
+        buf.extend_from_slice(piece);
+        loop {
+            match d.next(&mut buf) {
+                Ok(Some(item)) => seen.push(format!("{item:?}")),
+                Ok(None) => break,
+                Err(f) => {
+                    seen.push(format!("close {}", f.code));
+                    return seen;
+                }
+            }
+        }
+    }
+    seen
+}
+
 /// A byte stream a session can own (the edge's socket adapter or a hyper upgrade).
 pub(crate) trait Io:
     tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static
