@@ -13,7 +13,7 @@
 //! | 1 | `http`, `access_log`, `python` | pure code: the HTTP/1 validator and PROXY parser, where a request came in; the access-log format compiler, renderer and its file writer; the embedded CPython's start and exception formatting (feature `python`) |
 //! | 2 | `config` | every setting declared once, parsed once into its type (targets, ciphers, SNI entries), layers and precedence, CLI, TOML and Python config files |
 //! | 3 | `logging`, `observe`, `pyconf`, `hooks` | the error log; syslog, StatsD and the Prometheus endpoint; server hooks and Python `logging` from a Python config file, and the hook calls the master and workers make |
-//! | 4 | `tls`, `static_files` | the TLS acceptor (rustls); static files' decisions, cache and edge writer |
+//! | 4 | `tls`, `static_files`, `websocket` | the TLS acceptor (rustls); static files' decisions, cache and edge writer; WebSockets: handshake, framing, permessage-deflate, one task per socket, the worker's registry of open sockets |
 //! | 5 | `server` | listeners, connections, the edge's deadlines, the service wrapper every app runs behind |
 //! | 6 | `worker` | a forked child: runtime, heartbeat, signals, drain; [`worker::Host`], the seam every app host plugs into |
 //! | 7 | `master` | the arbiter: binds, forks, reaps, murders and respawns, reloads |
@@ -55,6 +55,7 @@ mod server;
 mod static_files;
 mod sys;
 mod tls;
+pub mod websocket;
 mod worker;
 
 mod app;

@@ -327,8 +327,11 @@ pub(crate) static WEBSOCKET_MAX_MESSAGE_SIZE: Spec<u64> = Spec {
     section: Section::WorkerProcesses,
     parse: Parse::One(value::uint::<u64>),
     field: |s| &mut s.websocket_max_message_size,
-    support: Unsupported("not applicable: runicorn serves WSGI apps; ASGI is not planned"),
-    help: "The largest WebSocket message, in bytes, for ASGI workers; 0 = unlimited.",
+    support: Supported,
+    help: "The largest WebSocket message, in bytes; 0 = unlimited.\n\
+         \n\
+         Checked after reassembly and inflation, from each frame's header (an oversize\n\
+         message is never buffered); over it the socket closes with 1009.",
 };
 pub(crate) static HTTP_PARSER: Spec<String> = Spec {
     key: "http_parser",

@@ -422,6 +422,8 @@ pub(super) async fn serve<IO, A>(
             .keep_alive_timeout(edge.send_timeout);
     }
     limits.apply(&mut b);
+    // RFC 8441 extended CONNECT: WebSockets over HTTP/2 (`websocket::Handshake`).
+    b.enable_connect_protocol();
     let conn = b.serve_connection(hyper_util::rt::TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut draining = false;

@@ -109,6 +109,8 @@ pub(crate) struct ServeConfig {
     /// `--static-map`: plaintext HTTP/1 connections answer these in the edge (the app
     /// must also be wrapped in [`statics::Static`] for the other paths).
     pub statics: Option<Arc<crate::static_files::Config>>,
+    /// WebSocket settings and the worker's registry of open sockets.
+    pub websocket: Arc<crate::websocket::Context>,
 }
 
 /// State shared by every connection of one worker.
@@ -128,6 +130,8 @@ pub(crate) struct Shared {
     access_log_skip: Arc<[String]>,
     /// See [`ServeConfig::observer`].
     observer: Option<Arc<crate::observe::RequestObserver>>,
+    /// See [`ServeConfig::websocket`].
+    websocket: Arc<crate::websocket::Context>,
 }
 
 impl Shared {
@@ -176,6 +180,7 @@ pub(crate) async fn serve<A: AppService>(
         access_log: cfg.access_log.clone(),
         access_log_skip: cfg.access_log_skip.clone(),
         observer: cfg.observer.clone(),
+        websocket: cfg.websocket.clone(),
     });
     let conns = Arc::new(Semaphore::new(cfg.worker_connections.max(1)));
     let registry = Arc::new(reclaim::Registry::new());
@@ -197,6 +202,12 @@ pub(crate) async fn serve<A: AppService>(
     let _ = stop_tx.send(true);
     if how == Stop::Quick {
         return how;
+    }
+    // Open WebSockets close with 1001 now rather than at the graceful timeout: see the
+    // `websocket` module's "Draining".
+    let open = cfg.websocket.going_away();
+    if open > 0 {
+        tracing::info!("Closing {open} WebSocket(s) with 1001 (going away)");
     }
     for t in accept_tasks {
         let _ = t.await;
@@ -388,7 +399,7 @@ async fn serve_http1<IO, A>(
         peer.addr(),
         cfg.edge.clone(),
         cfg.edge_stats.clone(),
-        state,
+        state.clone(),
         cfg.access_log.clone(),
     );
     if let Some(st) = statics {
@@ -416,6 +427,9 @@ async fn serve_http1<IO, A>(
     {
         Ok(parts) => {
             let mut gate = parts.io.into_inner();
+            if state.take_upgrade_accepted() {
+                return upgraded(gate, &parts.read_buf, &state).await;
+            }
             if let Some(reject) = gate.take_reject() {
                 // hyper has finished every earlier response: the error cannot interleave.
                 let wire = reject.to_wire();
@@ -432,6 +446,44 @@ async fn serve_http1<IO, A>(
         }
         Err(e) => tracing::debug!("connection from {peer} ended: {e}"),
     }
+}
+
+/// The app answered an upgrade request with 101 and hyper let go of the connection: hand
+/// it to the WebSocket that took the request's upgrade handle, and keep this task (with
+/// its connection slot) until that socket is done. Without a taker the connection closes.
+async fn upgraded<IO>(mut gate: conn::GateIo<IO>, read_ahead: &[u8], state: &Arc<conn::ConnState>)
+where
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + crate::static_files::edge::SendFile
+        + Unpin
+        + Send
+        + 'static,
+{
+    gate.pass_through(read_ahead);
+    state.set_proto(conn::Proto::Upgraded);
+    let taker = state
+        .handoff
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let (done, ended) = tokio::sync::oneshot::channel();
+    let handoff = crate::websocket::Handoff {
+        io: Box::new(gate),
+        done,
+    };
+    if let Some(tx) = taker
+        && tx.send(handoff).is_ok()
+    {
+        let _ = ended.await;
+    }
+    drop(
+        state
+            .upgraded_keep
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(),
+    );
 }
 
 // ===== TLS =====

@@ -126,6 +126,14 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
         });
         // HTTP/2 has no `Connection` header; a draining HTTP/2 connection sends GOAWAY.
         let http2 = req.version() == Version::HTTP_2;
+        let upgrade = if http2 {
+            if req.method() == Method::CONNECT {
+                req.extensions_mut().insert(self.shared.websocket.clone());
+            }
+            None
+        } else {
+            self.edge_upgrade(&mut req)
+        };
         Respond {
             inner: self.app.call(req),
             shared: self.shared.clone(),
@@ -135,6 +143,55 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             // client reset) still counts as ended.
             done: Some(Done(self.conn.clone())),
             http2,
+            upgrade,
+        }
+    }
+}
+
+impl<A> Wrapped<A> {
+    /// An HTTP/1 request the edge holds the connection for (the same test as the gate's:
+    /// CONNECT, or `Upgrade` with `Connection: upgrade`): gives the app a way to take the
+    /// connection ([`crate::websocket::Handshake::from_request`] finds it), and returns the
+    /// guard through which the edge learns the answer.
+    fn edge_upgrade(&self, req: &mut Request<Incoming>) -> Option<Decide> {
+        let h = req.headers();
+        let upgrade = req.method() == Method::CONNECT
+            || (h.contains_key(http::header::UPGRADE)
+                && h.get_all(CONNECTION).iter().any(|v| {
+                    v.as_bytes()
+                        .split(|b| *b == b',')
+                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+                }));
+        if !upgrade {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        *self.conn.handoff.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        let ext = req.extensions_mut();
+        ext.insert(crate::websocket::EdgeUpgrade(Arc::new(
+            std::sync::Mutex::new(Some(rx)),
+        )));
+        ext.insert(self.shared.websocket.clone());
+        Some(Decide(Some(self.conn.clone())))
+    }
+}
+
+/// Tells the edge the app's answer to an HTTP/1 upgrade request: refused unless
+/// [`Decide::decide`] says otherwise before it drops (an app that failed refused too).
+struct Decide(Option<Arc<ConnState>>);
+
+impl Decide {
+    fn decide(mut self, accepted: bool) {
+        if let Some(c) = self.0.take() {
+            c.decide_upgrade(accepted);
+        }
+    }
+}
+
+impl Drop for Decide {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.decide_upgrade(false);
         }
     }
 }
@@ -149,6 +206,7 @@ pin_project_lite::pin_project! {
         observed: Option<Observed>,
         done: Option<Done>,
         http2: bool,
+        upgrade: Option<Decide>,
     }
 }
 
@@ -166,10 +224,11 @@ where
         if !headers.contains_key(SERVER) {
             headers.insert(SERVER, SERVER_NAME.clone());
         }
-        if !*this.http2 && this.shared.draining.load(Ordering::Relaxed) {
+        let switching = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
+        if !*this.http2 && !switching && this.shared.draining.load(Ordering::Relaxed) {
             headers.insert(CONNECTION, CLOSE.clone());
         }
-        let line = this.pending.take().map(|p| {
+        let mut line = this.pending.take().map(|p| {
             let response_headers = p.log.needs().capture_response_headers(&parts.headers);
             Line {
                 pending: p,
@@ -178,6 +237,20 @@ where
                 bytes: 0,
             }
         });
+        if let Some(d) = this.upgrade.take() {
+            let accepted = switching
+                && d.0.as_ref().is_some_and(|c| {
+                    c.handoff
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_some()
+                });
+            if accepted && let (Some(c), Some(l)) = (d.0.as_ref(), line.take()) {
+                // The line is written when the WebSocket ends, with its duration.
+                *c.upgraded_keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(l));
+            }
+            d.decide(accepted);
+        }
         let done = this.done.take();
         // An HTTP/2 stream task notes when the body waits for the peer's window.
         let clock = if *this.http2 {

@@ -255,6 +255,11 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
         tls,
         observer: crate::observe::RequestObserver::new(ctx.metrics),
         statics: statics.clone(),
+        websocket: crate::websocket::Context::new(crate::websocket::Config {
+            max_message_size: s.websocket_max_message_size,
+            permessage_deflate: true,
+            send_timeout: Duration::from_secs(s.send_timeout),
+        }),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.

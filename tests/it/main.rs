@@ -20,5 +20,6 @@ mod shutdown;
 mod static_files;
 pub(crate) mod tls;
 mod upgrade;
+mod websocket;
 #[cfg(feature = "python")]
 mod wsgi;

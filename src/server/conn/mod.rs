@@ -109,6 +109,9 @@ pub(crate) struct GateIo<S> {
     peer: Option<SocketAddr>,
     /// Static files answered here, below hyper (plaintext `--static-map` only).
     statics: Option<Box<static_edge::Statics>>,
+    /// The connection left HTTP/1 (a WebSocket): reads pass straight through, no
+    /// header or body deadline applies; the send timeout still does.
+    upgraded: bool,
 }
 
 impl<S> GateIo<S> {
@@ -154,7 +157,27 @@ impl<S> GateIo<S> {
             access_log,
             peer,
             statics: None,
+            upgraded: false,
         }
+    }
+
+    /// The app answered the upgrade request with 101 and hyper let go of the socket:
+    /// from now on bytes pass through untouched. `read_ahead` is what hyper had read
+    /// but not used; it goes first, then what the gate held back.
+    pub(super) fn pass_through(&mut self, read_ahead: &[u8]) {
+        let mut held = Vec::new();
+        let mut events = Vec::new();
+        self.gate.upgrade_decided(true, &mut held, &mut events);
+        let mut out = Vec::with_capacity(read_ahead.len() + self.out.len() + held.len());
+        out.extend_from_slice(read_ahead);
+        out.extend_from_slice(self.out.get(self.out_pos..).unwrap_or_default());
+        out.extend_from_slice(&held);
+        self.out = out;
+        self.out_pos = 0;
+        self.events.clear();
+        self.phase = Phase::Head;
+        self.eof = false;
+        self.upgraded = true;
     }
 
     /// Writes the access-log line of a request the edge answered itself: status, peer,
@@ -255,13 +278,9 @@ impl<S> GateIo<S> {
                 self.state.head_begun();
                 self.wrote_since_head = false;
                 self.first = false;
-                if wants_upgrade {
-                    // No upgrade support yet: hyper answers it as a plain request, so
-                    // the gate must keep parsing HTTP/1 after it.
-                    let mut more = Vec::new();
-                    self.gate.upgrade_decided(false, &mut self.out, &mut more);
-                    self.events.extend(more);
-                }
+                // An upgrade request: the gate holds what follows until the app answers
+                // (see `read_inner`: a refusal resumes HTTP/1, a 101 hands the socket to
+                // a WebSocket in `serve_http1`).
                 let limit = self.cfg.limit_request_body;
                 match framing {
                     // (A Content-Length over the limit never gets here: the gate refuses it.)
@@ -404,7 +423,18 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> AsyncRead for GateIo<S> {
 impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
     fn read_inner(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self;
+        if this.upgraded {
+            return this.read_upgraded(cx, buf);
+        }
         loop {
+            if this.gate.awaiting_upgrade() && this.state.take_upgrade_refused() {
+                // The app answered the upgrade request with something else than 101:
+                // what the client sent after it is the next HTTP/1 request.
+                let mut more = Vec::new();
+                this.gate.upgrade_decided(false, &mut this.out, &mut more);
+                this.events.extend(more);
+                continue;
+            }
             if this.static_busy() {
                 std::task::ready!(this.drive_static(cx))?;
                 continue;
@@ -543,6 +573,25 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
+    /// Reads of an upgraded connection: the bytes the gate held, then the socket itself.
+    fn read_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.out_pos < self.out.len() {
+            let n = buf.remaining().min(self.out.len() - self.out_pos);
+            buf.put_slice(&self.out[self.out_pos..self.out_pos + n]);
+            self.out_pos += n;
+            if self.out_pos == self.out.len() {
+                self.out = Vec::new();
+                self.out_pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+
     fn write_progress<T>(
         &mut self,
         cx: &mut Context<'_>,

@@ -21,10 +21,22 @@ pub(crate) enum Proto {
     Http1 = 1,
     /// HTTP/2: idle while no stream is open.
     Http2 = 2,
+    /// An HTTP/1.1 connection handed to a WebSocket: never idle.
+    Upgraded = 3,
+}
+
+/// The app's answer to an HTTP/1 upgrade request, as the edge needs it (see
+/// [`ConnState::decide_upgrade`]).
+pub(crate) mod upgrade {
+    /// No answer yet (or the last one was already acted on).
+    pub(crate) const UNDECIDED: u8 = 0;
+    /// `101`: the connection leaves HTTP/1 after the response.
+    pub(crate) const ACCEPTED: u8 = 1;
+    /// Anything else: the held bytes are the next request.
+    pub(crate) const REFUSED: u8 = 2;
 }
 
 /// What the service and the adapter share about one connection.
-#[derive(Debug)]
 pub(crate) struct ConnState {
     /// Requests handed to the app whose response body has not ended.
     pub(super) in_flight: AtomicU32,
@@ -54,6 +66,24 @@ pub(crate) struct ConnState {
     /// The same request, handed on to an HTTP/2 connection's own loop (which closes
     /// with GOAWAY rather than dropping the socket).
     pub(in crate::server) reclaim_h2: Notify,
+    /// The app's answer to the upgrade request being served (an [`upgrade`] value).
+    upgrade: AtomicU8,
+    /// Where the connection goes if that answer is `101`.
+    pub(in crate::server) handoff:
+        Mutex<Option<tokio::sync::oneshot::Sender<crate::websocket::Handoff>>>,
+    /// What must live as long as the upgraded connection (its access-log line, written
+    /// when the WebSocket ends, with its duration).
+    pub(in crate::server) upgraded_keep: Mutex<Option<Box<dyn Send>>>,
+}
+
+impl std::fmt::Debug for ConnState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnState")
+            .field("in_flight", &self.in_flight)
+            .field("done", &self.done)
+            .field("proto", &self.proto())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnState {
@@ -71,7 +101,56 @@ impl ConnState {
             proto: AtomicU8::new(Proto::Handshake as u8),
             reclaim: Notify::new(),
             reclaim_h2: Notify::new(),
+            upgrade: AtomicU8::new(upgrade::UNDECIDED),
+            handoff: Mutex::new(None),
+            upgraded_keep: Mutex::new(None),
         }
+    }
+
+    /// The app answered the HTTP/1 upgrade request in flight (`accepted`: with 101). The
+    /// edge holds the client's later bytes until then; wake it to act on the answer.
+    pub(in crate::server) fn decide_upgrade(&self, accepted: bool) {
+        let v = if accepted {
+            upgrade::ACCEPTED
+        } else {
+            upgrade::REFUSED
+        };
+        self.upgrade.store(v, Ordering::Release);
+        if let Some(w) = self
+            .read_waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            w.wake();
+        }
+    }
+
+    /// Whether the app refused the upgrade request (consumed: the next upgrade request
+    /// starts undecided).
+    pub(in crate::server) fn take_upgrade_refused(&self) -> bool {
+        self.upgrade.load(Ordering::Acquire) == upgrade::REFUSED
+            && self
+                .upgrade
+                .compare_exchange(
+                    upgrade::REFUSED,
+                    upgrade::UNDECIDED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+
+    /// Whether the app accepted the upgrade request (consumed).
+    pub(in crate::server) fn take_upgrade_accepted(&self) -> bool {
+        self.upgrade
+            .compare_exchange(
+                upgrade::ACCEPTED,
+                upgrade::UNDECIDED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
     }
 
     /// The connection now speaks `p`.
@@ -83,6 +162,7 @@ impl ConnState {
         match self.proto.load(Ordering::Acquire) {
             1 => Proto::Http1,
             2 => Proto::Http2,
+            3 => Proto::Upgraded,
             _ => Proto::Handshake,
         }
     }
@@ -100,6 +180,7 @@ impl ConnState {
                 self.heads.load(Ordering::Acquire) == answered
             }
             Proto::Http2 => self.in_flight.load(Ordering::Acquire) == 0,
+            Proto::Upgraded => false,
         }
     }
 
