@@ -32,6 +32,10 @@ pub(super) enum Event {
     /// A `send()` that waited for room in a full response channel: resolve its future
     /// (`false`: the client left, raise `ClientDisconnected`).
     Resolve(Py<PyAny>, bool),
+    /// A new WebSocket handshake.
+    WsConnect(Box<super::ws::WsPending>),
+    /// A socket has a message its waiting `receive()` can take.
+    WsPoke(Arc<super::ws::WsLink>),
     /// The worker stops: leave the loop (then lifespan shutdown runs).
     Shutdown,
 }

@@ -93,6 +93,7 @@ pub(super) struct Ctx {
     pub state: Py<PyDict>,
     pub asgi: Py<PyDict>,
     pub extensions: Py<PyDict>,
+    pub ws_extensions: Py<PyDict>,
     pub root_path: Py<PyString>,
     root: String,
     /// `pre_request` or `post_request` is set (fixed for the worker's life).
@@ -152,6 +153,8 @@ impl Api {
         asgi.set_item("spec_version", "2.4")?;
         let extensions = PyDict::new(py);
         extensions.set_item("http.response.pathsend", PyDict::new(py))?;
+        let ws_extensions = PyDict::new(py);
+        ws_extensions.set_item("websocket.http.response", PyDict::new(py))?;
         let this = slf.borrow();
         let _ = this.outbox.call_soon.set(lp.getattr("call_soon")?.unbind());
         let _ = this.outbox.flush.set(slf.getattr("flush")?.unbind());
@@ -170,6 +173,7 @@ impl Api {
             state: state.clone().unbind(),
             asgi: asgi.unbind(),
             extensions: extensions.unbind(),
+            ws_extensions: ws_extensions.unbind(),
             root_path: PyString::new(py, &this.root_path).unbind(),
             root: this.root_path.clone(),
             hooks: crate::hooks::has("pre_request") || crate::hooks::has("post_request"),
@@ -276,13 +280,19 @@ fn handle(py: Python<'_>, c: &Ctx, ev: Event) -> PyResult<()> {
             }
             Ok(())
         }
+        Event::WsConnect(p) => super::ws::start(py, c, *p),
+        Event::WsPoke(link) => super::ws::poke(py, &link),
         Event::Shutdown => c.stop_loop.bind(py).call0().map(drop),
     }
 }
 
 /// Starts the app's task for one request.
 fn start(py: Python<'_>, c: &Ctx, p: super::Pending) -> PyResult<()> {
-    let scope = scope(py, c, &p)?;
+    let scope = scope(py, c, &p.parts, p.https, false)?;
+    scope.set_item(
+        pyo3::intern!(py, "method"),
+        method(py, p.parts.method.as_str()),
+    )?;
     let req = if c.hooks {
         let req = crate::pyconf::hooks::request_object(py, &p.parts, p.https);
         if let Some(req) = &req {
@@ -327,12 +337,23 @@ fn addr<'py>(py: Python<'py>, a: Option<std::net::SocketAddr>) -> PyResult<Bound
     })
 }
 
-/// The `http` scope (ASGI 3, HTTP spec 2.4).
-fn scope<'py>(py: Python<'py>, c: &Ctx, p: &super::Pending) -> PyResult<Bound<'py, PyDict>> {
+/// The `http` scope (ASGI 3, HTTP spec 2.4) without `method`, or the `websocket` one
+/// without `subprotocols`.
+pub(super) fn scope<'py>(
+    py: Python<'py>,
+    c: &Ctx,
+    parts: &http::request::Parts,
+    https: bool,
+    websocket: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     use pyo3::intern;
-    let parts = &p.parts;
     let d = PyDict::new(py);
-    d.set_item(c.k_type.bind(py), intern!(py, "http"))?;
+    let ty = if websocket {
+        intern!(py, "websocket")
+    } else {
+        intern!(py, "http")
+    };
+    d.set_item(c.k_type.bind(py), ty)?;
     d.set_item(intern!(py, "asgi"), c.asgi.bind(py))?;
     let version = match parts.version {
         Version::HTTP_2 => intern!(py, "2"),
@@ -340,15 +361,13 @@ fn scope<'py>(py: Python<'py>, c: &Ctx, p: &super::Pending) -> PyResult<Bound<'p
         _ => intern!(py, "1.1"),
     };
     d.set_item(intern!(py, "http_version"), version)?;
-    d.set_item(intern!(py, "method"), method(py, parts.method.as_str()))?;
-    d.set_item(
-        intern!(py, "scheme"),
-        if p.https {
-            intern!(py, "https")
-        } else {
-            intern!(py, "http")
-        },
-    )?;
+    let scheme = match (websocket, https) {
+        (false, false) => intern!(py, "http"),
+        (false, true) => intern!(py, "https"),
+        (true, false) => intern!(py, "ws"),
+        (true, true) => intern!(py, "wss"),
+    };
+    d.set_item(intern!(py, "scheme"), scheme)?;
     let raw = parts.uri.path().as_bytes();
     let decoded = crate::wsgi::environ::percent_decode(raw);
     let decoded = String::from_utf8_lossy(&decoded);
@@ -395,6 +414,11 @@ fn scope<'py>(py: Python<'py>, c: &Ctx, p: &super::Pending) -> PyResult<Bound<'p
     d.set_item(intern!(py, "client"), addr(py, client)?)?;
     d.set_item(intern!(py, "server"), addr(py, conn.and_then(|c| c.local))?)?;
     d.set_item(intern!(py, "state"), c.state.bind(py).copy()?)?;
-    d.set_item(intern!(py, "extensions"), c.extensions.bind(py))?;
+    let ext = if websocket {
+        c.ws_extensions.bind(py)
+    } else {
+        c.extensions.bind(py)
+    };
+    d.set_item(intern!(py, "extensions"), ext)?;
     Ok(d)
 }

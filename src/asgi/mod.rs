@@ -18,6 +18,7 @@
 mod bridge;
 mod io;
 mod loop_ctx;
+mod ws;
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -81,14 +82,17 @@ impl Drop for Over {
 }
 
 async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
-    let (parts, body) = req.into_parts();
-    let conn = parts.extensions.get::<crate::http::ConnInfo>();
+    let conn = req.extensions().get::<crate::http::ConnInfo>();
     let trusted = edge.proxy.trusted(conn.map(|c| c.peer));
     let tls = conn.is_some_and(|c| c.tls);
-    let Ok(https) = edge.proxy.https(tls, trusted, &parts.headers) else {
+    let Ok(https) = edge.proxy.https(tls, trusted, req.headers()) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
         return bare(http::StatusCode::BAD_REQUEST);
     };
+    if crate::websocket::is_upgrade_request(&req) {
+        return ws::handle(&edge.bridge, req, https).await;
+    }
+    let (parts, body) = req.into_parts();
     // A body the edge can read at once (a small Content-Length) goes with the request,
     // so the app's first receive() finishes without a wait; a larger or chunked one is
     // pumped as the app takes it.

@@ -564,3 +564,96 @@ fn request_hooks_run_around_asgi_requests() {
         "{log}"
     );
 }
+
+/// Runs a `websockets`-client script against `m`: `script` under tests/apps/, then its args.
+fn ws_script(m: &Master, script: &str, args: &[&str]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/apps")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "{script} {args:?} (needs `pip install websockets`): {}\n{stdout}\n{}\nserver log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        m.log()
+    );
+}
+
+#[test]
+fn asgi_websockets_pass_the_echo_scenarios_of_the_rust_api() {
+    // The same client scenarios as tests/it/websocket.rs, against an ASGI app.
+    let m = serve(
+        "ws_app:app",
+        &["-k", "asgi", "--websocket-max-message-size", "2000000"],
+    );
+    let addr = m.addr().to_string();
+    ws_script(&m, "ws_client.py", &["basic", &addr]);
+    assert!(
+        m.wait_for_log("WS DISCONNECT code=4002", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    let m = serve(
+        "ws_app:app",
+        &["-k", "asgi", "--websocket-max-message-size", "100000"],
+    );
+    ws_script(&m, "ws_client.py", &["too_big", &m.addr().to_string()]);
+    assert!(m.log().contains("WS DISCONNECT code=1009"), "{}", m.log());
+}
+
+#[test]
+fn asgi_websocket_scope_denial_errors_and_departed_clients() {
+    let m = serve("ws_app:app", &["-k", "asgi"]);
+    ws_script(&m, "asgi/ws_checks.py", &[&m.addr().to_string()]);
+    assert!(
+        m.wait_for_log("WS SEND RAISED ClientDisconnected", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    assert!(m.log().contains("app failed mid-socket"));
+    // Plain HTTP on the same app still works.
+    assert_eq!(m.get("/").unwrap(), (200, "plain http\n".into()));
+}
+
+#[test]
+fn a_thousand_asgi_websockets_on_one_worker() {
+    let m = serve(
+        "ws_app:app",
+        &["-k", "asgi", "-w", "1", "--worker-connections", "1100"],
+    );
+    ws_script(&m, "ws_client.py", &["many", &m.addr().to_string()]);
+}
+
+#[test]
+fn a_draining_asgi_worker_closes_sockets_with_1001_and_runs_lifespan_shutdown() {
+    let mut m = serve("ws_app:app", &["-k", "asgi"]);
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 101"));
+    m.signal(Signal::SIGTERM);
+    // The close frame: 0x88, length, then the code.
+    let mut frame = [0u8; 4];
+    s.read_exact(&mut frame).unwrap();
+    assert_eq!(frame[0], 0x88);
+    assert_eq!(u16::from_be_bytes([frame[2], frame[3]]), 1001);
+    assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
+    let log = m.log();
+    let closed = log.find("WS DISCONNECT code=1001").unwrap_or_else(|| panic!("{log}"));
+    let shutdown = log.find("LIFESPAN SHUTDOWN").unwrap_or_else(|| panic!("{log}"));
+    assert!(closed < shutdown, "{log}");
+}
