@@ -162,6 +162,13 @@ class Sample:
 _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
+def parse_ws(out: str) -> Sample:
+    m = re.search(r"([\d.]+) messages/s", out)
+    if not m:
+        raise StartFailed("ws_load printed no messages/s: " + out.strip()[-200:])
+    return Sample(float(m.group(1)), None, "")
+
+
 def parse_wrk(out: str) -> Sample:
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
@@ -377,6 +384,10 @@ def workloads() -> list[Workload]:
         Workload("fastapi-sleep", "FastAPI, 100 ms await, 200 connections",
                  "GET /sleep → `await asyncio.sleep(0.1)`, wrk -c200: the ceiling is 2,000 req/s",
                  "wrk-c200", "/sleep", asgi_servers("fastapi_app:app", ("fastapi",)), ASGI_RATIOS),
+        Workload("ws-echo", "WebSocket echo (ASGI)",
+                 "benches/ws_load.rs: 32 sockets, each sends a 64-byte binary message and waits for its echo "
+                 "from benches/apps/ws_echo_asgi.py (req/s = echoes/s)",
+                 "ws", "/", asgi_servers("ws_echo_asgi:app", ("websockets",)), ASGI_RATIOS),
         Workload("https", "HTTPS keep-alive",
                  "hello over TLS 1.3 (certs/server.pem, ECDSA P-256), keep-alive, wrk",
                  "wrk", "/", [
@@ -417,6 +428,9 @@ def load_cmd(ctx: Ctx, w: Workload, url: str, seconds: int, log: Path) -> tuple[
     """The load-generator command and its timeout."""
     if w.load == "wrk":
         return ["wrk", "-t1", f"-c{ctx.connections}", f"-d{seconds}s", "--latency", url], seconds + 30
+    if w.load == "ws":
+        hostport = url.split("//", 1)[1].split("/", 1)[0]
+        return [str(ctx.target / "examples" / "ws_load"), hostport, "32", str(seconds), "64"], seconds + 30
     if w.load == "wrk-c200":
         return ["wrk", "-t1", "-c200", f"-d{seconds}s", "--latency", url], seconds + 30
     if w.load == "h2load-close":
@@ -461,6 +475,8 @@ def measure(ctx: Ctx, w: Workload, s: Server, tag: str) -> Sample:
         if slow and slow.poll() is not None:
             # Without them the number would be a second "alone" measurement.
             raise StartFailed(f"the slow clients exited early (status {slow.returncode})")
+        if w.load == "ws":
+            return parse_ws(r.stdout)
         return parse_wrk(r.stdout) if w.load.startswith("wrk") else parse_h2load(r.stdout, h2log)
     finally:
         if slow:
@@ -486,7 +502,7 @@ def build(target: Path) -> None:
     print("building (cargo build --release) ...", flush=True)
     try:
         r = run(["cargo", "build", "--release", "--bin", "runicorn", "--example", "hello", "--example", "bare_hyper",
-                 "--example", "slow_clients"], 3600)
+                 "--example", "slow_clients", "--example", "ws_load"], 3600)
     except subprocess.TimeoutExpired:
         sys.exit("cargo build --release took more than an hour; build it yourself and pass --no-build")
     if r.returncode != 0:
@@ -516,7 +532,7 @@ def check_tools(ctx: Ctx, install: bool) -> None:
         # Every workload but two needs wrk; without it there is nothing to compare.
         print("wrk is missing: apt-get install wrk (and nghttp2-client nginx-light for the TLS workloads)")
     peers = {"gunicorn": f"gunicorn=={GUNICORN_VERSION}", "granian": "granian", "flask": "flask",
-             "uvicorn": "uvicorn", "fastapi": "fastapi", "uvloop": "uvloop"}
+             "uvicorn": "uvicorn", "fastapi": "fastapi", "uvloop": "uvloop", "websockets": "websockets"}
     absent = [name for name in peers if importlib.util.find_spec(name) is None]
     if absent and install:
         print(f"installing {', '.join(peers[a] for a in absent)} with pip ...", flush=True)

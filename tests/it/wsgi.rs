@@ -270,6 +270,7 @@ fn pythonpath_and_chdir_reach_sys_path() {
 #[test]
 fn asgi_worker_class_needs_an_asgi_app_and_gevent_is_mapped() {
     let (code, _, err) = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap()])
         .args(["-k", "uvicorn.workers.UvicornWorker", "hello:app"])
         .run(Duration::from_secs(10));
     assert_eq!(code, Some(4), "{err}");
