@@ -276,6 +276,9 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
     std::thread::Builder::new()
         .name("asgi-loop".into())
         .spawn(move || {
+            if let Err(e) = crate::sys::set_thread_batch() {
+                tracing::debug!("the ASGI loop thread stays SCHED_OTHER: {e}");
+            }
             Python::attach(|py| {
                 let run = || -> PyResult<()> {
                     let code = CString::new(DRIVER)?;
