@@ -653,7 +653,126 @@ fn a_draining_asgi_worker_closes_sockets_with_1001_and_runs_lifespan_shutdown() 
     assert_eq!(u16::from_be_bytes([frame[2], frame[3]]), 1001);
     assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
     let log = m.log();
-    let closed = log.find("WS DISCONNECT code=1001").unwrap_or_else(|| panic!("{log}"));
-    let shutdown = log.find("LIFESPAN SHUTDOWN").unwrap_or_else(|| panic!("{log}"));
+    let closed = log
+        .find("WS DISCONNECT code=1001")
+        .unwrap_or_else(|| panic!("{log}"));
+    let shutdown = log
+        .find("LIFESPAN SHUTDOWN")
+        .unwrap_or_else(|| panic!("{log}"));
     assert!(closed < shutdown, "{log}");
+}
+
+/// One server-to-client WebSocket frame from `buf` (unmasked): (opcode, payload), or None
+/// while incomplete.
+fn take_frame(buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
+    if buf.len() < 2 {
+        return None;
+    }
+    let (len, at) = match buf[1] & 0x7f {
+        126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+        126 => return None,
+        127 => panic!("test frames are small"),
+        n => (n as usize, 2),
+    };
+    if buf.len() < at + len {
+        return None;
+    }
+    let op = buf[0] & 0x0f;
+    let payload = buf[at..at + len].to_vec();
+    buf.drain(..at + len);
+    Some((op, payload))
+}
+
+/// A masked client frame.
+fn client_frame(op: u8, payload: &[u8]) -> bytes::Bytes {
+    let mask = [7u8, 1, 3, 9];
+    let mut f = vec![0x80 | op, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    bytes::Bytes::from(f)
+}
+
+#[test]
+fn asgi_websockets_over_http2_extended_connect() {
+    let mut args: Vec<String> = crate::tls::tls_args();
+    args.extend(["--http-protocols", "h2,h1", "-k", "asgi"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let m = serve("ws_app:app", &args);
+    let cfg = crate::tls::client_config(&crate::tls::Opts {
+        alpn: vec![b"h2"],
+        ..Default::default()
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = m.addr();
+    let (scope, echoed, close) = rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(cfg)
+            .connect(
+                rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+                tcp,
+            )
+            .await
+            .unwrap();
+        let (client, conn) = h2::client::handshake(tls).await.unwrap();
+        tokio::spawn(conn);
+        let mut client = client.ready().await.unwrap();
+        // The server's SETTINGS arrive after the handshake returns.
+        for _ in 0..100 {
+            if client.is_extended_connect_protocol_enabled() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            client.is_extended_connect_protocol_enabled(),
+            "the server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL"
+        );
+        let mut req = http::Request::builder()
+            .method("CONNECT")
+            .uri("https://localhost/scope")
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap();
+        req.extensions_mut()
+            .insert(h2::ext::Protocol::from_static("websocket"));
+        let (resp, mut up) = client.send_request(req, false).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut down = resp.into_body();
+        let mut buf = Vec::new();
+        let mut next = async || loop {
+            if let Some(f) = take_frame(&mut buf) {
+                return f;
+            }
+            let chunk = down.data().await.expect("stream open").unwrap();
+            let _ = down.flow_control().release_capacity(chunk.len());
+            buf.extend_from_slice(&chunk);
+        };
+        let (op, scope) = next().await;
+        assert_eq!(op, 1);
+        up.send_data(client_frame(1, b"over h2"), false).unwrap();
+        let (op, echoed) = next().await;
+        assert_eq!(op, 1);
+        up.send_data(client_frame(8, &1000u16.to_be_bytes()), false)
+            .unwrap();
+        let (op, close) = next().await;
+        assert_eq!(op, 8);
+        (scope, echoed, close)
+    });
+    let s = json(&String::from_utf8(scope).unwrap());
+    assert_eq!(s["type"], "websocket");
+    assert_eq!(s["http_version"], "2");
+    assert_eq!(s["scheme"], "wss");
+    assert_eq!(s["path"], "/scope");
+    assert_eq!(echoed, b"over h2");
+    assert_eq!(close[..2], 1000u16.to_be_bytes());
+    assert!(
+        m.wait_for_log("WS DISCONNECT code=1000", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
 }
