@@ -32,6 +32,9 @@ pub(super) enum Event {
     /// A `send()` that waited for room in a full response channel: resolve its future
     /// (`false`: the client left, raise `ClientDisconnected`).
     Resolve(Py<PyAny>, bool),
+    /// The client of a request whose response is not complete left: start the grace
+    /// period before its task is cancelled.
+    Gone(Arc<Link>),
     /// A new WebSocket handshake.
     WsConnect(Box<super::ws::WsPending>),
     /// A socket has a message its waiting `receive()` can take.
@@ -117,6 +120,10 @@ pub(super) struct Inbox {
     pub finished: bool,
     /// The future of a `receive()` waiting for the next message.
     pub waiter: Option<Py<PyAny>>,
+    /// The app's task until its response is complete: cancelled
+    /// `--asgi-disconnect-grace-period` seconds after its client left (the reference is
+    /// dropped at completion, so no cycle outlives the request).
+    pub task: Option<Py<PyAny>>,
 }
 
 /// The next message a `receive()` gets.

@@ -207,14 +207,16 @@ impl Send {
     fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
         self.stage = Stage::Done;
         self.post_request(py);
-        let waiter = {
+        let (waiter, _task) = {
             let mut ib = self.link.inbox();
             ib.finished = true;
-            if ib.waiter.is_some() {
+            let task = ib.task.take();
+            let waiter = if ib.waiter.is_some() {
                 ib.next().and_then(|m| ib.waiter.take().map(|w| (w, m)))
             } else {
                 None
-            }
+            };
+            (waiter, task)
         };
         self.link.credit.notify_one();
         if let Some((w, m)) = waiter {

@@ -85,6 +85,8 @@ pub(super) struct Ctx {
     pub create_task: Py<PyAny>,
     pub create_future: Py<PyAny>,
     pub stop_loop: Py<PyAny>,
+    pub call_later: Py<PyAny>,
+    grace: f64,
     pub client_disconnected: Py<PyAny>,
     pub cancelled: Py<PyAny>,
     /// A [`Ready`] for `None`: reusable, it holds no value.
@@ -127,6 +129,8 @@ pub(super) struct Api {
     pub outbox: Arc<Outbox>,
     pub edge: tokio::runtime::Handle,
     pub root_path: String,
+    /// `--asgi-disconnect-grace-period`, seconds.
+    pub grace: f64,
     pub started: std::sync::Mutex<Option<std::sync::mpsc::Sender<Started>>>,
 }
 
@@ -167,6 +171,8 @@ impl Api {
             create_task: lp.getattr("create_task")?.unbind(),
             create_future: lp.getattr("create_future")?.unbind(),
             stop_loop: lp.getattr("stop")?.unbind(),
+            call_later: lp.getattr("call_later")?.unbind(),
+            grace: this.grace,
             client_disconnected: client_disconnected.clone().unbind(),
             cancelled: py.import("asyncio")?.getattr("CancelledError")?.unbind(),
             ready_none: Py::new(py, Ready::none())?.into_any(),
@@ -277,6 +283,17 @@ fn handle(py: Python<'_>, c: &Ctx, ev: Event) -> PyResult<()> {
             } else {
                 let e = c.client_disconnected.bind(py).call0()?;
                 fut.call_method1(pyo3::intern!(py, "set_exception"), (e,))?;
+            }
+            Ok(())
+        }
+        Event::Gone(link) => {
+            let task = link.inbox().task.take();
+            if let Some(task) = task {
+                let task = task.bind(py);
+                if !task.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
+                    let cancel = task.getattr(pyo3::intern!(py, "cancel"))?;
+                    c.call_later.bind(py).call1((c.grace, cancel))?;
+                }
             }
             Ok(())
         }

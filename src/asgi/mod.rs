@@ -76,8 +76,15 @@ struct Over {
 
 impl Drop for Over {
     fn drop(&mut self) {
-        self.link.update(&self.bridge, |ib| ib.gone = true);
+        let mut unfinished = false;
+        self.link.update(&self.bridge, |ib| {
+            ib.gone = true;
+            unfinished = !ib.finished && ib.task.is_some();
+        });
         self.link.credit.notify_one();
+        if unfinished {
+            self.bridge.post(Event::Gone(self.link.clone()));
+        }
     }
 }
 
@@ -266,6 +273,7 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
         outbox,
         edge: tokio::runtime::Handle::current(),
         root_path: s.root_path.clone(),
+        grace: s.asgi_disconnect_grace_period as f64,
         started: Mutex::new(Some(started_tx.clone())),
     };
     let beat_every = match s.timeout {

@@ -311,9 +311,7 @@ pub(crate) static ASGI_DISCONNECT_GRACE_PERIOD: Spec<u64> = Spec {
     section: Section::WorkerProcesses,
     parse: Parse::One(value::uint::<u64>),
     field: |s| &mut s.asgi_disconnect_grace_period,
-    support: Unsupported(
-        "not yet: an ASGI task is not cancelled after its client left; its send() raises ClientDisconnected instead",
-    ),
+    support: Supported,
     help: "Seconds an ASGI app gets to react to a client disconnect.",
 };
 pub(crate) static WEBSOCKET_MAX_MESSAGE_SIZE: Spec<u64> = Spec {

@@ -118,6 +118,14 @@ async def app(scope, receive, send):
     if path == "/sleep":
         await asyncio.sleep(float(scope["query_string"] or b"0.1"))
         return await respond(send, 200, b"slept\n")
+    if path == "/cancellable":
+        started = time.monotonic()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            log("CANCELLED after %.1fs" % (time.monotonic() - started))
+            raise
+        return await respond(send, 200, b"not cancelled\n")
     if path == "/error":
         raise ValueError("boom before the response")
     if path == "/error-after":
