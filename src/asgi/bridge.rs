@@ -149,7 +149,9 @@ impl Inbox {
         }
         // After the response, `receive()` answers at once (Django asserts on it; a
         // long-poll that outlives its own response would never end otherwise).
-        if self.gone || (self.end_delivered && self.finished) {
+        // A body the app never finished reading is not read on after the response (the
+        // edge stops pumping it), so it ends in a disconnect too.
+        if self.gone || (self.finished && (self.end_delivered || !self.body_done)) {
             return Some(Message::Disconnect);
         }
         None
@@ -187,5 +189,89 @@ impl Link {
         if poke {
             bridge.post(Event::Poke(self.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(m: Option<Message>) -> Option<(Vec<u8>, bool)> {
+        match m {
+            Some(Message::Body(b, more)) => Some((b.to_vec(), more)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_complete_body_comes_in_one_message_then_disconnect_after_the_response() {
+        let link = Link::new(Some(Bytes::from_static(b"abc")));
+        let mut ib = link.inbox();
+        assert_eq!(body(ib.next()), Some((b"abc".to_vec(), false)));
+        assert!(
+            ib.next().is_none(),
+            "no disconnect while the response is pending"
+        );
+        ib.finished = true;
+        assert!(matches!(ib.next(), Some(Message::Disconnect)));
+    }
+
+    #[test]
+    fn an_empty_body_is_one_empty_final_message() {
+        let link = Link::new(Some(Bytes::new()));
+        let mut ib = link.inbox();
+        assert_eq!(body(ib.next()), Some((Vec::new(), false)));
+        assert!(ib.next().is_none());
+    }
+
+    #[test]
+    fn pumped_chunks_say_more_until_the_edge_saw_the_end() {
+        let link = Link::new(None);
+        let mut ib = link.inbox();
+        assert!(ib.next().is_none(), "nothing read yet");
+        ib.chunks.push_back(Bytes::from_static(b"12"));
+        ib.buffered = 2;
+        assert_eq!(body(ib.next()), Some((b"12".to_vec(), true)));
+        assert_eq!(ib.buffered, 0);
+        ib.chunks.push_back(Bytes::from_static(b"3"));
+        ib.buffered = 1;
+        ib.body_done = true;
+        assert_eq!(body(ib.next()), Some((b"3".to_vec(), false)));
+        assert!(ib.end_delivered);
+    }
+
+    #[test]
+    fn a_client_that_left_or_an_unread_body_after_the_response_is_a_disconnect() {
+        let link = Link::new(None);
+        let mut ib = link.inbox();
+        ib.gone = true;
+        assert!(matches!(ib.next(), Some(Message::Disconnect)));
+        let link = Link::new(None);
+        let mut ib = link.inbox();
+        ib.finished = true;
+        assert!(matches!(ib.next(), Some(Message::Disconnect)));
+    }
+
+    #[test]
+    fn one_wake_up_byte_per_burst() {
+        let b = Bridge::new().unwrap();
+        let mut buf = [0u8; 8];
+        b.post(Event::Shutdown);
+        b.post(Event::Shutdown);
+        assert_eq!(
+            (&b.wake_rx).read(&mut buf).unwrap(),
+            1,
+            "one byte for two events"
+        );
+        let mut got = Vec::new();
+        b.take(&mut got);
+        assert_eq!(got.len(), 2);
+        assert!((&b.wake_rx).read(&mut buf).is_err(), "nothing more to read");
+        b.post(Event::Shutdown);
+        assert_eq!(
+            (&b.wake_rx).read(&mut buf).unwrap(),
+            1,
+            "an empty queue wakes again"
+        );
     }
 }
