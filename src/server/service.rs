@@ -150,7 +150,30 @@ pin_project_lite::pin_project! {
         done: Option<Done>,
         http2: bool,
     }
+
+    impl<F> PinnedDrop for Respond<F> {
+        /// Dropped before the app answered: the client left (hyper saw it close), so the
+        /// request is logged and counted with nginx's 499, "client closed request". An app
+        /// host that had not started the request skips it.
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(p) = this.pending.take() {
+                drop(Line {
+                    pending: p,
+                    status: CLIENT_CLOSED,
+                    response_headers: None,
+                    bytes: 0,
+                });
+            }
+            if let Some(o) = this.observed.as_mut() {
+                o.status = CLIENT_CLOSED;
+            }
+        }
+    }
 }
+
+/// nginx's status for a request whose client closed the connection before the response.
+const CLIENT_CLOSED: u16 = 499;
 
 impl<F, B, E> Future for Respond<F>
 where

@@ -314,7 +314,8 @@ impl StartResponse {
     }
 
     /// Sends a message after the head, without holding the GIL when the channel is full
-    /// (back-pressure from a slow client must not stall the other app threads).
+    /// (back-pressure from a slow client must not stall the other app threads, nor, in a
+    /// gevent worker, the other greenlets).
     fn push(&mut self, py: Python<'_>, msg: Out) -> bool {
         let Some(tx) = &self.tx else {
             self.gone = true;
@@ -323,8 +324,12 @@ impl StartResponse {
         let ok = match tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Closed(_)) => false,
+            // A gevent worker parks only this greenlet; app threads wait without the GIL.
             Err(mpsc::error::TrySendError::Full(msg)) => {
-                py.detach(|| tx.blocking_send(msg).is_ok())
+                match super::green::send_when_room(py, tx, msg) {
+                    Ok(sent) => sent,
+                    Err(msg) => py.detach(|| tx.blocking_send(msg).is_ok()),
+                }
             }
         };
         self.gone |= !ok;

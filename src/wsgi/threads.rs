@@ -26,6 +26,8 @@ pub(super) struct Job {
     /// `SCRIPT_NAME` from a trusted proxy's header, replacing the process environment's.
     pub script_name: Option<String>,
     pub reply: Reply,
+    /// Holds a place in the worker's capacity until the app is done with the request.
+    pub ticket: crate::server::Ticket,
 }
 
 /// The queue in front of the app threads.
@@ -71,8 +73,8 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
     // Hooks are fixed for a worker's life: look once, not per request.
     let request_hooks = crate::hooks::has("pre_request") || crate::hooks::has("post_request");
     Python::attach(|py| {
-        let mut cache = match environ::Cache::new(py, c) {
-            Ok(cache) => cache,
+        let cache = match environ::Cache::new(py, c) {
+            Ok(cache) => std::cell::RefCell::new(cache),
             Err(e) => {
                 tracing::error!(
                     "cannot prepare the environ: {}",
@@ -103,7 +105,7 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
             // thread takes the next one.
             crate::pyconf::hooks::REQUESTS.fetch_add(1, Ordering::Relaxed);
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                handle(py, app, c, &mut cache, job, request_hooks)
+                handle(py, app, c, &cache, job, request_hooks)
             }));
             if sync {
                 BUSY_SINCE_MS.store(0, Ordering::Relaxed);
@@ -117,12 +119,13 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
     });
 }
 
-/// Runs the app for one request.
-fn handle(
+/// Runs the app for one request (on an app thread, or in a greenlet on the hub thread:
+/// the cache is borrowed only while the environ is built, which never switches).
+pub(super) fn handle(
     py: Python<'_>,
     app: &Py<PyAny>,
     c: &Constants,
-    cache: &mut environ::Cache,
+    cache: &std::cell::RefCell<environ::Cache>,
     job: Box<Job>,
     request_hooks: bool,
 ) {
@@ -133,6 +136,7 @@ fn handle(
         trusted,
         script_name,
         reply,
+        ticket: _ticket,
     } = *job;
     let req = request_hooks
         .then(|| crate::pyconf::hooks::request_object(py, &parts, https))
@@ -153,7 +157,16 @@ fn handle(
         trusted,
         script_name: script_name.as_deref(),
     };
-    let environ = environ::build(py, c, cache, &parts, body_len, https, forwarded, input);
+    let environ = environ::build(
+        py,
+        c,
+        &mut cache.borrow_mut(),
+        &parts,
+        body_len,
+        https,
+        forwarded,
+        input,
+    );
     let result = match &environ {
         Ok(env) => app.bind(py).call1((env, &sr)),
         Err(e) => Err(e.clone_ref(py)),

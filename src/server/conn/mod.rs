@@ -429,8 +429,26 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
                 }
                 return Poll::Ready(Ok(()));
             }
-            if this.eof || this.gate.is_closed() {
+            if this.eof {
                 return Poll::Ready(Ok(()));
+            }
+            if this.gate.is_closed() {
+                // The gate takes no further request here (`Connection: close`), but hyper
+                // still reads while it answers, to notice a client that left: hand it the
+                // socket's EOF or error, and drop anything else the client sends.
+                let read = SCRATCH.with_borrow_mut(|raw| {
+                    let mut rb = ReadBuf::new(&mut raw[..]);
+                    let polled = Pin::new(&mut this.io).poll_read(cx, &mut rb);
+                    polled.map_ok(|()| rb.filled().len())
+                });
+                match std::task::ready!(read) {
+                    Ok(0) => {
+                        this.eof = true;
+                        return Poll::Ready(Ok(()));
+                    }
+                    Ok(_) => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
             }
             if this.out_pos > 0 {
                 // Everything was consumed, the last bytes by the static edge (hyper's
