@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 
 pub(crate) use listener::{Accepting, Listener};
 pub(crate) use load::{AppLoad, Ticket};
-pub(crate) use service::Peer;
+pub(crate) use service::{ClientSocket, Peer};
 
 use crate::access_log::AccessLog;
 use crate::scoreboard::heartbeat::{Slot, state};
@@ -261,7 +261,8 @@ async fn accept_loop<A: AppService>(
                         None => return,
                     },
                 };
-                let svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local);
+                let svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local)
+                    .socket(io.raw_fd());
                 let cfg = cfg.clone();
                 let conn_stop = stop.clone();
                 let state = svc.conn_state();
@@ -319,6 +320,16 @@ async fn make_room(
 enum Stream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+}
+
+impl Stream {
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
 }
 
 async fn accept(l: &Accepting) -> io::Result<(Stream, Peer)> {

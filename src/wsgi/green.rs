@@ -187,7 +187,7 @@ impl Dispatcher {
             .drain(..)
             .collect();
         jobs.into_iter()
-            .filter(|j| !j.reply.is_closed())
+            .filter_map(Job::still_wanted)
             .map(|job| GreenJob {
                 dispatcher: slf.clone().unbind(),
                 job: Some(job),
@@ -206,11 +206,10 @@ struct GreenJob {
 #[pymethods]
 impl GreenJob {
     fn __call__(&mut self, py: Python<'_>) {
-        let Some(job) = self.job.take() else { return };
         // The client may have left while the request waited for a free greenlet.
-        if job.reply.is_closed() {
+        let Some(job) = self.job.take().and_then(Job::still_wanted) else {
             return;
-        }
+        };
         let d = self.dispatcher.bind(py).borrow();
         crate::pyconf::hooks::REQUESTS.fetch_add(1, Ordering::Relaxed);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

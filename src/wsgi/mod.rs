@@ -87,7 +87,7 @@ pub(crate) fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
             }),
         }),
         WorkerKind::Eventlet | WorkerKind::Tornado => Err(format!(
-            "class uri {name:?} invalid or not found: runicorn has no {name} worker (Gunicorn \
+            "class uri '{name}' invalid or not found: runicorn has no {name} worker (Gunicorn \
              removed its eventlet worker in 26.0); use -k gevent for cooperative concurrency or \
              -k gthread --threads N"
         )),
@@ -238,6 +238,10 @@ async fn handle(
         .extensions
         .get::<crate::http::ConnInfo>()
         .is_some_and(|c| c.tls);
+    let client = parts
+        .extensions
+        .get::<crate::server::ClientSocket>()
+        .copied();
     let Ok(https) = edge.proxy.https(tls, trusted, &parts.headers) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
         return simple(http::StatusCode::BAD_REQUEST);
@@ -265,6 +269,7 @@ async fn handle(
         script_name,
         reply: tx,
         ticket,
+        client,
     }) {
         tracing::error!("no application thread is left to serve the request");
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);

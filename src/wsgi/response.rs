@@ -686,6 +686,23 @@ impl hyper::body::Body for ResponseBody {
     }
 }
 
+/// The answer to a request whose client left before the app started it: nginx's 499
+/// ("client closed request"), for the access log and metrics; nobody reads it.
+pub(super) fn departed() -> First {
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    First {
+        head: Head {
+            status: StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            reason: None,
+            headers,
+        },
+        body: Bytes::new(),
+        end: true,
+        rest: None,
+    }
+}
+
 /// Waits for the head and builds the hyper response (a 500 if the app thread died).
 pub(super) async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBody> {
     match rx.await {

@@ -28,6 +28,23 @@ pub(super) struct Job {
     pub reply: Reply,
     /// Holds a place in the worker's capacity until the app is done with the request.
     pub ticket: crate::server::Ticket,
+    /// The client's socket, asked whether the client left before the app starts.
+    pub client: Option<crate::server::ClientSocket>,
+}
+
+impl Job {
+    /// Whether the request is to be run: false when its client left while it waited (the
+    /// edge then gets nginx's 499 for the access log and metrics; the app never sees it).
+    pub(super) fn still_wanted(self: Box<Self>) -> Option<Box<Self>> {
+        if self.reply.is_closed() {
+            return None;
+        }
+        if self.client.is_some_and(|c| c.left()) {
+            let _ = self.reply.send(response::departed());
+            return None;
+        }
+        Some(self)
+    }
 }
 
 /// The queue in front of the app threads.
@@ -94,9 +111,9 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
             };
             let Ok(job) = job else { return };
             // A client that left while its request was queued needs no answer.
-            if job.reply.is_closed() {
+            let Some(job) = job.still_wanted() else {
                 continue;
-            }
+            };
             if sync {
                 BUSY_SINCE_MS.store(monotonic_ms().max(1), Ordering::Relaxed);
             }
@@ -137,6 +154,7 @@ pub(super) fn handle(
         script_name,
         reply,
         ticket: _ticket,
+        client: _,
     } = *job;
     let req = request_hooks
         .then(|| crate::pyconf::hooks::request_object(py, &parts, https))

@@ -9,6 +9,8 @@ mod access_log;
 mod boot;
 mod config;
 mod edge;
+#[cfg(feature = "python")]
+mod gevent;
 pub(crate) mod observe;
 #[cfg(feature = "python")]
 mod pyconf;

@@ -268,15 +268,24 @@ fn pythonpath_and_chdir_reach_sys_path() {
 }
 
 #[test]
-fn asgi_worker_class_is_refused_and_gevent_is_mapped() {
+fn asgi_and_eventlet_worker_classes_are_refused() {
     let (code, _, err) = Master::runicorn()
         .args(["-k", "uvicorn.workers.UvicornWorker", "hello:app"])
         .run(Duration::from_secs(10));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("ASGI apps are not supported yet"), "{err}");
-    let m = serve("hello:app", &["-k", "gevent", "--threads", "2"]);
-    assert_eq!(get(m.addr(), "/").status, 200);
-    assert!(m.log().contains("runs as gthread"), "{}", m.log());
+    // Gunicorn 27: "Error: class uri 'eventlet' invalid or not found"; never a silent
+    // one-request-per-worker fallback.
+    for class in ["eventlet", "tornado"] {
+        let (code, _, err) = Master::runicorn()
+            .args(["-k", class, "hello:app"])
+            .run(Duration::from_secs(10));
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(&format!("class uri '{class}' invalid or not found")),
+            "{err}"
+        );
+    }
 }
 
 #[test]

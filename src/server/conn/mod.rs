@@ -208,8 +208,12 @@ impl<S> GateIo<S> {
                 Some(if rate.0 < gap.0 { rate } else { gap })
             }
             Phase::Head => {
-                if self.state.in_flight.load(Ordering::Acquire) > 0 {
-                    // The app is answering; the client may legitimately be silent.
+                if self.state.in_flight.load(Ordering::Acquire) > 0
+                    || self.write_stalled_since.is_some()
+                {
+                    // The app is answering, or hyper is still writing a response the app
+                    // handed over whole (the send deadline governs that); the client may
+                    // legitimately be silent.
                     return None;
                 }
                 let since = if self.first {
