@@ -225,6 +225,7 @@ class Workload:
     path: str
     servers: list[Server]
     ratios: list[tuple[str, str]]  # (numerator, denominator): shown on the denominator's row
+    connections: int | None = None  # wrk connections when not --connections
 
 
 @dataclasses.dataclass
@@ -314,6 +315,22 @@ def wsgi_servers(app: str) -> list[Server]:
     ]
 
 
+# The Gunicorn field guide's gevent command line (its -w 3 overrides the rows' -w 1).
+FIELD_GUIDE = ("-w", "3", "-k", "gevent", "--timeout", "300", "--worker-connections", "1000",
+               "--max-requests", "1000000", "--limit-request-line", "8190")
+
+
+def gevent_servers(app: str) -> list[Server]:
+    return [
+        Server("runicorn -k gevent", "runicorn", runicorn_wsgi(app, *FIELD_GUIDE), needs=("wsgi", "gevent"),
+               ready_timeout=30),
+        Server("gunicorn -k gevent", "gunicorn", gunicorn(app, *FIELD_GUIDE), needs=("gunicorn", "gevent", "packaging"),
+               ready_timeout=30),
+    ]
+
+
+GEVENT_RATIOS = [("runicorn -k gevent", "gunicorn -k gevent")]
+
 WSGI_RATIOS = [("runicorn (sync)", "gunicorn sync"), ("runicorn (--threads 4)", "gunicorn gthread --threads 4"),
                ("runicorn (sync)", "granian wsgi")]
 NOT_YET = "not implemented in runicorn yet"
@@ -342,6 +359,13 @@ def workloads() -> list[Workload]:
         Workload("flask", "Flask JSON endpoint",
                  "GET /json → benches/apps/flask_app.py (`jsonify` of a 3-key dict)",
                  "wrk", "/json", wsgi_servers("flask_app:app"), WSGI_RATIOS),
+        Workload("gevent", "gevent: Flask view sleeping 100 ms",
+                 "GET /sleep → benches/apps/flask_gevent.py (`time.sleep(0.1)`), the field guide's "
+                 "`-w 3 -k gevent --worker-connections 1000 ...`, wrk at 200 connections",
+                 "wrk", "/sleep", gevent_servers("flask_gevent:app"), GEVENT_RATIOS, connections=200),
+        Workload("geventhello", "gevent: Flask hello",
+                 "GET /hello → benches/apps/flask_gevent.py, the same gevent command line, wrk at 200 connections",
+                 "wrk", "/hello", gevent_servers("flask_gevent:app"), GEVENT_RATIOS, connections=200),
         Workload("https", "HTTPS keep-alive",
                  "hello over TLS 1.3 (certs/server.pem, ECDSA P-256), keep-alive, wrk",
                  "wrk", "/", [
@@ -381,7 +405,8 @@ def workloads() -> list[Workload]:
 def load_cmd(ctx: Ctx, w: Workload, url: str, seconds: int, log: Path) -> tuple[list[str], float]:
     """The load-generator command and its timeout."""
     if w.load == "wrk":
-        return ["wrk", "-t1", f"-c{ctx.connections}", f"-d{seconds}s", "--latency", url], seconds + 30
+        conns = w.connections or ctx.connections
+        return ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", url], seconds + 30
     if w.load == "h2load-close":
         # h2load keeps no TLS session between connections: each request is a full handshake.
         n = max(100, ctx.handshakes * seconds // 5)
@@ -478,7 +503,9 @@ def check_tools(ctx: Ctx, install: bool) -> None:
     if not shutil.which("wrk"):
         # Every workload but two needs wrk; without it there is nothing to compare.
         print("wrk is missing: apt-get install wrk (and nghttp2-client nginx-light for the TLS workloads)")
-    peers = {"gunicorn": f"gunicorn=={GUNICORN_VERSION}", "granian": "granian", "flask": "flask"}
+    # gevent: both gevent rows; packaging: Gunicorn 27's gevent worker imports it.
+    peers = {"gunicorn": f"gunicorn=={GUNICORN_VERSION}", "granian": "granian", "flask": "flask",
+             "gevent": "gevent", "packaging": "packaging"}
     absent = [name for name in peers if importlib.util.find_spec(name) is None]
     if absent and install:
         print(f"installing {', '.join(peers[a] for a in absent)} with pip ...", flush=True)
@@ -754,7 +781,7 @@ def main() -> int:
             (tmp / "static").mkdir(mode=0o755)
             (tmp / "static" / "4k.bin").write_bytes(os.urandom(4096))
             (tmp / "static" / "1m.bin").write_bytes(os.urandom(1 << 20))
-        if any(s.needs == ("wsgi",) for w in chosen for s in w.servers):
+        if any("wsgi" in s.needs for w in chosen for s in w.servers):
             print("probing runicorn's WSGI support ...", flush=True)
             probe_wsgi(ctx)
             if ctx.wsgi_skip:

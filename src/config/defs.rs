@@ -115,11 +115,12 @@ pub(crate) static WORKER_CLASS: Spec<super::worker_class::WorkerClass> = Spec {
     parse: Parse::One(|t| t.parse()),
     field: |s| &mut s.worker_class,
     support: Supported,
-    help: "The type of workers to use: sync or gthread.\n\
+    help: "The type of workers to use: sync, gthread or gevent.\n\
          \n\
-         WSGI apps run on app threads behind a Rust edge that reads whole requests first:\n\
-         sync = one app thread per worker, gthread = --threads app threads. gevent, eventlet\n\
-         and tornado run as gthread (with a warning: raise --threads for concurrency); asgi\n\
+         WSGI apps run behind a Rust edge that reads whole requests first: sync = one app\n\
+         thread per worker, gthread = --threads app threads, gevent (gevent_wsgi,\n\
+         gevent_pywsgi) = one thread running gevent's hub, each request a greenlet, up to\n\
+         --worker-connections at once (needs gevent >= 24.10.1). eventlet, tornado, asgi\n\
          and other class paths are refused at start.",
 };
 pub(crate) static THREADS: Spec<u32> = Spec {
