@@ -232,6 +232,7 @@ class Workload:
     path: str
     servers: list[Server]
     ratios: list[tuple[str, str]]  # (numerator, denominator): shown on the denominator's row
+    connections: int | None = None  # wrk connections when not --connections
 
 
 @dataclasses.dataclass
@@ -347,6 +348,22 @@ def wsgi_servers(app: str) -> list[Server]:
     ]
 
 
+# The Gunicorn field guide's gevent command line (its -w 3 overrides the rows' -w 1).
+FIELD_GUIDE = ("-w", "3", "-k", "gevent", "--timeout", "300", "--worker-connections", "1000",
+               "--max-requests", "1000000", "--limit-request-line", "8190")
+
+
+def gevent_servers(app: str) -> list[Server]:
+    return [
+        Server("runicorn -k gevent", "runicorn", runicorn_wsgi(app, *FIELD_GUIDE), needs=("wsgi", "gevent"),
+               ready_timeout=30),
+        Server("gunicorn -k gevent", "gunicorn", gunicorn(app, *FIELD_GUIDE), needs=("gunicorn", "gevent", "packaging"),
+               ready_timeout=30),
+    ]
+
+
+GEVENT_RATIOS = [("runicorn -k gevent", "gunicorn -k gevent")]
+
 WSGI_RATIOS = [("runicorn (sync)", "gunicorn sync"), ("runicorn (--threads 4)", "gunicorn gthread --threads 4"),
                ("runicorn (sync)", "granian wsgi")]
 NOT_YET = "not implemented in runicorn yet"
@@ -383,11 +400,18 @@ def workloads() -> list[Workload]:
                  "wrk", "/json", asgi_servers("fastapi_app:app", ("fastapi",)), ASGI_RATIOS),
         Workload("fastapi-sleep", "FastAPI, 100 ms await, 200 connections",
                  "GET /sleep → `await asyncio.sleep(0.1)`, wrk -c200: the ceiling is 2,000 req/s",
-                 "wrk-c200", "/sleep", asgi_servers("fastapi_app:app", ("fastapi",)), ASGI_RATIOS),
+                 "wrk", "/sleep", asgi_servers("fastapi_app:app", ("fastapi",)), ASGI_RATIOS, connections=200),
         Workload("ws-echo", "WebSocket echo (ASGI)",
                  "benches/ws_load.rs: 32 sockets, each sends a 64-byte binary message and waits for its echo "
                  "from benches/apps/ws_echo_asgi.py (req/s = echoes/s)",
                  "ws", "/", asgi_servers("ws_echo_asgi:app", ("websockets",)), ASGI_RATIOS),
+        Workload("gevent", "gevent: Flask view sleeping 100 ms",
+                 "GET /sleep → benches/apps/flask_gevent.py (`time.sleep(0.1)`), the field guide's "
+                 "`-w 3 -k gevent --worker-connections 1000 ...`, wrk at 200 connections",
+                 "wrk", "/sleep", gevent_servers("flask_gevent:app"), GEVENT_RATIOS, connections=200),
+        Workload("geventhello", "gevent: Flask hello",
+                 "GET /hello → benches/apps/flask_gevent.py, the same gevent command line, wrk at 200 connections",
+                 "wrk", "/hello", gevent_servers("flask_gevent:app"), GEVENT_RATIOS, connections=200),
         Workload("https", "HTTPS keep-alive",
                  "hello over TLS 1.3 (certs/server.pem, ECDSA P-256), keep-alive, wrk",
                  "wrk", "/", [
@@ -427,12 +451,11 @@ def workloads() -> list[Workload]:
 def load_cmd(ctx: Ctx, w: Workload, url: str, seconds: int, log: Path) -> tuple[list[str], float]:
     """The load-generator command and its timeout."""
     if w.load == "wrk":
-        return ["wrk", "-t1", f"-c{ctx.connections}", f"-d{seconds}s", "--latency", url], seconds + 30
+        conns = w.connections or ctx.connections
+        return ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", url], seconds + 30
     if w.load == "ws":
         hostport = url.split("//", 1)[1].split("/", 1)[0]
         return [str(ctx.target / "examples" / "ws_load"), hostport, "32", str(seconds), "64"], seconds + 30
-    if w.load == "wrk-c200":
-        return ["wrk", "-t1", "-c200", f"-d{seconds}s", "--latency", url], seconds + 30
     if w.load == "h2load-close":
         # h2load keeps no TLS session between connections: each request is a full handshake.
         n = max(100, ctx.handshakes * seconds // 5)
@@ -531,8 +554,10 @@ def check_tools(ctx: Ctx, install: bool) -> None:
     if not shutil.which("wrk"):
         # Every workload but two needs wrk; without it there is nothing to compare.
         print("wrk is missing: apt-get install wrk (and nghttp2-client nginx-light for the TLS workloads)")
+    # gevent: both gevent rows; packaging: Gunicorn 27's gevent worker imports it.
     peers = {"gunicorn": f"gunicorn=={GUNICORN_VERSION}", "granian": "granian", "flask": "flask",
-             "uvicorn": "uvicorn", "fastapi": "fastapi", "uvloop": "uvloop", "websockets": "websockets"}
+             "gevent": "gevent", "packaging": "packaging", "uvicorn": "uvicorn", "fastapi": "fastapi",
+             "uvloop": "uvloop", "websockets": "websockets"}
     absent = [name for name in peers if importlib.util.find_spec(name) is None]
     if absent and install:
         print(f"installing {', '.join(peers[a] for a in absent)} with pip ...", flush=True)

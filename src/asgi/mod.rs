@@ -432,6 +432,10 @@ impl Host for PythonHost {
     }
 
     fn boot(&self, s: &Settings) -> Result<PythonService, BootError> {
+        // gevent's hub thread patches before it imports the app: no import here.
+        if s.worker_class.kind == WorkerKind::Gevent && crate::wsgi::preloaded().is_none() {
+            return crate::wsgi::make_service(s, None).map(PythonService::Wsgi);
+        }
         let app = crate::wsgi::app_object(s).map_err(BootError::App)?;
         let is = Python::attach(|py| is_asgi(py, &app));
         // With --preload the master already said what it found.
@@ -443,7 +447,16 @@ impl Host for PythonHost {
         if asgi {
             boot_asgi(s, app).map(PythonService::Asgi)
         } else {
-            crate::wsgi::make_service(s, app).map(PythonService::Wsgi)
+            crate::wsgi::make_service(s, Some(app)).map(PythonService::Wsgi)
+        }
+    }
+
+    /// WSGI apps have a fixed capacity (app threads, a greenlet pool); the ASGI loop takes
+    /// up to `--worker-connections`.
+    fn app_load(&self, svc: &PythonService) -> Option<Arc<crate::server::AppLoad>> {
+        match svc {
+            PythonService::Wsgi(w) => Some(w.app_load()),
+            PythonService::Asgi(_) => None,
         }
     }
 

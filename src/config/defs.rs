@@ -115,15 +115,16 @@ pub(crate) static WORKER_CLASS: Spec<super::worker_class::WorkerClass> = Spec {
     parse: Parse::One(|t| t.parse()),
     field: |s| &mut s.worker_class,
     support: Supported,
-    help: "The type of workers to use: sync, gthread or asgi.\n\
+    help: "The type of workers to use: sync, gthread, gevent or asgi.\n\
          \n\
-         WSGI apps run on app threads behind a Rust edge that reads whole requests first:\n\
-         sync = one app thread per worker, gthread = --threads app threads. gevent, eventlet\n\
-         and tornado run as gthread (with a warning: raise --threads for concurrency).\n\
-         asgi (also uvicorn.workers.UvicornWorker, UvicornH11Worker and\n\
-         uvicorn_worker.UvicornWorker) runs an ASGI app on one asyncio event loop per worker;\n\
-         an ASGI app given with the default class is detected and served as ASGI. Other class\n\
-         paths are refused at start.",
+         WSGI apps run behind a Rust edge that reads whole requests first: sync = one app\n\
+         thread per worker, gthread = --threads app threads, gevent (gevent_wsgi,\n\
+         gevent_pywsgi) = one thread running gevent's hub, each request a greenlet, up to\n\
+         --worker-connections at once (needs gevent >= 24.10.1). asgi (also\n\
+         uvicorn.workers.UvicornWorker, UvicornH11Worker and uvicorn_worker.UvicornWorker) runs\n\
+         an ASGI app on one asyncio event loop per worker; an ASGI app given with the default\n\
+         class is detected and served as ASGI. eventlet, tornado and other class paths are\n\
+         refused at start.",
 };
 pub(crate) static THREADS: Spec<u32> = Spec {
     key: "threads",

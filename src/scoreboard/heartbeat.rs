@@ -43,15 +43,27 @@ pub(crate) struct Slot {
 /// worker only notifies between requests) and takes the usual WORKER TIMEOUT path.
 pub(crate) static BUSY_SINCE_MS: AtomicU64 = AtomicU64::new(0);
 
+/// Gunicorn's gevent-worker semantics for an app host that runs an event loop of its own
+/// (the WSGI host with `-k gevent`): the monotonic ms at which that loop last beat, 0 while
+/// no such loop runs. Beats record it instead of now, so a loop blocked by one greenlet
+/// (a CPU-bound request, an unpatched C call) stops the heartbeat exactly as it stops a
+/// Gunicorn gevent worker's `notify()`, while a long cooperative request never does.
+pub(crate) static LOOP_BEAT_MS: AtomicU64 = AtomicU64::new(0);
+
 impl Slot {
-    /// Records that the owner is alive now (or, while a sync request runs, since when).
+    /// Records that the owner is alive now (or, while a sync request runs, since when; or,
+    /// with an app event loop, when that loop last beat).
     pub(crate) fn beat(&self) {
         let now = monotonic_ms();
         let busy = BUSY_SINCE_MS.load(Ordering::Relaxed);
-        self.beat_ms.store(
-            if busy == 0 { now } else { busy.min(now) },
-            Ordering::Relaxed,
-        );
+        let looped = LOOP_BEAT_MS.load(Ordering::Relaxed);
+        let mut at = now;
+        for since in [busy, looped] {
+            if since != 0 {
+                at = at.min(since);
+            }
+        }
+        self.beat_ms.store(at, Ordering::Relaxed);
     }
 
     /// Milliseconds since the last beat.

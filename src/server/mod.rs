@@ -8,6 +8,7 @@
 pub(crate) mod conn;
 mod http2;
 pub(crate) mod listener;
+mod load;
 mod reclaim;
 mod service;
 pub(crate) mod statics;
@@ -29,7 +30,8 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{Semaphore, watch};
 
 pub(crate) use listener::{Accepting, Listener};
-pub(crate) use service::Peer;
+pub(crate) use load::{AppLoad, Ticket};
+pub(crate) use service::{ClientSocket, Peer};
 
 use crate::access_log::AccessLog;
 use crate::scoreboard::heartbeat::{Slot, state};
@@ -111,6 +113,9 @@ pub(crate) struct ServeConfig {
     pub statics: Option<Arc<crate::static_files::Config>>,
     /// WebSocket settings and the worker's registry of open sockets.
     pub websocket: Arc<crate::websocket::Context>,
+    /// An app host's capacity and load: new connections are accepted only while it has
+    /// room (see [`load`]); None accepts up to `worker_connections`.
+    pub app_load: Option<Arc<AppLoad>>,
 }
 
 /// State shared by every connection of one worker.
@@ -240,7 +245,13 @@ async fn accept_loop<A: AppService>(
         Accepting::Tcp(l) => l.local_addr().ok(),
         Accepting::Unix(_) => None,
     };
+    let mut gate = cfg.app_load.clone().map(load::Gate::new);
     loop {
+        if let Some(g) = &mut gate
+            && !g.room(&mut stop).await
+        {
+            return;
+        }
         // A free connection slot, if there is one. Without one, the next client is still
         // accepted, and idle connections are closed to make room for it (see `reclaim`).
         let permit = match conns.clone().try_acquire_owned() {
@@ -261,10 +272,14 @@ async fn accept_loop<A: AppService>(
                         None => return,
                     },
                 };
-                let svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local);
+                let svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local)
+                    .socket(io.raw_fd());
                 let cfg = cfg.clone();
                 let conn_stop = stop.clone();
                 let state = svc.conn_state();
+                if let Some(g) = &mut gate {
+                    g.accepted(state.clone());
+                }
                 let entry = registry.register(state.clone());
                 tokio::spawn(async move {
                     // TLS: the handshake runs here, in the connection's task, so a slow
@@ -316,6 +331,16 @@ async fn make_room(
 enum Stream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+}
+
+impl Stream {
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
 }
 
 async fn accept(l: &Accepting) -> io::Result<(Stream, Peer)> {
@@ -407,9 +432,12 @@ async fn serve_http1<IO, A>(
     }
     let mut b = http1::Builder::new();
     // Deadlines live in GateIo (hyper's header timer would also fire while the app works
-    // on a pipelined request); half_close lets a client that shut down its sending side
-    // after the request still get the response.
-    b.keep_alive(!cfg.keepalive.is_zero()).half_close(true);
+    // on a pipelined request). No half-close: an EOF while a request waits or runs means
+    // the client left (as nginx reads it: its 499), so hyper drops the request's future,
+    // and an app host skips a request whose reply nobody awaits any more instead of
+    // running it for nobody. (A client that shuts down its sending side and still wants
+    // the answer loses it, as behind nginx.)
+    b.keep_alive(!cfg.keepalive.is_zero()).half_close(false);
     // hyper must never refuse a head the gate accepted (its bare 431 is not Gunicorn's).
     // Its defaults (100 headers, ~408 KiB buffer) are kept when they suffice: raising
     // max_headers moves hyper's header array to the heap for every request.

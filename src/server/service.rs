@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,6 +35,35 @@ pub(super) struct Wrapped<A> {
     /// `wsgi.url_scheme`: "https" on TLS listeners.
     scheme: &'static str,
     local: Option<SocketAddr>,
+    /// The connection's socket, for [`ClientSocket`].
+    fd: Option<RawFd>,
+}
+
+/// The socket a request came on, in its extensions: an app host that queues requests
+/// asks it, just before starting one, whether the client already left.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientSocket(RawFd);
+
+impl ClientSocket {
+    /// The client closed its side (or reset the connection), as far as the socket tells
+    /// without consuming anything: a peek that reads EOF or fails. hyper does not read
+    /// while a request waits for the app, so a client that gave up on a queued request
+    /// is only seen here. A descriptor already closed and reused means the connection
+    /// ended anyway; a wrong answer then drops a request nobody awaits.
+    pub(crate) fn left(&self) -> bool {
+        use nix::sys::socket::{MsgFlags, recv};
+        let mut byte = [0u8; 1];
+        match recv(
+            self.0,
+            &mut byte,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => false,
+            Err(_) => true,
+        }
+    }
 }
 
 impl<A> Wrapped<A> {
@@ -45,7 +75,14 @@ impl<A> Wrapped<A> {
             conn: Arc::new(ConnState::new()),
             scheme: "http",
             local,
+            fd: None,
         }
+    }
+
+    /// The connection's socket, handed to the app host as a [`ClientSocket`].
+    pub(super) fn socket(mut self, fd: RawFd) -> Self {
+        self.fd = Some(fd);
+        self
     }
 
     /// Marks the connection as TLS (`%({wsgi.url_scheme}e)s` renders `https`).
@@ -103,6 +140,9 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             local: self.local,
             tls: self.scheme == "https",
         });
+        if let Some(fd) = self.fd {
+            req.extensions_mut().insert(ClientSocket(fd));
+        }
         let skipped = self.shared.skips_access_log(req.uri().path());
         let pending = self
             .shared
@@ -208,7 +248,30 @@ pin_project_lite::pin_project! {
         http2: bool,
         upgrade: Option<Decide>,
     }
+
+    impl<F> PinnedDrop for Respond<F> {
+        /// Dropped before the app answered: the client left (hyper saw it close), so the
+        /// request is logged and counted with nginx's 499, "client closed request". An app
+        /// host that had not started the request skips it.
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(p) = this.pending.take() {
+                drop(Line {
+                    pending: p,
+                    status: CLIENT_CLOSED,
+                    response_headers: None,
+                    bytes: 0,
+                });
+            }
+            if let Some(o) = this.observed.as_mut() {
+                o.status = CLIENT_CLOSED;
+            }
+        }
+    }
 }
+
+/// nginx's status for a request whose client closed the connection before the response.
+const CLIENT_CLOSED: u16 = 499;
 
 impl<F, B, E> Future for Respond<F>
 where

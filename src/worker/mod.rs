@@ -89,6 +89,12 @@ pub(crate) trait Host {
     /// worker with Gunicorn's exit code for its kind.
     fn boot(&self, s: &Settings) -> Result<Self::Service, BootError>;
 
+    /// The service's capacity and load, when it has a fixed capacity (app threads, a
+    /// greenlet pool): the worker then accepts only while it has room.
+    fn app_load(&self, _svc: &Self::Service) -> Option<std::sync::Arc<crate::server::AppLoad>> {
+        None
+    }
+
     /// Runs once the worker stopped serving, before it exits (flush what the app buffered).
     fn at_exit(&self) {}
 }
@@ -260,6 +266,7 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
             permessage_deflate: true,
             send_timeout: Duration::from_secs(s.send_timeout),
         }),
+        app_load: host.app_load(&app),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.

@@ -14,6 +14,7 @@
 //! the interpreter with `PyOS_AfterFork_Child`.
 
 pub(crate) mod environ;
+mod green;
 mod input;
 pub(crate) mod loader;
 pub(crate) mod proxy;
@@ -42,17 +43,21 @@ use response::ResponseBody;
 /// How the worker class maps onto app threads.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WorkerModel {
-    /// Gunicorn's name for what runs (`sync` or `gthread`).
+    /// Gunicorn's name for what runs (`sync`, `gthread` or `gevent`).
     pub class: &'static str,
-    /// App threads per worker.
+    /// App threads per worker (gevent: the hub's one).
     pub threads: usize,
+    /// Requests the worker runs at once: its app threads, or (gevent) its greenlet pool.
+    pub capacity: usize,
     /// A startup warning to log.
     pub warning: Option<String>,
 }
 
 /// Maps `-k`/`--threads` onto app threads: sync = 1 thread (more than one thread makes it
-/// gthread, as Gunicorn), gthread = `--threads`; the async classes, whose monkey-patched
-/// cooperative model an embedded interpreter cannot offer, run as gthread with a warning.
+/// gthread, as Gunicorn), gthread = `--threads`, gevent = one hub thread running up to
+/// `--worker-connections` greenlets. eventlet and tornado are refused as Gunicorn 27
+/// refuses eventlet (its worker was removed in 26.0): nothing runs with less concurrency
+/// than the class promises.
 pub(crate) fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
     let threads = s.threads.max(1) as usize;
     let name = s.worker_class.as_str();
@@ -60,22 +65,32 @@ pub(crate) fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
         WorkerKind::Sync if threads == 1 => Ok(WorkerModel {
             class: "sync",
             threads,
+            capacity: 1,
             warning: None,
         }),
         WorkerKind::Sync | WorkerKind::Gthread => Ok(WorkerModel {
             class: "gthread",
             threads,
+            capacity: threads,
             warning: None,
         }),
-        WorkerKind::Gevent | WorkerKind::Eventlet | WorkerKind::Tornado => Ok(WorkerModel {
-            class: "gthread",
-            threads,
-            warning: Some(format!(
-                "worker class {name:?} runs as gthread with {threads} app thread(s) per worker: the \
-                 embedded interpreter has no green threads (slow clients are buffered by the Rust \
-                 edge instead); raise --threads for more concurrency"
-            )),
+        WorkerKind::Gevent => Ok(WorkerModel {
+            class: "gevent",
+            threads: 1,
+            capacity: s.worker_connections.max(1) as usize,
+            warning: (threads > 1).then(|| {
+                format!(
+                    "--threads {threads} is ignored by the gevent worker: its concurrency is \
+                     --worker-connections ({}) greenlets",
+                    s.worker_connections
+                )
+            }),
         }),
+        WorkerKind::Eventlet | WorkerKind::Tornado => Err(format!(
+            "class uri '{name}' invalid or not found: runicorn has no {name} worker (Gunicorn \
+             removed its eventlet worker in 26.0); use -k gevent for cooperative concurrency or \
+             -k gthread --threads N"
+        )),
         WorkerKind::Asgi => Err("ASGI apps are not supported yet".to_string()),
         WorkerKind::Other => Err(format!(
             "worker class {name:?} is not supported: use sync or gthread"
@@ -88,6 +103,15 @@ static PRELOADED: OnceLock<Py<PyAny>> = OnceLock::new();
 
 /// Initialises Python, prepares `sys.path` and imports the app.
 fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
+    import_app_with(s, |_| Ok(()))
+}
+
+/// [`import_app`], running `before` (gevent's patching) once `sys.path` is set and just
+/// before the app's import.
+fn import_app_with(
+    s: &Settings,
+    before: impl FnOnce(Python<'_>) -> Result<(), String>,
+) -> Result<Py<PyAny>, String> {
     let text = s.wsgi_app.as_deref().unwrap_or(welcome::APP);
     let spec = AppSpec::parse(text)?;
     crate::python::init_interpreter()?;
@@ -112,15 +136,35 @@ fn import_app(s: &Settings) -> Result<Py<PyAny>, String> {
                 .collect();
             let _ = sys.setattr("argv", argv);
         }
+        before(py)?;
         welcome::install_if_named(py, &spec.module)
             .map_err(|e| crate::python::format_exception(py, &e))?;
         loader::load(py, &spec)
     })
 }
 
+/// Where the edge hands requests to the app.
+enum Apps {
+    /// App threads (sync, gthread).
+    Threads(threads::Pool),
+    /// The gevent hub.
+    Green(Arc<green::Queue>),
+}
+
+impl Apps {
+    fn submit(&self, job: threads::Job) -> bool {
+        match self {
+            Apps::Threads(p) => p.submit(job),
+            Apps::Green(q) => q.submit(job),
+        }
+    }
+}
+
 /// Per-worker tuning of the edge.
 struct Edge {
-    pool: threads::Pool,
+    pool: Apps,
+    /// The worker's capacity (app threads or greenlets) and what is taken of it.
+    load: Arc<crate::server::AppLoad>,
     body_buffer: usize,
     tmp_dir: PathBuf,
     request_timeout: Option<Duration>,
@@ -138,6 +182,13 @@ pub(crate) struct WsgiService {
     edge: Arc<Edge>,
 }
 
+impl WsgiService {
+    /// The app's capacity and load: the worker accepts only while it has room.
+    pub(crate) fn app_load(&self) -> Arc<crate::server::AppLoad> {
+        self.edge.load.clone()
+    }
+}
+
 impl hyper::service::Service<Request<Incoming>> for WsgiService {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
@@ -145,11 +196,18 @@ impl hyper::service::Service<Request<Incoming>> for WsgiService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let edge = self.edge.clone();
-        Box::pin(async move { Ok(handle(&edge, req).await) })
+        // Taken now: the request counts against the worker's capacity from the moment
+        // hyper hands it over until the app is done with it.
+        let ticket = edge.load.enter();
+        Box::pin(async move { Ok(handle(&edge, req, ticket).await) })
     }
 }
 
-async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
+async fn handle(
+    edge: &Edge,
+    req: Request<Incoming>,
+    ticket: crate::server::Ticket,
+) -> Response<ResponseBody> {
     let (parts, body) = req.into_parts();
     let trusted = edge.proxy.trusted(
         parts
@@ -187,6 +245,10 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         .extensions
         .get::<crate::http::ConnInfo>()
         .is_some_and(|c| c.tls);
+    let client = parts
+        .extensions
+        .get::<crate::server::ClientSocket>()
+        .copied();
     let Ok(https) = edge.proxy.https(tls, trusted, &parts.headers) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
         return simple(http::StatusCode::BAD_REQUEST);
@@ -213,6 +275,8 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         trusted,
         script_name,
         reply: tx,
+        ticket,
+        client,
     }) {
         tracing::error!("no application thread is left to serve the request");
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);
@@ -268,25 +332,64 @@ pub(crate) fn preloaded() -> Option<Py<PyAny>> {
         .map(|app| Python::attach(|py| app.clone_ref(py)))
 }
 
-/// Builds a worker's WSGI service for `app` (called in the worker, after fork).
-pub(crate) fn make_service(s: &Settings, app: Py<PyAny>) -> Result<WsgiService, BootError> {
-    let model = worker_model(s).map_err(BootError::App)?;
-    let constants = Python::attach(|py| -> PyResult<environ::Constants> {
-        Ok(environ::Constants {
-            script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
-            multithread: model.threads > 1,
-            multiprocess: s.workers > 1,
-            errors: Py::new(py, environ::Errors::new())?,
-            file_wrapper: py.get_type::<response::FileWrapper>().into_any().unbind(),
-            version: (1, 0).into_pyobject(py)?.into_any().unbind(),
-            keep_underscores: s.header_map == HeaderMap::Dangerous,
-            forwarders: proxy::Proxy::new(s).forwarders,
-            sendfile: s.sendfile,
-        })
+/// The environ's constants for a worker of `model`.
+fn constants(py: Python<'_>, s: &Settings, model: &WorkerModel) -> PyResult<environ::Constants> {
+    Ok(environ::Constants {
+        script_name: std::env::var("SCRIPT_NAME").unwrap_or_default(),
+        // Gunicorn's gevent worker sets wsgi.multithread (greenlets are threads to the app).
+        multithread: model.threads > 1 || model.class == "gevent",
+        multiprocess: s.workers > 1,
+        errors: Py::new(py, environ::Errors::new())?,
+        file_wrapper: py.get_type::<response::FileWrapper>().into_any().unbind(),
+        version: (1, 0).into_pyobject(py)?.into_any().unbind(),
+        keep_underscores: s.header_map == HeaderMap::Dangerous,
+        forwarders: proxy::Proxy::new(s).forwarders,
+        sendfile: s.sendfile,
     })
-    .map_err(|e| BootError::App(e.to_string()))?;
-    let pool = threads::Pool::start(model.threads, model.class == "sync", app, constants)
-        .map_err(|e| BootError::Worker(format!("cannot start the application threads: {e}")))?;
+}
+
+/// Starts a gevent worker's hub thread: it initialises Python (so it is CPython's and
+/// gevent's main thread), patches, then imports the app; with `--preload` the master
+/// already patched and imported.
+fn start_green(s: &Settings, model: &WorkerModel) -> Result<Arc<green::Queue>, BootError> {
+    let settings = s.clone();
+    let m = model.clone();
+    let boot: green::Boot = Box::new(move || {
+        let app = match PRELOADED.get() {
+            Some(app) => Python::attach(|py| app.clone_ref(py)),
+            None => import_app_with(&settings, green::patch).map_err(BootError::App)?,
+        };
+        let c = Python::attach(|py| constants(py, &settings, &m))
+            .map_err(|e| BootError::App(e.to_string()))?;
+        Ok((app, c))
+    });
+    // The hub beats as often as the worker's own heartbeat task.
+    let beat_every = match s.timeout {
+        0 => Duration::from_secs(1),
+        t => Duration::from_millis((t.saturating_mul(1000) / 4).clamp(50, 1000)),
+    };
+    green::start(boot, model.capacity, beat_every)
+}
+
+/// Builds a worker's WSGI service (called in the worker, after fork) for `app`, already
+/// imported; None for gevent, whose hub thread patches before it imports the app.
+pub(crate) fn make_service(s: &Settings, app: Option<Py<PyAny>>) -> Result<WsgiService, BootError> {
+    let model = worker_model(s).map_err(BootError::App)?;
+    let pool = if model.class == "gevent" {
+        Apps::Green(start_green(s, &model)?)
+    } else {
+        let app = match app {
+            Some(app) => app,
+            None => app_object(s).map_err(BootError::App)?,
+        };
+        let constants = Python::attach(|py| constants(py, s, &model))
+            .map_err(|e| BootError::App(e.to_string()))?;
+        Apps::Threads(
+            threads::Pool::start(model.threads, model.class == "sync", app, constants).map_err(
+                |e| BootError::Worker(format!("cannot start the application threads: {e}")),
+            )?,
+        )
+    };
     let tmp_dir = s
         .tmp_upload_dir
         .as_ref()
@@ -295,6 +398,7 @@ pub(crate) fn make_service(s: &Settings, app: Py<PyAny>) -> Result<WsgiService, 
     Ok(WsgiService {
         edge: Arc::new(Edge {
             pool,
+            load: crate::server::AppLoad::new(model.capacity),
             body_buffer: usize::try_from(s.wsgi_body_buffer).unwrap_or(usize::MAX),
             tmp_dir,
             request_timeout: (s.request_timeout > 0)
@@ -339,6 +443,7 @@ pub(crate) fn set_hosted() {
 /// the reason is logged; exit with that code.
 pub(crate) fn prepare(s: &Settings, asgi: bool) -> Result<(), i32> {
     {
+        let mut green = false;
         if !asgi {
             let model = match worker_model(s) {
                 Ok(m) => m,
@@ -350,6 +455,7 @@ pub(crate) fn prepare(s: &Settings, asgi: bool) -> Result<(), i32> {
             if let Some(w) = &model.warning {
                 tracing::warn!("{w}");
             }
+            green = model.class == "gevent";
         }
         if let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or(welcome::APP)) {
             tracing::error!("{e}");
@@ -357,7 +463,10 @@ pub(crate) fn prepare(s: &Settings, asgi: bool) -> Result<(), i32> {
             return Err(crate::error::APP_LOAD_ERROR);
         }
         if s.preload_app {
-            let app = match import_app(s) {
+            // gevent patches before the app's import here too: a preloaded app's
+            // module-level locks and sockets are then gevent's, not native ones a
+            // greenlet could block the hub on. (Gunicorn imports unpatched in the master.)
+            let app = match import_app_with(s, |py| if green { green::patch(py) } else { Ok(()) }) {
                 Ok(app) => app,
                 Err(e) => {
                     tracing::error!("Exception in preloading the application:\n{e}");
@@ -431,14 +540,22 @@ mod tests {
             WorkerModel {
                 class: "gthread",
                 threads: 4,
+                capacity: 4,
                 warning: None
             }
         );
         assert_eq!(model("gthread", 1).unwrap().threads, 1);
         let g = model("gevent", 8).unwrap();
-        assert_eq!((g.class, g.threads), ("gthread", 8));
-        assert!(g.warning.unwrap().contains("gthread"));
-        assert!(model("eventlet", 1).is_ok() && model("tornado", 1).is_ok());
+        assert_eq!((g.class, g.threads, g.capacity), ("gevent", 1, 1000));
+        assert!(g.warning.unwrap().contains("--worker-connections"));
+        assert!(model("gevent", 1).unwrap().warning.is_none());
+        for refused in ["eventlet", "tornado"] {
+            assert!(
+                model(refused, 1)
+                    .unwrap_err()
+                    .contains("invalid or not found")
+            );
+        }
         assert_eq!(
             model("asgi", 1).unwrap_err(),
             "ASGI apps are not supported yet"

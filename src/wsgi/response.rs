@@ -314,7 +314,8 @@ impl StartResponse {
     }
 
     /// Sends a message after the head, without holding the GIL when the channel is full
-    /// (back-pressure from a slow client must not stall the other app threads).
+    /// (back-pressure from a slow client must not stall the other app threads, nor, in a
+    /// gevent worker, the other greenlets).
     fn push(&mut self, py: Python<'_>, msg: Out) -> bool {
         let Some(tx) = &self.tx else {
             self.gone = true;
@@ -323,8 +324,12 @@ impl StartResponse {
         let ok = match tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Closed(_)) => false,
+            // A gevent worker parks only this greenlet; app threads wait without the GIL.
             Err(mpsc::error::TrySendError::Full(msg)) => {
-                py.detach(|| tx.blocking_send(msg).is_ok())
+                match super::green::send_when_room(py, tx, msg) {
+                    Ok(sent) => sent,
+                    Err(msg) => py.detach(|| tx.blocking_send(msg).is_ok()),
+                }
             }
         };
         self.gone |= !ok;
@@ -688,6 +693,23 @@ impl hyper::body::Body for ResponseBody {
         } else {
             SizeHint::default()
         }
+    }
+}
+
+/// The answer to a request whose client left before the app started it: nginx's 499
+/// ("client closed request"), for the access log and metrics; nobody reads it.
+pub(super) fn departed() -> First {
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    First {
+        head: Head {
+            status: StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            reason: None,
+            headers,
+        },
+        body: Bytes::new(),
+        end: true,
+        rest: None,
     }
 }
 

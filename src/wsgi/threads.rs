@@ -26,6 +26,25 @@ pub(super) struct Job {
     /// `SCRIPT_NAME` from a trusted proxy's header, replacing the process environment's.
     pub script_name: Option<String>,
     pub reply: Reply,
+    /// Holds a place in the worker's capacity until the app is done with the request.
+    pub ticket: crate::server::Ticket,
+    /// The client's socket, asked whether the client left before the app starts.
+    pub client: Option<crate::server::ClientSocket>,
+}
+
+impl Job {
+    /// Whether the request is to be run: false when its client left while it waited (the
+    /// edge then gets nginx's 499 for the access log and metrics; the app never sees it).
+    pub(super) fn still_wanted(self: Box<Self>) -> Option<Box<Self>> {
+        if self.reply.is_closed() {
+            return None;
+        }
+        if self.client.is_some_and(|c| c.left()) {
+            let _ = self.reply.send(response::departed());
+            return None;
+        }
+        Some(self)
+    }
 }
 
 /// The queue in front of the app threads.
@@ -71,8 +90,8 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
     // Hooks are fixed for a worker's life: look once, not per request.
     let request_hooks = crate::hooks::has("pre_request") || crate::hooks::has("post_request");
     Python::attach(|py| {
-        let mut cache = match environ::Cache::new(py, c) {
-            Ok(cache) => cache,
+        let cache = match environ::Cache::new(py, c) {
+            Ok(cache) => std::cell::RefCell::new(cache),
             Err(e) => {
                 tracing::error!(
                     "cannot prepare the environ: {}",
@@ -92,9 +111,9 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
             };
             let Ok(job) = job else { return };
             // A client that left while its request was queued needs no answer.
-            if job.reply.is_closed() {
+            let Some(job) = job.still_wanted() else {
                 continue;
-            }
+            };
             if sync {
                 BUSY_SINCE_MS.store(monotonic_ms().max(1), Ordering::Relaxed);
             }
@@ -103,7 +122,7 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
             // thread takes the next one.
             crate::pyconf::hooks::REQUESTS.fetch_add(1, Ordering::Relaxed);
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                handle(py, app, c, &mut cache, job, request_hooks)
+                handle(py, app, c, &cache, job, request_hooks)
             }));
             if sync {
                 BUSY_SINCE_MS.store(0, Ordering::Relaxed);
@@ -117,12 +136,13 @@ fn serve(rx: &Mutex<mpsc::Receiver<Box<Job>>>, sync: bool, app: &Py<PyAny>, c: &
     });
 }
 
-/// Runs the app for one request.
-fn handle(
+/// Runs the app for one request (on an app thread, or in a greenlet on the hub thread:
+/// the cache is borrowed only while the environ is built, which never switches).
+pub(super) fn handle(
     py: Python<'_>,
     app: &Py<PyAny>,
     c: &Constants,
-    cache: &mut environ::Cache,
+    cache: &std::cell::RefCell<environ::Cache>,
     job: Box<Job>,
     request_hooks: bool,
 ) {
@@ -133,6 +153,8 @@ fn handle(
         trusted,
         script_name,
         reply,
+        ticket: _ticket,
+        client: _,
     } = *job;
     let req = request_hooks
         .then(|| crate::pyconf::hooks::request_object(py, &parts, https))
@@ -153,7 +175,16 @@ fn handle(
         trusted,
         script_name: script_name.as_deref(),
     };
-    let environ = environ::build(py, c, cache, &parts, body_len, https, forwarded, input);
+    let environ = environ::build(
+        py,
+        c,
+        &mut cache.borrow_mut(),
+        &parts,
+        body_len,
+        https,
+        forwarded,
+        input,
+    );
     let result = match &environ {
         Ok(env) => app.bind(py).call1((env, &sr)),
         Err(e) => Err(e.clone_ref(py)),

@@ -11,6 +11,8 @@ mod asgi;
 mod boot;
 mod config;
 mod edge;
+#[cfg(feature = "python")]
+mod gevent;
 pub(crate) mod observe;
 #[cfg(feature = "python")]
 mod pyconf;

@@ -268,7 +268,7 @@ fn pythonpath_and_chdir_reach_sys_path() {
 }
 
 #[test]
-fn asgi_worker_class_needs_an_asgi_app_and_gevent_is_mapped() {
+fn asgi_class_needs_an_asgi_app_and_eventlet_and_tornado_are_refused() {
     let (code, _, err) = Master::runicorn()
         .args(["--chdir", apps().to_str().unwrap()])
         .args(["-k", "uvicorn.workers.UvicornWorker", "hello:app"])
@@ -278,9 +278,18 @@ fn asgi_worker_class_needs_an_asgi_app_and_gevent_is_mapped() {
         err.contains("hello:app is not an ASGI application"),
         "{err}"
     );
-    let m = serve("hello:app", &["-k", "gevent", "--threads", "2"]);
-    assert_eq!(get(m.addr(), "/").status, 200);
-    assert!(m.log().contains("runs as gthread"), "{}", m.log());
+    // Gunicorn 27: "Error: class uri 'eventlet' invalid or not found"; never a silent
+    // one-request-per-worker fallback.
+    for class in ["eventlet", "tornado"] {
+        let (code, _, err) = Master::runicorn()
+            .args(["-k", class, "hello:app"])
+            .run(Duration::from_secs(10));
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(&format!("class uri '{class}' invalid or not found")),
+            "{err}"
+        );
+    }
 }
 
 #[test]

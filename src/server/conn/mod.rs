@@ -231,8 +231,12 @@ impl<S> GateIo<S> {
                 Some(if rate.0 < gap.0 { rate } else { gap })
             }
             Phase::Head => {
-                if self.state.in_flight.load(Ordering::Acquire) > 0 {
-                    // The app is answering; the client may legitimately be silent.
+                if self.state.in_flight.load(Ordering::Acquire) > 0
+                    || self.write_stalled_since.is_some()
+                {
+                    // The app is answering, or hyper is still writing a response the app
+                    // handed over whole (the send deadline governs that); the client may
+                    // legitimately be silent.
                     return None;
                 }
                 let since = if self.first {
@@ -459,8 +463,26 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
                 }
                 return Poll::Ready(Ok(()));
             }
-            if this.eof || this.gate.is_closed() {
+            if this.eof {
                 return Poll::Ready(Ok(()));
+            }
+            if this.gate.is_closed() {
+                // The gate takes no further request here (`Connection: close`), but hyper
+                // still reads while it answers, to notice a client that left: hand it the
+                // socket's EOF or error, and drop anything else the client sends.
+                let read = SCRATCH.with_borrow_mut(|raw| {
+                    let mut rb = ReadBuf::new(&mut raw[..]);
+                    let polled = Pin::new(&mut this.io).poll_read(cx, &mut rb);
+                    polled.map_ok(|()| rb.filled().len())
+                });
+                match std::task::ready!(read) {
+                    Ok(0) => {
+                        this.eof = true;
+                        return Poll::Ready(Ok(()));
+                    }
+                    Ok(_) => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
             }
             if this.out_pos > 0 {
                 // Everything was consumed, the last bytes by the static edge (hyper's

@@ -210,6 +210,11 @@ impl ConnState {
         self.heads.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Whether the edge let any head through (or refused one) on this connection.
+    pub(in crate::server) fn begun_any(&self) -> bool {
+        self.heads.load(Ordering::Acquire) > 0
+    }
+
     /// A request was handed to the app.
     pub(in crate::server) fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);

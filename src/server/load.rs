@@ -1,0 +1,149 @@
+//! How busy the app behind the edge is, for the accept loop. An app host with a fixed
+//! capacity (WSGI app threads, a gevent pool) holds a [`Ticket`] for every request it has
+//! taken and not finished; a worker accepts a new connection only while its tickets plus
+//! the connections it accepted that have not sent a head yet are below that capacity.
+//! Connections it could not start soon stay in the listen backlog, where an idle sibling
+//! takes them (Gunicorn's sync workers get the same effect by accepting only when free),
+//! instead of queueing in a busy worker while others idle.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+
+use super::conn::ConnState;
+
+/// How long a just-accepted connection counts against the capacity while it has not sent
+/// a head: on loopback and most networks the request follows the handshake at once; a
+/// client that stays silent longer (slowloris) must not keep the worker from accepting.
+const FRESH_GRACE: Duration = Duration::from_millis(100);
+
+/// Requests an app host has taken and not finished, against its capacity.
+#[derive(Debug)]
+pub(crate) struct AppLoad {
+    busy: AtomicUsize,
+    capacity: usize,
+    freed: Notify,
+}
+
+impl AppLoad {
+    pub(crate) fn new(capacity: usize) -> Arc<AppLoad> {
+        Arc::new(AppLoad {
+            busy: AtomicUsize::new(0),
+            capacity: capacity.max(1),
+            freed: Notify::new(),
+        })
+    }
+
+    /// A request taken by the app; the capacity is freed when the ticket drops (from any
+    /// thread: a counter and a wake-up, no lock held, nothing that blocks).
+    pub(crate) fn enter(self: &Arc<Self>) -> Ticket {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        Ticket(self.clone())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn busy(&self) -> usize {
+        self.busy.load(Ordering::Acquire)
+    }
+}
+
+/// One request the app has not finished.
+#[derive(Debug)]
+pub(crate) struct Ticket(Arc<AppLoad>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.notify_waiters();
+    }
+}
+
+/// The accept loop's view: the app's load and the connections it accepted lately.
+pub(super) struct Gate {
+    load: Arc<AppLoad>,
+    fresh: VecDeque<(Instant, Arc<ConnState>)>,
+}
+
+impl Gate {
+    pub(super) fn new(load: Arc<AppLoad>) -> Gate {
+        Gate {
+            load,
+            fresh: VecDeque::new(),
+        }
+    }
+
+    /// Notes a connection just accepted.
+    pub(super) fn accepted(&mut self, conn: Arc<ConnState>) {
+        self.fresh.push_back((Instant::now(), conn));
+    }
+
+    /// Connections accepted that have not sent a head, are still open, and are young.
+    fn fresh(&mut self) -> usize {
+        self.fresh.retain(|(at, c)| {
+            at.elapsed() < FRESH_GRACE && !c.begun_any() && Arc::strong_count(c) > 1
+        });
+        self.fresh.len()
+    }
+
+    /// Waits until the app can take one more connection; false when the worker stops
+    /// meanwhile.
+    pub(super) async fn room(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        let load = self.load.clone();
+        loop {
+            let freed = load.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the check, so a ticket dropped in between still wakes us.
+            freed.as_mut().enable();
+            let fresh = self.fresh();
+            if load.busy.load(Ordering::Acquire) + fresh < load.capacity {
+                return true;
+            }
+            // A fresh connection sending its head frees nothing: look again shortly.
+            let again = if fresh > 0 {
+                Duration::from_millis(2)
+            } else {
+                Duration::from_millis(100)
+            };
+            tokio::select! {
+                () = &mut freed => {}
+                () = tokio::time::sleep(again) => {}
+                _ = stop.changed() => return false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waits_for_a_free_ticket() {
+        let load = AppLoad::new(1);
+        let mut gate = Gate::new(load.clone());
+        let (_tx, mut stop) = watch::channel(false);
+        assert!(gate.room(&mut stop).await);
+        let t = load.enter();
+        assert_eq!(load.busy(), 1);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), gate.room(&mut stop));
+        assert!(
+            waiting.await.is_err(),
+            "no room while the only ticket is held"
+        );
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(t);
+        };
+        let (room, ()) = tokio::join!(gate.room(&mut stop), release);
+        assert!(room);
+        // A fresh connection counts until it sends a head or the grace passes.
+        let conn = Arc::new(ConnState::new());
+        gate.accepted(conn.clone());
+        let start = Instant::now();
+        assert!(gate.room(&mut stop).await);
+        assert!(start.elapsed() >= FRESH_GRACE - Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,306 @@
+//! The gevent worker (`-k gevent`, `gevent_wsgi`, `gevent_pywsgi`): one app thread per
+//! worker runs gevent's hub, and every request runs in its own greenlet from a pool of
+//! `--worker-connections`.
+//!
+//! ```text
+//! tokio (the edge)                          hub thread (gevent, holds the GIL while busy)
+//! request read whole ─ Job ─► Queue ─ eventfd ─► wait_read wakes the dispatcher greenlet
+//!                                                take(): every queued Job, one GIL hold
+//!      ◄── First / Out (channels) ─────────────── Pool.spawn(job): environ, app, iterate
+//!      ◄── room in a full channel: eventfd ────── the greenlet parks in wait_read
+//! ```
+//!
+//! The edge's thread never touches Python or gevent: it pushes into a Rust queue and
+//! writes an eventfd, which the hub waits on like on a socket (gevent's async watchers
+//! would need the GIL on the sending side). A response channel that is full (a slow
+//! reader) parks only its greenlet: a tokio task finishes the send and writes a
+//! per-wait eventfd that greenlet waits on. Patching (`monkey.patch_all()`) happens on
+//! the hub thread before the app is imported, so that thread is both CPython's and
+//! gevent's main thread; with `--preload` the master patches before its import.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use pyo3::prelude::*;
+use tokio::sync::mpsc;
+
+use super::environ::{self, Constants};
+use super::response::Out;
+use super::threads::{self, Job};
+use crate::worker::BootError;
+
+/// The oldest gevent Gunicorn 27's gevent worker accepts.
+const MIN_GEVENT: [u32; 3] = [24, 10, 1];
+
+/// The dispatcher loop (Python: it waits on gevent's hub).
+const LOOP_SOURCE: &std::ffi::CStr = pyo3::ffi::c_str!(include_str!("green.py"));
+
+/// What `-k gevent` needs and did not find: Gunicorn's words, then why.
+pub(super) fn missing(why: &str) -> String {
+    format!(
+        "class uri 'gevent' invalid or not found: gevent worker requires gevent {}.{}.{} or \
+         higher ({why})",
+        MIN_GEVENT[0], MIN_GEVENT[1], MIN_GEVENT[2]
+    )
+}
+
+/// Imports gevent, checks its version and patches the standard library
+/// (`monkey.patch_all()`, as Gunicorn's gevent worker does before loading the app).
+pub(super) fn patch(py: Python<'_>) -> Result<(), String> {
+    let gevent = py.import("gevent").map_err(|e| missing(&e.to_string()))?;
+    let version: String = gevent
+        .getattr("__version__")
+        .and_then(|v| v.extract())
+        .map_err(|e| missing(&e.to_string()))?;
+    let parsed: Vec<u32> = version
+        .split('.')
+        .map(|p| {
+            p.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap_or(0)
+        })
+        .collect();
+    if parsed.as_slice() < MIN_GEVENT.as_slice() {
+        return Err(missing(&format!("found gevent {version}")));
+    }
+    py.import("gevent.monkey")
+        .and_then(|m| m.call_method0("patch_all"))
+        .map(drop)
+        .map_err(|e| crate::python::format_exception(py, &e))
+}
+
+/// Requests handed from the edge to the hub.
+pub(super) struct Queue {
+    jobs: Mutex<VecDeque<Box<Job>>>,
+    wake: EventFd,
+    /// A wake-up is written and not yet consumed: further jobs need none.
+    signalled: AtomicBool,
+    /// The hub runs; false once it ended (its jobs could never be answered).
+    alive: AtomicBool,
+}
+
+impl Queue {
+    fn new() -> std::io::Result<Queue> {
+        Ok(Queue {
+            jobs: Mutex::new(VecDeque::new()),
+            wake: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
+            signalled: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
+        })
+    }
+
+    /// Queues a request for the hub; never blocks. False once the hub is gone.
+    pub(super) fn submit(&self, job: Job) -> bool {
+        if !self.alive.load(Ordering::Acquire) {
+            return false;
+        }
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(Box::new(job));
+        if !self.signalled.swap(true, Ordering::AcqRel) {
+            // Fails only when the counter would overflow: a wake-up is pending then.
+            let _ = self.wake.write(1);
+        }
+        true
+    }
+
+    /// The hub ended: drop what it will never take (each reply closes: a 500).
+    fn close(&self) {
+        self.alive.store(false, Ordering::Release);
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// What a greenlet needs to wait for room in a full response channel.
+struct Cooperative {
+    wait_read: Py<PyAny>,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Set on the hub thread of a gevent worker (one host per worker process).
+static COOPERATIVE: OnceLock<Cooperative> = OnceLock::new();
+
+/// Sends `msg` when `tx` is full, parking only the calling greenlet; `Err(msg)` when this
+/// is not a gevent worker (the caller blocks its thread instead). `Ok(false)`: the
+/// client is gone, or the greenlet was interrupted while waiting (killed, a
+/// `gevent.Timeout`), which abandons the response.
+pub(super) fn send_when_room(
+    py: Python<'_>,
+    tx: &mpsc::Sender<Out>,
+    msg: Out,
+) -> Result<bool, Out> {
+    let Some(c) = COOPERATIVE.get() else {
+        return Err(msg);
+    };
+    let Ok(done) = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK) else {
+        return Ok(false);
+    };
+    let done = Arc::new(done);
+    let sent = Arc::new(AtomicBool::new(false));
+    let (tx, d, s) = (tx.clone(), done.clone(), sent.clone());
+    c.runtime.spawn(async move {
+        s.store(tx.send(msg).await.is_ok(), Ordering::Release);
+        let _ = d.write(1);
+    });
+    loop {
+        if let Err(e) = c.wait_read.call1(py, (done.as_raw_fd(),)) {
+            tracing::debug!("a greenlet stopped waiting for a slow client: {e}");
+            return Ok(false);
+        }
+        if done.read().is_ok() {
+            return Ok(sent.load(Ordering::Acquire));
+        }
+    }
+}
+
+/// Runs the queued requests as greenlets (lives on the hub thread only).
+#[pyclass(unsendable, module = "runicorn")]
+struct Dispatcher {
+    queue: Arc<Queue>,
+    app: Py<PyAny>,
+    constants: Constants,
+    cache: RefCell<environ::Cache>,
+    request_hooks: bool,
+}
+
+#[pymethods]
+impl Dispatcher {
+    /// Every queued request whose client is still there, as callables for the pool.
+    fn take(slf: &Bound<'_, Self>) -> Vec<GreenJob> {
+        let this = slf.borrow();
+        // Consume the wake-up before draining, so a job queued after the drain wakes us.
+        let _ = this.queue.wake.read();
+        this.queue.signalled.store(false, Ordering::Release);
+        let jobs: Vec<Box<Job>> = this
+            .queue
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        jobs.into_iter()
+            .filter_map(Job::still_wanted)
+            .map(|job| GreenJob {
+                dispatcher: slf.clone().unbind(),
+                job: Some(job),
+            })
+            .collect()
+    }
+}
+
+/// One request, run by a greenlet of the pool.
+#[pyclass(unsendable, module = "runicorn")]
+struct GreenJob {
+    dispatcher: Py<Dispatcher>,
+    job: Option<Box<Job>>,
+}
+
+#[pymethods]
+impl GreenJob {
+    fn __call__(&mut self, py: Python<'_>) {
+        // The client may have left while the request waited for a free greenlet.
+        let Some(job) = self.job.take().and_then(Job::still_wanted) else {
+            return;
+        };
+        let d = self.dispatcher.bind(py).borrow();
+        crate::pyconf::hooks::REQUESTS.fetch_add(1, Ordering::Relaxed);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            threads::handle(py, &d.app, &d.constants, &d.cache, job, d.request_hooks)
+        }));
+        if run.is_err() {
+            tracing::error!("a greenlet panicked while handling a request; it answered 500");
+        }
+    }
+}
+
+/// The heartbeat greenlet's beat.
+#[pyfunction]
+fn loop_beat() {
+    crate::scoreboard::heartbeat::LOOP_BEAT_MS
+        .store(crate::scoreboard::monotonic_ms().max(1), Ordering::Relaxed);
+}
+
+/// What the hub thread must do before serving: initialise Python, patch, import the app
+/// (or take the preloaded one), build the environ constants.
+pub(super) type Boot = Box<dyn FnOnce() -> Result<(Py<PyAny>, Constants), BootError> + Send>;
+
+/// Starts the hub thread; returns once the app is loaded (or failed to).
+pub(super) fn start(
+    boot: Boot,
+    pool_size: usize,
+    beat_every: Duration,
+) -> Result<Arc<Queue>, BootError> {
+    let queue = Arc::new(
+        Queue::new().map_err(|e| BootError::Worker(format!("cannot create an eventfd: {e}")))?,
+    );
+    let runtime = tokio::runtime::Handle::current();
+    let (booted_tx, booted_rx) = std::sync::mpsc::channel::<Result<(), BootError>>();
+    let q = queue.clone();
+    std::thread::Builder::new()
+        .name("wsgi-gevent".into())
+        .spawn(move || {
+            let (app, constants) = match boot() {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = booted_tx.send(Err(e));
+                    return;
+                }
+            };
+            let ended = Python::attach(|py| -> PyResult<()> {
+                let request_hooks =
+                    crate::hooks::has("pre_request") || crate::hooks::has("post_request");
+                let cache = RefCell::new(environ::Cache::new(py, &constants)?);
+                let dispatcher = Py::new(
+                    py,
+                    Dispatcher {
+                        queue: q.clone(),
+                        app,
+                        constants,
+                        cache,
+                        request_hooks,
+                    },
+                )?;
+                let code = pyo3::types::PyModule::from_code(
+                    py,
+                    LOOP_SOURCE,
+                    c"runicorn_gevent_loop.py",
+                    c"runicorn_gevent_loop",
+                )?;
+                let wait_read = py.import("gevent.socket")?.getattr("wait_read")?.unbind();
+                let _ = COOPERATIVE.set(Cooperative { wait_read, runtime });
+                let beat = wrap_pyfunction!(loop_beat, py)?;
+                loop_beat();
+                let _ = booted_tx.send(Ok(()));
+                code.getattr("serve")?.call1((
+                    dispatcher,
+                    q.wake.as_raw_fd(),
+                    pool_size.max(1),
+                    beat,
+                    beat_every.as_secs_f64(),
+                ))?;
+                Ok(())
+            });
+            q.close();
+            if let Err(e) = ended {
+                let text = Python::attach(|py| crate::python::format_exception(py, &e));
+                tracing::error!("the gevent hub stopped: {text}");
+                let _ = booted_tx.send(Err(BootError::Worker(text)));
+            }
+        })
+        .map_err(|e| BootError::Worker(format!("cannot start the gevent hub thread: {e}")))?;
+    match booted_rx.recv() {
+        Ok(Ok(())) => Ok(queue),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(BootError::Worker(
+            "the gevent hub thread ended at start".into(),
+        )),
+    }
+}

@@ -1,0 +1,83 @@
+"""A Flask app for the gevent worker (tests/it/gevent.rs): time.sleep, raw sockets and
+`requests` to a local upstream, threading.local, a CPU loop, and whether gevent had
+patched the standard library when this module was imported."""
+import os
+import socket
+import threading
+import time
+
+import gevent.monkey
+import requests
+from flask import Flask, request
+
+PATCHED_AT_IMPORT = gevent.monkey.is_module_patched("socket") and gevent.monkey.is_module_patched("threading")
+
+app = Flask(__name__)
+local = threading.local()
+
+
+@app.route("/sleep")
+def sleep():
+    time.sleep(float(request.args.get("s", "0.1")))
+    return "slept"
+
+
+@app.route("/hello")
+def hello():
+    return "Hello, World!"
+
+
+@app.route("/local")
+def greenlet_local():
+    # Another request on the same hub thread must not see or change this value.
+    mine = os.urandom(8).hex()
+    local.value = mine
+    time.sleep(0.05)
+    return "same" if local.value == mine else "changed"
+
+
+@app.route("/upstream")
+def upstream():
+    r = requests.get("http://127.0.0.1:%s/" % request.args["port"], timeout=30)
+    return r.text
+
+
+@app.route("/socket")
+def raw_socket():
+    s = socket.create_connection(("127.0.0.1", int(request.args["port"])), timeout=30)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data.split(b"\r\n\r\n", 1)[-1]
+
+
+@app.route("/spin")
+def spin():
+    while True:
+        pass
+
+
+@app.route("/env")
+def env():
+    e = request.environ
+    return "multithread=%s multiprocess=%s import_patched=%s" % (
+        e["wsgi.multithread"],
+        e["wsgi.multiprocess"],
+        PATCHED_AT_IMPORT,
+    )
+
+
+@app.route("/stream")
+def stream():
+    n = int(request.args.get("n", "64"))
+
+    def chunks():
+        for _ in range(n):
+            yield b"x" * 65536
+
+    return app.response_class(chunks(), mimetype="application/octet-stream")

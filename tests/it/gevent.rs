@@ -1,0 +1,331 @@
+//! The gevent worker end to end, and what every WSGI worker class owes departed clients:
+//! the field guide's command line on a Flask app that waits on `time.sleep`, sockets and
+//! `requests` (1,000 concurrent slow requests on one worker, greenlet-local
+//! `threading.local`), a CPU-bound greenlet replaced after `--timeout`, gevent missing,
+//! `--preload`, worker replacement under load, requests whose clients left never run,
+//! and three sync workers sharing a saturating load.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn apps() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
+}
+
+/// The Gunicorn field guide's gevent command line (one worker unless `workers` says).
+fn field_guide(workers: &str, extra: &[&str]) -> Master {
+    Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-w", workers, "-k", "gevent", "--timeout", "300"])
+        .args(["--worker-connections", "1000", "--max-requests", "1000000"])
+        .args(["--limit-request-line", "8190"])
+        .args(extra.iter().copied())
+        .arg("gevent_app:app")
+        .spawn()
+}
+
+/// One `Connection: close` exchange: status and body (status 0 when the exchange failed).
+fn fetch(addr: SocketAddr, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, "connect failed".into());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, "send failed".into());
+    }
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let text = String::from_utf8_lossy(&all).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// `n` requests at once (all sent before any answer is read); their results.
+fn concurrently(addr: SocketAddr, path: &str, n: usize) -> Vec<(u16, String)> {
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let path = path.to_string();
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || fetch(addr, &path))
+                .unwrap()
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// A local upstream that answers every connection after 200 ms, each on its own thread.
+fn slow_upstream() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = s.write_all(
+                    b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nupstream",
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_thousand_slow_requests_run_at_once_on_one_gevent_worker() {
+    let m = field_guide("1", &[]);
+    assert!(m.log().contains("Using worker: gevent"), "{}", m.log());
+    let start = Instant::now();
+    let results = concurrently(m.addr(), "/sleep?s=1", 1000);
+    let took = start.elapsed();
+    let ok = results
+        .iter()
+        .filter(|r| r.0 == 200 && r.1 == "slept")
+        .count();
+    assert_eq!(ok, 1000, "{:?}", results.iter().find(|r| r.0 != 200));
+    // One at a time this is 1,000 s; a thread per request is what gthread would need.
+    assert!(took < Duration::from_secs(20), "1,000 x 1 s took {took:?}");
+    assert_eq!(
+        m.get("/env").unwrap().1,
+        "multithread=True multiprocess=False import_patched=True"
+    );
+}
+
+#[test]
+fn sockets_requests_and_threading_local_cooperate() {
+    let m = field_guide("1", &[]);
+    let port = slow_upstream();
+    // 50 x 200 ms upstream waits: 10 s in a row, well under that when they overlap.
+    for path in ["/upstream", "/socket"] {
+        let start = Instant::now();
+        let results = concurrently(m.addr(), &format!("{path}?port={port}"), 50);
+        assert!(
+            results.iter().all(|r| r.0 == 200 && r.1 == "upstream"),
+            "{path}: {:?}",
+            results.iter().find(|r| r.0 != 200 || r.1 != "upstream")
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{path}: {:?}",
+            start.elapsed()
+        );
+    }
+    // threading.local is per greenlet once patched: 100 interleaved requests on the hub
+    // thread each keep their own value.
+    let results = concurrently(m.addr(), "/local", 100);
+    assert!(results.iter().all(|r| r.1 == "same"), "{results:?}");
+    // A streamed response (4 MiB, chunked) arrives whole.
+    let (status, body) = fetch(m.addr(), "/stream?n=64");
+    assert_eq!((status, body.matches('x').count()), (200, 64 * 65536));
+}
+
+#[test]
+fn a_cpu_bound_greenlet_gets_the_worker_replaced_and_a_cooperative_one_never() {
+    let m = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-w", "1", "-k", "gevent", "--timeout", "2"])
+        .arg("gevent_app:app")
+        .spawn();
+    // Longer than --timeout, but it yields: the hub keeps beating.
+    assert_eq!(fetch(m.addr(), "/sleep?s=3"), (200, "slept".to_string()));
+    assert_eq!(m.count("WORKER TIMEOUT"), 0, "{}", m.log());
+    let addr = m.addr();
+    let spinning = std::thread::spawn(move || fetch(addr, "/spin"));
+    m.wait_for_log("WORKER TIMEOUT", Duration::from_secs(15))
+        .expect("the spinning worker is killed");
+    assert_ne!(spinning.join().unwrap().0, 200);
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            fetch(m.addr(), "/hello") == (200, "Hello, World!".to_string())
+        }),
+        "the replacement serves\n{}",
+        m.log()
+    );
+}
+
+#[test]
+fn gevent_missing_is_a_startup_error() {
+    // A `gevent` that fails to import, first on the child's PYTHONPATH (the test
+    // process's own environment is not touched).
+    let s = Scratch::new("no-gevent");
+    std::fs::write(
+        s.path("gevent.py"),
+        "raise ImportError('No module named gevent (stub)')\n",
+    )
+    .unwrap();
+    for preload in [false, true] {
+        let mut b = Master::runicorn()
+            .env("PYTHONPATH", s.0.to_str().unwrap())
+            .args(["--chdir", apps().to_str().unwrap(), "-k", "gevent"]);
+        if preload {
+            b = b.arg("--preload");
+        }
+        let (code, _, err) = b.arg("hello:app").run(Duration::from_secs(20));
+        assert!(matches!(code, Some(c) if c != 0), "{code:?} {err}");
+        assert!(
+            err.contains("class uri 'gevent' invalid or not found")
+                && err.contains("gevent worker requires gevent 24.10.1 or higher")
+                && err.contains("No module named gevent (stub)"),
+            "{err}"
+        );
+        assert!(!err.contains("runs as gthread"), "{err}");
+    }
+}
+
+#[test]
+fn preload_patches_before_the_app_import() {
+    let m = field_guide("2", &["--preload"]);
+    assert_eq!(
+        m.get("/env").unwrap().1,
+        "multithread=True multiprocess=True import_patched=True"
+    );
+    let results = concurrently(m.addr(), "/sleep?s=0.5", 200);
+    assert!(results.iter().all(|r| r.0 == 200), "{results:?}");
+}
+
+#[test]
+fn gevent_workers_are_replaced_under_load_without_failed_requests() {
+    let m = field_guide("2", &["--max-requests", "300"]);
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(15))
+        .unwrap();
+    let load = Load::start(m.addr(), 8, "/hello");
+    assert!(load.wait_for_more(300, Duration::from_secs(20)));
+    m.signal(Signal::SIGHUP);
+    m.wait_for_count("Booting worker", 4, Duration::from_secs(20))
+        .expect("HUP: a new generation");
+    assert!(load.wait_for_more(300, Duration::from_secs(20)));
+    m.signal(Signal::SIGTTIN);
+    assert!(eventually(Duration::from_secs(15), || m.children().len() == 3));
+    assert!(load.wait_for_more(300, Duration::from_secs(20)));
+    m.signal(Signal::SIGTTOU);
+    assert!(eventually(Duration::from_secs(15), || m.children().len() == 2));
+    // --max-requests 300 (the last option wins) has recycled workers by now.
+    assert!(load.wait_for_more(1500, Duration::from_secs(60)));
+    let (ok, failed, errors) = load.finish();
+    assert_eq!(failed, 0, "{failed} failed of {}: {errors:?}", ok + failed);
+    assert!(m.count("Autorestarting worker") > 0, "{}", m.log());
+}
+
+/// Sends a request and closes at once, as a client that gave up.
+fn depart(addr: SocketAddr, path: &str) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+}
+
+#[test]
+fn requests_whose_clients_left_are_not_run() {
+    for class in [
+        &["-k", "sync"][..],
+        &["-k", "gevent", "--worker-connections", "1"],
+    ] {
+        let s = Scratch::new("departed");
+        let access = s.path("access.log");
+        let mut m = Master::runicorn()
+            .args(["--chdir", apps().to_str().unwrap(), "-w", "1"])
+            .args(class.iter().copied())
+            .args(["--access-logfile", access.to_str().unwrap()])
+            .arg("departed:app")
+            .spawn();
+        // Occupies the worker's only slot; everything after it waits.
+        let addr = m.addr();
+        let busy = std::thread::spawn(move || fetch(addr, "/?1.5"));
+        std::thread::sleep(Duration::from_millis(300));
+        for _ in 0..200 {
+            depart(m.addr(), "/?0.2");
+        }
+        assert_eq!(busy.join().unwrap().0, 200);
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                std::fs::read_to_string(&access)
+                    .unwrap_or_default()
+                    .matches("\" 499 ")
+                    .count()
+                    == 200
+            }),
+            "{class:?}: 200 lines with 499\n{}",
+            std::fs::read_to_string(&access).unwrap_or_default()
+        );
+        // The app ran the request that held the worker, and this one.
+        assert_eq!(
+            fetch(m.addr(), "/count"),
+            (200, "1".to_string()),
+            "{class:?}"
+        );
+        // Nothing in flight: TERM returns at once.
+        let start = Instant::now();
+        m.signal(Signal::SIGTERM);
+        assert!(m.wait_exit(Duration::from_secs(10)).is_some());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{class:?}: TERM took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn three_sync_workers_share_a_saturating_slow_load() {
+    let m = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap(), "-w", "3"])
+        .arg("departed:app")
+        .spawn();
+    m.wait_for_count("Booting worker", 3, Duration::from_secs(15))
+        .unwrap();
+    // 12 clients for 3 one-at-a-time workers, each request 50 ms on a new connection.
+    let addr = m.addr();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..12)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut pids = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, body) = fetch(addr, "/?0.05");
+                    assert_eq!(status, 200, "{body}");
+                    pids.push(body);
+                }
+                pids
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(4));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut per_worker = std::collections::HashMap::<String, usize>::new();
+    for c in clients {
+        for pid in c.join().unwrap() {
+            *per_worker.entry(pid).or_default() += 1;
+        }
+    }
+    let total: usize = per_worker.values().sum();
+    assert_eq!(per_worker.len(), 3, "{per_worker:?}");
+    for (pid, n) in &per_worker {
+        let share = *n as f64 / total as f64;
+        assert!(
+            (share - 1.0 / 3.0).abs() <= 0.3 / 3.0,
+            "worker {pid} served {n} of {total}: {per_worker:?}"
+        );
+    }
+}
