@@ -128,6 +128,8 @@ enum Stage {
     Started(Head, bool),
     /// The head went out with a body that goes on.
     Streaming(mpsc::Sender<Out>),
+    /// The body is complete; trailer fields come next (`trailers: True` in the start).
+    Trailers(mpsc::Sender<Out>, HeaderMap),
     /// The response is complete (or abandoned).
     Done,
 }
@@ -142,6 +144,8 @@ pub(super) struct Send {
     remaining: Option<u64>,
     /// The status sent, for the error log of an app that fails after it.
     status: u16,
+    /// `http.response.start` announced trailers.
+    trailers: bool,
     /// With `pre_request`/`post_request` hooks: the hooks' `req`, and what
     /// post_request reports (status line, headers, body bytes).
     hooks: Option<Hooked>,
@@ -168,6 +172,7 @@ impl Send {
             stage: Stage::Init,
             remaining: None,
             status: 0,
+            trailers: false,
             hooks: req.map(|req| Hooked {
                 req,
                 status: None,
@@ -310,6 +315,13 @@ impl Send {
                 "Unexpected ASGI message 'http.response.body' sent, before \
                  'http.response.start'",
             )),
+            Stage::Trailers(tx, fields) => {
+                self.stage = Stage::Trailers(tx, fields);
+                Err(PyRuntimeError::new_err(
+                    "Unexpected ASGI message 'http.response.body' sent, after the body's \
+                     end (trailers are due)",
+                ))
+            }
             Stage::Done => {
                 if self.gone() {
                     Err(disconnected())
@@ -320,15 +332,25 @@ impl Send {
                     ))
                 }
             }
-            Stage::Started(head, _trailers) => {
-                self.push_head(py, head, body, !more)?;
+            Stage::Started(head, trailers) => {
+                self.trailers = trailers;
+                // With trailers announced the body never ends the response by itself.
+                self.push_head(py, head, body, !more && !trailers)?;
                 if !more {
-                    self.finish(py)?;
+                    match std::mem::replace(&mut self.stage, Stage::Done) {
+                        Stage::Streaming(tx) if trailers => {
+                            self.stage = Stage::Trailers(tx, HeaderMap::new());
+                        }
+                        _ => self.finish(py)?,
+                    }
                 }
                 Ok(c.ready_none.clone_ref(py))
             }
             Stage::Streaming(tx) => {
-                let out = Out::Data { body, end: !more };
+                let out = Out::Data {
+                    body,
+                    end: !more && !self.trailers,
+                };
                 let res = match tx.try_send(out) {
                     Ok(()) => Ok(c.ready_none.clone_ref(py)),
                     Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -350,6 +372,8 @@ impl Send {
                 };
                 if more {
                     self.stage = Stage::Streaming(tx);
+                } else if self.trailers {
+                    self.stage = Stage::Trailers(tx, HeaderMap::new());
                 } else {
                     self.finish(py)?;
                 }
@@ -450,6 +474,55 @@ impl Send {
     }
 }
 
+impl Send {
+    /// `http.response.trailers`: fields gathered until `more_trailers` is false, then
+    /// sent after the body.
+    fn trailer_fields(&mut self, py: Python<'_>, msg: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let c = Ctx::get();
+        let Stage::Trailers(tx, mut fields) = std::mem::replace(&mut self.stage, Stage::Done)
+        else {
+            return Err(PyRuntimeError::new_err(
+                "Unexpected ASGI message 'http.response.trailers': the start did not announce \
+                 trailers, or the body is not complete",
+            ));
+        };
+        if let Some(hs) = msg.get_item(c.k_headers.bind(py))? {
+            for item in hs.try_iter()? {
+                let (n, v) = pair(&item?)?;
+                let name = HeaderName::from_bytes(&n)
+                    .map_err(|_| PyValueError::new_err("Invalid trailer name"))?;
+                let value = HeaderValue::from_bytes(&v)
+                    .map_err(|_| PyValueError::new_err("Invalid trailer value"))?;
+                fields.append(name, value);
+            }
+        }
+        let more = match msg.get_item(pyo3::intern!(py, "more_trailers"))? {
+            Some(m) => m.is_truthy()?,
+            None => false,
+        };
+        if more {
+            self.stage = Stage::Trailers(tx, fields);
+            return Ok(c.ready_none.clone_ref(py));
+        }
+        let res = match tx.try_send(Out::Trailers(fields)) {
+            Ok(()) => Ok(c.ready_none.clone_ref(py)),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(disconnected()),
+            Err(mpsc::error::TrySendError::Full(out)) => {
+                let fut = c.create_future.bind(py).call0()?;
+                let waiting = fut.clone().unbind();
+                let bridge = c.bridge.clone();
+                c.edge.spawn(async move {
+                    let ok = tx.send(out).await.is_ok();
+                    bridge.post(Event::Resolve(waiting, ok));
+                });
+                Ok(fut.unbind())
+            }
+        };
+        self.finish(py)?;
+        res
+    }
+}
+
 /// A header pair: two bytes-like items.
 fn pair(item: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, Vec<u8>)> {
     let bad = || PyTypeError::new_err("response headers must be [name, value] byte pairs");
@@ -484,6 +557,7 @@ impl Send {
             "http.response.body" => self.body(py, msg),
             "http.response.start" => self.start(py, msg),
             "http.response.pathsend" => self.pathsend(py, msg),
+            "http.response.trailers" => self.trailer_fields(py, msg),
             other => Err(PyRuntimeError::new_err(format!(
                 "Unexpected ASGI message {other:?} sent for an HTTP request"
             ))),
@@ -498,7 +572,7 @@ impl Send {
                 tracing::error!("ASGI callable returned without starting response.");
                 self.error_response();
             }
-            Stage::Streaming(tx) => {
+            Stage::Streaming(tx) | Stage::Trailers(tx, _) => {
                 tracing::error!("ASGI callable returned without completing response.");
                 let _ = tx.try_send(Out::Abort);
             }
@@ -523,7 +597,7 @@ impl Send {
         match std::mem::replace(&mut self.stage, Stage::Done) {
             Stage::Init | Stage::Started(..) => self.error_response(),
             // After the head: an error makes the edge cut the connection mid-body.
-            Stage::Streaming(tx) => {
+            Stage::Streaming(tx) | Stage::Trailers(tx, _) => {
                 let _ = tx.try_send(Out::Abort);
             }
             Stage::Done => {}

@@ -157,6 +157,7 @@ impl Api {
         asgi.set_item("spec_version", "2.4")?;
         let extensions = PyDict::new(py);
         extensions.set_item("http.response.pathsend", PyDict::new(py))?;
+        extensions.set_item("http.response.trailers", PyDict::new(py))?;
         let ws_extensions = PyDict::new(py);
         ws_extensions.set_item("websocket.http.response", PyDict::new(py))?;
         let this = slf.borrow();

@@ -53,6 +53,10 @@ pub enum Out {
         offset: u64,
         len: u64,
     },
+    /// Trailer fields, after the last chunk: they end the body (ASGI's
+    /// `http.response.trailers`; sent on HTTP/2, and on HTTP/1.1 when the request said
+    /// `TE: trailers`).
+    Trailers(HeaderMap),
     /// The app failed after the headers went out: the connection must be closed.
     Abort,
 }
@@ -670,6 +674,10 @@ impl hyper::body::Body for ResponseBody {
                         reading: None,
                     });
                     return tail.poll_next(cx);
+                }
+                Some(Out::Trailers(fields)) => {
+                    self.end = true;
+                    return Poll::Ready(Some(Ok(Frame::trailers(fields))));
                 }
                 // An app error after the headers, a dead app thread, or a protocol slip:
                 // an error makes hyper close the connection mid-body.

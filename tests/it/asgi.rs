@@ -831,3 +831,29 @@ fn a_client_that_leaves_mid_request_gets_http_disconnect_and_a_cancel_after_the_
             == 2
     }));
 }
+
+#[test]
+fn response_trailers_follow_the_body_when_the_client_accepts_them() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    let exchange = |te: &str| {
+        let mut s = TcpStream::connect(m.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET /trailers HTTP/1.1\r\nHost: t\r\n{te}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        all.split_once("\r\n\r\n").unwrap().1.to_string()
+    };
+    // The fields of both trailer messages, after the last chunk.
+    assert_eq!(
+        exchange("TE: trailers\r\n"),
+        "4\r\ndata\r\n1\r\n!\r\n0\r\nx-checksum: abc\r\nx-count: 2\r\n\r\n"
+    );
+    // A client that did not say TE: trailers gets the body alone.
+    assert_eq!(exchange(""), "4\r\ndata\r\n1\r\n!\r\n0\r\n\r\n");
+    let (_, body) = curl(&[&url(&m, "/scope")]);
+    assert!(json(&body)["extensions"]["http.response.trailers"].is_object());
+}

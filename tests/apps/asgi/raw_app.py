@@ -118,6 +118,16 @@ async def app(scope, receive, send):
     if path == "/sleep":
         await asyncio.sleep(float(scope["query_string"] or b"0.1"))
         return await respond(send, 200, b"slept\n")
+    if path == "/trailers":
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"content-type", b"text/plain"),
+                                (b"trailer", b"x-checksum, x-count")]})
+        await send({"type": "http.response.body", "body": b"data", "more_body": True})
+        await send({"type": "http.response.body", "body": b"!"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")],
+                    "more_trailers": True})
+        await send({"type": "http.response.trailers", "headers": [(b"x-count", b"2")]})
+        return
     if path == "/cancellable":
         started = time.monotonic()
         try:
