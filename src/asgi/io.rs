@@ -573,7 +573,7 @@ impl Send {
                 self.error_response();
             }
             Stage::Streaming(tx) | Stage::Trailers(tx, _) => {
-                tracing::error!("ASGI callable returned without completing response.");
+                tracing::error!("ASGI application returned without completing the response; closing the connection");
                 let _ = tx.try_send(Out::Abort);
             }
         }
@@ -590,7 +590,7 @@ impl Send {
             tracing::debug!("ASGI task ended: {err}");
         } else {
             tracing::error!(
-                "Exception in ASGI application\n{}",
+                "Error in ASGI application\n{}",
                 crate::python::format_exception(py, &err)
             );
         }

@@ -578,7 +578,7 @@ impl WsSend {
             tracing::debug!("ASGI WebSocket task ended: {err}");
         } else {
             tracing::error!(
-                "Exception in ASGI application\n{}",
+                "Error in WebSocket ASGI application\n{}",
                 crate::python::format_exception(py, &err)
             );
         }

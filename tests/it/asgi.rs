@@ -266,7 +266,7 @@ fn send_raises_once_the_client_left_so_endless_streams_stop() {
         .wait_for_log("SEND RAISED", Duration::from_secs(5))
         .unwrap_or_else(|| panic!("send() kept going after the client left:\n{}", m.log()));
     assert!(line.contains("ClientDisconnected"), "{line}");
-    assert!(!m.log().contains("Exception in ASGI application"));
+    assert!(!m.log().contains("Error in ASGI application"));
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn app_errors_give_a_500_before_the_head_and_a_cut_connection_after() {
         .wait_for_log("boom before the response", Duration::from_secs(5))
         .map(|_| m.log())
         .unwrap();
-    assert!(log.contains("Exception in ASGI application"), "{log}");
+    assert!(log.contains("Error in ASGI application"), "{log}");
     assert!(log.contains("Traceback (most recent call last):"), "{log}");
     // After the head: the connection is cut (curl 18 "partial file" or 52 "empty reply",
     // depending on whether the head was flushed before the error), never a clean end.
