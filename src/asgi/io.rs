@@ -573,7 +573,9 @@ impl Send {
                 self.error_response();
             }
             Stage::Streaming(tx) | Stage::Trailers(tx, _) => {
-                tracing::error!("ASGI application returned without completing the response; closing the connection");
+                tracing::error!(
+                    "ASGI application returned without completing the response; closing the connection"
+                );
                 let _ = tx.try_send(Out::Abort);
             }
         }

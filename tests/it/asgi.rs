@@ -857,3 +857,24 @@ fn response_trailers_follow_the_body_when_the_client_accepts_them() {
     let (_, body) = curl(&[&url(&m, "/scope")]);
     assert!(json(&body)["extensions"]["http.response.trailers"].is_object());
 }
+
+#[test]
+fn term_lets_in_flight_asgi_requests_finish_then_exits() {
+    let mut m = serve("raw_app:app", &["-k", "asgi", "-w", "2"]);
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(10))
+        .unwrap();
+    let addr = m.addr();
+    let inflight: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || get(addr, "/sleep?1.5")))
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    let t = Instant::now();
+    m.signal(Signal::SIGTERM);
+    for h in inflight {
+        let (status, body) = h.join().unwrap().unwrap();
+        assert_eq!((status, body.as_str()), (200, "slept\n"));
+    }
+    assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(m.count("LIFESPAN SHUTDOWN"), 2, "{}", m.log());
+}
