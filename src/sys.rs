@@ -402,6 +402,7 @@ pub(crate) fn send_datagrams(
 /// thread that woke it. Used for the ASGI event-loop thread, which the edge's thread wakes
 /// per burst of requests: without it, on a busy core the loop thread runs at the first
 /// wake-up byte and takes one request per switch instead of the whole burst.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 pub(crate) fn set_thread_batch() -> std::io::Result<()> {
     // SAFETY: sched_param is a plain C struct (all-zero = priority 0, the only valid one
     // for SCHED_BATCH); pid 0 is the calling thread; the call reads the struct only.
