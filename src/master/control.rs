@@ -140,10 +140,7 @@ pub(crate) fn open(s: &Settings, env: &dyn Env) -> Option<ControlSocket> {
             })
         }
         Err(e) => {
-            tracing::warn!(
-                "Failed to start control socket at {}: {e}",
-                path.display()
-            );
+            tracing::warn!("Failed to start control socket at {}: {e}", path.display());
             None
         }
     }
@@ -154,7 +151,10 @@ fn bind(path: &Path, mode: u32) -> io::Result<(UnixListener, (u64, u64))> {
         && !dir.as_os_str().is_empty()
         && !dir.exists()
     {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     // A stale socket (a crashed master's, or the old master's on USR2) is replaced, as
     // Gunicorn does; anything else at the path is not ours to delete.
@@ -172,7 +172,17 @@ fn bind(path: &Path, mode: u32) -> io::Result<(UnixListener, (u64, u64))> {
     // asked for, not even between bind and chmod. The master has no threads, so the
     // process-wide umask is ours for these two calls.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(path);
+    let mut bound = UnixListener::bind(path);
+    // Another master starting at the same moment on the same (default) path bound it
+    // between our removal and our bind: the newest takes the path, as with Gunicorn.
+    if bound
+        .as_ref()
+        .is_err_and(|e| e.kind() == io::ErrorKind::AddrInUse)
+        && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+        && fs::remove_file(path).is_ok()
+    {
+        bound = UnixListener::bind(path);
+    }
     nix::sys::stat::umask(old);
     let listener = bound?;
     let ready = fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
@@ -516,9 +526,9 @@ impl Arbiter {
         let arg = |i: usize| rest.get(i).map(|s| s.to_lowercase());
         match cmd.as_str() {
             "show" => match arg(0).as_deref() {
-                None => Err(
-                    "Missing show target (all|workers|dirty|config|stats|listeners)".into(),
-                ),
+                None => {
+                    Err("Missing show target (all|workers|dirty|config|stats|listeners)".into())
+                }
                 Some("all") => Ok(self.show_all()),
                 Some("workers") => Ok(self.show_workers()),
                 Some("dirty") => Ok(json!({
@@ -754,14 +764,20 @@ mod tests {
             ]))
         );
         assert_eq!(parse_request(&json!({"command": "help"})).0, json!(0));
-        assert_eq!(parse_request(&json!({"id": "x", "command": "help"})).0, json!("x"));
+        assert_eq!(
+            parse_request(&json!({"id": "x", "command": "help"})).0,
+            json!("x")
+        );
         assert_eq!(parts(json!({"command": "  "})), Err("Empty command".into()));
         assert_eq!(parts(json!({})), Err("Empty command".into()));
         assert!(parts(json!({"command": "show 'workers"})).is_err());
         // Gunicorn's handler raises on these and drops the connection.
         assert_eq!(parts(json!([1, 2])), Ok(None));
         assert_eq!(parts(json!({"command": 5})), Ok(None));
-        assert_eq!(parts(json!({"command": "help", "args": {"a": 1}})), Ok(None));
+        assert_eq!(
+            parts(json!({"command": "help", "args": {"a": 1}})),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -813,7 +829,11 @@ mod tests {
         let meta = fs::symlink_metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_eq!(
-            fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777,
+            fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
             0o700
         );
         let first = ControlSocket {
