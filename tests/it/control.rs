@@ -429,3 +429,37 @@ fn usr2_hands_the_socket_to_the_new_master() {
     assert_eq!(ctl_json(&sock, "show stats")["pid"], new);
     // The harness's process-group kill ends the new master.
 }
+
+#[test]
+fn a_failed_upgrade_gives_the_socket_back() {
+    let dir = Scratch::new("ctl-rollback");
+    let sock = dir.path("u.ctl");
+    let pidfile2 = dir.path("app.pid.2");
+    let m = Master::probe()
+        .args(["-w", "1", "-p", dir.path("app.pid").to_str().unwrap()])
+        .args(["--control-socket", sock.to_str().unwrap()])
+        .spawn();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
+    let old = m.pid().as_raw();
+    m.signal(Signal::SIGUSR2);
+    assert!(eventually(Duration::from_secs(20), || pidfile2.exists()));
+    let new: i32 = std::fs::read_to_string(&pidfile2)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(10), || {
+        ctl_json(&sock, "show stats")["pid"] == new
+    }));
+    // Roll back: the new master goes (removing its socket file); the old one binds again.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(new), Signal::SIGTERM).unwrap();
+    m.wait_for_log("this master keeps serving", Duration::from_secs(20))
+        .expect("the new master exited");
+    assert!(
+        eventually(Duration::from_secs(5), || sock.exists()
+            && ctl_json(&sock, "show stats")["pid"] == old),
+        "the old master answers again; log:\n{}",
+        m.log()
+    );
+}
