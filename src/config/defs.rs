@@ -2136,10 +2136,12 @@ pub(crate) static CONTROL_SOCKET: Spec<Option<String>> = Spec {
     section: Section::Control,
     parse: Parse::One(value::opt_string),
     field: |s| &mut s.control_socket,
-    support: Unsupported(
-        "not implemented yet: runicorn has no control socket; manage it with signals",
-    ),
-    help: "The unix socket for Gunicorn's control interface (gunicornc).",
+    support: Supported,
+    help: "The unix socket of the control interface that Gunicorn's `gunicornc` drives.\n\
+         \n\
+         On by default, as in Gunicorn: `$XDG_RUNTIME_DIR/gunicorn.ctl` when that directory\n\
+         exists, else `$HOME/.gunicorn/gunicorn.ctl` (the directory is created, mode 0700).\n\
+         A relative path is taken from the working directory at start.",
 };
 pub(crate) static CONTROL_SOCKET_MODE: Spec<u32> = Spec {
     key: "control_socket_mode",
@@ -2150,12 +2152,12 @@ pub(crate) static CONTROL_SOCKET_MODE: Spec<u32> = Spec {
     default: "384",
     meta: "INT",
     section: Section::Control,
-    parse: Parse::One(value::uint::<u32>),
+    parse: Parse::One(value::umask),
     field: |s| &mut s.control_socket_mode,
-    support: Unsupported(
-        "not implemented yet: runicorn has no control socket; manage it with signals",
-    ),
-    help: "The permission bits of the control socket.",
+    support: Supported,
+    help: "The permission bits of the control socket (default 0600: its owner only).\n\
+         \n\
+         Decimal, 0o/0x prefixed, or octal with a leading zero (0660).",
 };
 pub(crate) static CONTROL_SOCKET_DISABLE: Spec<bool> = Spec {
     key: "control_socket_disable",
@@ -2168,6 +2170,6 @@ pub(crate) static CONTROL_SOCKET_DISABLE: Spec<bool> = Spec {
     section: Section::Control,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.control_socket_disable,
-    support: Unneeded("runicorn has no control socket, so there is nothing to disable"),
+    support: Supported,
     help: "Disable the control socket.",
 };

@@ -149,6 +149,7 @@ pub struct Settings {
     pub dirty_timeout: u64,
     pub dirty_threads: u32,
     pub dirty_graceful_timeout: u64,
+    /// `--control-socket`; `None` is Gunicorn's default path (see `master::control`).
     pub control_socket: Option<String>,
     pub control_socket_mode: u32,
     pub control_socket_disable: bool,

@@ -4,8 +4,10 @@
 //! thread, so forking from it is sound.
 //!
 //! Loop (once a second at most, or at once when a signal arrives):
-//! `maybe_promote → wait_for_signal → handle_* → reap → murder_workers → manage_workers`.
+//! `maybe_promote → wait_for_signal → serve_metrics/serve_control → handle_* → reap →
+//! murder_workers → manage_workers`.
 
+mod control;
 mod crash_loop;
 pub(crate) mod signals;
 
@@ -103,6 +105,10 @@ pub(crate) struct Arbiter {
     observe: crate::observe::MasterObs,
     /// Slows respawning down while workers die right after their fork.
     crash_loop: crash_loop::CrashLoop,
+    /// The `gunicornc` control socket (`--control-socket`), served from this loop.
+    control: Option<control::ControlSocket>,
+    /// Workers sent TERM by the master (`show stats`' `workers_killed`).
+    killed: u64,
 }
 
 /// What USR2 re-executes when this process is not simply our own binary run with
@@ -245,7 +251,10 @@ impl Arbiter {
                 args.clone(),
             ),
         };
+        let control = control::open(&settings, &env);
         Ok(Arbiter {
+            control,
+            killed: 0,
             args,
             exec_argv,
             exe,
@@ -278,10 +287,12 @@ impl Arbiter {
             // A quarter second: quick enough to notice a booted or retiring worker promptly,
             // rare enough to cost nothing.
             let sig = {
-                let extra = self.observe.poll_fds();
+                let mut extra = self.observe.poll_fds();
+                extra.extend(self.control.iter().flat_map(|c| c.poll_fds()));
                 self.signals.wait_with(250, extra)
             };
             self.serve_metrics();
+            self.serve_control();
             if let Some(sig) = sig {
                 let mut next = Some(sig);
                 while let Some(sig) = next {
@@ -552,6 +563,9 @@ impl Arbiter {
             if Some(pid) == self.reexec_pid {
                 self.reexec_pid = None;
                 tracing::info!("New master (pid:{pid}) exited; this master keeps serving");
+                if let Some(c) = self.control.as_mut() {
+                    c.reclaim();
+                }
                 continue;
             }
             let Some(w) = self.workers.remove(&pid.as_raw()) else {
@@ -707,6 +721,7 @@ impl Arbiter {
     fn terminate(&mut self, pid: i32) {
         if let Some(w) = self.workers.get_mut(&pid) {
             w.terminating = true;
+            self.killed += 1;
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
     }
@@ -755,6 +770,8 @@ impl Arbiter {
             Ok(crate::sys::Forked::Child) => {
                 let metrics = self.observe.worker_slot(nr);
                 self.observe.close_in_child();
+                // Dropped, not closed: the socket file stays the master's.
+                drop(self.control.take());
                 crate::hooks::forked_child(self.worker_age);
                 let ctx = Context {
                     slot: self.table.slot(nr),
@@ -785,6 +802,11 @@ impl Arbiter {
     /// wait up to `graceful_timeout`, SIGKILL the rest.
     fn stop(&mut self, graceful: bool) -> Halt {
         sd_notify(&ProcessEnv, "STOPPING=1");
+        // Gone before the wait, so a client is refused rather than left hanging; the
+        // file stays when a USR2 child has taken the path over.
+        if let Some(c) = self.control.take() {
+            c.close();
+        }
         // The socket files stay when a USR2 child or systemd still serves on them.
         let unlink = self.reexec_pid.is_none() && !self.inherited;
         for l in self.listeners.drain(..) {

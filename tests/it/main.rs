@@ -10,6 +10,8 @@ mod access_log;
 mod asgi;
 mod boot;
 mod config;
+#[cfg(feature = "python")]
+mod control;
 mod edge;
 #[cfg(feature = "python")]
 mod gevent;
