@@ -367,3 +367,46 @@ fn term_drains_in_flight_greenlets_and_request_timeout_answers_504() {
     assert_eq!(log.matches("\" 200 ").count(), 50, "{log}");
     assert_eq!(log.matches("\" 504 ").count(), 1, "{log}");
 }
+
+#[test]
+fn server_hooks_run_in_a_gevent_worker() {
+    let s = Scratch::new("gevent-hooks");
+    let hooks = s.path("hooks.log");
+    let mut m = Master::runicorn()
+        .env("HOOK_LOG", hooks.to_str().unwrap())
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-c", apps().join("hooks_conf.py").to_str().unwrap()])
+        .args(["-k", "gevent"])
+        .arg("hello:app")
+        .spawn();
+    assert_eq!(fetch(m.addr(), "/x").0, 200);
+    m.signal(Signal::SIGTERM);
+    assert!(m.wait_exit(Duration::from_secs(10)).is_some());
+    let log = std::fs::read_to_string(&hooks).unwrap();
+    let worker: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, h)| h))
+        .filter(|h| {
+            [
+                "post_fork",
+                "post_worker_init",
+                "pre_request",
+                "post_request",
+                "worker_exit",
+            ]
+            .iter()
+            .any(|n| h.starts_with(n))
+        })
+        .collect();
+    assert_eq!(
+        worker,
+        [
+            "post_fork",
+            "post_worker_init",
+            "pre_request GET /x",
+            "post_request GET /x 200",
+            "worker_exit"
+        ],
+        "{log}"
+    );
+}
