@@ -335,10 +335,21 @@ pub(super) fn start(
                 Ok(())
             });
             q.close();
-            if let Err(e) = ended {
-                let text = Python::attach(|py| crate::python::format_exception(py, &e));
-                tracing::error!("the gevent hub stopped: {text}");
-                let _ = booted_tx.send(Err(BootError::Worker(text)));
+            let text = match ended {
+                Err(e) => Python::attach(|py| crate::python::format_exception(py, &e)),
+                Ok(()) => "its loop returned".to_string(),
+            };
+            tracing::error!("the gevent hub stopped: {text}");
+            // Still booting: the boot fails with the reason. Serving: a worker whose hub
+            // is gone can only answer 500, so it stops (gracefully: TERM to itself) and
+            // the master replaces it.
+            if booted_tx.send(Err(BootError::Worker(text))).is_err() {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
+                // This thread does not end: its greenlets' saved stacks must not be torn
+                // down by thread exit while the worker drains.
+                loop {
+                    std::thread::park();
+                }
             }
         })
         .map_err(|e| BootError::Worker(format!("cannot start the gevent hub thread: {e}")))?;
