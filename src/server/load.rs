@@ -28,6 +28,8 @@ pub(crate) struct AppLoad {
     freed: Notify,
 }
 
+// Only app hosts with a fixed capacity (the WSGI host, feature `python`) take tickets.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 impl AppLoad {
     pub(crate) fn new(capacity: usize) -> Arc<AppLoad> {
         Arc::new(AppLoad {
@@ -52,6 +54,7 @@ impl AppLoad {
 
 /// One request the app has not finished.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 pub(crate) struct Ticket(Arc<AppLoad>);
 
 impl Drop for Ticket {

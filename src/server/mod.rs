@@ -30,8 +30,12 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{Semaphore, watch};
 
 pub(crate) use listener::{Accepting, Listener};
-pub(crate) use load::{AppLoad, Ticket};
-pub(crate) use service::{ClientSocket, Peer};
+pub(crate) use load::AppLoad;
+#[cfg(feature = "python")]
+pub(crate) use load::Ticket;
+#[cfg(feature = "python")]
+pub(crate) use service::ClientSocket;
+pub(crate) use service::Peer;
 
 use crate::access_log::AccessLog;
 use crate::scoreboard::heartbeat::{Slot, state};

@@ -42,8 +42,10 @@ pub(super) struct Wrapped<A> {
 /// The socket a request came on, in its extensions: an app host that queues requests
 /// asks it, just before starting one, whether the client already left.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 pub(crate) struct ClientSocket(RawFd);
 
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 impl ClientSocket {
     /// The client closed its side (or reset the connection), as far as the socket tells
     /// without consuming anything: a peek that reads EOF or fails. hyper does not read

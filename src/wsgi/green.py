@@ -2,20 +2,17 @@
 the standard library and the app is imported.
 
 The Rust edge queues requests and writes an eventfd (no GIL, no gevent object touched
-from its thread); this loop waits on that descriptor like on any socket, takes every
-queued request at once, and runs each in its own greenlet from a pool of
---worker-connections. A full pool makes the loop wait here, cooperatively, while the
-rest stays queued in Rust.
+from its thread); this loop waits on that descriptor like on any socket, takes the
+queued requests at once, and runs each in its own raw greenlet. The dispatcher caps them
+at --worker-connections (what gevent.pool.Pool would do, without its per-spawn
+bookkeeping): the rest stays queued in Rust, and a finishing request writes the
+descriptor again.
 """
 
 import gevent
-from gevent.pool import Pool
-from gevent.socket import wait_read
 
 
-def serve(dispatcher, fd, size, beat, interval):
-    pool = Pool(size)
-
+def serve(dispatcher, fd, beat, interval):
     def heartbeat():
         # The heartbeat is this greenlet: a greenlet that never yields stops it, and the
         # master replaces the worker after --timeout (Gunicorn's gevent worker notifies
@@ -25,7 +22,12 @@ def serve(dispatcher, fd, size, beat, interval):
             gevent.sleep(interval)
 
     gevent.spawn(heartbeat)
+    hub = gevent.get_hub()
+    # One watcher for the worker's life (gevent.socket.wait_read makes one per wait).
+    ready = hub.loop.io(fd, 1)
+    spawn = gevent.spawn_raw
+    take = dispatcher.take
     while True:
-        wait_read(fd)
-        for job in dispatcher.take():
-            pool.spawn(job)
+        hub.wait(ready)
+        for job in take():
+            spawn(job)

@@ -18,7 +18,7 @@
 //! the hub thread before the app is imported, so that thread is both CPython's and
 //! gevent's main thread; with `--preload` the master patches before its import.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,11 +105,23 @@ impl Queue {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push_back(Box::new(job));
+        self.wake();
+        true
+    }
+
+    /// Wakes the dispatcher (from any thread) unless a wake-up is already pending.
+    fn wake(&self) {
         if !self.signalled.swap(true, Ordering::AcqRel) {
             // Fails only when the counter would overflow: a wake-up is pending then.
             let _ = self.wake.write(1);
         }
-        true
+    }
+
+    fn is_empty(&self) -> bool {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     /// The hub ended: drop what it will never take (each reply closes: a 500).
@@ -161,10 +173,33 @@ pub(super) fn send_when_room(
     }
 }
 
+/// Greenlets running requests, against `--worker-connections`.
+struct Slots {
+    running: Cell<usize>,
+    capacity: usize,
+    queue: Arc<Queue>,
+}
+
+/// One running greenlet's place: freed when its request is done (or when a job that never
+/// ran is freed), not when Python frees the job object, which a variable may keep.
+struct Slot(std::rc::Rc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let s = &self.0;
+        let full = s.running.get() >= s.capacity;
+        s.running.set(s.running.get() - 1);
+        // Requests left queued while every slot was taken: take them now.
+        if full && !s.queue.is_empty() {
+            s.queue.wake();
+        }
+    }
+}
+
 /// Runs the queued requests as greenlets (lives on the hub thread only).
 #[pyclass(unsendable, module = "runicorn")]
 struct Dispatcher {
-    queue: Arc<Queue>,
+    slots: std::rc::Rc<Slots>,
     app: Py<PyAny>,
     constants: Constants,
     cache: RefCell<environ::Cache>,
@@ -173,40 +208,47 @@ struct Dispatcher {
 
 #[pymethods]
 impl Dispatcher {
-    /// Every queued request whose client is still there, as callables for the pool.
+    /// Queued requests whose client is still there, as callables for greenlets: as many
+    /// as there are free slots.
     fn take(slf: &Bound<'_, Self>) -> Vec<GreenJob> {
         let this = slf.borrow();
+        let slots = &this.slots;
+        let q = &slots.queue;
         // Consume the wake-up before draining, so a job queued after the drain wakes us.
-        let _ = this.queue.wake.read();
-        this.queue.signalled.store(false, Ordering::Release);
-        let jobs: Vec<Box<Job>> = this
-            .queue
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-            .collect();
-        jobs.into_iter()
-            .filter_map(Job::still_wanted)
-            .map(|job| GreenJob {
-                dispatcher: slf.clone().unbind(),
-                job: Some(job),
-            })
-            .collect()
+        let _ = q.wake.read();
+        q.signalled.store(false, Ordering::Release);
+        let mut taken = Vec::new();
+        let mut queued = q.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        // One at a time: a request whose client left takes no slot.
+        while slots.running.get() < slots.capacity {
+            let Some(job) = queued.pop_front() else { break };
+            if let Some(job) = job.still_wanted() {
+                slots.running.set(slots.running.get() + 1);
+                taken.push(GreenJob {
+                    dispatcher: slf.clone().unbind(),
+                    job: Some(job),
+                    slot: Some(Slot(slots.clone())),
+                });
+            }
+        }
+        drop(queued);
+        taken
     }
 }
 
-/// One request, run by a greenlet of the pool.
+/// One request, run by its own greenlet.
 #[pyclass(unsendable, module = "runicorn")]
 struct GreenJob {
     dispatcher: Py<Dispatcher>,
     job: Option<Box<Job>>,
+    slot: Option<Slot>,
 }
 
 #[pymethods]
 impl GreenJob {
     fn __call__(&mut self, py: Python<'_>) {
-        // The client may have left while the request waited for a free greenlet.
+        let _slot = self.slot.take();
+        // The client may have left since it was taken (another greenlet ran meanwhile).
         let Some(job) = self.job.take().and_then(Job::still_wanted) else {
             return;
         };
@@ -258,10 +300,15 @@ pub(super) fn start(
                 let request_hooks =
                     crate::hooks::has("pre_request") || crate::hooks::has("post_request");
                 let cache = RefCell::new(environ::Cache::new(py, &constants)?);
+                let slots = std::rc::Rc::new(Slots {
+                    running: Cell::new(0),
+                    capacity: pool_size.max(1),
+                    queue: q.clone(),
+                });
                 let dispatcher = Py::new(
                     py,
                     Dispatcher {
-                        queue: q.clone(),
+                        slots,
                         app,
                         constants,
                         cache,
@@ -282,17 +329,27 @@ pub(super) fn start(
                 code.getattr("serve")?.call1((
                     dispatcher,
                     q.wake.as_raw_fd(),
-                    pool_size.max(1),
                     beat,
                     beat_every.as_secs_f64(),
                 ))?;
                 Ok(())
             });
             q.close();
-            if let Err(e) = ended {
-                let text = Python::attach(|py| crate::python::format_exception(py, &e));
-                tracing::error!("the gevent hub stopped: {text}");
-                let _ = booted_tx.send(Err(BootError::Worker(text)));
+            let text = match ended {
+                Err(e) => Python::attach(|py| crate::python::format_exception(py, &e)),
+                Ok(()) => "its loop returned".to_string(),
+            };
+            tracing::error!("the gevent hub stopped: {text}");
+            // Still booting: the boot fails with the reason. Serving: a worker whose hub
+            // is gone can only answer 500, so it stops (gracefully: TERM to itself) and
+            // the master replaces it.
+            if booted_tx.send(Err(BootError::Worker(text))).is_err() {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
+                // This thread does not end: its greenlets' saved stacks must not be torn
+                // down by thread exit while the worker drains.
+                loop {
+                    std::thread::park();
+                }
             }
         })
         .map_err(|e| BootError::Worker(format!("cannot start the gevent hub thread: {e}")))?;

@@ -329,3 +329,84 @@ fn three_sync_workers_share_a_saturating_slow_load() {
         );
     }
 }
+
+#[test]
+fn term_drains_in_flight_greenlets_and_request_timeout_answers_504() {
+    let s = Scratch::new("gevent-drain");
+    let access = s.path("access.log");
+    let mut m = field_guide(
+        "1",
+        &[
+            "--graceful-timeout",
+            "10",
+            "--request-timeout",
+            "1",
+            "--access-logfile",
+            access.to_str().unwrap(),
+        ],
+    );
+    // The app is still asleep after --request-timeout: 504 from the edge.
+    assert_eq!(fetch(m.addr(), "/sleep?s=3").0, 504);
+    let addr = m.addr();
+    let in_flight: Vec<_> = (0..50)
+        .map(|_| std::thread::spawn(move || fetch(addr, "/sleep?s=0.8")))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    m.signal(Signal::SIGTERM);
+    for t in in_flight {
+        assert_eq!(t.join().unwrap(), (200, "slept".to_string()));
+    }
+    assert!(m.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "TERM took {:?}",
+        start.elapsed()
+    );
+    let log = std::fs::read_to_string(&access).unwrap();
+    assert_eq!(log.matches("\" 200 ").count(), 50, "{log}");
+    assert_eq!(log.matches("\" 504 ").count(), 1, "{log}");
+}
+
+#[test]
+fn server_hooks_run_in_a_gevent_worker() {
+    let s = Scratch::new("gevent-hooks");
+    let hooks = s.path("hooks.log");
+    let mut m = Master::runicorn()
+        .env("HOOK_LOG", hooks.to_str().unwrap())
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-c", apps().join("hooks_conf.py").to_str().unwrap()])
+        .args(["-k", "gevent"])
+        .arg("hello:app")
+        .spawn();
+    assert_eq!(fetch(m.addr(), "/x").0, 200);
+    m.signal(Signal::SIGTERM);
+    assert!(m.wait_exit(Duration::from_secs(10)).is_some());
+    let log = std::fs::read_to_string(&hooks).unwrap();
+    let worker: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, h)| h))
+        .filter(|h| {
+            [
+                "post_fork",
+                "post_worker_init",
+                "pre_request",
+                "post_request",
+                "worker_exit",
+            ]
+            .iter()
+            .any(|n| h.starts_with(n))
+        })
+        .collect();
+    assert_eq!(
+        worker,
+        [
+            "post_fork",
+            "post_worker_init",
+            "pre_request GET /x",
+            "post_request GET /x 200",
+            "worker_exit"
+        ],
+        "{log}"
+    );
+}
