@@ -867,7 +867,10 @@ fn term_lets_in_flight_asgi_requests_finish_then_exits() {
     let inflight: Vec<_> = (0..4)
         .map(|_| std::thread::spawn(move || get(addr, "/sleep?1.5")))
         .collect();
-    std::thread::sleep(Duration::from_millis(400));
+    // Every request is in the app (a connection still in the listen backlog when the
+    // workers stop accepting is the kernel's to reset, as under Gunicorn).
+    m.wait_for_count("SLEEP START", 4, Duration::from_secs(10))
+        .expect("all four requests started");
     let t = Instant::now();
     m.signal(Signal::SIGTERM);
     for h in inflight {

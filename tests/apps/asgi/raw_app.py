@@ -116,6 +116,7 @@ async def app(scope, receive, send):
         time.sleep(float(scope["query_string"] or b"30"))  # sync code in async def: blocks the loop
         return await respond(send, 200, b"woke\n")
     if path == "/sleep":
+        log("SLEEP START")
         await asyncio.sleep(float(scope["query_string"] or b"0.1"))
         return await respond(send, 200, b"slept\n")
     if path == "/trailers":
