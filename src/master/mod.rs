@@ -7,6 +7,7 @@
 //! `maybe_promote → wait_for_signal → handle_* → reap → murder_workers → manage_workers`.
 
 mod crash_loop;
+mod reload;
 pub(crate) mod signals;
 
 use std::collections::BTreeMap;
@@ -282,6 +283,7 @@ impl Arbiter {
                 self.signals.wait_with(250, extra)
             };
             self.serve_metrics();
+            self.reload_on_change();
             if let Some(sig) = sig {
                 let mut next = Some(sig);
                 while let Some(sig) = next {
@@ -571,6 +573,11 @@ impl Arbiter {
             self.table.release(w.nr);
             crate::hooks::child_exit(pid.as_raw() as u32, self.num_workers);
             match (code, signal) {
+                (Some(WORKER_BOOT_ERROR | APP_LOAD_ERROR), _)
+                    if self.keep_serving_after_failed_load(pid.as_raw(), w.generation) =>
+                {
+                    continue;
+                }
                 (Some(WORKER_BOOT_ERROR), _) => {
                     return Some(Halt {
                         code: WORKER_BOOT_ERROR,
