@@ -260,8 +260,10 @@ mod tests {
 
     #[test]
     fn which_changes_count() {
-        let mut s = Settings::default();
-        s.reload_extra_files = vec!["/srv/tpl/*.html".into(), "/srv/extra.txt".into()];
+        let s = Settings {
+            reload_extra_files: vec!["/srv/tpl/*.html".into(), "/srv/extra.txt".into()],
+            ..Settings::default()
+        };
         let set = WatchSet::build(&s, vec![PathBuf::from("/srv/app/app.py")]);
         let hit = |kind, p| {
             changed(&event(kind, p), &set.files, &set.patterns, &set.module_dirs).is_some()
