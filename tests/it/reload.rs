@@ -250,3 +250,39 @@ fn with_preload_workers_are_replaced_but_run_the_preloaded_code() {
         .unwrap_or_else(|| panic!("old worker not replaced:\n{}", m.log()));
     assert_eq!(body(&m), "one");
 }
+
+#[test]
+fn the_poll_engine_reloads_too() {
+    let s = Scratch::new("reload-poll");
+    let app = s.path("app.py");
+    write(&app, &wsgi_app("one"));
+    let m = Master::runicorn()
+        .args([
+            "--chdir",
+            s.0.to_str().unwrap(),
+            "--reload",
+            "--reload-engine",
+            "poll",
+            "app:app",
+        ])
+        .spawn();
+    assert_eq!(body(&m), "one");
+    // notify's poller compares whole-second mtimes: an edit in the same second as the
+    // file's previous write is not seen (a limitation the README states).
+    let written = std::fs::metadata(&app).unwrap().modified().unwrap();
+    while std::time::SystemTime::now()
+        .duration_since(written)
+        .unwrap_or_default()
+        < Duration::from_millis(1100)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    write(&app, &wsgi_app("second"));
+    // Polling adds up to its one-second interval (Gunicorn's) to the reload.
+    let took = served_within(&m, "second", Duration::from_secs(10));
+    assert!(
+        took.is_some_and(|t| t <= RELOAD_WITHIN + Duration::from_secs(1)),
+        "served after {took:?}:\n{}",
+        m.log()
+    );
+}
