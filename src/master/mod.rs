@@ -4,7 +4,8 @@
 //! thread, so forking from it is sound.
 //!
 //! Loop (once a second at most, or at once when a signal arrives):
-//! `maybe_promote → wait_for_signal → handle_* → reap → murder_workers → manage_workers`.
+//! `maybe_promote → wait_for_signal → reload_on_change → handle_* → reap → murder_workers →
+//! manage_workers`.
 
 mod crash_loop;
 mod reload;
