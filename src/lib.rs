@@ -15,8 +15,8 @@
 //! | 3 | `logging`, `observe`, `pyconf`, `hooks` | the error log; syslog, StatsD and the Prometheus endpoint; server hooks and Python `logging` from a Python config file, and the hook calls the master and workers make |
 //! | 4 | `tls`, `static_files`, `websocket` | the TLS acceptor (rustls); static files' decisions, cache and edge writer; WebSockets: handshake, framing, permessage-deflate, one task per socket, the worker's registry of open sockets |
 //! | 5 | `server` | listeners, connections, the edge's deadlines, the service wrapper every app runs behind |
-//! | 6 | `worker` | a forked child: runtime, heartbeat, signals, drain; [`worker::Host`], the seam every app host plugs into |
-//! | 7 | `master` | the arbiter: binds, forks, reaps, murders and respawns, reloads; the `gunicornc` control socket |
+//! | 6 | `worker` | a forked child: runtime, heartbeat, signals, drain, the `--reload` file watcher; [`worker::Host`], the seam every app host plugs into |
+//! | 7 | `master` | the arbiter: binds, forks, reaps, murders and respawns, reloads (on HUP and on `--reload`'s flag); the `gunicornc` control socket |
 //! | 8 | `wsgi`, `asgi` | app hosts (feature `python`): the embedded CPython WSGI host; the ASGI host (one event loop per worker), which reuses the WSGI host's app loading and response hand-over and chooses between the two |
 //! | 9 | `app` | entry points: [`run`] and friends for Rust services, [`run_command`] for the `runicorn` command |
 //!

@@ -538,6 +538,10 @@ impl Host for PythonHost {
         }
     }
 
+    fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        crate::wsgi::module_files()
+    }
+
     fn at_exit(&self) {
         stop_loop();
         crate::wsgi::at_worker_exit();

@@ -500,8 +500,15 @@ pub(crate) static RELOAD: Spec<bool> = Spec {
     section: Section::Debugging,
     parse: Parse::One(value::boolean),
     field: |s| &mut s.reload,
-    support: Unsupported("not implemented yet: reloading workers on code changes is planned"),
-    help: "Restart workers when code changes (development only).",
+    support: Supported,
+    help: "Restart workers when code changes (development only).\n\
+         \n\
+         Watches the files of every module the app imported, the config file and\n\
+         --reload-extra-file; a change starts new workers as HUP does and retires the old\n\
+         ones once the new ones serve. If the new code fails to load (a syntax error),\n\
+         the error is logged and the old workers keep serving until the next change.\n\
+         With --preload the app is imported once in the master, so (as in Gunicorn) new\n\
+         workers still run the old code.",
 };
 pub(crate) static RELOAD_ENGINE: Spec<String> = Spec {
     key: "reload_engine",
@@ -514,8 +521,10 @@ pub(crate) static RELOAD_ENGINE: Spec<String> = Spec {
     section: Section::Debugging,
     parse: Parse::One(|t| value::one_of(t, &["auto", "poll", "inotify"])),
     field: |s| &mut s.reload_engine,
-    support: Unsupported("not implemented yet: reloading workers on code changes is planned"),
-    help: "How reload watches files: auto, poll or inotify.",
+    support: Supported,
+    help: "How reload watches files: auto, poll or inotify.\n\
+         \n\
+         auto: inotify, else polling; poll: stat the watched files once a second.",
 };
 pub(crate) static RELOAD_EXTRA_FILES: Spec<Vec<String>> = Spec {
     key: "reload_extra_files",
@@ -528,8 +537,11 @@ pub(crate) static RELOAD_EXTRA_FILES: Spec<Vec<String>> = Spec {
     section: Section::Debugging,
     parse: Parse::Many(value::strings),
     field: |s| &mut s.reload_extra_files,
-    support: Unsupported("not implemented yet: reloading workers on code changes is planned"),
-    help: "An extra file or glob for reload to watch; repeatable.",
+    support: Supported,
+    help: "An extra file or glob for reload to watch; repeatable.\n\
+         \n\
+         A value with *, ? or [ is a glob (** descends); files created later that match\n\
+         it count too.",
 };
 pub(crate) static SPEW: Spec<bool> = Spec {
     key: "spew",

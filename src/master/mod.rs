@@ -4,11 +4,12 @@
 //! thread, so forking from it is sound.
 //!
 //! Loop (once a second at most, or at once when a signal arrives):
-//! `maybe_promote → wait_for_signal → serve_metrics/serve_control → handle_* → reap →
-//! murder_workers → manage_workers`.
+//! `maybe_promote → wait_for_signal → serve_metrics/serve_control → reload_on_change →
+//! handle_* → reap → murder_workers → manage_workers`.
 
 mod control;
 mod crash_loop;
+mod reload;
 pub(crate) mod signals;
 
 use std::collections::BTreeMap;
@@ -293,6 +294,7 @@ impl Arbiter {
             };
             self.serve_metrics();
             self.serve_control();
+            self.reload_on_change();
             if let Some(sig) = sig {
                 let mut next = Some(sig);
                 while let Some(sig) = next {
@@ -585,6 +587,11 @@ impl Arbiter {
             self.table.release(w.nr);
             crate::hooks::child_exit(pid.as_raw() as u32, self.num_workers);
             match (code, signal) {
+                (Some(WORKER_BOOT_ERROR | APP_LOAD_ERROR), _)
+                    if self.keep_serving_after_failed_load(pid.as_raw(), w.generation) =>
+                {
+                    continue;
+                }
                 (Some(WORKER_BOOT_ERROR), _) => {
                     return Some(Halt {
                         code: WORKER_BOOT_ERROR,

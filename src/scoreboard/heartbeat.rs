@@ -34,6 +34,9 @@ pub(crate) struct Slot {
     pub beat_ms: AtomicU64,
     /// Requests served by this worker (for logs and tests).
     pub requests: AtomicU64,
+    /// 1 once the worker's `--reload` watcher saw a watched file change: a request for a
+    /// new generation, which the master takes (and clears) on its next tick.
+    pub reload: AtomicU32,
 }
 
 /// Gunicorn's sync-worker semantics for app hosts that run requests off the runtime
@@ -80,6 +83,17 @@ impl Slot {
     pub(crate) fn set_state(&self, s: u32) {
         self.state.store(s, Ordering::Release);
     }
+
+    /// Asks the master for a new generation; true when this is the first ask since the
+    /// master last took it (so the worker logs one line per change, not per event).
+    pub(crate) fn request_reload(&self) -> bool {
+        self.reload.swap(1, Ordering::AcqRel) == 0
+    }
+
+    /// Takes (and clears) the worker's request for a new generation.
+    pub(crate) fn take_reload(&self) -> bool {
+        self.reload.swap(0, Ordering::AcqRel) != 0
+    }
 }
 
 /// The table, sized once: workers beyond `len()` cannot be spawned (TTIN stops there).
@@ -106,6 +120,7 @@ impl Table {
             .position(|s| s.state() == state::FREE && s.pid.load(Ordering::Relaxed) == 0)?;
         let slot = &self.slots[nr];
         slot.requests.store(0, Ordering::Relaxed);
+        slot.reload.store(0, Ordering::Relaxed);
         slot.beat();
         slot.set_state(state::BOOTING);
         slot.pid.store(u32::MAX, Ordering::Relaxed); // reserved until the pid is known

@@ -1,6 +1,8 @@
 //! What a forked child runs: signal set-up, privilege drop, its own tokio runtime (built
 //! after fork, never inherited), the heartbeat, and the server until TERM/INT/QUIT.
 
+mod reload;
+
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -97,6 +99,12 @@ pub(crate) trait Host {
 
     /// Runs once the worker stopped serving, before it exits (flush what the app buffered).
     fn at_exit(&self) {}
+
+    /// The source files of the app's imported modules, which `--reload` watches (asked
+    /// once the service booted).
+    fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
 }
 
 /// Runs the worker: the host boots its service once, inside the worker's runtime, after
@@ -196,6 +204,12 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
     };
     crate::hooks::worker("post_worker_init");
     let s = ctx.settings;
+    // Lives as long as the worker serves; dropping it stops the watcher's thread.
+    let _reloader = if s.reload {
+        reload::start(s, host.watched_files(), ctx.slot)
+    } else {
+        None
+    };
     let statics = match crate::static_files::Config::from_settings(s) {
         Ok(c) => c,
         Err(e) => {

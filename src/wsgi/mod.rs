@@ -325,6 +325,42 @@ pub(crate) fn app_object(s: &Settings) -> Result<Py<PyAny>, String> {
     }
 }
 
+/// The source files of every imported module (`sys.modules`' `__file__`s, `.pyc` read as
+/// `.py`), which `--reload` watches as Gunicorn's reloader does.
+pub(crate) fn module_files() -> Vec<PathBuf> {
+    let listed = Python::attach(|py| -> PyResult<Vec<String>> {
+        // A copy of the values: an import on another thread may resize the dict.
+        let modules = py.import("sys")?.getattr("modules")?;
+        let mut files = Vec::new();
+        for m in modules
+            .call_method0("values")?
+            .try_iter()?
+            .collect::<Vec<_>>()
+        {
+            let Ok(file) = m?.getattr("__file__") else {
+                continue;
+            };
+            if let Ok(f) = file.extract::<String>() {
+                files.push(f);
+            }
+        }
+        Ok(files)
+    });
+    match listed {
+        Ok(files) => files
+            .into_iter()
+            .map(|f| match f.strip_suffix(['c', 'o']) {
+                Some(py) if py.ends_with(".py") => PathBuf::from(py),
+                _ => PathBuf::from(f),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!("--reload: cannot list the imported modules: {e}");
+            Vec::new()
+        }
+    }
+}
+
 /// The app `--preload` imported in the master, if any.
 pub(crate) fn preloaded() -> Option<Py<PyAny>> {
     PRELOADED

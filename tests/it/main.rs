@@ -19,6 +19,8 @@ pub(crate) mod observe;
 #[cfg(feature = "python")]
 mod pyconf;
 mod recycling;
+#[cfg(feature = "python")]
+mod reload;
 mod resources;
 mod shutdown;
 mod static_files;
