@@ -869,8 +869,11 @@ fn term_lets_in_flight_asgi_requests_finish_then_exits() {
         .collect();
     // Every request is in the app (a connection still in the listen backlog when the
     // workers stop accepting is the kernel's to reset, as under Gunicorn).
-    m.wait_for_count("SLEEP START", 4, Duration::from_secs(10))
-        .expect("all four requests started");
+    assert!(
+        eventually(Duration::from_secs(15), || m.count("SLEEP START") == 4),
+        "all four requests started:\n{}",
+        m.log()
+    );
     let t = Instant::now();
     m.signal(Signal::SIGTERM);
     for h in inflight {

@@ -11,7 +11,9 @@ STARTUP = os.environ.get("ASGI_TEST_STARTUP", "ok")  # ok | fail | raise
 
 
 def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+    # One write: lines from several workers on one pipe must not interleave.
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
 
 
 async def lifespan(scope, receive, send):

@@ -7,7 +7,9 @@ import sys
 
 
 def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+    # One write: lines from several workers on one pipe must not interleave.
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
 
 
 async def app(scope, receive, send):
