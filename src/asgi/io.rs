@@ -233,11 +233,11 @@ impl Send {
     /// Hands the head and the first chunk to the edge.
     fn push_head(&mut self, py: Python<'_>, head: Head, body: Bytes, end: bool) -> PyResult<()> {
         let Some(reply) = self.head_tx.take() else {
-            return Err(disconnected());
+            return Err(disconnected(py));
         };
         if reply.is_closed() {
             self.stage = Stage::Done;
-            return Err(disconnected());
+            return Err(disconnected(py));
         }
         self.status = head.status.as_u16();
         if let Some(h) = &mut self.hooks {
@@ -324,7 +324,7 @@ impl Send {
             }
             Stage::Done => {
                 if self.gone() {
-                    Err(disconnected())
+                    Err(disconnected(py))
                 } else {
                     Err(PyRuntimeError::new_err(
                         "Unexpected ASGI message 'http.response.body' sent, after response \
@@ -351,24 +351,9 @@ impl Send {
                     body,
                     end: !more && !self.trailers,
                 };
-                let res = match tx.try_send(out) {
-                    Ok(()) => Ok(c.ready_none.clone_ref(py)),
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        self.finish(py)?;
-                        return Err(disconnected());
-                    }
-                    Err(mpsc::error::TrySendError::Full(out)) => {
-                        // The client reads slower than the app writes: this task waits
-                        // until the edge has room; the loop runs the others meanwhile.
-                        let fut = c.create_future.bind(py).call0()?;
-                        let waiting = fut.clone().unbind();
-                        let (tx2, bridge) = (tx.clone(), c.bridge.clone());
-                        c.edge.spawn(async move {
-                            let ok = tx2.send(out).await.is_ok();
-                            bridge.post(Event::Resolve(waiting, ok));
-                        });
-                        Ok(fut.unbind())
-                    }
+                let Some(res) = hand_over(py, &tx, out)? else {
+                    self.finish(py)?;
+                    return Err(disconnected(py));
                 };
                 if more {
                     self.stage = Stage::Streaming(tx);
@@ -377,7 +362,7 @@ impl Send {
                 } else {
                     self.finish(py)?;
                 }
-                res
+                Ok(res)
             }
         }
     }
@@ -466,7 +451,7 @@ impl Send {
             };
             if tx.try_send(out).is_err() {
                 self.finish(py)?;
-                return Err(disconnected());
+                return Err(disconnected(py));
             }
         }
         self.finish(py)?;
@@ -504,22 +489,9 @@ impl Send {
             self.stage = Stage::Trailers(tx, fields);
             return Ok(c.ready_none.clone_ref(py));
         }
-        let res = match tx.try_send(Out::Trailers(fields)) {
-            Ok(()) => Ok(c.ready_none.clone_ref(py)),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(disconnected()),
-            Err(mpsc::error::TrySendError::Full(out)) => {
-                let fut = c.create_future.bind(py).call0()?;
-                let waiting = fut.clone().unbind();
-                let bridge = c.bridge.clone();
-                c.edge.spawn(async move {
-                    let ok = tx.send(out).await.is_ok();
-                    bridge.post(Event::Resolve(waiting, ok));
-                });
-                Ok(fut.unbind())
-            }
-        };
+        let handed = hand_over(py, &tx, Out::Trailers(fields))?;
         self.finish(py)?;
-        res
+        handed.ok_or_else(|| disconnected(py))
     }
 }
 
@@ -584,18 +556,7 @@ impl Send {
 
     /// The app raised `exc` (called by the runner coroutine).
     fn _failed(&mut self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> PyResult<()> {
-        let c = Ctx::get();
-        let quiet = exc.is_instance(c.client_disconnected.bind(py))?
-            || exc.is_instance(c.cancelled.bind(py))?;
-        let err = PyErr::from_value(exc.clone());
-        if quiet {
-            tracing::debug!("ASGI task ended: {err}");
-        } else {
-            tracing::error!(
-                "Error in ASGI application\n{}",
-                crate::python::format_exception(py, &err)
-            );
-        }
+        report(py, exc, "ASGI")?;
         match std::mem::replace(&mut self.stage, Stage::Done) {
             Stage::Init | Stage::Started(..) => self.error_response(),
             // After the head: an error makes the edge cut the connection mid-body.
@@ -627,14 +588,54 @@ impl Send {
 }
 
 /// `ClientDisconnected`: the client left; `send` has nowhere to go.
-fn disconnected() -> PyErr {
-    Python::attach(|py| {
-        let c = Ctx::get();
-        match c.client_disconnected.bind(py).call0() {
-            Ok(e) => PyErr::from_value(e),
-            Err(e) => e,
+pub(super) fn disconnected(py: Python<'_>) -> PyErr {
+    match Ctx::get().client_disconnected.bind(py).call0() {
+        Ok(e) => PyErr::from_value(e),
+        Err(e) => e,
+    }
+}
+
+/// Hands `out` to the edge through `tx`: the shared ready awaitable when there is room;
+/// when the client reads slower than the app writes, a future the edge resolves once it
+/// took `out` (the loop runs the other tasks meanwhile); `None` once the edge is gone.
+pub(super) fn hand_over<T: std::marker::Send + 'static>(
+    py: Python<'_>,
+    tx: &mpsc::Sender<T>,
+    out: T,
+) -> PyResult<Option<Py<PyAny>>> {
+    let c = Ctx::get();
+    match tx.try_send(out) {
+        Ok(()) => Ok(Some(c.ready_none.clone_ref(py))),
+        Err(mpsc::error::TrySendError::Closed(_)) => Ok(None),
+        Err(mpsc::error::TrySendError::Full(out)) => {
+            let fut = c.create_future.bind(py).call0()?;
+            let waiting = fut.clone().unbind();
+            let (tx, bridge) = (tx.clone(), c.bridge.clone());
+            c.edge.spawn(async move {
+                let ok = tx.send(out).await.is_ok();
+                bridge.post(Event::Resolve(waiting, ok));
+            });
+            Ok(Some(fut.unbind()))
         }
-    })
+    }
+}
+
+/// Logs an app's exception as Gunicorn 27's ASGI worker does (`what`: "ASGI" or
+/// "WebSocket ASGI"); a departed client or a cancelled task is no error.
+pub(super) fn report(py: Python<'_>, exc: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
+    let c = Ctx::get();
+    let quiet = exc.is_instance(c.client_disconnected.bind(py))?
+        || exc.is_instance(c.cancelled.bind(py))?;
+    let err = PyErr::from_value(exc.clone());
+    if quiet {
+        tracing::debug!("{what} task ended: {err}");
+    } else {
+        tracing::error!(
+            "Error in {what} application\n{}",
+            crate::python::format_exception(py, &err)
+        );
+    }
+    Ok(())
 }
 
 /// Resolves a waiting `receive()` future with `m` (unless the task gave up on it).

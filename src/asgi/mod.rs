@@ -94,7 +94,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
     let tls = conn.is_some_and(|c| c.tls);
     let Ok(https) = edge.proxy.https(tls, trusted, req.headers()) else {
         tracing::warn!("Invalid request: Contradictory scheme headers");
-        return bare(http::StatusCode::BAD_REQUEST);
+        return crate::wsgi::simple(http::StatusCode::BAD_REQUEST);
     };
     if crate::websocket::is_upgrade_request(&req) {
         return ws::handle(&edge.bridge, req, https).await;
@@ -121,7 +121,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
             Ok(b) => Link::new(Some(b.to_bytes())),
             Err(e) => {
                 tracing::debug!("request body not received: {e}");
-                return bare(http::StatusCode::BAD_REQUEST);
+                return crate::wsgi::simple(http::StatusCode::BAD_REQUEST);
             }
         }
     } else {
@@ -162,7 +162,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
                     "the application did not answer within --request-timeout ({}s)",
                     t.as_secs_f64()
                 );
-                Some(bare(http::StatusCode::GATEWAY_TIMEOUT))
+                Some(crate::wsgi::simple(http::StatusCode::GATEWAY_TIMEOUT))
             }
         },
     };
@@ -171,7 +171,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         // raises, and its task is cancelled after the grace period (`over` drops here).
         // nginx's 499, "client closed request", is what the access log shows.
         drop(over);
-        return bare(CLIENT_CLOSED);
+        return crate::wsgi::simple(CLIENT_CLOSED);
     };
     if let Some(sock) = socket
         && !resp.body().is_end_stream()
@@ -274,25 +274,6 @@ async fn pump_body(mut body: Incoming, link: Arc<Link>, bridge: Arc<Bridge>) {
             }
         }
     }
-}
-
-/// An empty response that closes the connection.
-fn bare(status: http::StatusCode) -> Response<ResponseBody> {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::CONNECTION,
-        http::HeaderValue::from_static("close"),
-    );
-    response::build(
-        response::Head {
-            status,
-            reason: None,
-            headers,
-        },
-        Bytes::new(),
-        None,
-        true,
-    )
 }
 
 impl hyper::service::Service<Request<Incoming>> for AsgiService {

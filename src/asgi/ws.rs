@@ -25,7 +25,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{Bridge, Event};
-use super::io::Ready;
+use super::io::{Ready, disconnected, hand_over, report};
 use super::loop_ctx::Ctx;
 use crate::websocket::{Handshake, Message};
 use crate::wsgi::response::{self, Head, ResponseBody};
@@ -384,7 +384,6 @@ impl WsSend {
 
     /// Queues a message for the socket; a future when the socket is behind.
     fn queue(&mut self, py: Python<'_>, m: Message) -> PyResult<Py<PyAny>> {
-        let c = Ctx::get();
         let Stage::Open(tx) = &self.stage else {
             return Err(match self.stage {
                 Stage::Closed => disconnected(py),
@@ -393,21 +392,11 @@ impl WsSend {
                 ),
             });
         };
-        match tx.try_send(m) {
-            Ok(()) => Ok(c.ready_none.clone_ref(py)),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+        match hand_over(py, tx, m)? {
+            Some(awaitable) => Ok(awaitable),
+            None => {
                 self.stage = Stage::Closed;
                 Err(disconnected(py))
-            }
-            Err(mpsc::error::TrySendError::Full(m)) => {
-                let fut = c.create_future.bind(py).call0()?;
-                let waiting = fut.clone().unbind();
-                let (tx, bridge) = (tx.clone(), c.bridge.clone());
-                c.edge.spawn(async move {
-                    let ok = tx.send(m).await.is_ok();
-                    bridge.post(Event::Resolve(waiting, ok));
-                });
-                Ok(fut.unbind())
             }
         }
     }
@@ -421,13 +410,6 @@ impl WsLink {
         if ib.ended.is_none() {
             ib.ended = Some((crate::websocket::code::ABNORMAL, String::new()));
         }
-    }
-}
-
-fn disconnected(py: Python<'_>) -> PyErr {
-    match Ctx::get().client_disconnected.bind(py).call0() {
-        Ok(e) => PyErr::from_value(e),
-        Err(e) => e,
     }
 }
 
@@ -570,18 +552,7 @@ impl WsSend {
 
     /// The app raised `exc` (called by the runner coroutine).
     fn _failed(&mut self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> PyResult<()> {
-        let c = Ctx::get();
-        let quiet = exc.is_instance(c.client_disconnected.bind(py))?
-            || exc.is_instance(c.cancelled.bind(py))?;
-        let err = PyErr::from_value(exc.clone());
-        if quiet {
-            tracing::debug!("ASGI WebSocket task ended: {err}");
-        } else {
-            tracing::error!(
-                "Error in WebSocket ASGI application\n{}",
-                crate::python::format_exception(py, &err)
-            );
-        }
+        report(py, exc, "WebSocket ASGI")?;
         match std::mem::replace(&mut self.stage, Stage::Closed) {
             Stage::Connecting(d) | Stage::Denying(d, ..) => {
                 self.stage = Stage::Connecting(d);

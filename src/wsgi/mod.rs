@@ -297,8 +297,8 @@ async fn handle(
     }
 }
 
-/// An empty response that closes the connection.
-fn simple(status: http::StatusCode) -> Response<ResponseBody> {
+/// An empty response that closes the connection (the ASGI host's too).
+pub(crate) fn simple(status: http::StatusCode) -> Response<ResponseBody> {
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::CONNECTION,
