@@ -162,6 +162,12 @@ fn request_bodies_stream_in_chunks_and_a_100_mb_upload_stays_bounded() {
     assert_eq!(json(&body)["bytes"], 0);
 
     // 100 MB streamed: the app sees it in many chunks, the worker never holds it.
+    // The worker is forked after "Listening at": wait for it before reading its pid.
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .expect("a worker booted");
+    assert!(eventually(Duration::from_secs(10), || !m
+        .children()
+        .is_empty()));
     let worker = m.children()[0];
     let before = rss_kb(worker);
     const MB: usize = 1024 * 1024;
@@ -231,6 +237,12 @@ fn responses_stream_chunked_with_content_length_and_from_a_path() {
 #[test]
 fn a_slow_reader_does_not_grow_the_worker() {
     let m = serve("raw_app:app", &["-k", "asgi"]);
+    // The worker is forked after "Listening at": wait for it before reading its pid.
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .expect("a worker booted");
+    assert!(eventually(Duration::from_secs(10), || !m
+        .children()
+        .is_empty()));
     let worker = m.children()[0];
     // Warm up the path (imports, allocator pools) so what follows measures the stall.
     assert_eq!(curl(&[&url(&m, "/big?5000000")]).1.len(), 5_000_000);
