@@ -8,13 +8,18 @@
 //!   heartbeat stops: the test-only way to make a worker hang
 //! - `/panic`     → panics inside the handler
 //! - `/big?ms=N`  → an N-byte body (default 1000; the parameter name is shared)
+//! - `/upload`    → reads the whole request body, then answers `read N`
+//! - `/early`     → answers at once (`started` as the first chunk), then reads the
+//!   whole request body and ends the response with `read N` (or `failed` if the read did)
 
 use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::{Body, Frame, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 
@@ -26,8 +31,46 @@ fn millis(req: &Request<Incoming>, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn probe(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// A response body fed by a task.
+struct Chan(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl Body for Chan {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// The body's length, or None if reading it failed.
+async fn read_all(body: Incoming) -> Option<usize> {
+    body.collect().await.ok().map(|b| b.to_bytes().len())
+}
+
+type ProbeBody = Either<Full<Bytes>, Chan>;
+
+async fn probe(req: Request<Incoming>) -> Result<Response<ProbeBody>, Infallible> {
     let body = match req.uri().path() {
+        "/upload" => match read_all(req.into_body()).await {
+            Some(n) => format!("read {n}"),
+            None => "failed".to_string(),
+        },
+        "/early" => {
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            tokio::spawn(async move {
+                let _ = tx.send(Bytes::from_static(b"started\n")).await;
+                let end = match read_all(req.into_body()).await {
+                    Some(n) => format!("read {n}"),
+                    None => "failed".to_string(),
+                };
+                let _ = tx.send(Bytes::from(end)).await;
+            });
+            return Ok(Response::new(Either::Right(Chan(rx))));
+        }
         "/pid" => std::process::id().to_string(),
         "/env" => {
             let key = req.uri().query().unwrap_or_default();
@@ -48,7 +91,7 @@ async fn probe(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
         "/big" => "x".repeat(millis(&req, 1000) as usize),
         _ => "Hello, World!".to_string(),
     };
-    Ok(Response::new(Full::new(Bytes::from(body))))
+    Ok(Response::new(Either::Left(Full::new(Bytes::from(body)))))
 }
 
 /// `PROBE_BOOT` (set by tests on the child's environment) makes every worker's boot

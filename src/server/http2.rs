@@ -11,6 +11,9 @@
 //!   whose socket accepts no bytes for `--send-timeout` is dropped ([`ProgressIo`]).
 //! - **dead peers**: hyper's keep-alive PING every `--send-timeout`, and the connection is
 //!   closed when the PONG does not come within `--send-timeout`.
+//! - **body**: `--body-timeout` and `--body-min-rate` per request body, kept on the
+//!   frames below hyper ([`super::h2body`]): a stalled stream gets its 408, or a
+//!   RST_STREAM once its response began.
 //!
 //! - **floods**: SETTINGS and PING frames the server must acknowledge are rationed per
 //!   connection ([`ControlBudget`]: a burst of [`CONTROL_BURST`], then [`CONTROL_RATE`] a
@@ -34,6 +37,7 @@ use tokio::sync::watch;
 use tokio::time::Sleep;
 
 use super::conn::{ConnState, EdgeStats, Proto};
+use super::h2body::{BodyWatch, Expired};
 use super::{AppService, ServeConfig, service};
 
 /// How long a connection may take to close after its GOAWAY before the socket is dropped.
@@ -259,13 +263,22 @@ impl<F: Future<Output = ()>> Future for Guarded<F> {
     }
 }
 
+thread_local! {
+    /// Where bytes read from the client are scanned before hyper gets them.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; 16 * 1024].into_boxed_slice());
+}
+
 /// The TLS stream under hyper's HTTP/2 connection: notes when the connection last sent
-/// data, and fails writes that stay blocked for `--send-timeout` (a peer that stopped
-/// reading the socket).
+/// data, fails writes that stay blocked for `--send-timeout` (a peer that stopped
+/// reading the socket), rations control frames and keeps the request-body deadlines.
 pub(super) struct ProgressIo<S> {
     io: S,
     peer: super::Peer,
     budget: ControlBudget,
+    body: BodyWatch,
+    body_timer: Option<Pin<Box<Sleep>>>,
+    /// Scanned bytes for hyper that its last read buffer had no room for.
+    pending_in: Vec<u8>,
     state: Arc<ConnState>,
     stats: Arc<EdgeStats>,
     send_timeout: Duration,
@@ -309,33 +322,153 @@ impl<S: AsyncWrite + Unpin> ProgressIo<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for ProgressIo<S> {
+impl<S: AsyncWrite + Unpin> ProgressIo<S> {
+    /// Cuts the streams whose request body is past its deadline, once it comes (the
+    /// timer wakes the connection's read); Err when the connection must close.
+    fn body_deadlines(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let tunnels = self.state.h2_tunnels.load(Ordering::Relaxed);
+        let Some(at) = self.body.deadline(tunnels) else {
+            return Ok(());
+        };
+        let at = tokio::time::Instant::from_std(at);
+        let timer = match &mut self.body_timer {
+            Some(t) => {
+                if t.deadline() != at {
+                    t.as_mut().reset(at);
+                }
+                t
+            }
+            None => self
+                .body_timer
+                .insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return Ok(());
+        }
+        match self.body.expire(Instant::now(), tunnels) {
+            Expired::None => Ok(()),
+            Expired::Cut(n) => {
+                self.stats
+                    .body_timeouts
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                tracing::debug!(
+                    "cutting {n} HTTP/2 stream(s) from {}: request body stalled or too slow",
+                    self.peer
+                );
+                Ok(())
+            }
+            Expired::Close => {
+                self.stats.body_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    "closing HTTP/2 connection from {}: request body stalled mid-frame",
+                    self.peer
+                );
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request body stalled in the middle of a frame",
+                ))
+            }
+        }
+    }
+
+    /// Writes the frames [`BodyWatch`] queued for the client, between hyper's frames.
+    fn write_injected(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(out) = self.body.for_client() {
+            match Pin::new(&mut self.io).poll_write(cx, out) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    out.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return self.progress(cx, Poll::Pending),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// What one read from the client gave hyper.
+enum Read {
+    Eof,
+    Flood,
+    Kept(usize),
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for ProgressIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.io).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = r
-            && !this.budget.feed(&buf.filled()[before..])
-        {
-            flood_detected(&this.peer);
-            return Poll::Ready(Err(io::Error::other(
-                "HTTP/2 control-frame flood (SETTINGS/PING)",
-            )));
+        loop {
+            if !this.pending_in.is_empty() {
+                let n = buf.remaining().min(this.pending_in.len());
+                buf.put_slice(&this.pending_in[..n]);
+                this.pending_in.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            // Frames for hyper (a cut stream's reset) go in between whole frames.
+            if !this.body.to_hyper.is_empty() && this.body.inbound_at_boundary() {
+                let n = buf.remaining().min(this.body.to_hyper.len());
+                buf.put_slice(&this.body.to_hyper[..n]);
+                this.body.to_hyper.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            this.body_deadlines(cx)?;
+            if !this.body.to_hyper.is_empty() && this.body.inbound_at_boundary() {
+                continue;
+            }
+            let read = SCRATCH.with_borrow_mut(|raw| {
+                // A frame header held back from hyper goes first, to be scanned again.
+                let held = this.body.held().len();
+                raw[..held].copy_from_slice(this.body.held());
+                let end = raw.len().min(held + buf.remaining().max(1));
+                let mut rb = ReadBuf::new(&mut raw[held..end]);
+                let r = Pin::new(&mut this.io).poll_read(cx, &mut rb);
+                let got = rb.filled().len();
+                let Poll::Ready(Ok(())) = r else {
+                    return r.map_ok(|()| Read::Eof);
+                };
+                if got == 0 {
+                    // EOF: whatever was held goes as it is (hyper sees a truncated frame).
+                    let n = held.min(buf.remaining());
+                    buf.put_slice(&raw[..n]);
+                    return Poll::Ready(Ok(Read::Eof));
+                }
+                let kept = this.body.inbound(&mut raw[..held + got], Instant::now());
+                if !this.budget.feed(&raw[..kept]) {
+                    return Poll::Ready(Ok(Read::Flood));
+                }
+                let n = kept.min(buf.remaining());
+                buf.put_slice(&raw[..n]);
+                this.pending_in.extend_from_slice(&raw[n..kept]);
+                Poll::Ready(Ok(Read::Kept(kept)))
+            });
+            match std::task::ready!(read)? {
+                Read::Flood => {
+                    flood_detected(&this.peer);
+                    return Poll::Ready(Err(io::Error::other(
+                        "HTTP/2 control-frame flood (SETTINGS/PING)",
+                    )));
+                }
+                // Everything read was dropped or held back: read on (an empty read
+                // would be EOF to hyper).
+                Read::Kept(0) => {}
+                Read::Kept(_) | Read::Eof => return Poll::Ready(Ok(())),
+            }
         }
-        r
     }
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for ProgressIo<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        std::task::ready!(this.write_injected(cx))?;
         let r = Pin::new(&mut this.io).poll_write(cx, b);
         if let Poll::Ready(Ok(n)) = r {
             this.sent(n);
+            this.body.outbound(&b[..n], Instant::now());
         }
         this.progress(cx, r)
     }
@@ -346,9 +479,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProgressIo<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        std::task::ready!(this.write_injected(cx))?;
         let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = r {
             this.sent(n);
+            let (mut left, now) = (n, Instant::now());
+            for b in bufs {
+                if left == 0 {
+                    break;
+                }
+                let k = left.min(b.len());
+                this.body.outbound(&b[..k], now);
+                left -= k;
+            }
         }
         this.progress(cx, r)
     }
@@ -359,6 +502,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProgressIo<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        std::task::ready!(this.write_injected(cx))?;
         let r = Pin::new(&mut this.io).poll_flush(cx);
         this.progress(cx, r)
     }
@@ -408,6 +552,9 @@ pub(super) async fn serve<IO, A>(
         io,
         peer,
         budget: ControlBudget::new(),
+        body: BodyWatch::new(edge.body_timeout, edge.body_min_rate),
+        body_timer: None,
+        pending_in: Vec::new(),
         state: state.clone(),
         stats: cfg.edge_stats.clone(),
         send_timeout: edge.send_timeout,

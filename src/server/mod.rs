@@ -6,6 +6,7 @@
 //! worker drive the same code.
 
 pub(crate) mod conn;
+mod h2body;
 mod http2;
 pub(crate) mod listener;
 mod load;

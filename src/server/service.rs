@@ -170,6 +170,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
         let http2 = req.version() == Version::HTTP_2;
         let upgrade = if http2 {
             if req.method() == Method::CONNECT {
+                self.conn.h2_tunnels.store(true, Ordering::Relaxed);
                 req.extensions_mut().insert(self.shared.websocket.clone());
             }
             None

@@ -708,3 +708,104 @@ fn idle_http2_connections_cannot_exhaust_the_slots() {
         "HTTP/2 slot exhaustion: legitimate {ok} ok / {failed} failed; {reclaimed} reclaimed"
     );
 }
+
+fn post_req(path: &str) -> http::Request<()> {
+    http::Request::post(format!("https://localhost{path}"))
+        .body(())
+        .unwrap()
+}
+
+/// Reads an h2 response body to its end: the bytes, or the stream error's reason.
+async fn h2_body(mut body: h2::RecvStream) -> Result<Vec<u8>, Option<h2::Reason>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(|e| e.reason())?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// HTTP/2 request bodies under `--body-timeout`, all on one connection: a body that
+/// stalls before the app answered gets a 408; one that stalls after the response began is
+/// reset; a steady upload and a body held back by the app not reading (its window shut,
+/// not the client's fault) are served; the connection serves on after the cuts, and the
+/// cuts are counted as body timeouts.
+#[test]
+fn stalled_http2_request_bodies_are_cut_at_the_body_timeout() {
+    let m = h2_server(&["--body-timeout", "1", "--metrics-bind", "127.0.0.1:0"]);
+    let maddr = crate::observe::metrics_addr(&m);
+    let legit = Legit::tls(m.addr());
+    let addr = m.addr();
+    rt().block_on(async move {
+        let (mut send, conn) = h2::client::handshake(tls_connect(addr).await)
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        let started = Instant::now();
+        // Stalls before the app (which reads the whole body first) answers.
+        let (stalled, mut s1) = send.send_request(post_req("/upload"), false).unwrap();
+        s1.send_data(bytes::Bytes::from_static(b"abc"), false)
+            .unwrap();
+        // Stalls after the app began its response.
+        let (early, mut s2) = send.send_request(post_req("/early"), false).unwrap();
+        s2.send_data(bytes::Bytes::from_static(b"abc"), false)
+            .unwrap();
+        // The app does not read for 3 s: 200 KB wait on the shut window meanwhile.
+        let (unread, mut s3) = send
+            .send_request(post_req("/sleep?ms=3000"), false)
+            .unwrap();
+        s3.send_data(bytes::Bytes::from(vec![b'u'; 200_000]), true)
+            .unwrap();
+        // A steady upload: 1 KB every 300 ms for 2.4 s.
+        let (steady, mut s4) = send.send_request(post_req("/upload"), false).unwrap();
+        let uploader = tokio::spawn(async move {
+            for i in 0..8 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                s4.send_data(bytes::Bytes::from(vec![b's'; 1000]), i == 7)
+                    .unwrap();
+            }
+        });
+
+        let resp = tokio::time::timeout(Duration::from_secs(5), stalled)
+            .await
+            .expect("the stalled upload got no answer")
+            .unwrap();
+        assert_eq!(resp.status(), 408);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(4), "408 after {took:?}");
+
+        let resp = early.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = tokio::time::timeout(Duration::from_secs(5), h2_body(resp.into_body()))
+            .await
+            .expect("the early response was neither ended nor reset");
+        assert_eq!(body, Err(Some(h2::Reason::CANCEL)));
+
+        let resp = unread.await.unwrap();
+        assert_eq!(resp.status(), 200, "a body the app did not read was cut");
+        assert_eq!(h2_body(resp.into_body()).await.unwrap(), b"slept 3000");
+
+        uploader.await.unwrap();
+        let resp = steady.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(h2_body(resp.into_body()).await.unwrap(), b"read 8000");
+
+        // The connection is still in order.
+        let (resp, _) = send.send_request(get_req("/"), true).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(h2_body(resp.into_body()).await.unwrap(), b"Hello, World!");
+        drop(send);
+        conn.abort();
+    });
+    assert!(
+        eventually(Duration::from_secs(5), || metric(
+            maddr,
+            "runicorn_slow_client_timeouts_total{kind=\"body\"}"
+        ) >= 2.0),
+        "body cuts are not counted: {}",
+        m.log()
+    );
+    legit.finish(10);
+}

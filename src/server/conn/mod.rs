@@ -54,7 +54,7 @@ thread_local! {
 
 /// Time a body may run before `--body-min-rate` applies (a TCP slow start, a pause
 /// while the client reads a file).
-const RATE_GRACE: Duration = Duration::from_secs(5);
+pub(super) const RATE_GRACE: Duration = Duration::from_secs(5);
 
 /// Where the current message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,10 @@ pub(crate) struct ConnState {
     /// HTTP/2: when the connection last wrote more than a control frame (milliseconds
     /// since `born`); data still queued in h2 after hyper finished a stream keeps it busy.
     pub(in crate::server) last_sent_ms: AtomicU64,
+    /// HTTP/2: an extended CONNECT (a WebSocket) was opened on this connection. Its
+    /// stream's "body" may rightly be silent for long, and the frame-level body watch
+    /// cannot tell which stream it is, so answered streams are no longer watched then.
+    pub(in crate::server) h2_tunnels: AtomicBool,
     /// A [`Proto`].
     proto: AtomicU8,
     /// The worker asks this connection to close if it is idle (slot reclamation).
@@ -98,6 +102,7 @@ impl ConnState {
             heads: AtomicU64::new(0),
             edge_done: AtomicU64::new(0),
             last_sent_ms: AtomicU64::new(0),
+            h2_tunnels: AtomicBool::new(false),
             proto: AtomicU8::new(Proto::Handshake as u8),
             reclaim: Notify::new(),
             reclaim_h2: Notify::new(),
