@@ -13,7 +13,7 @@ pub(crate) struct EdgeStats {
     pub rejected: AtomicU64,
     /// Connections closed for an idle or header deadline.
     pub header_timeouts: AtomicU64,
-    /// Connections closed for a body deadline or rate.
+    /// Connections closed for a body deadline or rate (HTTP/2: also streams cut).
     pub body_timeouts: AtomicU64,
     /// Connections closed because the client stopped reading (HTTP/2: also streams
     /// reset because the client kept its window shut).
@@ -22,6 +22,22 @@ pub(crate) struct EdgeStats {
     pub reclaimed: AtomicU64,
     /// `rejected`, by status code (slots as [`reject_index`](super::counters::reject_index)).
     pub rejected_by_code: [AtomicU64; REJECT_CODES.len() + 1],
+}
+
+impl EdgeStats {
+    /// Connections and streams the edge cut off or reclaimed, ever: when it grows, their
+    /// memory was freed.
+    pub(crate) fn cut_off(&self) -> u64 {
+        [
+            &self.header_timeouts,
+            &self.body_timeouts,
+            &self.send_timeouts,
+            &self.reclaimed,
+        ]
+        .iter()
+        .map(|c| c.load(Relaxed))
+        .sum()
+    }
 }
 
 /// TLS handshakes completed in this process.

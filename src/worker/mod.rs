@@ -38,6 +38,10 @@ pub(crate) struct Context<'a> {
 ///
 /// SIGXFSZ too: a log file hitting RLIMIT_FSIZE must fail the write (EFBIG, counted by the
 /// log), not kill the worker (its default action). Python ignores it the same way.
+/// How often at most a worker hands freed memory back to the system after cut-offs
+/// (`sys::release_free_memory` walks every arena: cheap, but not for every beat).
+const TRIM_EVERY: Duration = Duration::from_secs(2);
+
 const IGNORED_IN_WORKER: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGTTIN,
@@ -227,12 +231,20 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
     let (metrics, mirrored) = (ctx.metrics, edge_stats.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(beat_every);
+        let (mut cut_seen, mut trimmed) = (0, std::time::Instant::now());
         loop {
             tick.tick().await;
             slot.beat();
             // The edge's counters reach the master's scrape within a beat.
             if let Some(m) = metrics {
                 crate::scoreboard::edge::mirror(m, &mirrored);
+            }
+            // Connections or streams were cut off (an attack, often): what they pinned
+            // is free but glibc keeps it; give it back, at most every TRIM_EVERY.
+            let cut = mirrored.cut_off();
+            if cut != cut_seen && trimmed.elapsed() >= TRIM_EVERY {
+                (cut_seen, trimmed) = (cut, std::time::Instant::now());
+                tokio::task::spawn_blocking(crate::sys::release_free_memory);
             }
         }
     });
@@ -279,6 +291,7 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
             max_message_size: s.websocket_max_message_size,
             permessage_deflate: true,
             send_timeout: Duration::from_secs(s.send_timeout),
+            ping_interval: Duration::from_secs(s.websocket_ping_interval),
         }),
         app_load: host.app_load(&app),
     };

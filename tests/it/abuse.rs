@@ -809,3 +809,247 @@ fn stalled_http2_request_bodies_are_cut_at_the_body_timeout() {
     );
     legit.finish(10);
 }
+
+/// The worker of a one-worker server.
+fn worker_of(m: &Master) -> i32 {
+    assert!(
+        eventually(Duration::from_secs(10), || m.children().len() == 1),
+        "{}",
+        m.log()
+    );
+    m.children()[0]
+}
+
+/// Stream-count exhaustion: connections each holding as many streams as the server allows
+/// (`--http2-max-concurrent-streams`, 100) with request bodies never finished. The cap
+/// bounds what one connection costs, the body deadline then cuts every stream (408), and
+/// the connections, idle again, are closed at `--keep-alive`. A client beside is served
+/// all along and the worker's memory stays bounded.
+#[test]
+fn streams_held_open_cannot_lock_others_out() {
+    const CONNS: usize = 10;
+    let m = h2_server(&["--body-timeout", "2", "--keep-alive", "1"]);
+    let worker = worker_of(&m);
+    let legit = Legit::tls(m.addr());
+    let before = rss_kb(worker);
+    let addr = m.addr();
+    let (cut, closed, during) = rt().block_on(async move {
+        let (mut conns, mut sends, mut streams) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..CONNS {
+            let (mut send, conn) = h2::client::handshake(tls_connect(addr).await)
+                .await
+                .unwrap();
+            conns.push(tokio::spawn(conn));
+            for _ in 0..100 {
+                streams.push(send.send_request(post_req("/upload"), false).unwrap());
+            }
+            sends.push(send);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let during = rss_kb(worker);
+        let mut cut = 0;
+        for (resp, _body) in streams {
+            if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(10), resp).await
+                && r.status() == 408
+            {
+                cut += 1;
+            }
+        }
+        drop(sends);
+        let mut closed = 0;
+        for c in conns {
+            if tokio::time::timeout(Duration::from_secs(5), c)
+                .await
+                .is_ok()
+            {
+                closed += 1;
+            }
+        }
+        (cut, closed, during)
+    });
+    eprintln!("{CONNS} x 100 held streams: worker RSS {before} -> {during} KiB");
+    assert_eq!(cut, CONNS * 100, "{}", m.log());
+    assert_eq!(
+        closed, CONNS,
+        "connections left open after their streams were cut"
+    );
+    assert!(
+        during < before + 100 * 1024,
+        "worker RSS {before} -> {during} KiB"
+    );
+    legit.finish(10);
+}
+
+/// Memory pinned by zero-window streams (responses queued for a client that never opens
+/// its window: here 10 connections x 50 streams x 200 KB) is released when
+/// `--send-timeout` resets them (freed, and handed back to the system: glibc would keep
+/// it), while a client beside is served.
+#[test]
+fn memory_pinned_by_zero_window_streams_is_released_at_the_reset() {
+    let m = h2_server(&["--send-timeout", "2", "--keep-alive", "30"]);
+    let worker = worker_of(&m);
+    let legit = Legit::tls(m.addr());
+    std::thread::sleep(Duration::from_millis(300));
+    let before = rss_kb(worker);
+    let addr = m.addr();
+    let (during, after, reset) = rt().block_on(async move {
+        let (mut conns, mut sends, mut pending) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..10 {
+            let (mut send, conn) = h2::client::Builder::new()
+                .initial_window_size(0)
+                .handshake::<_, bytes::Bytes>(tls_connect(addr).await)
+                .await
+                .unwrap();
+            conns.push(tokio::spawn(conn));
+            for _ in 0..50 {
+                let (resp, _) = send.send_request(get_req("/big?ms=200000"), true).unwrap();
+                pending.push(resp);
+            }
+            sends.push(send);
+        }
+        let mut bodies = Vec::new();
+        for resp in pending {
+            bodies.push(resp.await.unwrap().into_body());
+        }
+        let during = rss_kb(worker);
+        let mut reset = 0;
+        for mut b in bodies {
+            let r = tokio::time::timeout(Duration::from_secs(10), b.data()).await;
+            if let Ok(Some(Err(e))) = r
+                && e.reason() == Some(h2::Reason::CANCEL)
+            {
+                reset += 1;
+            }
+        }
+        // Freed at the reset, handed back to the system within a few heartbeats.
+        let mut after = rss_kb(worker);
+        let since = Instant::now();
+        while after >= before + (during - before) / 4 && since.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            after = rss_kb(worker);
+        }
+        drop(sends);
+        (during, after, reset)
+    });
+    eprintln!("500 zero-window streams: worker RSS {before} -> {during} -> {after} KiB");
+    assert_eq!(reset, 500);
+    assert!(
+        during > before + 50 * 1024,
+        "the stalled streams pinned no memory: {before} -> {during} KiB"
+    );
+    assert!(
+        after < before + (during - before) / 4,
+        "not released: {before} -> {during} -> {after} KiB"
+    );
+    legit.finish(10);
+}
+
+/// 1,000 idle HTTP/2 connections (preface and SETTINGS, no stream) against one worker
+/// with default settings (1,000 slots, `--keep-alive` 2 s, `--header-timeout` 10 s),
+/// re-opened as they close: a client making fresh requests keeps ≥ 99% success, idle
+/// connections are reclaimed for it, and the worker's memory stays bounded.
+#[test]
+fn a_thousand_idle_http2_connections_with_default_settings() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const N: u64 = 1000;
+    let m = h2_server(&["--metrics-bind", "127.0.0.1:0"]);
+    let maddr = crate::observe::metrics_addr(&m);
+    let worker = worker_of(&m);
+    let before = rss_kb(worker);
+    let addr = m.addr();
+    let (ok, failed, peak, opened) = rt().block_on(async move {
+        let stop = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(AtomicU64::new(0));
+        let opened = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..N {
+            let (stop, open, opened) = (stop.clone(), open.clone(), opened.clone());
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let tcp = match tokio::net::TcpStream::connect(addr).await {
+                        Ok(t) => t,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let cfg = client_config(&Opts {
+                        alpn: vec![b"h2"],
+                        ..Opts::default()
+                    });
+                    let name = ServerName::try_from("localhost").unwrap();
+                    let Ok(tls) = tokio_rustls::TlsConnector::from(cfg)
+                        .connect(name, tcp)
+                        .await
+                    else {
+                        continue;
+                    };
+                    let (mut rd, mut wr) = tokio::io::split(tls);
+                    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+                    out.extend(h2_frame(0x4, 0, 0, &[]));
+                    if wr.write_all(&out).await.is_err() {
+                        continue;
+                    }
+                    open.fetch_add(1, Ordering::Relaxed);
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    let mut buf = vec![0u8; 4096];
+                    while let Ok(n) = rd.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    open.fetch_sub(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        let filled = Instant::now();
+        while open.load(Ordering::Relaxed) < N * 9 / 10
+            && filled.elapsed() < Duration::from_secs(20)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!(
+            "{} idle HTTP/2 connections open after {:?}",
+            open.load(Ordering::Relaxed),
+            filled.elapsed()
+        );
+        let peak = Arc::new(AtomicU64::new(rss_kb(worker)));
+        let legit = Legit::tls(addr);
+        let sampler = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_kb(worker), Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (ok, failed) = tokio::task::spawn_blocking(move || legit.finish(10))
+            .await
+            .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        sampler.abort();
+        for t in tasks {
+            t.abort();
+        }
+        (
+            ok,
+            failed,
+            peak.load(Ordering::Relaxed),
+            opened.load(Ordering::Relaxed),
+        )
+    });
+    eprintln!(
+        "1,000 idle HTTP/2 connections: legitimate {ok} ok / {failed} failed; {opened} \
+         opened; worker RSS {before} -> peak {peak} KiB"
+    );
+    assert!(
+        metric(maddr, "runicorn_reclaimed_connections_total") >= 1.0,
+        "no idle connection was reclaimed for the legitimate client"
+    );
+    assert!(
+        peak < before + 300 * 1024,
+        "worker RSS {before} -> {peak} KiB"
+    );
+}

@@ -11,15 +11,6 @@ fn fd_count(pid: i32) -> usize {
         .unwrap_or(0)
 }
 
-fn rss_kb(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn no_descriptor_leaks_across_100_worker_recycles() {
     const WORKERS: usize = 4;

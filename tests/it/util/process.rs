@@ -407,6 +407,16 @@ impl Drop for Master {
     }
 }
 
+/// A process's resident memory in KiB (0 once it is gone).
+pub(crate) fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 pub(crate) fn children_of(pid: i32) -> Vec<i32> {
     let path = format!("/proc/{pid}/task/{pid}/children");
     std::fs::read_to_string(path)
