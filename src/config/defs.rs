@@ -332,6 +332,26 @@ pub(crate) static WEBSOCKET_MAX_MESSAGE_SIZE: Spec<u64> = Spec {
          Checked after reassembly and inflation, from each frame's header (an oversize\n\
          message is never buffered); over it the socket closes with 1009.",
 };
+pub(crate) static WEBSOCKET_PING_INTERVAL: Spec<u64> = Spec {
+    key: "websocket_ping_interval",
+    short: None,
+    long: &["websocket-ping-interval"],
+    kind: Kind::Value,
+    env_seed: None,
+    default: "20",
+    meta: "INT",
+    section: Section::WorkerProcesses,
+    parse: Parse::One(value::uint::<u64>),
+    field: |s| &mut s.websocket_ping_interval,
+    support: Supported,
+    help: "Seconds of WebSocket silence before a server ping; 0 disables.\n\
+         \n\
+         A runicorn addition (Gunicorn sends no pings; uvicorn: --ws-ping-interval and\n\
+         --ws-ping-timeout, 20 s each). A peer that sends nothing, not even the pong, for\n\
+         another interval is closed with 1011, so a dead or silent socket does not keep\n\
+         its connection slot. Time the server spends not reading (the app is behind)\n\
+         does not count.",
+};
 pub(crate) static HTTP_PARSER: Spec<String> = Spec {
     key: "http_parser",
     short: None,

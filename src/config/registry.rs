@@ -249,6 +249,7 @@ pub(crate) static ALL: &[&dyn AnySetting] = &[
     &defs::ASGI_LIFESPAN,
     &defs::ASGI_DISCONNECT_GRACE_PERIOD,
     &defs::WEBSOCKET_MAX_MESSAGE_SIZE,
+    &defs::WEBSOCKET_PING_INTERVAL,
     &defs::HTTP_PARSER,
     &defs::LIMIT_REQUEST_LINE,
     &defs::LIMIT_REQUEST_FIELDS,

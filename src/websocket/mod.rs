@@ -120,6 +120,9 @@ pub(crate) struct Config {
     pub(crate) permessage_deflate: bool,
     /// `--send-timeout`: a peer that reads nothing for this long is dropped; 0 = never.
     pub(crate) send_timeout: Duration,
+    /// `--websocket-ping-interval`: silence after which the peer is pinged, and after
+    /// twice which it is closed; 0 = never.
+    pub(crate) ping_interval: Duration,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for Config {
             max_message_size: 16 * 1024 * 1024,
             permessage_deflate: true,
             send_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(20),
         }
     }
 }

@@ -9,6 +9,12 @@
 //! - outbound: the app's `send` waits while [`HIGH_WATER`] bytes are queued for the socket;
 //!   a peer that stops reading is dropped after `--send-timeout`, and while it is not
 //!   reading its pings are not read either (their pongs would queue).
+//!
+//! Keep-alive: a peer silent for `--websocket-ping-interval` is pinged; one that sends
+//! nothing (not even the pong) for another interval is closed with 1011, so a dead or
+//! silent socket does not hold its connection slot (an idle WebSocket is one past that
+//! deadline; one in use, either way, is not). The clock stops while the task is not
+//! reading (the app is behind): the peer cannot be heard then.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -237,6 +243,11 @@ impl Task {
         let mut app_open = true;
         let mut close_by: Option<Instant> = None;
         let mut stalled_since: Option<Instant> = None;
+        let ping_interval = self.ctx.config.ping_interval;
+        // When the peer was last heard from (or the task last started listening), and
+        // whether it has been pinged since.
+        let mut heard = Instant::now();
+        let mut pinged = false;
         if *going.borrow_and_update() {
             sent_code = Some((code::GOING_AWAY, "server shutting down".into()));
             frame::encode_close(&mut out, code::GOING_AWAY, "server shutting down");
@@ -312,6 +323,16 @@ impl Task {
                 _ => far,
             };
             let can_read = read_open && ready.is_none() && out.len() < HIGH_WATER;
+            if !can_read {
+                heard = Instant::now();
+            }
+            let keepalive = can_read && !close_sent && !ping_interval.is_zero();
+            let ping_due = heard
+                + if pinged {
+                    ping_interval * 2
+                } else {
+                    ping_interval
+                };
             tokio::select! {
                 biased;
                 r = wr.write(&out), if !out.is_empty() => match r {
@@ -345,9 +366,32 @@ impl Task {
                     encode(&mut self.deflate, m, &mut out);
                 }
                 r = rd.read_buf(&mut rbuf), if can_read => match r {
-                    Ok(n) if n > 0 => {}
+                    Ok(n) if n > 0 => {
+                        heard = Instant::now();
+                        pinged = false;
+                    }
                     _ => break,
                 },
+                () = tokio::time::sleep_until(ping_due), if keepalive => {
+                    if out.is_empty() && stalled_since.is_none() {
+                        stalled_since = Some(Instant::now());
+                    }
+                    if !pinged {
+                        frame::encode(&mut out, frame::OP_PING, false, b"runicorn");
+                        pinged = true;
+                    } else {
+                        tracing::debug!(
+                            "closing a WebSocket whose peer sent nothing for {:?}",
+                            ping_interval * 2
+                        );
+                        let reason = "keepalive ping timeout";
+                        frame::encode_close(&mut out, code::INTERNAL, reason);
+                        failed = Some((code::INTERNAL, reason.to_owned()));
+                        close_sent = true;
+                        read_open = false;
+                        rbuf = BytesMut::new();
+                    }
+                }
                 r = going.changed(), if !close_sent => {
                     if r.is_ok() {
                         sent_code = Some((code::GOING_AWAY, "server shutting down".into()));

@@ -300,3 +300,60 @@ fn a_draining_worker_closes_open_sockets_with_1001_and_exits() {
         m.log()
     );
 }
+
+/// Keep-alive: a silent peer is pinged after `--websocket-ping-interval` and, answering
+/// nothing, closed with 1011 after another interval; a peer that answers the pings (and
+/// sends nothing else) stays open and keeps being served.
+#[test]
+fn silent_peers_are_pinged_and_closed_and_answering_peers_stay() {
+    let m = server(&["--websocket-ping-interval", "1"]);
+    let mut silent = open(m.addr());
+    let mut answering = open(m.addr());
+    let opened = std::time::Instant::now();
+    // The other peer answers every ping from the start, and sends nothing else.
+    let answerer = std::thread::spawn(move || {
+        let mut pongs = 0;
+        while opened.elapsed() < Duration::from_millis(3500) {
+            let (op, payload) = read_frame(&mut answering);
+            assert_eq!(op, 9, "only pings while the peer is quiet");
+            answering
+                .get_mut()
+                .write_all(&frame(0x8A, &payload, true))
+                .unwrap();
+            pongs += 1;
+        }
+        (answering, pongs)
+    });
+
+    let (op, payload) = read_frame(&mut silent);
+    let pinged_after = opened.elapsed();
+    assert_eq!((op, payload.as_slice()), (9, &b"runicorn"[..]));
+    assert!(
+        pinged_after >= Duration::from_millis(700) && pinged_after < Duration::from_secs(4),
+        "pinged after {pinged_after:?}"
+    );
+    assert_eq!(close_code(&mut silent), 1011);
+    let closed_after = opened.elapsed();
+    assert!(
+        closed_after >= Duration::from_millis(1700) && closed_after < Duration::from_secs(6),
+        "closed after {closed_after:?}"
+    );
+    let mut rest = Vec::new();
+    let _ = silent.read_to_end(&mut rest);
+
+    // The answering peer: still open after more than three intervals, still echoing.
+    let (mut answering, pongs) = answerer.join().unwrap();
+    assert!(pongs >= 2, "{pongs} pings in 3.5 s");
+    answering
+        .get_mut()
+        .write_all(&frame(0x81, b"still here", true))
+        .unwrap();
+    loop {
+        let (op, payload) = read_frame(&mut answering);
+        if op == 9 {
+            continue;
+        }
+        assert_eq!((op, payload.as_slice()), (1, &b"still here"[..]));
+        break;
+    }
+}
