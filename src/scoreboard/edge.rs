@@ -20,23 +20,20 @@ pub(crate) struct EdgeStats {
     pub send_timeouts: AtomicU64,
     /// Idle connections closed to make room for a new client at `--worker-connections`.
     pub reclaimed: AtomicU64,
+    /// Connections that ended, for any reason.
+    pub ended: AtomicU64,
     /// `rejected`, by status code (slots as [`reject_index`](super::counters::reject_index)).
     pub rejected_by_code: [AtomicU64; REJECT_CODES.len() + 1],
 }
 
 impl EdgeStats {
-    /// Connections and streams the edge cut off or reclaimed, ever: when it grows, their
-    /// memory was freed.
-    pub(crate) fn cut_off(&self) -> u64 {
-        [
-            &self.header_timeouts,
-            &self.body_timeouts,
-            &self.send_timeouts,
-            &self.reclaimed,
-        ]
-        .iter()
-        .map(|c| c.load(Relaxed))
-        .sum()
+    /// Connections that ended and HTTP/2 streams cut off, ever: when it grows, what they
+    /// held was freed.
+    pub(crate) fn freed(&self) -> u64 {
+        [&self.ended, &self.body_timeouts, &self.send_timeouts]
+            .iter()
+            .map(|c| c.load(Relaxed))
+            .sum()
     }
 }
 

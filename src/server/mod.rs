@@ -306,6 +306,7 @@ async fn accept_loop<A: AppService>(
                     }
                     drop(entry);
                     drop(permit);
+                    cfg.edge_stats.ended.fetch_add(1, Ordering::Relaxed);
                 });
             }
             Err(e) => handle_accept_error(e).await,

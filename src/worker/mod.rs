@@ -38,8 +38,8 @@ pub(crate) struct Context<'a> {
 ///
 /// SIGXFSZ too: a log file hitting RLIMIT_FSIZE must fail the write (EFBIG, counted by the
 /// log), not kill the worker (its default action). Python ignores it the same way.
-/// How often at most a worker hands freed memory back to the system after cut-offs
-/// (`sys::release_free_memory` walks every arena: cheap, but not for every beat).
+/// How often at most a worker hands freed memory back to the system once connections
+/// ended (`sys::release_free_memory` walks every arena: cheap, but not for every beat).
 const TRIM_EVERY: Duration = Duration::from_secs(2);
 
 const IGNORED_IN_WORKER: &[Signal] = &[
@@ -239,9 +239,10 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
             if let Some(m) = metrics {
                 crate::scoreboard::edge::mirror(m, &mirrored);
             }
-            // Connections or streams were cut off (an attack, often): what they pinned
-            // is free but glibc keeps it; give it back, at most every TRIM_EVERY.
-            let cut = mirrored.cut_off();
+            // Connections ended or streams were cut off (after an attack: hundreds of MB
+            // at once): what they held is free, but glibc keeps it; give it back, at
+            // most every TRIM_EVERY.
+            let cut = mirrored.freed();
             if cut != cut_seen && trimmed.elapsed() >= TRIM_EVERY {
                 (cut_seen, trimmed) = (cut, std::time::Instant::now());
                 tokio::task::spawn_blocking(crate::sys::release_free_memory);
