@@ -330,20 +330,29 @@ impl<S: AsyncWrite + Unpin> ProgressIo<S> {
         let Some(at) = self.body.deadline(tunnels) else {
             return Ok(());
         };
-        let at = tokio::time::Instant::from_std(at);
-        let timer = match &mut self.body_timer {
-            Some(t) => {
-                if t.deadline() != at {
-                    t.as_mut().reset(at);
+        // When the timer fires the deadline has passed on its clock; should `expire` see
+        // it a hair early, the timer is re-armed just after, never left unarmed.
+        let mut at = tokio::time::Instant::from_std(at);
+        loop {
+            let timer = match &mut self.body_timer {
+                Some(t) => {
+                    if t.deadline() != at {
+                        t.as_mut().reset(at);
+                    }
+                    t
                 }
-                t
+                None => self
+                    .body_timer
+                    .insert(Box::pin(tokio::time::sleep_until(at))),
+            };
+            if timer.as_mut().poll(cx).is_pending() {
+                return Ok(());
             }
-            None => self
-                .body_timer
-                .insert(Box::pin(tokio::time::sleep_until(at))),
-        };
-        if timer.as_mut().poll(cx).is_pending() {
-            return Ok(());
+            let now = Instant::now();
+            if self.body.deadline(tunnels).is_some_and(|d| d <= now) {
+                break;
+            }
+            at = tokio::time::Instant::now() + Duration::from_millis(1);
         }
         match self.body.expire(Instant::now(), tunnels) {
             Expired::None => Ok(()),
