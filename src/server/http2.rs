@@ -21,7 +21,9 @@
 //!   hyper would otherwise acknowledge hundreds of thousands a second, indefinitely.
 //!
 //! After an idle GOAWAY (NO_ERROR) the connection gets [`GOAWAY_GRACE`] to finish (hyper's
-//! two-phase GOAWAY waits for a PING round trip), then the socket is dropped.
+//! two-phase GOAWAY waits for a PING round trip), then the socket is dropped; one closed
+//! to make room for a new client gets [`RECLAIM_GRACE`], since that client waits for the
+//! slot meanwhile.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -42,6 +44,12 @@ use super::{AppService, ServeConfig, service};
 
 /// How long a connection may take to close after its GOAWAY before the socket is dropped.
 pub(super) const GOAWAY_GRACE: Duration = Duration::from_secs(1);
+
+/// The same for an idle connection reclaimed at `--worker-connections`: a new client waits
+/// for its slot, and an attacker holding idle connections never answers the GOAWAY's
+/// PING (with [`GOAWAY_GRACE`] each new client waited about half a second). A peer that
+/// sent a request in that window sees the connection close after the first GOAWAY.
+const RECLAIM_GRACE: Duration = Duration::from_millis(100);
 
 /// Writes of at most this many bytes (PING and SETTINGS acknowledgements, WINDOW_UPDATE,
 /// RST_STREAM) do not count as the connection sending data.
@@ -603,7 +611,7 @@ pub(super) async fn serve<IO, A>(
                     cfg.edge_stats.reclaimed.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!("closing idle HTTP/2 connection from {peer} to make room");
                     conn.as_mut().graceful_shutdown();
-                    break tokio::time::timeout(GOAWAY_GRACE, conn.as_mut()).await.unwrap_or(Ok(()));
+                    break tokio::time::timeout(RECLAIM_GRACE, conn.as_mut()).await.unwrap_or(Ok(()));
                 }
             }
             _ = tokio::time::sleep_until(at), if !draining => {
