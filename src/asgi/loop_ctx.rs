@@ -36,19 +36,25 @@ impl Outbox {
         })
     }
 
-    /// Queues a head (loop thread); the first of a batch schedules the flush.
+    /// Queues a head (loop thread); the first of a batch schedules the flush, and a batch
+    /// that reaches [`FLUSH_AT`] goes at once.
     pub(super) fn hand_over(
         &self,
         py: Python<'_>,
         reply: oneshot::Sender<First>,
         first: First,
     ) -> PyResult<()> {
-        let was_empty = {
+        let (was_empty, full) = {
             let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
             let e = items.is_empty();
             items.push((reply, first));
-            e
+            (e, items.len() >= FLUSH_AT)
         };
+        if full {
+            // The scheduled flush still runs; it finds what came after this one.
+            self.ready.notify_one();
+            return Ok(());
+        }
         if was_empty
             && let (Some(call_soon), Some(flush)) = (self.call_soon.get(), self.flush.get())
         {
@@ -72,6 +78,13 @@ impl Outbox {
         }
     }
 }
+
+/// Heads that go to the edge without waiting for the end of the loop iteration. When
+/// many requests wake together (200 clients whose `asyncio.sleep(0.1)` ends in the same
+/// iteration), holding every head until the iteration ends would make the first response
+/// wait for the last one's app work (200 × ~50 µs of FastAPI: 10 ms); a hello burst of
+/// 64 keep-alive clients still goes in two wake-ups.
+const FLUSH_AT: usize = 32;
 
 /// What the loop thread needs on every request, made once per worker.
 pub(super) struct Ctx {

@@ -44,8 +44,8 @@ use bridge::{Bridge, Event, Link, READ_AHEAD};
 /// The driver's source, run once per worker on the loop thread.
 const DRIVER: &str = include_str!("driver.py");
 
-/// Seconds lifespan shutdown may take (Gunicorn's ASGI worker: 30).
-const LIFESPAN_SHUTDOWN_SECS: u64 = 30;
+/// Seconds lifespan startup, and shutdown, may each take (Gunicorn's ASGI worker: 30).
+const LIFESPAN_SECS: u64 = 30;
 
 /// A request on its way to the loop thread.
 pub(crate) struct Pending {
@@ -174,7 +174,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         return crate::wsgi::simple(CLIENT_CLOSED);
     };
     if let Some(sock) = socket
-        && !resp.body().is_end_stream()
+        && resp.body().size_hint().exact().is_none()
     {
         // A streamed response: an SSE stream idle between events would otherwise not
         // learn that its client left until its next send().
@@ -192,10 +192,26 @@ const CLIENT_CLOSED: http::StatusCode = match http::StatusCode::from_u16(499) {
 /// How often an HTTP/1 client's socket is peeked while its request is in flight.
 const PEEK_EVERY: Duration = Duration::from_secs(1);
 
+/// One clock for every peek of the worker: a timer per request cost a timer-wheel entry
+/// (insert, fire or cancel) on the edge's thread for each request, a tenth of its work
+/// on a hello; waiting on a shared [`Notify`](tokio::sync::Notify) costs a list link.
+/// A request's first peek comes within one period rather than exactly one after it.
+static PEEK_TICK: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Rings [`PEEK_TICK`] every [`PEEK_EVERY`] for as long as the worker's runtime runs.
+async fn peek_clock() {
+    let mut every = tokio::time::interval(PEEK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        PEEK_TICK.notify_waiters();
+    }
+}
+
 /// Resolves once the client closed or reset its connection.
 async fn left(sock: crate::server::ClientSocket) {
     loop {
-        tokio::time::sleep(PEEK_EVERY).await;
+        PEEK_TICK.notified().await;
         if sock.left() {
             return;
         }
@@ -205,7 +221,7 @@ async fn left(sock: crate::server::ClientSocket) {
 /// While a streamed response runs, marks the exchange over once its client left.
 async fn watch_stream(sock: crate::server::ClientSocket, link: Arc<Link>, bridge: Arc<Bridge>) {
     loop {
-        tokio::time::sleep(PEEK_EVERY).await;
+        PEEK_TICK.notified().await;
         {
             let ib = link.inbox();
             // Over (or the connection moved on): the descriptor may belong to another
@@ -327,6 +343,7 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let outbox = loop_ctx::Outbox::new();
     tokio::spawn(outbox.clone().deliver());
+    tokio::spawn(peek_clock());
     let api = loop_ctx::Api {
         bridge: bridge.clone(),
         outbox,
@@ -362,7 +379,7 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
                         loop_kind,
                         lifespan,
                         beat_every,
-                        LIFESPAN_SHUTDOWN_SECS,
+                        LIFESPAN_SECS,
                     ))?;
                     Ok(())
                 };
@@ -404,7 +421,7 @@ fn stop_loop() {
         l.bridge.post(Event::Shutdown);
         let done = l.done.lock().unwrap_or_else(|p| p.into_inner());
         if done
-            .recv_timeout(Duration::from_secs(LIFESPAN_SHUTDOWN_SECS + 2))
+            .recv_timeout(Duration::from_secs(LIFESPAN_SECS + 2))
             .is_err()
         {
             tracing::warn!("the ASGI event loop did not stop in time");
@@ -451,11 +468,14 @@ impl PythonHost {
         crate::wsgi::prepare(s, asgi)?;
         if let Some(app) = crate::wsgi::preloaded() {
             let is = Python::attach(|py| is_asgi(py, &app));
-            check_kind(s, asgi, is).map_err(|e| {
+            let serves_asgi = check_kind(s, asgi, is).map_err(|e| {
                 tracing::error!("{e}");
                 tracing::info!("Reason: App failed to load.");
                 crate::error::APP_LOAD_ERROR
             })?;
+            if serves_asgi && !asgi {
+                crate::master::set_worker_shown("asgi");
+            }
         }
         Ok(PythonHost { asgi })
     }

@@ -119,6 +119,13 @@ fn an_asgi_app_with_the_default_worker_class_is_detected_and_served() {
         "{}",
         m.log()
     );
+    // Without --preload the master cannot know before forking: it names the class.
+    assert!(m.log().contains("Using worker: sync"), "{}", m.log());
+    // With --preload it knows, and says what runs.
+    let m = serve("raw_app:app", &["--preload"]);
+    assert_eq!(m.get("/").unwrap().0, 200);
+    assert!(m.log().contains("Using worker: asgi"), "{}", m.log());
+    assert!(!m.log().contains("Using worker: sync"), "{}", m.log());
     // uvicorn's worker class names select the same host.
     let m = serve("raw_app:app", &["-k", "uvicorn.workers.UvicornWorker"]);
     assert_eq!(m.get("/").unwrap().0, 200);
@@ -335,6 +342,20 @@ fn a_failed_lifespan_startup_stops_the_server_with_the_apps_message() {
         "{err}"
     );
     assert!(err.contains("Worker failed to boot."), "{err}");
+}
+
+#[test]
+fn a_lifespan_startup_that_never_answers_fails_after_30_s_as_in_gunicorn() {
+    // --timeout 120: the heartbeat must not be what ends it.
+    let (code, _, err) = builder("raw_app:app", &["-k", "asgi", "--timeout", "120"])
+        .env("ASGI_TEST_STARTUP", "hang")
+        .run(Duration::from_secs(60));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("ASGI lifespan startup timed out after 30s"),
+        "{err}"
+    );
+    assert!(!err.contains("WORKER TIMEOUT"), "{err}");
 }
 
 #[test]
