@@ -360,18 +360,42 @@ fn method<'py>(py: Python<'py>, m: &str) -> Bound<'py, PyString> {
     }
 }
 
-fn addr<'py>(py: Python<'py>, a: Option<std::net::SocketAddr>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match a {
-        Some(a) => PyTuple::new(
-            py,
-            [
-                a.ip().to_string().into_pyobject(py)?.into_any(),
-                a.port().into_pyobject(py)?.into_any(),
-            ],
-        )?
-        .into_any(),
-        None => py.None().into_bound(py),
-    })
+thread_local! {
+    /// The last address text made on the loop thread, per role (client, server): most
+    /// requests come from the address the one before came from, and a worker listens on
+    /// few, so formatting an IP address per request and side is mostly repeated work.
+    static LAST_IP: std::cell::RefCell<[Option<(std::net::IpAddr, Py<PyString>)>; 2]> =
+        const { std::cell::RefCell::new([None, None]) };
+}
+
+/// `(host, port)` for the scope's `client` (`role` 0) or `server` (1), or None.
+fn addr<'py>(
+    py: Python<'py>,
+    a: Option<std::net::SocketAddr>,
+    role: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(a) = a else {
+        return Ok(py.None().into_bound(py));
+    };
+    let host = LAST_IP.with(|last| {
+        let mut last = last.borrow_mut();
+        match &last[role] {
+            Some((ip, text)) if *ip == a.ip() => text.clone_ref(py),
+            _ => {
+                let text = PyString::new(py, &a.ip().to_string()).unbind();
+                last[role] = Some((a.ip(), text.clone_ref(py)));
+                text
+            }
+        }
+    });
+    Ok(PyTuple::new(
+        py,
+        [
+            host.into_bound(py).into_any(),
+            a.port().into_pyobject(py)?.into_any(),
+        ],
+    )?
+    .into_any())
 }
 
 /// The `http` scope (ASGI 3, HTTP spec 2.4) without `method`, or the `websocket` one
@@ -448,8 +472,11 @@ pub(super) fn scope<'py>(
         Some(Peer::Tcp(a)) => Some(a),
         _ => None,
     };
-    d.set_item(intern!(py, "client"), addr(py, client)?)?;
-    d.set_item(intern!(py, "server"), addr(py, conn.and_then(|c| c.local))?)?;
+    d.set_item(intern!(py, "client"), addr(py, client, 0)?)?;
+    d.set_item(
+        intern!(py, "server"),
+        addr(py, conn.and_then(|c| c.local), 1)?,
+    )?;
     d.set_item(intern!(py, "state"), c.state.bind(py).copy()?)?;
     let ext = if websocket {
         c.ws_extensions.bind(py)
