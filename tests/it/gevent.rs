@@ -142,6 +142,28 @@ fn sockets_requests_and_threading_local_cooperate() {
 }
 
 #[test]
+fn greenlets_serve_many_requests_and_survive_what_a_request_leaves_behind() {
+    let m = field_guide("1", &[]);
+    // Each request leaves a gevent.Timeout that fires 200 ms later into the greenlet that
+    // ran it, parked by then and waiting for its next request.
+    let left = concurrently(m.addr(), "/leave-timeout", 50);
+    assert!(left.iter().all(|r| r.0 == 200), "{left:?}");
+    std::thread::sleep(Duration::from_millis(600));
+    for _ in 0..3 {
+        let results = concurrently(m.addr(), "/hello", 100);
+        let bad: Vec<u16> = results
+            .iter()
+            .filter(|r| r.1 != "Hello, World!")
+            .map(|r| r.0)
+            .collect();
+        assert!(bad.is_empty(), "{} of 100 failed: {bad:?}", bad.len());
+        let local = concurrently(m.addr(), "/local", 50);
+        assert!(local.iter().all(|r| r.1 == "same"), "{local:?}");
+    }
+    assert!(!m.log().contains("Traceback"), "{}", m.log());
+}
+
+#[test]
 fn a_cpu_bound_greenlet_gets_the_worker_replaced_and_a_cooperative_one_never() {
     let m = Master::runicorn()
         .args(["--chdir", apps().to_str().unwrap()])
