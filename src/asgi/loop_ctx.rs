@@ -360,11 +360,14 @@ fn method<'py>(py: Python<'py>, m: &str) -> Bound<'py, PyString> {
     }
 }
 
+/// An address and its text, as the scope shows it.
+type IpText = (std::net::IpAddr, Py<PyString>);
+
 thread_local! {
     /// The last address text made on the loop thread, per role (client, server): most
     /// requests come from the address the one before came from, and a worker listens on
     /// few, so formatting an IP address per request and side is mostly repeated work.
-    static LAST_IP: std::cell::RefCell<[Option<(std::net::IpAddr, Py<PyString>)>; 2]> =
+    static LAST_IP: std::cell::RefCell<[Option<IpText>; 2]> =
         const { std::cell::RefCell::new([None, None]) };
 }
 
