@@ -167,7 +167,8 @@ impl Api {
         let s = |t: &str| PyString::intern(py, t).unbind();
         let asgi = PyDict::new(py);
         asgi.set_item("version", "3.0")?;
-        asgi.set_item("spec_version", "2.4")?;
+        // 2.5: `websocket.disconnect` carries the peer's close `reason`.
+        asgi.set_item("spec_version", "2.5")?;
         let extensions = PyDict::new(py);
         extensions.set_item("http.response.pathsend", PyDict::new(py))?;
         extensions.set_item("http.response.trailers", PyDict::new(py))?;
@@ -401,7 +402,7 @@ fn addr<'py>(
     .into_any())
 }
 
-/// The `http` scope (ASGI 3, HTTP spec 2.4) without `method`, or the `websocket` one
+/// The `http` scope (ASGI 3, HTTP and WebSocket spec 2.5) without `method`, or the `websocket` one
 /// without `subprotocols`.
 pub(super) fn scope<'py>(
     py: Python<'py>,

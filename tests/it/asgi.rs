@@ -71,7 +71,7 @@ fn the_http_scope_has_every_key_with_the_spec_types() {
     let s = json(&body);
     assert_eq!(s["type"], "http");
     assert_eq!(s["asgi"]["version"], "3.0");
-    assert_eq!(s["asgi"]["spec_version"], "2.4");
+    assert_eq!(s["asgi"]["spec_version"], "2.5");
     assert_eq!(s["http_version"], "1.1");
     assert_eq!(s["method"], "GET");
     assert_eq!(s["scheme"], "http");
@@ -628,8 +628,11 @@ fn asgi_websockets_pass_the_echo_scenarios_of_the_rust_api() {
     let addr = m.addr().to_string();
     ws_script(&m, "ws_client.py", &["basic", &addr]);
     assert!(
-        m.wait_for_log("WS DISCONNECT code=4002", Duration::from_secs(5))
-            .is_some(),
+        m.wait_for_log(
+            "WS DISCONNECT code=4002 reason='client done'",
+            Duration::from_secs(5)
+        )
+        .is_some(),
         "{}",
         m.log()
     );
