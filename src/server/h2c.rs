@@ -409,7 +409,7 @@ mod tests {
         }
         let mut out = Vec::new();
         let mut p = &block[..];
-        let mut int = |p: &mut &[u8]| {
+        let int = |p: &mut &[u8]| {
             let mut n = usize::from(p[0] & 0x7f);
             *p = &p[1..];
             if n == 0x7f {
