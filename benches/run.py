@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import datetime
 import html
+import http.client
 import importlib.util
 import json
 import os
@@ -135,6 +136,10 @@ def wait_ready(p: subprocess.Popen, url: str, log: Path | None, timeout: float) 
             with _OPENER.open(url, timeout=1) as r:
                 if r.status == 200:
                     return
+        except http.client.BadStatusLine:
+            # An HTTP/2-only listener (nginx's plaintext `http2`) answers an HTTP/1 probe
+            # with its SETTINGS frame: it is up.
+            return
         except OSError:
             pass
         time.sleep(0.05)

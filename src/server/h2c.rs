@@ -313,7 +313,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Spliced<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.done {
+        if this.done || buf.remaining() == 0 {
             return Pin::new(&mut this.io).poll_read(cx, buf);
         }
         let until = this.boundary.unwrap_or(FIRST_HEADER_END);
@@ -328,9 +328,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Spliced<S> {
             return Poll::Ready(Ok(()));
         }
         let mut tmp = [0u8; 1024];
-        let n = (until - this.seen)
-            .min(tmp.len())
-            .min(buf.remaining().max(1));
+        let n = (until - this.seen).min(tmp.len()).min(buf.remaining());
         let mut rb = ReadBuf::new(&mut tmp[..n]);
         std::task::ready!(Pin::new(&mut this.io).poll_read(cx, &mut rb))?;
         let got = rb.filled();

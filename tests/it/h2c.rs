@@ -457,4 +457,29 @@ mod gunicorn {
             assert_eq!(last_line(&out), "2 200", "{who}: {out}");
         }
     }
+
+    /// The ASGI host over h2c: the scope says HTTP/2 by prior knowledge and after an
+    /// upgrade, and an upload arrives whole.
+    #[test]
+    fn asgi_over_h2c() {
+        let m = Master::runicorn()
+            .cwd(apps().join("asgi"))
+            .args(["-w", "1", "-k", "asgi", "--http-protocols", "h2,h1"])
+            .args(["--http2-cleartext", "both", "raw_app:app"])
+            .spawn();
+        for how in ["--http2-prior-knowledge", "--http2"] {
+            let (out, err) = curl(&[how, &url(m.addr(), "/scope")]);
+            assert_eq!(last_line(&out), "2 200", "{how}: {out}{err}");
+            assert_eq!(json(&out)["http_version"], "2", "{how}: {out}");
+        }
+        let body = "x".repeat(100_000);
+        let (out, err) = curl(&[
+            "--http2-prior-knowledge",
+            "--data-binary",
+            &body,
+            &url(m.addr(), "/upload"),
+        ]);
+        assert_eq!(last_line(&out), "2 200", "{out}{err}");
+        assert_eq!(json(&out)["bytes"], 100_000, "{out}");
+    }
 }
