@@ -1,8 +1,8 @@
 //! HTTP/2 over cleartext TCP (`--http2-cleartext`): curl with prior knowledge and with
 //! `Upgrade: h2c`, h2load, and plain HTTP/1.1 on the same port; each mode enabling only
 //! its mechanism; untrusted peers served HTTP/1.x; inputs that only resemble h2c refused
-//! or answered over HTTP/1.1; HTTP/2's deadlines and flood cap on h2c connections; and
-//! Gunicorn 27.0.1 side by side.
+//! or answered over HTTP/1.1; HTTP/2's deadlines and flood cap on h2c connections;
+//! Gunicorn 27.0.1 side by side; the ASGI host over h2c.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
