@@ -1931,9 +1931,10 @@ pub(crate) static HTTP_PROTOCOLS: Spec<Vec<String>> = Spec {
     support: Supported,
     help: "HTTP versions to offer, comma-separated in order of preference: h1, h2.\n\
          \n\
-         The order is the TLS ALPN preference. h2 needs TLS (h2c is not supported).",
+         The order is the TLS ALPN preference. h2 needs TLS, or --http2-cleartext \
+         for HTTP/2 without TLS (h2c).",
 };
-pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
+pub(crate) static HTTP2_CLEARTEXT: Spec<super::h2c::Http2Cleartext> = Spec {
     key: "http2_cleartext",
     short: None,
     long: &["http2-cleartext"],
@@ -1942,12 +1943,17 @@ pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
     default: "off",
     meta: "STRING",
     section: Section::Http2,
-    parse: Parse::One(|t| value::one_of(t, &["off", "prior-knowledge", "upgrade", "both"])),
+    parse: Parse::One(str::parse),
     field: |s| &mut s.http2_cleartext,
-    support: Unsupported(
-        "not implemented yet: HTTP/2 is served over TLS (ALPN h2) only; h2c is planned",
-    ),
-    help: "Accept HTTP/2 without TLS: off, prior-knowledge, upgrade or both.",
+    support: Supported,
+    help: "Accept HTTP/2 without TLS (h2c): off, prior-knowledge, upgrade or both.\n\
+         \n\
+         prior-knowledge serves connections that open with the HTTP/2 preface; upgrade \
+         honours an HTTP/1.1 request with Upgrade: h2c (without a body); both accepts \
+         either. Plain HTTP/1.1 keeps working on the same port. Only peers in \
+         forwarded_allow_ips (and Unix-socket peers) may use it; others get HTTP/1.x as \
+         if this were off. Needs h2 in http_protocols; ignored when TLS is on (ALPN \
+         chooses there).",
 };
 pub(crate) static HTTP2_MAX_CONCURRENT_STREAMS: Spec<u32> = Spec {
     key: "http2_max_concurrent_streams",

@@ -4,7 +4,7 @@
 //! Layout: `settings.rs` (the `Settings` struct), `registry.rs` (the data model and
 //! `ALL`), `defs.rs` (every setting, declared once), `value.rs` (parsers and
 //! `--print-config` rendering), typed values next to their parsers (`target.rs`,
-//! `worker_class.rs`, `asgi.rs`, `ciphers.rs`, `sni.rs`), `layer.rs` (sources, precedence,
+//! `worker_class.rs`, `asgi.rs`, `h2c.rs`, `ciphers.rs`, `sni.rs`), `layer.rs` (sources, precedence,
 //! provenance), `cli.rs` (the generated clap `Command`), `env.rs` (`Env`,
 //! GUNICORN_CMD_ARGS / RUNICORN_CMD_ARGS), `file.rs` (TOML config files), `python_file.rs`
 //! (Python config files), `print.rs` (`--print-config`, the README's settings table).
@@ -19,6 +19,7 @@ pub(crate) mod cli;
 pub(crate) mod defs;
 pub mod env;
 pub(crate) mod file;
+pub mod h2c;
 pub mod layer;
 mod print;
 #[cfg(feature = "python")]

@@ -139,7 +139,7 @@ pub struct Settings {
     /// runicorn: `NAME=CERTFILE:KEYFILE` SNI certificates.
     pub sni_cert: Vec<String>,
     pub http_protocols: Vec<String>,
-    pub http2_cleartext: String,
+    pub http2_cleartext: super::h2c::Http2Cleartext,
     pub http2_max_concurrent_streams: u32,
     pub http2_initial_window_size: u32,
     pub http2_max_frame_size: u32,
@@ -264,7 +264,7 @@ impl Settings {
             tls_handshake_timeout: 0,
             sni_cert: Vec::new(),
             http_protocols: Vec::new(),
-            http2_cleartext: String::new(),
+            http2_cleartext: super::h2c::Http2Cleartext::Off,
             http2_max_concurrent_streams: 0,
             http2_initial_window_size: 0,
             http2_max_frame_size: 0,

@@ -884,10 +884,19 @@ fn load_tls(
     secret: crate::tls::ticketer::Secret,
 ) -> Result<Option<Arc<crate::tls::Material>>, String> {
     let m = crate::tls::Material::load(s, secret)?;
-    if m.is_none() && s.http_protocols.iter().any(|p| p == "h2") {
-        tracing::warn!(
-            "--http-protocols h2 needs TLS (h2c is not supported): serving HTTP/1.1 only"
-        );
+    let h2 = s.http_protocols.iter().any(|p| p == "h2");
+    let h2c = s.http2_cleartext;
+    if m.is_none() && h2 && h2c == crate::config::h2c::Http2Cleartext::Off {
+        tracing::warn!("--http-protocols h2 needs TLS or --http2-cleartext: serving HTTP/1.1 only");
+    }
+    if h2c != crate::config::h2c::Http2Cleartext::Off {
+        if m.is_some() {
+            tracing::warn!("--http2-cleartext {h2c} is ignored with TLS: ALPN chooses HTTP/2");
+        } else if !h2 {
+            tracing::warn!(
+                "--http2-cleartext {h2c} needs h2 in --http-protocols: serving HTTP/1.1 only"
+            );
+        }
     }
     Ok(m.map(Arc::new))
 }

@@ -15,6 +15,7 @@ mod control;
 mod edge;
 #[cfg(feature = "python")]
 mod gevent;
+mod h2c;
 pub(crate) mod observe;
 #[cfg(feature = "python")]
 mod pyconf;
