@@ -1104,7 +1104,9 @@ pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
          \n\
          From a peer in --forwarded-allow-ips these names (* for any) reach the WSGI environ\n\
          as HTTP_* although they contain `_`, and a SCRIPT_NAME header also becomes the\n\
-         request's SCRIPT_NAME (PATH_INFO is what follows it), as in Gunicorn 27.",
+         request's SCRIPT_NAME (PATH_INFO is what follows it), as in Gunicorn 27. Under\n\
+         -k asgi they stay in the scope's headers, and SCRIPT_NAME is the request's\n\
+         root_path (Gunicorn's ASGI worker leaves root_path alone).",
 };
 pub(crate) static HEADER_MAP: Spec<crate::http::head::HeaderMap> = Spec {
     key: "header_map",

@@ -225,12 +225,8 @@ async fn handle(
     {
         return simple(http::StatusCode::BAD_REQUEST);
     }
-    // A trusted proxy's SCRIPT_NAME header replaces the process environment's (the last
-    // one, as Gunicorn reads them in order).
-    let script_name = forwarded("script_name")
-        .then(|| parts.headers.get_all("script_name").iter().next_back())
-        .flatten()
-        .map(|v| v.as_bytes().iter().map(|&b| b as char).collect::<String>());
+    // A trusted proxy's SCRIPT_NAME header replaces the process environment's.
+    let script_name = edge.proxy.script_name(trusted, &parts.headers);
     let prefix = script_name.as_deref().unwrap_or(edge.script_name.as_str());
     if !parts.uri.path().starts_with(prefix) {
         // Gunicorn's ConfigurationProblem: a 500, and the operator learns why.
