@@ -470,7 +470,11 @@ impl PythonHost {
 /// The app against the worker class: an ASGI app with a WSGI class is served as ASGI
 /// (one INFO line); a WSGI app under `-k asgi` is an error.
 fn check_kind(s: &Settings, asgi_class: bool, asgi_app: bool) -> Result<bool, String> {
-    let name = s.wsgi_app.as_deref().unwrap_or("the app");
+    let name = match (&s.paste, &s.wsgi_app) {
+        (Some(p), _) => p.given.as_str(),
+        (None, Some(app)) => app.as_str(),
+        (None, None) => "the app",
+    };
     match (asgi_class, asgi_app) {
         (true, false) => Err(format!(
             "{name} is not an ASGI application (an `async def app(scope, receive, send)` or an \

@@ -112,8 +112,13 @@ fn import_app_with(
     s: &Settings,
     before: impl FnOnce(Python<'_>) -> Result<(), String>,
 ) -> Result<Py<PyAny>, String> {
-    let text = s.wsgi_app.as_deref().unwrap_or(welcome::APP);
-    let spec = AppSpec::parse(text)?;
+    // `--paste` loads the app instead of APP_MODULE (which Gunicorn then ignores).
+    let spec = match &s.paste {
+        Some(_) => None,
+        None => Some(AppSpec::parse(
+            s.wsgi_app.as_deref().unwrap_or(welcome::APP),
+        )?),
+    };
     crate::python::init_interpreter()?;
     Python::attach(|py| {
         let setup = loader::PathSetup {
@@ -137,6 +142,10 @@ fn import_app_with(
             let _ = sys.setattr("argv", argv);
         }
         before(py)?;
+        let Some(spec) = spec else {
+            let paste = s.paste.as_ref().ok_or("no --paste")?;
+            return loader::load_paste(py, paste, &s.raw_paste_global_conf);
+        };
         welcome::install_if_named(py, &spec.module)
             .map_err(|e| crate::python::format_exception(py, &e))?;
         loader::load(py, &spec)
@@ -489,7 +498,9 @@ pub(crate) fn prepare(s: &Settings, asgi: bool) -> Result<(), i32> {
             }
             green = model.class == "gevent";
         }
-        if let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or(welcome::APP)) {
+        if s.paste.is_none()
+            && let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or(welcome::APP))
+        {
             tracing::error!("{e}");
             tracing::info!("Reason: App failed to load.");
             return Err(crate::error::APP_LOAD_ERROR);

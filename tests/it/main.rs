@@ -17,6 +17,8 @@ mod edge;
 mod gevent;
 pub(crate) mod observe;
 #[cfg(feature = "python")]
+mod paste;
+#[cfg(feature = "python")]
 mod pyconf;
 mod recycling;
 #[cfg(feature = "python")]
