@@ -113,9 +113,9 @@ fn import_app_with(
     before: impl FnOnce(Python<'_>) -> Result<(), String>,
 ) -> Result<Py<PyAny>, String> {
     // `--paste` loads the app instead of APP_MODULE (which Gunicorn then ignores).
-    let spec = match &s.paste {
-        Some(_) => None,
-        None => Some(AppSpec::parse(
+    let target = match &s.paste {
+        Some(p) => Target::Paste(p),
+        None => Target::Module(AppSpec::parse(
             s.wsgi_app.as_deref().unwrap_or(welcome::APP),
         )?),
     };
@@ -142,14 +142,23 @@ fn import_app_with(
             let _ = sys.setattr("argv", argv);
         }
         before(py)?;
-        let Some(spec) = spec else {
-            let paste = s.paste.as_ref().ok_or("no --paste")?;
-            return loader::load_paste(py, paste, &s.raw_paste_global_conf);
-        };
-        welcome::install_if_named(py, &spec.module)
-            .map_err(|e| crate::python::format_exception(py, &e))?;
-        loader::load(py, &spec)
+        match target {
+            Target::Paste(p) => loader::load_paste(py, p, &s.raw_paste_global_conf),
+            Target::Module(spec) => {
+                welcome::install_if_named(py, &spec.module)
+                    .map_err(|e| crate::python::format_exception(py, &e))?;
+                loader::load(py, &spec)
+            }
+        }
     })
+}
+
+/// Where the app comes from.
+enum Target<'a> {
+    /// `APP_MODULE` (or `wsgi_app`; the welcome page without either).
+    Module(AppSpec),
+    /// `--paste`.
+    Paste(&'a crate::config::paste::PasteConfig),
 }
 
 /// Where the edge hands requests to the app.
