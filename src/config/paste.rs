@@ -97,15 +97,15 @@ pub fn global_conf(items: &[String]) -> Result<Vec<(String, String)>, (String, S
         .collect()
 }
 
-/// The section names of an ini file, as `configparser` finds its headers: a line that is
-/// `[NAME]` once trimmed, outside comments (`#`, `;`).
+/// The section names of an ini file, as `configparser` finds its headers: a trimmed line
+/// that starts with `[`, the name running to its last `]` (the regex `\[(.+)\]`, greedy and
+/// not anchored at the end), outside comments (`#`, `;`).
 fn sections(text: &str) -> Vec<&str> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
-        .filter_map(|l| l.strip_prefix('[')?.rsplit_once(']'))
-        .filter(|(name, rest)| !name.is_empty() && rest.trim().is_empty())
-        .map(|(name, _)| name)
+        .filter_map(|l| Some(l.strip_prefix('[')?.rsplit_once(']')?.0))
+        .filter(|name| !name.is_empty())
         .collect()
 }
 
@@ -180,7 +180,8 @@ mod tests {
 
     #[test]
     fn ini_sections_as_configparser_sees_them() {
-        let text = "[app:main]\nuse = x\n; [loggers]\n# [handlers]\n  [loggers]  \n[server:main]\nkey = [v]\n[]\n";
+        let text = "[app:main]\nuse = x\n; [loggers]\n# [handlers]\n[loggers]  \n\
+                    [server:main] trailing\nkey = [v]\n[]\n";
         assert_eq!(sections(text), ["app:main", "loggers", "server:main"]);
     }
 }
