@@ -320,7 +320,7 @@ fn handle(py: Python<'_>, c: &Ctx, ev: Event) -> PyResult<()> {
 
 /// Starts the app's task for one request.
 fn start(py: Python<'_>, c: &Ctx, p: super::Pending) -> PyResult<()> {
-    let scope = scope(py, c, &p.parts, p.https, false)?;
+    let scope = scope(py, c, &p.parts, p.https, p.root.as_deref(), false)?;
     scope.set_item(
         pyo3::intern!(py, "method"),
         method(py, p.parts.method.as_str()),
@@ -402,13 +402,15 @@ fn addr<'py>(
     .into_any())
 }
 
-/// The `http` scope (ASGI 3, HTTP and WebSocket spec 2.5) without `method`, or the `websocket` one
-/// without `subprotocols`.
+/// The `http` scope (ASGI 3, HTTP and WebSocket spec 2.5) without `method`, or the
+/// `websocket` one without `subprotocols`. `forwarded_root`: a trusted proxy's `SCRIPT_NAME`
+/// header, which replaces `--root-path` for this request.
 pub(super) fn scope<'py>(
     py: Python<'py>,
     c: &Ctx,
     parts: &http::request::Parts,
     https: bool,
+    forwarded_root: Option<&str>,
     websocket: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     use pyo3::intern;
@@ -437,8 +439,11 @@ pub(super) fn scope<'py>(
     let decoded = crate::wsgi::environ::percent_decode(raw);
     let decoded = String::from_utf8_lossy(&decoded);
     // The spec's `path` includes `root_path`: behind a proxy that strips the prefix the
-    // request path lacks it and it is put back; a request that carries it keeps it.
-    let root = c.root.as_str();
+    // request path lacks it and it is put back; a request that carries it keeps it. A
+    // forwarded SCRIPT_NAME is a per-request root path and follows the same rule (the
+    // WSGI host answers 500 to a path outside it, as Gunicorn's WSGI workers; Gunicorn's
+    // ASGI worker ignores the header and serves the path as it came).
+    let root = forwarded_root.unwrap_or(c.root.as_str());
     let carries = root.is_empty()
         || decoded
             .strip_prefix(root)
@@ -453,7 +458,10 @@ pub(super) fn scope<'py>(
         intern!(py, "query_string"),
         PyBytes::new(py, parts.uri.query().unwrap_or("").as_bytes()),
     )?;
-    d.set_item(intern!(py, "root_path"), c.root_path.bind(py))?;
+    match forwarded_root {
+        Some(r) => d.set_item(intern!(py, "root_path"), r)?,
+        None => d.set_item(intern!(py, "root_path"), c.root_path.bind(py))?,
+    }
     let headers = PyList::empty(py);
     if parts.version == Version::HTTP_2
         && !parts.headers.contains_key(http::header::HOST)

@@ -53,6 +53,9 @@ pub(crate) struct Pending {
     link: Arc<Link>,
     reply: oneshot::Sender<First>,
     https: bool,
+    /// A trusted proxy's `SCRIPT_NAME` header: the scope's `root_path` instead of
+    /// `--root-path`.
+    root: Option<String>,
 }
 
 struct Edge {
@@ -96,8 +99,10 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         tracing::warn!("Invalid request: Contradictory scheme headers");
         return crate::wsgi::simple(http::StatusCode::BAD_REQUEST);
     };
+    // The WSGI host's SCRIPT_NAME, decided by the same rule (`--forwarder-headers`).
+    let root = edge.proxy.script_name(trusted, req.headers());
     if crate::websocket::is_upgrade_request(&req) {
-        return ws::handle(&edge.bridge, req, https).await;
+        return ws::handle(&edge.bridge, req, https, root).await;
     }
     // HTTP/1 only: hyper reads nothing while a request is in flight, so a client that
     // leaves is seen only by peeking its socket; an HTTP/2 stream's reset reaches hyper.
@@ -143,6 +148,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         link,
         reply: tx,
         https,
+        root,
     })));
     let answer = async {
         match socket {
@@ -484,7 +490,11 @@ impl PythonHost {
 /// The app against the worker class: an ASGI app with a WSGI class is served as ASGI
 /// (one INFO line); a WSGI app under `-k asgi` is an error.
 fn check_kind(s: &Settings, asgi_class: bool, asgi_app: bool) -> Result<bool, String> {
-    let name = s.wsgi_app.as_deref().unwrap_or("the app");
+    let name = match (&s.paste, &s.wsgi_app) {
+        (Some(p), _) => p.given.as_str(),
+        (None, Some(app)) => app.as_str(),
+        (None, None) => "the app",
+    };
     match (asgi_class, asgi_app) {
         (true, false) => Err(format!(
             "{name} is not an ASGI application (an `async def app(scope, receive, send)` or an \

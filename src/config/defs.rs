@@ -930,7 +930,7 @@ pub(crate) static PYTHONPATH: Spec<Option<String>> = Spec {
          Each is made absolute and inserted at the front of sys.path in turn, as Gunicorn\n\
          does; the working directory (after --chdir) is on sys.path too.",
 };
-pub(crate) static PASTE: Spec<Option<String>> = Spec {
+pub(crate) static PASTE: Spec<Option<super::paste::PasteConfig>> = Spec {
     key: "paste",
     short: None,
     long: &["paste", "paster"],
@@ -939,10 +939,16 @@ pub(crate) static PASTE: Spec<Option<String>> = Spec {
     default: "",
     meta: "STRING",
     section: Section::ServerMechanics,
-    parse: Parse::One(value::opt_string),
+    parse: Parse::One(super::paste::parse),
     field: |s| &mut s.paste,
-    support: Unsupported("PasteDeploy apps are Python-only and runicorn does not load them"),
-    help: "Load a PasteDeploy config file (FILE[#SECTION]).",
+    support: Supported,
+    help: "Load the app from a PasteDeploy config file (CONFIG[#SECTION]).\n\
+         \n\
+         The embedded Python's PasteDeploy (`pip install PasteDeploy`) loads section SECTION\n\
+         (default main) of CONFIG, a path relative to where runicorn starts (before\n\
+         --chdir), with --paste-global values as its global_conf. As in Gunicorn, an APP_MODULE\n\
+         is then ignored, the file names the processes and, when it has a [loggers] section,\n\
+         is the default --log-config; its [server:main] section is not read.",
 };
 pub(crate) static PROXY_PROTOCOL: Spec<crate::http::proxy::ProxyMode> = Spec {
     key: "proxy_protocol",
@@ -1004,7 +1010,7 @@ pub(crate) static UWSGI_ALLOW_IPS: Spec<Vec<String>> = Spec {
     ),
     help: "Addresses or networks (comma list, or *) allowed to speak uwsgi.",
 };
-pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<String>> = Spec {
+pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<(String, String)>> = Spec {
     key: "raw_paste_global_conf",
     short: None,
     long: &["paste-global"],
@@ -1013,10 +1019,13 @@ pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<String>> = Spec {
     default: "",
     meta: "CONF",
     section: Section::ServerMechanics,
-    parse: Parse::Many(value::strings),
+    parse: Parse::Many(super::paste::global_conf),
     field: |s| &mut s.raw_paste_global_conf,
-    support: Unsupported("PasteDeploy apps are Python-only and runicorn does not load them"),
-    help: "A PasteDeploy global variable as KEY=VALUE; repeatable.",
+    support: Supported,
+    help: "A PasteDeploy global variable as KEY=VALUE, for --paste; repeatable.\n\
+         \n\
+         Split at the first `=` not escaped as `\\=`; the app factory gets it in global_conf,\n\
+         and the ini file can use it as %(KEY)s.",
 };
 pub(crate) static PERMIT_OBSOLETE_FOLDING: Spec<bool> = Spec {
     key: "permit_obsolete_folding",
@@ -1104,7 +1113,9 @@ pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
          \n\
          From a peer in --forwarded-allow-ips these names (* for any) reach the WSGI environ\n\
          as HTTP_* although they contain `_`, and a SCRIPT_NAME header also becomes the\n\
-         request's SCRIPT_NAME (PATH_INFO is what follows it), as in Gunicorn 27.",
+         request's SCRIPT_NAME (PATH_INFO is what follows it), as in Gunicorn 27. Under\n\
+         -k asgi they stay in the scope's headers, and SCRIPT_NAME is the request's\n\
+         root_path (Gunicorn's ASGI worker leaves root_path alone).",
 };
 pub(crate) static HEADER_MAP: Spec<crate::http::head::HeaderMap> = Spec {
     key: "header_map",

@@ -10,8 +10,9 @@
 //! (Python config files), `print.rs` (`--print-config`, the README's settings table).
 //!
 //! Precedence, lowest first: registry defaults < env-seeded defaults (PORT,
-//! WEB_CONCURRENCY, FORWARDED_ALLOW_IPS, SENDFILE) < config file < GUNICORN_CMD_ARGS <
-//! RUNICORN_CMD_ARGS < command line.
+//! WEB_CONCURRENCY, FORWARDED_ALLOW_IPS, SENDFILE) < what a `--paste` ini file implies
+//! (Gunicorn's application-specific settings, `paste.rs`) < config file <
+//! GUNICORN_CMD_ARGS < RUNICORN_CMD_ARGS < command line.
 
 pub mod asgi;
 pub mod ciphers;
@@ -21,6 +22,7 @@ pub mod env;
 pub(crate) mod file;
 pub mod h2c;
 pub mod layer;
+pub mod paste;
 mod print;
 #[cfg(feature = "python")]
 pub(crate) mod python_file;
@@ -177,7 +179,39 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
     }
     layers.extend(arg_layers);
 
-    match layer::resolve(&layers) {
+    let mut resolved = layer::resolve(&layers);
+    // `--paste` (from whichever layer set it) adds a layer under the config file: resolve
+    // once to learn it, then again with that layer.
+    if let Ok(r) = &resolved
+        && let Some(p) = &r.settings.paste
+    {
+        let origin = r.sources.get("paste").cloned().unwrap_or(Source::Default);
+        match paste::app_layer(p) {
+            Ok((layer, w)) => {
+                if let Some(app) = &r.settings.wsgi_app {
+                    warnings.push(format!(
+                        "APP_MODULE {app:?} is ignored: --paste {} loads the application (as \
+                         in Gunicorn)",
+                        p.given
+                    ));
+                }
+                warnings.extend(w);
+                let at = layers
+                    .iter()
+                    .take_while(|l| matches!(l.source, Source::Default | Source::EnvSeed(_)))
+                    .count();
+                layers.insert(at, layer);
+                resolved = layer::resolve(&layers);
+            }
+            Err(reason) => errors.push(ConfigError::Setting(SettingError {
+                key: "paste",
+                value: p.given.clone(),
+                origin,
+                reason,
+            })),
+        }
+    }
+    match resolved {
         Ok(resolved) if errors.is_empty() => {
             let mut loaded = Loaded {
                 settings: resolved.settings,

@@ -96,12 +96,14 @@ pub struct Settings {
     pub secure_scheme_headers: Vec<(String, String)>,
     pub forwarded_allow_ips: Vec<String>,
     pub pythonpath: Option<String>,
-    pub paste: Option<String>,
+    /// `--paste`: the PasteDeploy ini file and app section.
+    pub paste: Option<super::paste::PasteConfig>,
     pub proxy_protocol: crate::http::proxy::ProxyMode,
     pub proxy_allow_ips: Vec<String>,
     pub protocol: String,
     pub uwsgi_allow_ips: Vec<String>,
-    pub raw_paste_global_conf: Vec<String>,
+    /// `--paste-global` pairs, unescaped.
+    pub raw_paste_global_conf: Vec<(String, String)>,
     pub permit_obsolete_folding: bool,
     pub strip_header_spaces: bool,
     pub permit_unconventional_http_method: bool,

@@ -894,6 +894,84 @@ fn response_trailers_follow_the_body_when_the_client_accepts_them() {
     assert!(json(&body)["extensions"]["http.response.trailers"].is_object());
 }
 
+/// `--forwarder-headers` under `-k asgi`, side by side with Gunicorn 27's ASGI worker: from
+/// a trusted proxy both keep the SCRIPT_NAME and PATH_INFO headers in the scope and drop
+/// other `_` names; from an untrusted one both drop them, and a path outside the
+/// forwarded SCRIPT_NAME is served (200) by both. Where runicorn differs on purpose: a
+/// trusted SCRIPT_NAME becomes the scope's `root_path` (Gunicorn's worker leaves
+/// `root_path` at `--root-path` and ignores the header), and `path` includes it, as the
+/// spec says and as `--root-path` is handled.
+#[test]
+fn forwarder_headers_set_root_path_side_by_side_with_gunicorn() {
+    let fetch = |addr: std::net::SocketAddr, path: &str| -> (String, serde_json::Value) {
+        let (code, out) = curl(&[
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            "SCRIPT_NAME: /app",
+            "-H",
+            "PATH_INFO: /evil",
+            "-H",
+            "REMOTE_USER: bob",
+            &format!("http://{addr}{path}"),
+        ]);
+        assert_eq!(code, 0, "{out}");
+        let (body, status) = out.rsplit_once('\n').unwrap();
+        (status.to_string(), json(body))
+    };
+    let names = |s: &serde_json::Value| -> Vec<String> {
+        let mut v: Vec<String> = s["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h[0].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    for (allow, trusted) in [("127.0.0.1", true), ("10.0.0.0/8", false)] {
+        let extra = ["-k", "asgi", "--forwarded-allow-ips", allow];
+        let g = gunicorn_peer()
+            .args(["--chdir", apps().to_str().unwrap()])
+            .args(extra)
+            .arg("raw_app:app")
+            .spawn();
+        let m = serve("raw_app:app", &extra);
+        let (gs, ge) = fetch(g.addr(), "/app/scope");
+        let (rs, re) = fetch(m.addr(), "/app/scope");
+        assert_eq!((rs.as_str(), gs.as_str()), ("200", "200"));
+        assert_eq!(names(&re), names(&ge), "header names, trusted={trusted}");
+        assert_eq!(
+            names(&re).contains(&"script_name".to_string()),
+            trusted,
+            "{re}"
+        );
+        assert!(!names(&re).contains(&"remote_user".to_string()), "{re}");
+        assert_eq!(re["path"], ge["path"], "trusted={trusted}");
+        assert_eq!(re["raw_path"], ge["raw_path"]);
+        assert_eq!(ge["root_path"], "", "Gunicorn ignores the header");
+        assert_eq!(re["root_path"], if trusted { "/app" } else { "" });
+        // Outside the forwarded mount: both serve it.
+        let (gs, ge) = fetch(g.addr(), "/scope");
+        let (rs, re) = fetch(m.addr(), "/scope");
+        assert_eq!(rs, gs, "a path outside SCRIPT_NAME, trusted={trusted}");
+        assert_eq!(ge["path"], "/scope");
+        if trusted {
+            // A forwarded mount is a per-request --root-path: the path lacks it, so it
+            // is put back.
+            assert_eq!(
+                (re["root_path"].as_str(), re["path"].as_str()),
+                (Some("/app"), Some("/app/scope"))
+            );
+        } else {
+            assert_eq!(
+                (re["root_path"].as_str(), re["path"].as_str()),
+                (Some(""), Some("/scope"))
+            );
+        }
+    }
+}
+
 #[test]
 fn term_lets_in_flight_asgi_requests_finish_then_exits() {
     let mut m = serve("raw_app:app", &["-k", "asgi", "-w", "2"]);

@@ -18,6 +18,8 @@ mod gevent;
 mod h2c;
 pub(crate) mod observe;
 #[cfg(feature = "python")]
+mod paste;
+#[cfg(feature = "python")]
 mod pyconf;
 mod recycling;
 #[cfg(feature = "python")]
