@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import datetime
 import html
+import http.client
 import importlib.util
 import json
 import os
@@ -135,6 +136,10 @@ def wait_ready(p: subprocess.Popen, url: str, log: Path | None, timeout: float) 
             with _OPENER.open(url, timeout=1) as r:
                 if r.status == 200:
                     return
+        except http.client.BadStatusLine:
+            # An HTTP/2-only listener (nginx's plaintext `http2`) answers an HTTP/1 probe
+            # with its SETTINGS frame: it is up.
+            return
         except OSError:
             pass
         time.sleep(0.05)
@@ -249,10 +254,12 @@ class Ctx:
     missing: dict = dataclasses.field(default_factory=dict)  # need -> reason
 
 
-def nginx(ctx: Ctx, port: int, *, ssl_on: bool = False, access_log: bool = False, static: bool = False) -> list[str]:
+def nginx(ctx: Ctx, port: int, *, ssl_on: bool = False, access_log: bool = False, static: bool = False,
+          h2c: bool = False) -> list[str]:
     d = ctx.tmp / f"nginx-{port}"
     d.mkdir(exist_ok=True)
-    listen = f"127.0.0.1:{port}" + (" ssl http2" if ssl_on else "")
+    # h2c: `http2` on a plaintext listener is HTTP/2 with prior knowledge.
+    listen = f"127.0.0.1:{port}" + (" ssl http2" if ssl_on else " http2" if h2c else "")
     tls = f"ssl_certificate {CERT}; ssl_certificate_key {KEY}; ssl_protocols TLSv1.2 TLSv1.3;" if ssl_on else ""
     log = f"access_log {ctx.tmp}/nginx-access.log;" if access_log else "access_log off;"
     # Static: nginx as deployed (Debian's nginx.conf turns sendfile on; its built-in
@@ -430,6 +437,15 @@ def workloads() -> list[Workload]:
                      Server("runicorn examples/hello", "runicorn", lambda c, p: hello(c, p, *tls_args()), scheme="https", needs=("h2load",)),
                      Server("nginx http2", "nginx", lambda c, p: nginx(c, p, ssl_on=True), scheme="https", needs=("nginx", "h2load")),
                  ], [("runicorn examples/hello", "nginx http2")]),
+        Workload("h2c", "HTTP/2 over cleartext (h2c)",
+                 "h2load -c16 -m10 with prior knowledge, runicorn `--http-protocols h2,h1 --http2-cleartext both` "
+                 "vs nginx `listen ... http2` without TLS",
+                 "h2load-h2", "/", [
+                     Server("runicorn examples/hello h2c", "runicorn",
+                            lambda c, p: hello(c, p, "--http-protocols", "h2,h1", "--http2-cleartext", "both"),
+                            needs=("h2load",)),
+                     Server("nginx h2c", "nginx", lambda c, p: nginx(c, p, h2c=True), needs=("nginx", "h2load")),
+                 ], [("runicorn examples/hello h2c", "nginx h2c")]),
         Workload("slow", "Hello under 200 slow clients",
                  "plaintext hello while 200 slow clients (half trickling headers, half bodies, 1 byte/s; "
                  "benches/slow_clients.rs, on the load core) hold connections open",

@@ -119,18 +119,20 @@ pub fn run_command(args: Vec<OsString>) -> i32 {
     let loaded = match prepare_keeping(&args) {
         Ok(l) => l,
         #[cfg(feature = "python")]
-        Err((0, Some(s))) if s.check_config && !s.print_config && s.wsgi_app.is_some() => {
+        Err((0, Some(s)))
+            if s.check_config && !s.print_config && (s.wsgi_app.is_some() || s.paste.is_some()) =>
+        {
             return crate::wsgi::check_app(&s);
         }
         Err((code, _)) => return code,
     };
     let s = &loaded.settings;
-    if s.wsgi_app.is_none() && !s.static_map.is_empty() {
+    if s.wsgi_app.is_none() && s.paste.is_none() && !s.static_map.is_empty() {
         return serve_host(StaticOnly, loaded, args);
     }
     #[cfg(feature = "python")]
     {
-        if s.wsgi_app.is_none() {
+        if s.wsgi_app.is_none() && s.paste.is_none() {
             // Gunicorn exits 1 here; a first-time user is better served by a page that
             // says how to serve a real app.
             tracing::warn!(
@@ -145,7 +147,8 @@ pub fn run_command(args: Vec<OsString>) -> i32 {
     }
     #[cfg(not(feature = "python"))]
     {
-        let Some(app) = s.wsgi_app.as_deref() else {
+        let paste = s.paste.as_ref().map(|p| p.given.as_str());
+        let Some(app) = paste.or(s.wsgi_app.as_deref()) else {
             eprintln!("Error: No application module specified.");
             return 1;
         };

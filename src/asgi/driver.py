@@ -54,11 +54,15 @@ class Lifespan:
         finally:
             self.outbox.put_nowait(None)
 
-    async def startup(self):
+    async def startup(self, timeout):
         """None when the worker may serve, else the reason it must not."""
         self.task = asyncio.get_running_loop().create_task(self.main())
         await self.inbox.put({"type": "lifespan.startup"})
-        msg = await self.outbox.get()
+        try:
+            msg = await asyncio.wait_for(self.outbox.get(), timeout)
+        except asyncio.TimeoutError:
+            self.task.cancel()
+            return "ASGI lifespan startup timed out after %ss" % timeout
         if msg is None:
             if self.mode == "on":
                 if self.error is not None:
@@ -92,7 +96,7 @@ class Lifespan:
             self.api.log(ERROR, "ASGI lifespan shutdown failed: %s" % msg.get("message", ""))
 
 
-def serve(api, app, loop_kind, lifespan_mode, beat_every, shutdown_timeout):
+def serve(api, app, loop_kind, lifespan_mode, beat_every, lifespan_timeout):
     try:
         loop = new_loop(loop_kind)
     except ImportError as e:
@@ -103,7 +107,7 @@ def serve(api, app, loop_kind, lifespan_mode, beat_every, shutdown_timeout):
     lifespan = None
     if lifespan_mode != "off":
         lifespan = Lifespan(app, state, api, lifespan_mode)
-        error = loop.run_until_complete(lifespan.startup())
+        error = loop.run_until_complete(lifespan.startup(lifespan_timeout))
         if error is not None:
             api.started(error)
             return
@@ -118,4 +122,4 @@ def serve(api, app, loop_kind, lifespan_mode, beat_every, shutdown_timeout):
     api.started()
     loop.run_forever()
     if lifespan is not None:
-        loop.run_until_complete(lifespan.shutdown(shutdown_timeout))
+        loop.run_until_complete(lifespan.shutdown(lifespan_timeout))

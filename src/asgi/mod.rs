@@ -44,8 +44,8 @@ use bridge::{Bridge, Event, Link, READ_AHEAD};
 /// The driver's source, run once per worker on the loop thread.
 const DRIVER: &str = include_str!("driver.py");
 
-/// Seconds lifespan shutdown may take (Gunicorn's ASGI worker: 30).
-const LIFESPAN_SHUTDOWN_SECS: u64 = 30;
+/// Seconds lifespan startup, and shutdown, may each take (Gunicorn's ASGI worker: 30).
+const LIFESPAN_SECS: u64 = 30;
 
 /// A request on its way to the loop thread.
 pub(crate) struct Pending {
@@ -53,6 +53,9 @@ pub(crate) struct Pending {
     link: Arc<Link>,
     reply: oneshot::Sender<First>,
     https: bool,
+    /// A trusted proxy's `SCRIPT_NAME` header: the scope's `root_path` instead of
+    /// `--root-path`.
+    root: Option<String>,
 }
 
 struct Edge {
@@ -96,8 +99,10 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         tracing::warn!("Invalid request: Contradictory scheme headers");
         return crate::wsgi::simple(http::StatusCode::BAD_REQUEST);
     };
+    // The WSGI host's SCRIPT_NAME, decided by the same rule (`--forwarder-headers`).
+    let root = edge.proxy.script_name(trusted, req.headers());
     if crate::websocket::is_upgrade_request(&req) {
-        return ws::handle(&edge.bridge, req, https).await;
+        return ws::handle(&edge.bridge, req, https, root).await;
     }
     // HTTP/1 only: hyper reads nothing while a request is in flight, so a client that
     // leaves is seen only by peeking its socket; an HTTP/2 stream's reset reaches hyper.
@@ -143,6 +148,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         link,
         reply: tx,
         https,
+        root,
     })));
     let answer = async {
         match socket {
@@ -174,7 +180,7 @@ async fn handle(edge: &Edge, req: Request<Incoming>) -> Response<ResponseBody> {
         return crate::wsgi::simple(CLIENT_CLOSED);
     };
     if let Some(sock) = socket
-        && !resp.body().is_end_stream()
+        && resp.body().size_hint().exact().is_none()
     {
         // A streamed response: an SSE stream idle between events would otherwise not
         // learn that its client left until its next send().
@@ -192,10 +198,26 @@ const CLIENT_CLOSED: http::StatusCode = match http::StatusCode::from_u16(499) {
 /// How often an HTTP/1 client's socket is peeked while its request is in flight.
 const PEEK_EVERY: Duration = Duration::from_secs(1);
 
+/// One clock for every peek of the worker: a timer per request cost a timer-wheel entry
+/// (insert, fire or cancel) on the edge's thread for each request, a tenth of its work
+/// on a hello; waiting on a shared [`Notify`](tokio::sync::Notify) costs a list link.
+/// A request's first peek comes within one period rather than exactly one after it.
+static PEEK_TICK: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Rings [`PEEK_TICK`] every [`PEEK_EVERY`] for as long as the worker's runtime runs.
+async fn peek_clock() {
+    let mut every = tokio::time::interval(PEEK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        PEEK_TICK.notify_waiters();
+    }
+}
+
 /// Resolves once the client closed or reset its connection.
 async fn left(sock: crate::server::ClientSocket) {
     loop {
-        tokio::time::sleep(PEEK_EVERY).await;
+        PEEK_TICK.notified().await;
         if sock.left() {
             return;
         }
@@ -205,7 +227,7 @@ async fn left(sock: crate::server::ClientSocket) {
 /// While a streamed response runs, marks the exchange over once its client left.
 async fn watch_stream(sock: crate::server::ClientSocket, link: Arc<Link>, bridge: Arc<Bridge>) {
     loop {
-        tokio::time::sleep(PEEK_EVERY).await;
+        PEEK_TICK.notified().await;
         {
             let ib = link.inbox();
             // Over (or the connection moved on): the descriptor may belong to another
@@ -327,6 +349,7 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let outbox = loop_ctx::Outbox::new();
     tokio::spawn(outbox.clone().deliver());
+    tokio::spawn(peek_clock());
     let api = loop_ctx::Api {
         bridge: bridge.clone(),
         outbox,
@@ -362,7 +385,7 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
                         loop_kind,
                         lifespan,
                         beat_every,
-                        LIFESPAN_SHUTDOWN_SECS,
+                        LIFESPAN_SECS,
                     ))?;
                     Ok(())
                 };
@@ -404,7 +427,7 @@ fn stop_loop() {
         l.bridge.post(Event::Shutdown);
         let done = l.done.lock().unwrap_or_else(|p| p.into_inner());
         if done
-            .recv_timeout(Duration::from_secs(LIFESPAN_SHUTDOWN_SECS + 2))
+            .recv_timeout(Duration::from_secs(LIFESPAN_SECS + 2))
             .is_err()
         {
             tracing::warn!("the ASGI event loop did not stop in time");
@@ -451,11 +474,14 @@ impl PythonHost {
         crate::wsgi::prepare(s, asgi)?;
         if let Some(app) = crate::wsgi::preloaded() {
             let is = Python::attach(|py| is_asgi(py, &app));
-            check_kind(s, asgi, is).map_err(|e| {
+            let serves_asgi = check_kind(s, asgi, is).map_err(|e| {
                 tracing::error!("{e}");
                 tracing::info!("Reason: App failed to load.");
                 crate::error::APP_LOAD_ERROR
             })?;
+            if serves_asgi && !asgi {
+                crate::master::set_worker_shown("asgi");
+            }
         }
         Ok(PythonHost { asgi })
     }
@@ -464,7 +490,11 @@ impl PythonHost {
 /// The app against the worker class: an ASGI app with a WSGI class is served as ASGI
 /// (one INFO line); a WSGI app under `-k asgi` is an error.
 fn check_kind(s: &Settings, asgi_class: bool, asgi_app: bool) -> Result<bool, String> {
-    let name = s.wsgi_app.as_deref().unwrap_or("the app");
+    let name = match (&s.paste, &s.wsgi_app) {
+        (Some(p), _) => p.given.as_str(),
+        (None, Some(app)) => app.as_str(),
+        (None, None) => "the app",
+    };
     match (asgi_class, asgi_app) {
         (true, false) => Err(format!(
             "{name} is not an ASGI application (an `async def app(scope, receive, send)` or an \

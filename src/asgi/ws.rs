@@ -39,6 +39,8 @@ const OUTBOX: usize = 8;
 pub(crate) struct WsPending {
     pub parts: http::request::Parts,
     pub https: bool,
+    /// A trusted proxy's `SCRIPT_NAME` header, the scope's `root_path`.
+    pub root: Option<String>,
     pub protocols: Vec<String>,
     pub link: Arc<WsLink>,
     pub decide: oneshot::Sender<Decision>,
@@ -136,6 +138,7 @@ pub(super) async fn handle(
     bridge: &Arc<Bridge>,
     mut req: http::Request<hyper::body::Incoming>,
     https: bool,
+    root: Option<String>,
 ) -> http::Response<ResponseBody> {
     let hs = match Handshake::from_request(&mut req) {
         Ok(hs) => hs,
@@ -166,6 +169,7 @@ pub(super) async fn handle(
     bridge.post(Event::WsConnect(Box::new(WsPending {
         parts,
         https,
+        root,
         protocols: hs.protocols().to_vec(),
         link: link.clone(),
         decide,
@@ -574,7 +578,7 @@ impl WsSend {
 
 /// Starts the app's task for one WebSocket.
 pub(super) fn start(py: Python<'_>, c: &Ctx, p: WsPending) -> PyResult<()> {
-    let scope = super::loop_ctx::scope(py, c, &p.parts, p.https, true)?;
+    let scope = super::loop_ctx::scope(py, c, &p.parts, p.https, p.root.as_deref(), true)?;
     let protocols = pyo3::types::PyList::new(py, &p.protocols)?;
     scope.set_item(pyo3::intern!(py, "subprotocols"), protocols)?;
     let recv = Py::new(

@@ -950,7 +950,7 @@ pub(crate) static PYTHONPATH: Spec<Option<String>> = Spec {
          Each is made absolute and inserted at the front of sys.path in turn, as Gunicorn\n\
          does; the working directory (after --chdir) is on sys.path too.",
 };
-pub(crate) static PASTE: Spec<Option<String>> = Spec {
+pub(crate) static PASTE: Spec<Option<super::paste::PasteConfig>> = Spec {
     key: "paste",
     short: None,
     long: &["paste", "paster"],
@@ -959,10 +959,16 @@ pub(crate) static PASTE: Spec<Option<String>> = Spec {
     default: "",
     meta: "STRING",
     section: Section::ServerMechanics,
-    parse: Parse::One(value::opt_string),
+    parse: Parse::One(super::paste::parse),
     field: |s| &mut s.paste,
-    support: Unsupported("PasteDeploy apps are Python-only and runicorn does not load them"),
-    help: "Load a PasteDeploy config file (FILE[#SECTION]).",
+    support: Supported,
+    help: "Load the app from a PasteDeploy config file (CONFIG[#SECTION]).\n\
+         \n\
+         The embedded Python's PasteDeploy (`pip install PasteDeploy`) loads section SECTION\n\
+         (default main) of CONFIG, a path relative to where runicorn starts (before\n\
+         --chdir), with --paste-global values as its global_conf. As in Gunicorn, an APP_MODULE\n\
+         is then ignored, the file names the processes and, when it has a [loggers] section,\n\
+         is the default --log-config; its [server:main] section is not read.",
 };
 pub(crate) static PROXY_PROTOCOL: Spec<crate::http::proxy::ProxyMode> = Spec {
     key: "proxy_protocol",
@@ -1024,7 +1030,7 @@ pub(crate) static UWSGI_ALLOW_IPS: Spec<Vec<String>> = Spec {
     ),
     help: "Addresses or networks (comma list, or *) allowed to speak uwsgi.",
 };
-pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<String>> = Spec {
+pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<(String, String)>> = Spec {
     key: "raw_paste_global_conf",
     short: None,
     long: &["paste-global"],
@@ -1033,10 +1039,13 @@ pub(crate) static RAW_PASTE_GLOBAL_CONF: Spec<Vec<String>> = Spec {
     default: "",
     meta: "CONF",
     section: Section::ServerMechanics,
-    parse: Parse::Many(value::strings),
+    parse: Parse::Many(super::paste::global_conf),
     field: |s| &mut s.raw_paste_global_conf,
-    support: Unsupported("PasteDeploy apps are Python-only and runicorn does not load them"),
-    help: "A PasteDeploy global variable as KEY=VALUE; repeatable.",
+    support: Supported,
+    help: "A PasteDeploy global variable as KEY=VALUE, for --paste; repeatable.\n\
+         \n\
+         Split at the first `=` not escaped as `\\=`; the app factory gets it in global_conf,\n\
+         and the ini file can use it as %(KEY)s.",
 };
 pub(crate) static PERMIT_OBSOLETE_FOLDING: Spec<bool> = Spec {
     key: "permit_obsolete_folding",
@@ -1124,7 +1133,9 @@ pub(crate) static FORWARDER_HEADERS: Spec<Vec<String>> = Spec {
          \n\
          From a peer in --forwarded-allow-ips these names (* for any) reach the WSGI environ\n\
          as HTTP_* although they contain `_`, and a SCRIPT_NAME header also becomes the\n\
-         request's SCRIPT_NAME (PATH_INFO is what follows it), as in Gunicorn 27.",
+         request's SCRIPT_NAME (PATH_INFO is what follows it), as in Gunicorn 27. Under\n\
+         -k asgi they stay in the scope's headers, and SCRIPT_NAME is the request's\n\
+         root_path (Gunicorn's ASGI worker leaves root_path alone).",
 };
 pub(crate) static HEADER_MAP: Spec<crate::http::head::HeaderMap> = Spec {
     key: "header_map",
@@ -1951,9 +1962,10 @@ pub(crate) static HTTP_PROTOCOLS: Spec<Vec<String>> = Spec {
     support: Supported,
     help: "HTTP versions to offer, comma-separated in order of preference: h1, h2.\n\
          \n\
-         The order is the TLS ALPN preference. h2 needs TLS (h2c is not supported).",
+         The order is the TLS ALPN preference. h2 needs TLS, or --http2-cleartext \
+         for HTTP/2 without TLS (h2c).",
 };
-pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
+pub(crate) static HTTP2_CLEARTEXT: Spec<super::h2c::Http2Cleartext> = Spec {
     key: "http2_cleartext",
     short: None,
     long: &["http2-cleartext"],
@@ -1962,12 +1974,17 @@ pub(crate) static HTTP2_CLEARTEXT: Spec<String> = Spec {
     default: "off",
     meta: "STRING",
     section: Section::Http2,
-    parse: Parse::One(|t| value::one_of(t, &["off", "prior-knowledge", "upgrade", "both"])),
+    parse: Parse::One(str::parse),
     field: |s| &mut s.http2_cleartext,
-    support: Unsupported(
-        "not implemented yet: HTTP/2 is served over TLS (ALPN h2) only; h2c is planned",
-    ),
-    help: "Accept HTTP/2 without TLS: off, prior-knowledge, upgrade or both.",
+    support: Supported,
+    help: "Accept HTTP/2 without TLS (h2c): off, prior-knowledge, upgrade or both.\n\
+         \n\
+         prior-knowledge serves connections that open with the HTTP/2 preface; upgrade \
+         honours an HTTP/1.1 request with Upgrade: h2c (without a body); both accepts \
+         either. Plain HTTP/1.1 keeps working on the same port. Only peers in \
+         forwarded_allow_ips (and Unix-socket peers) may use it; others get HTTP/1.x as \
+         if this were off. Needs h2 in http_protocols; ignored when TLS is on (ALPN \
+         chooses there).",
 };
 pub(crate) static HTTP2_MAX_CONCURRENT_STREAMS: Spec<u32> = Spec {
     key: "http2_max_concurrent_streams",

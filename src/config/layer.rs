@@ -1,4 +1,5 @@
-//! Configuration layers and their resolution: each source (defaults, config file,
+//! Configuration layers and their resolution: each source (defaults, a `--paste` ini file,
+//! config file,
 //! GUNICORN_CMD_ARGS, RUNICORN_CMD_ARGS, command line) yields a `Layer` of raw text per
 //! key; `resolve` picks the highest layer for every setting, parses it once, records
 //! where each value came from, and collects every error before returning.
@@ -25,6 +26,8 @@ pub enum Source {
     Default,
     /// A default replaced by an environment variable (PORT, WEB_CONCURRENCY, ...).
     EnvSeed(&'static str),
+    /// What a `--paste` ini file implies (Gunicorn's application-specific settings).
+    Paste(PathBuf),
     ConfigFile(PathBuf),
     GunicornCmdArgs,
     RunicornCmdArgs,
@@ -43,6 +46,7 @@ impl fmt::Display for Source {
         match self {
             Source::Default => f.write_str("default"),
             Source::EnvSeed(var) => write!(f, "environment {var}"),
+            Source::Paste(p) => write!(f, "PasteDeploy config {}", p.display()),
             Source::ConfigFile(p) => write!(f, "config file {}", p.display()),
             Source::GunicornCmdArgs => f.write_str("GUNICORN_CMD_ARGS"),
             Source::RunicornCmdArgs => f.write_str("RUNICORN_CMD_ARGS"),

@@ -4,14 +4,15 @@
 //! Layout: `settings.rs` (the `Settings` struct), `registry.rs` (the data model and
 //! `ALL`), `defs.rs` (every setting, declared once), `value.rs` (parsers and
 //! `--print-config` rendering), typed values next to their parsers (`target.rs`,
-//! `worker_class.rs`, `asgi.rs`, `ciphers.rs`, `sni.rs`), `layer.rs` (sources, precedence,
+//! `worker_class.rs`, `asgi.rs`, `h2c.rs`, `ciphers.rs`, `sni.rs`), `layer.rs` (sources, precedence,
 //! provenance), `cli.rs` (the generated clap `Command`), `env.rs` (`Env`,
 //! GUNICORN_CMD_ARGS / RUNICORN_CMD_ARGS), `file.rs` (TOML config files), `python_file.rs`
 //! (Python config files), `print.rs` (`--print-config`, the README's settings table).
 //!
 //! Precedence, lowest first: registry defaults < env-seeded defaults (PORT,
-//! WEB_CONCURRENCY, FORWARDED_ALLOW_IPS, SENDFILE) < config file < GUNICORN_CMD_ARGS <
-//! RUNICORN_CMD_ARGS < command line.
+//! WEB_CONCURRENCY, FORWARDED_ALLOW_IPS, SENDFILE) < what a `--paste` ini file implies
+//! (Gunicorn's application-specific settings, `paste.rs`) < config file <
+//! GUNICORN_CMD_ARGS < RUNICORN_CMD_ARGS < command line.
 
 pub mod asgi;
 pub mod ciphers;
@@ -19,7 +20,9 @@ pub(crate) mod cli;
 pub(crate) mod defs;
 pub mod env;
 pub(crate) mod file;
+pub mod h2c;
 pub mod layer;
+pub mod paste;
 mod print;
 #[cfg(feature = "python")]
 pub(crate) mod python_file;
@@ -176,7 +179,39 @@ pub(crate) fn load_in(args: &[OsString], env: &dyn Env, dir: &Path) -> Result<Lo
     }
     layers.extend(arg_layers);
 
-    match layer::resolve(&layers) {
+    let mut resolved = layer::resolve(&layers);
+    // `--paste` (from whichever layer set it) adds a layer under the config file: resolve
+    // once to learn it, then again with that layer.
+    if let Ok(r) = &resolved
+        && let Some(p) = &r.settings.paste
+    {
+        let origin = r.sources.get("paste").cloned().unwrap_or(Source::Default);
+        match paste::app_layer(p) {
+            Ok((layer, w)) => {
+                if let Some(app) = &r.settings.wsgi_app {
+                    warnings.push(format!(
+                        "APP_MODULE {app:?} is ignored: --paste {} loads the application (as \
+                         in Gunicorn)",
+                        p.given
+                    ));
+                }
+                warnings.extend(w);
+                let at = layers
+                    .iter()
+                    .take_while(|l| matches!(l.source, Source::Default | Source::EnvSeed(_)))
+                    .count();
+                layers.insert(at, layer);
+                resolved = layer::resolve(&layers);
+            }
+            Err(reason) => errors.push(ConfigError::Setting(SettingError {
+                key: "paste",
+                value: p.given.clone(),
+                origin,
+                reason,
+            })),
+        }
+    }
+    match resolved {
         Ok(resolved) if errors.is_empty() => {
             let mut loaded = Loaded {
                 settings: resolved.settings,

@@ -175,9 +175,12 @@ fn aliases_and_optional_values() {
             .to_string(),
         "v2"
     );
+    let ini = TempToml::new("[app:main]\n");
     assert_eq!(
-        resolve_args(&["--paster", "x.ini"]).paste.as_deref(),
-        Some("x.ini")
+        resolve_args(&["--paster", ini.path()])
+            .paste
+            .map(|p| p.file),
+        Some(ini.0.clone())
     );
     assert_eq!(
         resolve_args(&["--error-logfile", "a", "--log-file", "b"]).errorlog,
@@ -551,8 +554,6 @@ fn unsupported_settings_warn_once_when_set() {
     let l = load_with(
         &env,
         &[
-            "--paste",
-            "x.ini",
             "--logger-class",
             "my.Logger",
             "--worker-tmp-dir",
@@ -560,12 +561,7 @@ fn unsupported_settings_warn_once_when_set() {
         ],
     )
     .unwrap();
-    assert_eq!(l.warnings.len(), 3, "{:#?}", l.warnings);
-    assert_eq!(
-        l.warnings[1],
-        "setting `paste` (--paste, --paster, from command line) is not supported: \
-         PasteDeploy apps are Python-only and runicorn does not load them; ignored"
-    );
+    assert_eq!(l.warnings.len(), 2, "{:#?}", l.warnings);
     assert!(
         l.warnings
             .iter()
@@ -701,4 +697,81 @@ fn regenerate_readme_settings_table() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, readme_with_table(&readme).expect("settings markers")).unwrap();
+}
+
+/// `--paste`: the ini file adds Gunicorn's application-specific layer (the process name,
+/// and `logconfig` when it has [loggers]) under the config file and the command line; a
+/// missing file and a bad `--paste-global` name their setting.
+#[test]
+fn paste_layer_and_its_precedence() {
+    let ini = TempToml::new(
+        "[app:main]\nuse = egg:x\n[server:main]\nport = 1\nworkers = 9\n[loggers]\nkeys = root\n",
+    );
+    let path = ini.path();
+    let env = MapEnv::default();
+    let l = load_with(
+        &env,
+        &["--paste", path, "--paste-global", "A\\=B=c", "app:app"],
+    )
+    .unwrap();
+    assert_eq!(l.settings.logconfig.as_deref(), Some(path));
+    assert_eq!(l.settings.default_proc_name, path);
+    assert_eq!(l.sources["logconfig"], Source::Paste(ini.0.clone()));
+    assert_eq!(l.settings.workers, 1, "[server:main] is not read");
+    assert_eq!(
+        l.settings.raw_paste_global_conf,
+        [("A=B".into(), "c".into())]
+    );
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("APP_MODULE \"app:app\" is ignored"))
+    );
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("[server:main] is not read"))
+    );
+
+    let file = TempToml::new("logconfig = \"file.ini\"\n");
+    let l = load_with(&env, &["-c", file.path(), "--paste", path]).unwrap();
+    assert_eq!(l.settings.logconfig.as_deref(), Some("file.ini"));
+    assert_eq!(l.sources["default_proc_name"], Source::Paste(ini.0.clone()));
+    let l = load_with(
+        &env,
+        &[
+            "-c",
+            file.path(),
+            "--paste",
+            path,
+            "--log-config",
+            "cli.ini",
+        ],
+    )
+    .unwrap();
+    assert_eq!(l.settings.logconfig.as_deref(), Some("cli.ini"));
+
+    let quiet = TempToml::new("[app:main]\n");
+    let l = load_with(&env, &["--paste", &format!("{}#main", quiet.path())]).unwrap();
+    assert_eq!(l.settings.logconfig, None, "no [loggers]");
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+
+    let errors = error_lines(load_with(&env, &["--paste", "/nonexistent-runicorn/x.ini"]));
+    assert_eq!(
+        errors,
+        [
+            "invalid value \"/nonexistent-runicorn/x.ini\" for `paste` (from command line): \
+          \"/nonexistent-runicorn/x.ini\" not found"
+        ]
+    );
+    let errors = error_lines(load_with(
+        &env,
+        &["--paste", path, "--paste-global", "NOEQUALS"],
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("\"NOEQUALS\" for `raw_paste_global_conf`")
+            && errors[0].contains("KEY=VALUE"),
+        "{errors:?}"
+    );
 }

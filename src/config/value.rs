@@ -523,6 +523,7 @@ render_display!(
     super::worker_class::WorkerClass,
     super::asgi::AsgiLoop,
     super::asgi::Lifespan,
+    super::h2c::Http2Cleartext,
     ProxyMode,
     HeaderMap
 );

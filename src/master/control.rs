@@ -639,6 +639,7 @@ impl Arbiter {
         let proc_name = s
             .proc_name
             .clone()
+            .or_else(|| s.paste.as_ref().map(|p| p.file.display().to_string()))
             .or_else(|| s.wsgi_app.clone())
             .unwrap_or_else(|| "runicorn".into());
         json!({

@@ -125,6 +125,16 @@ pub(crate) fn set_reexec_argv(argv: Vec<OsString>) {
     let _ = REEXEC_ARGV.set(argv);
 }
 
+static WORKER_SHOWN: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// What the `Using worker:` line names when the app host learned before forking that its
+/// workers run another class than the settings name: a preloaded ASGI app given with the
+/// default class is served by the asgi worker. Only the first call counts.
+#[cfg(feature = "python")]
+pub(crate) fn set_worker_shown(name: &'static str) {
+    let _ = WORKER_SHOWN.set(name);
+}
+
 /// Runs the master until it exits; returns the process exit code.
 pub(crate) fn run(loaded: Loaded, args: Vec<OsString>, runner: Runner) -> i32 {
     match Arbiter::start(loaded, args, runner) {
@@ -231,7 +241,10 @@ impl Arbiter {
         tracing::info!("Listening at: {} ({pid})", shown);
         tracing::info!(
             "Using worker: {}",
-            settings.worker_class.effective_name(settings.threads)
+            WORKER_SHOWN
+                .get()
+                .copied()
+                .unwrap_or_else(|| settings.worker_class.effective_name(settings.threads))
         );
         worker::set_process_name(
             &settings,
@@ -871,10 +884,19 @@ fn load_tls(
     secret: crate::tls::ticketer::Secret,
 ) -> Result<Option<Arc<crate::tls::Material>>, String> {
     let m = crate::tls::Material::load(s, secret)?;
-    if m.is_none() && s.http_protocols.iter().any(|p| p == "h2") {
-        tracing::warn!(
-            "--http-protocols h2 needs TLS (h2c is not supported): serving HTTP/1.1 only"
-        );
+    let h2 = s.http_protocols.iter().any(|p| p == "h2");
+    let h2c = s.http2_cleartext;
+    if m.is_none() && h2 && h2c == crate::config::h2c::Http2Cleartext::Off {
+        tracing::warn!("--http-protocols h2 needs TLS or --http2-cleartext: serving HTTP/1.1 only");
+    }
+    if h2c != crate::config::h2c::Http2Cleartext::Off {
+        if m.is_some() {
+            tracing::warn!("--http2-cleartext {h2c} is ignored with TLS: ALPN chooses HTTP/2");
+        } else if !h2 {
+            tracing::warn!(
+                "--http2-cleartext {h2c} needs h2 in --http-protocols: serving HTTP/1.1 only"
+            );
+        }
     }
     Ok(m.map(Arc::new))
 }

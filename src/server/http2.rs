@@ -1,5 +1,6 @@
-//! HTTP/2 over TLS with the same deadlines as the HTTP/1 edge. hyper's HTTP/2 server has
-//! none of its own beyond keep-alive PINGs, so they are built around it:
+//! HTTP/2 (over TLS, or cleartext: see [`super::h2c`]) with the same deadlines as the
+//! HTTP/1 edge. hyper's HTTP/2 server has none of its own beyond keep-alive PINGs, so they
+//! are built around it:
 //!
 //! - **idle**: a connection with no open stream is closed (GOAWAY NO_ERROR) once
 //!   `--keep-alive` has passed since its last stream ended or it last sent data; before
@@ -276,9 +277,10 @@ thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; 16 * 1024].into_boxed_slice());
 }
 
-/// The TLS stream under hyper's HTTP/2 connection: notes when the connection last sent
-/// data, fails writes that stay blocked for `--send-timeout` (a peer that stopped
-/// reading the socket), rations control frames and keeps the request-body deadlines.
+/// The stream (TLS, or plaintext for h2c) under hyper's HTTP/2 connection: notes when the
+/// connection last sent data, fails writes that stay blocked for `--send-timeout` (a peer
+/// that stopped reading the socket), rations control frames and keeps the request-body
+/// deadlines.
 pub(super) struct ProgressIo<S> {
     io: S,
     peer: super::Peer,
@@ -543,7 +545,7 @@ fn idle_deadline(state: &ConnState, cfg: &ServeConfig) -> Option<Instant> {
     })
 }
 
-/// Serves an HTTP/2 connection (TLS, ALPN `h2`) under the deadlines above, until it ends,
+/// Serves an HTTP/2 connection (TLS with ALPN `h2`, or h2c) under the deadlines above, until it ends,
 /// is idle too long, is reclaimed while idle, or the worker stops (GOAWAY, then open
 /// streams finish).
 pub(super) async fn serve<IO, A>(

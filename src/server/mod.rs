@@ -1,12 +1,13 @@
 //! The worker's HTTP server: accept loops over the inherited listeners, one task per
-//! connection running hyper's HTTP/1.1 engine, the service wrapper every app runs behind,
-//! and graceful draining.
+//! connection running hyper's HTTP/1.1 engine (or HTTP/2, over TLS or as h2c), the service
+//! wrapper every app runs behind, and graceful draining.
 //!
 //! [`serve`] is the in-process seam: it needs no fork and no master, so tests and the
 //! worker drive the same code.
 
 pub(crate) mod conn;
 mod h2body;
+pub(crate) mod h2c;
 mod http2;
 pub(crate) mod listener;
 mod load;
@@ -121,6 +122,8 @@ pub(crate) struct ServeConfig {
     /// An app host's capacity and load: new connections are accepted only while it has
     /// room (see [`load`]); None accepts up to `worker_connections`.
     pub app_load: Option<Arc<AppLoad>>,
+    /// HTTP/2 on plaintext listeners (`--http2-cleartext`); None when off or over TLS.
+    pub h2c: Option<Arc<h2c::H2c>>,
 }
 
 /// State shared by every connection of one worker.
@@ -292,7 +295,7 @@ async fn accept_loop<A: AppService>(
                     let serve = async {
                         match cfg.tls.clone() {
                             Some(tls) => serve_tls(io, svc.https(), &cfg, &tls, conn_stop).await,
-                            None => serve_connection(io, svc, &cfg).await,
+                            None => serve_connection(io, svc, &cfg, conn_stop).await,
                         }
                     };
                     tokio::select! {
@@ -347,6 +350,66 @@ impl Stream {
             Stream::Unix(s) => s.as_raw_fd(),
         }
     }
+
+    /// The bytes waiting on the socket, left there (MSG_PEEK); waits for some.
+    async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use nix::sys::socket::{MsgFlags, recv};
+        let fd = self.raw_fd();
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+        let interest = tokio::io::Interest::READABLE;
+        loop {
+            let peek = || recv(fd, buf, flags).map_err(io::Error::from);
+            let r = match self {
+                Stream::Tcp(s) => {
+                    s.readable().await?;
+                    s.try_io(interest, peek)
+                }
+                Stream::Unix(s) => {
+                    s.readable().await?;
+                    s.try_io(interest, peek)
+                }
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// Prior-knowledge h2c: whether the connection opens with the HTTP/2 preface, decided
+    /// from peeked bytes (nothing is consumed) within `--header-timeout` of accept. `None`:
+    /// the client left or the deadline passed (counted as a header timeout); close.
+    async fn opens_with_preface(&self, cfg: &ServeConfig, state: &conn::ConnState) -> Option<bool> {
+        let deadline = tokio::time::Instant::from_std(state.born + cfg.edge.header_timeout);
+        let mut first = [0u8; h2c::PREFACE.len()];
+        loop {
+            let n = match tokio::time::timeout_at(deadline, self.peek(&mut first)).await {
+                Ok(Ok(0) | Err(_)) => return None,
+                Ok(Ok(n)) => n,
+                Err(_) => {
+                    cfg.edge_stats
+                        .header_timeouts
+                        .fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+            };
+            match h2c::preface_match(&first[..n]) {
+                h2c::Preface::Match => return Some(true),
+                h2c::Preface::Mismatch => return Some(false),
+                // The socket stays readable with a partial preface: look again shortly
+                // (only a client that splits its first 24 bytes ever gets here).
+                h2c::Preface::Partial => {
+                    if tokio::time::Instant::now() >= deadline {
+                        cfg.edge_stats
+                            .header_timeouts
+                            .fetch_add(1, Ordering::Relaxed);
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
 }
 
 async fn accept(l: &Accepting) -> io::Result<(Stream, Peer)> {
@@ -379,11 +442,82 @@ async fn handle_accept_error(e: io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-async fn serve_connection<A: AppService>(io: Stream, svc: service::Wrapped<A>, cfg: &ServeConfig) {
-    match io {
-        Stream::Tcp(s) => serve_http1(s, svc, cfg, cfg.statics.clone()).await,
-        Stream::Unix(s) => serve_http1(s, svc, cfg, cfg.statics.clone()).await,
+/// A plaintext connection: HTTP/1.1 through the edge, or HTTP/2 (h2c) for a trusted peer
+/// when `--http2-cleartext` allows it, by prior knowledge or by `Upgrade: h2c`.
+async fn serve_connection<A: AppService>(
+    io: Stream,
+    svc: service::Wrapped<A>,
+    cfg: &ServeConfig,
+    stop: watch::Receiver<bool>,
+) {
+    let h2c = cfg.h2c.as_deref().filter(|_| match svc.peer() {
+        Peer::Tcp(a) => cfg.edge.forwarded_allow.contains(a.ip()),
+        Peer::Unix => true,
+    });
+    if let Some(h) = h2c.filter(|h| h.mode.prior_knowledge()) {
+        match io.opens_with_preface(cfg, &svc.conn_state()).await {
+            None => return,
+            Some(true) => {
+                return match io {
+                    Stream::Tcp(s) => http2::serve(s, svc, cfg, &h.limits, stop).await,
+                    Stream::Unix(s) => http2::serve(s, svc, cfg, &h.limits, stop).await,
+                };
+            }
+            Some(false) => {}
+        }
     }
+    let upgrade = h2c.filter(|h| h.mode.upgrade());
+    match io {
+        Stream::Tcp(s) => serve_plain(s, svc, cfg, upgrade, stop).await,
+        Stream::Unix(s) => serve_plain(s, svc, cfg, upgrade, stop).await,
+    }
+}
+
+/// HTTP/1.1 over a plaintext socket; with `upgrade`, an `Upgrade: h2c` request the edge
+/// took is answered 101 and the connection goes on as HTTP/2.
+async fn serve_plain<IO, A>(
+    io: IO,
+    svc: service::Wrapped<A>,
+    cfg: &ServeConfig,
+    upgrade: Option<&h2c::H2c>,
+    stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + crate::static_files::edge::SendFile
+        + Unpin
+        + Send
+        + 'static,
+    A: AppService,
+{
+    use tokio::io::AsyncWriteExt;
+    let Some(switch) = serve_http1(io, svc, cfg, cfg.statics.clone(), upgrade.is_some()).await
+    else {
+        return;
+    };
+    let Some(h) = upgrade else { return };
+    let H2cSwitch {
+        mut gate,
+        read_ahead,
+        svc,
+        stream1,
+    } = switch;
+    let send = cfg.edge.send_timeout;
+    match tokio::time::timeout(send, gate.inner_mut().write_all(h2c::SWITCHING)).await {
+        Ok(Ok(())) => {}
+        _ => return,
+    }
+    gate.pass_through(&read_ahead);
+    http2::serve(h2c::Spliced::new(gate, stream1), svc, cfg, &h.limits, stop).await;
+}
+
+/// An HTTP/1.1 connection whose `Upgrade: h2c` request the edge took: what HTTP/2 needs
+/// to go on.
+struct H2cSwitch<IO, A> {
+    gate: conn::GateIo<IO>,
+    read_ahead: Bytes,
+    svc: service::Wrapped<A>,
+    stream1: Vec<u8>,
 }
 
 /// Lingering close after an error response (as nginx does): closing a socket with unread
@@ -412,7 +546,9 @@ async fn serve_http1<IO, A>(
     svc: service::Wrapped<A>,
     cfg: &ServeConfig,
     statics: Option<Arc<crate::static_files::Config>>,
-) where
+    h2c_upgrade: bool,
+) -> Option<H2cSwitch<IO, A>>
+where
     IO: tokio::io::AsyncRead
         + tokio::io::AsyncWrite
         + crate::static_files::edge::SendFile
@@ -435,6 +571,9 @@ async fn serve_http1<IO, A>(
     );
     if let Some(st) = statics {
         gate.serve_static(st, svc.shared(), svc.scheme(), !cfg.keepalive.is_zero());
+    }
+    if h2c_upgrade {
+        gate.allow_h2c_upgrade();
     }
     let mut b = http1::Builder::new();
     // Deadlines live in GateIo (hyper's header timer would also fire while the app works
@@ -461,8 +600,17 @@ async fn serve_http1<IO, A>(
     {
         Ok(parts) => {
             let mut gate = parts.io.into_inner();
+            if let Some(stream1) = gate.take_h2c() {
+                return Some(H2cSwitch {
+                    gate,
+                    read_ahead: parts.read_buf,
+                    svc: parts.service,
+                    stream1,
+                });
+            }
             if state.take_upgrade_accepted() {
-                return upgraded(gate, &parts.read_buf, &state).await;
+                upgraded(gate, &parts.read_buf, &state).await;
+                return None;
             }
             if let Some(reject) = gate.take_reject() {
                 // hyper has finished every earlier response: the error cannot interleave.
@@ -474,12 +622,13 @@ async fn serve_http1<IO, A>(
                     gate.log_refusal(&reject);
                 }
                 linger(gate.inner_mut()).await;
-                return;
+                return None;
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), gate.inner_mut().shutdown()).await;
         }
         Err(e) => tracing::debug!("connection from {peer} ended: {e}"),
     }
+    None
 }
 
 /// The app answered an upgrade request with 101 and hyper let go of the connection: hand
@@ -556,7 +705,8 @@ async fn serve_tls_io<IO, A>(
     };
     if !h2 {
         // HTTP/1.1 over TLS gets the same strict edge as plaintext.
-        return serve_http1(stream, svc, cfg, None).await;
+        serve_http1(stream, svc, cfg, None, false).await;
+        return;
     }
     http2::serve(stream, svc, cfg, &tls.http2, stop).await;
 }

@@ -295,6 +295,7 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
             ping_interval: Duration::from_secs(s.websocket_ping_interval),
         }),
         app_load: host.app_load(&app),
+        h2c: crate::server::h2c::H2c::from_settings(s, ctx.tls.is_some()).map(std::sync::Arc::new),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.

@@ -1,5 +1,6 @@
 //! Finding the WSGI callable: parsing `APP_MODULE` as Gunicorn accepts it, preparing
-//! `sys.path` (`--chdir`, `--pythonpath`, `VIRTUAL_ENV`) and importing the module.
+//! `sys.path` (`--chdir`, `--pythonpath`, `VIRTUAL_ENV`) and importing the module, or
+//! loading it through PasteDeploy (`--paste`).
 //!
 //! Accepted forms (Gunicorn's `util.import_app`): `module` (the callable is then
 //! `application`), `module:name`, `package.module:name`, `module:factory()` and
@@ -325,6 +326,62 @@ pub(crate) fn load(py: Python<'_>, spec: &AppSpec) -> Result<Py<PyAny>, String> 
             spec.name
         ));
     }
+    if !app.is_callable() {
+        return Err("Application object must be callable.".to_string());
+    }
+    Ok(app.unbind())
+}
+
+/// Loads `--paste`'s app with PasteDeploy's `loadapp`, as Gunicorn's `pasterapp` calls it:
+/// `relative_to` the working directory (after `--chdir`), `global_conf` from
+/// `--paste-global`. The error names the setting when PasteDeploy is missing.
+pub(crate) fn load_paste(
+    py: Python<'_>,
+    paste: &crate::config::paste::PasteConfig,
+    global_conf: &[(String, String)],
+) -> Result<Py<PyAny>, String> {
+    let fail = |e: PyErr| crate::python::format_exception(py, &e);
+    let deploy = match py.import("paste.deploy") {
+        Ok(m) => m,
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyModuleNotFoundError>(py) => {
+            let missing: Option<String> = e
+                .value(py)
+                .getattr("name")
+                .ok()
+                .and_then(|n| n.extract().ok());
+            // Only PasteDeploy itself missing gets the short answer; a module PasteDeploy
+            // needs and lacks keeps its traceback.
+            if matches!(missing.as_deref(), Some("paste" | "paste.deploy")) {
+                return Err(format!(
+                    "--paste {:?}: PasteDeploy is not installed for {} (No module named '{}'); \
+                     install it with `pip install PasteDeploy`",
+                    paste.given,
+                    py.import("sys")
+                        .and_then(|s| s.getattr("executable"))
+                        .and_then(|x| x.extract::<String>())
+                        .unwrap_or_else(|_| "this Python".into()),
+                    missing.unwrap_or_default(),
+                ));
+            }
+            return Err(fail(e));
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let globals = PyDict::new(py);
+    for (k, v) in global_conf {
+        globals.set_item(k, v).map_err(fail)?;
+    }
+    let cwd = py
+        .import("os")
+        .and_then(|os| os.call_method0("getcwd"))
+        .map_err(fail)?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("name", py.None()).map_err(fail)?;
+    kwargs.set_item("relative_to", cwd).map_err(fail)?;
+    kwargs.set_item("global_conf", globals).map_err(fail)?;
+    let app = deploy
+        .call_method("loadapp", (paste.uri(),), Some(&kwargs))
+        .map_err(fail)?;
     if !app.is_callable() {
         return Err("Application object must be callable.".to_string());
     }

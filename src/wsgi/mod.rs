@@ -112,8 +112,13 @@ fn import_app_with(
     s: &Settings,
     before: impl FnOnce(Python<'_>) -> Result<(), String>,
 ) -> Result<Py<PyAny>, String> {
-    let text = s.wsgi_app.as_deref().unwrap_or(welcome::APP);
-    let spec = AppSpec::parse(text)?;
+    // `--paste` loads the app instead of APP_MODULE (which Gunicorn then ignores).
+    let target = match &s.paste {
+        Some(p) => Target::Paste(p),
+        None => Target::Module(AppSpec::parse(
+            s.wsgi_app.as_deref().unwrap_or(welcome::APP),
+        )?),
+    };
     crate::python::init_interpreter()?;
     Python::attach(|py| {
         let setup = loader::PathSetup {
@@ -137,10 +142,23 @@ fn import_app_with(
             let _ = sys.setattr("argv", argv);
         }
         before(py)?;
-        welcome::install_if_named(py, &spec.module)
-            .map_err(|e| crate::python::format_exception(py, &e))?;
-        loader::load(py, &spec)
+        match target {
+            Target::Paste(p) => loader::load_paste(py, p, &s.raw_paste_global_conf),
+            Target::Module(spec) => {
+                welcome::install_if_named(py, &spec.module)
+                    .map_err(|e| crate::python::format_exception(py, &e))?;
+                loader::load(py, &spec)
+            }
+        }
     })
+}
+
+/// Where the app comes from.
+enum Target<'a> {
+    /// `APP_MODULE` (or `wsgi_app`; the welcome page without either).
+    Module(AppSpec),
+    /// `--paste`.
+    Paste(&'a crate::config::paste::PasteConfig),
 }
 
 /// Where the edge hands requests to the app.
@@ -225,12 +243,8 @@ async fn handle(
     {
         return simple(http::StatusCode::BAD_REQUEST);
     }
-    // A trusted proxy's SCRIPT_NAME header replaces the process environment's (the last
-    // one, as Gunicorn reads them in order).
-    let script_name = forwarded("script_name")
-        .then(|| parts.headers.get_all("script_name").iter().next_back())
-        .flatten()
-        .map(|v| v.as_bytes().iter().map(|&b| b as char).collect::<String>());
+    // A trusted proxy's SCRIPT_NAME header replaces the process environment's.
+    let script_name = edge.proxy.script_name(trusted, &parts.headers);
     let prefix = script_name.as_deref().unwrap_or(edge.script_name.as_str());
     if !parts.uri.path().starts_with(prefix) {
         // Gunicorn's ConfigurationProblem: a 500, and the operator learns why.
@@ -493,7 +507,9 @@ pub(crate) fn prepare(s: &Settings, asgi: bool) -> Result<(), i32> {
             }
             green = model.class == "gevent";
         }
-        if let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or(welcome::APP)) {
+        if s.paste.is_none()
+            && let Err(e) = AppSpec::parse(s.wsgi_app.as_deref().unwrap_or(welcome::APP))
+        {
             tracing::error!("{e}");
             tracing::info!("Reason: App failed to load.");
             return Err(crate::error::APP_LOAD_ERROR);

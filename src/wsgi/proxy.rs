@@ -94,6 +94,18 @@ impl Proxy {
         // A trusted proxy's word wins (Gunicorn: the header sets the scheme).
         Ok(scheme.unwrap_or(tls))
     }
+
+    /// The mount point a trusted proxy forwarded in a `SCRIPT_NAME` header, when
+    /// `--forwarder-headers` lets it: the last one, as Gunicorn reads headers in order, its
+    /// bytes as latin-1 (the environ's encoding). The WSGI host makes it the request's
+    /// SCRIPT_NAME, the ASGI host the scope's `root_path`.
+    pub(crate) fn script_name(&self, trusted: bool, headers: &HeaderMap) -> Option<String> {
+        if !trusted || !self.forwarders.allows("script_name") {
+            return None;
+        }
+        let last = headers.get_all("script_name").iter().next_back()?;
+        Some(last.as_bytes().iter().map(|&b| b as char).collect())
+    }
 }
 
 /// `--forwarder-headers` (default `SCRIPT_NAME,PATH_INFO`): header names with `_` that a
@@ -222,6 +234,26 @@ mod tests {
             https(&proxy(&["*"]), Some(&conn("8.8.8.8:1")), &h),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn script_name_only_from_trusted_peers_that_may_send_it() {
+        let p = proxy(&["127.0.0.1"]);
+        let mut h = headers(&[("script_name", "/a")]);
+        h.append("script_name", http::HeaderValue::from_static("/b"));
+        h.append(
+            "script_name",
+            http::HeaderValue::from_bytes(b"/caf\xe9").unwrap(),
+        );
+        // The last one, its bytes read as latin-1.
+        assert_eq!(p.script_name(true, &h).as_deref(), Some("/caf\u{e9}"));
+        assert_eq!(p.script_name(false, &h), None);
+        assert_eq!(p.script_name(true, &HeaderMap::new()), None);
+        let s = Settings {
+            forwarder_headers: vec!["PATH_INFO".into()],
+            ..Settings::default()
+        };
+        assert_eq!(Proxy::new(&s).script_name(true, &h), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 
+import gevent
 import gevent.monkey
 import requests
 from flask import Flask, request
@@ -54,6 +55,14 @@ def raw_socket():
         data += chunk
     s.close()
     return data.split(b"\r\n\r\n", 1)[-1]
+
+
+@app.route("/leave-timeout")
+def leave_timeout():
+    # A bug apps have: a timeout started and never cancelled. It fires into this greenlet
+    # after the request ended; the worker must keep serving.
+    gevent.Timeout.start_new(0.2)
+    return "left"
 
 
 @app.route("/spin")

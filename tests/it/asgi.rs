@@ -62,7 +62,7 @@ fn the_http_scope_has_every_key_with_the_spec_types() {
     let s = json(&body);
     assert_eq!(s["type"], "http");
     assert_eq!(s["asgi"]["version"], "3.0");
-    assert_eq!(s["asgi"]["spec_version"], "2.4");
+    assert_eq!(s["asgi"]["spec_version"], "2.5");
     assert_eq!(s["http_version"], "1.1");
     assert_eq!(s["method"], "GET");
     assert_eq!(s["scheme"], "http");
@@ -110,6 +110,13 @@ fn an_asgi_app_with_the_default_worker_class_is_detected_and_served() {
         "{}",
         m.log()
     );
+    // Without --preload the master cannot know before forking: it names the class.
+    assert!(m.log().contains("Using worker: sync"), "{}", m.log());
+    // With --preload it knows, and says what runs.
+    let m = serve("raw_app:app", &["--preload"]);
+    assert_eq!(m.get("/").unwrap().0, 200);
+    assert!(m.log().contains("Using worker: asgi"), "{}", m.log());
+    assert!(!m.log().contains("Using worker: sync"), "{}", m.log());
     // uvicorn's worker class names select the same host.
     let m = serve("raw_app:app", &["-k", "uvicorn.workers.UvicornWorker"]);
     assert_eq!(m.get("/").unwrap().0, 200);
@@ -326,6 +333,20 @@ fn a_failed_lifespan_startup_stops_the_server_with_the_apps_message() {
         "{err}"
     );
     assert!(err.contains("Worker failed to boot."), "{err}");
+}
+
+#[test]
+fn a_lifespan_startup_that_never_answers_fails_after_30_s_as_in_gunicorn() {
+    // --timeout 120: the heartbeat must not be what ends it.
+    let (code, _, err) = builder("raw_app:app", &["-k", "asgi", "--timeout", "120"])
+        .env("ASGI_TEST_STARTUP", "hang")
+        .run(Duration::from_secs(60));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("ASGI lifespan startup timed out after 30s"),
+        "{err}"
+    );
+    assert!(!err.contains("WORKER TIMEOUT"), "{err}");
 }
 
 #[test]
@@ -598,8 +619,11 @@ fn asgi_websockets_pass_the_echo_scenarios_of_the_rust_api() {
     let addr = m.addr().to_string();
     ws_script(&m, "ws_client.py", &["basic", &addr]);
     assert!(
-        m.wait_for_log("WS DISCONNECT code=4002", Duration::from_secs(5))
-            .is_some(),
+        m.wait_for_log(
+            "WS DISCONNECT code=4002 reason='client done'",
+            Duration::from_secs(5)
+        )
+        .is_some(),
         "{}",
         m.log()
     );
@@ -859,6 +883,84 @@ fn response_trailers_follow_the_body_when_the_client_accepts_them() {
     assert_eq!(exchange(""), "4\r\ndata\r\n1\r\n!\r\n0\r\n\r\n");
     let (_, body) = curl(&[&url(&m, "/scope")]);
     assert!(json(&body)["extensions"]["http.response.trailers"].is_object());
+}
+
+/// `--forwarder-headers` under `-k asgi`, side by side with Gunicorn 27's ASGI worker: from
+/// a trusted proxy both keep the SCRIPT_NAME and PATH_INFO headers in the scope and drop
+/// other `_` names; from an untrusted one both drop them, and a path outside the
+/// forwarded SCRIPT_NAME is served (200) by both. Where runicorn differs on purpose: a
+/// trusted SCRIPT_NAME becomes the scope's `root_path` (Gunicorn's worker leaves
+/// `root_path` at `--root-path` and ignores the header), and `path` includes it, as the
+/// spec says and as `--root-path` is handled.
+#[test]
+fn forwarder_headers_set_root_path_side_by_side_with_gunicorn() {
+    let fetch = |addr: std::net::SocketAddr, path: &str| -> (String, serde_json::Value) {
+        let (code, out) = curl(&[
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            "SCRIPT_NAME: /app",
+            "-H",
+            "PATH_INFO: /evil",
+            "-H",
+            "REMOTE_USER: bob",
+            &format!("http://{addr}{path}"),
+        ]);
+        assert_eq!(code, 0, "{out}");
+        let (body, status) = out.rsplit_once('\n').unwrap();
+        (status.to_string(), json(body))
+    };
+    let names = |s: &serde_json::Value| -> Vec<String> {
+        let mut v: Vec<String> = s["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h[0].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    for (allow, trusted) in [("127.0.0.1", true), ("10.0.0.0/8", false)] {
+        let extra = ["-k", "asgi", "--forwarded-allow-ips", allow];
+        let g = gunicorn_peer()
+            .args(["--chdir", apps().to_str().unwrap()])
+            .args(extra)
+            .arg("raw_app:app")
+            .spawn();
+        let m = serve("raw_app:app", &extra);
+        let (gs, ge) = fetch(g.addr(), "/app/scope");
+        let (rs, re) = fetch(m.addr(), "/app/scope");
+        assert_eq!((rs.as_str(), gs.as_str()), ("200", "200"));
+        assert_eq!(names(&re), names(&ge), "header names, trusted={trusted}");
+        assert_eq!(
+            names(&re).contains(&"script_name".to_string()),
+            trusted,
+            "{re}"
+        );
+        assert!(!names(&re).contains(&"remote_user".to_string()), "{re}");
+        assert_eq!(re["path"], ge["path"], "trusted={trusted}");
+        assert_eq!(re["raw_path"], ge["raw_path"]);
+        assert_eq!(ge["root_path"], "", "Gunicorn ignores the header");
+        assert_eq!(re["root_path"], if trusted { "/app" } else { "" });
+        // Outside the forwarded mount: both serve it.
+        let (gs, ge) = fetch(g.addr(), "/scope");
+        let (rs, re) = fetch(m.addr(), "/scope");
+        assert_eq!(rs, gs, "a path outside SCRIPT_NAME, trusted={trusted}");
+        assert_eq!(ge["path"], "/scope");
+        if trusted {
+            // A forwarded mount is a per-request --root-path: the path lacks it, so it
+            // is put back.
+            assert_eq!(
+                (re["root_path"].as_str(), re["path"].as_str()),
+                (Some("/app"), Some("/app/scope"))
+            );
+        } else {
+            assert_eq!(
+                (re["root_path"].as_str(), re["path"].as_str()),
+                (Some(""), Some("/scope"))
+            );
+        }
+    }
 }
 
 #[test]

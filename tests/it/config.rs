@@ -148,15 +148,15 @@ fn unimplemented_settings_are_accepted_with_one_warning_each() {
         .no_bind()
         .args([
             "--check-config",
-            "--paste",
-            "x.ini",
+            "--dirty-workers",
+            "2",
             "--spew",
             "--worker-tmp-dir",
             "/dev/shm",
         ])
         .run(Duration::from_secs(10));
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(err.matches("setting `paste`").count(), 1, "{err}");
+    assert_eq!(err.matches("setting `dirty_workers`").count(), 1, "{err}");
     assert!(err.contains("spew"), "{err}");
     assert!(
         err.contains("worker_tmp_dir") && err.contains("shared memory"),

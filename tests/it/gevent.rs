@@ -142,6 +142,28 @@ fn sockets_requests_and_threading_local_cooperate() {
 }
 
 #[test]
+fn greenlets_serve_many_requests_and_survive_what_a_request_leaves_behind() {
+    let m = field_guide("1", &[]);
+    // Each request leaves a gevent.Timeout that fires 200 ms later into the greenlet that
+    // ran it, parked by then and waiting for its next request.
+    let left = concurrently(m.addr(), "/leave-timeout", 50);
+    assert!(left.iter().all(|r| r.0 == 200), "{left:?}");
+    std::thread::sleep(Duration::from_millis(600));
+    for _ in 0..3 {
+        let results = concurrently(m.addr(), "/hello", 100);
+        let bad: Vec<u16> = results
+            .iter()
+            .filter(|r| r.1 != "Hello, World!")
+            .map(|r| r.0)
+            .collect();
+        assert!(bad.is_empty(), "{} of 100 failed: {bad:?}", bad.len());
+        let local = concurrently(m.addr(), "/local", 50);
+        assert!(local.iter().all(|r| r.1 == "same"), "{local:?}");
+    }
+    assert!(!m.log().contains("Traceback"), "{}", m.log());
+}
+
+#[test]
 fn a_cpu_bound_greenlet_gets_the_worker_replaced_and_a_cooperative_one_never() {
     let m = Master::runicorn()
         .args(["--chdir", apps().to_str().unwrap()])
@@ -409,4 +431,119 @@ fn server_hooks_run_in_a_gevent_worker() {
         ],
         "{log}"
     );
+}
+
+#[test]
+fn file_wrapper_streaming_statsd_and_usr2_hold_under_gevent() {
+    let dir = Scratch::new("gevent-usr2");
+    let pidfile = dir.path("app.pid");
+    let pidfile2 = dir.path("app.pid.2");
+    let statsd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    statsd
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut m = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-w", "2", "-k", "gevent", "-p", pidfile.to_str().unwrap()])
+        .args(["--statsd-host", &statsd.local_addr().unwrap().to_string()])
+        .arg("stream_app:app")
+        .spawn();
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(15))
+        .unwrap();
+
+    // wsgi.file_wrapper: the whole file, a partly read file cut by Content-Length, and a
+    // file-like object without a descriptor.
+    let source = std::fs::read(apps().join("stream_app.py")).unwrap();
+    let body = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "20"])
+            .arg(format!("http://{}{path}", m.addr()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{path}: {out:?}");
+        out.stdout
+    };
+    let whole = body("/file");
+    assert!(
+        whole == source,
+        "/file: {} bytes of {}",
+        whole.len(),
+        source.len()
+    );
+    assert!(body("/file-tail") == source[10..110], "/file-tail");
+    assert_eq!(body("/file-bytesio"), b"in memory");
+    // A generator's chunks reach the client as they are produced, not at the end: the
+    // first arrives while the app still sleeps before the next.
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("chunk0") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the first chunk");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let first_after = started.elapsed();
+    s.read_to_end(&mut got).unwrap();
+    let all = String::from_utf8_lossy(&got);
+    assert!(all.contains("chunk2"), "{all}");
+    assert!(
+        started.elapsed() > first_after + Duration::from_millis(900),
+        "the first chunk came only with the last: {first_after:?} of {:?}",
+        started.elapsed()
+    );
+
+    // StatsD counts gevent requests as any other.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && !seen
+            .iter()
+            .any(|l: &String| l.starts_with("gunicorn.request.status.200:1|c"))
+    {
+        if let Ok(n) = statsd.recv(&mut buf) {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l == "gunicorn.requests:1|c|@1.0"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("gunicorn.request.status.200:1|c")),
+        "{seen:?}"
+    );
+
+    // USR2 under load, then TERM to the old master: no request fails.
+    let load = Load::start(m.addr(), 4, "/closed");
+    assert!(load.wait_for_more(200, Duration::from_secs(20)));
+    m.signal(Signal::SIGUSR2);
+    assert!(
+        eventually(Duration::from_secs(30), || pidfile2.exists()),
+        "{}",
+        m.log()
+    );
+    let new_pid: i32 = std::fs::read_to_string(&pidfile2)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || children_of(new_pid).len() == 2),
+        "the new master's gevent workers: {}",
+        m.log()
+    );
+    assert!(load.wait_for_more(200, Duration::from_secs(20)));
+    m.signal(Signal::SIGTERM);
+    assert_eq!(m.wait_exit(Duration::from_secs(30)), Some(0), "{}", m.log());
+    assert!(
+        load.wait_for_more(200, Duration::from_secs(20)),
+        "the new master serves alone"
+    );
+    let (ok, failed, errors) = load.finish();
+    assert_eq!(failed, 0, "{failed} failed of {}: {errors:?}", ok + failed);
 }

@@ -15,7 +15,10 @@ mod control;
 mod edge;
 #[cfg(feature = "python")]
 mod gevent;
+mod h2c;
 pub(crate) mod observe;
+#[cfg(feature = "python")]
+mod paste;
 #[cfg(feature = "python")]
 mod pyconf;
 mod recycling;

@@ -112,6 +112,11 @@ pub(crate) struct GateIo<S> {
     /// The connection left HTTP/1 (a WebSocket): reads pass straight through, no
     /// header or body deadline applies; the send timeout still does.
     upgraded: bool,
+    /// `Upgrade: h2c` requests may switch this connection to HTTP/2.
+    h2c_upgrade: bool,
+    /// An `Upgrade: h2c` request kept from hyper: its stream-1 frames, for the HTTP/2
+    /// connection that takes over once hyper has finished the requests before it.
+    h2c: Option<Vec<u8>>,
 }
 
 impl<S> GateIo<S> {
@@ -158,7 +163,20 @@ impl<S> GateIo<S> {
             peer,
             statics: None,
             upgraded: false,
+            h2c_upgrade: false,
+            h2c: None,
         }
+    }
+
+    /// Lets an `Upgrade: h2c` request switch the connection to HTTP/2 (see
+    /// `server::h2c`): a trusted peer, on plaintext, with upgrade enabled.
+    pub(super) fn allow_h2c_upgrade(&mut self) {
+        self.h2c_upgrade = true;
+    }
+
+    /// The stream-1 frames of an `Upgrade: h2c` request the edge took, once hyper is done.
+    pub(super) fn take_h2c(&mut self) -> Option<Vec<u8>> {
+        self.h2c.take()
     }
 
     /// The app answered the upgrade request with 101 and hyper let go of the socket:
@@ -282,6 +300,22 @@ impl<S> GateIo<S> {
                 self.state.head_begun();
                 self.wrote_since_head = false;
                 self.first = false;
+                if wants_upgrade
+                    && self.h2c_upgrade
+                    && matches!(framing, Framing::NoBody | Framing::Length(0))
+                    && let Some(frames) = self
+                        .out
+                        .get(out.clone())
+                        .and_then(crate::server::h2c::upgrade_frames)
+                {
+                    // hyper never sees this request: it finishes what came before and
+                    // reads EOF, then `serve_http1` answers 101 and HTTP/2 takes over.
+                    // The gate holds whatever the client sends next.
+                    self.out.truncate(out.start);
+                    self.h2c = Some(frames);
+                    self.eof = true;
+                    return Ok(());
+                }
                 // An upgrade request: the gate holds what follows until the app answers
                 // (see `read_inner`: a refusal resumes HTTP/1, a 101 hands the socket to
                 // a WebSocket in `serve_http1`).

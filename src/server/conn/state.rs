@@ -45,7 +45,7 @@ pub(crate) struct ConnState {
     pub(super) done: AtomicU64,
     /// When the last response ended (milliseconds since `born`).
     pub(super) last_done_ms: AtomicU64,
-    pub(super) born: Instant,
+    pub(in crate::server) born: Instant,
     /// hyper's read waker, woken when a response ends (deadlines change then).
     pub(super) read_waker: Mutex<Option<Waker>>,
     /// The client address from a PROXY header, replacing the socket peer (set once, before

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-STARTUP = os.environ.get("ASGI_TEST_STARTUP", "ok")  # ok | fail | raise
+STARTUP = os.environ.get("ASGI_TEST_STARTUP", "ok")  # ok | fail | raise | hang
 
 
 def log(msg):
@@ -25,6 +25,8 @@ async def lifespan(scope, receive, send):
                 return
             if STARTUP == "raise":
                 raise RuntimeError("lifespan not spoken here")
+            if STARTUP == "hang":
+                await asyncio.Event().wait()
             scope["state"]["boot"] = "ready"
             await send({"type": "lifespan.startup.complete"})
         elif m["type"] == "lifespan.shutdown":

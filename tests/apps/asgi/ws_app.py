@@ -59,7 +59,7 @@ async def app(scope, receive, send):
     while True:
         m = await receive()
         if m["type"] == "websocket.disconnect":
-            log("WS DISCONNECT code=%s" % m.get("code"))
+            log("WS DISCONNECT code=%s reason=%r" % (m.get("code"), m.get("reason")))
             return
         text = m.get("text")
         if text is not None:

@@ -439,3 +439,22 @@ pub(crate) fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// Gunicorn 27.0.1, the peer the side-by-side tests compare with, as a [`Builder`] (no
+/// control socket: parallel tests would share `$HOME/.gunicorn/gunicorn.ctl`). Panics with
+/// how to install it when it is missing or another version.
+pub(crate) fn gunicorn_peer() -> Builder {
+    let out = Command::new("gunicorn").arg("--version").output();
+    let version = match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Err(e) => panic!(
+            "gunicorn is not installed ({e}): run `python3 -m pip install gunicorn==27.0.1` \
+             (as .ci/run does)"
+        ),
+    };
+    assert!(
+        version.contains("27.0.1"),
+        "these tests compare with Gunicorn 27.0.1, found {version:?}"
+    );
+    Master::program("gunicorn").arg("--no-control-socket")
+}

@@ -1,0 +1,1 @@
+"""Shadows PasteDeploy's `paste` namespace (see ../sitecustomize.py)."""
