@@ -32,16 +32,16 @@ pub(crate) struct Context<'a> {
     pub metrics: Option<&'static crate::observe::metrics::Slot>,
 }
 
+/// How often at most a worker hands freed memory back to the system once connections
+/// ended (`sys::release_free_memory` walks every arena: cheap, but not for every beat).
+const TRIM_EVERY: Duration = Duration::from_secs(2);
+
 /// Signals the master handles that a worker must not die from when they are sent to the
 /// whole process group (a terminal's ^C goes to everyone; HUP/TTIN/TTOU/USR2/WINCH are
 /// meant for the master).
 ///
 /// SIGXFSZ too: a log file hitting RLIMIT_FSIZE must fail the write (EFBIG, counted by the
 /// log), not kill the worker (its default action). Python ignores it the same way.
-/// How often at most a worker hands freed memory back to the system once connections
-/// ended (`sys::release_free_memory` walks every arena: cheap, but not for every beat).
-const TRIM_EVERY: Duration = Duration::from_secs(2);
-
 const IGNORED_IN_WORKER: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGTTIN,
