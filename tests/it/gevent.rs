@@ -521,22 +521,7 @@ fn file_wrapper_streaming_statsd_and_usr2_hold_under_gevent() {
     // USR2 under load, then TERM to the old master: no request fails.
     let load = Load::start(m.addr(), 4, "/closed");
     assert!(load.wait_for_more(200, Duration::from_secs(20)));
-    m.signal(Signal::SIGUSR2);
-    assert!(
-        eventually(Duration::from_secs(30), || pidfile2.exists()),
-        "{}",
-        m.log()
-    );
-    let new_pid: i32 = std::fs::read_to_string(&pidfile2)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        eventually(Duration::from_secs(20), || children_of(new_pid).len() == 2),
-        "the new master's gevent workers: {}",
-        m.log()
-    );
+    usr2_new_master(&m, &pidfile2, 2);
     assert!(load.wait_for_more(200, Duration::from_secs(20)));
     m.signal(Signal::SIGTERM);
     assert_eq!(m.wait_exit(Duration::from_secs(30)), Some(0), "{}", m.log());

@@ -19,23 +19,8 @@ fn usr2_then_term_of_the_old_master_loses_no_request() {
     let load = Load::start(m.addr(), 4, "/");
     assert!(load.wait_for_more(200, Duration::from_secs(10)));
 
-    m.signal(Signal::SIGUSR2);
-    assert!(
-        eventually(Duration::from_secs(20), || pidfile2.exists()),
-        "new master wrote {}; log:\n{}",
-        pidfile2.display(),
-        m.log()
-    );
-    let new_pid: i32 = std::fs::read_to_string(&pidfile2)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let new_pid = usr2_new_master(&m, &pidfile2, 2);
     assert_ne!(new_pid, old_pid);
-    assert!(
-        eventually(Duration::from_secs(10), || children_of(new_pid).len() == 2),
-        "new master's workers"
-    );
     // Both generations now accept on the same sockets.
     assert!(load.wait_for_more(200, Duration::from_secs(10)));
 

@@ -1055,22 +1055,7 @@ fn hup_then_usr2_upgrade_of_a_wsgi_server_lose_no_request() {
         .expect("old generation retired");
     assert!(load.wait_for_more(200, Duration::from_secs(10)));
 
-    m.signal(Signal::SIGUSR2);
-    assert!(
-        eventually(Duration::from_secs(20), || pidfile2.exists()),
-        "no new master; log:\n{}",
-        m.log()
-    );
-    let new_pid: i32 = std::fs::read_to_string(&pidfile2)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        eventually(Duration::from_secs(15), || children_of(new_pid).len() == 2),
-        "new master's workers; log:\n{}",
-        m.log()
-    );
+    let new_pid = usr2_new_master(&m, &pidfile2, 2);
     m.signal(Signal::SIGTERM);
     assert_eq!(m.wait_exit(Duration::from_secs(15)), Some(0));
     assert!(

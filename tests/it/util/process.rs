@@ -440,6 +440,32 @@ pub(crate) fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool
     }
 }
 
+/// Sends USR2 to `m` (started with `-p PIDFILE`) and waits for the new master: its pid
+/// file `pidfile2` (`PIDFILE.2`) and its `workers` workers; returns its pid. Panics with
+/// the log when either does not come.
+pub(crate) fn usr2_new_master(m: &Master, pidfile2: &std::path::Path, workers: usize) -> i32 {
+    m.signal(Signal::SIGUSR2);
+    assert!(
+        eventually(Duration::from_secs(30), || pidfile2.exists()),
+        "no new master wrote {}; log:\n{}",
+        pidfile2.display(),
+        m.log()
+    );
+    let new_pid: i32 = std::fs::read_to_string(pidfile2)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(new_pid, m.pid().as_raw());
+    assert!(
+        eventually(Duration::from_secs(20), || children_of(new_pid).len()
+            == workers),
+        "the new master's {workers} workers; log:\n{}",
+        m.log()
+    );
+    new_pid
+}
+
 /// Gunicorn 27.0.1, the peer the side-by-side tests compare with, as a [`Builder`] (no
 /// control socket: parallel tests would share `$HOME/.gunicorn/gunicorn.ctl`). Panics with
 /// how to install it when it is missing or another version.
