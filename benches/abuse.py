@@ -25,6 +25,7 @@ import hpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as harness  # noqa: E402
+import abuse_slots  # noqa: E402
 from abuse_slots import rss_kb, worker_pid  # noqa: E402
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -225,21 +226,10 @@ CASES = {
 
 
 def legit(port: int, tls_on: bool, seconds: float) -> tuple[int, int]:
-    ok = failed = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            s = tls(port, H1) if tls_on else socket.create_connection(("127.0.0.1", port), timeout=2)
-            s.settimeout(2)
-            s.sendall(b"GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = s.recv(4096)
-            s.close()
-            ok += data.startswith(b"HTTP/1.1 200")
-            failed += not data.startswith(b"HTTP/1.1 200")
-        except OSError:
-            failed += 1
-        time.sleep(0.05)
-    return ok, failed
+    """benches/abuse_slots.py's legitimate client, on the static file, over TLS with ALPN
+    http/1.1 where the case is a TLS one."""
+    connect = (lambda p: tls(p, H1)) if tls_on else None
+    return abuse_slots.legit(port, False, seconds, "/small.txt", connect)
 
 
 def main() -> int:

@@ -81,18 +81,25 @@ def attacker(port: int, n: int, stop: threading.Event, held: list) -> None:
         c.close()
 
 
-def legit(port: int, tls: bool, seconds: float) -> tuple[int, int]:
+def legit(port: int, tls: bool, seconds: float, path: str = "/", connect=None) -> tuple[int, int]:
+    """The legitimate client: a fresh connection (`connect(port)` when given, else plain or
+    TLS) and one GET of `path` every 50 ms for `seconds`; (ok, failed)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     ok = failed = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=2)
-            if tls:
-                s = ctx.wrap_socket(s, server_hostname="localhost")
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            if connect is not None:
+                s = connect(port)
+            else:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+                if tls:
+                    s = ctx.wrap_socket(s, server_hostname="localhost")
+            s.settimeout(2)
+            s.sendall(request)
             data = s.recv(4096)
             s.close()
             if data.startswith(b"HTTP/1.1 200"):

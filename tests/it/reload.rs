@@ -59,21 +59,22 @@ fn assert_no_failures(load: Load, what: &str) {
     );
 }
 
+/// runicorn serving `app:app` from the scratch directory `s`, with `args` (`--reload` among
+/// them, where the test wants it).
+fn reloading(s: &Scratch, args: &[&str]) -> Master {
+    Master::runicorn()
+        .args(["--chdir", s.0.to_str().unwrap()])
+        .args(args.iter().copied())
+        .arg("app:app")
+        .spawn()
+}
+
 #[test]
 fn an_edit_is_served_within_two_seconds_without_a_failed_request() {
     let s = Scratch::new("reload-edit");
     let app = s.path("app.py");
     write(&app, &wsgi_app("one"));
-    let m = Master::runicorn()
-        .args([
-            "--chdir",
-            s.0.to_str().unwrap(),
-            "--reload",
-            "-w",
-            "2",
-            "app:app",
-        ])
-        .spawn();
+    let m = reloading(&s, &["--reload", "-w", "2"]);
     assert_eq!(body(&m), "one");
     let load = Load::start(m.addr(), LOAD_CLIENTS, "/");
     assert!(load.wait_for_more(100, Duration::from_secs(10)));
@@ -98,16 +99,7 @@ fn a_syntax_error_keeps_the_old_code_serving_until_it_is_fixed() {
     let s = Scratch::new("reload-syntax");
     let app = s.path("app.py");
     write(&app, &wsgi_app("good"));
-    let mut m = Master::runicorn()
-        .args([
-            "--chdir",
-            s.0.to_str().unwrap(),
-            "--reload",
-            "-w",
-            "2",
-            "app:app",
-        ])
-        .spawn();
+    let mut m = reloading(&s, &["--reload", "-w", "2"]);
     let load = Load::start(m.addr(), LOAD_CLIENTS, "/");
     assert!(load.wait_for_more(100, Duration::from_secs(10)));
     write(&app, "def app(environ, start_response)\n    return []\n");
@@ -163,18 +155,16 @@ fn an_extra_file_glob_and_the_config_file_trigger_reloads() {
     let conf = s.path("conf.py");
     write(&conf, "workers = 1\n");
     let glob = format!("{}/data/*.txt", s.0.display());
-    let m = Master::runicorn()
-        .args([
-            "--chdir",
-            s.0.to_str().unwrap(),
+    let m = reloading(
+        &s,
+        &[
             "-c",
             conf.to_str().unwrap(),
             "--reload",
             "--reload-extra-file",
             &glob,
-            "app:app",
-        ])
-        .spawn();
+        ],
+    );
     assert_eq!(body(&m), "hello");
     write(&s.path("data/greeting.txt"), "bonjour");
     let took = served_within(&m, "bonjour", Duration::from_secs(10));
@@ -212,16 +202,7 @@ fn an_asgi_app_reloads() {
     let s = Scratch::new("reload-asgi");
     let app = s.path("app.py");
     write(&app, &asgi_app("one"));
-    let m = Master::runicorn()
-        .args([
-            "--chdir",
-            s.0.to_str().unwrap(),
-            "--reload",
-            "-k",
-            "asgi",
-            "app:app",
-        ])
-        .spawn();
+    let m = reloading(&s, &["--reload", "-k", "asgi"]);
     assert_eq!(body(&m), "one");
     let load = Load::start(m.addr(), LOAD_CLIENTS, "/");
     assert!(load.wait_for_more(100, Duration::from_secs(10)));
@@ -243,15 +224,7 @@ fn with_preload_workers_are_replaced_but_run_the_preloaded_code() {
     let s = Scratch::new("reload-preload");
     let app = s.path("app.py");
     write(&app, &wsgi_app("one"));
-    let m = Master::runicorn()
-        .args([
-            "--chdir",
-            s.0.to_str().unwrap(),
-            "--reload",
-            "--preload",
-            "app:app",
-        ])
-        .spawn();
+    let m = reloading(&s, &["--reload", "--preload"]);
     assert_eq!(body(&m), "one");
     assert!(m.log().contains("--reload with --preload"), "{}", m.log());
     write(&app, &wsgi_app("second"));
@@ -267,16 +240,7 @@ fn the_poll_engine_reloads_too() {
     let s = Scratch::new("reload-poll");
     let app = s.path("app.py");
     write(&app, &wsgi_app("one"));
-    let m = Master::runicorn()
-        .args([
-            "--chdir",
-            s.0.to_str().unwrap(),
-            "--reload",
-            "--reload-engine",
-            "poll",
-            "app:app",
-        ])
-        .spawn();
+    let m = reloading(&s, &["--reload", "--reload-engine", "poll"]);
     assert_eq!(body(&m), "one");
     // notify's poller compares whole-second mtimes: an edit in the same second as the
     // file's previous write is not seen (a limitation the README states).
