@@ -77,18 +77,6 @@ fn shape(v: &Value) -> String {
     }
 }
 
-fn gunicorn_27() -> &'static str {
-    let out = Command::new("gunicorn").arg("--version").output();
-    let text = out
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_else(|e| panic!("gunicorn is not installed ({e})"));
-    assert!(
-        text.contains("27.0.1"),
-        "need Gunicorn 27.0.1, found {text:?}"
-    );
-    "gunicorn"
-}
-
 /// Both servers, same flags, each with its own control socket in `dir`.
 fn side_by_side(dir: &Scratch) -> ((Master, PathBuf), (Master, PathBuf)) {
     let start = |b: Builder, name: &str| {

@@ -389,18 +389,6 @@ mod gunicorn {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
     }
 
-    fn gunicorn_27() -> &'static str {
-        let out = Command::new("gunicorn").arg("--version").output();
-        let text = out
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_else(|e| panic!("gunicorn is not installed ({e})"));
-        assert!(
-            text.contains("27.0.1"),
-            "need Gunicorn 27.0.1, found {text:?}"
-        );
-        "gunicorn"
-    }
-
     fn start(b: Builder, dir: &Scratch, name: &str, extra: &[&str]) -> Master {
         let sock = dir.path(name);
         b.cwd(apps())

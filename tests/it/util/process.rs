@@ -470,6 +470,12 @@ pub(crate) fn usr2_new_master(m: &Master, pidfile2: &std::path::Path, workers: u
 /// control socket: parallel tests would share `$HOME/.gunicorn/gunicorn.ctl`). Panics with
 /// how to install it when it is missing or another version.
 pub(crate) fn gunicorn_peer() -> Builder {
+    Master::program(gunicorn_27()).arg("--no-control-socket")
+}
+
+/// The `gunicorn` command, once checked to be Gunicorn 27.0.1 (panics with how to install
+/// it otherwise).
+pub(crate) fn gunicorn_27() -> &'static str {
     let out = Command::new("gunicorn").arg("--version").output();
     let version = match out {
         Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -482,5 +488,5 @@ pub(crate) fn gunicorn_peer() -> Builder {
         version.contains("27.0.1"),
         "these tests compare with Gunicorn 27.0.1, found {version:?}"
     );
-    Master::program("gunicorn").arg("--no-control-socket")
+    "gunicorn"
 }
