@@ -2,8 +2,8 @@
 # Instructions per request of a server worker, counted by callgrind (deterministic: the
 # count does not depend on how busy this shared machine is). The worker runs under
 # valgrind with instrumentation off while it boots; it is switched on for a fixed
-# number of keep-alive requests (curl-free: wrk with a fixed request budget is not
-# available, so a small Python client sends exactly N requests on K connections), then off.
+# number of requests (a small Python client sends exactly N on one keep-alive
+# connection, after 50 uncounted ones), then off. Kernel time is not counted.
 #
 #   benches/callgrind_server.sh plaintext|wsgi|accesslog [N=2000]
 #
