@@ -32,7 +32,7 @@ def environ(path):
     }
 
 
-def wsgi(n, patch):
+def wsgi(patch):
     if patch:
         from gevent import monkey
         monkey.patch_all()
@@ -86,7 +86,7 @@ def main():
     ap.add_argument("--n", type=int, default=20000)
     a = ap.parse_args()
     if a.app.startswith("flask"):
-        one = wsgi(a.n, a.app == "flask-gevent-hello")
+        one = wsgi(a.app == "flask-gevent-hello")
         for _ in range(2000):
             one()
         t0 = time.process_time()
