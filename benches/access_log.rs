@@ -2,11 +2,16 @@
 //! header-heavy format and the JSON preset into a reused buffer (what a worker does per
 //! request, minus the hand-off to the writer thread). `render/*` reads whole header maps;
 //! `request/*` is the server's path: capture what the format needs, then render from that.
+//!
+//! `access_log-<hash> --instr <bench> <n>` skips criterion and runs just `n` iterations of one
+//! render/request bench, so `benches/access_log_instr.py` can count instructions per render
+//! under callgrind (two runs, different `n`, the difference divided) without criterion's own
+//! work in the count.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http::{HeaderMap, HeaderValue, Version};
 use runicorn::access_log::{Clock, Context, Format, Headers, Record};
 
@@ -51,6 +56,61 @@ fn response_headers() -> HeaderMap {
     h
 }
 
+/// The record every render bench logs (header maps borrowed from the caller).
+fn record<'a>(req: &'a HeaderMap, resp: &'a HeaderMap) -> Record<'a> {
+    Record {
+        peer: Some("192.168.10.42:51234".parse().unwrap()),
+        method: Some("GET"),
+        target: Some("/articles/2026/11/some-article-slug?page=2&sort=desc"),
+        version: Some(Version::HTTP_11),
+        request_headers: Some(req.into()),
+        status: 200,
+        response_headers: Some(resp.into()),
+        body_bytes: Some(5123),
+        duration: Duration::from_micros(1234),
+        server_name: "www.example.com",
+        server_port: "80",
+        ..Record::default()
+    }
+}
+
+fn formats() -> [(&'static str, Format); 3] {
+    [
+        ("default", Format::default()),
+        ("heavy", Format::compile(HEAVY).unwrap()),
+        ("json", Format::from_setting("@json").unwrap()),
+    ]
+}
+
+/// One `render/*` iteration: as AccessLog::log does, the cached clock, then render + newline.
+fn render_once(format: &Format, rec: &Record<'_>, clock: &mut Clock, buf: &mut Vec<u8>) -> usize {
+    let cx = Context::new(clock.now(), 4242);
+    buf.clear();
+    format.render(black_box(rec), &cx, buf);
+    buf.push(b'\n');
+    black_box(buf.len())
+}
+
+/// One `request/*` iteration: as the server does, capture before the app runs and after it
+/// answered, then render as AccessLog::log does.
+fn request_once(
+    format: &Format,
+    (req, resp): (&HeaderMap, &HeaderMap),
+    rec: &Record<'_>,
+    clock: &mut Clock,
+    buf: &mut Vec<u8>,
+) -> usize {
+    let needs = format.needs();
+    let creq = needs.capture_request_headers(black_box(req));
+    let cresp = needs.capture_response_headers(black_box(resp));
+    let rec = Record {
+        request_headers: creq.as_ref().map(Headers::from),
+        response_headers: cresp.as_ref().map(Headers::from),
+        ..rec.clone()
+    };
+    render_once(format, &rec, clock, buf)
+}
+
 fn benches(c: &mut Criterion) {
     c.bench_function("compile/default", |b| {
         b.iter(|| Format::compile(black_box(Format::GUNICORN_DEFAULT)))
@@ -60,59 +120,50 @@ fn benches(c: &mut Criterion) {
     });
 
     let (req, resp) = (request_headers(), response_headers());
-    let rec = Record {
-        peer: Some("192.168.10.42:51234".parse().unwrap()),
-        method: Some("GET"),
-        target: Some("/articles/2026/11/some-article-slug?page=2&sort=desc"),
-        version: Some(Version::HTTP_11),
-        request_headers: Some((&req).into()),
-        status: 200,
-        response_headers: Some((&resp).into()),
-        body_bytes: Some(5123),
-        duration: Duration::from_micros(1234),
-        server_name: "www.example.com",
-        server_port: "80",
-        ..Record::default()
-    };
+    let rec = record(&req, &resp);
     let mut clock = Clock::default();
     let mut buf = Vec::with_capacity(64 * 1024);
-    for (name, format) in [
-        ("render/default", Format::default()),
-        ("render/heavy", Format::compile(HEAVY).unwrap()),
-        ("render/json", Format::from_setting("@json").unwrap()),
-    ] {
-        c.bench_function(name, |b| {
-            b.iter(|| {
-                // As AccessLog::log does: the cached clock, then render + newline.
-                let cx = Context::new(clock.now(), 4242);
-                buf.clear();
-                format.render(black_box(&rec), &cx, &mut buf);
-                buf.push(b'\n');
-                black_box(buf.len())
-            })
+    for (name, format) in formats() {
+        c.bench_function(&format!("render/{name}"), |b| {
+            b.iter(|| render_once(&format, &rec, &mut clock, &mut buf))
         });
-        let request = name.replace("render/", "request/");
-        c.bench_function(&request, |b| {
-            b.iter(|| {
-                // As the server does: capture before the app runs and after it answered...
-                let needs = format.needs();
-                let creq = needs.capture_request_headers(black_box(&req));
-                let cresp = needs.capture_response_headers(black_box(&resp));
-                let rec = Record {
-                    request_headers: creq.as_ref().map(Headers::from),
-                    response_headers: cresp.as_ref().map(Headers::from),
-                    ..rec.clone()
-                };
-                // ...then render as AccessLog::log does.
-                let cx = Context::new(clock.now(), 4242);
-                buf.clear();
-                format.render(black_box(&rec), &cx, &mut buf);
-                buf.push(b'\n');
-                black_box(buf.len())
-            })
+        c.bench_function(&format!("request/{name}"), |b| {
+            b.iter(|| request_once(&format, (&req, &resp), &rec, &mut clock, &mut buf))
         });
     }
 }
 
+/// `--instr render/default 10000`: that many iterations of one bench, nothing else.
+fn instr(bench: &str, n: u64) {
+    let (req, resp) = (request_headers(), response_headers());
+    let rec = record(&req, &resp);
+    let mut clock = Clock::default();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let (kind, name) = bench
+        .split_once('/')
+        .expect("render/<name> or request/<name>");
+    let (_, format) = formats()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no format {name}"));
+    for _ in 0..n {
+        match kind {
+            "render" => render_once(&format, &rec, &mut clock, &mut buf),
+            "request" => request_once(&format, (&req, &resp), &rec, &mut clock, &mut buf),
+            _ => panic!("no bench kind {kind}"),
+        };
+    }
+}
+
 criterion_group!(access_log, benches);
-criterion_main!(access_log);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--instr") {
+        let n = args[i + 2].parse().expect("--instr <bench> <iterations>");
+        instr(&args[i + 1], n);
+        return;
+    }
+    access_log();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -40,8 +40,68 @@ pub const MAX_WIDTH: usize = 4096;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Format {
     pub(crate) segments: Vec<Segment>,
+    /// What rendering walks: `segments` regrouped (see [`Step`]).
+    pub(crate) steps: Vec<Step>,
     pub(crate) mode: Mode,
     needs: Needs,
+}
+
+/// One step of rendering: literal text, then the field after it (none for trailing text).
+/// Built from the segments at compile time so that a line costs one loop turn per field,
+/// not per segment, and constant fields (a plain `%(l)s` is always `-`) are folded into the
+/// text around them: the default format renders in 9 steps instead of 18 segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Step {
+    pub(crate) text: Lit,
+    pub(crate) field: Option<Field>,
+}
+
+/// Literal text of a [`Step`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Lit {
+    /// At most 8 bytes, zero-padded: written as one fixed-size copy then cut to the length,
+    /// which is a couple of stores where a `memcpy` call of a few bytes costs ~20 instructions.
+    Short([u8; 8], u8),
+    Long(Box<str>),
+}
+
+impl Lit {
+    fn new(text: &str) -> Lit {
+        let b = text.as_bytes();
+        if b.len() <= 8 {
+            let mut short = [0u8; 8];
+            short[..b.len()].copy_from_slice(b);
+            Lit::Short(short, b.len() as u8)
+        } else {
+            Lit::Long(text.into())
+        }
+    }
+}
+
+/// Regroups segments into [`Step`]s, folding constant fields into the text.
+fn steps(segments: &[Segment]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut text = String::new();
+    for s in segments {
+        match s {
+            Segment::Literal(t) => text.push_str(t),
+            Segment::Field(f) if f.plain && f.atom == Atom::Ident => text.push('-'),
+            Segment::Field(f) => {
+                steps.push(Step {
+                    text: Lit::new(&text),
+                    field: Some(f.clone()),
+                });
+                text.clear();
+            }
+        }
+    }
+    if !text.is_empty() {
+        steps.push(Step {
+            text: Lit::new(&text),
+            field: None,
+        });
+    }
+    steps
 }
 
 /// Text (Gunicorn-compatible line) or JSON (one object per line).
@@ -523,6 +583,7 @@ impl Format {
             }
         }
         Format {
+            steps: steps(&segments),
             segments,
             mode,
             needs,

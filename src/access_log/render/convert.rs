@@ -4,16 +4,38 @@
 use std::io::Write as _;
 
 use super::escape::{HEX_LOWER, HEX_UPPER, Json, Raw, Text};
-use super::{Context, Value, emit};
+use super::{
+    Context, Value, body_bytes_clf, emit, joined, put_clf_time, put_status, remote_addr,
+    request_line,
+};
 use crate::access_log::atom::Atom;
 use crate::access_log::format::{Conv, Field, Mode, Spec};
 use crate::access_log::record::Record;
+use http::header::{REFERER, USER_AGENT};
 
 /// `%(x)s` in a text format, the common case: [`render_field`]'s `Conv::Str` arm without
-/// the mode, conversion, width and precision checks (the compiler ruled them out).
+/// the mode, conversion, width and precision checks (the compiler ruled them out). The
+/// default format's atoms are dispatched here, inlined into the render loop, instead of
+/// through [`emit`], whose general frame costs more than most of them.
 #[inline]
 pub(super) fn plain_text(f: &Field, rec: &Record<'_>, cx: &Context<'_>, out: &mut Vec<u8>) {
-    match emit(f, rec, cx, false, &mut Text(out)) {
+    let value = match &f.atom {
+        Atom::Time => {
+            put_clf_time(cx.clf_time, out);
+            return;
+        }
+        Atom::RemoteAddr => remote_addr(rec, &mut Text(out)),
+        Atom::RequestLine => request_line(rec, &mut Text(out)),
+        Atom::Status => {
+            put_status(rec.status, &mut Text(out));
+            return;
+        }
+        Atom::BodyBytesClf => body_bytes_clf(rec, &mut Text(out)),
+        Atom::Referer => joined(rec.request_headers, &REFERER, f.slot, &mut Text(out)),
+        Atom::UserAgent => joined(rec.request_headers, &USER_AGENT, f.slot, &mut Text(out)),
+        _ => emit(f, rec, cx, false, &mut Text(out)),
+    };
+    match value {
         Value::Str => {}
         Value::Missing | Value::NoneInt => out.push(b'-'),
         Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
