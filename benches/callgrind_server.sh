@@ -5,13 +5,14 @@
 # number of requests (a small Python client sends exactly N on one keep-alive
 # connection, after 50 uncounted ones), then off. Kernel time is not counted.
 #
-#   benches/callgrind_server.sh plaintext|wsgi|accesslog [N=2000]
+#   benches/callgrind_server.sh plaintext|wsgi|accesslog|asgi|gevent [N=2000]
 #
 # Prints instructions per request and leaves the profile in benches/out/callgrind.<workload>
 # for callgrind_annotate. Needs valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WORKLOAD=${1:?plaintext|wsgi|accesslog}
+WORKLOAD=${1:?plaintext|wsgi|accesslog|asgi|gevent}
+URL=/
 N=${2:-2000}
 TARGET=${CARGO_TARGET_DIR:-target}/release
 PORT=${PORT:-8490}
@@ -23,6 +24,10 @@ case "$WORKLOAD" in
   plaintext) cmd=("$TARGET/examples/hello" -b "127.0.0.1:$PORT" -w 1) ;;
   accesslog) cmd=("$TARGET/examples/hello" -b "127.0.0.1:$PORT" -w 1 --access-logfile "$tmp/access.log") ;;
   wsgi) cmd=("$TARGET/runicorn" --chdir benches/apps hello_wsgi:app -b "127.0.0.1:$PORT" -w 1) ;;
+  asgi) cmd=("$TARGET/runicorn" --chdir benches/apps hello_asgi:app -b "127.0.0.1:$PORT" -w 1 -k asgi) ;;
+  # The gevent row's Flask hello, one worker: the hub thread and the edge together.
+  gevent) cmd=("$TARGET/runicorn" --chdir benches/apps flask_gevent:app -b "127.0.0.1:$PORT" -w 1 -k gevent)
+    URL=/hello ;;
   *) echo "unknown workload $WORKLOAD"; exit 2 ;;
 esac
 # The master forks the worker; valgrind follows children and only the worker's file
@@ -30,10 +35,10 @@ esac
 valgrind --tool=callgrind --trace-children=yes --instr-atstart=no \
   --callgrind-out-file="$tmp/cg.%p" "${cmd[@]}" >"$tmp/server.log" 2>&1 &
 echo $! >"$tmp/pid"
-python3 - "$PORT" "$N" "$tmp" <<'PY'
+python3 - "$PORT" "$N" "$tmp" "$URL" <<'PY'
 import socket, subprocess, sys, time, glob
-port, n, tmp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-req = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: callgrind\r\nAccept: */*\r\n\r\n"
+port, n, tmp, url = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+req = b"GET " + url.encode() + b" HTTP/1.1\r\nHost: bench\r\nUser-Agent: callgrind\r\nAccept: */*\r\n\r\n"
 def connect():
     for _ in range(600):
         try:
