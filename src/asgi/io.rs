@@ -20,7 +20,7 @@ use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{Event, Link, Message};
@@ -387,19 +387,20 @@ impl Send {
         let mut headers = HeaderMap::new();
         if let Some(hs) = msg.get_item(c.k_headers.bind(py))? {
             for item in hs.try_iter()? {
-                let item = item?;
-                let (n, v) = pair(&item)?;
-                let name = HeaderName::from_bytes(&n).map_err(|_| {
-                    PyValueError::new_err(format!(
-                        "Invalid header name {:?}",
-                        String::from_utf8_lossy(&n)
-                    ))
-                })?;
-                let value = HeaderValue::from_bytes(&v).map_err(|_| {
-                    PyValueError::new_err(format!(
-                        "Invalid header value {:?}",
-                        String::from_utf8_lossy(&v)
-                    ))
+                let (name, value) = with_pair(&item?, |n, v| {
+                    let name = HeaderName::from_bytes(n).map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "Invalid header name {:?}",
+                            String::from_utf8_lossy(n)
+                        ))
+                    })?;
+                    let value = HeaderValue::from_bytes(v).map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "Invalid header value {:?}",
+                            String::from_utf8_lossy(v)
+                        ))
+                    })?;
+                    Ok((name, value))
                 })?;
                 if crate::wsgi::response::is_hop_by_hop(&name) {
                     continue;
@@ -493,6 +494,25 @@ impl Send {
         self.finish(py)?;
         handed.ok_or_else(|| disconnected(py))
     }
+}
+
+/// `f` of a header pair's name and value. The common shape (Starlette's and FastAPI's
+/// raw headers, most raw apps) is a 2-tuple of bytes, read in place with no iterator
+/// and no copies; anything else goes through [`pair`].
+fn with_pair<R>(
+    item: &Bound<'_, PyAny>,
+    f: impl FnOnce(&[u8], &[u8]) -> PyResult<R>,
+) -> PyResult<R> {
+    if let Ok(t) = item.cast::<PyTuple>()
+        && t.len() == 2
+    {
+        let (n, v) = (t.get_item(0)?, t.get_item(1)?);
+        if let (Ok(n), Ok(v)) = (n.cast::<PyBytes>(), v.cast::<PyBytes>()) {
+            return f(n.as_bytes(), v.as_bytes());
+        }
+    }
+    let (n, v) = pair(item)?;
+    f(&n, &v)
 }
 
 /// A header pair: two bytes-like items.

@@ -2,89 +2,16 @@
 //! ([`Ctx`]), the drain callback the loop runs when the wake-up socket is readable, the
 //! `http` scope, and [`Api`], the object the embedded Python driver (`driver.py`) calls.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use http::Version;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use tokio::sync::oneshot;
-
 use super::bridge::{Bridge, Event};
 use super::io::{Ready, Receive, Send, resolve};
 use crate::http::{ConnInfo, Peer};
-use crate::wsgi::response::First;
-
-/// Response heads on their way to the edge, handed over in batches: a oneshot send
-/// per response would wake the edge's thread per response, and on a loaded core each
-/// wake-up can preempt the loop thread. Heads made during one loop iteration go together
-/// in one wake-up, at the end of it (a `call_soon` callback).
-pub(super) struct Outbox {
-    items: Mutex<Vec<(oneshot::Sender<First>, First)>>,
-    ready: tokio::sync::Notify,
-    call_soon: OnceLock<Py<PyAny>>,
-    flush: OnceLock<Py<PyAny>>,
-}
-
-impl Outbox {
-    pub(super) fn new() -> Arc<Outbox> {
-        Arc::new(Outbox {
-            items: Mutex::new(Vec::with_capacity(64)),
-            ready: tokio::sync::Notify::new(),
-            call_soon: OnceLock::new(),
-            flush: OnceLock::new(),
-        })
-    }
-
-    /// Queues a head (loop thread); the first of a batch schedules the flush, and a batch
-    /// that reaches [`FLUSH_AT`] goes at once.
-    pub(super) fn hand_over(
-        &self,
-        py: Python<'_>,
-        reply: oneshot::Sender<First>,
-        first: First,
-    ) -> PyResult<()> {
-        let (was_empty, full) = {
-            let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
-            let e = items.is_empty();
-            items.push((reply, first));
-            (e, items.len() >= FLUSH_AT)
-        };
-        if full {
-            // The scheduled flush still runs; it finds what came after this one.
-            self.ready.notify_one();
-            return Ok(());
-        }
-        if was_empty
-            && let (Some(call_soon), Some(flush)) = (self.call_soon.get(), self.flush.get())
-        {
-            call_soon.bind(py).call1((flush.bind(py),))?;
-        }
-        Ok(())
-    }
-
-    /// The edge's side: delivers each batch the loop flushed, in the edge's own thread.
-    pub(super) async fn deliver(self: Arc<Self>) {
-        let mut batch = Vec::with_capacity(64);
-        loop {
-            self.ready.notified().await;
-            std::mem::swap(
-                &mut *self.items.lock().unwrap_or_else(|p| p.into_inner()),
-                &mut batch,
-            );
-            for (reply, first) in batch.drain(..) {
-                let _ = reply.send(first);
-            }
-        }
-    }
-}
-
-/// Heads that go to the edge without waiting for the end of the loop iteration. When
-/// many requests wake together (200 clients whose `asyncio.sleep(0.1)` ends in the same
-/// iteration), holding every head until the iteration ends would make the first response
-/// wait for the last one's app work (200 × ~50 µs of FastAPI: 10 ms); a hello burst of
-/// 64 keep-alive clients still goes in two wake-ups.
-const FLUSH_AT: usize = 32;
+use crate::wsgi::response::Outbox;
 
 /// What the loop thread needs on every request, made once per worker.
 pub(super) struct Ctx {
@@ -106,11 +33,12 @@ pub(super) struct Ctx {
     pub ready_none: Py<PyAny>,
     /// The lifespan state every scope gets a shallow copy of.
     pub state: Py<PyDict>,
-    pub asgi: Py<PyDict>,
-    pub extensions: Py<PyDict>,
-    pub ws_extensions: Py<PyDict>,
-    pub root_path: Py<PyString>,
     root: String,
+    /// Every key of an `http` (and a `websocket`) scope in its order, the constant values
+    /// set: a request's scope is a copy with the rest overwritten, which is cheaper than
+    /// growing a new dict key by key (two resizes at 14 keys).
+    scope_http: Py<PyDict>,
+    scope_ws: Py<PyDict>,
     /// `pre_request` or `post_request` is set (fixed for the worker's life).
     hooks: bool,
     pub k_type: Py<PyString>,
@@ -175,8 +103,35 @@ impl Api {
         let ws_extensions = PyDict::new(py);
         ws_extensions.set_item("websocket.http.response", PyDict::new(py))?;
         let this = slf.borrow();
-        let _ = this.outbox.call_soon.set(lp.getattr("call_soon")?.unbind());
-        let _ = this.outbox.flush.set(slf.getattr("flush")?.unbind());
+        let root_path = PyString::new(py, &this.root_path);
+        let template = |websocket: bool| -> PyResult<Py<PyDict>> {
+            let d = PyDict::new(py);
+            let none = py.None();
+            let ty = if websocket { "websocket" } else { "http" };
+            d.set_item(s("type"), ty)?;
+            d.set_item(s("asgi"), &asgi)?;
+            for k in ["http_version", "scheme", "path", "raw_path", "query_string"] {
+                d.set_item(s(k), &none)?;
+            }
+            d.set_item(s("root_path"), &root_path)?;
+            for k in ["headers", "client", "server", "state"] {
+                d.set_item(s(k), &none)?;
+            }
+            let ext = if websocket {
+                &ws_extensions
+            } else {
+                &extensions
+            };
+            d.set_item(s("extensions"), ext)?;
+            d.set_item(s(if websocket { "subprotocols" } else { "method" }), &none)?;
+            Ok(d.unbind())
+        };
+        let (scope_http, scope_ws) = (template(false)?, template(true)?);
+        // Heads made in one loop iteration go to the edge together, at its end.
+        this.outbox.attach(
+            lp.getattr("call_soon")?.unbind(),
+            slf.getattr("flush")?.unbind(),
+        );
         let ctx = Ctx {
             bridge: this.bridge.clone(),
             outbox: this.outbox.clone(),
@@ -192,11 +147,9 @@ impl Api {
             cancelled: py.import("asyncio")?.getattr("CancelledError")?.unbind(),
             ready_none: Py::new(py, Ready::none())?.into_any(),
             state: state.clone().unbind(),
-            asgi: asgi.unbind(),
-            extensions: extensions.unbind(),
-            ws_extensions: ws_extensions.unbind(),
-            root_path: PyString::new(py, &this.root_path).unbind(),
             root: this.root_path.clone(),
+            scope_http,
+            scope_ws,
             hooks: crate::hooks::has("pre_request") || crate::hooks::has("post_request"),
             k_type: s("type"),
             k_body: s("body"),
@@ -216,7 +169,7 @@ impl Api {
 
     /// Wakes the edge for the heads queued in this loop iteration.
     fn flush(&self) {
-        self.outbox.ready.notify_one();
+        self.outbox.flush();
     }
 
     /// Lifespan startup is over: the worker may accept (`error`: it must not).
@@ -414,14 +367,14 @@ pub(super) fn scope<'py>(
     websocket: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     use pyo3::intern;
-    let d = PyDict::new(py);
-    let ty = if websocket {
-        intern!(py, "websocket")
+    let template = if websocket {
+        c.scope_ws.bind(py)
     } else {
-        intern!(py, "http")
+        c.scope_http.bind(py)
     };
-    d.set_item(c.k_type.bind(py), ty)?;
-    d.set_item(intern!(py, "asgi"), c.asgi.bind(py))?;
+    // Keys already there keep their place: `type`, `asgi`, `extensions` and the
+    // configured `root_path` come with the copy.
+    let d = template.copy()?;
     let version = match parts.version {
         Version::HTTP_2 => intern!(py, "2"),
         Version::HTTP_10 => intern!(py, "1.0"),
@@ -458,9 +411,8 @@ pub(super) fn scope<'py>(
         intern!(py, "query_string"),
         PyBytes::new(py, parts.uri.query().unwrap_or("").as_bytes()),
     )?;
-    match forwarded_root {
-        Some(r) => d.set_item(intern!(py, "root_path"), r)?,
-        None => d.set_item(intern!(py, "root_path"), c.root_path.bind(py))?,
+    if let Some(r) = forwarded_root {
+        d.set_item(intern!(py, "root_path"), r)?;
     }
     let headers = PyList::empty(py);
     if parts.version == Version::HTTP_2
@@ -490,11 +442,5 @@ pub(super) fn scope<'py>(
         addr(py, conn.and_then(|c| c.local), 1)?,
     )?;
     d.set_item(intern!(py, "state"), c.state.bind(py).copy()?)?;
-    let ext = if websocket {
-        c.ws_extensions.bind(py)
-    } else {
-        c.extensions.bind(py)
-    };
-    d.set_item(intern!(py, "extensions"), ext)?;
     Ok(d)
 }

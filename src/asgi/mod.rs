@@ -347,7 +347,7 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
     );
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let outbox = loop_ctx::Outbox::new();
+    let outbox = crate::wsgi::response::Outbox::new();
     tokio::spawn(outbox.clone().deliver());
     tokio::spawn(peek_clock());
     let api = loop_ctx::Api {

@@ -8,12 +8,17 @@ dispatcher caps them at --worker-connections (what gevent.pool.Pool would do, wi
 per-spawn bookkeeping): the rest stays queued in Rust, and a finishing request writes the
 descriptor again.
 
-A greenlet that finished a request parks and takes a later one (up to KEEP of them wait
+A greenlet that finished a request runs the next taken one itself, and only a request
+that waits (on a socket, a sleep) makes the rest go to another greenlet: a hello then costs
+no greenlet switch, and a slow request still holds up nobody. A greenlet with nothing left
+to run parks and takes a later one (up to KEEP of them wait
 so): on CPython 3.11+ a new greenlet's first Python frame maps a fresh frame-stack chunk
 that its end unmaps again, so a greenlet per request cost an mmap, a munmap and their page
 faults each time. Threads in the sync and gthread workers serve many requests too, so a
 `threading.local` (greenlet-local once patched) lives across requests as it does there.
 """
+
+from collections import deque
 
 import gevent
 from greenlet import GreenletExit, getcurrent, greenlet
@@ -21,6 +26,9 @@ from greenlet import GreenletExit, getcurrent, greenlet
 # Parked greenlets kept for later requests. Each holds its frame-stack chunk (16 KiB) and
 # a small saved C stack; a burst beyond this many ends its extra greenlets as before.
 KEEP = 128
+
+# Requests one greenlet runs in a row before it lets the hub poll.
+BATCH = 32
 
 # Marks the dispatcher's hand-over, so a parked greenlet resumed by anything else (a
 # leftover of the request it ran, such as an uncancelled gevent.Timeout) keeps waiting.
@@ -41,32 +49,58 @@ def serve(dispatcher, fd, beat, interval):
     park = hub.switch
     run_callback = hub.loop.run_callback
     idle = []
+    # Taken requests no greenlet has started yet.
+    pending = deque()
+    # A hand_over is queued on the hub (at most one at a time).
+    queued = [False]
 
-    def worker(mark, job):
+    def hand_over():
+        # Runs on the hub, so whoever queued it has yielded: blocked in its request, or
+        # parked. Requests still pending get a greenlet (a parked one when there is one).
+        queued[0] = False
+        if pending:
+            (idle.pop() if idle else greenlet(worker, hub)).switch(_JOB)
+
+    def queue_hand_over():
+        if not queued[0]:
+            queued[0] = True
+            run_callback(hand_over)
+
+    def worker(mark):
+        # Runs pending requests one after another in this greenlet while they finish
+        # without waiting (a hello costs no greenlet switch then); the hand-over queued
+        # before each one gives the rest to another greenlet as soon as one waits.
         me = getcurrent()
         while True:
-            job()
-            job = None
+            for _ in range(BATCH):
+                if not pending:
+                    break
+                job = pending.popleft()
+                if pending:
+                    queue_hand_over()
+                job()
+                job = None
+            # After BATCH in a row, this greenlet parks so the hub polls (heads go out,
+            # the heartbeat beats): the hand-over queued before the last one that left
+            # others pending starts the rest.
             if len(idle) >= KEEP:
                 return
             idle.append(me)
-            while job is None:
+            while True:
                 try:
                     got = park()
                 except GreenletExit:
                     raise
                 except BaseException:  # noqa: B036 - thrown by what a finished request left behind
                     continue
-                if type(got) is tuple and len(got) == 2 and got[0] is _JOB:
-                    job = got[1]
+                if got is _JOB:
+                    break
 
     # One watcher for the worker's life (gevent.socket.wait_read makes one per wait).
     ready = hub.loop.io(fd, 1)
     take = dispatcher.take
     while True:
         hub.wait(ready)
-        for job in take():
-            if idle:
-                run_callback(idle.pop().switch, (_JOB, job))
-            else:
-                run_callback(greenlet(worker, hub).switch, _JOB, job)
+        pending.extend(take())
+        if pending:
+            queue_hand_over()

@@ -6,7 +6,7 @@
 //! tokio (the edge)                          hub thread (gevent, holds the GIL while busy)
 //! request read whole ─ Job ─► Queue ─ eventfd ─► wait_read wakes the dispatcher greenlet
 //!                                                take(): every queued Job, one GIL hold
-//!      ◄── First / Out (channels) ─────────────── Pool.spawn(job): environ, app, iterate
+//!      ◄── First (batched per hub turn) / Out ─── Pool.spawn(job): environ, app, iterate
 //!      ◄── room in a full channel: eventfd ────── the greenlet parks in wait_read
 //! ```
 //!
@@ -30,7 +30,7 @@ use pyo3::prelude::*;
 use tokio::sync::mpsc;
 
 use super::environ::{self, Constants};
-use super::response::Out;
+use super::response::{self, Out, Outbox};
 use super::threads::{self, Job};
 use crate::worker::BootError;
 
@@ -263,6 +263,18 @@ impl GreenJob {
     }
 }
 
+/// The hub's end-of-turn callback: wakes the edge for the response heads its greenlets
+/// queued in the [`Outbox`].
+#[pyclass(unsendable, module = "runicorn")]
+struct FlushHeads(Arc<Outbox>);
+
+#[pymethods]
+impl FlushHeads {
+    fn __call__(&self) {
+        self.0.flush();
+    }
+}
+
 /// The heartbeat greenlet's beat.
 #[pyfunction]
 fn loop_beat() {
@@ -284,6 +296,9 @@ pub(super) fn start(
         Queue::new().map_err(|e| BootError::Worker(format!("cannot create an eventfd: {e}")))?,
     );
     let runtime = tokio::runtime::Handle::current();
+    // Greenlets that finish in one turn of the hub hand their heads over together.
+    let outbox = Outbox::new();
+    runtime.spawn(outbox.clone().deliver());
     let (booted_tx, booted_rx) = std::sync::mpsc::channel::<Result<(), BootError>>();
     let q = queue.clone();
     std::thread::Builder::new()
@@ -321,6 +336,16 @@ pub(super) fn start(
                     c"runicorn_gevent_loop.py",
                     c"runicorn_gevent_loop",
                 )?;
+                let run_callback = py
+                    .import("gevent")?
+                    .call_method0("get_hub")?
+                    .getattr("loop")?
+                    .getattr("run_callback")?;
+                outbox.attach(
+                    run_callback.unbind(),
+                    Py::new(py, FlushHeads(outbox.clone()))?.into_any(),
+                );
+                response::batch_heads_on_this_thread(outbox);
                 let wait_read = py.import("gevent.socket")?.getattr("wait_read")?.unbind();
                 let _ = COOPERATIVE.set(Cooperative { wait_read, runtime });
                 let beat = wrap_pyfunction!(loop_beat, py)?;

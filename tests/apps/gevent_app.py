@@ -65,6 +65,16 @@ def leave_timeout():
     return "left"
 
 
+@app.route("/busy")
+def busy():
+    # Holds the hub for s seconds without yielding (a CPU-bound stretch), so requests
+    # that come meanwhile queue and reach the hub together.
+    end = time.monotonic() + float(request.args.get("s", "0.5"))
+    while time.monotonic() < end:
+        pass
+    return "busy"
+
+
 @app.route("/spin")
 def spin():
     while True:
@@ -90,3 +100,19 @@ def stream():
             yield b"x" * 65536
 
     return app.response_class(chunks(), mimetype="application/octet-stream")
+
+
+@app.route("/first-then-wait")
+def first_then_wait():
+    # The head and a first chunk, then a long cooperative wait before the rest: the client
+    # must see the first part while this greenlet waits (heads are handed to the edge in
+    # batches per hub turn, and this turn ends when the greenlet waits).
+    wait = float(request.args.get("s", "5"))
+
+    def chunks():
+        yield b"first;"
+        time.sleep(wait)
+        yield b"last"
+
+    return app.response_class(chunks(), mimetype="text/plain")
+

@@ -3,7 +3,8 @@
 //! `requests` (1,000 concurrent slow requests on one worker, greenlet-local
 //! `threading.local`), a CPU-bound greenlet replaced after `--timeout`, gevent missing,
 //! `--preload`, worker replacement under load, requests whose clients left never run,
-//! and three sync workers sharing a saturating load.
+//! three sync workers sharing a saturating load, and a streamed head that reaches its client
+//! while its greenlet waits (heads leave the hub in batches).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -111,6 +112,27 @@ fn a_thousand_slow_requests_run_at_once_on_one_gevent_worker() {
         m.get("/env").unwrap().1,
         "multithread=True multiprocess=False import_patched=True"
     );
+}
+
+#[test]
+fn requests_taken_together_still_wait_side_by_side() {
+    // A greenlet runs the requests taken with its own back to back; one that waits must
+    // hand the rest to other greenlets, or they would wait in a row behind it.
+    let m = field_guide("1", &[]);
+    let addr = m.addr();
+    let busy = std::thread::spawn(move || fetch(addr, "/busy?s=0.6"));
+    std::thread::sleep(Duration::from_millis(150));
+    // 20 x 0.5 s queue while the hub is held, and are taken in one batch when it frees.
+    let start = Instant::now();
+    let results = concurrently(m.addr(), "/sleep?s=0.5", 20);
+    let took = start.elapsed();
+    assert_eq!(busy.join().unwrap(), (200, "busy".to_string()));
+    assert!(
+        results.iter().all(|r| r.0 == 200 && r.1 == "slept"),
+        "{results:?}"
+    );
+    // Side by side: about 0.45 s of hub held plus 0.5 s; in a row it is 10 s.
+    assert!(took < Duration::from_secs(4), "20 x 0.5 s took {took:?}");
 }
 
 #[test]
@@ -531,4 +553,46 @@ fn file_wrapper_streaming_statsd_and_usr2_hold_under_gevent() {
     );
     let (ok, failed, errors) = load.finish();
     assert_eq!(failed, 0, "{failed} failed of {}: {errors:?}", ok + failed);
+}
+
+/// Response heads leave the hub in batches, one per turn of its loop; a greenlet that
+/// sent its head and a first chunk and then waits ends that turn, so the client has the
+/// start of the response long before the rest (and a burst of hellos keeps working).
+#[test]
+fn a_streamed_head_reaches_the_client_while_its_greenlet_waits() {
+    let m = field_guide("1", &[]);
+    let addr = m.addr();
+    let hellos = concurrently(addr, "/hello", 100);
+    assert!(
+        hellos
+            .iter()
+            .all(|(s, b)| *s == 200 && b == "Hello, World!"),
+        "{hellos:?}"
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"GET /first-then-wait?s=8 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let asked = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("first;") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before the first chunk: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    let first_after = asked.elapsed();
+    assert!(
+        first_after < Duration::from_secs(6),
+        "the first chunk came only after {first_after:?}, with the greenlet's 8 s wait"
+    );
+    assert!(!String::from_utf8_lossy(&got).contains("last"));
+    let _ = s.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("last"), "{text}");
 }
