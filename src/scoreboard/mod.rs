@@ -17,7 +17,18 @@ pub(crate) mod heartbeat;
 
 /// Milliseconds of CLOCK_MONOTONIC, comparable across processes on one machine.
 pub(crate) fn monotonic_ms() -> u64 {
-    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
+    clock_ms(nix::time::ClockId::CLOCK_MONOTONIC)
+}
+
+/// The same clock, coarse: read from the vDSO without a system call or a TSC read, in
+/// steps of a scheduler tick (for a check on a per-request path that needs no finer).
+#[cfg(feature = "python")]
+pub(crate) fn monotonic_coarse_ms() -> u64 {
+    clock_ms(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)
+}
+
+fn clock_ms(clock: nix::time::ClockId) -> u64 {
+    match nix::time::clock_gettime(clock) {
         Ok(ts) => ts.tv_sec() as u64 * 1000 + ts.tv_nsec() as u64 / 1_000_000,
         Err(_) => 0,
     }

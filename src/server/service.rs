@@ -43,10 +43,17 @@ pub(super) struct Wrapped<A> {
 /// asks it, just before starting one, whether the client already left.
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(not(feature = "python"), allow(dead_code))]
-pub(crate) struct ClientSocket(RawFd);
+pub(crate) struct ClientSocket(RawFd, bool);
 
 #[cfg_attr(not(feature = "python"), allow(dead_code))]
 impl ClientSocket {
+    /// An earlier request on this connection was answered: the edge was reading the
+    /// connection when this one came, so the request is no older than its time in the
+    /// app's queue. A first request may have waited in the listen backlog for long.
+    pub(crate) fn follow_up(&self) -> bool {
+        self.1
+    }
+
     /// The client closed its side (or reset the connection), as far as the socket tells
     /// without consuming anything: a peek that reads EOF or fails. hyper does not read
     /// while a request waits for the app, so a client that gave up on a queued request
@@ -143,7 +150,8 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             tls: self.scheme == "https",
         });
         if let Some(fd) = self.fd {
-            req.extensions_mut().insert(ClientSocket(fd));
+            req.extensions_mut()
+                .insert(ClientSocket(fd, self.conn.answered_any()));
         }
         let skipped = self.shared.skips_access_log(req.uri().path());
         let pending = self

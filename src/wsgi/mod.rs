@@ -291,6 +291,7 @@ async fn handle(
         reply: tx,
         ticket,
         client,
+        queued_ms: crate::scoreboard::monotonic_coarse_ms(),
     }) {
         tracing::error!("no application thread is left to serve the request");
         return simple(http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -30,16 +30,30 @@ pub(super) struct Job {
     pub ticket: crate::server::Ticket,
     /// The client's socket, asked whether the client left before the app starts.
     pub client: Option<crate::server::ClientSocket>,
+    /// When the edge queued it ([`crate::scoreboard::monotonic_coarse_ms`]).
+    pub queued_ms: u64,
 }
+
+/// A keep-alive connection's next request that waited less than this is run without
+/// asking its socket whether the client left: that peek is a system call, and a client
+/// leaving within a few milliseconds of sending is no different from one leaving just
+/// after the app started. Requests that really queued (every app thread or greenlet slot
+/// busy), and first requests (which may have waited in the listen backlog), are asked.
+const PEEK_AFTER_MS: u64 = 10;
 
 impl Job {
     /// Whether the request is to be run: false when its client left while it waited (the
     /// edge then gets nginx's 499 for the access log and metrics; the app never sees it).
+    /// A keep-alive follow-up queued for less than [`PEEK_AFTER_MS`] is not checked.
     pub(super) fn still_wanted(self: Box<Self>) -> Option<Box<Self>> {
         if self.reply.is_closed() {
             return None;
         }
-        if self.client.is_some_and(|c| c.left()) {
+        let asked = self.client.filter(|c| {
+            let waited = crate::scoreboard::monotonic_coarse_ms().saturating_sub(self.queued_ms);
+            !c.follow_up() || waited >= PEEK_AFTER_MS
+        });
+        if asked.is_some_and(|c| c.left()) {
             let _ = self.reply.send(response::departed());
             return None;
         }
@@ -155,6 +169,7 @@ pub(super) fn handle(
         reply,
         ticket: _ticket,
         client: _,
+        queued_ms: _,
     } = *job;
     let req = request_hooks
         .then(|| crate::pyconf::hooks::request_object(py, &parts, https))
