@@ -4,7 +4,7 @@ move the numbers (a refactor, a dependency bump): the same workloads as benches/
 servers alternating within each round, one worker pinned to one core, wrk on the other.
 
     python3 benches/ab.py BEFORE_TARGET AFTER_TARGET [--rounds 3] [--seconds 5]
-        [--only plaintext https wsgi asgi fastapi static]
+        [--only plaintext https wsgi asgi fastapi gevent static]
 
 Each TARGET is a cargo release directory (`target/release`) holding `runicorn` and
 `examples/hello`; build the old revision in a git worktree to get one. Prints the median
@@ -30,6 +30,9 @@ WORKLOADS = {
                                                         "--chdir", str(harness.APPS), "-k", "asgi", "hello_asgi:app"]),
     "fastapi": ("FastAPI JSON", "/json", lambda t, p, tmp: [str(t / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{p}",
                                                            "--chdir", str(harness.APPS), "-k", "asgi", "fastapi_app:app"]),
+    "gevent": ("gevent Flask hello (the field guide's line, 3 workers)", "/hello", lambda t, p, tmp: [
+        str(t / "runicorn"), "-b", f"127.0.0.1:{p}", "--chdir", str(harness.APPS), *harness.FIELD_GUIDE,
+        "flask_gevent:app"]),
     "static": ("static 4 KB file", "/4k.bin", lambda t, p, tmp: [str(t / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{p}",
                                                                 "--static-map", f"/={tmp}/static"]),
 }

@@ -6,6 +6,8 @@
 //! worker drive the same code.
 
 pub(crate) mod conn;
+#[cfg(feature = "python")]
+pub(crate) mod doorbell;
 mod h2body;
 pub(crate) mod h2c;
 mod http2;

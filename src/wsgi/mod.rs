@@ -172,7 +172,10 @@ enum Apps {
 impl Apps {
     fn submit(&self, job: threads::Job) -> bool {
         match self {
-            Apps::Threads(p) => p.submit(job),
+            Apps::Threads(p) => {
+                p.submit(job);
+                true
+            }
             Apps::Green(q) => q.submit(job),
         }
     }

@@ -43,11 +43,15 @@ pub struct First {
 pub(crate) type Reply = oneshot::Sender<First>;
 
 /// Response heads on their way to the edge, handed over in batches: a oneshot send per
-/// response wakes the edge's thread per response, and on a loaded core each wake-up can
-/// preempt the Python thread, so thread and edge ping-pong once per request. A thread that
-/// runs many requests in turns (the ASGI loop, the gevent hub) queues the heads one turn
-/// of its loop makes, and the first of them schedules the flush (`schedule(flush)`:
-/// `loop.call_soon`, `hub.loop.run_callback`) for when that turn ends.
+/// response wakes the edge's thread per response (an eventfd write each: tokio's
+/// runtime does not know whether its thread sleeps), and on a loaded core each wake-up
+/// can preempt the Python thread, so thread and edge ping-pong once per request. A thread
+/// that runs many requests in turns (the ASGI loop, the gevent hub) queues the heads one
+/// turn of its loop makes, and the first of them schedules the flush (`schedule(flush)`:
+/// `loop.call_soon`, `hub.loop.run_callback`) for when that turn ends. WSGI app threads
+/// have no turns (the next request may run for a minute): their heads go at once, but one
+/// made before the edge took the previous batch rides with it, without a wake-up of its
+/// own (a hello under load: 0.03 eventfd writes per request instead of 0.7–1).
 pub(crate) struct Outbox {
     items: std::sync::Mutex<Vec<(Reply, First)>>,
     ready: tokio::sync::Notify,
@@ -131,8 +135,8 @@ impl Outbox {
 }
 
 thread_local! {
-    /// Set on a thread whose requests hand their heads to an [`Outbox`] (the gevent hub:
-    /// its greenlets run in turns); elsewhere each head goes through its oneshot at once.
+    /// Set on a thread whose requests hand their heads to an [`Outbox`] (WSGI app threads
+    /// and the gevent hub); elsewhere each head goes through its oneshot at once.
     static BATCHED: std::cell::RefCell<Option<std::sync::Arc<Outbox>>> =
         const { std::cell::RefCell::new(None) };
 }

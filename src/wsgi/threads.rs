@@ -64,9 +64,13 @@ impl Job {
 /// The queue in front of the app threads.
 #[derive(Clone)]
 pub(super) struct Pool {
-    /// Boxed: a Job (the request head) is a few hundred bytes, copied at every move
-    /// through the queue; a pointer is not.
-    tx: mpsc::Sender<Box<Job>>,
+    /// Requests of the edge's current pass, handed to the channel together when the
+    /// doorbell rings: each send to an idle app thread is a futex wake-up that lets the
+    /// thread preempt the edge for one request.
+    /// Boxed here already: the channel moves boxes, and a Job is a few hundred bytes.
+    #[allow(clippy::vec_box)]
+    staged: Arc<Mutex<Vec<Box<Job>>>>,
+    bell: Arc<crate::server::doorbell::Doorbell>,
 }
 
 impl Pool {
@@ -79,22 +83,55 @@ impl Pool {
         app: Py<PyAny>,
         constants: Constants,
     ) -> std::io::Result<Pool> {
+        // Boxed: a Job (the request head) is a few hundred bytes, copied at every move
+        // through the queue; a pointer is not.
         let (tx, rx) = mpsc::channel::<Box<Job>>();
         let rx = Arc::new(Mutex::new(rx));
         let shared = Arc::new((app, constants));
+        // Heads the threads make while the edge has not yet taken the last ones ride on
+        // the same wake-up of the edge (each wake of a tokio runtime from another thread
+        // is an eventfd write).
+        let outbox = response::Outbox::new();
+        tokio::spawn(outbox.clone().deliver());
         for i in 0..n.max(1) {
             let rx = rx.clone();
             let shared = shared.clone();
+            let outbox = outbox.clone();
             std::thread::Builder::new()
                 .name(format!("wsgi-{i}"))
-                .spawn(move || serve(&rx, sync, &shared.0, &shared.1))?;
+                .spawn(move || {
+                    response::batch_heads_on_this_thread(outbox);
+                    serve(&rx, sync, &shared.0, &shared.1)
+                })?;
         }
-        Ok(Pool { tx })
+        let staged = Arc::new(Mutex::new(Vec::<Box<Job>>::with_capacity(64)));
+        let s = staged.clone();
+        let mut batch = Vec::with_capacity(64);
+        let bell = crate::server::doorbell::Doorbell::new(move || {
+            std::mem::swap(
+                &mut *s.lock().unwrap_or_else(|p| p.into_inner()),
+                &mut batch,
+            );
+            let mut lost = 0;
+            for job in batch.drain(..) {
+                // Fails only once every app thread is gone: the job's reply closes (a 500).
+                lost += usize::from(tx.send(job).is_err());
+            }
+            if lost > 0 {
+                tracing::error!("no application thread is left to serve {lost} request(s)");
+            }
+        });
+        Ok(Pool { staged, bell })
     }
 
-    /// Queues a request; never blocks. False only if every app thread is gone.
-    pub(super) fn submit(&self, job: Job) -> bool {
-        self.tx.send(Box::new(job)).is_ok()
+    /// Queues a request for the app threads, which get it when the edge's pass ends;
+    /// never blocks.
+    pub(super) fn submit(&self, job: Job) {
+        self.staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(job));
+        self.bell.ring_soon();
     }
 }
 
