@@ -296,7 +296,9 @@ async fn accept_loop<A: AppService>(
                     // client never holds up this accept loop.
                     let serve = async {
                         match cfg.tls.clone() {
-                            Some(tls) => serve_tls(io, svc.https(), &cfg, &tls, conn_stop).await,
+                            Some(tls) => {
+                                Box::pin(serve_tls(io, svc.https(), &cfg, &tls, conn_stop)).await
+                            }
                             None => serve_connection(io, svc, &cfg, conn_stop).await,
                         }
                     };
@@ -461,8 +463,8 @@ async fn serve_connection<A: AppService>(
             None => return,
             Some(true) => {
                 return match io {
-                    Stream::Tcp(s) => http2::serve(s, svc, cfg, &h.limits, stop).await,
-                    Stream::Unix(s) => http2::serve(s, svc, cfg, &h.limits, stop).await,
+                    Stream::Tcp(s) => Box::pin(http2::serve(s, svc, cfg, &h.limits, stop)).await,
+                    Stream::Unix(s) => Box::pin(http2::serve(s, svc, cfg, &h.limits, stop)).await,
                 };
             }
             Some(false) => {}
@@ -492,12 +494,31 @@ async fn serve_plain<IO, A>(
         + 'static,
     A: AppService,
 {
-    use tokio::io::AsyncWriteExt;
     let Some(switch) = serve_http1(io, svc, cfg, cfg.statics.clone(), upgrade.is_some()).await
     else {
         return;
     };
     let Some(h) = upgrade else { return };
+    // Boxed: see `after_http1`.
+    Box::pin(h2c_switch(switch, h, cfg, stop)).await;
+}
+
+/// Answers the `Upgrade: h2c` request the edge took with 101 and goes on as HTTP/2.
+async fn h2c_switch<IO, A>(
+    switch: H2cSwitch<IO, A>,
+    h: &h2c::H2c,
+    cfg: &ServeConfig,
+    stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + crate::static_files::edge::SendFile
+        + Unpin
+        + Send
+        + 'static,
+    A: AppService,
+{
+    use tokio::io::AsyncWriteExt;
     let H2cSwitch {
         mut gate,
         read_ahead,
@@ -559,7 +580,6 @@ where
         + 'static,
     A: AppService,
 {
-    use tokio::io::AsyncWriteExt;
     let peer = svc.peer();
     let state = svc.conn_state();
     state.set_proto(conn::Proto::Http1);
@@ -595,11 +615,34 @@ where
     if rules.max_head_bytes() > 400 * 1024 {
         b.max_buf_size(rules.max_head_bytes());
     }
-    match b
+    let ended = b
         .serve_connection(TokioIo::new(gate), svc)
         .without_shutdown()
-        .await
-    {
+        .await;
+    // What follows runs once per connection; boxed, its locals take no room in this
+    // future, which every connection's task holds for its whole life.
+    Box::pin(after_http1(ended, cfg, &state, peer)).await
+}
+
+/// What a connection does once hyper let go of it: hand over to HTTP/2 (h2c) or to a
+/// WebSocket, answer a refused head, or close.
+async fn after_http1<IO, A>(
+    ended: hyper::Result<http1::Parts<TokioIo<conn::GateIo<IO>>, service::Wrapped<A>>>,
+    cfg: &ServeConfig,
+    state: &Arc<conn::ConnState>,
+    peer: Peer,
+) -> Option<H2cSwitch<IO, A>>
+where
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + crate::static_files::edge::SendFile
+        + Unpin
+        + Send
+        + 'static,
+    A: AppService,
+{
+    use tokio::io::AsyncWriteExt;
+    match ended {
         Ok(parts) => {
             let mut gate = parts.io.into_inner();
             if let Some(stream1) = gate.take_h2c() {
@@ -611,7 +654,7 @@ where
                 });
             }
             if state.take_upgrade_accepted() {
-                upgraded(gate, &parts.read_buf, &state).await;
+                upgraded(gate, &parts.read_buf, state).await;
                 return None;
             }
             if let Some(reject) = gate.take_reject() {
