@@ -14,7 +14,7 @@
 //! | 2 | `config` | every setting declared once, parsed once into its type (targets, ciphers, SNI entries), layers and precedence, CLI, TOML and Python config files |
 //! | 3 | `logging`, `observe`, `pyconf`, `hooks` | the error log; syslog, StatsD and the Prometheus endpoint; server hooks and Python `logging` from a Python config file, and the hook calls the master and workers make |
 //! | 4 | `tls`, `static_files`, `websocket` | the TLS acceptor (rustls); static files' decisions, cache and edge writer; WebSockets: handshake, framing, permessage-deflate, one task per socket, the worker's registry of open sockets |
-//! | 5 | `server` | listeners, connections, the edge's deadlines, the service wrapper every app runs behind |
+//! | 5 | `server` | listeners, connections, the edge's deadlines, the service wrapper every app runs behind, the doorbell that wakes an app host's thread once per pass of the edge |
 //! | 6 | `worker` | a forked child: runtime, heartbeat, signals, drain, the `--reload` file watcher; [`worker::Host`], the seam every app host plugs into |
 //! | 7 | `master` | the arbiter: binds, forks, reaps, murders and respawns, reloads (on HUP and on `--reload`'s flag); the `gunicornc` control socket |
 //! | 8 | `wsgi`, `asgi` | app hosts (feature `python`): the embedded CPython WSGI host; the ASGI host (one event loop per worker), which reuses the WSGI host's app loading and response hand-over and chooses between the two |
