@@ -477,6 +477,27 @@ async fn serve_connection<A: AppService>(
     }
 }
 
+/// What an HTTP/1 connection's byte stream must offer the edge (a plain socket, TLS).
+trait EdgeIo:
+    tokio::io::AsyncRead
+    + tokio::io::AsyncWrite
+    + crate::static_files::edge::SendFile
+    + Unpin
+    + Send
+    + 'static
+{
+}
+
+impl<T> EdgeIo for T where
+    T: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + crate::static_files::edge::SendFile
+        + Unpin
+        + Send
+        + 'static
+{
+}
+
 /// HTTP/1.1 over a plaintext socket; with `upgrade`, an `Upgrade: h2c` request the edge
 /// took is answered 101 and the connection goes on as HTTP/2.
 async fn serve_plain<IO, A>(
@@ -486,12 +507,7 @@ async fn serve_plain<IO, A>(
     upgrade: Option<&h2c::H2c>,
     stop: watch::Receiver<bool>,
 ) where
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + crate::static_files::edge::SendFile
-        + Unpin
-        + Send
-        + 'static,
+    IO: EdgeIo,
     A: AppService,
 {
     let Some(switch) = serve_http1(io, svc, cfg, cfg.statics.clone(), upgrade.is_some()).await
@@ -510,12 +526,7 @@ async fn h2c_switch<IO, A>(
     cfg: &ServeConfig,
     stop: watch::Receiver<bool>,
 ) where
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + crate::static_files::edge::SendFile
-        + Unpin
-        + Send
-        + 'static,
+    IO: EdgeIo,
     A: AppService,
 {
     use tokio::io::AsyncWriteExt;
@@ -572,12 +583,7 @@ async fn serve_http1<IO, A>(
     h2c_upgrade: bool,
 ) -> Option<H2cSwitch<IO, A>>
 where
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + crate::static_files::edge::SendFile
-        + Unpin
-        + Send
-        + 'static,
+    IO: EdgeIo,
     A: AppService,
 {
     let peer = svc.peer();
@@ -633,12 +639,7 @@ async fn after_http1<IO, A>(
     peer: Peer,
 ) -> Option<H2cSwitch<IO, A>>
 where
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + crate::static_files::edge::SendFile
-        + Unpin
-        + Send
-        + 'static,
+    IO: EdgeIo,
     A: AppService,
 {
     use tokio::io::AsyncWriteExt;
@@ -681,12 +682,7 @@ where
 /// its connection slot) until that socket is done. Without a taker the connection closes.
 async fn upgraded<IO>(mut gate: conn::GateIo<IO>, read_ahead: &[u8], state: &Arc<conn::ConnState>)
 where
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + crate::static_files::edge::SendFile
-        + Unpin
-        + Send
-        + 'static,
+    IO: EdgeIo,
 {
     gate.pass_through(read_ahead);
     state.set_proto(conn::Proto::Upgraded);
