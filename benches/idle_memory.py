@@ -2,7 +2,10 @@
 """Memory per idle keep-alive connection (issue 18): one worker each of runicorn (the Rust
 hello service, or any runicorn command line) and nginx `return 200`; N clients each make
 one request on a keep-alive connection and then stay connected and silent; the worker's
-VmRSS before and after, divided by N, is what one idle connection holds.
+VmRSS before and after, divided by N, is what one idle connection holds. Both readings
+are taken after the connections sat idle for 3 s: a runicorn connection idle for 100 ms
+gives back hyper's state and buffers ("parks"), and the worker returns freed memory to the
+kernel at most every 2 s, so a reading sooner would count memory already given back.
 
     benches/idle_memory.py [--connections 5000] [--target target/release] [--no-nginx]
 
@@ -27,8 +30,13 @@ from gevent_rss import children, free_port, rss_kib  # noqa: E402
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
+IDLE_FOR = 3.0
+
+
 def settle(pid: int) -> int:
-    """VmRSS once it stops moving (allocators return memory lazily)."""
+    """VmRSS once the connections have been idle for IDLE_FOR and it stops moving
+    (allocators return memory lazily)."""
+    time.sleep(IDLE_FOR)
     last, same = rss_kib(pid), 0
     for _ in range(40):
         time.sleep(0.1)

@@ -22,18 +22,25 @@ pub(crate) struct EdgeStats {
     pub reclaimed: AtomicU64,
     /// Connections that ended, for any reason.
     pub ended: AtomicU64,
+    /// Times an idle keep-alive connection gave back hyper's state and buffers (it parked).
+    pub parked: AtomicU64,
     /// `rejected`, by status code (slots as [`reject_index`](super::counters::reject_index)).
     pub rejected_by_code: [AtomicU64; REJECT_CODES.len() + 1],
 }
 
 impl EdgeStats {
-    /// Connections that ended and HTTP/2 streams cut off, ever: when it grows, what they
-    /// held was freed.
+    /// Connections that ended or parked and HTTP/2 streams cut off, ever: when it grows,
+    /// what they held was freed.
     pub(crate) fn freed(&self) -> u64 {
-        [&self.ended, &self.body_timeouts, &self.send_timeouts]
-            .iter()
-            .map(|c| c.load(Relaxed))
-            .sum()
+        [
+            &self.ended,
+            &self.parked,
+            &self.body_timeouts,
+            &self.send_timeouts,
+        ]
+        .iter()
+        .map(|c| c.load(Relaxed))
+        .sum()
     }
 }
 

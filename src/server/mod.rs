@@ -589,14 +589,16 @@ where
     let peer = svc.peer();
     let state = svc.conn_state();
     state.set_proto(conn::Proto::Http1);
-    let mut gate = conn::GateIo::new(
+    // Boxed once: hyper, the parked wait and the hand-overs after hyper move it around,
+    // and inline every one of those states would be a copy of it in this future.
+    let mut gate = Box::new(conn::GateIo::new(
         io,
         peer.addr(),
         cfg.edge.clone(),
         cfg.edge_stats.clone(),
         state.clone(),
         cfg.access_log.clone(),
-    );
+    ));
     if let Some(st) = statics {
         gate.serve_static(st, svc.shared(), svc.scheme(), !cfg.keepalive.is_zero());
     }
@@ -621,19 +623,43 @@ where
     if rules.max_head_bytes() > 400 * 1024 {
         b.max_buf_size(rules.max_head_bytes());
     }
-    let ended = b
-        .serve_connection(TokioIo::new(gate), svc)
-        .without_shutdown()
-        .await;
-    // What follows runs once per connection; boxed, its locals take no room in this
-    // future, which every connection's task holds for its whole life.
-    Box::pin(after_http1(ended, cfg, &state, peer)).await
+    let mut io = TokioIo::new(gate);
+    let mut svc = svc;
+    loop {
+        // Boxed, hyper's connection state (its dispatcher and the adapter it owns) is
+        // freed when the connection parks; inline, the task would hold room for it for
+        // the connection's whole life.
+        let ended = Box::pin(b.serve_connection(io, svc).without_shutdown()).await;
+        match ended {
+            // Idle between requests: hyper and its buffers are gone until the client
+            // sends again (see `GateIo::is_parked`).
+            Ok(parts) if parts.io.inner().is_parked() => {
+                let mut gate = parts.io.into_inner();
+                svc = parts.service;
+                // Given back now: kept across the wait, hyper's read buffer would stay
+                // allocated with it.
+                gate.read_ahead(parts.read_buf);
+                if !gate.unpark().await {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), gate.shutdown()).await;
+                    return None;
+                }
+                io = TokioIo::new(gate);
+            }
+            // What follows runs once per connection; boxed, its locals take no room in
+            // this future, which every connection's task holds for its whole life.
+            ended => return Box::pin(after_http1(ended, cfg, &state, peer)).await,
+        }
+    }
 }
+
+/// What hyper hands back when it lets go of an HTTP/1 connection.
+type Http1Parts<IO, A> = http1::Parts<TokioIo<Box<conn::GateIo<IO>>>, service::Wrapped<A>>;
 
 /// What a connection does once hyper let go of it: hand over to HTTP/2 (h2c) or to a
 /// WebSocket, answer a refused head, or close.
 async fn after_http1<IO, A>(
-    ended: hyper::Result<http1::Parts<TokioIo<conn::GateIo<IO>>, service::Wrapped<A>>>,
+    ended: hyper::Result<Http1Parts<IO, A>>,
     cfg: &ServeConfig,
     state: &Arc<conn::ConnState>,
     peer: Peer,
@@ -648,14 +674,14 @@ where
             let mut gate = parts.io.into_inner();
             if let Some(stream1) = gate.take_h2c() {
                 return Some(H2cSwitch {
-                    gate,
+                    gate: *gate,
                     read_ahead: parts.read_buf,
                     svc: parts.service,
                     stream1,
                 });
             }
             if state.take_upgrade_accepted() {
-                upgraded(gate, &parts.read_buf, state).await;
+                upgraded(*gate, &parts.read_buf, state).await;
                 return None;
             }
             if let Some(reject) = gate.take_reject() {

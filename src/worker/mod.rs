@@ -239,9 +239,10 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
             if let Some(m) = metrics {
                 crate::scoreboard::edge::mirror(m, &mirrored);
             }
-            // Connections ended or streams were cut off (after an attack: hundreds of MB
-            // at once): what they held is free, but glibc keeps it; give it back, at
-            // most every TRIM_EVERY.
+            // Connections ended or parked, or streams were cut off (after an attack:
+            // hundreds of MB at once): what they held is free, but glibc keeps it (the
+            // buffers of parked connections lie between their live state, where only a
+            // trim releases them); give it back, at most every TRIM_EVERY.
             let cut = mirrored.freed();
             if cut != cut_seen && trimmed.elapsed() >= TRIM_EVERY {
                 (cut_seen, trimmed) = (cut, std::time::Instant::now());

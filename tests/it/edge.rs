@@ -1,7 +1,8 @@
 //! The HTTP/1 edge over real sockets: a conformance table sent in several split patterns
 //! (what the app saw for accepted requests, the exact status for refused ones), request
 //! smuggling attempts, Gunicorn's error wire format and log line, body limits, PROXY
-//! protocol, and slow clients cut off at their deadlines while others are served.
+//! protocol, slow clients cut off at their deadlines while others are served, and idle
+//! keep-alive connections that park between requests.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -725,4 +726,70 @@ fn huge_timeouts_from_the_configuration_do_not_break_serving() {
     drop(c);
     m.signal(Signal::SIGTERM);
     assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0), "{}", m.log());
+}
+
+#[test]
+fn an_idle_keep_alive_connection_parks_and_serves_what_comes_next() {
+    // hyper lets go of a connection idle for 100 ms (`GateIo::is_parked`); whatever the
+    // client sends after that must be served exactly as on a busy connection.
+    let m = Master::example("echo")
+        .args(["-w", "1", "--keep-alive", "2", "--log-level", "debug"])
+        .spawn();
+    let idle = || std::thread::sleep(Duration::from_millis(400));
+    let mut c = Conn::open(m.addr()).unwrap();
+    let echo = |c: &mut Conn| -> serde_json::Value {
+        let r = c.read_response().unwrap();
+        assert_eq!(r.status, 200);
+        serde_json::from_slice(&r.body).unwrap()
+    };
+    c.stream_mut()
+        .write_all(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(echo(&mut c)["target"], "/1");
+    idle();
+    m.wait_for_log("parked until its next request", Duration::from_secs(5))
+        .expect("the idle connection parked");
+    // Pipelined requests, one with a body, on the parked connection.
+    c.stream_mut()
+        .write_all(b"POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let (two, three) = (echo(&mut c), echo(&mut c));
+    assert_eq!(
+        (two["target"].as_str(), two["body"].as_str()),
+        (Some("/2"), Some("abc"))
+    );
+    assert_eq!(three["target"], "/3");
+    // A head that arrives in pieces across the park delay.
+    idle();
+    c.stream_mut().write_all(b"GET /4 HT").unwrap();
+    idle();
+    c.stream_mut()
+        .write_all(b"TP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(echo(&mut c)["target"], "/4");
+    // The gate is as strict after a park: a smuggling attempt is refused and closes.
+    idle();
+    c.stream_mut()
+        .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        .unwrap();
+    assert_eq!(c.read_response().unwrap().status, 400);
+    assert!(c.read_response().is_err(), "closed after the refusal");
+    // A parked connection still closes at --keep-alive.
+    let mut c = Conn::open(m.addr()).unwrap();
+    c.stream_mut()
+        .write_all(b"GET /5 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(echo(&mut c)["target"], "/5");
+    let quiet = Instant::now();
+    let mut rest = Vec::new();
+    c.stream_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let n = c.stream_mut().read_to_end(&mut rest).unwrap();
+    let waited = quiet.elapsed();
+    assert_eq!(n, 0, "nothing more was sent: {rest:?}");
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6),
+        "closed after {waited:?}, --keep-alive is 2 s"
+    );
 }

@@ -56,6 +56,12 @@ thread_local! {
 /// while the client reads a file).
 pub(super) const RATE_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a keep-alive connection waits between requests before hyper lets go of it
+/// (see [`GateIo::is_parked`]). A client that keeps the connection busy (a load balancer,
+/// a page's burst of requests) answers within milliseconds and never parks; one that
+/// went quiet gives back hyper's read and write buffers (8 KiB each) while it waits.
+const PARK_AFTER: Duration = Duration::from_millis(100);
+
 /// Where the current message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -114,6 +120,8 @@ pub(crate) struct GateIo<S> {
     upgraded: bool,
     /// `Upgrade: h2c` requests may switch this connection to HTTP/2.
     h2c_upgrade: bool,
+    /// hyper was told EOF because the connection went idle (see [`GateIo::is_parked`]).
+    parked: bool,
     /// An `Upgrade: h2c` request kept from hyper: its stream-1 frames, for the HTTP/2
     /// connection that takes over once hyper has finished the requests before it.
     h2c: Option<Vec<u8>>,
@@ -164,6 +172,7 @@ impl<S> GateIo<S> {
             statics: None,
             upgraded: false,
             h2c_upgrade: false,
+            parked: false,
             h2c: None,
         }
     }
@@ -217,6 +226,15 @@ impl<S> GateIo<S> {
         }
     }
 
+    /// hyper let go of this connection because it sat idle between requests for
+    /// [`PARK_AFTER`]: an idle keep-alive connection then holds no HTTP parser, no
+    /// buffers of hyper's and no read buffer of the edge (nginx frees its request buffers
+    /// the same way), only this adapter and its socket. `serve_http1` waits with
+    /// [`GateIo::unpark`] and starts hyper again for the next request.
+    pub(in crate::server) fn is_parked(&self) -> bool {
+        self.parked
+    }
+
     /// The refused head still to be answered, once hyper is done with the socket.
     pub(super) fn take_reject(&mut self) -> Option<Reject> {
         self.pending_reject.take()
@@ -265,7 +283,13 @@ impl<S> GateIo<S> {
                 let header = (since + self.cfg.header_timeout, Deadline::Header);
                 if self.gate.buffered() == 0 && !self.first && !self.cfg.keepalive.is_zero() {
                     let idle = (since + self.cfg.keepalive, Deadline::Idle);
-                    return Some(if idle.0 < header.0 { idle } else { header });
+                    let close = if idle.0 < header.0 { idle } else { header };
+                    let park = (since + PARK_AFTER, Deadline::Park);
+                    return Some(if !self.parked && park.0 < close.0 {
+                        park
+                    } else {
+                        close
+                    });
                 }
                 Some(header)
             }
@@ -377,6 +401,8 @@ impl<S> GateIo<S> {
 /// Which deadline fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deadline {
+    /// Idle between requests long enough to let hyper go (not a timeout).
+    Park,
     Idle,
     Header,
     Body,
@@ -401,6 +427,20 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
 
     fn on_deadline(&mut self, cx: &mut Context<'_>, kind: Deadline) -> Poll<io::Result<()>> {
         match kind {
+            Deadline::Park => {
+                // hyper reads a clean EOF between requests and hands the socket back.
+                self.parked = true;
+                self.eof = true;
+                self.stats.parked.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    "connection from {} idle: parked until its next request",
+                    self.peer_ip
+                );
+                self.out = Vec::new();
+                self.out_pos = 0;
+                self.events = Vec::new();
+                Poll::Ready(Ok(()))
+            }
             Deadline::Idle | Deadline::Header => {
                 self.stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(
@@ -488,6 +528,10 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
                 continue;
             }
             if this.out_pos < this.out.len() {
+                if buf.remaining() == 0 {
+                    // `unpark` asking whether there is something for hyper.
+                    return Poll::Ready(Ok(()));
+                }
                 let n = buf.remaining().min(this.out.len() - this.out_pos);
                 buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
                 this.out_pos += n;
@@ -629,6 +673,35 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
+    /// What hyper had read and not used when it let go of a parked connection (nothing,
+    /// as it parks only between requests): it goes to the next hyper first. Taken by
+    /// value, so hyper's read buffer is freed here rather than kept while parked.
+    pub(in crate::server) fn read_ahead(&mut self, read_ahead: bytes::Bytes) {
+        if !read_ahead.is_empty() {
+            let mut out = Vec::with_capacity(read_ahead.len() + self.out.len() - self.out_pos);
+            out.extend_from_slice(&read_ahead);
+            out.extend_from_slice(&self.out[self.out_pos..]);
+            self.out = out;
+            self.out_pos = 0;
+        }
+    }
+
+    /// Waits, without hyper, for the parked connection's next request (`true`: start
+    /// hyper again) or its end (`false`: the client closed, or the keep-alive or header
+    /// deadline passed; close the socket). The bytes go through the gate and the static
+    /// edge exactly as when hyper reads them.
+    pub(in crate::server) async fn unpark(&mut self) -> bool {
+        self.eof = false;
+        let read = std::future::poll_fn(|cx| self.read_inner(cx, &mut ReadBuf::new(&mut []))).await;
+        self.parked = false;
+        // Closed quietly: the client left, or a deadline passed with nothing to answer.
+        let quiet = self.eof
+            && self.out_pos == self.out.len()
+            && self.pending_reject.is_none()
+            && self.h2c.is_none();
+        read.is_ok() && !quiet
+    }
+
     /// Reads of an upgraded connection: the bytes the gate held, then the socket itself.
     fn read_upgraded(
         &mut self,
