@@ -638,3 +638,36 @@ fn handshakes_are_counted_in_the_metrics_endpoint() {
         "{body}"
     );
 }
+
+#[test]
+fn an_idle_tls_keep_alive_connection_parks_and_serves_the_next_requests() {
+    // Parking (hyper lets go of a connection idle for 100 ms) sits above TLS: the rustls
+    // session must survive it, with records that arrive while parked and after.
+    let m = Master::probe()
+        .args(tls_args())
+        .args(["-w", "1", "--keep-alive", "5", "--log-level", "debug"])
+        .spawn();
+    let mut c = TlsConn::open(m.addr(), &client_config(&Opts::default()), "localhost").unwrap();
+    let pid = c.request("/pid").unwrap();
+    assert_eq!(pid.status, 200);
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_millis(400));
+        if round == 0 {
+            m.wait_for_log("parked until its next request", Duration::from_secs(5))
+                .expect("the idle TLS connection parked");
+        }
+        let again = c.request("/pid").unwrap();
+        assert_eq!(again.status, 200, "round {round}");
+        assert_eq!(
+            again.body, pid.body,
+            "the same worker and connection, round {round}"
+        );
+    }
+    // Two requests in one TLS record, sent to a parked connection: both answered in order.
+    std::thread::sleep(Duration::from_millis(400));
+    let two = "GET /pid HTTP/1.1\r\nHost: localhost\r\n\r\nGET /big?ms=7 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    c.stream.get_mut().write_all(two.as_bytes()).unwrap();
+    c.stream.get_mut().flush().unwrap();
+    assert_eq!(read_response_from(&mut c.stream).unwrap().body, pid.body);
+    assert_eq!(read_response_from(&mut c.stream).unwrap().body, b"xxxxxxx");
+}
