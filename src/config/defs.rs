@@ -435,10 +435,11 @@ pub(crate) static HEADER_TIMEOUT: Spec<u64> = Spec {
     support: Supported,
     help: "Seconds a client has to send a complete request head; 0 disables.\n\
          \n\
-         A runicorn addition (nginx: client_header_timeout). Counted from accept, or from\n\
-         the end of the previous response on a keep-alive connection; slowloris clients\n\
-         that trickle headers are cut off. --keep-alive stays the idle time allowed\n\
-         before the next request starts.",
+         A runicorn addition (nginx: client_header_timeout). Counted from accept, or on a\n\
+         keep-alive connection from the first byte of the next request (never before the\n\
+         end of the previous response); slowloris clients that trickle headers are cut\n\
+         off. --keep-alive stays the idle time allowed before the next request starts,\n\
+         even when it is longer.",
 };
 pub(crate) static BODY_TIMEOUT: Spec<u64> = Spec {
     key: "body_timeout",

@@ -793,3 +793,51 @@ fn an_idle_keep_alive_connection_parks_and_serves_what_comes_next() {
         "closed after {waited:?}, --keep-alive is 2 s"
     );
 }
+
+#[test]
+fn a_keep_alive_longer_than_the_header_timeout_is_honoured() {
+    // Behind a load balancer --keep-alive is set above the balancer's idle timeout (75 s
+    // for a 60 s one); a header timeout counted from the previous response would close
+    // such connections early and race the balancer's next request. The header timeout
+    // counts from the first byte of the next head instead.
+    let m = Master::example("echo")
+        .args(["-w", "1", "--keep-alive", "4", "--header-timeout", "2"])
+        .spawn();
+    let mut c = Conn::open(m.addr()).unwrap();
+    let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    c.stream_mut().write_all(get).unwrap();
+    assert_eq!(c.read_response().unwrap().status, 200);
+    // Idle past the header timeout, within --keep-alive: still served.
+    std::thread::sleep(Duration::from_millis(3000));
+    c.stream_mut().write_all(get).unwrap();
+    assert_eq!(c.read_response().unwrap().status, 200, "{}", m.log());
+    // A head begun after 1 s of idling and never finished: cut --header-timeout after its
+    // first byte, not after the response.
+    std::thread::sleep(Duration::from_millis(1000));
+    c.stream_mut().write_all(b"GET / HT").unwrap();
+    let begun = Instant::now();
+    c.stream_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = c.stream_mut().read_to_end(&mut rest);
+    let waited = begun.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1700) && waited < Duration::from_millis(3500),
+        "a partial head was cut after {waited:?}; --header-timeout is 2 s"
+    );
+    // A silent keep-alive connection still closes at --keep-alive.
+    let mut c = Conn::open(m.addr()).unwrap();
+    c.stream_mut().write_all(get).unwrap();
+    assert_eq!(c.read_response().unwrap().status, 200);
+    let quiet = Instant::now();
+    c.stream_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(c.stream_mut().read_to_end(&mut rest).unwrap_or(0), 0);
+    let waited = quiet.elapsed();
+    assert!(
+        waited >= Duration::from_millis(3700) && waited < Duration::from_secs(6),
+        "an idle connection closed after {waited:?}; --keep-alive is 4 s"
+    );
+}

@@ -11,8 +11,10 @@
 //! Deadlines (all per connection, none per byte):
 //! - **idle**: after a response, the next request's first byte must come within
 //!   `--keep-alive` seconds;
-//! - **header**: a complete head within `--header-timeout` of accept / of the end of the
-//!   previous response (slowloris);
+//! - **header**: a complete head within `--header-timeout` of accept, or of its first byte
+//!   on a kept-alive connection (never before the end of the previous response), so a
+//!   long `--keep-alive` (a load balancer's idle timeout plus a margin) is honoured and a
+//!   slowloris still gets only `--header-timeout` once it starts a head;
 //! - **body**: no gap longer than `--body-timeout` between body reads, and at least
 //!   `--body-min-rate` bytes/s on average once the body has taken 5 s (a 1 byte/s upload
 //!   is cut, a fast one never is); answered 408 when nothing was sent yet;
@@ -101,6 +103,9 @@ pub(crate) struct GateIo<S> {
     eof: bool,
     /// No request completed yet (the header deadline counts from accept).
     first: bool,
+    /// When the first byte of a later request's head arrived (its header deadline counts
+    /// from here, or from the end of the previous response if that is later).
+    head_began: Instant,
     read_timer: Pin<Box<Sleep>>,
     read_deadline: Option<Instant>,
     /// The last poll_read returned Pending (hyper is waiting on the client), and when
@@ -161,6 +166,7 @@ impl<S> GateIo<S> {
             unflushed: false,
             eof: false,
             first: true,
+            head_began: Instant::now(),
             read_timer: Box::pin(tokio::time::sleep_until(far)),
             read_deadline: None,
             waiting: false,
@@ -280,18 +286,24 @@ impl<S> GateIo<S> {
                 } else {
                     self.state.last_done()
                 };
-                let header = (since + self.cfg.header_timeout, Deadline::Header);
                 if self.gate.buffered() == 0 && !self.first && !self.cfg.keepalive.is_zero() {
+                    // Idle between requests: only --keep-alive applies (capped by the
+                    // header timeout, a --keep-alive 75 behind a load balancer would
+                    // close at 10 s and race the balancer's next request).
                     let idle = (since + self.cfg.keepalive, Deadline::Idle);
-                    let close = if idle.0 < header.0 { idle } else { header };
                     let park = (since + PARK_AFTER, Deadline::Park);
-                    return Some(if !self.parked && park.0 < close.0 {
+                    return Some(if !self.parked && park.0 < idle.0 {
                         park
                     } else {
-                        close
+                        idle
                     });
                 }
-                Some(header)
+                let since = if self.first {
+                    since
+                } else {
+                    since.max(self.head_began)
+                };
+                Some((since + self.cfg.header_timeout, Deadline::Header))
             }
         }
     }
@@ -578,7 +590,12 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
                 if let Poll::Ready(Ok(())) = polled
                     && n > 0
                 {
+                    let was_empty = this.gate.buffered() == 0;
                     this.gate.feed(&raw[..n], &mut this.out, &mut this.events);
+                    if was_empty && this.gate.buffered() > 0 {
+                        // A head begun, not finished: its header deadline starts now.
+                        this.head_began = Instant::now();
+                    }
                 }
                 polled.map_ok(|()| n)
             });
