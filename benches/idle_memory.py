@@ -7,7 +7,10 @@ are taken after the connections sat idle for 3 s: a runicorn connection idle for
 gives back hyper's state and buffers ("parks"), and the worker returns freed memory to the
 kernel at most every 2 s, so a reading sooner would count memory already given back.
 
-    benches/idle_memory.py [--connections 5000] [--target target/release] [--no-nginx]
+    benches/idle_memory.py [--connections 5000] [--target target/release] [--no-nginx] [--tls]
+
+--tls: the same over TLS 1.3 (certs/server.pem; nginx with `ssl`), one full handshake per
+connection, so each server also holds its TLS session state.
 
 Memory, not time: the numbers do not depend on how busy the machine is. Loopback only;
 the process needs a file-descriptor limit above N (raised here up to the hard limit).
@@ -17,6 +20,7 @@ import argparse
 import resource
 import selectors
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -48,6 +52,34 @@ def settle(pid: int) -> int:
     return last
 
 
+def answered(buf: bytes) -> bool:
+    """buf holds a whole response (head and Content-Length body)."""
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    length = next((int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")[1:])
+                   if k.strip().lower() == b"content-length"), 0)
+    return len(body) >= length
+
+
+def open_idle_tls(port: int, n: int) -> list[socket.socket]:
+    """open_idle over TLS, one connection at a time (handshakes are the slow part)."""
+    ctx = ssl.create_default_context(cafile=str(harness.ROOT / "certs" / "ca.pem"))
+    ctx.set_alpn_protocols(["http/1.1"])
+    socks = []
+    for _ in range(n):
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost")
+        s.sendall(REQUEST)
+        got = b""
+        while not answered(got):
+            chunk = s.recv(4096)
+            if not chunk:
+                raise SystemExit("the server closed a TLS connection before answering")
+            got += chunk
+        socks.append(s)
+    return socks
+
+
 def open_idle(port: int, n: int) -> list[socket.socket]:
     """n connections, one request each, its whole response read; then left silent."""
     socks, sel = [], selectors.DefaultSelector()
@@ -72,26 +104,23 @@ def drain(sel: selectors.BaseSelector, until: int) -> None:
             if not chunk:
                 raise SystemExit("the server closed a connection before answering")
             buf += chunk
-            head, sep, body = bytes(buf).partition(b"\r\n\r\n")
-            if sep:
-                length = next((int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")[1:])
-                               if k.strip().lower() == b"content-length"), 0)
-                if len(body) >= length:
-                    sel.unregister(key.fileobj)
+            if answered(bytes(buf)):
+                sel.unregister(key.fileobj)
     if len(sel.get_map()) > until:
         raise SystemExit("responses did not arrive within 60 s")
 
 
-def measure(name: str, cmd: list[str], port: int, n: int, worker_of) -> None:
+def measure(name: str, cmd: list[str], port: int, n: int, worker_of, tls: bool = False) -> None:
     p = harness.spawn(cmd, None, None)
     try:
-        harness.wait_ready(p, f"http://127.0.0.1:{port}/", None, 30)
+        harness.wait_ready(p, f"{'https' if tls else 'http'}://127.0.0.1:{port}/", None, 30)
         time.sleep(0.5)
         pid = worker_of(p.pid)
+        opener = open_idle_tls if tls else open_idle
         # One connection first: lazily made per-worker state is not per-connection cost.
-        warm = open_idle(port, 10)
+        warm = opener(port, 10)
         before = settle(pid)
-        socks = open_idle(port, n)
+        socks = opener(port, n)
         after = settle(pid)
         per = (after - before) * 1024 / n
         print(f"| {name} | {n} | {before / 1024:.1f} MiB | {after / 1024:.1f} MiB | {per / 1024:.2f} KiB |", flush=True)
@@ -106,6 +135,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=5000)
     ap.add_argument("--target", type=Path, default=None)
     ap.add_argument("--no-nginx", action="store_true")
+    ap.add_argument("--tls", action="store_true", help="over TLS 1.3 (certs/server.pem)")
     ap.add_argument("runicorn_args", nargs="*", help="a runicorn command line to measure instead of the hello example "
                     "(after --); its worker is measured")
     a = ap.parse_args()
@@ -118,20 +148,22 @@ def main() -> int:
     port = free_port()
     cmd = a.runicorn_args or [str(target / "examples" / "hello"), "-w", "1", "--worker-connections",
                               str(a.connections + 100), "--keep-alive", "600"]
-    measure("runicorn " + ("hello" if not a.runicorn_args else " ".join(a.runicorn_args)),
-            cmd + ["-b", f"127.0.0.1:{port}"], port, a.connections, first_child)
+    if a.tls and not a.runicorn_args:
+        cmd += ["--certfile", str(harness.CERT), "--keyfile", str(harness.KEY)]
+    measure("runicorn " + ("hello" if not a.runicorn_args else " ".join(a.runicorn_args)) + (" (TLS)" if a.tls else ""),
+            cmd + ["-b", f"127.0.0.1:{port}"], port, a.connections, first_child, a.tls)
     if not a.no_nginx:
         with tempfile.TemporaryDirectory(prefix="runicorn-idle-") as tmp:
             port = free_port()
             ctx = harness.Ctx(target=target, tmp=Path(tmp), server_cpu=None, load_cpu=None, seconds=0,
                               connections=0, handshakes=0)
-            cmd = harness.nginx(ctx, port)
+            cmd = harness.nginx(ctx, port, ssl_on=a.tls)
             conf = Path(tmp) / f"nginx-{port}" / "nginx.conf"
             text = conf.read_text()
             text = text.replace("worker_connections 4096", f"worker_connections {a.connections + 100}")
             text = text.replace("keepalive_requests 1000000;", "keepalive_requests 1000000; keepalive_timeout 600;")
             conf.write_text(text)
-            measure("nginx", cmd, port, a.connections, first_child)
+            measure("nginx" + (" (TLS)" if a.tls else ""), cmd, port, a.connections, first_child, a.tls)
     return 0
 
 
