@@ -184,8 +184,25 @@ impl Deflate {
         Deflate { c: None, params }
     }
 
+    /// `data` compressed for one message, or `None` when that would not make it smaller
+    /// (already compressed or random data): the message then goes uncompressed, and the
+    /// compressor forgets it. The peer's decompressor never sees an uncompressed message,
+    /// so a later message that referred back into it would inflate to the wrong bytes
+    /// (the peer would resolve the reference in the message before it).
+    pub(crate) fn compress(&mut self, data: &[u8]) -> Option<BytesMut> {
+        let mut z = BytesMut::new();
+        self.deflate(data, &mut z);
+        if z.len() < data.len() {
+            return Some(z);
+        }
+        if let Some(c) = &mut self.c {
+            c.reset();
+        }
+        None
+    }
+
     /// Appends `data` compressed, sync-flushed, tail stripped (RFC 7692 §7.2.1).
-    pub(crate) fn deflate(&mut self, data: &[u8], out: &mut BytesMut) {
+    fn deflate(&mut self, data: &[u8], out: &mut BytesMut) {
         let bits = self.params.server_max_window_bits;
         // Level 1: deflate's cost grows fast with the level, its ratio slowly, and a
         // server compresses every message of every socket.
@@ -273,6 +290,42 @@ mod tests {
                 let mut out = BytesMut::new();
                 def.deflate(msg, &mut out);
                 assert_eq!(&inf.inflate(&out, 0).unwrap()[..], msg);
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_sent_uncompressed_is_never_referred_back_to() {
+        // With context takeover, a message sent as is must leave the compressor's window
+        // too: here it ends with the text the next message repeats, so a compressor that
+        // kept it would point the peer at bytes the peer never had.
+        let mut def = Deflate::new(offer("permessage-deflate").unwrap());
+        let mut peer = Inflate::new();
+        // xorshift64: bytes deflate cannot shrink.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut noise: Vec<u8> = (0..65_536)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 56) as u8
+            })
+            .collect();
+        noise.extend_from_slice(&b"abc".repeat(40));
+        let text = "\u{e9}".repeat(5000);
+        let then = b"abc".repeat(1000);
+        for (msg, compressed) in [
+            (text.as_bytes(), true),
+            (&noise[..], false),
+            (&then[..], true),
+        ] {
+            match def.compress(msg) {
+                Some(z) => {
+                    assert!(compressed, "{} bytes went compressed", msg.len());
+                    let got = peer.inflate(&z, 0).unwrap();
+                    assert!(got == msg, "{} bytes inflated to other bytes", msg.len());
+                }
+                None => assert!(!compressed, "{} bytes went as is", msg.len()),
             }
         }
     }

@@ -204,17 +204,12 @@ fn encode(deflate: &mut Option<Deflate>, m: Message, out: &mut BytesMut) {
         }
     };
     match deflate.as_mut() {
-        Some(d) => {
-            let mut z = BytesMut::new();
-            d.deflate(data, &mut z);
-            // Incompressible data (already compressed, random) goes as is: the
-            // compression bit is per message (RFC 7692 §6).
-            if z.len() < data.len() {
-                frame::encode(out, op, true, &z);
-            } else {
-                frame::encode(out, op, false, data);
-            }
-        }
+        // Incompressible data (already compressed, random) goes as is: the compression
+        // bit is per message (RFC 7692 §6).
+        Some(d) => match d.compress(data) {
+            Some(z) => frame::encode(out, op, true, &z),
+            None => frame::encode(out, op, false, data),
+        },
         None => frame::encode(out, op, false, data),
     }
 }
