@@ -178,6 +178,10 @@ impl Shared {
     }
 }
 
+/// How long a draining worker lets idle HTTP/1.1 keep-alive connections send one more
+/// request before it closes them (Gunicorn's default `--keep-alive`).
+const DRAIN_IDLE: Duration = Duration::from_secs(2);
+
 /// Serves `app` on `listeners` until `stop` resolves, then drains (graceful) or returns
 /// at once (quick). Must run inside a tokio runtime.
 pub(crate) async fn serve<A: AppService>(
@@ -229,10 +233,19 @@ pub(crate) async fn serve<A: AppService>(
     }
     // Every connection holds a permit; all permits back means every connection ended.
     let all = u32::try_from(cfg.worker_connections.max(1)).unwrap_or(u32::MAX);
-    if tokio::time::timeout(cfg.graceful_timeout, conns.acquire_many(all))
-        .await
-        .is_err()
-    {
+    let give_up = tokio::time::Instant::now() + cfg.graceful_timeout;
+    let mut ended = std::pin::pin!(conns.acquire_many(all));
+    // Keep-alive connections still idle DRAIN_IDLE into the drain have had that long to
+    // send a last request (answered with `Connection: close`); they are closed then, so
+    // a long --keep-alive does not hold up the exit.
+    let settled = tokio::time::timeout(DRAIN_IDLE.min(cfg.graceful_timeout), &mut ended).await;
+    if settled.is_err() {
+        let closed = registry.close_idle_kept_alive();
+        if closed > 0 {
+            tracing::debug!("closing {closed} idle keep-alive connection(s) to finish the drain");
+        }
+    }
+    if settled.is_err() && tokio::time::timeout_at(give_up, ended).await.is_err() {
         tracing::warn!(
             "Graceful timeout reached with {} connection(s) still open; closing them",
             all as usize - conns.available_permits()
@@ -291,6 +304,7 @@ async fn accept_loop<A: AppService>(
                     g.accepted(state.clone());
                 }
                 let entry = registry.register(state.clone());
+                let shared = shared.clone();
                 tokio::spawn(async move {
                     // TLS: the handshake runs here, in the connection's task, so a slow
                     // client never holds up this accept loop.
@@ -307,8 +321,12 @@ async fn accept_loop<A: AppService>(
                         () = serve => {}
                         () = reclaim::reclaimed(&state) => {
                             // Dropping the connection closes the socket: it was idle.
-                            cfg.edge_stats.reclaimed.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!("closing idle connection from {peer} to make room");
+                            if shared.draining.load(Ordering::Relaxed) {
+                                tracing::debug!("closing idle connection from {peer}: the worker drains");
+                            } else {
+                                cfg.edge_stats.reclaimed.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!("closing idle connection from {peer} to make room");
+                            }
                         }
                     }
                     drop(entry);

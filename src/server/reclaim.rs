@@ -80,6 +80,20 @@ impl Registry {
         }
     }
 
+    /// The worker drains: asks every HTTP/1.1 connection waiting for its next request
+    /// (one answered before, nothing in flight) to close; returns how many were asked.
+    pub(super) fn close_idle_kept_alive(&self) -> usize {
+        let s = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for c in s.entries.iter().flatten() {
+            if c.proto() == super::conn::Proto::Http1 && c.answered_before() && c.is_idle() {
+                c.reclaim.notify_one();
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Every slot is taken and a client waits: asks the least recently active idle
     /// connections to close (an eighth of the idle ones, between 1 and 32, as nginx does)
     /// and returns how many were asked. Logs the condition at most once per

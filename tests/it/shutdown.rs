@@ -1,5 +1,7 @@
-//! TERM drains in-flight requests within the graceful timeout; INT/QUIT leave at once.
+//! TERM drains in-flight requests within the graceful timeout (idle keep-alive connections
+//! get two seconds, whatever --keep-alive says); INT/QUIT leave at once.
 
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -135,4 +137,42 @@ fn usr1_reopens_the_error_log() {
             .unwrap()
             .contains("Booting worker")
     );
+}
+
+#[test]
+fn a_long_keep_alive_does_not_hold_up_the_drain() {
+    // --keep-alive 60 (behind a load balancer): on TERM, a connection that keeps sending
+    // is answered with Connection: close, and idle kept-alive ones are closed two seconds
+    // into the drain instead of holding the worker until --graceful-timeout.
+    let mut m = Master::probe()
+        .args(["-w", "1", "--keep-alive", "60", "--graceful-timeout", "30"])
+        .spawn();
+    m.wait_for_log("Booting worker", Duration::from_secs(10))
+        .unwrap();
+    let mut idle = Conn::open(m.addr()).unwrap();
+    assert_eq!(idle.request("/").unwrap().status, 200);
+    let mut busy = Conn::open(m.addr()).unwrap();
+    assert_eq!(busy.request("/").unwrap().status, 200);
+    let start = Instant::now();
+    m.signal(Signal::SIGTERM);
+    m.wait_for_log("Handling signal: term", Duration::from_secs(5))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let last = busy
+        .request("/")
+        .expect("a request early in the drain is served");
+    assert_eq!(last.status, 200);
+    assert!(last.closes(), "answered with Connection: close");
+    assert_eq!(m.wait_exit(Duration::from_secs(20)), Some(0), "{}", m.log());
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(8),
+        "exited {took:?} after TERM; idle connections get 2 s"
+    );
+    // The idle connection was closed, not answered.
+    idle.stream_mut()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(idle.stream_mut().read_to_end(&mut rest).unwrap_or(0), 0);
 }

@@ -172,6 +172,11 @@ impl ConnState {
         }
     }
 
+    /// At least one request was answered on this connection (it is a kept-alive one).
+    pub(in crate::server) fn answered_before(&self) -> bool {
+        self.done.load(Ordering::Acquire) + self.edge_done.load(Ordering::Acquire) > 0
+    }
+
     /// Nothing is being answered: no request in the app, no response being written, no
     /// head passed on and not yet answered. A partial head, an unfinished handshake and a
     /// keep-alive gap are idle. (HTTP/2 data h2 still queues after hyper finished a stream
