@@ -238,18 +238,18 @@ pub(crate) async fn serve<A: AppService>(
     // Keep-alive connections still idle DRAIN_IDLE into the drain have had that long to
     // send a last request (answered with `Connection: close`); they are closed then, so
     // a long --keep-alive does not hold up the exit.
-    let settled = tokio::time::timeout(DRAIN_IDLE.min(cfg.graceful_timeout), &mut ended).await;
-    if settled.is_err() {
+    let idle_for = DRAIN_IDLE.min(cfg.graceful_timeout);
+    if tokio::time::timeout(idle_for, &mut ended).await.is_err() {
         let closed = registry.close_idle_kept_alive();
         if closed > 0 {
             tracing::debug!("closing {closed} idle keep-alive connection(s) to finish the drain");
         }
-    }
-    if settled.is_err() && tokio::time::timeout_at(give_up, ended).await.is_err() {
-        tracing::warn!(
-            "Graceful timeout reached with {} connection(s) still open; closing them",
-            all as usize - conns.available_permits()
-        );
+        if tokio::time::timeout_at(give_up, ended).await.is_err() {
+            tracing::warn!(
+                "Graceful timeout reached with {} connection(s) still open; closing them",
+                all as usize - conns.available_permits()
+            );
+        }
     }
     how
 }
@@ -572,13 +572,19 @@ struct H2cSwitch<IO, A> {
     stream1: Vec<u8>,
 }
 
+/// Sends FIN (TLS: close_notify first), giving a peer that does not read 1 s for it.
+async fn close_quietly<IO: tokio::io::AsyncWrite + Unpin>(io: &mut IO) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+}
+
 /// Lingering close after an error response (as nginx does): closing a socket with unread
 /// input makes the kernel send RST, which can destroy the response before the client read
 /// it. So: send FIN, then read and discard what the client is still sending, for up to 2 s
 /// or 64 KiB.
 async fn linger<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(io: &mut IO) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+    use tokio::io::AsyncReadExt;
+    close_quietly(io).await;
     let mut sink = [0u8; 4096];
     let mut left = 64 * 1024usize;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
@@ -658,8 +664,7 @@ where
                 // allocated with it.
                 gate.read_ahead(parts.read_buf);
                 if !gate.unpark().await {
-                    use tokio::io::AsyncWriteExt;
-                    let _ = tokio::time::timeout(Duration::from_secs(1), gate.shutdown()).await;
+                    close_quietly(gate.inner_mut()).await;
                     return None;
                 }
                 io = TokioIo::new(gate);
@@ -714,7 +719,7 @@ where
                 linger(gate.inner_mut()).await;
                 return None;
             }
-            let _ = tokio::time::timeout(Duration::from_secs(1), gate.inner_mut().shutdown()).await;
+            close_quietly(gate.inner_mut()).await;
         }
         Err(e) => tracing::debug!("connection from {peer} ended: {e}"),
     }

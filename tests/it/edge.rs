@@ -728,6 +728,18 @@ fn huge_timeouts_from_the_configuration_do_not_break_serving() {
     assert_eq!(m.wait_exit(Duration::from_secs(10)), Some(0), "{}", m.log());
 }
 
+/// Reads until the server closes `c` (up to 10 s): what it still sent, and how long the
+/// close took from now.
+fn until_closed(c: &mut Conn) -> (std::io::Result<Vec<u8>>, Duration) {
+    let from = Instant::now();
+    let mut rest = Vec::new();
+    c.stream_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let read = c.stream_mut().read_to_end(&mut rest).map(|_| rest);
+    (read, from.elapsed())
+}
+
 #[test]
 fn an_idle_keep_alive_connection_parks_and_serves_what_comes_next() {
     // hyper lets go of a connection idle for 100 ms (`GateIo::is_parked`); whatever the
@@ -780,14 +792,9 @@ fn an_idle_keep_alive_connection_parks_and_serves_what_comes_next() {
         .write_all(b"GET /5 HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
     assert_eq!(echo(&mut c)["target"], "/5");
-    let quiet = Instant::now();
-    let mut rest = Vec::new();
-    c.stream_mut()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let n = c.stream_mut().read_to_end(&mut rest).unwrap();
-    let waited = quiet.elapsed();
-    assert_eq!(n, 0, "nothing more was sent: {rest:?}");
+    let (rest, waited) = until_closed(&mut c);
+    let n = rest.unwrap();
+    assert_eq!(n.len(), 0, "nothing more was sent: {n:?}");
     assert!(
         waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6),
         "closed after {waited:?}, --keep-alive is 2 s"
@@ -815,13 +822,7 @@ fn a_keep_alive_longer_than_the_header_timeout_is_honoured() {
     // first byte, not after the response.
     std::thread::sleep(Duration::from_millis(1000));
     c.stream_mut().write_all(b"GET / HT").unwrap();
-    let begun = Instant::now();
-    c.stream_mut()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut rest = Vec::new();
-    let _ = c.stream_mut().read_to_end(&mut rest);
-    let waited = begun.elapsed();
+    let (_, waited) = until_closed(&mut c);
     assert!(
         waited >= Duration::from_millis(1700) && waited < Duration::from_millis(3500),
         "a partial head was cut after {waited:?}; --header-timeout is 2 s"
@@ -830,12 +831,8 @@ fn a_keep_alive_longer_than_the_header_timeout_is_honoured() {
     let mut c = Conn::open(m.addr()).unwrap();
     c.stream_mut().write_all(get).unwrap();
     assert_eq!(c.read_response().unwrap().status, 200);
-    let quiet = Instant::now();
-    c.stream_mut()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    assert_eq!(c.stream_mut().read_to_end(&mut rest).unwrap_or(0), 0);
-    let waited = quiet.elapsed();
+    let (rest, waited) = until_closed(&mut c);
+    assert_eq!(rest.map_or(0, |r| r.len()), 0);
     assert!(
         waited >= Duration::from_millis(3700) && waited < Duration::from_secs(6),
         "an idle connection closed after {waited:?}; --keep-alive is 4 s"

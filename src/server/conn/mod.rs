@@ -287,9 +287,9 @@ impl<S> GateIo<S> {
                     self.state.last_done()
                 };
                 if self.gate.buffered() == 0 && !self.first && !self.cfg.keepalive.is_zero() {
-                    // Idle between requests: only --keep-alive applies (capped by the
+                    // Idle between requests: only --keep-alive applies. Capped by the
                     // header timeout, a --keep-alive 75 behind a load balancer would
-                    // close at 10 s and race the balancer's next request).
+                    // close at 10 s and race the balancer's next request.
                     let idle = (since + self.cfg.keepalive, Deadline::Idle);
                     let park = (since + PARK_AFTER, Deadline::Park);
                     return Some(if !self.parked && park.0 < idle.0 {
