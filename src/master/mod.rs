@@ -795,6 +795,7 @@ impl Arbiter {
                 crate::hooks::forked_child(self.worker_age);
                 let ctx = Context {
                     slot: self.table.slot(nr),
+                    spread: crate::server::Spread::new(self.table, nr),
                     listeners: &self.listeners,
                     settings: &self.settings,
                     max_requests,

@@ -37,6 +37,15 @@ pub(crate) struct Slot {
     /// 1 once the worker's `--reload` watcher saw a watched file change: a request for a
     /// new generation, which the master takes (and clears) on its next tick.
     pub reload: AtomicU32,
+    /// Connections the worker has open (its siblings read it to share new ones evenly).
+    pub open: AtomicU32,
+    /// The worker's accept loops that wait for a connection now (0: it takes none, e.g.
+    /// every app thread is busy, or it drains).
+    pub accepting: AtomicU32,
+    /// 1 once the slot was ever claimed. [`Table::claim`] takes the first free slot, so
+    /// the slots ever used are a prefix of the table and a scan can stop at the first
+    /// slot that never was.
+    pub used: AtomicU32,
 }
 
 /// Gunicorn's sync-worker semantics for app hosts that run requests off the runtime
@@ -121,6 +130,9 @@ impl Table {
         let slot = &self.slots[nr];
         slot.requests.store(0, Ordering::Relaxed);
         slot.reload.store(0, Ordering::Relaxed);
+        slot.open.store(0, Ordering::Relaxed);
+        slot.accepting.store(0, Ordering::Relaxed);
+        slot.used.store(1, Ordering::Relaxed);
         slot.beat();
         slot.set_state(state::BOOTING);
         slot.pid.store(u32::MAX, Ordering::Relaxed); // reserved until the pid is known
@@ -135,8 +147,31 @@ impl Table {
     /// Frees a slot after its worker was reaped.
     pub(crate) fn release(&self, nr: usize) {
         let slot = &self.slots[nr];
+        // A killed worker could not count its connections down.
+        slot.accepting.store(0, Ordering::Relaxed);
+        slot.open.store(0, Ordering::Relaxed);
         slot.pid.store(0, Ordering::Relaxed);
         slot.set_state(state::FREE);
+    }
+
+    /// The fewest connections any other serving worker has open among those waiting for
+    /// one now; None when no other worker waits.
+    pub(crate) fn fewest_open_elsewhere(&self, me: usize) -> Option<u32> {
+        let mut least: Option<u32> = None;
+        for (nr, s) in self.slots.iter().enumerate() {
+            if s.used.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            if nr == me
+                || s.accepting.load(Ordering::Relaxed) == 0
+                || !matches!(s.state(), state::READY | state::RETIRE)
+            {
+                continue;
+            }
+            let open = s.open.load(Ordering::Relaxed);
+            least = Some(least.map_or(open, |l| l.min(open)));
+        }
+        least
     }
 }
 
@@ -154,5 +189,36 @@ mod tests {
         assert!(t.slot(a).silence_ms() < 1000);
         t.release(a);
         assert_eq!(t.claim(), Some(a));
+    }
+
+    #[test]
+    fn fewest_open_counts_only_other_workers_that_accept_now() {
+        let t = Table::new(crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS).unwrap());
+        let (a, b, c) = (t.claim().unwrap(), t.claim().unwrap(), t.claim().unwrap());
+        assert_eq!(t.fewest_open_elsewhere(a), None, "nobody is ready yet");
+        for (nr, open) in [(a, 9), (b, 7), (c, 2)] {
+            t.slot(nr).set_state(state::READY);
+            t.slot(nr).open.store(open, Ordering::Relaxed);
+            t.slot(nr).accepting.store(1, Ordering::Relaxed);
+        }
+        assert_eq!(t.fewest_open_elsewhere(a), Some(2));
+        assert_eq!(
+            t.fewest_open_elsewhere(c),
+            Some(7),
+            "its own count is not a sibling's"
+        );
+        // c stops accepting (busy, or draining): b is the one to compare with.
+        t.slot(c).accepting.store(0, Ordering::Relaxed);
+        assert_eq!(t.fewest_open_elsewhere(a), Some(7));
+        // A retiring worker still serves; a booting one does not yet.
+        t.slot(b).set_state(state::RETIRE);
+        assert_eq!(t.fewest_open_elsewhere(a), Some(7));
+        t.slot(b).set_state(state::BOOTING);
+        assert_eq!(t.fewest_open_elsewhere(a), None);
+        // A reaped worker's counts do not linger in its slot.
+        t.release(b);
+        let again = t.claim().unwrap();
+        assert_eq!(again, b);
+        assert_eq!(t.slot(again).open.load(Ordering::Relaxed), 0);
     }
 }

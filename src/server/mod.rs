@@ -35,6 +35,7 @@ use tokio::sync::{Semaphore, watch};
 
 pub(crate) use listener::{Accepting, Listener};
 pub(crate) use load::AppLoad;
+pub(crate) use load::Spread;
 #[cfg(feature = "python")]
 pub(crate) use load::Ticket;
 #[cfg(feature = "python")]
@@ -126,6 +127,9 @@ pub(crate) struct ServeConfig {
     pub app_load: Option<Arc<AppLoad>>,
     /// HTTP/2 on plaintext listeners (`--http2-cleartext`); None when off or over TLS.
     pub h2c: Option<Arc<h2c::H2c>>,
+    /// This worker among its siblings, to share new connections evenly (see [`load`]);
+    /// None when serving in-process.
+    pub spread: Option<Spread>,
 }
 
 /// State shared by every connection of one worker.
@@ -275,6 +279,15 @@ async fn accept_loop<A: AppService>(
         {
             return;
         }
+        // From here until a connection comes, siblings see this worker as one that takes
+        // connections (also while it holds back for them: else the one that takes them
+        // would see nobody else and take the whole burst).
+        let waiting = cfg.spread.as_ref().map(Spread::waiting);
+        if let Some(sp) = &cfg.spread
+            && !sp.turn(&mut stop).await
+        {
+            return;
+        }
         // A free connection slot, if there is one. Without one, the next client is still
         // accepted, and idle connections are closed to make room for it (see `reclaim`).
         let permit = match conns.clone().try_acquire_owned() {
@@ -286,6 +299,7 @@ async fn accept_loop<A: AppService>(
             r = accept(&listener) => r,
             _ = stop.changed() => return,
         };
+        drop(waiting);
         match accepted {
             Ok((io, peer)) => {
                 let permit = match permit {
@@ -304,6 +318,7 @@ async fn accept_loop<A: AppService>(
                     g.accepted(state.clone());
                 }
                 let entry = registry.register(state.clone());
+                let open = cfg.spread.as_ref().map(Spread::opened);
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     // TLS: the handshake runs here, in the connection's task, so a slow
@@ -330,6 +345,7 @@ async fn accept_loop<A: AppService>(
                         }
                     }
                     drop(entry);
+                    drop(open);
                     drop(permit);
                     cfg.edge_stats.ended.fetch_add(1, Ordering::Relaxed);
                 });

@@ -17,6 +17,8 @@ use crate::server::{self, Accepting, AppService, Listener, ServeConfig, Stop};
 pub(crate) struct Context<'a> {
     /// The worker's heartbeat slot.
     pub slot: &'static Slot,
+    /// Its place in the heartbeat table, to share new connections with its siblings.
+    pub spread: crate::server::Spread,
     /// The listeners to accept on.
     pub listeners: &'a [Listener],
     /// Resolved settings of the generation this worker belongs to.
@@ -297,6 +299,7 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
         }),
         app_load: host.app_load(&app),
         h2c: crate::server::h2c::H2c::from_settings(s, ctx.tls.is_some()).map(std::sync::Arc::new),
+        spread: Some(ctx.spread),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.

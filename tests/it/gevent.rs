@@ -374,6 +374,62 @@ fn three_sync_workers_share_a_saturating_slow_load() {
     }
 }
 
+/// Each answer's body (a worker's pid) on `conns`, one request each, tallied per worker.
+fn pids_per_worker(conns: &mut [Conn]) -> std::collections::HashMap<String, usize> {
+    let mut per_worker = std::collections::HashMap::<String, usize>::new();
+    for c in conns.iter_mut() {
+        c.stream_mut()
+            .write_all(b"GET /?0 HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+    }
+    for c in conns.iter_mut() {
+        let r = c.read_response().unwrap();
+        assert_eq!(r.status, 200);
+        *per_worker
+            .entry(String::from_utf8_lossy(&r.body).into_owned())
+            .or_default() += 1;
+    }
+    per_worker
+}
+
+#[test]
+fn a_burst_of_keep_alive_clients_is_shared_by_the_gevent_workers() {
+    // 150 clients connect at once (a load balancer filling its pool, wrk starting). Any one
+    // worker has room for all of them (--worker-connections 1000); the one whose edge ran
+    // first used to take nearly all (2/2/146), leaving one app thread to do the work of
+    // three for as long as the clients stayed.
+    let m = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-w", "3", "-k", "gevent", "--worker-connections", "1000"])
+        .arg("departed:app")
+        .spawn();
+    m.wait_for_count("Booting worker", 3, Duration::from_secs(15))
+        .unwrap();
+    // Every worker answers before the burst (each is ready and waits for connections).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 3 && Instant::now() < deadline {
+        seen.insert(fetch(m.addr(), "/?0").1);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for round in 0..2 {
+        let mut conns: Vec<Conn> = (0..150).map(|_| Conn::open(m.addr()).unwrap()).collect();
+        let per_worker = pids_per_worker(&mut conns);
+        let total: usize = per_worker.values().sum();
+        assert_eq!(total, 150);
+        assert_eq!(per_worker.len(), 3, "round {round}: {per_worker:?}");
+        for (pid, n) in &per_worker {
+            let share = *n as f64 / total as f64;
+            assert!(
+                (share - 1.0 / 3.0).abs() <= 0.3 / 3.0,
+                "round {round}: worker {pid} took {n} of {total} connections: {per_worker:?}"
+            );
+        }
+        // The connections stay open (keep-alive) and keep their worker.
+        assert_eq!(pids_per_worker(&mut conns), per_worker, "round {round}");
+    }
+}
+
 #[test]
 fn term_drains_in_flight_greenlets_and_request_timeout_answers_504() {
     let s = Scratch::new("gevent-drain");
