@@ -9,9 +9,9 @@
 //! Hosts without a fixed capacity (a gevent pool of `--worker-connections`, ASGI, Rust
 //! services) have room for every client of a burst, and the worker whose edge ran first
 //! took most: keep-alive clients connecting at once landed 146/2/2 of 150, or 177/23/0
-//! of 200, on three workers, so one app thread did the work of three. [`Spread`] holds a worker
-//! back while it has clearly more connections open than a sibling that waits for one,
-//! and the backlog hands the connection to that sibling.
+//! of 200, on three workers, so one app thread did the work of three. [`Spread`] holds a
+//! worker back while it has clearly more connections open than a sibling that waits for
+//! one, and the backlog hands the connection to that sibling.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -128,8 +128,8 @@ impl Gate {
 }
 
 /// How long a worker with more than its share leaves a new connection to its siblings
-/// before it takes it anyway (a sibling that says it waits but does not take it: its
-/// edge starved of CPU, or the connection went to a listener it does not serve).
+/// before it takes it anyway (a sibling that says it waits but does not take it, e.g. its
+/// edge starved of CPU, must not hold up clients).
 const SPREAD_WAIT: Duration = Duration::from_millis(4);
 
 /// This worker's place among its siblings, for sharing new connections evenly.
