@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
@@ -158,14 +158,16 @@ impl Spread {
     /// Waits (at most [`SPREAD_WAIT`]) while this worker is ahead of a sibling that waits
     /// for a connection; false when the worker stops meanwhile.
     pub(super) async fn turn(&self, stop: &mut watch::Receiver<bool>) -> bool {
-        let give_up = tokio::time::Instant::now() + SPREAD_WAIT;
+        // Read the clock only once this worker is ahead (almost every accept is not).
+        let mut give_up = None;
         loop {
             let mine = self.slot().open.load(Ordering::Relaxed);
             match self.table.fewest_open_elsewhere(self.me) {
                 Some(least) if Spread::ahead(mine, least) => {}
                 _ => return true,
             }
-            if tokio::time::Instant::now() >= give_up {
+            let now = tokio::time::Instant::now();
+            if now >= *give_up.get_or_insert(now + SPREAD_WAIT) {
                 return true;
             }
             tokio::select! {
@@ -188,10 +190,10 @@ impl Spread {
 
 /// One unit of a shared counter, given back on drop.
 #[derive(Debug)]
-pub(super) struct Counted(&'static std::sync::atomic::AtomicU32);
+pub(super) struct Counted(&'static AtomicU32);
 
 impl Counted {
-    fn new(c: &'static std::sync::atomic::AtomicU32) -> Counted {
+    fn new(c: &'static AtomicU32) -> Counted {
         c.fetch_add(1, Ordering::Relaxed);
         Counted(c)
     }
