@@ -751,6 +751,14 @@ pub(crate) fn parse_fields<'a>(
             Known::TransferEncoding => f.transfer_encoding.push(full_value),
             Known::Expect => f.expect = Some(full_value),
             Known::Upgrade => f.upgrade = true,
+            // hyper reads a Connection line only when it is all tab and
+            // visible ASCII (`HeaderValue::to_str`) and ignores it otherwise;
+            // reading it differently here would let the gate and hyper part
+            // ways on whether the connection carries another request.
+            Known::Connection
+                if full_value
+                    .iter()
+                    .any(|&b| b != b'\t' && !(b' '..=b'~').contains(&b)) => {}
             Known::Connection => {
                 for tok in full_value.split(|&b| b == b',') {
                     let t = trim_ows(tok);

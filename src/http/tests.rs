@@ -365,6 +365,18 @@ fn valid_headers() {
     assert!(h.connection.keep_alive && h.connection.upgrade && h.upgrade && h.wants_upgrade());
     let h = head_of(b"GET / HTTP/1.1\r\nConnection: foo, CLOSE\r\n\r\n", &r);
     assert!(h.connection.close && !h.keep_alive());
+    // A Connection line with a byte outside tab and visible ASCII is read by
+    // hyper as carrying no token at all, so the gate reads it the same way:
+    // the two must agree on whether the connection outlives the message.
+    let h = head_of(b"GET / HTTP/1.0\r\nConnection: \xc2,keep-alive\r\n\r\n", &r);
+    assert!(!h.connection.keep_alive && !h.keep_alive());
+    let h = head_of(b"GET / HTTP/1.1\r\nConnection: close, \x80\r\n\r\n", &r);
+    assert!(!h.connection.close && h.keep_alive());
+    let h = head_of(
+        b"GET / HTTP/1.0\r\nConnection: \xff\r\nConnection: keep-alive\r\n\r\n",
+        &r,
+    );
+    assert!(h.keep_alive());
     report("valid_headers");
 }
 
@@ -1557,6 +1569,8 @@ fn hyper_agrees_on_valid_streams() {
         (cfg(), b"GET 1http://a HTTP/1.1\r\n\r\n"),
         (cfg(), b"GET / HTTP/1.2\r\n\r\n"),
         (cfg(), b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\n\r\n"),
+        (cfg(), b"GET / HTTP/1.0\r\nConnection: \xc2,keep-alive\r\n\r\nGET /2 HTTP/1.0\r\n\r\n"),
+        (cfg(), b"GET / HTTP/1.1\r\nConnection: close, \x80\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
         (cfg(), b"GET / HTTP/1.1\r\nX_Foo: a\r\nY: b\r\n\r\n"),
         (cfg(), b"GET / HTTP/1.1\r\n!#$%&'*+-.^`|~09azAZ: v\r\nUA: a\"b\\c\xff\x80\tz\r\nE:\r\n\r\n"),
         (cfg_rules(fold.clone()), b"get / HTTP/1.1\r\nX: a\r\n b\r\nFoo \t: a\r\n\r\n"),
