@@ -4,7 +4,7 @@ move the numbers (a refactor, a dependency bump): the same workloads as benches/
 servers alternating within each round, one worker pinned to one core, wrk on the other.
 
     python3 benches/ab.py BEFORE_TARGET AFTER_TARGET [--rounds 3] [--seconds 5]
-        [--only plaintext https wsgi asgi fastapi gevent static]
+        [--only plaintext https wsgi flaskjson asgi fastapi gevent static]
 
 Each TARGET is a cargo release directory (`target/release`) holding `runicorn` and
 `examples/hello`; build the old revision in a git worktree to get one. Prints the median
@@ -26,6 +26,8 @@ WORKLOADS = {
                                                    "--chdir", str(harness.APPS), "hello_wsgi:app"]),
     "https": ("Rust service hello over TLS (keep-alive)", "/", lambda t, p, tmp: [
         str(t / "examples" / "hello"), "-b", f"127.0.0.1:{p}", "-w", "1", *harness.tls_args()]),
+    "flaskjson": ("Flask JSON, sync", "/json", lambda t, p, tmp: [str(t / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{p}",
+                                                                 "--chdir", str(harness.APPS), "flask_app:app"]),
     "asgi": ("raw ASGI hello", "/", lambda t, p, tmp: [str(t / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{p}",
                                                         "--chdir", str(harness.APPS), "-k", "asgi", "hello_asgi:app"]),
     "fastapi": ("FastAPI JSON", "/json", lambda t, p, tmp: [str(t / "runicorn"), "-w", "1", "-b", f"127.0.0.1:{p}",

@@ -40,8 +40,11 @@ pub(crate) struct Slot {
     /// Connections the worker has open (its siblings read it to share new ones evenly).
     pub open: AtomicU32,
     /// The worker's accept loops that wait for a connection now (0: it takes none, e.g.
-    /// every app thread is busy, or it drains).
+    /// every app thread is busy while a sibling has room, or it drains).
     pub accepting: AtomicU32,
+    /// Those of `accepting` whose app has room for the connection they wait for (the
+    /// others wait although their app is full, because no sibling has room either).
+    pub with_room: AtomicU32,
     /// 1 once the slot was ever claimed. [`Table::claim`] takes the first free slot, so
     /// the slots ever used are a prefix of the table and a scan can stop at the first
     /// slot that never was.
@@ -132,6 +135,7 @@ impl Table {
         slot.reload.store(0, Ordering::Relaxed);
         slot.open.store(0, Ordering::Relaxed);
         slot.accepting.store(0, Ordering::Relaxed);
+        slot.with_room.store(0, Ordering::Relaxed);
         slot.used.store(1, Ordering::Relaxed);
         slot.beat();
         slot.set_state(state::BOOTING);
@@ -149,29 +153,37 @@ impl Table {
         let slot = &self.slots[nr];
         // A killed worker could not count its connections down.
         slot.accepting.store(0, Ordering::Relaxed);
+        slot.with_room.store(0, Ordering::Relaxed);
         slot.open.store(0, Ordering::Relaxed);
         slot.pid.store(0, Ordering::Relaxed);
         slot.set_state(state::FREE);
     }
 
+    /// The other workers that serve now (a retiring one still does; a booting one does
+    /// not yet). The master claims the first free slot, so the scan stops at the first
+    /// slot never used.
+    fn siblings(&self, me: usize) -> impl Iterator<Item = &'static Slot> {
+        self.slots
+            .iter()
+            .enumerate()
+            .take_while(|(_, s)| s.used.load(Ordering::Relaxed) != 0)
+            .filter(move |(nr, s)| *nr != me && matches!(s.state(), state::READY | state::RETIRE))
+            .map(|(_, s)| s)
+    }
+
     /// The fewest connections any other serving worker has open among those waiting for
     /// one now; None when no other worker waits.
     pub(crate) fn fewest_open_elsewhere(&self, me: usize) -> Option<u32> {
-        let mut least: Option<u32> = None;
-        for (nr, s) in self.slots.iter().enumerate() {
-            if s.used.load(Ordering::Relaxed) == 0 {
-                break;
-            }
-            if nr == me
-                || s.accepting.load(Ordering::Relaxed) == 0
-                || !matches!(s.state(), state::READY | state::RETIRE)
-            {
-                continue;
-            }
-            let open = s.open.load(Ordering::Relaxed);
-            least = Some(least.map_or(open, |l| l.min(open)));
-        }
-        least
+        self.siblings(me)
+            .filter(|s| s.accepting.load(Ordering::Relaxed) != 0)
+            .map(|s| s.open.load(Ordering::Relaxed))
+            .min()
+    }
+
+    /// Whether another serving worker waits for a connection with room for it in its app.
+    pub(crate) fn room_elsewhere(&self, me: usize) -> bool {
+        self.siblings(me)
+            .any(|s| s.with_room.load(Ordering::Relaxed) != 0)
     }
 }
 
@@ -220,5 +232,29 @@ mod tests {
         let again = t.claim().unwrap();
         assert_eq!(again, b);
         assert_eq!(t.slot(again).open.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn room_elsewhere_asks_other_serving_workers_only() {
+        let t = Table::new(crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS).unwrap());
+        let (a, b) = (t.claim().unwrap(), t.claim().unwrap());
+        t.slot(a).with_room.store(1, Ordering::Relaxed);
+        assert!(!t.room_elsewhere(a), "b waits for nothing");
+        t.slot(b).with_room.store(1, Ordering::Relaxed);
+        assert!(!t.room_elsewhere(a), "b still boots");
+        t.slot(b).set_state(state::READY);
+        assert!(t.room_elsewhere(a));
+        assert!(!t.room_elsewhere(b), "a still boots");
+        t.slot(a).set_state(state::READY);
+        assert!(t.room_elsewhere(b));
+        // b's app fills up: it may still wait for a connection, but without room.
+        t.slot(b).with_room.store(0, Ordering::Relaxed);
+        t.slot(b).accepting.store(1, Ordering::Relaxed);
+        assert!(!t.room_elsewhere(a));
+        // A reaped worker's room does not linger in its slot.
+        t.slot(b).with_room.store(1, Ordering::Relaxed);
+        t.release(b);
+        assert_eq!(t.claim().unwrap(), b);
+        assert_eq!(t.slot(b).with_room.load(Ordering::Relaxed), 0);
     }
 }

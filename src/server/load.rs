@@ -4,7 +4,10 @@
 //! the connections it accepted that have not sent a head yet are below that capacity.
 //! Connections it could not start soon stay in the listen backlog, where an idle sibling
 //! takes them (Gunicorn's sync workers get the same effect by accepting only when free),
-//! instead of queueing in a busy worker while others idle.
+//! instead of queueing in a busy worker while others idle. When no sibling has room
+//! either (or there is none), a full worker takes them all the same ([`Admit::Queue`]):
+//! its own keep-alive clients' next requests never leave it, so a client in the backlog
+//! got in only when they all paused at once, and waited seconds.
 //!
 //! Hosts without a fixed capacity (a gevent pool of `--worker-connections`, ASGI, Rust
 //! services) have room for every client of a burst, and the worker whose edge ran first
@@ -72,17 +75,39 @@ impl Drop for Ticket {
     }
 }
 
-/// The accept loop's view: the app's load and the connections it accepted lately.
+/// How often a worker whose app is full looks whether its siblings still have room (they
+/// tell nobody when they fill up or free: the table is only read).
+const SIBLINGS_EVERY: Duration = Duration::from_millis(5);
+
+/// Why the accept loop may take the next connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admit {
+    /// The app has room for it.
+    Room,
+    /// The app is full, and so is every sibling's (or there is no sibling). The listen
+    /// backlog would hand the connection to nobody sooner, and only when every keep-alive
+    /// client this worker has paused at once: 64 keep-alive clients on one sync worker
+    /// running a Flask view left 36 of them in the backlog after 1 s (p99 0.9 s, 17 of
+    /// them timed out at 2 s). Taken, its request queues behind the ones the app already
+    /// has, first come first served.
+    Queue,
+}
+
+/// The accept loop's view: the app's load, the connections it accepted lately, and (in a
+/// worker) whether its siblings have room.
 pub(super) struct Gate {
     load: Arc<AppLoad>,
     fresh: VecDeque<(Instant, Arc<ConnState>)>,
+    /// None outside a worker: with no siblings known, a full app only waits.
+    spread: Option<Spread>,
 }
 
 impl Gate {
-    pub(super) fn new(load: Arc<AppLoad>) -> Gate {
+    pub(super) fn new(load: Arc<AppLoad>, spread: Option<Spread>) -> Gate {
         Gate {
             load,
             fresh: VecDeque::new(),
+            spread,
         }
     }
 
@@ -99,9 +124,17 @@ impl Gate {
         self.fresh.len()
     }
 
-    /// Waits until the app can take one more connection; false when the worker stops
-    /// meanwhile.
-    pub(super) async fn room(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+    /// Whether a sibling waits for a connection with room for it (no siblings known: as
+    /// if one did, so a full app waits).
+    fn room_elsewhere(&self) -> bool {
+        self.spread
+            .as_ref()
+            .is_none_or(|sp| sp.table.room_elsewhere(sp.me))
+    }
+
+    /// Waits until this worker may take one more connection: its app has room, or no
+    /// sibling has; None when the worker stops meanwhile.
+    pub(super) async fn room(&mut self, stop: &mut watch::Receiver<bool>) -> Option<Admit> {
         let load = self.load.clone();
         loop {
             let freed = load.freed.notified();
@@ -110,18 +143,39 @@ impl Gate {
             freed.as_mut().enable();
             let fresh = self.fresh();
             if load.busy.load(Ordering::Acquire) + fresh < load.capacity {
-                return true;
+                return Some(Admit::Room);
+            }
+            if !self.room_elsewhere() {
+                return Some(Admit::Queue);
             }
             // A fresh connection sending its head frees nothing: look again shortly.
             let again = if fresh > 0 {
                 Duration::from_millis(2)
+            } else if self.spread.is_some() {
+                SIBLINGS_EVERY
             } else {
                 Duration::from_millis(100)
             };
             tokio::select! {
                 () = &mut freed => {}
                 () = tokio::time::sleep(again) => {}
-                _ = stop.changed() => return false,
+                _ = stop.changed() => return None,
+            }
+        }
+    }
+
+    /// Resolves once a connection taken now would be better left to a sibling, or waited
+    /// for with room: taking connections as [`Admit::Queue`] ends when a sibling's app, or
+    /// this worker's own, has room again. Never resolves for [`Admit::Room`].
+    pub(super) async fn outdated(&self, admit: Admit) {
+        if admit == Admit::Room {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(SIBLINGS_EVERY).await;
+            if self.room_elsewhere() || self.load.busy.load(Ordering::Acquire) < self.load.capacity
+            {
+                return;
             }
         }
     }
@@ -177,9 +231,12 @@ impl Spread {
         }
     }
 
-    /// Marks one accept loop as waiting for a connection until the guard drops.
-    pub(super) fn waiting(&self) -> Counted {
-        Counted::new(&self.slot().accepting)
+    /// Marks one accept loop as waiting for a connection until the guard drops (and, with
+    /// [`Admit::Room`], as one with room for it).
+    pub(super) fn waiting(&self, admit: Admit) -> (Counted, Option<Counted>) {
+        let slot = self.slot();
+        let room = (admit == Admit::Room).then(|| Counted::new(&slot.with_room));
+        (Counted::new(&slot.accepting), room)
     }
 
     /// Counts a connection as open until the guard drops.
@@ -212,9 +269,9 @@ mod tests {
     #[tokio::test]
     async fn waits_for_a_free_ticket() {
         let load = AppLoad::new(1);
-        let mut gate = Gate::new(load.clone());
+        let mut gate = Gate::new(load.clone(), None);
         let (_tx, mut stop) = watch::channel(false);
-        assert!(gate.room(&mut stop).await);
+        assert_eq!(gate.room(&mut stop).await, Some(Admit::Room));
         let t = load.enter();
         assert_eq!(load.busy(), 1);
         let waiting = tokio::time::timeout(Duration::from_millis(50), gate.room(&mut stop));
@@ -227,13 +284,52 @@ mod tests {
             drop(t);
         };
         let (room, ()) = tokio::join!(gate.room(&mut stop), release);
-        assert!(room);
+        assert_eq!(room, Some(Admit::Room));
         // A fresh connection counts until it sends a head or the grace passes.
         let conn = Arc::new(ConnState::new());
         gate.accepted(conn.clone());
         let start = Instant::now();
-        assert!(gate.room(&mut stop).await);
+        assert_eq!(gate.room(&mut stop).await, Some(Admit::Room));
         assert!(start.elapsed() >= FRESH_GRACE - Duration::from_millis(5));
+    }
+
+    #[tokio::test]
+    async fn a_full_worker_queues_connections_only_while_no_sibling_has_room() {
+        use crate::scoreboard::heartbeat::state;
+        let table = Table::new(crate::sys::shared_zeroed_slice::<Slot>(4).unwrap());
+        let (me, sib) = (table.claim().unwrap(), table.claim().unwrap());
+        table.slot(me).set_state(state::READY);
+        let load = AppLoad::new(1);
+        let mut gate = Gate::new(load.clone(), Some(Spread::new(table, me)));
+        let theirs = Spread::new(table, sib);
+        let (_tx, mut stop) = watch::channel(false);
+        let _t = load.enter();
+        // Full, and the sibling still boots: nobody else would take the connection.
+        assert_eq!(gate.room(&mut stop).await, Some(Admit::Queue));
+        // The sibling is up and waits with room: leave the connection to it.
+        table.slot(sib).set_state(state::READY);
+        let sibling_waits = theirs.waiting(Admit::Room);
+        let outdated = tokio::time::timeout(Duration::from_millis(50), gate.outdated(Admit::Queue));
+        assert!(
+            outdated.await.is_ok(),
+            "queueing ends once a sibling has room"
+        );
+        let waiting = tokio::time::timeout(Duration::from_millis(50), gate.room(&mut stop));
+        assert!(
+            waiting.await.is_err(),
+            "no taking while the sibling has room"
+        );
+        // The sibling fills up too (it still waits, without room): queue here again.
+        drop(sibling_waits);
+        let _sibling_full = theirs.waiting(Admit::Queue);
+        let start = Instant::now();
+        assert_eq!(gate.room(&mut stop).await, Some(Admit::Queue));
+        assert!(start.elapsed() < Duration::from_millis(50));
+        let outdated = tokio::time::timeout(Duration::from_millis(50), gate.outdated(Admit::Queue));
+        assert!(outdated.await.is_err(), "still nobody with room");
+        let room_never_outdates =
+            tokio::time::timeout(Duration::from_millis(20), gate.outdated(Admit::Room));
+        assert!(room_never_outdates.await.is_err());
     }
 
     #[test]
@@ -260,7 +356,7 @@ mod tests {
         assert!(mine.turn(&mut stop).await);
         assert!(start.elapsed() < SPREAD_WAIT);
         // It waits with none open: this worker leaves it the connection, for a while.
-        let waiting = theirs.waiting();
+        let waiting = theirs.waiting(Admit::Room);
         let start = Instant::now();
         assert!(mine.turn(&mut stop).await);
         assert!(start.elapsed() >= SPREAD_WAIT);

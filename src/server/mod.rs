@@ -34,6 +34,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{Semaphore, watch};
 
 pub(crate) use listener::{Accepting, Listener};
+use load::Admit;
 pub(crate) use load::AppLoad;
 pub(crate) use load::Spread;
 #[cfg(feature = "python")]
@@ -272,17 +273,22 @@ async fn accept_loop<A: AppService>(
         Accepting::Tcp(l) => l.local_addr().ok(),
         Accepting::Unix(_) => None,
     };
-    let mut gate = cfg.app_load.clone().map(load::Gate::new);
+    let mut gate = cfg
+        .app_load
+        .clone()
+        .map(|load| load::Gate::new(load, cfg.spread));
     loop {
-        if let Some(g) = &mut gate
-            && !g.room(&mut stop).await
-        {
-            return;
-        }
+        let admit = match &mut gate {
+            Some(g) => match g.room(&mut stop).await {
+                Some(admit) => admit,
+                None => return,
+            },
+            None => Admit::Room,
+        };
         // From here until a connection comes, siblings see this worker as one that takes
         // connections (also while it holds back for them: else the one that takes them
         // would see nobody else and take the whole burst).
-        let waiting = cfg.spread.as_ref().map(Spread::waiting);
+        let waiting = cfg.spread.as_ref().map(|sp| sp.waiting(admit));
         if let Some(sp) = &cfg.spread
             && !sp.turn(&mut stop).await
         {
@@ -298,6 +304,13 @@ async fn accept_loop<A: AppService>(
         let accepted = tokio::select! {
             r = accept(&listener) => r,
             _ = stop.changed() => return,
+            // Taking connections into a full app's queue: only while no sibling has room.
+            () = async {
+                match &gate {
+                    Some(g) => g.outdated(admit).await,
+                    None => std::future::pending().await,
+                }
+            } => continue,
         };
         drop(waiting);
         match accepted {
