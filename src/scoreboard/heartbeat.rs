@@ -185,6 +185,13 @@ impl Table {
         self.siblings(me)
             .any(|s| s.with_room.load(Ordering::Relaxed) != 0)
     }
+
+    /// Whether another serving worker waits for a connection and has beaten within
+    /// `fresh_ms` (its app moves: no sync request and no blocked hub holds it).
+    pub(crate) fn moving_elsewhere(&self, me: usize, fresh_ms: u64) -> bool {
+        self.siblings(me)
+            .any(|s| s.accepting.load(Ordering::Relaxed) != 0 && s.silence_ms() < fresh_ms)
+    }
 }
 
 #[cfg(test)]
@@ -256,5 +263,23 @@ mod tests {
         t.release(b);
         assert_eq!(t.claim().unwrap(), b);
         assert_eq!(t.slot(b).with_room.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn moving_elsewhere_needs_a_waiting_sibling_that_beats() {
+        let t = Table::new(crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS).unwrap());
+        let (a, b) = (t.claim().unwrap(), t.claim().unwrap());
+        for nr in [a, b] {
+            t.slot(nr).set_state(state::READY);
+        }
+        assert!(!t.moving_elsewhere(a, 2000), "b waits for no connection");
+        t.slot(b).accepting.store(1, Ordering::Relaxed);
+        assert!(t.moving_elsewhere(a, 2000));
+        // b's last beat is 3 s old (a sync request that long, a blocked hub).
+        t.slot(b)
+            .beat_ms
+            .store(monotonic_ms().saturating_sub(3000), Ordering::Relaxed);
+        assert!(!t.moving_elsewhere(a, 2000));
+        assert!(t.moving_elsewhere(a, 4000));
     }
 }

@@ -79,6 +79,12 @@ impl Drop for Ticket {
 /// tell nobody when they fill up or free: the table is only read).
 const SIBLINGS_EVERY: Duration = Duration::from_millis(5);
 
+/// A worker whose own beat is this old (a sync request running that long, a gevent hub
+/// blocked by one greenlet; beats come at least every second) queues no connection while a
+/// sibling that waits for one still beats: a full worker's queue moves only as fast as its
+/// app, and this one's is not moving.
+const STUCK_MS: u64 = 2000;
+
 /// Why the accept loop may take the next connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Admit {
@@ -132,8 +138,22 @@ impl Gate {
             .is_none_or(|sp| sp.table.room_elsewhere(sp.me))
     }
 
+    /// Whether this worker's app is stuck on something while a sibling's moves: it then
+    /// leaves connections to that sibling even when every app is full.
+    fn stuck_while_others_move(&self) -> bool {
+        self.spread.as_ref().is_some_and(|sp| {
+            sp.slot().silence_ms() >= STUCK_MS && sp.table.moving_elsewhere(sp.me, STUCK_MS)
+        })
+    }
+
+    /// Whether a connection taken now (with the app full) should queue here.
+    fn queue_here(&self) -> bool {
+        !self.room_elsewhere() && !self.stuck_while_others_move()
+    }
+
     /// Waits until this worker may take one more connection: its app has room, or no
-    /// sibling has; None when the worker stops meanwhile.
+    /// sibling has (and this app is not the one stuck); None when the worker stops
+    /// meanwhile.
     pub(super) async fn room(&mut self, stop: &mut watch::Receiver<bool>) -> Option<Admit> {
         let load = self.load.clone();
         loop {
@@ -145,7 +165,7 @@ impl Gate {
             if load.busy.load(Ordering::Acquire) + fresh < load.capacity {
                 return Some(Admit::Room);
             }
-            if !self.room_elsewhere() {
+            if self.queue_here() {
                 return Some(Admit::Queue);
             }
             // A fresh connection sending its head frees nothing: look again shortly.
@@ -166,15 +186,15 @@ impl Gate {
 
     /// Resolves once a connection taken now would be better left to a sibling, or waited
     /// for with room: taking connections as [`Admit::Queue`] ends when a sibling's app, or
-    /// this worker's own, has room again. Never resolves for [`Admit::Room`].
+    /// this worker's own, has room again, or this app is stuck while a sibling's moves.
+    /// Never resolves for [`Admit::Room`].
     pub(super) async fn outdated(&self, admit: Admit) {
         if admit == Admit::Room {
             return std::future::pending().await;
         }
         loop {
             tokio::time::sleep(SIBLINGS_EVERY).await;
-            if self.room_elsewhere() || self.load.busy.load(Ordering::Acquire) < self.load.capacity
-            {
+            if !self.queue_here() || self.load.busy.load(Ordering::Acquire) < self.load.capacity {
                 return;
             }
         }
@@ -330,6 +350,44 @@ mod tests {
         let room_never_outdates =
             tokio::time::timeout(Duration::from_millis(20), gate.outdated(Admit::Room));
         assert!(room_never_outdates.await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_stuck_worker_leaves_its_queue_to_a_sibling_that_moves() {
+        use crate::scoreboard::heartbeat::state;
+        use crate::scoreboard::monotonic_ms;
+        let table = Table::new(crate::sys::shared_zeroed_slice::<Slot>(4).unwrap());
+        let (me, sib) = (table.claim().unwrap(), table.claim().unwrap());
+        for nr in [me, sib] {
+            table.slot(nr).set_state(state::READY);
+        }
+        let load = AppLoad::new(1);
+        let mut gate = Gate::new(load.clone(), Some(Spread::new(table, me)));
+        let (_tx, mut stop) = watch::channel(false);
+        let _t = load.enter();
+        // Both apps are full and both move: queue here.
+        let sibling_full = Spread::new(table, sib).waiting(Admit::Queue);
+        assert_eq!(gate.room(&mut stop).await, Some(Admit::Queue));
+        // This app has run one request for 3 s: the sibling's queue moves, this one's not.
+        let stuck = monotonic_ms().saturating_sub(3000);
+        table.slot(me).beat_ms.store(stuck, Ordering::Relaxed);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), gate.room(&mut stop));
+        assert!(waiting.await.is_err(), "a stuck app queues nothing");
+        let outdated = tokio::time::timeout(Duration::from_millis(50), gate.outdated(Admit::Queue));
+        assert!(
+            outdated.await.is_ok(),
+            "queueing ends once this app is stuck"
+        );
+        // The sibling is stuck too: queueing here is as good as anywhere.
+        table.slot(sib).beat_ms.store(stuck, Ordering::Relaxed);
+        assert_eq!(gate.room(&mut stop).await, Some(Admit::Queue));
+        // The sibling waits for nothing: the same.
+        table
+            .slot(sib)
+            .beat_ms
+            .store(monotonic_ms(), Ordering::Relaxed);
+        drop(sibling_full);
+        assert_eq!(gate.room(&mut stop).await, Some(Admit::Queue));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `threading.local`), a CPU-bound greenlet replaced after `--timeout`, gevent missing,
 //! `--preload`, worker replacement under load, requests whose clients left never run,
 //! three sync workers sharing a saturating load, a new client not starved by busy workers'
-//! keep-alive clients, and a streamed head that reaches its client
+//! keep-alive clients nor queued behind a worker stuck in a long request, and a streamed head that reaches its client
 //! while its greenlet waits (heads leave the hub in batches).
 
 use std::io::{Read, Write};
@@ -428,6 +428,67 @@ fn a_new_client_is_not_starved_by_busy_workers_keep_alive_clients() {
         );
         assert!(served > 0);
     }
+}
+
+#[test]
+fn a_sync_worker_stuck_in_a_long_request_leaves_new_clients_to_its_sibling() {
+    // Both sync workers are full: one runs a 6 s request, the other is kept busy by
+    // keep-alive clients. New clients queue behind the worker whose requests move (about
+    // six of 20 ms), not behind the 6 s one, although that worker has fewer connections.
+    let m = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap(), "-w", "2"])
+        .arg("departed:app")
+        .spawn();
+    m.wait_for_count("Booting worker", 2, Duration::from_secs(15))
+        .unwrap();
+    let addr = m.addr();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 2 && Instant::now() < deadline {
+        seen.insert(fetch(addr, "/?0").1);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let slow = std::thread::spawn(move || fetch(addr, "/?6"));
+    // Past the 2 s after which a worker whose beat stands still counts as stuck.
+    std::thread::sleep(Duration::from_millis(2600));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..6)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = Conn::open(addr).unwrap();
+                let mut pids = std::collections::HashSet::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = c.request("/?0.02").unwrap();
+                    assert_eq!(r.status, 200);
+                    pids.insert(String::from_utf8_lossy(&r.body).into_owned());
+                }
+                pids
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(600));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let got = fetch(addr, "/?0");
+        let _ = tx.send((got, start.elapsed()));
+    });
+    let answered = rx.recv_timeout(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let load_pids: std::collections::HashSet<String> =
+        load.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let (status, slow_pid) = slow.join().unwrap();
+    assert_eq!(status, 200);
+    let ((status, pid), took) =
+        answered.expect("the new client got no answer in 2 s while the slow request ran");
+    assert_eq!(status, 200);
+    assert_ne!(pid, slow_pid, "queued behind the 6 s request ({took:?})");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        !load_pids.contains(&slow_pid),
+        "a keep-alive client waited for the 6 s request: {load_pids:?}"
+    );
 }
 
 /// Each answer's body (a worker's pid) on `conns`, one request each, tallied per worker.
