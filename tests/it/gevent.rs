@@ -331,14 +331,21 @@ fn requests_whose_clients_left_are_not_run() {
     }
 }
 
-#[test]
-fn three_sync_workers_share_a_saturating_slow_load() {
+/// `workers` sync workers serving tests/apps/departed.py, booted.
+fn departed_sync(workers: usize) -> Master {
     let m = Master::runicorn()
-        .args(["--chdir", apps().to_str().unwrap(), "-w", "3"])
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-w", &workers.to_string()])
         .arg("departed:app")
         .spawn();
-    m.wait_for_count("Booting worker", 3, Duration::from_secs(15))
+    m.wait_for_count("Booting worker", workers, Duration::from_secs(15))
         .unwrap();
+    m
+}
+
+#[test]
+fn three_sync_workers_share_a_saturating_slow_load() {
+    let m = departed_sync(3);
     // 12 clients for 3 one-at-a-time workers, each request 50 ms on a new connection.
     let addr = m.addr();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -375,6 +382,48 @@ fn three_sync_workers_share_a_saturating_slow_load() {
     }
 }
 
+/// Keep-alive clients sending `path` back to back until `stop`: each returns how many
+/// answers it got and which workers (pids) gave them.
+fn back_to_back(
+    addr: SocketAddr,
+    clients: usize,
+    path: &'static str,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<(usize, std::collections::HashSet<String>)>> {
+    (0..clients)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = Conn::open(addr).unwrap();
+                let (mut served, mut pids) = (0, std::collections::HashSet::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = c.request(path).unwrap();
+                    assert_eq!(r.status, 200);
+                    served += 1;
+                    pids.insert(String::from_utf8_lossy(&r.body).into_owned());
+                }
+                (served, pids)
+            })
+        })
+        .collect()
+}
+
+/// A new client's `fetch` of `path` on a thread of its own, with how long it took; None
+/// when it got no answer within `wait` (the caller's load goes on meanwhile).
+fn fetch_within(
+    addr: SocketAddr,
+    path: &'static str,
+    wait: Duration,
+) -> Option<((u16, String), Duration)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let got = fetch(addr, path);
+        let _ = tx.send((got, start.elapsed()));
+    });
+    rx.recv_timeout(wait).ok()
+}
+
 #[test]
 fn a_new_client_is_not_starved_by_busy_workers_keep_alive_clients() {
     // Every worker's one app thread is kept busy by keep-alive clients that send their
@@ -384,41 +433,14 @@ fn a_new_client_is_not_starved_by_busy_workers_keep_alive_clients() {
     // sync worker: p99 0.9 s, 17 timed out at 2 s). It now queues behind about six
     // requests of 20 ms.
     for workers in [1usize, 2] {
-        let m = Master::runicorn()
-            .args(["--chdir", apps().to_str().unwrap()])
-            .args(["-w", &workers.to_string()])
-            .arg("departed:app")
-            .spawn();
-        m.wait_for_count("Booting worker", workers, Duration::from_secs(15))
-            .unwrap();
-        let addr = m.addr();
+        let m = departed_sync(workers);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let load: Vec<_> = (0..6 * workers)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut c = Conn::open(addr).unwrap();
-                    let mut served = 0;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        assert_eq!(c.request("/?0.02").unwrap().status, 200);
-                        served += 1;
-                    }
-                    served
-                })
-            })
-            .collect();
+        let load = back_to_back(m.addr(), 6 * workers, "/?0.02", &stop);
         std::thread::sleep(Duration::from_millis(800));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let start = Instant::now();
-            let got = fetch(addr, "/?0");
-            let _ = tx.send((got, start.elapsed()));
-        });
-        // Waits for the new client while the load goes on (at most 4 s), then ends the load.
-        let answered = rx.recv_timeout(Duration::from_secs(4));
+        let answered = fetch_within(m.addr(), "/?0", Duration::from_secs(4));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let served: usize = load.into_iter().map(|c| c.join().unwrap()).sum();
-        let ((status, _), took) = answered.unwrap_or_else(|_| {
+        let served: usize = load.into_iter().map(|c| c.join().unwrap().0).sum();
+        let ((status, _), took) = answered.unwrap_or_else(|| {
             panic!("-w {workers}: a new client got no answer in 4 s while the load ran")
         });
         assert_eq!(status, 200, "-w {workers}");
@@ -435,12 +457,7 @@ fn a_sync_worker_stuck_in_a_long_request_leaves_new_clients_to_its_sibling() {
     // Both sync workers are full: one runs a 6 s request, the other is kept busy by
     // keep-alive clients. New clients queue behind the worker whose requests move (about
     // six of 20 ms), not behind the 6 s one, although that worker has fewer connections.
-    let m = Master::runicorn()
-        .args(["--chdir", apps().to_str().unwrap(), "-w", "2"])
-        .arg("departed:app")
-        .spawn();
-    m.wait_for_count("Booting worker", 2, Duration::from_secs(15))
-        .unwrap();
+    let m = departed_sync(2);
     let addr = m.addr();
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut seen = std::collections::HashSet::new();
@@ -452,32 +469,12 @@ fn a_sync_worker_stuck_in_a_long_request_leaves_new_clients_to_its_sibling() {
     // Past the 2 s after which a worker whose beat stands still counts as stuck.
     std::thread::sleep(Duration::from_millis(2600));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load: Vec<_> = (0..6)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut c = Conn::open(addr).unwrap();
-                let mut pids = std::collections::HashSet::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let r = c.request("/?0.02").unwrap();
-                    assert_eq!(r.status, 200);
-                    pids.insert(String::from_utf8_lossy(&r.body).into_owned());
-                }
-                pids
-            })
-        })
-        .collect();
+    let load = back_to_back(addr, 6, "/?0.02", &stop);
     std::thread::sleep(Duration::from_millis(600));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        let got = fetch(addr, "/?0");
-        let _ = tx.send((got, start.elapsed()));
-    });
-    let answered = rx.recv_timeout(Duration::from_secs(2));
+    let answered = fetch_within(addr, "/?0", Duration::from_secs(2));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let load_pids: std::collections::HashSet<String> =
-        load.into_iter().flat_map(|c| c.join().unwrap()).collect();
+        load.into_iter().flat_map(|c| c.join().unwrap().1).collect();
     let (status, slow_pid) = slow.join().unwrap();
     assert_eq!(status, 200);
     let ((status, pid), took) =
