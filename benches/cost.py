@@ -7,7 +7,7 @@ user and system apart, divided by the requests wrk completed in the same window.
 
     python3 benches/cost.py [--seconds 5] [--rounds 3] WORKLOAD [SERVER ...]
 
-    WORKLOAD: asgi | fastapi | wsgi | plaintext | gevent      SERVER: runicorn granian gunicorn uvicorn
+    WORKLOAD: asgi | fastapi | wsgi | flask | plaintext | gevent      SERVER: runicorn granian gunicorn uvicorn
 
 The server runs one worker on core 0 and wrk on core 1, as in benches/run.py; servers
 alternate within a round. CPU time is not wall time, so the numbers hold up better than
@@ -29,14 +29,15 @@ import run as harness  # noqa: E402
 TICK = os.sysconf("SC_CLK_TCK")
 
 APPS = {"asgi": ("hello_asgi:app", "/"), "fastapi": ("fastapi_app:app", "/json"), "wsgi": ("hello_wsgi:app", "/"),
-        "plaintext": ("", "/"), "gevent": ("flask_gevent:app", "/hello")}
+        "plaintext": ("", "/"), "gevent": ("flask_gevent:app", "/hello"),
+        "flask": ("flask_app:app", "/json")}
 
 
 def command(server: str, workload: str, target: Path, port: int) -> list[str]:
     app, _ = APPS[workload]
     ctx = harness.Ctx(target=target, tmp=Path("/tmp"), server_cpu=None, load_cpu=None, seconds=0, connections=0,
                       handshakes=0)
-    asgi = workload not in ("wsgi", "plaintext", "gevent")
+    asgi = workload not in ("wsgi", "plaintext", "gevent", "flask")
     if workload == "gevent":  # the field guide's command line, three workers
         if server == "runicorn":
             return harness.runicorn_wsgi(app, *harness.FIELD_GUIDE)(ctx, port)

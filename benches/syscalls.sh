@@ -4,13 +4,13 @@
 # writes), against the recvfrom and writev every request needs. Counted by `perf stat`
 # syscall tracepoints (these work on VMs without hardware counters); needs perf and root.
 #
-#   benches/syscalls.sh wsgi|asgi|gevent [CONNECTIONS=64] [TARGET=target/release]
+#   benches/syscalls.sh wsgi|flask|asgi|gevent [CONNECTIONS=64] [TARGET=target/release]
 #
 # The worker runs on core 0, wrk on core 1 (1 s warm-up, then 5 s, of which perf counts
 # 4 s); each count is divided by the requests wrk measured over those 4 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-W=${1:?usage: benches/syscalls.sh wsgi|asgi|gevent [CONNECTIONS] [TARGET]}
+W=${1:?usage: benches/syscalls.sh wsgi|flask|asgi|gevent [CONNECTIONS] [TARGET]}
 C=${2:-64}
 T=$(realpath "${3:-target/release}")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -18,6 +18,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 case $W in
   wsgi) args=(hello_wsgi:app); path=/ ;;
+  flask) args=(flask_app:app); path=/json ;;
   asgi) args=(-k asgi hello_asgi:app); path=/ ;;
   gevent) args=(-k gevent --worker-connections 1000 flask_gevent:app); path=/hello ;;
   *) echo "unknown workload $W" >&2; exit 2 ;;

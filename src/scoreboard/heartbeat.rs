@@ -45,6 +45,9 @@ pub(crate) struct Slot {
     /// Those of `accepting` whose app has room for the connection they wait for (the
     /// others wait although their app is full, because no sibling has room either).
     pub with_room: AtomicU32,
+    /// The worker's accept loops that wait for room in its app (a sibling had room), and
+    /// so may take connections again any moment.
+    pub full: AtomicU32,
     /// 1 once the slot was ever claimed. [`Table::claim`] takes the first free slot, so
     /// the slots ever used are a prefix of the table and a scan can stop at the first
     /// slot that never was.
@@ -136,6 +139,7 @@ impl Table {
         slot.open.store(0, Ordering::Relaxed);
         slot.accepting.store(0, Ordering::Relaxed);
         slot.with_room.store(0, Ordering::Relaxed);
+        slot.full.store(0, Ordering::Relaxed);
         slot.used.store(1, Ordering::Relaxed);
         slot.beat();
         slot.set_state(state::BOOTING);
@@ -154,6 +158,7 @@ impl Table {
         // A killed worker could not count its connections down.
         slot.accepting.store(0, Ordering::Relaxed);
         slot.with_room.store(0, Ordering::Relaxed);
+        slot.full.store(0, Ordering::Relaxed);
         slot.open.store(0, Ordering::Relaxed);
         slot.pid.store(0, Ordering::Relaxed);
         slot.set_state(state::FREE);
@@ -171,26 +176,32 @@ impl Table {
             .map(|(_, s)| s)
     }
 
-    /// The fewest connections any other serving worker has open among those waiting for
-    /// one now; None when no other worker waits.
-    pub(crate) fn fewest_open_elsewhere(&self, me: usize) -> Option<u32> {
+    /// The fewest connections open in another serving worker that waits for one now with
+    /// room for it in its app; None when no other worker does.
+    pub(crate) fn fewest_open_with_room(&self, me: usize) -> Option<u32> {
         self.siblings(me)
-            .filter(|s| s.accepting.load(Ordering::Relaxed) != 0)
+            .filter(|s| s.with_room.load(Ordering::Relaxed) != 0)
+            .map(|s| s.open.load(Ordering::Relaxed))
+            .min()
+    }
+
+    /// The fewest connections open in another serving worker whose accept loop runs
+    /// (waiting for a connection, or for room in its app) and that has beaten within
+    /// `fresh_ms` (its app moves: no sync request and no blocked hub holds it); None when
+    /// no other worker does.
+    pub(crate) fn fewest_open_moving(&self, me: usize, fresh_ms: u64) -> Option<u32> {
+        self.siblings(me)
+            .filter(|s| {
+                (s.accepting.load(Ordering::Relaxed) != 0 || s.full.load(Ordering::Relaxed) != 0)
+                    && s.silence_ms() < fresh_ms
+            })
             .map(|s| s.open.load(Ordering::Relaxed))
             .min()
     }
 
     /// Whether another serving worker waits for a connection with room for it in its app.
     pub(crate) fn room_elsewhere(&self, me: usize) -> bool {
-        self.siblings(me)
-            .any(|s| s.with_room.load(Ordering::Relaxed) != 0)
-    }
-
-    /// Whether another serving worker waits for a connection and has beaten within
-    /// `fresh_ms` (its app moves: no sync request and no blocked hub holds it).
-    pub(crate) fn moving_elsewhere(&self, me: usize, fresh_ms: u64) -> bool {
-        self.siblings(me)
-            .any(|s| s.accepting.load(Ordering::Relaxed) != 0 && s.silence_ms() < fresh_ms)
+        self.fewest_open_with_room(me).is_some()
     }
 }
 
@@ -211,29 +222,41 @@ mod tests {
     }
 
     #[test]
-    fn fewest_open_counts_only_other_workers_that_accept_now() {
+    fn fewest_open_counts_only_other_workers_that_take_connections_now() {
         let t = Table::new(crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS).unwrap());
         let (a, b, c) = (t.claim().unwrap(), t.claim().unwrap(), t.claim().unwrap());
-        assert_eq!(t.fewest_open_elsewhere(a), None, "nobody is ready yet");
+        assert_eq!(t.fewest_open_with_room(a), None, "nobody is ready yet");
         for (nr, open) in [(a, 9), (b, 7), (c, 2)] {
             t.slot(nr).set_state(state::READY);
             t.slot(nr).open.store(open, Ordering::Relaxed);
             t.slot(nr).accepting.store(1, Ordering::Relaxed);
+            t.slot(nr).with_room.store(1, Ordering::Relaxed);
         }
-        assert_eq!(t.fewest_open_elsewhere(a), Some(2));
+        assert_eq!(t.fewest_open_with_room(a), Some(2));
         assert_eq!(
-            t.fewest_open_elsewhere(c),
+            t.fewest_open_with_room(c),
             Some(7),
             "its own count is not a sibling's"
         );
-        // c stops accepting (busy, or draining): b is the one to compare with.
+        // c's app fills up: it waits for room, or takes connections without.
+        t.slot(c).with_room.store(0, Ordering::Relaxed);
+        assert_eq!(t.fewest_open_with_room(a), Some(7));
+        assert_eq!(t.fewest_open_moving(a, 2000), Some(2));
         t.slot(c).accepting.store(0, Ordering::Relaxed);
-        assert_eq!(t.fewest_open_elsewhere(a), Some(7));
+        assert_eq!(t.fewest_open_moving(a, 2000), Some(7), "c takes nothing");
+        t.slot(c).full.store(1, Ordering::Relaxed);
+        assert_eq!(t.fewest_open_moving(a, 2000), Some(2), "c waits for room");
+        // ... but its app has not beaten for 3 s (a sync request that long, a blocked hub).
+        t.slot(c)
+            .beat_ms
+            .store(monotonic_ms().saturating_sub(3000), Ordering::Relaxed);
+        assert_eq!(t.fewest_open_moving(a, 2000), Some(7));
         // A retiring worker still serves; a booting one does not yet.
         t.slot(b).set_state(state::RETIRE);
-        assert_eq!(t.fewest_open_elsewhere(a), Some(7));
+        assert_eq!(t.fewest_open_with_room(a), Some(7));
         t.slot(b).set_state(state::BOOTING);
-        assert_eq!(t.fewest_open_elsewhere(a), None);
+        assert_eq!(t.fewest_open_with_room(a), None);
+        assert_eq!(t.fewest_open_moving(a, 2000), None);
         // A reaped worker's counts do not linger in its slot.
         t.release(b);
         let again = t.claim().unwrap();
@@ -258,28 +281,12 @@ mod tests {
         t.slot(b).with_room.store(0, Ordering::Relaxed);
         t.slot(b).accepting.store(1, Ordering::Relaxed);
         assert!(!t.room_elsewhere(a));
-        // A reaped worker's room does not linger in its slot.
+        // A reaped worker's counts do not linger in its slot.
         t.slot(b).with_room.store(1, Ordering::Relaxed);
+        t.slot(b).full.store(1, Ordering::Relaxed);
         t.release(b);
         assert_eq!(t.claim().unwrap(), b);
         assert_eq!(t.slot(b).with_room.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn moving_elsewhere_needs_a_waiting_sibling_that_beats() {
-        let t = Table::new(crate::sys::shared_zeroed_slice::<Slot>(MAX_SLOTS).unwrap());
-        let (a, b) = (t.claim().unwrap(), t.claim().unwrap());
-        for nr in [a, b] {
-            t.slot(nr).set_state(state::READY);
-        }
-        assert!(!t.moving_elsewhere(a, 2000), "b waits for no connection");
-        t.slot(b).accepting.store(1, Ordering::Relaxed);
-        assert!(t.moving_elsewhere(a, 2000));
-        // b's last beat is 3 s old (a sync request that long, a blocked hub).
-        t.slot(b)
-            .beat_ms
-            .store(monotonic_ms().saturating_sub(3000), Ordering::Relaxed);
-        assert!(!t.moving_elsewhere(a, 2000));
-        assert!(t.moving_elsewhere(a, 4000));
+        assert_eq!(t.slot(b).full.load(Ordering::Relaxed), 0);
     }
 }

@@ -76,8 +76,10 @@ impl Drop for Ticket {
 }
 
 /// How often a worker whose app is full looks whether its siblings still have room (they
-/// tell nobody when they fill up or free: the table is only read).
-const SIBLINGS_EVERY: Duration = Duration::from_millis(5);
+/// tell nobody when they fill up or free: the table is only read). Well under
+/// [`SPREAD_WAIT`]: when the last sibling with room fills up in a burst, one that holds
+/// back for this worker must see it take connections before it gives up waiting.
+const SIBLINGS_EVERY: Duration = Duration::from_millis(1);
 
 /// A worker whose own beat is this old (a sync request running that long, a gevent hub
 /// blocked by one greenlet; beats come at least every second) queues no connection while a
@@ -142,7 +144,8 @@ impl Gate {
     /// leaves connections to that sibling even when every app is full.
     fn stuck_while_others_move(&self) -> bool {
         self.spread.as_ref().is_some_and(|sp| {
-            sp.slot().silence_ms() >= STUCK_MS && sp.table.moving_elsewhere(sp.me, STUCK_MS)
+            sp.slot().silence_ms() >= STUCK_MS
+                && sp.table.fewest_open_moving(sp.me, STUCK_MS).is_some()
         })
     }
 
@@ -156,6 +159,9 @@ impl Gate {
     /// meanwhile.
     pub(super) async fn room(&mut self, stop: &mut watch::Receiver<bool>) -> Option<Admit> {
         let load = self.load.clone();
+        // Once full, siblings count this worker among those that take connections again
+        // soon (see [`Spread::turn`]), until this returns.
+        let mut full = None;
         loop {
             let freed = load.freed.notified();
             tokio::pin!(freed);
@@ -167,6 +173,9 @@ impl Gate {
             }
             if self.queue_here() {
                 return Some(Admit::Queue);
+            }
+            if full.is_none() {
+                full = self.spread.as_ref().map(|sp| Counted::new(&sp.slot().full));
             }
             // A fresh connection sending its head frees nothing: look again shortly.
             let again = if fresh > 0 {
@@ -229,14 +238,21 @@ impl Spread {
         mine > least + 1 + least / 8
     }
 
-    /// Waits (at most [`SPREAD_WAIT`]) while this worker is ahead of a sibling that waits
-    /// for a connection; false when the worker stops meanwhile.
-    pub(super) async fn turn(&self, stop: &mut watch::Receiver<bool>) -> bool {
+    /// Waits (at most [`SPREAD_WAIT`]) while this worker is ahead of a sibling that takes
+    /// the same kind of connection: with room, a sibling that waits for one with room;
+    /// queueing ([`Admit::Queue`]), any sibling whose app moves and that takes connections
+    /// now or will once it sees no sibling has room. False when the worker stops
+    /// meanwhile.
+    pub(super) async fn turn(&self, admit: Admit, stop: &mut watch::Receiver<bool>) -> bool {
         // Read the clock only once this worker is ahead (almost every accept is not).
         let mut give_up = None;
         loop {
             let mine = self.slot().open.load(Ordering::Relaxed);
-            match self.table.fewest_open_elsewhere(self.me) {
+            let least = match admit {
+                Admit::Room => self.table.fewest_open_with_room(self.me),
+                Admit::Queue => self.table.fewest_open_moving(self.me, STUCK_MS),
+            };
+            match least {
                 Some(least) if Spread::ahead(mine, least) => {}
                 _ => return true,
             }
@@ -411,19 +427,37 @@ mod tests {
         let held: Vec<Counted> = (0..5).map(|_| mine.opened()).collect();
         // The sibling waits for nothing yet: no reason to hold back.
         let start = Instant::now();
-        assert!(mine.turn(&mut stop).await);
+        assert!(mine.turn(Admit::Room, &mut stop).await);
         assert!(start.elapsed() < SPREAD_WAIT);
         // It waits with none open: this worker leaves it the connection, for a while.
         let waiting = theirs.waiting(Admit::Room);
         let start = Instant::now();
-        assert!(mine.turn(&mut stop).await);
+        assert!(mine.turn(Admit::Room, &mut stop).await);
         assert!(start.elapsed() >= SPREAD_WAIT);
         // The sibling took connections meanwhile: even again, no wait.
         let _theirs: Vec<Counted> = (0..4).map(|_| theirs.opened()).collect();
         let start = Instant::now();
-        assert!(mine.turn(&mut stop).await);
+        assert!(mine.turn(Admit::Room, &mut stop).await);
         assert!(start.elapsed() < SPREAD_WAIT);
         drop(waiting);
+        drop(_theirs);
+        // The sibling's app is full and it waits for room, with none open.
+        let full = Counted::new(&table.slot(sib).full);
+        let beat = crate::scoreboard::monotonic_ms();
+        table.slot(sib).beat_ms.store(beat, Ordering::Relaxed);
+        let start = Instant::now();
+        assert!(mine.turn(Admit::Room, &mut stop).await);
+        assert!(
+            start.elapsed() < SPREAD_WAIT,
+            "with room, no holding back for a full sibling"
+        );
+        let start = Instant::now();
+        assert!(mine.turn(Admit::Queue, &mut stop).await);
+        assert!(
+            start.elapsed() >= SPREAD_WAIT,
+            "queueing, the full sibling queues as soon as it sees nobody has room"
+        );
+        drop(full);
         drop(held);
         assert_eq!(table.slot(me).open.load(Ordering::Relaxed), 0);
         assert_eq!(table.slot(sib).accepting.load(Ordering::Relaxed), 0);

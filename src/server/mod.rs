@@ -290,7 +290,7 @@ async fn accept_loop<A: AppService>(
         // would see nobody else and take the whole burst).
         let waiting = cfg.spread.as_ref().map(|sp| sp.waiting(admit));
         if let Some(sp) = &cfg.spread
-            && !sp.turn(&mut stop).await
+            && !sp.turn(admit, &mut stop).await
         {
             return;
         }
