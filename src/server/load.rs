@@ -57,6 +57,12 @@ impl AppLoad {
         Ticket(self.clone())
     }
 
+    /// Whether the app has room for one more request beside `pending` connections that
+    /// will bring one soon.
+    fn has_room(&self, pending: usize) -> bool {
+        self.busy.load(Ordering::Acquire) + pending < self.capacity
+    }
+
     #[cfg(test)]
     pub(crate) fn busy(&self) -> usize {
         self.busy.load(Ordering::Acquire)
@@ -168,7 +174,7 @@ impl Gate {
             // Registered before the check, so a ticket dropped in between still wakes us.
             freed.as_mut().enable();
             let fresh = self.fresh();
-            if load.busy.load(Ordering::Acquire) + fresh < load.capacity {
+            if load.has_room(fresh) {
                 return Some(Admit::Room);
             }
             if self.queue_here() {
@@ -203,7 +209,9 @@ impl Gate {
         }
         loop {
             tokio::time::sleep(SIBLINGS_EVERY).await;
-            if !self.queue_here() || self.load.busy.load(Ordering::Acquire) < self.load.capacity {
+            // Room counted without the fresh connections: the accept loop's next
+            // `room` counts them before it takes another.
+            if !self.queue_here() || self.load.has_room(0) {
                 return;
             }
         }
