@@ -413,7 +413,8 @@ pub(crate) fn send_datagrams(
 /// Marks the calling thread `SCHED_BATCH`: the scheduler stops letting it preempt the
 /// thread that woke it. Used for the ASGI event-loop thread, which the edge's thread wakes
 /// per burst of requests: without it, on a busy core the loop thread runs at the first
-/// wake-up byte and takes one request per switch instead of the whole burst.
+/// wake-up byte and takes one request per switch instead of the whole burst. And for the
+/// edge's thread of a worker hosting Python, which each finished response wakes.
 #[cfg_attr(not(feature = "python"), allow(dead_code))]
 pub(crate) fn set_thread_batch() -> std::io::Result<()> {
     // SAFETY: sched_param is a plain C struct (all-zero = priority 0, the only valid one

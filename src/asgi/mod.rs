@@ -549,6 +549,10 @@ impl Host for PythonHost {
         }
     }
 
+    fn app_beside_edge(&self) -> bool {
+        true
+    }
+
     fn watched_files(&self) -> Vec<std::path::PathBuf> {
         crate::wsgi::module_files()
     }

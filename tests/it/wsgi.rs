@@ -1148,3 +1148,47 @@ fn forwarder_headers_map_as_in_gunicorn() {
     );
     assert_eq!(raw(m.addr(), outside).status, 500);
 }
+
+/// Each thread of process `pid`: its name and scheduling policy (/proc's `stat` field 41;
+/// 0 SCHED_OTHER, 3 SCHED_BATCH).
+fn thread_policies(pid: i32) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap();
+        // The name is in parentheses and may hold spaces; the fields after it are plain.
+        let (name_part, rest) = stat.rsplit_once(')').unwrap();
+        let name = name_part.split_once('(').unwrap().1.to_string();
+        // After the name come fields 3, 4, ...: field 41 is the 39th of them.
+        let policy = rest.split_whitespace().nth(38).unwrap().parse().unwrap();
+        out.push((name, policy));
+    }
+    out
+}
+
+#[test]
+fn the_edge_beside_python_app_threads_is_sched_batch_and_they_are_not() {
+    // Each response an app thread finishes wakes the edge's thread; as SCHED_BATCH it no
+    // longer preempts the app to write that one response (benches/syscalls.sh flask: 1.15
+    // context switches per request before). The app threads keep the default policy.
+    let m = serve("hello:app", &["-w", "1", "--threads", "2"]);
+    assert_eq!(m.get("/").unwrap().0, 200);
+    let worker = m.children()[0];
+    let threads = thread_policies(worker);
+    let edge: Vec<_> = threads
+        .iter()
+        .filter(|(n, _)| n == "runicorn:worker")
+        .collect();
+    assert_eq!(edge.len(), 1, "{threads:?}");
+    assert_eq!(edge[0].1, 3, "{threads:?}");
+    let app: Vec<_> = threads
+        .iter()
+        .filter(|(n, _)| n.starts_with("wsgi-"))
+        .collect();
+    assert_eq!(app.len(), 2, "{threads:?}");
+    assert!(app.iter().all(|(_, p)| *p == 0), "{threads:?}");
+    // A Rust service's edge is all there is: it keeps the default policy.
+    let rust = Master::example("echo").args(["-w", "1"]).spawn();
+    assert_eq!(rust.get("/").unwrap().0, 200);
+    let threads = thread_policies(rust.children()[0]);
+    assert!(threads.iter().all(|(_, p)| *p == 0), "{threads:?}");
+}
