@@ -553,6 +553,13 @@ impl Host for PythonHost {
         true
     }
 
+    fn app_gone(&self, svc: &PythonService) -> Option<Arc<tokio::sync::Notify>> {
+        match svc {
+            PythonService::Wsgi(w) => w.app_gone(),
+            PythonService::Asgi(_) => None,
+        }
+    }
+
     fn watched_files(&self) -> Vec<std::path::PathBuf> {
         crate::wsgi::module_files()
     }

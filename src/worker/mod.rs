@@ -109,6 +109,12 @@ pub(crate) trait Host {
         false
     }
 
+    /// Told when the app can no longer answer (its thread ended while serving): the
+    /// worker then stops at once, as on SIGQUIT but without the `worker_int` hook.
+    fn app_gone(&self, _svc: &Self::Service) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// Runs once the worker stopped serving, before it exits (flush what the app buffered).
     fn at_exit(&self) {}
 
@@ -329,11 +335,19 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
         std::sync::atomic::Ordering::AcqRel,
         std::sync::atomic::Ordering::Relaxed,
     );
+    let gone = host.app_gone(&app);
     let stop = async move {
+        let gone = async {
+            match gone {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = term.recv() => Stop::Graceful,
             _ = int.recv() => { crate::hooks::worker("worker_int"); Stop::Quick }
             _ = quit.recv() => { crate::hooks::worker("worker_int"); Stop::Quick }
+            () = gone => Stop::Quick,
         }
     };
     // Without --static-map the app is served bare: no extra layer on its hot path.

@@ -84,6 +84,9 @@ pub(super) struct Queue {
     signalled: AtomicBool,
     /// The hub runs; false once it ended (its jobs could never be answered).
     alive: AtomicBool,
+    /// Told once the hub's loop ended while the worker served: the requests it held can
+    /// never be answered, so the worker stops at once rather than wait for them.
+    pub(super) gone: Arc<tokio::sync::Notify>,
 }
 
 impl Queue {
@@ -93,6 +96,7 @@ impl Queue {
             wake: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
             signalled: AtomicBool::new(false),
             alive: AtomicBool::new(true),
+            gone: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -311,71 +315,85 @@ pub(super) fn start(
                     return;
                 }
             };
-            let ended = Python::attach(|py| -> PyResult<()> {
-                let request_hooks =
-                    crate::hooks::has("pre_request") || crate::hooks::has("post_request");
-                let cache = RefCell::new(environ::Cache::new(py, &constants)?);
-                let slots = std::rc::Rc::new(Slots {
-                    running: Cell::new(0),
-                    capacity: pool_size.max(1),
-                    queue: q.clone(),
-                });
-                let dispatcher = Py::new(
-                    py,
-                    Dispatcher {
-                        slots,
-                        app,
-                        constants,
-                        cache,
-                        request_hooks,
-                    },
-                )?;
-                let code = pyo3::types::PyModule::from_code(
-                    py,
-                    LOOP_SOURCE,
-                    c"runicorn_gevent_loop.py",
-                    c"runicorn_gevent_loop",
-                )?;
-                let run_callback = py
-                    .import("gevent")?
-                    .call_method0("get_hub")?
-                    .getattr("loop")?
-                    .getattr("run_callback")?;
-                outbox.attach(
-                    run_callback.unbind(),
-                    Py::new(py, FlushHeads(outbox.clone()))?.into_any(),
-                );
-                response::batch_heads_on_this_thread(outbox);
-                let wait_read = py.import("gevent.socket")?.getattr("wait_read")?.unbind();
-                let _ = COOPERATIVE.set(Cooperative { wait_read, runtime });
-                let beat = wrap_pyfunction!(loop_beat, py)?;
-                loop_beat();
-                let _ = booted_tx.send(Ok(()));
-                code.getattr("serve")?.call1((
-                    dispatcher,
-                    q.wake.as_raw_fd(),
-                    beat,
-                    beat_every.as_secs_f64(),
-                ))?;
-                Ok(())
-            });
-            q.close();
-            let text = match ended {
-                Err(e) => Python::attach(|py| crate::python::format_exception(py, &e)),
-                Ok(()) => "its loop returned".to_string(),
-            };
-            tracing::error!("the gevent hub stopped: {text}");
-            // Still booting: the boot fails with the reason. Serving: a worker whose hub
-            // is gone can only answer 500, so it stops (gracefully: TERM to itself) and
-            // the master replaces it.
-            if booted_tx.send(Err(BootError::Worker(text))).is_err() {
-                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
-                // This thread does not end: its greenlets' saved stacks must not be torn
-                // down by thread exit while the worker drains.
-                loop {
-                    std::thread::park();
+            Python::attach(|py| {
+                let ended = (|| -> PyResult<()> {
+                    let request_hooks =
+                        crate::hooks::has("pre_request") || crate::hooks::has("post_request");
+                    let cache = RefCell::new(environ::Cache::new(py, &constants)?);
+                    let slots = std::rc::Rc::new(Slots {
+                        running: Cell::new(0),
+                        capacity: pool_size.max(1),
+                        queue: q.clone(),
+                    });
+                    let dispatcher = Py::new(
+                        py,
+                        Dispatcher {
+                            slots,
+                            app,
+                            constants,
+                            cache,
+                            request_hooks,
+                        },
+                    )?;
+                    let code = pyo3::types::PyModule::from_code(
+                        py,
+                        LOOP_SOURCE,
+                        c"runicorn_gevent_loop.py",
+                        c"runicorn_gevent_loop",
+                    )?;
+                    let run_callback = py
+                        .import("gevent")?
+                        .call_method0("get_hub")?
+                        .getattr("loop")?
+                        .getattr("run_callback")?;
+                    outbox.attach(
+                        run_callback.unbind(),
+                        Py::new(py, FlushHeads(outbox.clone()))?.into_any(),
+                    );
+                    response::batch_heads_on_this_thread(outbox);
+                    let wait_read = py.import("gevent.socket")?.getattr("wait_read")?.unbind();
+                    let _ = COOPERATIVE.set(Cooperative { wait_read, runtime });
+                    let beat = wrap_pyfunction!(loop_beat, py)?;
+                    loop_beat();
+                    let _ = booted_tx.send(Ok(()));
+                    code.getattr("serve")?.call1((
+                        dispatcher,
+                        q.wake.as_raw_fd(),
+                        beat,
+                        beat_every.as_secs_f64(),
+                    ))?;
+                    Ok(())
+                })();
+                q.close();
+                // Read while this thread's Python state still holds the greenlets whose
+                // frames the traceback names (leaving `attach` would free that state and
+                // their frame stacks with it: reading the traceback after did segfault).
+                let text = match ended {
+                    Err(e) => crate::python::format_exception(py, &e),
+                    Ok(()) => "its loop returned".to_string(),
+                };
+                // Still booting: the boot fails with the reason, which the worker logs once
+                // (as Gunicorn's "Exception in worker process"). Serving: the requests the
+                // hub held will never be answered and new ones could only get a 500, so
+                // the worker says why and stops at once; the master replaces it.
+                if let Err(std::sync::mpsc::SendError(failed)) =
+                    booted_tx.send(Err(BootError::Worker(text)))
+                {
+                    if let Err(BootError::Worker(text)) = failed {
+                        tracing::error!("the gevent hub stopped: {text}");
+                    }
+                    // A permit: the worker may not be waiting for it yet.
+                    q.gone.notify_one();
+                    // This thread neither ends nor leaves `attach` while the worker
+                    // drains: its greenlets' saved stacks and Python state stay intact.
+                    // It gives up the GIL, which the worker's exit hooks need.
+                    py.detach(|| {
+                        loop {
+                            std::thread::park();
+                        }
+                    });
                 }
-            }
+            });
         })
         .map_err(|e| BootError::Worker(format!("cannot start the gevent hub thread: {e}")))?;
     match booted_rx.recv() {

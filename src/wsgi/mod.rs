@@ -208,6 +208,15 @@ impl WsgiService {
     pub(crate) fn app_load(&self) -> Arc<crate::server::AppLoad> {
         self.edge.load.clone()
     }
+
+    /// Told when the app's thread ended while serving (the gevent hub's loop; app
+    /// threads never end on their own).
+    pub(crate) fn app_gone(&self) -> Option<Arc<tokio::sync::Notify>> {
+        match &self.edge.pool {
+            Apps::Threads(_) => None,
+            Apps::Green(q) => Some(q.gone.clone()),
+        }
+    }
 }
 
 impl hyper::service::Service<Request<Incoming>> for WsgiService {

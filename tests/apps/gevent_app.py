@@ -75,6 +75,14 @@ def busy():
     return "busy"
 
 
+@app.route("/break-loop")
+def break_loop():
+    # Raises in the hub thread's main greenlet, where the server's dispatcher loop waits:
+    # the loop ends while the worker serves (a bug in the server or in a C extension).
+    gevent.get_hub().parent.throw(RuntimeError("the dispatcher loop was broken on purpose"))
+    return "unreachable"
+
+
 @app.route("/spin")
 def spin():
     while True:

@@ -240,6 +240,66 @@ fn gevent_missing_is_a_startup_error() {
 }
 
 #[test]
+fn a_hub_that_cannot_start_fails_the_boot_with_its_reason_once() {
+    // gevent refuses an unknown event-loop backend when the hub is created, after the
+    // patching: the worker fails to boot and the master halts, as under Gunicorn, and the
+    // reason is logged once (the child's environment only).
+    let (code, _, err) = Master::runicorn()
+        .env("GEVENT_BACKEND", "no_such_backend")
+        .args([
+            "--chdir",
+            apps().to_str().unwrap(),
+            "-w",
+            "1",
+            "-k",
+            "gevent",
+        ])
+        .arg("hello:app")
+        .run(Duration::from_secs(20));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("Reason: Worker failed to boot."), "{err}");
+    assert_eq!(
+        err.matches("Invalid backend or flag: 'no_such_backend'")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("Exception in worker process"), "{err}");
+}
+
+#[test]
+fn a_hub_whose_loop_ends_while_serving_says_why_and_is_replaced() {
+    let m = Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-w", "1", "-k", "gevent"])
+        .arg("gevent_app:app")
+        .spawn();
+    assert_eq!(fetch(m.addr(), "/hello").0, 200);
+    let first = m.children();
+    // The request itself gets no answer from a hub that is gone (or a 500).
+    assert_ne!(fetch(m.addr(), "/break-loop").0, 200);
+    m.wait_for_log("the gevent hub stopped", Duration::from_secs(15))
+        .expect("the worker says why it stops");
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            m.children() != first && fetch(m.addr(), "/hello").0 == 200
+        }),
+        "a replacement serves\n{}",
+        m.log()
+    );
+    assert_eq!(
+        m.count("the dispatcher loop was broken on purpose"),
+        1,
+        "{}",
+        m.log()
+    );
+    // It stopped on its own, at once: not killed for a silent heartbeat (--timeout 30),
+    // nor by a crash reading the traceback.
+    assert_eq!(m.count("WORKER TIMEOUT"), 0, "{}", m.log());
+    assert_eq!(m.count("SIGSEGV"), 0, "{}", m.log());
+}
+
+#[test]
 fn preload_patches_before_the_app_import() {
     let m = field_guide("2", &["--preload"]);
     assert_eq!(
