@@ -68,6 +68,8 @@ struct Edge {
 #[derive(Clone)]
 pub(crate) struct AsgiService {
     edge: Arc<Edge>,
+    /// Told when the event loop stopped while the worker served (see [`LOOP_GONE`]).
+    gone: Arc<tokio::sync::Notify>,
 }
 
 /// Marks the exchange over when dropped: with the service future (the client left
@@ -317,6 +319,10 @@ struct LoopThread {
 
 static LOOP: OnceLock<LoopThread> = OnceLock::new();
 
+/// Set once the worker asks the loop to stop: a loop that stops without it (the app
+/// called `loop.stop()`) leaves requests nobody will answer, so the worker stops at once.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Whether `app` is an ASGI callable (`async def app(...)`, or an object whose
 /// `__call__` is one: FastAPI, Starlette, Quart, Django's ASGIHandler).
 fn is_asgi(py: Python<'_>, app: &Py<PyAny>) -> bool {
@@ -363,6 +369,8 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
         t => (t.saturating_mul(1000) / 4).clamp(50, 1000) as f64 / 1000.0,
     };
     let (loop_kind, lifespan) = (s.asgi_loop.to_string(), s.asgi_lifespan.to_string());
+    let gone = Arc::new(tokio::sync::Notify::new());
+    let told = gone.clone();
     std::thread::Builder::new()
         .name("asgi-loop".into())
         .spawn(move || {
@@ -393,8 +401,19 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
                     let msg = crate::python::format_exception(py, &e);
                     tracing::error!("the ASGI event loop failed:\n{msg}");
                     let _ = started_tx.send(Err(msg));
+                } else if LOOP.get().is_some()
+                    && !STOPPING.load(std::sync::atomic::Ordering::Acquire)
+                {
+                    tracing::error!(
+                        "the ASGI event loop stopped while the worker served (did the app \
+                         call loop.stop()?): the worker stops"
+                    );
                 }
             });
+            // Serving, the requests the loop held will never be answered: the worker
+            // stops at once (a permit, as it may not be waiting yet). When the worker
+            // stopped the loop itself it no longer waits; at boot nobody does.
+            told.notify_one();
             let _ = done_tx.send(());
         })
         .map_err(|e| BootError::Worker(format!("cannot start the ASGI loop thread: {e}")))?;
@@ -418,12 +437,14 @@ fn boot_asgi(s: &Settings, app: Py<PyAny>) -> Result<AsgiService, BootError> {
             request_timeout: (s.request_timeout > 0)
                 .then(|| Duration::from_secs(s.request_timeout)),
         }),
+        gone,
     })
 }
 
 /// Stops the loop thread: lifespan shutdown runs there, bounded.
 fn stop_loop() {
     if let Some(l) = LOOP.get() {
+        STOPPING.store(true, std::sync::atomic::Ordering::Release);
         l.bridge.post(Event::Shutdown);
         let done = l.done.lock().unwrap_or_else(|p| p.into_inner());
         if done
@@ -556,7 +577,7 @@ impl Host for PythonHost {
     fn app_gone(&self, svc: &PythonService) -> Option<Arc<tokio::sync::Notify>> {
         match svc {
             PythonService::Wsgi(w) => w.app_gone(),
-            PythonService::Asgi(_) => None,
+            PythonService::Asgi(a) => Some(a.gone.clone()),
         }
     }
 

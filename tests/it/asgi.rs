@@ -989,3 +989,28 @@ fn term_lets_in_flight_asgi_requests_finish_then_exits() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     assert_eq!(m.count("LIFESPAN SHUTDOWN"), 2, "{}", m.log());
 }
+
+#[test]
+fn an_app_that_stops_the_event_loop_gets_its_worker_replaced_at_once() {
+    let m = serve("raw_app:app", &["-k", "asgi", "-w", "1"]);
+    let (_, pid) = curl(&[&url(&m, "/pid")]);
+    // The request gets no answer: its worker stops (--timeout 30 would take 30 s).
+    let started = Instant::now();
+    let (code, _) = curl(&["--max-time", "10", &url(&m, "/stop-loop")]);
+    assert_ne!(code, 0, "{}", m.log());
+    assert!(started.elapsed() < Duration::from_secs(8), "{}", m.log());
+    m.wait_for_log(
+        "the ASGI event loop stopped while the worker served",
+        Duration::from_secs(10),
+    )
+    .expect("the worker says why it stops");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let (code, now) = curl(&["--max-time", "2", &url(&m, "/pid")]);
+            code == 0 && !now.is_empty() && now != pid
+        }),
+        "a replacement serves\n{}",
+        m.log()
+    );
+    assert_eq!(m.count("WORKER TIMEOUT"), 0, "{}", m.log());
+}

@@ -149,6 +149,11 @@ async def app(scope, receive, send):
         raise ValueError("boom after the head")
     if path == "/silent":
         return
+    if path == "/stop-loop":
+        # An app bug: it stops the server's event loop, then waits for an answer that
+        # can never come.
+        asyncio.get_running_loop().stop()
+        await asyncio.sleep(3600)
     if path == "/pid":
         return await respond(send, 200, str(os.getpid()).encode())
     return await respond(send, 200, b"Hello, ASGI!\n")
