@@ -68,7 +68,8 @@ struct Edge {
 #[derive(Clone)]
 pub(crate) struct AsgiService {
     edge: Arc<Edge>,
-    /// Told when the event loop stopped while the worker served (see [`LOOP_GONE`]).
+    /// Told when the event loop thread ends (see [`STOPPING`]): while the worker serves,
+    /// it then stops at once.
     gone: Arc<tokio::sync::Notify>,
 }
 

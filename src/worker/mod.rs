@@ -335,10 +335,10 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
         std::sync::atomic::Ordering::AcqRel,
         std::sync::atomic::Ordering::Relaxed,
     );
-    let gone = host.app_gone(&app);
+    let app_gone = host.app_gone(&app);
     let stop = async move {
         let gone = async {
-            match gone {
+            match app_gone {
                 Some(n) => n.notified().await,
                 None => std::future::pending().await,
             }

@@ -376,12 +376,11 @@ pub(super) fn start(
                 // (as Gunicorn's "Exception in worker process"). Serving: the requests the
                 // hub held will never be answered and new ones could only get a 500, so
                 // the worker says why and stops at once; the master replaces it.
-                if let Err(std::sync::mpsc::SendError(failed)) =
-                    booted_tx.send(Err(BootError::Worker(text)))
+                if booted_tx
+                    .send(Err(BootError::Worker(text.clone())))
+                    .is_err()
                 {
-                    if let Err(BootError::Worker(text)) = failed {
-                        tracing::error!("the gevent hub stopped: {text}");
-                    }
+                    tracing::error!("the gevent hub stopped: {text}");
                     // A permit: the worker may not be waiting for it yet.
                     q.gone.notify_one();
                     // This thread neither ends nor leaves `attach` while the worker
