@@ -131,6 +131,10 @@ pub(crate) struct ServeConfig {
     /// This worker among its siblings, to share new connections evenly (see [`load`]);
     /// None when serving in-process.
     pub spread: Option<Spread>,
+    /// Requests carry their connection's socket ([`ClientSocket`]), which the Python hosts
+    /// ask whether a queued request's client left. A Rust service never reads it, and
+    /// the extension costs an allocation and a map insert per request.
+    pub client_socket: bool,
 }
 
 /// State shared by every connection of one worker.
@@ -322,8 +326,10 @@ async fn accept_loop<A: AppService>(
                         None => return,
                     },
                 };
-                let svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local)
-                    .socket(io.raw_fd());
+                let mut svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local);
+                if cfg.client_socket {
+                    svc = svc.socket(io.raw_fd());
+                }
                 let cfg = cfg.clone();
                 let conn_stop = stop.clone();
                 let state = svc.conn_state();

@@ -104,7 +104,9 @@ pub(crate) trait Host {
     }
 
     /// Whether the app runs on threads of its own beside the edge's (the Python hosts):
-    /// the edge's thread then stops preempting them when it wakes (see `serve`).
+    /// the edge's thread then stops preempting them when it wakes (see `serve`), and
+    /// requests carry their socket, which these hosts ask whether a queued request's
+    /// client left (`ServeConfig::client_socket`).
     fn app_beside_edge(&self) -> bool {
         false
     }
@@ -324,6 +326,7 @@ async fn serve<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
         app_load: host.app_load(&app),
         h2c: crate::server::h2c::H2c::from_settings(s, ctx.tls.is_some()).map(std::sync::Arc::new),
         spread: Some(ctx.spread),
+        client_socket: host.app_beside_edge(),
     };
     // Beat first: the heartbeat task has not run yet, and a slow boot left the slot's last
     // beat far behind; the master must not read READY with a stale beat.
