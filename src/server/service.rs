@@ -299,9 +299,8 @@ where
         let resp = std::task::ready!(this.inner.poll(cx))?;
         let (mut parts, body) = resp.into_parts();
         let headers = &mut parts.headers;
-        if !headers.contains_key(SERVER) {
-            headers.insert(SERVER, SERVER_NAME.clone());
-        }
+        // One lookup (an app's own Server header stays).
+        headers.entry(SERVER).or_insert_with(|| SERVER_NAME.clone());
         let switching = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
         if !*this.http2 && !switching && this.shared.draining.load(Ordering::Relaxed) {
             headers.insert(CONNECTION, CLOSE.clone());
