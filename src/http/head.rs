@@ -288,6 +288,25 @@ pub(crate) const fn is_bad_value_byte(b: u8) -> bool {
     matches!(b, 0x00..=0x08 | 0x0a..=0x1f | 0x7f)
 }
 
+/// A field line at `pos` of `section` that is a token, a colon and a value without a
+/// refused byte, ended by CRLF (nearly every line a client sends): where it ends (after
+/// the LF) and where its colon is, found in one pass. `None` for any other line, which
+/// [`parse_fields`] then takes apart the general way (two searches, then a scan of each
+/// half), reaching the same verdict on a clean line: this is only the shorter way there.
+fn clean_line(section: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let rest = section.get(pos..)?;
+    let colon = rest.iter().position(|&b| !is_tchar(b))?;
+    if colon == 0 || rest.get(colon) != Some(&b':') {
+        return None;
+    }
+    let value = rest.get(colon + 1..)?;
+    let cr = value.iter().position(|&b| is_bad_value_byte(b))?;
+    if value.get(cr..cr + 2) != Some(b"\r\n") {
+        return None;
+    }
+    Some((pos + colon + 1 + cr + 2, colon))
+}
+
 fn find(hay: &[u8], from: usize, needle: u8) -> Option<usize> {
     memchr::memchr(needle, hay.get(from..)?).map(|i| i + from)
 }
@@ -603,7 +622,12 @@ pub(crate) fn parse_fields<'a>(
     let mut f = Fields::default();
     let mut pos = 0usize;
     while pos < section.len() {
-        let line_end = find(section, pos, b'\n').map_or(section.len(), |i| i + 1);
+        // A clean line is proven so in one pass; any other takes the general path.
+        let clean = clean_line(section, pos);
+        let line_end = match clean {
+            Some((end, _)) => end,
+            None => find(section, pos, b'\n').map_or(section.len(), |i| i + 1),
+        };
         let line = section
             .get(pos..line_end.saturating_sub(2))
             .unwrap_or_default();
@@ -612,7 +636,10 @@ pub(crate) fn parse_fields<'a>(
         if f.kept >= rules.limit_request_fields {
             return Err(Reject::headers_limit("limit request headers fields"));
         }
-        let Some(colon) = memchr::memchr(b':', line) else {
+        let Some(colon) = clean
+            .map(|(_, colon)| colon)
+            .or_else(|| memchr::memchr(b':', line))
+        else {
             return Err(Reject::header(line));
         };
         let raw_name = line.get(..colon).unwrap_or_default();
@@ -643,7 +670,7 @@ pub(crate) fn parse_fields<'a>(
         } else {
             raw_name
         };
-        if !is_token(name) {
+        if clean.is_none() && !is_token(name) {
             return Err(Reject::header_name(raw_name));
         }
         // Uppercased names only exist in error messages: no per-field
@@ -667,7 +694,7 @@ pub(crate) fn parse_fields<'a>(
         }
 
         let value = trim_ows(line.get(colon + 1..).unwrap_or_default());
-        let bad = value.iter().any(|&b| is_bad_value_byte(b))
+        let bad = (clean.is_none() && value.iter().any(|&b| is_bad_value_byte(b)))
             || folds.iter().any(|r| {
                 section
                     .get(r.clone())
