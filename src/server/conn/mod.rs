@@ -655,8 +655,10 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
                             .unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
                         deadline = this.deadline();
                     }
+                    // No deadline while the app answers: the timer stays armed where it
+                    // is (read_deadline still says where), so the next request's deadline,
+                    // later than it, needs no re-arming; firing meanwhile costs one poll.
                     let Some((at, kind)) = deadline else {
-                        this.read_deadline = None;
                         return Poll::Pending;
                     };
                     if Instant::now() >= at {
