@@ -184,6 +184,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
         });
         // HTTP/2 has no `Connection` header; a draining HTTP/2 connection sends GOAWAY.
         let http2 = req.version() == Version::HTTP_2;
+        let head = req.method() == Method::HEAD;
         let upgrade = if http2 {
             if req.method() == Method::CONNECT {
                 self.conn.h2_tunnels.store(true, Ordering::Relaxed);
@@ -202,6 +203,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             // client reset) still counts as ended.
             done: Some(Done(self.conn.clone())),
             http2,
+            head,
             upgrade,
         }
     }
@@ -267,6 +269,8 @@ pin_project_lite::pin_project! {
         observed: Option<Observed>,
         done: Option<Done>,
         http2: bool,
+        // The request is a HEAD.
+        head: bool,
         upgrade: Option<Decide>,
     }
 
@@ -339,6 +343,18 @@ where
             o.status = parts.status.as_u16();
             o
         });
+        // A response to HEAD, and a 204 or 304, has no content (RFC 9110 §6.4.1), whatever
+        // body the app gave. hyper's HTTP/1 leaves it unsent; its HTTP/2 sends it as DATA,
+        // which the client must treat as a stream error (RFC 9113 §8.1.1), so the body
+        // is ended here: the HEADERS frame carries END_STREAM and the app's body is
+        // dropped unread, as hyper's HTTP/1 drops it.
+        let status = parts.status.as_u16();
+        let bodyless = match (*this.http2, status) {
+            (false, _) => None,
+            (true, 204 | 304) => Some(Bodyless::Status),
+            (true, _) if *this.head => Some(Bodyless::Head),
+            _ => None,
+        };
         Poll::Ready(Ok(Response::from_parts(
             parts,
             Logged {
@@ -347,6 +363,7 @@ where
                 observed,
                 done,
                 clock,
+                bodyless,
             },
         )))
     }
@@ -502,6 +519,15 @@ impl Drop for Done {
     }
 }
 
+/// Why an HTTP/2 response carries no body although the app gave one.
+#[derive(Debug, Clone, Copy)]
+enum Bodyless {
+    /// The request is a HEAD.
+    Head,
+    /// The status is 204 or 304.
+    Status,
+}
+
 pin_project_lite::pin_project! {
     /// The app's response body, counting the bytes handed to the connection.
     pub struct Logged<B> {
@@ -511,6 +537,7 @@ pin_project_lite::pin_project! {
         observed: Option<Observed>,
         done: Option<Done>,
         clock: Option<Arc<super::http2::StreamClock>>,
+        bodyless: Option<Bodyless>,
     }
 }
 
@@ -523,6 +550,12 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
+        if this.bodyless.is_some() {
+            drop(this.line.take());
+            drop(this.observed.take());
+            drop(this.done.take());
+            return Poll::Ready(None);
+        }
         if let Some(c) = this.clock.as_ref() {
             c.polled();
         }
@@ -549,11 +582,17 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.bodyless.is_some() || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match self.bodyless {
+            // HEAD: the length a GET would have (hyper's HTTP/2 sets Content-Length from
+            // an exact hint the app did not give as a header).
+            None | Some(Bodyless::Head) => self.inner.size_hint(),
+            // 204 and 304 carry no Content-Length for a body they do not have.
+            Some(Bodyless::Status) => SizeHint::default(),
+        }
     }
 }
 

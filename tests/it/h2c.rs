@@ -470,4 +470,28 @@ mod gunicorn {
         assert_eq!(last_line(&out), "2 200", "{out}{err}");
         assert_eq!(json(&out)["bytes"], 100_000, "{out}");
     }
+
+    /// A response to HEAD, or a 204 or 304, carries no content over HTTP/2 either, whatever
+    /// body the app gives: sent as DATA, the client resets the stream (curl: "stream 1 was
+    /// not closed cleanly: PROTOCOL_ERROR").
+    #[test]
+    fn asgi_over_h2c_sends_no_body_for_head_204_and_304() {
+        let m = Master::runicorn()
+            .cwd(apps().join("asgi"))
+            .args(["-w", "1", "-k", "asgi", "--http-protocols", "h2,h1"])
+            .args(["--http2-cleartext", "both", "raw_app:app"])
+            .spawn();
+        let pk = "--http2-prior-knowledge";
+        let (out, err) = curl(&[pk, "-I", &url(m.addr(), "/")]);
+        assert_eq!(last_line(&out), "2 200", "{out}{err}");
+        for status in ["204", "304"] {
+            let (out, err) = curl(&[pk, "-i", &url(m.addr(), &format!("/status?{status}"))]);
+            assert_eq!(last_line(&out), format!("2 {status}"), "{out}{err}");
+            assert!(!out.contains("body"), "{out}");
+            assert!(!out.contains("content-length"), "{out}");
+        }
+        // The same app's 200 still has its body.
+        let (out, err) = curl(&[pk, &url(m.addr(), "/status?200")]);
+        assert_eq!(out, "body\n2 200", "{err}");
+    }
 }
