@@ -406,7 +406,12 @@ impl Send {
                     continue;
                 }
                 if name == CONTENT_LENGTH {
-                    self.remaining = value.to_str().ok().and_then(|t| t.trim().parse().ok());
+                    // Copied to the wire as given: one a client cannot read is the app's
+                    // error (a 500), as under the WSGI host.
+                    let n = crate::http::content_length_value(value.as_bytes());
+                    self.remaining = Some(n.ok_or_else(|| {
+                        PyValueError::new_err(format!("Invalid Content-Length {value:?}"))
+                    })?);
                 }
                 headers.append(name, value);
             }

@@ -288,6 +288,17 @@ pub(crate) const fn is_bad_value_byte(b: u8) -> bool {
     matches!(b, 0x00..=0x08 | 0x0a..=0x1f | 0x7f)
 }
 
+/// A Content-Length value as RFC 9110 §8.6 has it (`1*DIGIT`, optional whitespace
+/// around), within u64; `None` for anything else (a sign, hex, a list, nothing). What an
+/// app may put in its response: hyper copies the header to the wire as given.
+pub fn content_length_value(v: &[u8]) -> Option<u64> {
+    let v = trim_ows(v);
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
 /// A field line at `pos` of `section` that is a token, a colon and a value without a
 /// refused byte, ended by CRLF (nearly every line a client sends): where it ends (after
 /// the LF) and where its colon is, found in one pass. `None` for any other line, which

@@ -82,7 +82,7 @@ pub use chunked::{ChunkedDecoder, LengthDecoder, Progress};
 pub use conn_info::{ConnInfo, Peer};
 pub use error::Reject;
 pub use gate::{Event, Gate, GateConfig};
-pub use head::{Framing, Head, HeaderMap, Rules, Status, parse_head};
+pub use head::{Framing, Head, HeaderMap, Rules, Status, content_length_value, parse_head};
 pub use proxy::{ProxyInfo, ProxyMode, parse_proxy};
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONNECTION, SERVER};
+use http::header::{CONNECTION, CONTENT_LENGTH, SERVER};
 use http::{HeaderValue, Method, Request, Response, Uri, Version};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
@@ -295,6 +295,7 @@ const CLIENT_CLOSED: u16 = 499;
 impl<F, B, E> Future for Respond<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
 {
     type Output = Result<Response<Logged<B>>, E>;
 
@@ -349,6 +350,9 @@ where
         // is ended here: the HEADERS frame carries END_STREAM and the app's body is
         // dropped unread, as hyper's HTTP/1 drops it.
         let status = parts.status.as_u16();
+        let framed_by_header = !*this.head
+            && !matches!(status, 100..=199 | 204 | 304)
+            && length_disagrees(&mut parts.headers, &body);
         let bodyless = match (*this.http2, status) {
             (false, _) => None,
             (true, 204 | 304) => Some(Bodyless::Status),
@@ -364,6 +368,7 @@ where
                 done,
                 clock,
                 bodyless,
+                framed_by_header,
             },
         )))
     }
@@ -519,6 +524,40 @@ impl Drop for Done {
     }
 }
 
+/// Whether the app's Content-Length disagrees with a body whose length is known. hyper
+/// trusts such a body and copies the header as given: it would frame the response by the
+/// one and announce the other, and a body shorter than announced runs into the next
+/// response on the connection, which the client then reads as the rest of this one. A
+/// value no client can read is dropped (hyper then announces the body's own length); a
+/// valid one that disagrees makes hyper frame by it (see [`Logged::size_hint`]).
+fn length_disagrees<B: Body>(headers: &mut http::HeaderMap, body: &B) -> bool {
+    let Some(len) = body.size_hint().exact() else {
+        return false;
+    };
+    let Some(value) = headers.get(CONTENT_LENGTH) else {
+        return false;
+    };
+    match crate::http::content_length_value(value.as_bytes()) {
+        Some(n) if n == len => false,
+        Some(n) => {
+            tracing::error!(
+                "the application's response declares Content-Length: {n} with a body of {len} \
+                 bytes; it is sent cut to the declared length, or, if shorter, with the \
+                 connection closed after it"
+            );
+            true
+        }
+        None => {
+            tracing::error!(
+                "the application's response has an invalid Content-Length {value:?}; it is \
+                 sent without it"
+            );
+            headers.remove(CONTENT_LENGTH);
+            false
+        }
+    }
+}
+
 /// Why an HTTP/2 response carries no body although the app gave one.
 #[derive(Debug, Clone, Copy)]
 enum Bodyless {
@@ -538,6 +577,8 @@ pin_project_lite::pin_project! {
         done: Option<Done>,
         clock: Option<Arc<super::http2::StreamClock>>,
         bodyless: Option<Bodyless>,
+        // The app's Content-Length disagrees with its body's known length.
+        framed_by_header: bool,
     }
 }
 
@@ -586,6 +627,11 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.framed_by_header {
+            // hyper then frames the body by the app's header: it writes no more than that
+            // and closes the connection after a body that ends short of it.
+            return SizeHint::default();
+        }
         match self.bodyless {
             // HEAD: the length a GET would have (hyper's HTTP/2 sets Content-Length from
             // an exact hint the app did not give as a header).

@@ -253,10 +253,7 @@ fn parse_head(
             continue;
         }
         if name == CONTENT_LENGTH {
-            let n = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            let n = crate::http::content_length_value(value.as_bytes());
             length = Some(n.ok_or_else(|| {
                 PyValueError::new_err(format!("Invalid Content-Length {value:?}"))
             })?);

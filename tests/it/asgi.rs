@@ -310,6 +310,53 @@ fn app_errors_give_a_500_before_the_head_and_a_cut_connection_after() {
     assert_eq!(m.count("Booting worker"), 1);
 }
 
+/// An app's Content-Length the body does not match. Longer than the body: hyper used to
+/// announce it and send the 5 bytes, and a pipelined second response ran into the first
+/// one's body on a connection that stayed open. Now the connection closes after the short
+/// body, and an error line says why. Not a length at all: the app's error, a 500.
+#[test]
+fn a_content_length_the_body_does_not_match_never_runs_into_the_next_response() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /length?10 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let started = Instant::now();
+    s.read_to_end(&mut got)
+        .expect("the server closes the connection");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("content-length: 10\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n12345"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1").count(), 1, "{text}");
+    // At once, not at the keep-alive timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        m.wait_for_log(
+            "declares Content-Length: 10 with a body of 5 bytes",
+            Duration::from_secs(5)
+        )
+        .is_some(),
+        "{}",
+        m.log()
+    );
+    for bad in ["abc", "-1", "+5", "0x5", "5,5", "99999999999999999999"] {
+        let url = url(&m, &format!("/length?{bad}"));
+        let (code, status) = curl(&["-o", "/dev/null", "-w", "%{http_code}", &url]);
+        assert_eq!((code, status.as_str()), (0, "500"), "{bad}");
+    }
+    assert!(m.log().contains("Invalid Content-Length"), "{}", m.log());
+    // A matching one is untouched, and the worker still serves.
+    let (code, body) = curl(&[&url(&m, "/length?5")]);
+    assert_eq!((code, body.as_str()), (0, "12345"));
+    assert_eq!(m.count("Booting worker"), 1);
+}
+
 #[test]
 fn lifespan_startup_state_and_shutdown_run_once_per_worker() {
     let mut m = serve("raw_app:app", &["-k", "asgi", "-w", "2"]);

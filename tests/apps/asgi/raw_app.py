@@ -157,6 +157,10 @@ async def app(scope, receive, send):
     if path == "/status":
         # A sloppy app: a body whatever the status (?204, ?304), which the server drops.
         return await respond(send, int(scope["query_string"] or b"200"), b"body")
+    if path == "/length":
+        # A sloppy app: a Content-Length (?10, ?abc) that is not its body's (5 bytes).
+        return await respond(send, 200, b"12345",
+                             extra=[(b"content-length", scope["query_string"])])
     if path == "/pid":
         return await respond(send, 200, str(os.getpid()).encode())
     return await respond(send, 200, b"Hello, ASGI!\n")
