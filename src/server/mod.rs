@@ -256,7 +256,8 @@ pub(crate) async fn serve<A: AppService>(
         if tokio::time::timeout_at(give_up, ended).await.is_err() {
             tracing::warn!(
                 "Graceful timeout reached with {} connection(s) still open; closing them",
-                all as usize - conns.available_permits()
+                // Not from the semaphore: the pending acquire_many holds what came back.
+                registry.open()
             );
         }
     }

@@ -80,6 +80,12 @@ impl Registry {
         }
     }
 
+    /// Connections open now.
+    pub(super) fn open(&self) -> usize {
+        let s = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        s.entries.len() - s.free.len()
+    }
+
     /// The worker drains: asks every HTTP/1.1 connection waiting for its next request
     /// (one answered before, nothing in flight) to close; returns how many were asked.
     pub(super) fn close_idle_kept_alive(&self) -> usize {

@@ -70,6 +70,13 @@ fn graceful_timeout_bounds_the_drain() {
         start.elapsed()
     );
     assert!(slow.join().unwrap().is_err());
+    // The one connection still open, not --worker-connections (1000), which the line
+    // used to report.
+    let log = m.log();
+    assert!(
+        log.contains("Graceful timeout reached with 1 connection(s) still open"),
+        "{log}"
+    );
 }
 
 #[test]
