@@ -269,6 +269,7 @@ impl Send {
             body,
             end,
             rest,
+            gone: false,
         };
         Ctx::get().outbox.hand_over(py, reply, first)?;
         self.stage = match tx {
@@ -607,6 +608,7 @@ impl Send {
                 body,
                 end: true,
                 rest: None,
+                gone: false,
             });
         }
     }

@@ -39,9 +39,9 @@ pub(crate) use load::AppLoad;
 pub(crate) use load::Spread;
 #[cfg(feature = "python")]
 pub(crate) use load::Ticket;
-#[cfg(feature = "python")]
-pub(crate) use service::ClientSocket;
 pub(crate) use service::Peer;
+#[cfg(feature = "python")]
+pub(crate) use service::{ClientGone, ClientSocket};
 
 use crate::access_log::AccessLog;
 use crate::scoreboard::heartbeat::{Slot, state};

@@ -205,6 +205,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             http2,
             head,
             upgrade,
+            fd: self.fd,
         }
     }
 }
@@ -272,6 +273,8 @@ pin_project_lite::pin_project! {
         // The request is a HEAD.
         head: bool,
         upgrade: Option<Decide>,
+        // The connection's socket (Python hosts), shut down for a ClientGone response.
+        fd: Option<RawFd>,
     }
 
     impl<F> PinnedDrop for Respond<F> {
@@ -292,6 +295,14 @@ pin_project_lite::pin_project! {
 /// nginx's status for a request whose client closed the connection before the response.
 const CLIENT_CLOSED: u16 = 499;
 
+/// In a response's extensions: its client left before the app started the request (an
+/// app host saw the socket's end, as [`ClientSocket::left`] tells it). The response is
+/// logged and counted with its 499, but nothing is written: the connection is shut down
+/// (a client that only half-closed still reads, and nginx's 499 is no status to send).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
+pub(crate) struct ClientGone;
+
 impl<F, B, E> Future for Respond<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
@@ -303,6 +314,13 @@ where
         let this = self.project();
         let resp = std::task::ready!(this.inner.poll(cx))?;
         let (mut parts, body) = resp.into_parts();
+        if let Some(fd) = *this.fd
+            && parts.extensions.remove::<ClientGone>().is_some()
+        {
+            // In this connection's own task: the descriptor is still this connection's.
+            // hyper's write of the 499 then fails and the connection closes.
+            let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both);
+        }
         let headers = &mut parts.headers;
         // One lookup (an app's own Server header stays).
         headers.entry(SERVER).or_insert_with(|| SERVER_NAME.clone());

@@ -37,6 +37,9 @@ pub struct First {
     pub body: Bytes,
     pub end: bool,
     pub rest: Option<mpsc::Receiver<Out>>,
+    /// The client left before the app started the request: the 499 is for the access log
+    /// and metrics, and nothing goes to the client (see [`crate::server::ClientGone`]).
+    pub gone: bool,
 }
 
 /// Where an app thread sends a request's response.
@@ -411,6 +414,7 @@ impl StartResponse {
             body,
             end,
             rest,
+            gone: false,
         };
         let outbox = BATCHED.with(|b| b.borrow().clone());
         let ok = match outbox {
@@ -832,6 +836,7 @@ pub(super) fn departed() -> First {
         body: Bytes::new(),
         end: true,
         rest: None,
+        gone: true,
     }
 }
 
@@ -843,7 +848,14 @@ pub(crate) async fn respond(rx: oneshot::Receiver<First>) -> Response<ResponseBo
             body,
             end,
             rest,
-        }) => build(head, body, rest, end),
+            gone,
+        }) => {
+            let mut resp = build(head, body, rest, end);
+            if gone {
+                resp.extensions_mut().insert(crate::server::ClientGone);
+            }
+            resp
+        }
         Err(_) => {
             tracing::error!("the application thread ended without a response");
             let (head, body) = error_500();

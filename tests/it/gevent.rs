@@ -391,6 +391,52 @@ fn requests_whose_clients_left_are_not_run() {
     }
 }
 
+/// A client that only half-closes (shutdown of its sending side, still reading) after its
+/// request counts as gone, as behind nginx; its request is not run and the access log has
+/// nginx's 499. That status is for the log: it used to go out on the wire too, as
+/// `HTTP/1.1 499 <none>`. Now the client reads the connection's end and nothing else.
+#[test]
+fn a_client_that_half_closes_reads_no_499() {
+    for class in [
+        &["-k", "sync"][..],
+        &["-k", "gevent", "--worker-connections", "1"],
+    ] {
+        let s = Scratch::new("halfclosed");
+        let access = s.path("access.log");
+        let m = Master::runicorn()
+            .args(["--chdir", apps().to_str().unwrap(), "-w", "1"])
+            .args(class.iter().copied())
+            .args(["--access-logfile", access.to_str().unwrap()])
+            .arg("departed:app")
+            .spawn();
+        // Each request is seen to have left when the app would start it (the first
+        // request of a connection is always asked), or, if the app was quicker than the
+        // client's FIN, answered with a 200.
+        for _ in 0..10 {
+            let mut c = TcpStream::connect(m.addr()).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            c.write_all(b"GET /?0 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            c.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            let text = String::from_utf8_lossy(&got);
+            assert!(
+                got.is_empty() || text.starts_with("HTTP/1.1 200 OK\r\n"),
+                "{class:?}: {text:?}"
+            );
+        }
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                std::fs::read_to_string(&access)
+                    .unwrap_or_default()
+                    .contains("\" 499 ")
+            }),
+            "{class:?}: no request was seen to have left\n{}",
+            std::fs::read_to_string(&access).unwrap_or_default()
+        );
+    }
+}
+
 /// `workers` sync workers serving tests/apps/departed.py, booted.
 fn departed_sync(workers: usize) -> Master {
     let m = Master::runicorn()
