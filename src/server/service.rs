@@ -314,6 +314,16 @@ where
         let this = self.project();
         let resp = std::task::ready!(this.inner.poll(cx))?;
         let (mut parts, body) = resp.into_parts();
+        // hyper writes `<none>` as the reason of a status it has no phrase for (419, 499,
+        // 520, any ASGI app's uncommon status, which comes without a phrase): an empty
+        // one, as uvicorn writes, says nothing false.
+        if parts.status.canonical_reason().is_none()
+            && parts.extensions.get::<hyper::ext::ReasonPhrase>().is_none()
+        {
+            parts
+                .extensions
+                .insert(hyper::ext::ReasonPhrase::from_static(b""));
+        }
         if let Some(fd) = *this.fd
             && parts.extensions.remove::<ClientGone>().is_some()
         {

@@ -357,6 +357,26 @@ fn a_content_length_the_body_does_not_match_never_runs_into_the_next_response() 
     assert_eq!(m.count("Booting worker"), 1);
 }
 
+/// A status without a standard reason phrase (ASGI gives none) goes out with an empty
+/// one, as uvicorn sends it; hyper alone wrote `HTTP/1.1 419 <none>`.
+#[test]
+fn an_uncommon_status_gets_an_empty_reason_phrase() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    for (status, line) in [
+        ("419", "HTTP/1.1 419 \r\n"),
+        ("418", "HTTP/1.1 418 I'm a teapot\r\n"),
+    ] {
+        let mut s = TcpStream::connect(m.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let req = format!("GET /status?{status} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with(line), "{text}");
+    }
+}
+
 #[test]
 fn lifespan_startup_state_and_shutdown_run_once_per_worker() {
     let mut m = serve("raw_app:app", &["-k", "asgi", "-w", "2"]);
