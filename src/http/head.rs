@@ -858,21 +858,11 @@ fn framing(f: &Fields<'_>, version: (u8, u8)) -> Result<Framing, Reject> {
     }
     match f.content_length.as_slice() {
         [] => Ok(Framing::NoBody),
-        [v] => {
-            if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-                return Err(Reject::header(b"CONTENT-LENGTH"));
-            }
-            // Beyond u64 is not a length anyone can send; Gunicorn would wait
-            // forever, we refuse like any other bad Content-Length.
-            let mut n: u64 = 0;
-            for &d in v.iter() {
-                n = n
-                    .checked_mul(10)
-                    .and_then(|n| n.checked_add(u64::from(d - b'0')))
-                    .ok_or_else(|| Reject::header(b"CONTENT-LENGTH"))?;
-            }
-            Ok(Framing::Length(n))
-        }
+        // Beyond u64 is not a length anyone can send; Gunicorn would wait forever, we
+        // refuse like any other bad Content-Length.
+        [v] => content_length_value(v)
+            .map(Framing::Length)
+            .ok_or_else(|| Reject::header(b"CONTENT-LENGTH")),
         _ => Err(Reject::header(b"CONTENT-LENGTH")),
     }
 }

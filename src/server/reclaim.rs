@@ -83,7 +83,7 @@ impl Registry {
     /// Connections open now.
     pub(super) fn open(&self) -> usize {
         let s = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        s.entries.len() - s.free.len()
+        s.entries.len().saturating_sub(s.free.len())
     }
 
     /// The worker drains: asks every HTTP/1.1 connection waiting for its next request

@@ -619,16 +619,15 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
-        if this.bodyless.is_some() {
-            drop(this.line.take());
-            drop(this.observed.take());
-            drop(this.done.take());
-            return Poll::Ready(None);
-        }
-        if let Some(c) = this.clock.as_ref() {
-            c.polled();
-        }
-        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        // A body that must not be sent ends at once, unread.
+        let frame = if this.bodyless.is_some() {
+            None
+        } else {
+            if let Some(c) = this.clock.as_ref() {
+                c.polled();
+            }
+            std::task::ready!(this.inner.poll_frame(cx))
+        };
         match &frame {
             Some(Ok(f)) => {
                 if let Some(data) = f.data_ref() {

@@ -340,20 +340,28 @@ fn depart(addr: SocketAddr, path: &str) {
     s.write_all(req.as_bytes()).unwrap();
 }
 
+/// The worker classes whose one worker runs one request at a time.
+const ONE_SLOT: [&[&str]; 2] = [
+    &["-k", "sync"],
+    &["-k", "gevent", "--worker-connections", "1"],
+];
+
+/// One worker of `class` serving tests/apps/departed.py, its access log in `access`.
+fn departed_one(class: &[&str], access: &std::path::Path) -> Master {
+    Master::runicorn()
+        .args(["--chdir", apps().to_str().unwrap(), "-w", "1"])
+        .args(class.iter().copied())
+        .args(["--access-logfile", access.to_str().unwrap()])
+        .arg("departed:app")
+        .spawn()
+}
+
 #[test]
 fn requests_whose_clients_left_are_not_run() {
-    for class in [
-        &["-k", "sync"][..],
-        &["-k", "gevent", "--worker-connections", "1"],
-    ] {
+    for class in ONE_SLOT {
         let s = Scratch::new("departed");
         let access = s.path("access.log");
-        let mut m = Master::runicorn()
-            .args(["--chdir", apps().to_str().unwrap(), "-w", "1"])
-            .args(class.iter().copied())
-            .args(["--access-logfile", access.to_str().unwrap()])
-            .arg("departed:app")
-            .spawn();
+        let mut m = departed_one(class, &access);
         // Occupies the worker's only slot; everything after it waits.
         let addr = m.addr();
         let busy = std::thread::spawn(move || fetch(addr, "/?1.5"));
@@ -397,18 +405,10 @@ fn requests_whose_clients_left_are_not_run() {
 /// `HTTP/1.1 499 <none>`. Now the client reads the connection's end and nothing else.
 #[test]
 fn a_client_that_half_closes_reads_no_499() {
-    for class in [
-        &["-k", "sync"][..],
-        &["-k", "gevent", "--worker-connections", "1"],
-    ] {
+    for class in ONE_SLOT {
         let s = Scratch::new("halfclosed");
         let access = s.path("access.log");
-        let m = Master::runicorn()
-            .args(["--chdir", apps().to_str().unwrap(), "-w", "1"])
-            .args(class.iter().copied())
-            .args(["--access-logfile", access.to_str().unwrap()])
-            .arg("departed:app")
-            .spawn();
+        let m = departed_one(class, &access);
         // Each request is seen to have left when the app would start it (the first
         // request of a connection is always asked), or, if the app was quicker than the
         // client's FIN, answered with a 200.

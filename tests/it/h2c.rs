@@ -446,15 +446,20 @@ mod gunicorn {
         }
     }
 
+    /// tests/apps/asgi/raw_app.py on one ASGI worker, h2c by prior knowledge or upgrade.
+    fn asgi_h2c() -> Master {
+        Master::runicorn()
+            .cwd(apps().join("asgi"))
+            .args(["-w", "1", "-k", "asgi", "--http-protocols", "h2,h1"])
+            .args(["--http2-cleartext", "both", "raw_app:app"])
+            .spawn()
+    }
+
     /// The ASGI host over h2c: the scope says HTTP/2 by prior knowledge and after an
     /// upgrade, and an upload arrives whole.
     #[test]
     fn asgi_over_h2c() {
-        let m = Master::runicorn()
-            .cwd(apps().join("asgi"))
-            .args(["-w", "1", "-k", "asgi", "--http-protocols", "h2,h1"])
-            .args(["--http2-cleartext", "both", "raw_app:app"])
-            .spawn();
+        let m = asgi_h2c();
         for how in ["--http2-prior-knowledge", "--http2"] {
             let (out, err) = curl(&[how, &url(m.addr(), "/scope")]);
             assert_eq!(last_line(&out), "2 200", "{how}: {out}{err}");
@@ -476,11 +481,7 @@ mod gunicorn {
     /// not closed cleanly: PROTOCOL_ERROR").
     #[test]
     fn asgi_over_h2c_sends_no_body_for_head_204_and_304() {
-        let m = Master::runicorn()
-            .cwd(apps().join("asgi"))
-            .args(["-w", "1", "-k", "asgi", "--http-protocols", "h2,h1"])
-            .args(["--http2-cleartext", "both", "raw_app:app"])
-            .spawn();
+        let m = asgi_h2c();
         let pk = "--http2-prior-knowledge";
         let (out, err) = curl(&[pk, "-I", &url(m.addr(), "/")]);
         assert_eq!(last_line(&out), "2 200", "{out}{err}");
