@@ -337,14 +337,23 @@ impl StartResponse {
     }
 
     /// Hands a chunk over; `Ok(false)` once the client is gone.
-    pub fn send(&mut self, py: Python<'_>, mut data: Bytes, end: bool) -> PyResult<bool> {
-        if self.ended || self.gone {
+    pub fn send(&mut self, py: Python<'_>, mut data: Bytes, mut end: bool) -> PyResult<bool> {
+        if self.gone {
             return Ok(false);
+        }
+        if self.ended {
+            // The body is complete (its declared length was reached): what follows is
+            // dropped, and the app's iterable still runs to its end, as under Gunicorn.
+            return Ok(true);
         }
         if let Some(rem) = &mut self.remaining {
             // Never more than the declared Content-Length.
             data.truncate(usize::try_from(*rem).unwrap_or(usize::MAX));
             *rem -= data.len() as u64;
+            // The declared length is all there is: the body ends with this chunk, so a
+            // framework's one-chunk response (Flask, Django) goes with its head in one
+            // hand-over, with no channel for a rest that never comes.
+            end |= *rem == 0;
         }
         self.body_sent += data.len() as u64;
         if data.is_empty() && !end {

@@ -50,6 +50,15 @@ def app(environ, start_response):
     if path == "/truncate":
         start_response("200 OK", [("Content-Length", "5")])
         return [b"abc", b"defgh", b"ijk"]
+    if path == "/whole-then-more":
+        # The declared length is reached by the first chunk; the generator goes on (its
+        # extra bytes are dropped) and records that it ran to its end.
+        def gen():
+            start_response("200 OK", [("Content-Length", "5")])
+            yield b"whole"
+            yield b" and more"
+            CLOSED.append("ran-to-end")
+        return gen()
     if path == "/hop":
         start_response("200 OK", [("Connection", "close"), ("Transfer-Encoding", "chunked"),
                                    ("Server", "evil"), ("Date", "yesterday"), ("Keep-Alive", "1"),

@@ -814,6 +814,19 @@ fn content_length_is_never_exceeded_and_hop_headers_are_dropped() {
 }
 
 #[test]
+fn a_body_complete_at_its_declared_length_still_runs_the_app_iterable_to_its_end() {
+    let m = serve("stream_app:app", &["-k", "sync"]);
+    let mut c = Conn::open(m.addr()).unwrap();
+    let r = c.request("/whole-then-more").unwrap();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"whole"[..]));
+    // Same connection, same (only) app thread: the response was framed by its length and
+    // the generator's later chunk was dropped, after the generator ran on to its end.
+    let r = c.request("/closed").unwrap();
+    let closed = String::from_utf8_lossy(&r.body);
+    assert!(closed.contains("ran-to-end"), "{closed}");
+}
+
+#[test]
 fn exc_info_and_invalid_responses() {
     let m = serve("stream_app:app", &[]);
     let r = get(m.addr(), "/exc-info");
