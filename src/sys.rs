@@ -1,5 +1,5 @@
 //! The only module allowed `unsafe`: fork, raw signal handlers, the shared heartbeat
-//! mapping. Everything else in the crate calls the safe wrappers here.
+//! mapping, a TCP socket's counters. Everything else in the crate calls the safe wrappers here.
 //!
 //! Each `unsafe` block carries a `// SAFETY:` line saying why it is sound.
 #![allow(unsafe_code)]
@@ -551,4 +551,31 @@ pub(crate) fn python_is_initialized() -> bool {
     // SAFETY: Py_IsInitialized only reads a runtime flag; it may be called at any time,
     // before initialisation and without the GIL.
     unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+}
+
+/// Bytes the peer of TCP socket `fd` has acknowledged over the connection's life
+/// (`tcpi_bytes_acked`, Linux 4.1+); None when `fd` is no TCP socket (a unix socket) or
+/// the kernel does not say. The caller owns `fd` (a connection it serves).
+pub(crate) fn tcp_bytes_acked(fd: RawFd) -> Option<u64> {
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes and `len` is a valid socklen_t; the
+    // kernel writes at most `len` bytes and sets `len` to what it wrote. A bad or
+    // non-TCP descriptor only makes the call fail.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
+    if r != 0 || (len as usize) < end {
+        return None;
+    }
+    // SAFETY: the struct started zeroed (every field is an integer, so any bytes are a
+    // valid value) and the kernel filled its first `len` bytes.
+    Some(unsafe { info.assume_init() }.tcpi_bytes_acked)
 }

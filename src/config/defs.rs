@@ -489,7 +489,10 @@ pub(crate) static SEND_TIMEOUT: Spec<u64> = Spec {
     support: Supported,
     help: "Seconds a client may stop reading a response; 0 disables.\n\
          \n\
-         A runicorn addition (nginx: send_timeout).",
+         A write that waits this long on the client drops it, unless the client read at\n\
+         least 64 KiB meanwhile: a large send buffer frees room in big steps, and a\n\
+         client reading steadily but slowly is not one that stopped. A runicorn addition\n\
+         (nginx: send_timeout).",
 };
 pub(crate) static LIMIT_REQUEST_BODY: Spec<u64> = Spec {
     key: "limit_request_body",

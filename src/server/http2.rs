@@ -292,17 +292,23 @@ pub(super) struct ProgressIo<S> {
     state: Arc<ConnState>,
     stats: Arc<EdgeStats>,
     send_timeout: Duration,
-    stalled_since: Option<Instant>,
+    stall: super::conn::Stall,
     timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: AsyncWrite + Unpin> ProgressIo<S> {
     fn progress<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         if !r.is_pending() {
-            self.stalled_since = None;
+            self.stall.end();
             return r;
         }
-        let since = *self.stalled_since.get_or_insert_with(Instant::now);
+        let mut since = self.stall.begin(&self.state);
+        if Instant::now() >= since + self.send_timeout {
+            match self.stall.still_reading(&self.state) {
+                Some(now) => since = now,
+                None => return self.timed_out(),
+            }
+        }
         let at = tokio::time::Instant::from_std(since + self.send_timeout);
         let timer = match &mut self.timer {
             Some(t) => {
@@ -316,6 +322,10 @@ impl<S: AsyncWrite + Unpin> ProgressIo<S> {
         if timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
+        self.timed_out()
+    }
+
+    fn timed_out<T>(&self) -> Poll<io::Result<T>> {
         self.stats.send_timeouts.fetch_add(1, Ordering::Relaxed);
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -577,7 +587,7 @@ pub(super) async fn serve<IO, A>(
         state: state.clone(),
         stats: cfg.edge_stats.clone(),
         send_timeout: edge.send_timeout,
-        stalled_since: None,
+        stall: super::conn::Stall::default(),
         timer: None,
     };
     let mut b = hyper::server::conn::http2::Builder::new(exec);

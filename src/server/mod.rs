@@ -328,6 +328,7 @@ async fn accept_loop<A: AppService>(
                     },
                 };
                 let mut svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local);
+                let _ = svc.conn_state().socket.set(io.raw_fd());
                 if cfg.client_socket {
                     svc = svc.socket(io.raw_fd());
                 }

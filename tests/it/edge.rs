@@ -532,6 +532,81 @@ fn proxy_protocol_v1_sets_the_client_address() {
     assert_eq!(r.status, 403);
 }
 
+/// Asks the probe for a `total`-byte body over a socket with a small fixed receive buffer
+/// (what waits for the client then waits in the server's socket), reads `fast` bytes at
+/// full speed (the server's send buffer grows), then `chunk` bytes every `pause` until the
+/// body ends, the server closes, or `within` has passed. Returns the body bytes read.
+fn read_big_then_slowly(
+    addr: std::net::SocketAddr,
+    total: usize,
+    fast: usize,
+    (chunk, pause): (usize, Duration),
+    within: Duration,
+) -> usize {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::RcvBuf, &(128 << 10)).unwrap();
+    s.write_all(format!("GET /big?ms={total} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut head = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut body = 0;
+    let start = Instant::now();
+    while body < total && start.elapsed() < within {
+        let want = if body < fast { buf.len() } else { chunk };
+        let n = s.read(&mut buf[..want]).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        if head.ends_with(b"\r\n\r\n") {
+            body += n;
+        } else {
+            head.extend_from_slice(&buf[..n]);
+            if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                body = head.len() - i - 4;
+                head.truncate(i + 4);
+            }
+        }
+        if body >= fast {
+            std::thread::sleep(pause);
+        }
+    }
+    body
+}
+
+/// A client reading a large response steadily, if slower than the kernel wakes a blocked
+/// writer (once a third of a send buffer autotuned up to 4 MiB is free), is reading: the
+/// send timeout is for clients that stopped. (Before, 1.3 s between wake-ups here cut it
+/// at the 1 s timeout, part way through the body.)
+#[test]
+fn a_steady_reader_slower_than_its_send_buffer_drains_is_not_cut() {
+    let m = Master::probe()
+        .args(["-w", "1", "--send-timeout", "1"])
+        .spawn();
+    // 6 MiB fast, then 1 MB/s.
+    let step = (64 << 10, Duration::from_millis(64));
+    let body = read_big_then_slowly(m.addr(), 12 << 20, 6 << 20, step, Duration::from_secs(60));
+    assert_eq!(body, 12 << 20, "the response was cut; {}", m.log());
+}
+
+/// A client that trickles (4 KiB every 250 ms: under the 64 KiB per --send-timeout a
+/// reading client must manage) is still dropped as one that stopped reading.
+#[test]
+fn a_trickling_reader_is_still_cut_by_the_send_timeout() {
+    let m = Master::probe()
+        .args(["-w", "1", "--send-timeout", "1", "--log-level", "debug"])
+        .spawn();
+    let addr = m.addr();
+    let step = (4 << 10, Duration::from_millis(250));
+    let reader = std::thread::spawn(move || {
+        read_big_then_slowly(addr, 12 << 20, 6 << 20, step, Duration::from_secs(8))
+    });
+    let cut = m.wait_for_log("stopped reading", Duration::from_secs(8));
+    let body = reader.join().unwrap();
+    assert!(cut.is_some(), "read {body} bytes, never cut: {}", m.log());
+    assert!(body < 12 << 20);
+}
+
 #[test]
 fn slow_clients_are_cut_off_while_others_are_served() {
     let m = Master::probe()

@@ -42,11 +42,13 @@ pub(crate) use crate::scoreboard::edge::EdgeStats;
 use crate::static_files::edge::SendFile;
 
 mod config;
+mod stall;
 mod state;
 mod static_edge;
 
 pub(crate) use config::EdgeConfig;
 pub(super) use config::NEVER_SECS;
+pub(in crate::server) use stall::Stall;
 pub(crate) use state::{ConnState, Proto};
 
 thread_local! {
@@ -114,7 +116,7 @@ pub(crate) struct GateIo<S> {
     waiting: bool,
     last_return: Instant,
     write_timer: Pin<Box<Sleep>>,
-    write_stalled_since: Option<Instant>,
+    write_stall: stall::Stall,
     /// Where lines for refused requests go (Gunicorn writes none; users asked for them).
     access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
     peer: Option<SocketAddr>,
@@ -172,7 +174,7 @@ impl<S> GateIo<S> {
             waiting: false,
             last_return: Instant::now(),
             write_timer: Box::pin(tokio::time::sleep_until(far)),
-            write_stalled_since: None,
+            write_stall: stall::Stall::default(),
             access_log,
             peer,
             statics: None,
@@ -273,9 +275,7 @@ impl<S> GateIo<S> {
                 Some(if rate.0 < gap.0 { rate } else { gap })
             }
             Phase::Head => {
-                if self.state.in_flight.load(Ordering::Acquire) > 0
-                    || self.write_stalled_since.is_some()
-                {
+                if self.state.in_flight.load(Ordering::Acquire) > 0 || self.write_stall.waiting() {
                     // The app is answering, or hyper is still writing a response the app
                     // handed over whole (the send deadline governs that); the client may
                     // legitimately be silent.
@@ -748,10 +748,12 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
     ) -> Poll<io::Result<T>> {
         match r {
             Poll::Pending => {
-                let since = *self.write_stalled_since.get_or_insert_with(Instant::now);
-                let at = since + self.cfg.send_timeout;
+                let mut at = self.write_stall.begin(&self.state) + self.cfg.send_timeout;
                 if Instant::now() >= at {
-                    return self.send_timed_out();
+                    match self.write_stall.still_reading(&self.state) {
+                        Some(now) => at = now + self.cfg.send_timeout,
+                        None => return self.send_timed_out(),
+                    }
                 }
                 self.write_timer
                     .as_mut()
@@ -762,7 +764,7 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
                 Poll::Pending
             }
             ready => {
-                self.write_stalled_since = None;
+                self.write_stall.end();
                 if wrote {
                     self.wrote_since_head = true;
                     self.unflushed = true;

@@ -78,6 +78,9 @@ pub(crate) struct ConnState {
     /// What must live as long as the upgraded connection (its access-log line, written
     /// when the WebSocket ends, with its duration).
     pub(in crate::server) upgraded_keep: Mutex<Option<Box<dyn Send>>>,
+    /// The connection's socket, for what only the kernel knows about it (how much the
+    /// client has read: see [`super::stall`]).
+    pub(in crate::server) socket: std::sync::OnceLock<std::os::fd::RawFd>,
 }
 
 impl std::fmt::Debug for ConnState {
@@ -109,6 +112,7 @@ impl ConnState {
             upgrade: AtomicU8::new(upgrade::UNDECIDED),
             handoff: Mutex::new(None),
             upgraded_keep: Mutex::new(None),
+            socket: std::sync::OnceLock::new(),
         }
     }
 
