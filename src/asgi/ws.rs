@@ -478,6 +478,14 @@ impl WsSend {
                         Some(v) if !v.is_none() => v.extract()?,
                         _ => 1000,
                     };
+                    // Refused here, where the app sees it (uncaught, it closes the socket
+                    // with 1011 and its traceback is logged), rather than sent as 1000.
+                    if !crate::websocket::frame::valid_close_code(code) {
+                        return Err(PyValueError::new_err(format!(
+                            "Invalid WebSocket close code {code}: an endpoint may send \
+                             1000-1003, 1007-1014 or 3000-4999 (RFC 6455 section 7.4)"
+                        )));
+                    }
                     let reason: String = match get("reason")? {
                         Some(v) if !v.is_none() => v.extract()?,
                         _ => String::new(),

@@ -260,7 +260,7 @@ impl Decoder {
 
 /// Whether a peer may send `c` in a close frame (RFC 6455 §7.4; 1012-1014 are registered
 /// with IANA since).
-fn valid_close_code(c: u16) -> bool {
+pub(crate) fn valid_close_code(c: u16) -> bool {
     matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 

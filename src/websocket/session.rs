@@ -194,7 +194,7 @@ fn encode(deflate: &mut Option<Deflate>, m: Message, out: &mut BytesMut) {
         Message::Close { code, reason } => {
             // Codes an endpoint must not send (1005, 1006, 1015, out of range) are
             // replaced by 1000 rather than put on the wire.
-            let c = if matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
+            let c = if frame::valid_close_code(*code) {
                 *code
             } else {
                 code::NORMAL

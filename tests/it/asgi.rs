@@ -713,6 +713,11 @@ fn asgi_websocket_scope_denial_errors_and_departed_clients() {
         m.log()
     );
     assert!(m.log().contains("app failed mid-socket"));
+    assert!(
+        m.log().contains("Invalid WebSocket close code 1005"),
+        "{}",
+        m.log()
+    );
     // Plain HTTP on the same app still works.
     assert_eq!(m.get("/").unwrap(), (200, "plain http\n".into()));
 }

@@ -37,6 +37,15 @@ async def main(addr):
                 await ws.recv()
         except ConnectionClosed as e:
             expect(e.rcvd is not None and e.rcvd.code == 1011, f"close {e.rcvd}")
+    # A close code no endpoint may send (1005: "no code received") is refused at the
+    # app's send(); uncaught, that error closes the socket with 1011 too.
+    async with websockets.connect(base + "/") as ws:
+        await ws.send("close 1005 not on the wire")
+        try:
+            while True:
+                await ws.recv()
+        except ConnectionClosed as e:
+            expect(e.rcvd is not None and e.rcvd.code == 1011, f"close {e.rcvd}")
     # A client that leaves: the app's send() raises.
     ws = await websockets.connect(base + "/flood")
     await ws.recv()
