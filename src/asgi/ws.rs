@@ -445,10 +445,16 @@ impl WsSend {
                 self.queue(py, m)
             }
             "websocket.accept" => {
-                let Stage::Connecting(d) = std::mem::replace(&mut self.stage, Stage::Closed) else {
-                    return Err(PyRuntimeError::new_err(
-                        "Unexpected ASGI message 'websocket.accept' after the handshake",
-                    ));
+                let d = match std::mem::replace(&mut self.stage, Stage::Closed) {
+                    Stage::Connecting(d) => d,
+                    // Kept as it was: an open socket still closes with 1011 if the app
+                    // does not catch this.
+                    other => {
+                        self.stage = other;
+                        return Err(PyRuntimeError::new_err(
+                            "Unexpected ASGI message 'websocket.accept' after the handshake",
+                        ));
+                    }
                 };
                 let subprotocol: Option<String> = match get("subprotocol")? {
                     Some(p) if !p.is_none() => Some(p.extract()?),
@@ -497,10 +503,14 @@ impl WsSend {
                 Stage::Denying(..) | Stage::Closed => Err(disconnected(py)),
             },
             "websocket.http.response.start" => {
-                let Stage::Connecting(d) = std::mem::replace(&mut self.stage, Stage::Closed) else {
-                    return Err(PyRuntimeError::new_err(
-                        "Unexpected ASGI message 'websocket.http.response.start'",
-                    ));
+                let d = match std::mem::replace(&mut self.stage, Stage::Closed) {
+                    Stage::Connecting(d) => d,
+                    other => {
+                        self.stage = other;
+                        return Err(PyRuntimeError::new_err(
+                            "Unexpected ASGI message 'websocket.http.response.start'",
+                        ));
+                    }
                 };
                 let status: u16 = get("status")?
                     .ok_or_else(|| PyValueError::new_err("a 'status' is needed"))?
@@ -522,12 +532,14 @@ impl WsSend {
                 Ok(c.ready_none.clone_ref(py))
             }
             "websocket.http.response.body" => {
-                let Stage::Denying(d, head, mut body) =
-                    std::mem::replace(&mut self.stage, Stage::Closed)
-                else {
-                    return Err(PyRuntimeError::new_err(
-                        "Unexpected ASGI message 'websocket.http.response.body'",
-                    ));
+                let (d, head, mut body) = match std::mem::replace(&mut self.stage, Stage::Closed) {
+                    Stage::Denying(d, head, body) => (d, head, body),
+                    other => {
+                        self.stage = other;
+                        return Err(PyRuntimeError::new_err(
+                            "Unexpected ASGI message 'websocket.http.response.body'",
+                        ));
+                    }
                 };
                 if let Some(b) = get("body")? {
                     body.extend_from_slice(b.cast::<PyBytes>()?.as_bytes());

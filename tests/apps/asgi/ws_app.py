@@ -67,6 +67,9 @@ async def app(scope, receive, send):
                 _, code, reason = text.split(" ", 2)
                 await send({"type": "websocket.close", "code": int(code), "reason": reason})
                 continue
+            if text == "accept again":
+                await send({"type": "websocket.accept"})
+                continue
             if text == "raise":
                 raise RuntimeError("app failed mid-socket")
             await send({"type": "websocket.send", "text": text})

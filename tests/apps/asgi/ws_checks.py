@@ -46,6 +46,15 @@ async def main(addr):
                 await ws.recv()
         except ConnectionClosed as e:
             expect(e.rcvd is not None and e.rcvd.code == 1011, f"close {e.rcvd}")
+    # So does an ASGI message out of place after accept (a second accept): the socket
+    # stays open until the app's error closes it with 1011, not a normal 1000.
+    async with websockets.connect(base + "/") as ws:
+        await ws.send("accept again")
+        try:
+            while True:
+                await ws.recv()
+        except ConnectionClosed as e:
+            expect(e.rcvd is not None and e.rcvd.code == 1011, f"close {e.rcvd}")
     # A client that leaves: the app's send() raises.
     ws = await websockets.connect(base + "/flood")
     await ws.recv()
