@@ -29,32 +29,18 @@ async def main(addr):
     except InvalidStatus as e:
         expect(e.response.status_code == 401, e.response.status_code)
         expect(e.response.body == b"go away", e.response.body)
-    # An exception after accept closes with 1011.
-    async with websockets.connect(base + "/") as ws:
-        await ws.send("raise")
-        try:
-            while True:
-                await ws.recv()
-        except ConnectionClosed as e:
-            expect(e.rcvd is not None and e.rcvd.code == 1011, f"close {e.rcvd}")
-    # A close code no endpoint may send (1005: "no code received") is refused at the
-    # app's send(); uncaught, that error closes the socket with 1011 too.
-    async with websockets.connect(base + "/") as ws:
-        await ws.send("close 1005 not on the wire")
-        try:
-            while True:
-                await ws.recv()
-        except ConnectionClosed as e:
-            expect(e.rcvd is not None and e.rcvd.code == 1011, f"close {e.rcvd}")
-    # So does an ASGI message out of place after accept (a second accept): the socket
-    # stays open until the app's error closes it with 1011, not a normal 1000.
-    async with websockets.connect(base + "/") as ws:
-        await ws.send("accept again")
-        try:
-            while True:
-                await ws.recv()
-        except ConnectionClosed as e:
-            expect(e.rcvd is not None and e.rcvd.code == 1011, f"close {e.rcvd}")
+    # An exception after accept closes with 1011. So does a close code no endpoint may
+    # send (1005: "no code received"), refused at the app's send(), and an ASGI message
+    # out of place after accept (a second accept): the app's uncaught error closes the
+    # socket, not a normal 1000.
+    for says in ["raise", "close 1005 not on the wire", "accept again"]:
+        async with websockets.connect(base + "/") as ws:
+            await ws.send(says)
+            try:
+                while True:
+                    await ws.recv()
+            except ConnectionClosed as e:
+                expect(e.rcvd is not None and e.rcvd.code == 1011, f"{says}: close {e.rcvd}")
     # A client that leaves: the app's send() raises.
     ws = await websockets.connect(base + "/flood")
     await ws.recv()
