@@ -122,6 +122,29 @@ impl<A> Wrapped<A> {
     }
 }
 
+/// An HTTP/2 request as the app would see it over HTTP/1 (and as Gunicorn's HTTP/2 hands
+/// it over): hyper makes an absolute URI of `:scheme`, `:authority` and `:path` and adds
+/// no Host header, so a WSGI app got no `HTTP_HOST` (Django's `ALLOWED_HOSTS`, Flask's
+/// and Starlette's URLs fell back to the listener's address), `RAW_URI` and the access
+/// log's `%(r)s` showed `https://host/path` (or any scheme the client sent). The target
+/// becomes the origin form (`/path?query`) and `:authority` the Host header, replacing a
+/// Host the client also sent (RFC 9113 §8.3.1: `:authority` takes precedence).
+fn as_http1_sees_it<B>(req: &mut Request<B>) {
+    if let Some(host) = req
+        .uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(http::header::HOST, host);
+    }
+    // A CONNECT without `:protocol` has no path: its target stays the authority.
+    if req.uri().scheme().is_some()
+        && let Some(origin) = req.uri().path_and_query().cloned()
+    {
+        *req.uri_mut() = Uri::from(origin);
+    }
+}
+
 /// What the access log needs from the request, copied before the app takes it (only the
 /// headers the format uses).
 struct Pending {
@@ -141,6 +164,9 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
     type Future = Respond<A::Fut>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        if req.version() == Version::HTTP_2 {
+            as_http1_sees_it(&mut req);
+        }
         self.shared.count_request();
         self.conn.request_started();
         // What the WSGI host needs to build its environ: the PROXY-aware client address.

@@ -108,8 +108,8 @@ fn prior_knowledge_upgrade_and_http1_share_one_port() {
     assert_eq!(last_line(&out), "2 200", "{out}{err}");
     let j = json(&out);
     assert_eq!(j["version"], "HTTP/2.0");
-    // (Over HTTP/2 the app sees the URI with `:scheme` and `:authority`.)
-    assert!(j["target"].as_str().unwrap().ends_with("/pk?x=1"), "{j}");
+    // As over HTTP/1: the origin form, and `:authority` as the Host header.
+    assert_eq!(j["target"], "/pk?x=1", "{j}");
     // Upgrade: 101, then the request is answered as HTTP/2 stream 1, without the
     // HTTP/1.1 connection's own headers, and the next request reuses the connection.
     let (out, err) = curl(&[
@@ -126,7 +126,7 @@ fn prior_knowledge_upgrade_and_http1_share_one_port() {
     let first = out.split("\n2 200").next().unwrap();
     let j = json(first);
     assert_eq!(j["version"], "HTTP/2.0");
-    assert_eq!(j["target"], format!("http://{a}/up"));
+    assert_eq!(j["target"], "/up");
     let names: Vec<String> = j["headers"]
         .as_array()
         .unwrap()
@@ -134,10 +134,16 @@ fn prior_knowledge_upgrade_and_http1_share_one_port() {
         .map(|h| h[0].as_str().unwrap().to_string())
         .collect();
     assert!(names.contains(&"x-test".to_string()), "{names:?}");
-    for hop in ["connection", "upgrade", "http2-settings", "host"] {
+    for hop in ["connection", "upgrade", "http2-settings"] {
         assert!(!names.contains(&hop.to_string()), "{hop} in {names:?}");
     }
-    assert!(out.contains(&format!("\"http://{a}/again\"")), "{out}");
+    // The upgrade request's Host went into `:authority`, and comes back as Host once.
+    assert_eq!(
+        names.iter().filter(|n| *n == "host").count(),
+        1,
+        "{names:?}"
+    );
+    assert!(out.contains("\"/again\""), "{out}");
     // A POST with a body is not upgraded: answered over HTTP/1.1, body intact.
     let (out, err) = curl(&["-v", "--http2", "-d", "hello=h2c", &url(a, "/post")]);
     assert!(
@@ -397,6 +403,53 @@ mod gunicorn {
             .args(extra.iter().copied())
             .arg("hello:app")
             .spawn()
+    }
+
+    /// Over HTTP/2 a WSGI app and the access log see the request as over HTTP/1, as under
+    /// Gunicorn 27.0.1: `:authority` as HTTP_HOST, the origin form as RAW_URI and in
+    /// `%(r)s`. (runicorn gave no HTTP_HOST and `http://host/p?q=1` before.)
+    #[test]
+    fn http2_requests_reach_wsgi_apps_and_the_log_as_gunicorn_hands_them_over() {
+        let dir = Scratch::new("h2c-environ");
+        let run = |b: Builder, name: &str, extra: &[&str]| {
+            let log = dir.path(&format!("{name}.log"));
+            let m = b
+                .cwd(apps())
+                .args(["-w", "1", "--http-protocols", "h2,h1"])
+                .args(["--http2-cleartext", "prior-knowledge"])
+                .args(["--access-logfile", log.to_str().unwrap()])
+                .args(["--access-logformat", "%(r)s|%({host}i)s"])
+                .args(extra.iter().copied())
+                .arg("environ_app:app")
+                .spawn();
+            let (out, err) = curl(&["--http2-prior-knowledge", &url(m.addr(), "/p?q=1")]);
+            assert_eq!(last_line(&out), "2 200", "{name}: {out}{err}");
+            let env = json(&out);
+            let authority = m.addr().to_string();
+            let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+            // runicorn's writer flushes on its own schedule.
+            assert!(
+                eventually(Duration::from_secs(5), || !logged().is_empty()),
+                "{name}"
+            );
+            (env, authority, logged())
+        };
+        let g = run(
+            Master::program(gunicorn_27()),
+            "gunicorn",
+            &["-k", "gthread"],
+        );
+        let r = run(Master::runicorn(), "runicorn", &[]);
+        for (who, (env, authority, line)) in [("gunicorn", g), ("runicorn", r)] {
+            assert_eq!(env["HTTP_HOST"], authority.as_str(), "{who}: {env}");
+            assert_eq!(env["RAW_URI"], "/p?q=1", "{who}: {env}");
+            assert_eq!(env["PATH_INFO"], "/p", "{who}: {env}");
+            assert_eq!(
+                line.trim(),
+                format!("GET /p?q=1 HTTP/2.0|{authority}"),
+                "{who}"
+            );
+        }
     }
 
     /// The same WSGI app behind Gunicorn 27.0.1 (gthread, which serves h2c) and runicorn's
