@@ -156,6 +156,8 @@ pub(crate) struct Shared {
     observer: Option<Arc<crate::observe::RequestObserver>>,
     /// See [`ServeConfig::websocket`].
     websocket: Arc<crate::websocket::Context>,
+    /// The request limits as HTTP/2 applies them.
+    http2_limits: service::Http2Limits,
 }
 
 impl Shared {
@@ -209,6 +211,11 @@ pub(crate) async fn serve<A: AppService>(
         access_log_skip: cfg.access_log_skip.clone(),
         observer: cfg.observer.clone(),
         websocket: cfg.websocket.clone(),
+        http2_limits: service::Http2Limits {
+            line: cfg.edge.gate.rules.limit_request_line,
+            fields: cfg.edge.gate.rules.limit_request_fields,
+            field_size: cfg.edge.gate.rules.limit_request_field_size,
+        },
     });
     let conns = Arc::new(Semaphore::new(cfg.worker_connections.max(1)));
     let registry = Arc::new(reclaim::Registry::new());

@@ -122,6 +122,38 @@ impl<A> Wrapped<A> {
     }
 }
 
+/// `--limit-request-line`, `--limit-request-fields` and `--limit-request-field_size` for
+/// HTTP/2, measured as Gunicorn 27 measures them there (a limit of 0 is off): `:path`'s
+/// length against the line limit (414), the count of regular fields (431), and each
+/// field's name and value plus 2 (431). Over HTTP/1 the gate applies them to the bytes
+/// received; hyper's HTTP/2 alone bounds only the whole header block.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Http2Limits {
+    pub line: usize,
+    pub fields: usize,
+    pub field_size: usize,
+}
+
+impl Http2Limits {
+    fn refuses<B>(&self, req: &Request<B>) -> Option<http::StatusCode> {
+        let path = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        if self.line > 0 && path > self.line {
+            return Some(http::StatusCode::URI_TOO_LONG);
+        }
+        let h = req.headers();
+        // The Host made from `:authority` is no field the client sent.
+        let sent = h.len() - usize::from(h.contains_key(http::header::HOST));
+        let too_big = |(n, v): (&http::HeaderName, &HeaderValue)| {
+            n != http::header::HOST && n.as_str().len() + v.len() + 2 > self.field_size
+        };
+        if (self.fields > 0 && sent > self.fields) || (self.field_size > 0 && h.iter().any(too_big))
+        {
+            return Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        None
+    }
+}
+
 /// An HTTP/2 request as the app would see it over HTTP/1 (and as Gunicorn's HTTP/2 hands
 /// it over): hyper makes an absolute URI of `:scheme`, `:authority` and `:path` and adds
 /// no Host header, so a WSGI app got no `HTTP_HOST` (Django's `ALLOWED_HOSTS`, Flask's
@@ -164,8 +196,10 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
     type Future = Respond<A::Fut>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        let mut refused = None;
         if req.version() == Version::HTTP_2 {
             as_http1_sees_it(&mut req);
+            refused = self.shared.http2_limits.refuses(&req);
         }
         self.shared.count_request();
         self.conn.request_started();
@@ -221,7 +255,11 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             self.edge_upgrade(&mut req)
         };
         Respond {
-            inner: self.app.call(req),
+            refused: refused.unwrap_or_default(),
+            inner: match refused {
+                Some(_) => None,
+                None => Some(self.app.call(req)),
+            },
             shared: self.shared.clone(),
             line,
             observed,
@@ -289,8 +327,10 @@ pin_project_lite::pin_project! {
     /// boxed: inline it made this future (and the response body after it) over 1 KB,
     /// which hyper and tokio copy at every move, logging or not.
     pub(super) struct Respond<F> {
+        // None: the edge answers without the app (`refused`).
         #[pin]
-        inner: F,
+        inner: Option<F>,
+        refused: http::StatusCode,
         shared: Arc<Shared>,
         line: Option<Box<Line>>,
         observed: Option<Observed>,
@@ -338,8 +378,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let resp = std::task::ready!(this.inner.poll(cx))?;
-        let (mut parts, body) = resp.into_parts();
+        let (mut parts, body) = match this.inner.as_pin_mut() {
+            Some(app) => {
+                let (parts, body) = std::task::ready!(app.poll(cx))?.into_parts();
+                (parts, Some(body))
+            }
+            None => {
+                let mut r = Response::new(());
+                *r.status_mut() = *this.refused;
+                r.headers_mut()
+                    .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+                (r.into_parts().0, None)
+            }
+        };
         // hyper writes `<none>` as the reason of a status it has no phrase for (419, 499,
         // 520, any ASGI app's uncommon status, which comes without a phrase): an empty
         // one, as uvicorn writes, says nothing false.
@@ -406,7 +457,9 @@ where
         let status = parts.status.as_u16();
         let framed_by_header = !*this.head
             && !matches!(status, 100..=199 | 204 | 304)
-            && length_disagrees(&mut parts.headers, &body);
+            && body
+                .as_ref()
+                .is_some_and(|b| length_disagrees(&mut parts.headers, b));
         let bodyless = match (*this.http2, status) {
             (false, _) => None,
             (true, 204 | 304) => Some(Bodyless::Status),
@@ -624,8 +677,9 @@ enum Bodyless {
 pin_project_lite::pin_project! {
     /// The app's response body, counting the bytes handed to the connection.
     pub struct Logged<B> {
+        // None: a response the edge made, with no body.
         #[pin]
-        inner: B,
+        inner: Option<B>,
         line: Option<Box<Line>>,
         observed: Option<Observed>,
         done: Option<Done>,
@@ -652,7 +706,10 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
             if let Some(c) = this.clock.as_ref() {
                 c.polled();
             }
-            std::task::ready!(this.inner.poll_frame(cx))
+            match this.inner.as_pin_mut() {
+                Some(b) => std::task::ready!(b.poll_frame(cx)),
+                None => None,
+            }
         };
         match &frame {
             Some(Ok(f)) => {
@@ -676,7 +733,7 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.bodyless.is_some() || self.inner.is_end_stream()
+        self.bodyless.is_some() || self.inner.as_ref().is_none_or(|b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -688,7 +745,10 @@ impl<B: Body<Data = Bytes>> Body for Logged<B> {
         match self.bodyless {
             // HEAD: the length a GET would have (hyper's HTTP/2 sets Content-Length from
             // an exact hint the app did not give as a header).
-            None | Some(Bodyless::Head) => self.inner.size_hint(),
+            None | Some(Bodyless::Head) => self
+                .inner
+                .as_ref()
+                .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint()),
             // 204 and 304 carry no Content-Length for a body they do not have.
             Some(Bodyless::Status) => SizeHint::default(),
         }
@@ -716,6 +776,8 @@ mod tests {
         let body = std::mem::size_of::<Logged<Full<Bytes>>>() - std::mem::size_of::<Full<Bytes>>();
         eprintln!("Respond adds {own} bytes, Logged adds {body}");
         assert!(own <= 96, "Respond adds {own} bytes to the app's future");
-        assert!(body <= 64, "Logged adds {body} bytes to the app's body");
+        // (72 since a response the edge makes itself, an HTTP/2 request over the limits,
+        // has no app body: the body is an Option now.)
+        assert!(body <= 72, "Logged adds {body} bytes to the app's body");
     }
 }

@@ -405,6 +405,61 @@ mod gunicorn {
             .spawn()
     }
 
+    /// The request-line and field limits hold over HTTP/2, measured as Gunicorn 27.0.1
+    /// measures them there. Gunicorn resets the stream (PROTOCOL_ERROR, no status);
+    /// runicorn answers with the status HTTP/1 gets, 431 or 414, which tells the client
+    /// why. (runicorn served all three with 200 before.)
+    #[test]
+    fn http2_requests_get_the_request_limits_as_under_gunicorn() {
+        let dir = Scratch::new("h2c-limits");
+        let pk = ["--http2-cleartext", "prior-knowledge"];
+        let g = start(Master::program(gunicorn_27()), &dir, "g.ctl", &{
+            let mut a = vec!["-k", "gthread"];
+            a.extend_from_slice(&pk);
+            a
+        });
+        let r = start(Master::runicorn(), &dir, "r.ctl", &pk);
+        let mut many = vec!["--http2-prior-knowledge".to_string()];
+        for i in 0..150 {
+            many.extend(["-H".to_string(), format!("x{i}: 1")]);
+        }
+        let cookie = format!("Cookie: a={}", "v".repeat(9000));
+        let long_path = format!("/{}", "p".repeat(6000));
+        for (who, m) in [("gunicorn", &g), ("runicorn", &r)] {
+            let mut fields: Vec<&str> = many.iter().map(String::as_str).collect();
+            let root = url(m.addr(), "/");
+            fields.push(&root);
+            let cases = [
+                ("150 fields", curl(&fields), "431"),
+                (
+                    "a 9 KB field",
+                    curl(&["--http2-prior-knowledge", "-H", &cookie, &root]),
+                    "431",
+                ),
+                (
+                    "a 6 KB path",
+                    curl(&["--http2-prior-knowledge", &url(m.addr(), &long_path)]),
+                    "414",
+                ),
+            ];
+            for (case, (out, err), status) in cases {
+                if who == "gunicorn" {
+                    assert_eq!(last_line(&out), "0 000", "{who}, {case}: {out}");
+                    assert!(err.contains("PROTOCOL_ERROR"), "{who}, {case}: {err}");
+                } else {
+                    assert_eq!(
+                        last_line(&out),
+                        format!("2 {status}"),
+                        "{who}, {case}: {err}"
+                    );
+                }
+            }
+            // Within the limits: served.
+            let (out, err) = curl(&["--http2-prior-knowledge", "-H", "X-A: b", &root]);
+            assert_eq!(last_line(&out), "2 200", "{who}: {err}");
+        }
+    }
+
     /// Over HTTP/2 a WSGI app and the access log see the request as over HTTP/1, as under
     /// Gunicorn 27.0.1: `:authority` as HTTP_HOST, the origin form as RAW_URI and in
     /// `%(r)s`. (runicorn gave no HTTP_HOST and `http://host/p?q=1` before.)
