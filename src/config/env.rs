@@ -14,6 +14,13 @@ use super::layer::{Layer, Source};
 pub trait Env {
     /// The value of `key`, if set and valid UTF-8.
     fn var(&self, key: &str) -> Option<String>;
+
+    /// The value of `key`, if set, with bytes that are not UTF-8 as U+FFFD: for settings,
+    /// so a bad value is refused by name (`GUNICORN_CMD_ARGS='-w \xff'`: an invalid value
+    /// for `--workers`) instead of the whole variable being dropped as if unset.
+    fn var_lossy(&self, key: &str) -> Option<String> {
+        self.var(key)
+    }
 }
 
 /// The real process environment.
@@ -23,6 +30,10 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, key: &str) -> Option<String> {
         std::env::var(key).ok()
+    }
+
+    fn var_lossy(&self, key: &str) -> Option<String> {
+        std::env::var_os(key).map(|v| v.to_string_lossy().into_owned())
     }
 }
 
@@ -65,7 +76,7 @@ pub(crate) fn cmd_args(env: &dyn Env, source: Source) -> CmdArgs {
         Source::RunicornCmdArgs => "RUNICORN_CMD_ARGS",
         _ => "GUNICORN_CMD_ARGS",
     };
-    let Some(text) = env.var(var).filter(|t| !t.trim().is_empty()) else {
+    let Some(text) = env.var_lossy(var).filter(|t| !t.trim().is_empty()) else {
         return CmdArgs::Absent;
     };
     let Some(words) = shlex::split(&text) else {

@@ -79,7 +79,7 @@ impl Layer {
         for spec in ALL {
             defaults.values.insert(spec.key(), spec.default_raw());
             if let Some(seed) = spec.env_seed() {
-                if let Some(v) = env.var(seed.var) {
+                if let Some(v) = env.var_lossy(seed.var) {
                     let mut layer = Layer::new(Source::EnvSeed(seed.var));
                     layer
                         .values

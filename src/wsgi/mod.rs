@@ -93,7 +93,7 @@ pub(crate) fn worker_model(s: &Settings) -> Result<WorkerModel, String> {
         )),
         WorkerKind::Asgi => Err("ASGI apps are not supported yet".to_string()),
         WorkerKind::Other => Err(format!(
-            "worker class {name:?} is not supported: use sync or gthread"
+            "worker class {name:?} is not supported: use sync, gthread, gevent or asgi"
         )),
     }
 }

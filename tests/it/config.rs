@@ -49,6 +49,24 @@ fn help_lists_every_gunicorn_flag() {
     }
 }
 
+/// A value with bytes that are not UTF-8 is refused by setting and source; before, the
+/// whole GUNICORN_CMD_ARGS was dropped as if unset, without a word.
+#[test]
+fn a_cmd_args_value_that_is_not_utf8_is_refused_by_name() {
+    use std::os::unix::ffi::OsStringExt;
+    let bad = std::ffi::OsString::from_vec(b"-w \xff".to_vec());
+    let (code, _, err) = Master::runicorn()
+        .no_bind()
+        .env_os("GUNICORN_CMD_ARGS", bad)
+        .arg("--print-config")
+        .run(Duration::from_secs(10));
+    assert_ne!(code, Some(0), "{err}");
+    assert!(
+        err.contains("for `workers` (from GUNICORN_CMD_ARGS)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn precedence_default_env_seed_file_cmd_args_cli() {
     let dir = Scratch::new("prec");

@@ -79,7 +79,7 @@ pub(crate) struct Builder {
     wrapper: Vec<String>,
     bin: PathBuf,
     args: Vec<String>,
-    env: Vec<(String, String)>,
+    env: Vec<(String, std::ffi::OsString)>,
     bind: bool,
     /// The child's working directory (the test process's own never changes).
     cwd: Option<PathBuf>,
@@ -104,6 +104,12 @@ impl Builder {
     /// Sets a variable in the child's environment only.
     pub(crate) fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// A variable whose value need not be UTF-8.
+    pub(crate) fn env_os(mut self, k: &str, v: std::ffi::OsString) -> Self {
+        self.env.push((k.into(), v));
         self
     }
 
