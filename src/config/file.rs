@@ -97,7 +97,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> (Option<Layer>, Vec<ConfigError>
             });
             continue;
         };
-        match to_raw(spec.key(), spec.kind(), value) {
+        // Text settings (formats, addresses, names) take strings only: `bind = 5` is no
+        // address (Gunicorn's validate_string says "Not a string").
+        let text = matches!(spec.meta(), "STRING" | "ADDRESS");
+        match to_raw(spec.key(), spec.kind(), text, value) {
             Ok(raw) => {
                 layer.values.insert(spec.key(), raw);
             }
@@ -115,11 +118,12 @@ pub(crate) fn parse(text: &str, path: &Path) -> (Option<Layer>, Vec<ConfigError>
 /// A TOML value as raw text. Scalars become their text (`true` → "true", `4` → "4"),
 /// arrays become lists for repeatable settings; the two dictionary-valued settings take
 /// tables.
-fn to_raw(key: &str, kind: Kind, value: &toml::Value) -> Result<Raw, String> {
+fn to_raw(key: &str, kind: Kind, text: bool, value: &toml::Value) -> Result<Raw, String> {
     use toml::Value as V;
     let scalar = |v: &V| -> Option<String> {
         match v {
             V::String(s) => Some(s.clone()),
+            _ if text => None,
             V::Integer(i) => Some(i.to_string()),
             V::Float(f) => Some(f.to_string()),
             V::Boolean(b) => Some(b.to_string()),
@@ -130,7 +134,12 @@ fn to_raw(key: &str, kind: Kind, value: &toml::Value) -> Result<Raw, String> {
     match value {
         V::Array(items) if kind == Kind::Append => items
             .iter()
-            .map(|i| scalar(i).ok_or_else(|| "list items must be plain values".to_string()))
+            .map(|i| {
+                scalar(i).ok_or_else(|| match i {
+                    V::Array(_) | V::Table(_) => "list items must be plain values".to_string(),
+                    _ => format!("not a string: {i}"),
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Raw::Many),
         V::Array(_) => Err("takes a single value, not a list".into()),
@@ -144,9 +153,10 @@ fn to_raw(key: &str, kind: Kind, value: &toml::Value) -> Result<Raw, String> {
             .map(Raw::Many),
         V::Table(t) if key == "logconfig_dict" => Ok(Raw::One(t.to_string())),
         V::Table(_) => Err("takes a single value, not a table".into()),
-        v => scalar(v)
-            .map(Raw::One)
-            .ok_or_else(|| "unsupported value".into()),
+        v => scalar(v).map(Raw::One).ok_or_else(|| match text {
+            true => format!("not a string: {v}"),
+            false => "unsupported value".into(),
+        }),
     }
 }
 

@@ -155,7 +155,10 @@ fn convert(py: Python<'_>, ns: &Bound<'_, PyDict>, path: &Path) -> Executed {
         {
             hook_raw(py, spec.key(), &value)
         } else {
-            to_raw(spec.key(), spec.kind(), &value)
+            // Text settings (formats, addresses, names) take strings only, as Gunicorn's
+            // validate_string does: `bind = 5` is no address.
+            let text = matches!(spec.meta(), "STRING" | "ADDRESS");
+            to_raw(spec.key(), spec.kind(), text, &value)
         };
         match converted {
             Ok(raw) => {
@@ -214,7 +217,13 @@ fn scalar(v: &Bound<'_, PyAny>) -> Option<String> {
     None
 }
 
-fn to_raw(key: &str, kind: Kind, v: &Bound<'_, PyAny>) -> Result<Raw, String> {
+fn to_raw(key: &str, kind: Kind, text: bool, v: &Bound<'_, PyAny>) -> Result<Raw, String> {
+    let scalar = |v: &Bound<'_, PyAny>| {
+        if text && !v.is_instance_of::<pyo3::types::PyString>() {
+            return None;
+        }
+        scalar(v)
+    };
     if v.is_none() {
         return Ok(match kind {
             Kind::Append => Raw::Many(Vec::new()),
@@ -226,6 +235,11 @@ fn to_raw(key: &str, kind: Kind, v: &Bound<'_, PyAny>) -> Result<Raw, String> {
             Kind::Append => Raw::Many(vec![s]),
             _ => Raw::One(s),
         });
+    }
+    if text
+        && (v.is_instance_of::<pyo3::types::PyInt>() || v.is_instance_of::<pyo3::types::PyFloat>())
+    {
+        return Err(format!("not a string: {}", repr(v)));
     }
     if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
         if kind != Kind::Append {

@@ -277,6 +277,33 @@ fn workers_with(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, Str
     (line, err)
 }
 
+/// A number where a text setting wants a string is refused at load, naming the setting,
+/// the value and the file, as Gunicorn's "Not a string: 5" (before, `bind = 5` became the
+/// address `5:8000` and failed only at start).
+#[test]
+fn a_number_for_a_text_setting_is_refused_at_load() {
+    let dir = Scratch::new("pyconf-text");
+    for (file, body, key) in [
+        ("b.py", "bind = 5\n", "bind"),
+        ("l.py", "bind = ['127.0.0.1:9', 5]\n", "bind"),
+        ("f.py", "access_log_format = 5\n", "access_log_format"),
+        ("b.toml", "bind = 5\n", "bind"),
+    ] {
+        std::fs::write(dir.path(file), body).unwrap();
+        let path = dir.path(file);
+        let (code, _, err) = Master::runicorn()
+            .no_bind()
+            .args(["-c", path.to_str().unwrap(), "--check-config"])
+            .run(Duration::from_secs(20));
+        assert_ne!(code, Some(0), "{file}: {err}");
+        assert!(
+            err.contains(&format!("for `{key}` (from config file"))
+                && err.contains("not a string: 5"),
+            "{file}: {err}"
+        );
+    }
+}
+
 #[test]
 fn precedence_module_and_implicit_files() {
     let dir = Scratch::new("pyconf-prec");
