@@ -218,6 +218,18 @@ fn prepare_keeping(args: &[OsString]) -> Result<Loaded, (i32, Option<Box<Setting
         return Err((0, Some(Box::new(loaded.settings.clone()))));
     }
     if s.check_config {
+        // Hooks given as dotted paths are imported as at start: one that cannot be fails
+        // the check, as it fails Gunicorn's configuration load.
+        #[cfg(feature = "python")]
+        {
+            let unusable = crate::pyconf::hooks::unusable(s);
+            for u in &unusable {
+                eprintln!("Error: {u}");
+            }
+            if !unusable.is_empty() {
+                return Err((1, None));
+            }
+        }
         return Err((0, Some(Box::new(loaded.settings.clone()))));
     }
     if let Some(dir) = &s.chdir

@@ -51,12 +51,7 @@ pub(crate) fn any() -> bool {
 pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
     let staged = crate::config::python_file::take_staged();
     let from_file = staged.is_some();
-    let wanted: Vec<(&'static str, String)> = s
-        .hooks
-        .iter()
-        .filter(|(k, _)| crate::config::registry::hook_arity(k).is_some() && **k != "ssl_context")
-        .filter_map(|(k, v)| Some((*k, v.clone()?)))
-        .collect();
+    let wanted = wanted(s);
     let logconfig_from_file = staged.is_some() && s.logconfig_dict != "{}";
     if wanted.is_empty() && staged.is_none() {
         let old = lock(&ACTIVE).take();
@@ -74,15 +69,7 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
         let ns = staged.map(|n| n.into_bound(py));
         let mut hooks = HashMap::new();
         for (key, text) in wanted {
-            let from_ns = ns
-                .as_ref()
-                .and_then(|n| n.get_item(key).ok().flatten())
-                .filter(|v| v.is_callable() && crate::config::python_file::describe(v) == text);
-            let callable = match from_ns {
-                Some(c) => Ok(c),
-                None => import_path(py, &text),
-            };
-            match callable {
+            match resolve(py, ns.as_ref(), key, &text) {
                 Ok(c) => {
                     hooks.insert(key, c.unbind());
                 }
@@ -158,6 +145,65 @@ pub(crate) fn logconfig_dict(py: Python<'_>) -> Option<Py<PyAny>> {
 
 /// `module.attr` (or `module:attr`) imported, as Gunicorn's `validate_callable` does
 /// for string values.
+/// The hooks `s` sets, with their text (a callable's description or a dotted path).
+fn wanted(s: &Settings) -> Vec<(&'static str, String)> {
+    s.hooks
+        .iter()
+        .filter(|(k, _)| crate::config::registry::hook_arity(k).is_some() && **k != "ssl_context")
+        .filter_map(|(k, v)| Some((*k, v.clone()?)))
+        .collect()
+}
+
+/// Hook `key`: the config file's callable (`ns`), or the one its dotted path names.
+fn resolve<'py>(
+    py: Python<'py>,
+    ns: Option<&Bound<'py, PyDict>>,
+    key: &str,
+    text: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let from_ns = ns
+        .and_then(|n| n.get_item(key).ok().flatten())
+        .filter(|v| v.is_callable() && crate::config::python_file::describe(v) == text);
+    match from_ns {
+        Some(c) => Ok(c),
+        None => import_path(py, text),
+    }
+}
+
+/// `--check-config`: every hook resolved as [`install`] resolves it at start; one line
+/// per hook that cannot be used (Gunicorn's configuration load fails on such a hook,
+/// `Error: No module named 'nomod'`).
+pub(crate) fn unusable(s: &Settings) -> Vec<String> {
+    let wanted = wanted(s);
+    let staged = crate::config::python_file::take_staged();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    if let Err(e) = crate::python::init_interpreter() {
+        return vec![format!(
+            "cannot start Python to check the server hooks: {e}"
+        )];
+    }
+    Python::attach(|py| {
+        let ns = staged.map(|n| n.into_bound(py));
+        wanted
+            .iter()
+            .filter_map(|(key, text)| {
+                let e = resolve(py, ns.as_ref(), key, text).err()?;
+                let why = e.value(py).to_string();
+                let kind = e
+                    .get_type(py)
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                Some(format!(
+                    "hook {key} = {text:?} cannot be used: {kind}: {why}"
+                ))
+            })
+            .collect()
+    })
+}
+
 fn import_path<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
     let (module, attr) = path
         .rsplit_once(':')

@@ -304,6 +304,33 @@ fn a_number_for_a_text_setting_is_refused_at_load() {
     }
 }
 
+/// `--check-config` imports the hooks given as dotted paths, as the start does: one that
+/// cannot be imported fails the check (as it fails Gunicorn's configuration load), where
+/// before the check passed and the server started without the hook.
+#[test]
+fn check_config_fails_on_a_hook_that_cannot_be_imported() {
+    let dir = Scratch::new("pyconf-hookcheck");
+    let check = |body: &str| {
+        let path = dir.path("h.py");
+        std::fs::write(&path, body).unwrap();
+        Master::runicorn()
+            .no_bind()
+            .args(["-c", path.to_str().unwrap(), "--check-config"])
+            .run(Duration::from_secs(20))
+    };
+    let (code, _, err) = check("post_fork = 'nomod.fn'\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("hook post_fork = \"nomod.fn\" cannot be used")
+            && err.contains("No module named 'nomod'"),
+        "{err}"
+    );
+    // A callable from the file and an importable dotted path pass.
+    let (code, _, err) =
+        check("def post_fork(server, worker):\n    pass\npre_fork = 'os.path.join'\n");
+    assert_eq!(code, Some(0), "{err}");
+}
+
 #[test]
 fn precedence_module_and_implicit_files() {
     let dir = Scratch::new("pyconf-prec");
