@@ -126,7 +126,8 @@ impl<A> Wrapped<A> {
 /// HTTP/2, measured as Gunicorn 27 measures them there (a limit of 0 is off): `:path`'s
 /// length against the line limit (414), the count of regular fields (431), and each
 /// field's name and value plus 2 (431). Over HTTP/1 the gate applies them to the bytes
-/// received; hyper's HTTP/2 alone bounds only the whole header block.
+/// received; hyper's HTTP/2 alone bounds only the whole header block. A field value with
+/// whitespace at either end, which RFC 9113 calls malformed, gets a 400.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Http2Limits {
     pub line: usize,
@@ -149,6 +150,19 @@ impl Http2Limits {
         if (self.fields > 0 && sent > self.fields) || (self.field_size > 0 && h.iter().any(too_big))
         {
             return Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        // RFC 9113 §8.2.1: a field value that starts or ends with whitespace makes the
+        // request malformed (HTTP/1's parser strips it; HTTP/2 carries it as sent). Gunicorn
+        // 27's h2 library ends the whole connection; one stream's 400 is enough.
+        let padded = |v: &HeaderValue| {
+            let b = v.as_bytes();
+            [b.first(), b.last()]
+                .into_iter()
+                .flatten()
+                .any(|c| matches!(c, b' ' | b'\t'))
+        };
+        if h.values().any(padded) {
+            return Some(http::StatusCode::BAD_REQUEST);
         }
         None
     }

@@ -339,6 +339,30 @@ fn get_req(path: &str) -> http::Request<()> {
         .unwrap()
 }
 
+/// A field value with whitespace at either end is malformed over HTTP/2 (RFC 9113
+/// §8.2.1): that stream gets a 400 and the connection goes on. Before, the app got
+/// `HTTP_X_PADDED='  v  '`.
+#[test]
+fn an_http2_field_value_padded_with_whitespace_gets_a_400() {
+    let m = h2_server(&[]);
+    let addr = m.addr();
+    rt().block_on(async move {
+        let (mut send, conn) = h2::client::handshake(tls_connect(addr).await)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        for (value, status) in [("  v  ", 400), ("v\t", 400), ("v w", 200)] {
+            let mut req = get_req("/");
+            req.headers_mut()
+                .insert("x-padded", http::HeaderValue::from_str(value).unwrap());
+            let (resp, _) = send.send_request(req, true).unwrap();
+            let resp = resp.await.unwrap();
+            assert_eq!(resp.status().as_u16(), status, "{value:?}");
+            send = send.ready().await.unwrap();
+        }
+    });
+}
+
 /// An idle HTTP/2 connection (no open stream) is closed after `--keep-alive`; one that
 /// never sends a request, and one that never even sends the connection preface, after
 /// `--header-timeout`.
