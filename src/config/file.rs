@@ -97,10 +97,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> (Option<Layer>, Vec<ConfigError>
             });
             continue;
         };
-        // Text settings (formats, addresses, names) take strings only: `bind = 5` is no
-        // address (Gunicorn's validate_string says "Not a string").
-        let text = matches!(spec.meta(), "STRING" | "ADDRESS");
-        match to_raw(spec.key(), spec.kind(), text, value) {
+        match to_raw(spec.key(), spec.kind(), spec.text_only(), value) {
             Ok(raw) => {
                 layer.values.insert(spec.key(), raw);
             }

@@ -155,10 +155,7 @@ fn convert(py: Python<'_>, ns: &Bound<'_, PyDict>, path: &Path) -> Executed {
         {
             hook_raw(py, spec.key(), &value)
         } else {
-            // Text settings (formats, addresses, names) take strings only, as Gunicorn's
-            // validate_string does: `bind = 5` is no address.
-            let text = matches!(spec.meta(), "STRING" | "ADDRESS");
-            to_raw(spec.key(), spec.kind(), text, &value)
+            to_raw(spec.key(), spec.kind(), spec.text_only(), &value)
         };
         match converted {
             Ok(raw) => {

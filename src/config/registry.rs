@@ -132,6 +132,11 @@ pub(crate) trait AnySetting: Sync {
     fn env_seed(&self) -> Option<&EnvSeed>;
     fn default_text(&self) -> &'static str;
     fn meta(&self) -> &'static str;
+    /// A text setting (a format, an address, a name): config files must give it a
+    /// string, as Gunicorn's `validate_string` demands (`bind = 5` is no address).
+    fn text_only(&self) -> bool {
+        matches!(self.meta(), "STRING" | "ADDRESS")
+    }
     fn section(&self) -> Section;
     fn support(&self) -> Support;
     fn help(&self) -> &'static str;

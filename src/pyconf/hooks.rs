@@ -143,8 +143,6 @@ pub(crate) fn logconfig_dict(py: Python<'_>) -> Option<Py<PyAny>> {
         .and_then(|a| a.logconfig_dict.as_ref().map(|d| d.clone_ref(py)))
 }
 
-/// `module.attr` (or `module:attr`) imported, as Gunicorn's `validate_callable` does
-/// for string values.
 /// The hooks `s` sets, with their text (a callable's description or a dotted path).
 fn wanted(s: &Settings) -> Vec<(&'static str, String)> {
     s.hooks
@@ -204,6 +202,8 @@ pub(crate) fn unusable(s: &Settings) -> Vec<String> {
     })
 }
 
+/// `module.attr` (or `module:attr`) imported, as Gunicorn's `validate_callable` does
+/// for string values.
 fn import_path<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
     let (module, attr) = path
         .rsplit_once(':')

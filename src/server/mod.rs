@@ -334,10 +334,10 @@ async fn accept_loop<A: AppService>(
                         None => return,
                     },
                 };
-                let mut svc = service::Wrapped::new(app.clone(), shared.clone(), peer, local);
-                let _ = svc.conn_state().socket.set(io.raw_fd());
+                let mut svc =
+                    service::Wrapped::new(app.clone(), shared.clone(), peer, local, io.raw_fd());
                 if cfg.client_socket {
-                    svc = svc.socket(io.raw_fd());
+                    svc = svc.client_socket();
                 }
                 let cfg = cfg.clone();
                 let conn_stop = stop.clone();

@@ -35,8 +35,8 @@ pub(super) struct Wrapped<A> {
     /// `wsgi.url_scheme`: "https" on TLS listeners.
     scheme: &'static str,
     local: Option<SocketAddr>,
-    /// The connection's socket, for [`ClientSocket`].
-    fd: Option<RawFd>,
+    /// Requests carry the connection's socket as a [`ClientSocket`].
+    client_socket: bool,
 }
 
 /// The socket a request came on, in its extensions: an app host that queues requests
@@ -76,22 +76,38 @@ impl ClientSocket {
 }
 
 impl<A> Wrapped<A> {
-    pub(super) fn new(app: A, shared: Arc<Shared>, peer: Peer, local: Option<SocketAddr>) -> Self {
+    /// The service of the connection on socket `fd` (kept in its [`ConnState`]).
+    pub(super) fn new(
+        app: A,
+        shared: Arc<Shared>,
+        peer: Peer,
+        local: Option<SocketAddr>,
+        fd: RawFd,
+    ) -> Self {
+        let conn = ConnState::new();
+        let _ = conn.socket.set(fd);
         Wrapped {
             app,
             shared,
             peer,
-            conn: Arc::new(ConnState::new()),
+            conn: Arc::new(conn),
             scheme: "http",
             local,
-            fd: None,
+            client_socket: false,
         }
     }
 
-    /// The connection's socket, handed to the app host as a [`ClientSocket`].
-    pub(super) fn socket(mut self, fd: RawFd) -> Self {
-        self.fd = Some(fd);
+    /// The connection's socket is handed to the app host as a [`ClientSocket`].
+    pub(super) fn client_socket(mut self) -> Self {
+        self.client_socket = true;
         self
+    }
+
+    /// The socket for [`ClientSocket`], when requests carry it.
+    fn client_fd(&self) -> Option<RawFd> {
+        self.client_socket
+            .then(|| self.conn.socket.get().copied())
+            .flatten()
     }
 
     /// Marks the connection as TLS (`%({wsgi.url_scheme}e)s` renders `https`).
@@ -144,27 +160,25 @@ impl Http2Limits {
         let h = req.headers();
         // The Host made from `:authority` is no field the client sent.
         let sent = h.len() - usize::from(h.contains_key(http::header::HOST));
-        let too_big = |(n, v): (&http::HeaderName, &HeaderValue)| {
-            n != http::header::HOST && n.as_str().len() + v.len() + 2 > self.field_size
-        };
-        if (self.fields > 0 && sent > self.fields) || (self.field_size > 0 && h.iter().any(too_big))
-        {
-            return Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-        }
-        // RFC 9113 §8.2.1: a field value that starts or ends with whitespace makes the
-        // request malformed (HTTP/1's parser strips it; HTTP/2 carries it as sent). Gunicorn
-        // 27's h2 library ends the whole connection; one stream's 400 is enough.
-        let padded = |v: &HeaderValue| {
+        let (mut too_big, mut padded) = (false, false);
+        for (n, v) in h {
             let b = v.as_bytes();
-            [b.first(), b.last()]
+            too_big |= self.field_size > 0
+                && n != http::header::HOST
+                && n.as_str().len() + b.len() + 2 > self.field_size;
+            // RFC 9113 §8.2.1: a value that starts or ends with whitespace makes the
+            // request malformed (HTTP/1's parser strips it; HTTP/2 carries it as sent).
+            // Gunicorn 27's h2 library ends the whole connection; one stream's 400 is
+            // enough.
+            padded |= [b.first(), b.last()]
                 .into_iter()
                 .flatten()
-                .any(|c| matches!(c, b' ' | b'\t'))
-        };
-        if h.values().any(padded) {
-            return Some(http::StatusCode::BAD_REQUEST);
+                .any(|c| matches!(c, b' ' | b'\t'));
         }
-        None
+        if too_big || (self.fields > 0 && sent > self.fields) {
+            return Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        padded.then_some(http::StatusCode::BAD_REQUEST)
     }
 }
 
@@ -223,7 +237,8 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             local: self.local,
             tls: self.scheme == "https",
         });
-        if let Some(fd) = self.fd {
+        let fd = self.client_fd();
+        if let Some(fd) = fd {
             req.extensions_mut()
                 .insert(ClientSocket(fd, self.conn.answered_any()));
         }
@@ -283,7 +298,7 @@ impl<A: AppService> Service<Request<Incoming>> for Wrapped<A> {
             http2,
             head,
             upgrade,
-            fd: self.fd,
+            fd,
         }
     }
 }
