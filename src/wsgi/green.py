@@ -10,7 +10,10 @@ descriptor again.
 
 A greenlet that finished a request runs the next taken one itself, and only a request
 that waits (on a socket, a sleep) makes the rest go to another greenlet: a hello then costs
-no greenlet switch, and a slow request still holds up nobody. A greenlet with nothing left
+no greenlet switch, and a slow request still holds up nobody. One that finds nothing left
+to start hands the finished responses to the edge at once and takes what the edge queued
+meanwhile: many sleeps ending in the same timer tick then go out and come back spread
+over the turn instead of in one clump. A greenlet with nothing left
 to run parks and takes a later one (up to KEEP of them wait
 so): on CPython 3.11+ a new greenlet's first Python frame maps a fresh frame-stack chunk
 that its end unmaps again, so a greenlet per request cost an mmap, a munmap and their page
@@ -49,6 +52,9 @@ def serve(dispatcher, fd, beat, interval):
     park = hub.switch
     run_callback = hub.loop.run_callback
     idle = []
+    take = dispatcher.take
+    has_queued = dispatcher.has_queued
+    deliver_now = dispatcher.deliver_now
     # Taken requests no greenlet has started yet.
     pending = deque()
     # A hand_over is queued on the hub (at most one at a time).
@@ -80,6 +86,17 @@ def serve(dispatcher, fd, beat, interval):
                     queue_hand_over()
                 job()
                 job = None
+                if not pending:
+                    # Out of requests to start: the heads go to the edge now (it gets the
+                    # core), and what it read meanwhile starts here, between the other
+                    # greenlets this turn resumes, rather than after all of them.
+                    deliver_now()
+                    if has_queued():
+                        pending.extend(take())
+                        if pending:
+                            # Whoever runs them (this greenlet next, or another once this
+                            # one waits or parks after BATCH), none is left stranded.
+                            queue_hand_over()
             # After BATCH in a row, this greenlet parks so the hub polls (heads go out,
             # the heartbeat beats): the hand-over queued before the last one that left
             # others pending starts the rest.
@@ -98,7 +115,6 @@ def serve(dispatcher, fd, beat, interval):
 
     # One watcher for the worker's life (gevent.socket.wait_read makes one per wait).
     ready = hub.loop.io(fd, 1)
-    take = dispatcher.take
     while True:
         hub.wait(ready)
         pending.extend(take())

@@ -208,10 +208,24 @@ struct Dispatcher {
     constants: Constants,
     cache: RefCell<environ::Cache>,
     request_hooks: bool,
+    /// Where this hub's greenlets queue their response heads.
+    outbox: Arc<Outbox>,
 }
 
 #[pymethods]
 impl Dispatcher {
+    /// A request is queued that `take` would return (the edge wrote the wake-up since the
+    /// last take): one atomic load, no system call.
+    fn has_queued(&self) -> bool {
+        self.slots.queue.signalled.load(Ordering::Acquire)
+    }
+
+    /// Hands the heads queued so far to the edge and yields the core to it (see
+    /// [`Outbox::deliver_now`]).
+    fn deliver_now(&self) -> bool {
+        self.outbox.deliver_now()
+    }
+
     /// Queued requests whose client is still there, as callables for greenlets: as many
     /// as there are free slots.
     fn take(slf: &Bound<'_, Self>) -> Vec<GreenJob> {
@@ -333,6 +347,7 @@ pub(super) fn start(
                             constants,
                             cache,
                             request_hooks,
+                            outbox: outbox.clone(),
                         },
                     )?;
                     let code = pyo3::types::PyModule::from_code(

@@ -186,6 +186,44 @@ fn greenlets_serve_many_requests_and_survive_what_a_request_leaves_behind() {
     assert!(!m.log().contains("Traceback"), "{}", m.log());
 }
 
+/// On one core, a greenlet that finishes a request with nothing left to start yields to
+/// the edge, and takes the request the edge read meanwhile: a pipelining client's next
+/// one, each time. After BATCH requests in a row that greenlet parks; the request it took
+/// last must still run (nothing else would wake the hub for it: the client waits).
+#[test]
+fn requests_a_greenlet_takes_after_its_batch_still_run() {
+    let m = Master::runicorn()
+        .wrap_with(&["taskset", "-c", "0"])
+        .args(["--chdir", apps().to_str().unwrap()])
+        .args(["-w", "1", "-k", "gevent", "--worker-connections", "1000"])
+        .arg("gevent_app:app")
+        .spawn();
+    for round in 0..5 {
+        let mut s = TcpStream::connect(m.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let n = 100;
+        s.write_all(
+            "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+                .repeat(n)
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while got.windows(13).filter(|w| w == b"Hello, World!").count() < n {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => got.extend_from_slice(&buf[..k]),
+            }
+        }
+        let answered = got.windows(13).filter(|w| w == b"Hello, World!").count();
+        assert_eq!(
+            answered, n,
+            "round {round}: {answered} of {n} pipelined requests answered"
+        );
+    }
+}
+
 #[test]
 fn a_cpu_bound_greenlet_gets_the_worker_replaced_and_a_cooperative_one_never() {
     let m = Master::runicorn()
