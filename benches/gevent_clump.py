@@ -20,37 +20,19 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+# Same directory: starting a server and waiting for its first answer as that bench does.
+from gevent_rss import free_port, wait_ready
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "benches" / "apps"
 FIELD_GUIDE = ["-w", "3", "-k", "gevent", "--timeout", "300", "--worker-connections", "1000",
                "--max-requests", "1000000", "--limit-request-line", "8190"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(port: int, timeout: float = 30) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if s.recv(12).startswith(b"HTTP/1.1 200"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
 
 
 def wrk(port: int, seconds: int) -> tuple[float, float]:
@@ -84,7 +66,7 @@ def probe(directory: Path, since: float, until: float) -> tuple[float, float]:
     return clump, statistics.mean(late)
 
 
-def measure(name: str, cmd: list[str], seconds: int, tmp: Path) -> tuple[float, ...] | None:
+def measure(name: str, cmd: list[str], seconds: int, tmp: Path) -> tuple[float, ...]:
     port = free_port()
     out = tmp / name
     shutil.rmtree(out, ignore_errors=True)
@@ -94,9 +76,7 @@ def measure(name: str, cmd: list[str], seconds: int, tmp: Path) -> tuple[float, 
                           *FIELD_GUIDE, "flask_gevent_probe:app"], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        if not wait_ready(port):
-            print(f"{name}: did not start")
-            return None
+        wait_ready(port)  # exits with "server on PORT did not answer"
         wrk(port, 2)  # warm-up, not counted
         start = time.monotonic()
         rps, latency = wrk(port, seconds)
@@ -129,10 +109,9 @@ def main() -> None:
             order = servers if rnd % 2 == 0 else servers[::-1]
             for name, cmd in order:
                 r = measure(name.split()[0], cmd, args.seconds, Path(tmp))
-                if r:
-                    results[name].append(r)
-                    print(f"round {rnd + 1} {name:20} {r[0]:8.1f} req/s  latency {r[1]:7.2f} ms  "
-                          f"clump {r[2]:5.1f}  sleep +{r[3]:.2f} ms", flush=True)
+                results[name].append(r)
+                print(f"round {rnd + 1} {name:20} {r[0]:8.1f} req/s  latency {r[1]:7.2f} ms  "
+                      f"clump {r[2]:5.1f}  sleep +{r[3]:.2f} ms", flush=True)
     print()
     for name, rs in results.items():
         if rs:

@@ -13,11 +13,10 @@ that waits (on a socket, a sleep) makes the rest go to another greenlet: a hello
 no greenlet switch, and a slow request still holds up nobody. One that finds nothing left
 to start hands the finished responses to the edge at once and takes what the edge queued
 meanwhile: many sleeps ending in the same timer tick then go out and come back spread
-over the turn instead of in one clump. A greenlet with nothing left
-to run parks and takes a later one (up to KEEP of them wait
-so): on CPython 3.11+ a new greenlet's first Python frame maps a fresh frame-stack chunk
-that its end unmaps again, so a greenlet per request cost an mmap, a munmap and their page
-faults each time. Threads in the sync and gthread workers serve many requests too, so a
+over the turn instead of in one clump. A greenlet with nothing left to run parks and takes
+a later one (up to KEEP of them wait so): on CPython 3.11+ a new greenlet's first Python
+frame maps a fresh frame-stack chunk that its end unmaps again, so a greenlet per request
+cost an mmap, a munmap and their page faults each time. Threads in the sync and gthread workers serve many requests too, so a
 `threading.local` (greenlet-local once patched) lives across requests as it does there.
 """
 

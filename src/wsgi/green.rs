@@ -222,8 +222,8 @@ impl Dispatcher {
 
     /// Hands the heads queued so far to the edge and yields the core to it (see
     /// [`Outbox::deliver_now`]).
-    fn deliver_now(&self) -> bool {
-        self.outbox.deliver_now()
+    fn deliver_now(&self) {
+        self.outbox.deliver_now();
     }
 
     /// Queued requests whose client is still there, as callables for greenlets: as many

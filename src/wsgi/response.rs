@@ -130,16 +130,13 @@ impl Outbox {
     /// 18 sleeps end in the same millisecond tick of gevent's timers, the first response
     /// then waited for the other 17 to finish, and their clients' next requests came
     /// back together, so the clump kept its size (the 100 ms view: 18 requests starting
-    /// their sleep in the same millisecond, against Gunicorn's 3–5; `benches/gevent_clump.py`
-    /// measures it). On a core of its own
-    /// the yield returns at once. Returns whether there was anything to hand over.
-    pub(crate) fn deliver_now(&self) -> bool {
-        if self.is_empty() {
-            return false;
+    /// their sleep in the same millisecond, against Gunicorn's 3–5, as
+    /// `benches/gevent_clump.py` measures). On a core of its own the yield returns at once.
+    pub(crate) fn deliver_now(&self) {
+        if !self.is_empty() {
+            self.ready.notify_one();
+            std::thread::yield_now();
         }
-        self.ready.notify_one();
-        std::thread::yield_now();
-        true
     }
 
     fn is_empty(&self) -> bool {
