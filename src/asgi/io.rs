@@ -381,9 +381,11 @@ impl Send {
             .ok_or_else(|| PyValueError::new_err("http.response.start needs a 'status'"))?
             .extract()
             .map_err(|_| PyTypeError::new_err("http.response.start 'status' must be an int"))?;
+        // RFC 9110 §15: a status is three digits, 100-599; hyper would send 600-999 as
+        // given. Informational ones (1xx) are not a final answer.
         let status = StatusCode::from_u16(status)
             .ok()
-            .filter(|s| s.as_u16() >= 200)
+            .filter(|s| (200..600).contains(&s.as_u16()))
             .ok_or_else(|| PyValueError::new_err(format!("Invalid status code {status}")))?;
         let mut headers = HeaderMap::new();
         if let Some(hs) = msg.get_item(c.k_headers.bind(py))? {

@@ -358,9 +358,10 @@ fn a_content_length_the_body_does_not_match_never_runs_into_the_next_response() 
 }
 
 /// A status without a standard reason phrase (ASGI gives none) goes out with an empty
-/// one, as uvicorn sends it; hyper alone wrote `HTTP/1.1 419 <none>`.
+/// one, as uvicorn sends it; hyper alone wrote `HTTP/1.1 419 <none>`. One outside
+/// 200-599 is the app's error (600-999 went out as given).
 #[test]
-fn an_uncommon_status_gets_an_empty_reason_phrase() {
+fn an_uncommon_status_gets_an_empty_reason_phrase_and_an_invalid_one_a_500() {
     let m = serve("raw_app:app", &["-k", "asgi"]);
     for (status, line) in [
         ("419", "HTTP/1.1 419 \r\n"),
@@ -374,6 +375,27 @@ fn an_uncommon_status_gets_an_empty_reason_phrase() {
         let _ = s.read_to_end(&mut got);
         let text = String::from_utf8_lossy(&got);
         assert!(text.starts_with(line), "{text}");
+    }
+    // Outside RFC 9110's 100-599 (and 1xx, which is not a final answer): the app's
+    // error, answered 500 as any invalid response start.
+    for status in ["99", "101", "600", "999", "1000"] {
+        let (code, got) = curl(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &url(&m, &format!("/status?{status}")),
+        ]);
+        assert_eq!((code, got.as_str()), (0, "500"), "{status}");
+        assert!(
+            m.wait_for_log(
+                &format!("Invalid status code {status}"),
+                Duration::from_secs(5)
+            )
+            .is_some(),
+            "{}",
+            m.log()
+        );
     }
 }
 
