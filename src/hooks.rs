@@ -7,11 +7,14 @@ use crate::config::Settings;
 /// In the master after every successful configuration load (start, HUP): resolves the
 /// hooks and, where the master runs Python (a Python config file), configures Python
 /// logging so the hooks' own logging follows it, as Gunicorn does before `on_starting`.
-/// An invalid logging configuration is an error at start; after a HUP it is logged.
+/// An invalid logging configuration, or a hook that cannot be resolved (a dotted path
+/// that does not import), is an error: at start the master stops, as Gunicorn's
+/// configuration load fails; after a HUP it is logged and the other hooks are installed.
 pub(crate) fn install(s: &Settings, num_workers: u32) -> Result<(), String> {
     #[cfg(feature = "python")]
     {
-        let from_python_file = crate::pyconf::hooks::install(s, num_workers);
+        let installed = crate::pyconf::hooks::install(s, num_workers);
+        let from_python_file = installed.from_file;
         // As with --preload (which warns itself): a config file (or a module it imports)
         // that starts a thread leaves the master multi-threaded, and the workers forked
         // from it lack that thread.
@@ -26,7 +29,10 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> Result<(), String> {
             );
         }
         if crate::sys::python_is_initialized() {
-            return pyo3::Python::attach(|py| crate::pyconf::logconf::apply(py, s));
+            pyo3::Python::attach(|py| crate::pyconf::logconf::apply(py, s))?;
+        }
+        if !installed.unusable.is_empty() {
+            return Err(installed.unusable.join("\n"));
         }
     }
     let _ = (s, num_workers);

@@ -44,13 +44,22 @@ pub(crate) fn any() -> bool {
     lock(&ACTIVE).as_ref().is_some_and(|a| !a.hooks.is_empty())
 }
 
+/// What [`install`] did: whether the configuration came from a Python config file, and
+/// one line per hook that could not be resolved (not installed; the rest are).
+pub(crate) struct Installed {
+    pub from_file: bool,
+    pub unusable: Vec<String>,
+}
+
 /// Resolves the hooks of `s` (the config file's callables, or dotted paths to import)
 /// and builds the `server`/`cfg` objects. Called by the master after every successful
 /// configuration load; a failed load never reaches here, so the running hooks stay.
-/// True when the configuration came from a Python config file.
-pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
+pub(crate) fn install(s: &Settings, num_workers: u32) -> Installed {
     let staged = crate::config::python_file::take_staged();
-    let from_file = staged.is_some();
+    let mut done = Installed {
+        from_file: staged.is_some(),
+        unusable: Vec::new(),
+    };
     let wanted = wanted(s);
     let logconfig_from_file = staged.is_some() && s.logconfig_dict != "{}";
     if wanted.is_empty() && staged.is_none() {
@@ -59,11 +68,12 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
             // Python objects are released with the GIL held.
             Python::attach(|_| drop(old));
         }
-        return false;
+        return done;
     }
     if let Err(e) = crate::python::init_interpreter() {
-        tracing::error!("cannot start Python for the server hooks: {e}");
-        return from_file;
+        done.unusable
+            .push(format!("cannot start Python for the server hooks: {e}"));
+        return done;
     }
     Python::attach(|py| {
         let ns = staged.map(|n| n.into_bound(py));
@@ -73,10 +83,7 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
                 Ok(c) => {
                     hooks.insert(key, c.unbind());
                 }
-                Err(e) => tracing::error!(
-                    "hook {key} = {text:?} is not usable and will not be called:\n{}",
-                    crate::python::format_exception(py, &e)
-                ),
+                Err(e) => done.unusable.push(unusable_line(py, key, &text, &e)),
             }
         }
         let cfg = match config_object(py, s, ns.as_ref()) {
@@ -133,7 +140,20 @@ pub(crate) fn install(s: &Settings, num_workers: u32) -> bool {
             logconfig_dict,
         });
     });
-    from_file
+    done
+}
+
+/// Why hook `key` (given as `text`) cannot be used, in one line.
+fn unusable_line(py: Python<'_>, key: &str, text: &str, e: &PyErr) -> String {
+    let kind = e
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    format!(
+        "hook {key} = {text:?} cannot be used: {kind}: {}",
+        e.value(py)
+    )
 }
 
 /// The config file's own `logconfig_dict` object (keeps callables a JSON copy loses).
@@ -188,15 +208,7 @@ pub(crate) fn unusable(s: &Settings) -> Vec<String> {
             .iter()
             .filter_map(|(key, text)| {
                 let e = resolve(py, ns.as_ref(), key, text).err()?;
-                let why = e.value(py).to_string();
-                let kind = e
-                    .get_type(py)
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default();
-                Some(format!(
-                    "hook {key} = {text:?} cannot be used: {kind}: {why}"
-                ))
+                Some(unusable_line(py, key, text, &e))
             })
             .collect()
     })

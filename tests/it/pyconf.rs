@@ -305,10 +305,10 @@ fn a_number_for_a_text_setting_is_refused_at_load() {
 }
 
 /// `--check-config` imports the hooks given as dotted paths, as the start does: one that
-/// cannot be imported fails the check (as it fails Gunicorn's configuration load), where
-/// before the check passed and the server started without the hook.
+/// cannot be imported fails the check and the start (as it fails Gunicorn's
+/// configuration load), where before both went on without the hook.
 #[test]
-fn check_config_fails_on_a_hook_that_cannot_be_imported() {
+fn a_hook_that_cannot_be_imported_fails_the_check_and_the_start() {
     let dir = Scratch::new("pyconf-hookcheck");
     let check = |body: &str| {
         let path = dir.path("h.py");
@@ -323,6 +323,19 @@ fn check_config_fails_on_a_hook_that_cannot_be_imported() {
     assert!(
         err.contains("hook post_fork = \"nomod.fn\" cannot be used")
             && err.contains("No module named 'nomod'"),
+        "{err}"
+    );
+    // The start stops before forking a worker, with the same line.
+    let path = dir.path("h.py");
+    let (code, _, err) = Master::runicorn()
+        .cwd(apps())
+        .args(["-c", path.to_str().unwrap(), "hello:application"])
+        .run(Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("hook post_fork = \"nomod.fn\" cannot be used")
+            && err.contains("No module named 'nomod'")
+            && !err.contains("Booting worker"),
         "{err}"
     );
     // A callable from the file and an importable dotted path pass.
