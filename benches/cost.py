@@ -8,6 +8,7 @@ user and system apart, divided by the requests wrk completed in the same window.
     python3 benches/cost.py [--seconds 5] [--rounds 3] WORKLOAD [SERVER ...]
 
     WORKLOAD: asgi | fastapi | wsgi | flask | plaintext | gevent      SERVER: runicorn granian gunicorn uvicorn
+    (plaintext: runicorn, hyper (benches/bare_hyper.rs) or nginx `return 200`)
 
 The server runs one worker on core 0 and wrk on core 1, as in benches/run.py; servers
 alternate within a round. CPU time is not wall time, so the numbers hold up better than
@@ -33,9 +34,9 @@ APPS = {"asgi": ("hello_asgi:app", "/"), "fastapi": ("fastapi_app:app", "/json")
         "flask": ("flask_app:app", "/json")}
 
 
-def command(server: str, workload: str, target: Path, port: int) -> list[str]:
+def command(server: str, workload: str, target: Path, port: int, tmp: Path) -> list[str]:
     app, _ = APPS[workload]
-    ctx = harness.Ctx(target=target, tmp=Path("/tmp"), server_cpu=None, load_cpu=None, seconds=0, connections=0,
+    ctx = harness.Ctx(target=target, tmp=tmp, server_cpu=None, load_cpu=None, seconds=0, connections=0,
                       handshakes=0)
     asgi = workload not in ("wsgi", "plaintext", "gevent", "flask")
     if workload == "gevent":  # the field guide's command line, three workers
@@ -47,7 +48,11 @@ def command(server: str, workload: str, target: Path, port: int) -> list[str]:
     if workload == "plaintext":
         if server == "runicorn":
             return harness.hello(ctx, port)
-        raise SystemExit("plaintext: runicorn only (the Rust service example)")
+        if server == "hyper":
+            return [str(target / "examples" / "bare_hyper"), f"127.0.0.1:{port}"]
+        if server == "nginx":
+            return harness.nginx(ctx, port)
+        raise SystemExit("plaintext: runicorn, hyper or nginx")
     if server == "runicorn":
         return harness.runicorn_wsgi(app, *(["-k", "asgi"] if asgi else []))(ctx, port)
     if server == "granian":
@@ -95,7 +100,7 @@ def threads(pids: list[int]) -> dict[tuple[int, int], tuple[str, int, int]]:
 def one(server: str, workload: str, target: Path, seconds: int, tmp: Path, server_cpu, load_cpu) -> dict:
     port = harness.free_port()
     log = tmp / f"{server}.log"
-    p = harness.spawn(command(server, workload, target, port), server_cpu, log,
+    p = harness.spawn(command(server, workload, target, port, tmp), server_cpu, log,
                       dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
     try:
         url = f"http://127.0.0.1:{port}{APPS[workload][1]}"
