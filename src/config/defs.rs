@@ -817,7 +817,8 @@ pub(crate) static USER: Spec<Option<u32>> = Spec {
     support: Supported,
     help: "Switch worker processes to this user (name or uid).\n\
          \n\
-         Default: the user the master runs as. Unknown names are configuration errors.",
+         Default: the user the master runs as. Unknown names are configuration errors. A \
+         unix socket the master binds is given to this user (and --group), as Gunicorn does.",
 };
 pub(crate) static GROUP: Spec<Option<u32>> = Spec {
     key: "group",
@@ -847,9 +848,11 @@ pub(crate) static UMASK: Spec<u32> = Spec {
     parse: Parse::One(value::umask),
     field: |s| &mut s.umask,
     support: Supported,
-    help: "The umask for files and unix sockets the server creates.\n\
+    help: "The umask for the unix sockets the server binds.\n\
          \n\
-         Decimal, 0o/0x prefixed, or octal with a leading zero (022).",
+         Decimal, 0o/0x prefixed, or octal with a leading zero (022). As under Gunicorn, it \
+         applies while binding only: workers, and the files an app creates, keep the umask \
+         the server was started with (022 under --daemon).",
 };
 pub(crate) static INITGROUPS: Spec<bool> = Spec {
     key: "initgroups",

@@ -206,11 +206,18 @@ impl Arbiter {
                     settings.umask as _,
                 ));
                 for addr in &settings.bind {
-                    match Listener::bind(addr, settings.backlog, settings.reuse_port) {
+                    let bound = Listener::bind(addr, settings.backlog, settings.reuse_port)
+                        .map_err(|e| e.to_string())
+                        .and_then(|l| {
+                            l.chown(settings.user, settings.group)
+                                .map(|()| l)
+                                .map_err(|e| format!("cannot give {addr} to --user/--group: {e}"))
+                        });
+                    match bound {
                         Ok(l) => ls.push(l),
                         Err(e) => {
                             nix::sys::stat::umask(old);
-                            return Err(fail(e.to_string()));
+                            return Err(fail(e));
                         }
                     }
                 }

@@ -123,12 +123,17 @@ impl Listener {
                 })
             }
             BindAddr::Unix(path) => {
-                // A stale socket file from a crashed run would make bind fail forever.
+                // A stale socket file from a crashed run would make bind fail forever; any
+                // other file there is the user's, and is left alone (as Gunicorn does).
                 if let Ok(meta) = std::fs::symlink_metadata(path) {
                     use std::os::unix::fs::FileTypeExt;
-                    if meta.file_type().is_socket() {
-                        std::fs::remove_file(path)?;
+                    if !meta.file_type().is_socket() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("{} is not a socket", path.display()),
+                        ));
                     }
+                    std::fs::remove_file(path)?;
                 }
                 let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
                 socket.bind(&SockAddr::unix(path)?)?;
@@ -141,6 +146,18 @@ impl Listener {
                 })
             }
             BindAddr::Fd(n) => Self::from_inherited(*n),
+        }
+    }
+
+    /// Gives a unix socket's file to `uid`/`gid` (None: unchanged), as Gunicorn does after
+    /// binding, so workers that run as `--user`/`--group` and a front end in that group
+    /// can reach it. TCP and unnamed sockets have no file.
+    pub(crate) fn chown(&self, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+        match &self.family {
+            Family::Unix(Some(path)) if uid.is_some() || gid.is_some() => {
+                std::os::unix::fs::chown(path, uid, gid)
+            }
+            _ => Ok(()),
         }
     }
 

@@ -147,9 +147,6 @@ pub(crate) fn run<H: Host>(ctx: Context<'_>, host: &H) -> i32 {
     if crate::hooks::has("worker_abort") {
         watch_for_abort();
     }
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-        ctx.settings.umask as _,
-    ));
     if let Err(e) = drop_privileges(ctx.settings) {
         tracing::error!("Exception in worker process: cannot switch user/group: {e}");
         return crate::error::WORKER_BOOT_ERROR;

@@ -302,3 +302,91 @@ fn daemon_mode_detaches_and_serves() {
         "daemon stopped and removed its pid file"
     );
 }
+
+/// The umask of the process that started the server.
+fn umask_of(pid: i32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    u32::from_str_radix(line.split_whitespace().nth(1)?, 8).ok()
+}
+
+/// `--umask` applies to the unix socket the master binds, not to the workers: under
+/// Gunicorn an app's files follow the umask the server was started with (022 in most
+/// shells), where runicorn's workers ran with `--umask` (default 0) and every file an app
+/// created was world-writable. And the socket belongs to `--user`/`--group`, as Gunicorn
+/// chowns it after binding, so workers (and a front end in that group) can reach it.
+#[test]
+fn a_unix_socket_takes_umask_and_owner_and_the_workers_keep_the_inherited_umask() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = Scratch::new("unix-bind");
+    let sock = dir.path("s.sock");
+    // As root (CI), the socket goes to nobody:nogroup; otherwise to ourselves, the only
+    // owner an unprivileged chown can give.
+    let root = nix::unistd::geteuid().is_root();
+    let (uid, gid) = if root {
+        (65534, 65534)
+    } else {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    };
+    let m = Master::probe()
+        .no_bind()
+        .wrap_with(&["sh", "-c", "umask 027; exec \"$0\" \"$@\""])
+        .args([
+            "-b".to_string(),
+            format!("unix:{}", sock.display()),
+            "-m".into(),
+            "007".into(),
+            "-u".into(),
+            uid.to_string(),
+            "-g".into(),
+            gid.to_string(),
+        ])
+        .spawn();
+    assert!(
+        eventually(Duration::from_secs(15), || m.count("Booting worker") == 1),
+        "{}",
+        m.log()
+    );
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o770, "{}", m.log());
+    assert_eq!((meta.uid(), meta.gid()), (uid, gid), "{}", m.log());
+    let worker = *m.children().first().expect("a worker");
+    assert!(
+        eventually(Duration::from_secs(5), || umask_of(worker) == Some(0o027)),
+        "worker umask {:?}",
+        umask_of(worker)
+    );
+    // It serves over the socket.
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = String::new();
+    let _ = s.read_to_string(&mut got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+}
+
+/// A regular file where the socket should go is the user's: it is left in place and the
+/// start fails at once with what is wrong (before, runicorn retried as if the address
+/// were in use, then failed with "Address already in use").
+#[test]
+fn a_file_in_the_way_of_a_unix_socket_is_left_alone_and_named() {
+    let dir = Scratch::new("unix-file");
+    let path = dir.path("not.sock");
+    std::fs::write(&path, "keep me").unwrap();
+    let start = Instant::now();
+    let (code, _, err) = Master::probe()
+        .no_bind()
+        .args(["-b".to_string(), format!("unix:{}", path.display())])
+        .run(Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is not a socket"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "no retries: {err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+}
