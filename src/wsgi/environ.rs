@@ -341,6 +341,7 @@ pub(super) fn build<'py>(
         _ => path,
     };
     env.set_item(intern!(py, "PATH_INFO"), latin1(py, &percent_decode(path)))?;
+    let http2 = parts.version == http::Version::HTTP_2;
     let protocol = match parts.version {
         http::Version::HTTP_10 => intern!(py, "HTTP/1.0"),
         http::Version::HTTP_2 => intern!(py, "HTTP/2.0"),
@@ -358,11 +359,20 @@ pub(super) fn build<'py>(
         let value: std::borrow::Cow<'_, [u8]> = match headers.next_if(|(n, _)| *n == name) {
             None => first.as_bytes().into(),
             Some((_, second)) => {
+                // HTTP/2 clients send each cookie as a field of its own, to be joined with
+                // "; " (RFC 9113 §8.2.3); joined with "," the app parsed `a=1,b=2` as one
+                // cookie and lost the rest. Other repeated fields join with "," (HTTP/1.1's
+                // Cookie too, as Gunicorn joins it: a client sends one there).
+                let sep: &[u8] = if name == http::header::COOKIE && http2 {
+                    b"; "
+                } else {
+                    b","
+                };
                 let mut v = first.as_bytes().to_vec();
-                v.push(b',');
+                v.extend_from_slice(sep);
                 v.extend_from_slice(second.as_bytes());
                 while let Some((_, more)) = headers.next_if(|(n, _)| *n == name) {
-                    v.push(b',');
+                    v.extend_from_slice(sep);
                     v.extend_from_slice(more.as_bytes());
                 }
                 v.into()

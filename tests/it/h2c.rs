@@ -462,7 +462,8 @@ mod gunicorn {
 
     /// Over HTTP/2 a WSGI app and the access log see the request as over HTTP/1, as under
     /// Gunicorn 27.0.1: `:authority` as HTTP_HOST, the origin form as RAW_URI and in
-    /// `%(r)s`. (runicorn gave no HTTP_HOST and `http://host/p?q=1` before.)
+    /// `%(r)s`, the cookie fields as one Cookie. (runicorn gave no HTTP_HOST and
+    /// `http://host/p?q=1` before, and joined the cookies with ",".)
     #[test]
     fn http2_requests_reach_wsgi_apps_and_the_log_as_gunicorn_hands_them_over() {
         let dir = Scratch::new("h2c-environ");
@@ -477,7 +478,15 @@ mod gunicorn {
                 .args(extra.iter().copied())
                 .arg("environ_app:app")
                 .spawn();
-            let (out, err) = curl(&["--http2-prior-knowledge", &url(m.addr(), "/p?q=1")]);
+            // Two cookie fields, as browsers and proxies send them over HTTP/2.
+            let (out, err) = curl(&[
+                "--http2-prior-knowledge",
+                "-H",
+                "Cookie: a=1",
+                "-H",
+                "Cookie: b=2",
+                &url(m.addr(), "/p?q=1"),
+            ]);
             assert_eq!(last_line(&out), "2 200", "{name}: {out}{err}");
             let env = json(&out);
             let authority = m.addr().to_string();
@@ -499,6 +508,8 @@ mod gunicorn {
             assert_eq!(env["HTTP_HOST"], authority.as_str(), "{who}: {env}");
             assert_eq!(env["RAW_URI"], "/p?q=1", "{who}: {env}");
             assert_eq!(env["PATH_INFO"], "/p", "{who}: {env}");
+            // RFC 9113 §8.2.3: rejoined with "; " (runicorn gave "a=1,b=2": one cookie).
+            assert_eq!(env["HTTP_COOKIE"], "a=1; b=2", "{who}: {env}");
             assert_eq!(
                 line.trim(),
                 format!("GET /p?q=1 HTTP/2.0|{authority}"),
