@@ -397,7 +397,9 @@ impl Send {
                             String::from_utf8_lossy(n)
                         ))
                     })?;
-                    let value = HeaderValue::from_bytes(v).map_err(|_| {
+                    // Whitespace at either end is dropped: HTTP/2 forbids it (RFC 9113
+                    // §8.2.1), and it is never part of a field's value (RFC 9110 §5.5).
+                    let value = HeaderValue::from_bytes(v.trim_ascii()).map_err(|_| {
                         PyValueError::new_err(format!(
                             "Invalid header value {:?}",
                             String::from_utf8_lossy(v)
@@ -485,7 +487,7 @@ impl Send {
                 let (n, v) = pair(&item?)?;
                 let name = HeaderName::from_bytes(&n)
                     .map_err(|_| PyValueError::new_err("Invalid trailer name"))?;
-                let value = HeaderValue::from_bytes(&v)
+                let value = HeaderValue::from_bytes(v.trim_ascii())
                     .map_err(|_| PyValueError::new_err("Invalid trailer value"))?;
                 fields.append(name, value);
             }

@@ -363,7 +363,8 @@ fn headers_of(py: Python<'_>, msg: &Bound<'_, PyDict>) -> PyResult<Vec<(HeaderNa
             let v: Vec<u8> = it.next().ok_or_else(bad)??.extract().map_err(|_| bad())?;
             let name = HeaderName::from_bytes(&n)
                 .map_err(|_| PyValueError::new_err("Invalid header name"))?;
-            let value = HeaderValue::from_bytes(&v)
+            // As for HTTP responses (asgi::io): no whitespace at either end.
+            let value = HeaderValue::from_bytes(v.trim_ascii())
                 .map_err(|_| PyValueError::new_err("Invalid header value"))?;
             out.push((name, value));
         }

@@ -270,6 +270,10 @@ fn parse_head(
         };
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| PyValueError::new_err(format!("Invalid header name {name:?}")))?;
+        // Whitespace at either end is dropped, as Gunicorn's `str(value).strip()` drops
+        // it: HTTP/2 forbids it (RFC 9113 §8.2.1; strict clients reset the stream), and
+        // Django's Set-Cookie values begin with a space.
+        let value = value.trim();
         let invalid = || PyValueError::new_err(format!("Invalid header value {value:?}"));
         let value = if value.is_ascii() {
             HeaderValue::from_str(value).map_err(|_| invalid())?

@@ -109,6 +109,10 @@ def app(environ, start_response):
     if path == "/bad-value":
         start_response("200 OK", [("X-Bad", "a\r\nInjected: 1")])
         return [b"never"]
+    if path == "/padded":
+        # Whitespace around values, as Django's Set-Cookie (`c.output(header="")`) has.
+        start_response("200 OK", [("X-Padded", "  v \t"), ("Set-Cookie", " a=1; Path=/")])
+        return [b"padded"]
     if path == "/str-body":
         start_response("200 OK", [])
         return ["not bytes"]

@@ -399,6 +399,21 @@ fn an_uncommon_status_gets_an_empty_reason_phrase_and_an_invalid_one_a_500() {
     }
 }
 
+/// As for WSGI: whitespace around a header value goes (HTTP/2 forbids it).
+#[test]
+fn header_values_lose_the_whitespace_at_either_end() {
+    let m = serve("raw_app:app", &["-k", "asgi"]);
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /padded HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text:?}");
+    assert!(text.contains("\r\nx-padded: v\r\n"), "{text:?}");
+}
+
 #[test]
 fn lifespan_startup_state_and_shutdown_run_once_per_worker() {
     let mut m = serve("raw_app:app", &["-k", "asgi", "-w", "2"]);

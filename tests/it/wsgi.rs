@@ -861,6 +861,19 @@ fn exc_info_and_invalid_responses() {
     }
 }
 
+/// Whitespace around a header value goes, as Gunicorn strips it: HTTP/2 forbids it and
+/// strict clients (nghttp2, Python's h2) reset the stream, so a stock Django page with a
+/// cookie (`Set-Cookie:  csrftoken=...`) did not load over HTTP/2.
+#[test]
+fn header_values_lose_the_whitespace_at_either_end() {
+    let m = serve("stream_app:app", &[]);
+    let r = get(m.addr(), "/padded");
+    assert_eq!((r.status, r.text().as_str()), (200, "padded"));
+    let head = r.head.to_ascii_lowercase();
+    assert!(head.contains("\r\nx-padded: v\r\n"), "{head:?}");
+    assert!(head.contains("\r\nset-cookie: a=1; path=/\r\n"), "{head:?}");
+}
+
 #[test]
 fn errors_before_headers_are_500_after_headers_close_the_connection() {
     let m = serve("errors_app:app", &[]);

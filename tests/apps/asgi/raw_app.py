@@ -161,6 +161,8 @@ async def app(scope, receive, send):
         # A sloppy app: a Content-Length (?10, ?abc) that is not its body's (5 bytes).
         return await respond(send, 200, b"12345",
                              extra=[(b"content-length", scope["query_string"])])
+    if path == "/padded":
+        return await respond(send, 200, b"padded", extra=[(b"x-padded", b"  v \t")])
     if path == "/pid":
         return await respond(send, 200, str(os.getpid()).encode())
     return await respond(send, 200, b"Hello, ASGI!\n")
