@@ -68,6 +68,11 @@ pub struct ChunkedDecoder {
     line_limit: usize,
     trailer_cap: usize,
     rules: Rules,
+    /// `--limit-request-body` (0: none) and the chunk data it still allows: a size line
+    /// announcing more is refused before any of its data is passed on. Counted in data
+    /// bytes, so the framing never counts against the limit.
+    body_limit: u64,
+    data_left: u64,
 }
 
 impl ChunkedDecoder {
@@ -80,7 +85,16 @@ impl ChunkedDecoder {
             line_limit: rules.limit_request_field_size,
             trailer_cap: rules.max_header_buffer(),
             rules: rules.clone(),
+            body_limit: 0,
+            data_left: 0,
         }
+    }
+
+    /// Refuses (413) a body whose chunk data would exceed `limit` bytes; 0 allows any.
+    pub fn with_body_limit(mut self, limit: u64) -> Self {
+        self.body_limit = limit;
+        self.data_left = limit;
+        self
     }
 
     pub fn is_done(&self) -> bool {
@@ -162,6 +176,12 @@ impl ChunkedDecoder {
                             return Err(Reject::chunk_line_too_long(self.line_limit));
                         }
                         let size = parse_size_line(self.line.get(..line_len).unwrap_or_default())?;
+                        if self.body_limit > 0 {
+                            if size > self.data_left {
+                                return Err(Reject::body_too_large(self.body_limit));
+                            }
+                            self.data_left -= size;
+                        }
                         emit(&self.line);
                         self.line.clear();
                         self.state = if size == 0 {

@@ -328,7 +328,10 @@ impl Gate {
             Framing::NoBody | Framing::Length(0) => self.message_end(events),
             Framing::Length(n) => self.state = State::Length(LengthDecoder::new(n)),
             Framing::Chunked => {
-                self.state = State::Chunked(Box::new(ChunkedDecoder::new(&self.cfg.rules)));
+                self.state = State::Chunked(Box::new(
+                    ChunkedDecoder::new(&self.cfg.rules)
+                        .with_body_limit(self.cfg.limit_request_body),
+                ));
             }
         }
     }

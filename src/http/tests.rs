@@ -1530,6 +1530,29 @@ fn decoders_directly() {
     CASES.fetch_add(2, Ordering::Relaxed);
 }
 
+/// The body limit counts chunk data only, whatever the framing costs and however the
+/// input is split: 10 bytes in chunks of 1 pass a limit of 10, an 11th is refused (413)
+/// at its size line, before its data is passed on.
+#[test]
+fn chunked_body_limit_counts_data_bytes() {
+    let body = |n: usize| "1\r\nx\r\n".repeat(n) + "0\r\n\r\n";
+    let mut c = ChunkedDecoder::new(&Rules::default()).with_body_limit(10);
+    let mut out = Vec::new();
+    for b in body(10).as_bytes() {
+        c.feed_forward(std::slice::from_ref(b), &mut out).unwrap();
+    }
+    assert!(c.is_done());
+    let mut c = ChunkedDecoder::new(&Rules::default()).with_body_limit(10);
+    let mut out = Vec::new();
+    let e = c.feed_forward(body(11).as_bytes(), &mut out).unwrap_err();
+    assert_eq!(e.status, 413);
+    assert_eq!(out.iter().filter(|&&b| b == b'x').count(), 10);
+    // 0: no limit.
+    let mut c = ChunkedDecoder::new(&Rules::default()).with_body_limit(0);
+    assert!(c.feed(body(11).as_bytes()).unwrap().done);
+    CASES.fetch_add(3, Ordering::Relaxed);
+}
+
 #[test]
 fn wire_bytes_for_gate_rejects() {
     // The 431 wire form (checked against live gunicorn's body wording).

@@ -483,6 +483,62 @@ fn request_body_limit_answers_413() {
     );
 }
 
+/// A chunked body is held to `--limit-request-body` by its data, not its framing: 1,000
+/// bytes in 100 chunks pass a limit of 1,000 (the size lines and CRLFs, 600 bytes more,
+/// were counted before and the body refused), 1,001 get 413. And a body refused after the
+/// interim `100 Continue` still gets its 413 (it got 400 with no body, or a 500 from an
+/// ASGI app, before).
+#[test]
+fn chunked_bodies_are_held_to_the_limit_by_their_data() {
+    let m = Master::example("echo")
+        .args(["-w", "1", "--limit-request-body", "1000"])
+        .spawn();
+    let chunked = |total: usize| {
+        let mut body = String::new();
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(10);
+            body.push_str(&format!("{n:x}\r\n{}\r\n", "x".repeat(n)));
+            left -= n;
+        }
+        body.push_str("0\r\n\r\n");
+        body
+    };
+    let head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n";
+    let r = exchange(
+        m.addr(),
+        &[format!("{head}\r\n{}", chunked(1000)).into_bytes()],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let echoed: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(echoed["body"].as_str().map(str::len), Some(1000));
+    let r = exchange(
+        m.addr(),
+        &[format!("{head}\r\n{}", chunked(1001)).into_bytes()],
+    )
+    .unwrap();
+    assert_eq!(r.status, 413);
+    // Expect: 100-continue: the head alone, the interim answer, then the body.
+    let mut c = Conn::open(m.addr()).unwrap();
+    c.stream_mut()
+        .write_all(format!("{head}Expect: 100-continue\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") && c.stream_mut().read(&mut byte).unwrap() == 1 {
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100 Continue\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&interim)
+    );
+    c.stream_mut().write_all(chunked(1001).as_bytes()).unwrap();
+    let r = c.read_response().unwrap();
+    assert_eq!(r.status, 413, "{:?}", String::from_utf8_lossy(&r.body));
+}
+
 #[test]
 fn proxy_protocol_v1_sets_the_client_address() {
     let dir = Scratch::new("proxy");

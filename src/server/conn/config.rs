@@ -21,8 +21,6 @@ pub(crate) struct EdgeConfig {
     pub body_min_rate: u64,
     /// `--send-timeout`.
     pub send_timeout: Duration,
-    /// `--limit-request-body` in bytes (0 = unlimited).
-    pub limit_request_body: u64,
     /// Gate configuration template (rules, PROXY mode); `proxy_allowed`/`peer_ip` are
     /// filled per connection.
     pub gate: GateConfig,
@@ -64,7 +62,6 @@ impl EdgeConfig {
             body_timeout: or_never(s.body_timeout),
             body_min_rate: s.body_min_rate,
             send_timeout: or_never(s.send_timeout),
-            limit_request_body: s.limit_request_body,
             gate: GateConfig {
                 rules,
                 proxy_mode,

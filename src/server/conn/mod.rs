@@ -76,7 +76,6 @@ enum Phase {
         started: Instant,
         bytes: u64,
         last: Instant,
-        limit_left: Option<u64>,
     },
 }
 
@@ -355,9 +354,9 @@ impl<S> GateIo<S> {
                 // An upgrade request: the gate holds what follows until the app answers
                 // (see `read_inner`: a refusal resumes HTTP/1, a 101 hands the socket to
                 // a WebSocket in `serve_http1`).
-                let limit = self.cfg.limit_request_body;
+                // `--limit-request-body` is the gate's: a Content-Length over it is refused
+                // with the head, a chunked body at the size line that passes it.
                 match framing {
-                    // (A Content-Length over the limit never gets here: the gate refuses it.)
                     Framing::NoBody => {}
                     _ => {
                         let now = Instant::now();
@@ -365,7 +364,6 @@ impl<S> GateIo<S> {
                             started: now,
                             bytes: 0,
                             last: now,
-                            limit_left: (limit > 0).then_some(limit),
                         };
                     }
                 }
@@ -408,6 +406,22 @@ impl<S> GateIo<S> {
             .fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{}", r.log_line(&self.peer_ip));
     }
+}
+
+/// What hyper writes, alone, when an app reads the body of an `Expect: 100-continue`
+/// request.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// `bufs` together are exactly [`CONTINUE`].
+fn is_continue(bufs: &[io::IoSlice<'_>]) -> bool {
+    let mut rest = CONTINUE;
+    for b in bufs {
+        match rest.strip_prefix(&b[..]) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Which deadline fired.
@@ -605,33 +619,9 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> GateIo<S> {
                         this.eof = true;
                         continue;
                     }
-                    if let Phase::Body {
-                        bytes,
-                        last,
-                        limit_left,
-                        ..
-                    } = &mut this.phase
-                    {
+                    if let Phase::Body { bytes, last, .. } = &mut this.phase {
                         *bytes += n as u64;
                         *last = Instant::now();
-                        if let Some(left) = limit_left {
-                            // Counts framing bytes too: a chunked body a few bytes under
-                            // the limit may be refused, never one over it accepted.
-                            if n as u64 > *left {
-                                let r = Reject::body_too_large(this.cfg.limit_request_body);
-                                this.out.clear();
-                                this.out_pos = 0;
-                                this.events.clear();
-                                this.log_reject(&r);
-                                this.try_answer(cx, &r);
-                                this.eof = true;
-                                return Poll::Ready(Err(io::Error::new(
-                                    io::ErrorKind::InvalidData,
-                                    r.message,
-                                )));
-                            }
-                            *left -= n as u64;
-                        }
                     }
                     if let Err(e) = this.on_events() {
                         if let Some(r) = this.body_reject.take() {
@@ -794,8 +784,14 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> AsyncWrite for GateIo<S> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let interim = !this.wrote_since_head && data == CONTINUE;
         let r = Pin::new(&mut this.io).poll_write(cx, data);
-        this.write_progress(cx, r, true)
+        let r = this.write_progress(cx, r, true);
+        if interim && matches!(r, Poll::Ready(Ok(n)) if n == CONTINUE.len()) {
+            // As in poll_write_vectored.
+            this.wrote_since_head = false;
+        }
+        r
     }
 
     fn poll_write_vectored(
@@ -804,8 +800,16 @@ impl<S: AsyncRead + AsyncWrite + SendFile + Unpin> AsyncWrite for GateIo<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let interim = !this.wrote_since_head && is_continue(bufs);
         let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.write_progress(cx, r, true)
+        let r = this.write_progress(cx, r, true);
+        if interim && matches!(r, Poll::Ready(Ok(n)) if n == CONTINUE.len()) {
+            // The interim `100 Continue` hyper sends when the app first reads the body
+            // starts no response: a body refused after it (too large, malformed) is still
+            // answered with its own status, not cut off.
+            this.wrote_since_head = false;
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
