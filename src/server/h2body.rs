@@ -19,6 +19,9 @@
 //!   reset as a connection error.
 //! - A client stalled in the middle of a frame holds up every stream behind that frame,
 //!   and nothing can be handed to hyper until it ends: the connection is closed then.
+//! - `--limit-request-body`: a DATA frame that would take a stream's body past the limit
+//!   is dropped (its window given back) and the stream cut the same way, with a `413`
+//!   (HTTP/1's gate refuses the same body by its chunk sizes or its Content-Length).
 //! - A connection that opened an extended CONNECT (a WebSocket, whose "body" may rightly
 //!   stay silent) stops watching streams once their response went out: which stream is
 //!   the tunnel is in the HPACK-coded headers, which this layer does not decode.
@@ -47,6 +50,8 @@ const INITIAL_WINDOW_SIZE: u16 = 0x4;
 const DEFAULT_WINDOW: i64 = 65_535;
 /// `:status: 408`, literal without indexing, name from static-table entry 8.
 const STATUS_408: [u8; 5] = [0x08, 0x03, b'4', b'0', b'8'];
+/// `:status: 413`, the same way.
+const STATUS_413: [u8; 5] = [0x08, 0x03, b'4', b'1', b'3'];
 /// Cut streams remembered (to drop DATA the client had in flight); the oldest goes first.
 const CUT_MEMORY: usize = 64;
 /// Streams watched at once; h2 refuses a client far fewer (`--http2-max-concurrent-streams`).
@@ -83,6 +88,10 @@ pub(super) enum Expired {
 pub(super) struct BodyWatch {
     timeout: Duration,
     min_rate: u64,
+    /// `--limit-request-body` (0: none), and the streams cut for passing it not yet
+    /// reported ([`BodyWatch::take_over_limit`]).
+    limit: u64,
+    over_limit: u64,
     /// Inbound: bytes of the client's preface still to pass, the frame header being
     /// gathered (held back from hyper until whole, so a frame can still be dropped), the
     /// current frame's payload bytes still to come and whether they are dropped.
@@ -123,10 +132,12 @@ fn frame(out: &mut Vec<u8>, ty: u8, flags: u8, stream: u32, payload: &[u8]) {
 }
 
 impl BodyWatch {
-    pub(super) fn new(timeout: Duration, min_rate: u64) -> BodyWatch {
+    pub(super) fn new(timeout: Duration, min_rate: u64, limit: u64) -> BodyWatch {
         BodyWatch {
             timeout,
             min_rate,
+            limit,
+            over_limit: 0,
             preface_left: 24,
             in_header: [0; 9],
             in_held: 0,
@@ -220,6 +231,18 @@ impl BodyWatch {
                     if ends {
                         self.cut.remove(i);
                     }
+                    return true;
+                }
+                if let Some(i) = self.find(id)
+                    && self.limit > 0
+                    && self.streams[i].bytes + len as u64 > self.limit
+                {
+                    // Dropped whole, so hyper's windows never count it: the client's
+                    // connection window is given back, and hyper gets the reset.
+                    self.credit += len as u64;
+                    let s = self.streams.swap_remove(i);
+                    self.cut_stream(s, &STATUS_413, !ends);
+                    self.over_limit += 1;
                     return true;
                 }
                 self.conn_received += len as i64;
@@ -403,38 +426,53 @@ impl BodyWatch {
         }
         for &i in due.iter().rev() {
             let s = self.streams.swap_remove(i);
+            self.cut_stream(s, &STATUS_408, true);
+        }
+        Expired::Cut(due.len())
+    }
+
+    /// Queues a cut stream's frames: a reset for hyper, as if the client had sent it, and
+    /// for the client `status` (or a reset, once a response began). `more`: the client
+    /// may still send DATA on it, to be dropped.
+    fn cut_stream(&mut self, s: Stream, status: &[u8; 5], more: bool) {
+        frame(
+            &mut self.to_hyper,
+            RST_STREAM,
+            0,
+            s.id,
+            &CANCEL.to_be_bytes(),
+        );
+        if s.responded {
             frame(
-                &mut self.to_hyper,
+                &mut self.to_client,
                 RST_STREAM,
                 0,
                 s.id,
                 &CANCEL.to_be_bytes(),
             );
-            if s.responded {
-                frame(
-                    &mut self.to_client,
-                    RST_STREAM,
-                    0,
-                    s.id,
-                    &CANCEL.to_be_bytes(),
-                );
-            } else {
-                let flags = END_STREAM | END_HEADERS;
-                frame(&mut self.to_client, HEADERS, flags, s.id, &STATUS_408);
-                frame(
-                    &mut self.to_client,
-                    RST_STREAM,
-                    0,
-                    s.id,
-                    &NO_ERROR.to_be_bytes(),
-                );
-            }
+        } else {
+            let flags = END_STREAM | END_HEADERS;
+            frame(&mut self.to_client, HEADERS, flags, s.id, status);
+            frame(
+                &mut self.to_client,
+                RST_STREAM,
+                0,
+                s.id,
+                &NO_ERROR.to_be_bytes(),
+            );
+        }
+        if more {
             if self.cut.len() == CUT_MEMORY {
                 self.cut.pop_front();
             }
             self.cut.push_back(s.id);
         }
-        Expired::Cut(due.len())
+    }
+
+    /// `--limit-request-body`, and the streams cut for passing it since the last call.
+    pub(super) fn take_over_limit(&mut self) -> Option<(u64, u64)> {
+        let n = std::mem::take(&mut self.over_limit);
+        (n > 0).then_some((n, self.limit))
     }
 
     /// Frames for the client, if one may be written now (hyper's last frame is whole).
@@ -464,7 +502,7 @@ mod tests {
     }
 
     fn watch() -> (BodyWatch, Instant) {
-        let mut w = BodyWatch::new(Duration::from_secs(10), 0);
+        let mut w = BodyWatch::new(Duration::from_secs(10), 0, 0);
         let now = Instant::now();
         let mut pre = PREFACE.to_vec();
         assert_eq!(w.inbound(&mut pre, now), PREFACE.len());
@@ -499,6 +537,45 @@ mod tests {
             w.for_client().cloned(),
             Some(f(WINDOW_UPDATE, 0, 0, &100u32.to_be_bytes())),
             "the connection window of the dropped DATA is given back"
+        );
+    }
+
+    #[test]
+    fn a_body_past_the_limit_is_cut_with_a_413_at_the_frame_that_passes_it() {
+        let mut w = BodyWatch::new(Duration::from_secs(10), 0, 10);
+        let t0 = Instant::now();
+        let mut pre = PREFACE.to_vec();
+        w.inbound(&mut pre, t0);
+        // 10 bytes in two frames pass; the 11th byte's frame is dropped whole.
+        let mut ok = f(HEADERS, END_HEADERS, 1, &[0x83]);
+        ok.extend(f(DATA, 0, 1, &[1; 6]));
+        ok.extend(f(DATA, 0, 1, &[2; 4]));
+        let n = ok.len();
+        assert_eq!(w.inbound(&mut ok, t0), n);
+        assert!(w.to_hyper.is_empty());
+        let mut over = f(DATA, 0, 1, &[3; 1]);
+        let get = f(HEADERS, END_STREAM | END_HEADERS, 3, &[0x82]);
+        over.extend(&get);
+        let kept = w.inbound(&mut over, t0);
+        assert_eq!(
+            &over[..kept],
+            &get[..],
+            "the frame that passes the limit is dropped"
+        );
+        assert_eq!(w.take_over_limit(), Some((1, 10)));
+        assert_eq!(w.take_over_limit(), None);
+        assert_eq!(w.to_hyper, f(RST_STREAM, 0, 1, &CANCEL.to_be_bytes()));
+        let mut expect = f(HEADERS, END_STREAM | END_HEADERS, 1, &STATUS_413);
+        expect.extend(f(RST_STREAM, 0, 1, &NO_ERROR.to_be_bytes()));
+        expect.extend(f(WINDOW_UPDATE, 0, 0, &1u32.to_be_bytes()));
+        assert_eq!(w.for_client().cloned(), Some(expect));
+        // What the client still sends on it is dropped too; its window given back.
+        w.to_client.clear();
+        let mut late = f(DATA, END_STREAM, 1, &[4; 50]);
+        assert_eq!(w.inbound(&mut late, t0), 0);
+        assert_eq!(
+            w.for_client().cloned(),
+            Some(f(WINDOW_UPDATE, 0, 0, &50u32.to_be_bytes()))
         );
     }
 
@@ -581,6 +658,7 @@ mod tests {
             let mut w = BodyWatch::new(
                 Duration::from_secs(1),
                 if round % 2 == 0 { 0 } else { 1024 },
+                if round % 3 == 0 { 0 } else { 512 },
             );
             let t0 = Instant::now();
             let mut now = t0;

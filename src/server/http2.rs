@@ -333,6 +333,21 @@ impl<S: AsyncWrite + Unpin> ProgressIo<S> {
         )))
     }
 
+    /// Counts and logs streams cut for passing `--limit-request-body`, as HTTP/1 logs
+    /// the same refusal.
+    fn refused_over_limit(&self, n: u64, limit: u64) {
+        let r = crate::http::error::Reject::body_too_large(limit);
+        self.stats.rejected.fetch_add(n, Ordering::Relaxed);
+        self.stats.rejected_by_code[crate::scoreboard::counters::reject_index(r.status)]
+            .fetch_add(n, Ordering::Relaxed);
+        let ip = self
+            .peer
+            .addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        tracing::warn!("{}", r.log_line(&ip));
+    }
+
     fn sent(&self, n: usize) {
         if n > CONTROL_BYTES {
             self.state
@@ -474,6 +489,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for ProgressIo<S> {
                 this.pending_in.extend_from_slice(&raw[n..kept]);
                 Poll::Ready(Ok(Read::Kept(kept)))
             });
+            if let Some((n, limit)) = this.body.take_over_limit() {
+                this.refused_over_limit(n, limit);
+            }
             match std::task::ready!(read)? {
                 Read::Flood => {
                     flood_detected(&this.peer);
@@ -581,7 +599,11 @@ pub(super) async fn serve<IO, A>(
         io,
         peer,
         budget: ControlBudget::new(),
-        body: BodyWatch::new(edge.body_timeout, edge.body_min_rate),
+        body: BodyWatch::new(
+            edge.body_timeout,
+            edge.body_min_rate,
+            edge.gate.limit_request_body,
+        ),
         body_timer: None,
         pending_in: Vec::new(),
         state: state.clone(),

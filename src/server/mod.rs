@@ -215,6 +215,7 @@ pub(crate) async fn serve<A: AppService>(
             line: cfg.edge.gate.rules.limit_request_line,
             fields: cfg.edge.gate.rules.limit_request_fields,
             field_size: cfg.edge.gate.rules.limit_request_field_size,
+            body: cfg.edge.gate.limit_request_body,
         },
     });
     let conns = Arc::new(Semaphore::new(cfg.worker_connections.max(1)));

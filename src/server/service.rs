@@ -149,6 +149,10 @@ pub(crate) struct Http2Limits {
     pub line: usize,
     pub fields: usize,
     pub field_size: usize,
+    /// `--limit-request-body` (0: none): a Content-Length over it is refused with the
+    /// head, as HTTP/1's gate refuses it; a body that runs past it without one is cut
+    /// below hyper (`h2body`).
+    pub body: u64,
 }
 
 impl Http2Limits {
@@ -178,7 +182,14 @@ impl Http2Limits {
         if too_big || (self.fields > 0 && sent > self.fields) {
             return Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
         }
-        padded.then_some(http::StatusCode::BAD_REQUEST)
+        if padded {
+            return Some(http::StatusCode::BAD_REQUEST);
+        }
+        let declared = h
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| crate::http::content_length_value(v.as_bytes()));
+        (self.body > 0 && declared.is_some_and(|n| n > self.body))
+            .then_some(http::StatusCode::PAYLOAD_TOO_LARGE)
     }
 }
 

@@ -319,6 +319,48 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
 /// HTTP/2's deadlines apply to h2c: a stalled partial preface and an upgraded connection
 /// that never sends its preface are closed at `--header-timeout`, an idle one after a
 /// request at `--keep-alive`; a PING flood is cut off; others are served all along.
+/// `--limit-request-body` holds over HTTP/2 as over HTTP/1 (it did not apply at all: 5,000
+/// bytes passed a limit of 1,000): a Content-Length over it is refused with the head, a
+/// body without one is cut at the DATA frame that passes it, both with 413, and the
+/// connection goes on.
+#[test]
+fn the_body_limit_holds_over_http2() {
+    let dir = Scratch::new("h2c-body-limit");
+    let m = h2c("echo", "prior-knowledge", &["--limit-request-body", "1000"]);
+    let file = |n: usize| {
+        let p = dir.path(&format!("{n}.bin"));
+        std::fs::write(&p, vec![b'x'; n]).unwrap();
+        format!("@{}", p.display())
+    };
+    let root = url(m.addr(), "/");
+    let post = |data: &str, no_length: bool| {
+        let mut a = vec!["--http2-prior-knowledge", "-o", "/dev/null"];
+        if no_length {
+            a.extend(["-H", "Content-Length:"]);
+        }
+        a.extend(["--data-binary", data, &root]);
+        let (out, err) = curl(&a);
+        format!(
+            "{}{}",
+            last_line(&out),
+            if err.is_empty() { "" } else { " (curl error)" }
+        )
+    };
+    let (at, over) = (file(1000), file(5000));
+    assert_eq!(post(&at, false), "2 200");
+    assert_eq!(post(&at, true), "2 200");
+    assert_eq!(post(&over, false), "2 413");
+    assert_eq!(post(&over, true), "2 413");
+    assert!(
+        m.wait_for_log("Request body is too large", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    let (out, _) = curl(&["--http2-prior-knowledge", &root]);
+    assert_eq!(last_line(&out), "2 200");
+}
+
 #[test]
 fn h2c_connections_get_http2_deadlines_and_flood_cap() {
     let m = h2c(
