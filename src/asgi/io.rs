@@ -570,14 +570,28 @@ impl Send {
     fn _returned(&mut self, py: Python<'_>) -> PyResult<()> {
         match std::mem::replace(&mut self.stage, Stage::Done) {
             Stage::Done => {}
+            // An app that stops because its client left (it read `http.disconnect`, or
+            // its send failed) did nothing wrong: uvicorn and Gunicorn log nothing then,
+            // and an ERROR line per departed client would fill error counters and alerts.
             Stage::Init | Stage::Started(..) => {
-                tracing::error!("ASGI callable returned without starting response.");
+                let left = self.link.inbox().gone;
+                if left || self.head_tx.as_ref().is_some_and(|t| t.is_closed()) {
+                    tracing::debug!("ASGI callable returned without a response: the client left");
+                } else {
+                    tracing::error!("ASGI callable returned without starting response.");
+                }
                 self.error_response();
             }
             Stage::Streaming(tx) | Stage::Trailers(tx, _) => {
-                tracing::error!(
-                    "ASGI application returned without completing the response; closing the connection"
-                );
+                if tx.is_closed() || self.link.inbox().gone {
+                    tracing::debug!(
+                        "ASGI application returned before the end of its response: the client left"
+                    );
+                } else {
+                    tracing::error!(
+                        "ASGI application returned without completing the response; closing the connection"
+                    );
+                }
                 let _ = tx.try_send(Out::Abort);
             }
         }

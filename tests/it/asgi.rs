@@ -305,6 +305,29 @@ fn app_errors_give_a_500_before_the_head_and_a_cut_connection_after() {
         )
         .is_some()
     );
+    // A client that leaves mid-upload: the app returns on `http.disconnect` with no
+    // response, which is no app error (uvicorn and Gunicorn log nothing); it was logged
+    // as one for every departed client.
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    // Larger than what the edge reads before calling the app, so the app is reading.
+    s.write_all(b"POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+        .unwrap();
+    s.write_all(&[b'x'; 100_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(s);
+    assert!(
+        m.wait_for_log("DRAIN DISCONNECT", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        m.count("ASGI callable returned without starting response"),
+        1,
+        "{}",
+        m.log()
+    );
     // The worker is still the same one and serves.
     assert_eq!(m.get("/").unwrap().0, 200);
     assert_eq!(m.count("Booting worker"), 1);

@@ -147,6 +147,15 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"partial", "more_body": True})
         raise ValueError("boom after the head")
+    if path == "/drain":
+        # Reads the body; a client that leaves first gets no answer (nothing to answer).
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                log("DRAIN DISCONNECT")
+                return
+            if not msg.get("more_body"):
+                return await respond(send, 200, b"drained")
     if path == "/silent":
         return
     if path == "/stop-loop":
