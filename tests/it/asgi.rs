@@ -27,6 +27,17 @@ fn serve(app: &str, extra: &[&str]) -> Master {
     builder(app, extra).spawn()
 }
 
+/// A `Connection: close` GET of `path` over a plain socket: everything the server sent.
+fn get_raw(m: &Master, path: &str) -> String {
+    let mut s = TcpStream::connect(m.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 /// curl with `args`; returns (exit code, stdout).
 fn curl(args: &[&str]) -> (i32, String) {
     let out = Command::new("curl")
@@ -390,13 +401,7 @@ fn an_uncommon_status_gets_an_empty_reason_phrase_and_an_invalid_one_a_500() {
         ("419", "HTTP/1.1 419 \r\n"),
         ("418", "HTTP/1.1 418 I'm a teapot\r\n"),
     ] {
-        let mut s = TcpStream::connect(m.addr()).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let req = format!("GET /status?{status} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).unwrap();
-        let mut got = Vec::new();
-        let _ = s.read_to_end(&mut got);
-        let text = String::from_utf8_lossy(&got);
+        let text = get_raw(&m, &format!("/status?{status}"));
         assert!(text.starts_with(line), "{text}");
     }
     // Outside RFC 9110's 100-599 (and 1xx, which is not a final answer): the app's
@@ -426,13 +431,7 @@ fn an_uncommon_status_gets_an_empty_reason_phrase_and_an_invalid_one_a_500() {
 #[test]
 fn header_values_lose_the_whitespace_at_either_end() {
     let m = serve("raw_app:app", &["-k", "asgi"]);
-    let mut s = TcpStream::connect(m.addr()).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET /padded HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut got = Vec::new();
-    let _ = s.read_to_end(&mut got);
-    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    let text = get_raw(&m, "/padded").to_ascii_lowercase();
     assert!(text.starts_with("http/1.1 200"), "{text:?}");
     assert!(text.contains("\r\nx-padded: v\r\n"), "{text:?}");
 }
