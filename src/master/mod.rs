@@ -151,6 +151,26 @@ pub(crate) fn run(loaded: Loaded, args: Vec<OsString>, runner: Runner) -> i32 {
     }
 }
 
+/// Binds every `--bind` address under `--umask`, giving each unix socket to
+/// `--user`/`--group`, as Gunicorn's `sock.py` binds: at start, and on a HUP that changed
+/// the addresses. The process umask is back to what it was afterwards.
+fn bind_listeners(s: &Settings) -> Result<Vec<Listener>, String> {
+    use nix::sys::stat::{Mode, umask};
+    let old = umask(Mode::from_bits_truncate(s.umask as _));
+    let bound = s
+        .bind
+        .iter()
+        .map(|addr| {
+            let l = Listener::bind(addr, s.backlog, s.reuse_port).map_err(|e| e.to_string())?;
+            l.chown(s.user, s.group)
+                .map_err(|e| format!("cannot give {addr} to --user/--group: {e}"))?;
+            Ok(l)
+        })
+        .collect();
+    umask(old);
+    bound
+}
+
 fn env_fds(env: &dyn Env) -> Option<Vec<i32>> {
     if let Some(v) = env.var("GUNICORN_FD") {
         return Some(v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
@@ -200,30 +220,7 @@ impl Arbiter {
                 }
                 (ls, true)
             }
-            None => {
-                let mut ls = Vec::new();
-                let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-                    settings.umask as _,
-                ));
-                for addr in &settings.bind {
-                    let bound = Listener::bind(addr, settings.backlog, settings.reuse_port)
-                        .map_err(|e| e.to_string())
-                        .and_then(|l| {
-                            l.chown(settings.user, settings.group)
-                                .map(|()| l)
-                                .map_err(|e| format!("cannot give {addr} to --user/--group: {e}"))
-                        });
-                    match bound {
-                        Ok(l) => ls.push(l),
-                        Err(e) => {
-                            nix::sys::stat::umask(old);
-                            return Err(fail(e));
-                        }
-                    }
-                }
-                nix::sys::stat::umask(old);
-                (ls, false)
-            }
+            None => (bind_listeners(&settings).map_err(fail)?, false),
         };
 
         let ticket_secret = crate::tls::ticketer::new_secret().map_err(fail)?;
@@ -462,16 +459,13 @@ impl Arbiter {
     }
 
     fn rebind(&mut self, new: &Settings) {
-        let mut fresh = Vec::new();
-        for addr in &new.bind {
-            match Listener::bind(addr, new.backlog, new.reuse_port) {
-                Ok(l) => fresh.push(l),
-                Err(e) => {
-                    tracing::error!("{e}; keeping the previous listeners");
-                    return;
-                }
+        let fresh = match bind_listeners(new) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::error!("{e}; keeping the previous listeners");
+                return;
             }
-        }
+        };
         for old in std::mem::replace(&mut self.listeners, fresh) {
             old.close(true);
         }

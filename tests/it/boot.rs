@@ -390,3 +390,61 @@ fn a_file_in_the_way_of_a_unix_socket_is_left_alone_and_named() {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
 }
+
+/// A HUP that moves the bind binds the new unix socket as the start does: under
+/// `--umask`, given to `--user`/`--group` (it was bound under the master's own umask and
+/// left to root).
+#[test]
+fn a_hup_that_moves_a_unix_socket_binds_it_under_umask_and_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = Scratch::new("unix-rebind");
+    let (a, b) = (dir.path("a.sock"), dir.path("b.sock"));
+    let conf = dir.path("c.toml");
+    let root = nix::unistd::geteuid().is_root();
+    let (uid, gid) = if root {
+        (65534, 65534)
+    } else {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    };
+    let write = |sock: &std::path::Path| {
+        std::fs::write(
+            &conf,
+            format!(
+                "bind = [\"unix:{}\"]\numask = \"007\"\nuser = {uid}\ngroup = {gid}\n",
+                sock.display()
+            ),
+        )
+        .unwrap();
+    };
+    write(&a);
+    let m = Master::probe()
+        .no_bind()
+        .wrap_with(&["sh", "-c", "umask 022; exec \"$0\" \"$@\""])
+        .args(["-c", conf.to_str().unwrap()])
+        .spawn();
+    assert!(
+        eventually(Duration::from_secs(15), || m.count("Booting worker") == 1),
+        "{}",
+        m.log()
+    );
+    write(&b);
+    m.signal(nix::sys::signal::Signal::SIGHUP);
+    // Logged once the new listener is bound and chowned.
+    let listening = format!("Listening at: unix:{}", b.display());
+    assert!(
+        m.wait_for_log(&listening, Duration::from_secs(15))
+            .is_some(),
+        "{}",
+        m.log()
+    );
+    for sock in [&a, &b] {
+        let Ok(meta) = std::fs::metadata(sock) else {
+            continue; // the old one is gone once the new one listens
+        };
+        assert_eq!(meta.permissions().mode() & 0o777, 0o770, "{sock:?}");
+        assert_eq!((meta.uid(), meta.gid()), (uid, gid), "{sock:?}");
+    }
+}
