@@ -574,8 +574,8 @@ impl Send {
             // its send failed) did nothing wrong: uvicorn and Gunicorn log nothing then,
             // and an ERROR line per departed client would fill error counters and alerts.
             Stage::Init | Stage::Started(..) => {
-                let left = self.link.inbox().gone;
-                if left || self.head_tx.as_ref().is_some_and(|t| t.is_closed()) {
+                let closed = self.head_tx.as_ref().is_some_and(|t| t.is_closed());
+                if closed || self.link.inbox().gone {
                     tracing::debug!("ASGI callable returned without a response: the client left");
                 } else {
                     tracing::error!("ASGI callable returned without starting response.");

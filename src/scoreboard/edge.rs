@@ -29,6 +29,12 @@ pub(crate) struct EdgeStats {
 }
 
 impl EdgeStats {
+    /// `n` requests refused with `status` (by the gate, or an HTTP/2 stream cut for it).
+    pub(crate) fn count_rejected(&self, status: u16, n: u64) {
+        self.rejected.fetch_add(n, Relaxed);
+        self.rejected_by_code[super::counters::reject_index(status)].fetch_add(n, Relaxed);
+    }
+
     /// Connections that ended or parked and HTTP/2 streams cut off, ever: when it grows,
     /// what they held was freed.
     pub(crate) fn freed(&self) -> u64 {

@@ -233,7 +233,8 @@ impl BodyWatch {
                     }
                     return true;
                 }
-                if let Some(i) = self.find(id)
+                let watched = self.find(id);
+                if let Some(i) = watched
                     && self.limit > 0
                     && self.streams[i].bytes + len as u64 > self.limit
                 {
@@ -246,7 +247,7 @@ impl BodyWatch {
                     return true;
                 }
                 self.conn_received += len as i64;
-                if let Some(i) = self.find(id) {
+                if let Some(i) = watched {
                     let s = &mut self.streams[i];
                     s.received += len as i64;
                     s.bytes += len as u64;

@@ -337,9 +337,7 @@ impl<S: AsyncWrite + Unpin> ProgressIo<S> {
     /// the same refusal.
     fn refused_over_limit(&self, n: u64, limit: u64) {
         let r = crate::http::error::Reject::body_too_large(limit);
-        self.stats.rejected.fetch_add(n, Ordering::Relaxed);
-        self.stats.rejected_by_code[crate::scoreboard::counters::reject_index(r.status)]
-            .fetch_add(n, Ordering::Relaxed);
+        self.stats.count_rejected(r.status, n);
         let ip = self
             .peer
             .addr()

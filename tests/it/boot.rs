@@ -303,6 +303,19 @@ fn daemon_mode_detaches_and_serves() {
     );
 }
 
+/// Who `--user`/`--group` give a unix socket to in these tests: as root (CI)
+/// nobody:nogroup, otherwise ourselves, the only owner an unprivileged chown can give.
+fn socket_owner() -> (u32, u32) {
+    if nix::unistd::geteuid().is_root() {
+        (65534, 65534)
+    } else {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    }
+}
+
 /// The umask of the process that started the server.
 fn umask_of(pid: i32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -320,17 +333,7 @@ fn a_unix_socket_takes_umask_and_owner_and_the_workers_keep_the_inherited_umask(
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dir = Scratch::new("unix-bind");
     let sock = dir.path("s.sock");
-    // As root (CI), the socket goes to nobody:nogroup; otherwise to ourselves, the only
-    // owner an unprivileged chown can give.
-    let root = nix::unistd::geteuid().is_root();
-    let (uid, gid) = if root {
-        (65534, 65534)
-    } else {
-        (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        )
-    };
+    let (uid, gid) = socket_owner();
     let m = Master::probe()
         .no_bind()
         .wrap_with(&["sh", "-c", "umask 027; exec \"$0\" \"$@\""])
@@ -400,15 +403,7 @@ fn a_hup_that_moves_a_unix_socket_binds_it_under_umask_and_owner() {
     let dir = Scratch::new("unix-rebind");
     let (a, b) = (dir.path("a.sock"), dir.path("b.sock"));
     let conf = dir.path("c.toml");
-    let root = nix::unistd::geteuid().is_root();
-    let (uid, gid) = if root {
-        (65534, 65534)
-    } else {
-        (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        )
-    };
+    let (uid, gid) = socket_owner();
     let write = |sock: &std::path::Path| {
         std::fs::write(
             &conf,

@@ -401,9 +401,7 @@ impl<S> GateIo<S> {
     }
 
     fn log_reject(&self, r: &Reject) {
-        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        self.stats.rejected_by_code[crate::scoreboard::counters::reject_index(r.status)]
-            .fetch_add(1, Ordering::Relaxed);
+        self.stats.count_rejected(r.status, 1);
         tracing::warn!("{}", r.log_line(&self.peer_ip));
     }
 }
